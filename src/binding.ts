@@ -1,0 +1,164 @@
+/**
+ * The only module that loads the native addon (build/Release/sentinel.node via node-gyp-build).
+ *
+ * The raw API is small and pre-validated: callers (src/engine.ts) check arguments and supply
+ * defaults; the addon still rejects wrong types with a TypeError rather than crashing.
+ *
+ * Buffer ownership: every TypedArray passed in is owned by JavaScript. The addon reads or
+ * fills it during the call only and keeps no reference. `ingest` copies at most the unfinished
+ * tail of a chunk (a partial frame) into the connection's own buffer; `reply` and
+ * `encodeStatePush` return fresh buffers owned by JavaScript.
+ *
+ * All calls are synchronous and bounded by the input size (one socket chunk, one tick of rows);
+ * none blocks on I/O.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { SentinelError } from './errors.js';
+
+/** Options fixed when an engine is created. */
+export interface RawEngineOptions {
+  /** Subject becomes due for scoring after this many new events. */
+  dueEveryEvents: number;
+  /** ...or when this much event time (ms) has passed since it was last scored and it has new events. */
+  dueEveryMs: number;
+  /** Heuristic score at or above which a subject is due at once. */
+  triggerScore: number;
+  /** Bound on live subjects (process + tree). Idle Normal subjects are evicted first. */
+  maxSubjects: number;
+  /** Subjects with no event for this long (event time, ms) may be evicted. */
+  idleEvictMs: number;
+}
+
+/** Result of one `ingest` call (one socket chunk). */
+export interface RawIngestResult {
+  /** Frames fully decoded in this call. */
+  frames: number;
+  /** Event records accepted / rejected in this call. */
+  accepted: number;
+  rejected: number;
+  /** Bytes to write back to the peer (HELLO_ACK, BATCH_ACK, VERDICT_REPLY, ERROR), or null. */
+  reply: Uint8Array | null;
+  /** Set when this chunk completed the handshake. */
+  hello: { version: number; roles: number; pid: number; name: string } | null;
+  /** Non-zero protocol error code when the connection must now be closed (after writing `reply`). */
+  fatal: number;
+  /** Per-code counts of errors in this call, e.g. {6: 3}. Empty object when none. */
+  errors: Record<number, number>;
+}
+
+export interface RawSubjectInfo {
+  id: number;
+  kind: 'process' | 'tree';
+  pid: number;
+  ppid: number;
+  uid: number;
+  sid: number;
+  /** Process start time as sent by the source (0 unknown); as a number (exact below 2^53). */
+  startTime: number;
+  comm: string;
+  /** For a process subject, the id of its tree subject; for a tree subject, 0. */
+  treeId: number;
+  /** Events seen by this subject since it was created. */
+  events: number;
+}
+
+export interface RawEngineStats {
+  framesIn: number;
+  bytesIn: number;
+  eventsAccepted: number;
+  eventsRejected: number;
+  /** Errors by numeric protocol code, cumulative. */
+  errorsByCode: Record<number, number>;
+  connections: number;
+  subjectsLive: number;
+  subjectsCreated: number;
+  subjectsEvicted: number;
+  /** Events that could not get a subject because the table was full of non-evictable subjects. */
+  eventsDroppedNoSubject: number;
+  dueSubjects: number;
+  verdictQueries: number;
+  denySetGeneration: number;
+  /** Bytes of memory held by the subject table and its windows (approximate). */
+  tableBytes: number;
+}
+
+export interface RawEngine {
+  /** Opens a protocol connection; peerUid is from SO_PEERCRED (trusted by the caller). Returns connId. */
+  openConnection(peerUid: number): number;
+  /** Frees the connection's state. Returns the number of unfinished bytes that were dropped. */
+  closeConnection(connId: number): number;
+  /** Decodes every complete frame of `chunk` (a partial tail is kept for the next call). */
+  ingest(connId: number, chunk: Uint8Array): RawIngestResult;
+  /**
+   * Fills up to `ids.length` due subjects, clears their due mark, returns the count n.
+   * ids[i]            subject id
+   * rows[i*F ..]      F = featureNames().length feature values (Float32)
+   * contrib[i*C ..]   C = contributionNames().length heuristic contributions (Float32)
+   * meta[i*4 ..]      [heuristic score 0..1, last event ts in ms (fractional), last event
+   *                    global index (0-based, across all connections), kind (0 process, 1 tree)]
+   * All arrays are owned by the caller and must hold n rows' worth; the addon throws
+   * RangeError when they are too small.
+   */
+  collectDue(ids: Uint32Array, rows: Float32Array, contrib: Float32Array, meta: Float64Array): number;
+  /** Sets trust states (0..3) of the given subjects. Returns true if the deny set changed. */
+  setStates(ids: Uint32Array, states: Uint8Array): boolean;
+  /** Effective state of a process: max(own, tree), 0 when unknown. */
+  verdict(pid: number, startTime: number): number;
+  /** A full STATE_PUSH frame (header included) for the current deny set. */
+  encodeStatePush(seq: number): Uint8Array;
+  subjectInfo(ids: Uint32Array): RawSubjectInfo[];
+  /** Decoy (canary) file paths; touching one is a strong feature and an immediate trigger. */
+  setDecoys(paths: string[]): void;
+  /** Ids of subjects evicted since the last call (so the state machine can forget them). */
+  takeEvicted(): Uint32Array;
+  stats(): RawEngineStats;
+}
+
+export interface RawAddon {
+  Engine: new (options: RawEngineOptions) => RawEngine;
+  /** Feature names in row order, e.g. "w10s.write_rate". */
+  featureNames(): string[];
+  /** Heuristic contribution names in contrib order. */
+  contributionNames(): string[];
+  /** Numeric protocol constants mirrored from native/core/protocol.h, for a consistency check. */
+  protocolConstants(): { magic: number; version: number; headerSize: number; maxPayload: number; recordFixed: number };
+  /** Shannon entropy (bits per byte) and chi-square statistic of a byte sample. */
+  sampleStats(sample: Uint8Array): { entropy: number; chiSquare: number };
+}
+
+/** The checkout root: the nearest folder above this file holding binding.gyp (src/ or dist/src/). */
+function findProjectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'binding.gyp'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new SentinelError('SENTINEL_E_NATIVE_LOAD', 'binding.gyp not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+function load(): RawAddon {
+  const require = createRequire(import.meta.url);
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  const projectRoot = findProjectRoot();
+  try {
+    return nodeGypBuild(projectRoot) as RawAddon;
+  } catch (err) {
+    throw new SentinelError(
+      'SENTINEL_E_NATIVE_LOAD',
+      `cannot load the native addon from ${projectRoot} (run \`npm run build:native\`): ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+let cached: RawAddon | undefined;
+
+/** The addon, loaded once per process (the addon keeps its own state per Node environment). */
+export function addon(): RawAddon {
+  cached ??= load();
+  return cached;
+}

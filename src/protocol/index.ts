@@ -1,0 +1,4 @@
+export * from './constants.js';
+export * from './event.js';
+export * from './encode.js';
+export * from './decode.js';
