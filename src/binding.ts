@@ -112,6 +112,13 @@ export interface RawEngine {
   subjectInfo(ids: Uint32Array): RawSubjectInfo[];
   /** Decoy (canary) file paths; touching one is a strong feature and an immediate trigger. */
   setDecoys(paths: string[]): void;
+  /**
+   * Heuristic weights, one per contribution name (contributionNames() order). Each contribution
+   * is weight_k * indicator_k with indicator_k in [0, 1] computed natively; the heuristic score
+   * is 1 - exp(-sum_k contribution_k). Throws RangeError on a wrong length or a negative or
+   * non-finite weight. The addon starts with the defaults of models/heuristic/weights.json.
+   */
+  setHeuristicWeights(weights: Float32Array): void;
   /** Ids of subjects evicted since the last call (so the state machine can forget them). */
   takeEvicted(): Uint32Array;
   stats(): RawEngineStats;
