@@ -1,0 +1,137 @@
+/**
+ * Typed, validated wrapper over the raw native engine (src/binding.ts).
+ *
+ * Sync: every method is a bounded synchronous native call (one chunk, one tick of rows).
+ * Ownership: `collect` reuses the same output TypedArrays on every call; a returned batch is
+ * valid until the next `collect` (callers copy what they keep).
+ * Throws: SentinelError SENTINEL_E_INVALID_ARGUMENT for bad options.
+ */
+import { addon, type RawEngine, type RawEngineOptions, type RawIngestResult, type RawSubjectInfo, type RawEngineStats } from './binding.js';
+import { SentinelError } from './errors.js';
+
+export type EngineOptions = RawEngineOptions;
+
+export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
+  dueEveryEvents: 32,
+  dueEveryMs: 250,
+  triggerScore: 0.75,
+  maxSubjects: 65_536,
+  idleEvictMs: 10 * 60_000,
+});
+
+/** One tick's worth of due subjects; views into buffers owned by the Engine. */
+export interface DueBatch {
+  n: number;
+  ids: Uint32Array;
+  featureNames: readonly string[];
+  rows: Float32Array;
+  contribNames: readonly string[];
+  contrib: Float32Array;
+  meta: Float64Array;
+}
+
+function checkOptions(o: EngineOptions): void {
+  const positiveInt = (k: keyof EngineOptions): void => {
+    const v = o[k];
+    if (!Number.isInteger(v) || v <= 0) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `engine.${k} must be a positive integer, got ${String(v)}`);
+  };
+  positiveInt('dueEveryEvents');
+  positiveInt('maxSubjects');
+  if (!(o.dueEveryMs > 0)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `engine.dueEveryMs must be > 0, got ${o.dueEveryMs}`);
+  if (!(o.idleEvictMs > 0)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `engine.idleEvictMs must be > 0, got ${o.idleEvictMs}`);
+  if (!(o.triggerScore > 0 && o.triggerScore <= 1)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `engine.triggerScore must be in (0, 1], got ${o.triggerScore}`);
+}
+
+export class Engine {
+  readonly featureNames: readonly string[];
+  readonly contribNames: readonly string[];
+  readonly options: Readonly<EngineOptions>;
+  private readonly raw: RawEngine;
+  private ids: Uint32Array;
+  private rows: Float32Array;
+  private contrib: Float32Array;
+  private meta: Float64Array;
+
+  constructor(options: Partial<EngineOptions> = {}, maxRowsPerCollect = 4096) {
+    const merged = { ...DEFAULT_ENGINE_OPTIONS, ...options };
+    checkOptions(merged);
+    if (!Number.isInteger(maxRowsPerCollect) || maxRowsPerCollect <= 0) {
+      throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `maxRowsPerCollect must be a positive integer`);
+    }
+    this.options = Object.freeze(merged);
+    const a = addon();
+    this.raw = new a.Engine(merged);
+    this.featureNames = Object.freeze(a.featureNames());
+    this.contribNames = Object.freeze(a.contributionNames());
+    this.ids = new Uint32Array(maxRowsPerCollect);
+    this.rows = new Float32Array(maxRowsPerCollect * this.featureNames.length);
+    this.contrib = new Float32Array(maxRowsPerCollect * this.contribNames.length);
+    this.meta = new Float64Array(maxRowsPerCollect * 4);
+  }
+
+  openConnection(peerUid: number): number {
+    return this.raw.openConnection(peerUid >>> 0);
+  }
+
+  /** Returns the unfinished bytes dropped with the connection. */
+  closeConnection(connId: number): number {
+    return this.raw.closeConnection(connId);
+  }
+
+  ingest(connId: number, chunk: Uint8Array): RawIngestResult {
+    return this.raw.ingest(connId, chunk);
+  }
+
+  /** Up to maxRowsPerCollect due subjects; buffers are reused by the next call. */
+  collect(): DueBatch {
+    const n = this.raw.collectDue(this.ids, this.rows, this.contrib, this.meta);
+    return { n, ids: this.ids, featureNames: this.featureNames, rows: this.rows, contribNames: this.contribNames, contrib: this.contrib, meta: this.meta };
+  }
+
+  get maxRowsPerCollect(): number {
+    return this.ids.length;
+  }
+
+  setStates(ids: Uint32Array, states: Uint8Array): boolean {
+    if (ids.length !== states.length) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', 'ids and states differ in length');
+    return ids.length === 0 ? false : this.raw.setStates(ids, states);
+  }
+
+  verdict(pid: number, startTime: number): number {
+    return this.raw.verdict(pid, startTime);
+  }
+
+  encodeStatePush(seq: number): Uint8Array {
+    return this.raw.encodeStatePush(seq >>> 0);
+  }
+
+  subjectInfo(ids: readonly number[] | Uint32Array): RawSubjectInfo[] {
+    return ids.length === 0 ? [] : this.raw.subjectInfo(ids instanceof Uint32Array ? ids : Uint32Array.from(ids));
+  }
+
+  setDecoys(paths: readonly string[]): void {
+    this.raw.setDecoys([...paths]);
+  }
+
+  setHeuristicWeights(weights: Record<string, number>): void {
+    const w = new Float32Array(this.contribNames.length);
+    const known = new Set(this.contribNames);
+    for (const name of Object.keys(weights)) {
+      if (!known.has(name)) throw new SentinelError('SENTINEL_E_CONFIG', `heuristic weight for unknown contribution "${name}"`);
+    }
+    this.contribNames.forEach((name, i) => {
+      const v = weights[name];
+      if (v === undefined) throw new SentinelError('SENTINEL_E_CONFIG', `heuristic weights lack contribution "${name}"`);
+      w[i] = v;
+    });
+    this.raw.setHeuristicWeights(w);
+  }
+
+  takeEvicted(): Uint32Array {
+    return this.raw.takeEvicted();
+  }
+
+  stats(): RawEngineStats {
+    return this.raw.stats();
+  }
+}
