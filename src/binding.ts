@@ -132,6 +132,8 @@ export interface RawAddon {
   contributionNames(): string[];
   /** Numeric protocol constants mirrored from native/core/protocol.h, for a consistency check. */
   protocolConstants(): { magic: number; version: number; headerSize: number; maxPayload: number; recordFixed: number };
+  /** SO_PEERCRED of a connected Unix socket file descriptor. Throws on a non-socket fd. */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   /** Shannon entropy (bits per byte) and chi-square statistic of a byte sample. */
   sampleStats(sample: Uint8Array): { entropy: number; chiSquare: number };
 }

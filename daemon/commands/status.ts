@@ -1,0 +1,53 @@
+/** `sentinel status`: asks the running daemon (found through <data dir>/daemon.json) over HTTP. */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { SentinelError } from '../../src/errors.js';
+import { defaultConfig } from '../config.js';
+
+interface DaemonFile {
+  pid: number;
+  httpHost: string;
+  httpPort: number;
+  tokenFile: string;
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('show the running daemon: connections, subjects by state, drops, models')
+    .option('--data-dir <dir>', 'data directory of the daemon')
+    .option('--json', 'print the raw JSON status')
+    .action(async (opts: { dataDir?: string; json?: boolean }) => {
+      const dataDir = defaultConfig(opts.dataDir ? path.resolve(opts.dataDir) : undefined).dataDir;
+      let info: DaemonFile;
+      try {
+        info = JSON.parse(readFileSync(path.join(dataDir, 'daemon.json'), 'utf8')) as DaemonFile;
+      } catch {
+        throw new SentinelError('SENTINEL_E_NOT_RUNNING', `no daemon.json in ${dataDir}: is \`sentinel start\` running with this data dir?`);
+      }
+      const token = readFileSync(info.tokenFile, 'utf8').trim();
+      let res: Response;
+      try {
+        res = await fetch(`http://${info.httpHost}:${info.httpPort}/v1/status`, { headers: { authorization: `Bearer ${token}` } });
+      } catch (err) {
+        throw new SentinelError('SENTINEL_E_NOT_RUNNING', `daemon pid ${info.pid} does not answer on ${info.httpHost}:${info.httpPort}: ${(err as Error).message}`);
+      }
+      const body = (await res.json()) as Record<string, unknown>;
+      if (!res.ok) throw new SentinelError('SENTINEL_E_IO', `status request failed: ${JSON.stringify(body)}`);
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(body, null, 2) + '\n');
+        return;
+      }
+      const engine = body['engine'] as Record<string, unknown>;
+      const lines = [
+        `sentinel ${String(body['version'])}  pid ${String(body['pid'])}  up ${Math.round(Number(body['uptimeMs']) / 1000)} s`,
+        `socket      ${String(body['socket'])}  (${String(body['connections'])} connections)`,
+        `database    ${String(body['database'])}`,
+        `events      ${String(engine['eventsAccepted'])} accepted, ${String(engine['eventsRejected'])} rejected, ${String(engine['eventsDroppedNoSubject'])} dropped (no subject)`,
+        `subjects    ${String(engine['subjectsLive'])} live; ${Object.entries(body['subjectsByState'] as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        `models      ${Object.entries(body['models'] as Record<string, string>).map(([k, v]) => `${k} ${v.slice(0, 12)}`).join(', ')}`,
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+}

@@ -1,0 +1,139 @@
+/**
+ * Daemon configuration: embedded defaults, an optional JSON file, then command-line overrides.
+ * Unknown keys and wrong types are errors (SENTINEL_E_CONFIG naming the key), never ignored:
+ * a typo in a security setting must not silently fall back to a default.
+ *
+ * Defaults for a checkout: everything under `<project>/data` (database, socket, token).
+ * Installed (no binding.gyp beside the code): /var/lib/sentinel and /run/sentinel.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SentinelError } from '../src/errors.js';
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../src/engine.js';
+import type { TrustPolicy } from '../src/state/trust-machine.js';
+
+export interface SentinelConfig {
+  dataDir: string;
+  socket: { path: string; mode: number; allowUids: number[]; allowGids: number[] };
+  http: { host: string; port: number; tokenFile: string };
+  database: { path: string };
+  modelsDir: string;
+  engine: EngineOptions;
+  policy: Partial<TrustPolicy>;
+  tick: { intervalMs: number; decayIntervalMs: number; maxRows: number; maxDueBeforePause: number };
+  decoys: string[];
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
+}
+
+/** The checkout root (holds binding.gyp), or undefined when installed elsewhere. */
+export function projectRoot(): string | undefined {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'binding.gyp')) && existsSync(path.join(dir, 'package.json'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+export function defaultConfig(dataDir?: string): SentinelConfig {
+  const root = projectRoot();
+  const data = dataDir ?? (root ? path.join(root, 'data') : '/var/lib/sentinel');
+  const modelsDir = root ? path.join(root, 'models') : '/usr/lib/sentinel/models';
+  return {
+    dataDir: data,
+    socket: { path: path.join(data, 'sentinel.sock'), mode: 0o660, allowUids: [], allowGids: [] },
+    http: { host: '127.0.0.1', port: 7878, tokenFile: path.join(data, 'http.token') },
+    database: { path: path.join(data, 'sentinel.db') },
+    modelsDir,
+    engine: { ...DEFAULT_ENGINE_OPTIONS },
+    policy: {},
+    tick: { intervalMs: 20, decayIntervalMs: 1000, maxRows: 4096, maxDueBeforePause: 50_000 },
+    decoys: [],
+    log: { level: 'info' },
+  };
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function fail(key: string, why: string): never {
+  throw new SentinelError('SENTINEL_E_CONFIG', `config ${key}: ${why}`);
+}
+
+/** Merges `patch` into `base` key by key, checking each leaf against the base's type. */
+function merge(base: Record<string, unknown>, patch: Json, at: string, open: ReadonlySet<string>): void {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) fail(at || '(root)', 'must be an object');
+  for (const [k, v] of Object.entries(patch)) {
+    const key = at ? `${at}.${k}` : k;
+    if (!(k in base) && !open.has(at)) fail(key, 'unknown key');
+    const cur = base[k];
+    if (open.has(at)) {
+      base[k] = v;
+    } else if (Array.isArray(cur)) {
+      if (!Array.isArray(v)) fail(key, 'must be an array');
+      const want = typeof (cur[0] ?? (k === 'decoys' ? '' : 0));
+      v.forEach((x, i) => {
+        if (typeof x !== want) fail(`${key}[${i}]`, `must be a ${want}`);
+      });
+      base[k] = v;
+    } else if (cur !== null && typeof cur === 'object') {
+      merge(cur as Record<string, unknown>, v, key, open);
+    } else if (typeof cur !== typeof v) {
+      fail(key, `must be a ${typeof cur}, got ${JSON.stringify(v)}`);
+    } else {
+      base[k] = v;
+    }
+  }
+}
+
+export interface ConfigOverrides {
+  dataDir?: string;
+  socketPath?: string;
+  httpPort?: number;
+  logLevel?: SentinelConfig['log']['level'];
+}
+
+/** Loads the configuration; relative paths in the file are resolved against the file's folder. */
+export function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}): SentinelConfig {
+  let fileJson: Json = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new SentinelError('SENTINEL_E_CONFIG', `cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    try {
+      fileJson = JSON.parse(text) as Json;
+    } catch (err) {
+      throw new SentinelError('SENTINEL_E_CONFIG', `config file ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const fileObj = (fileJson ?? {}) as Record<string, Json>;
+  const dataDirFromFile = typeof fileObj['dataDir'] === 'string' ? path.resolve(path.dirname(file ?? '.'), fileObj['dataDir']) : undefined;
+  const cfg = defaultConfig(overrides.dataDir ? path.resolve(overrides.dataDir) : dataDirFromFile);
+  const { dataDir: _ignored, ...rest } = fileObj;
+  // `policy` is checked by TrustMachine itself; it starts empty so its keys are open here.
+  merge(cfg as unknown as Record<string, unknown>, rest, '', new Set(['policy']));
+  if (file) {
+    const base = path.dirname(path.resolve(file));
+    cfg.socket.path = path.resolve(base, cfg.socket.path);
+    cfg.database.path = path.resolve(base, cfg.database.path);
+    cfg.http.tokenFile = path.resolve(base, cfg.http.tokenFile);
+    cfg.modelsDir = path.resolve(base, cfg.modelsDir);
+  }
+  if (overrides.socketPath) cfg.socket.path = path.resolve(overrides.socketPath);
+  if (overrides.httpPort !== undefined) cfg.http.port = overrides.httpPort;
+  if (overrides.logLevel) cfg.log.level = overrides.logLevel;
+  validate(cfg);
+  return cfg;
+}
+
+function validate(c: SentinelConfig): void {
+  if (!Number.isInteger(c.http.port) || c.http.port < 0 || c.http.port > 65535) fail('http.port', 'must be an integer 0..65535');
+  if (Buffer.byteLength(c.socket.path) > 107) fail('socket.path', `is longer than the 107 bytes a Unix socket path may have: ${c.socket.path}`);
+  if (c.tick.intervalMs <= 0 || c.tick.decayIntervalMs <= 0) fail('tick', 'intervals must be > 0');
+  if (!Number.isInteger(c.tick.maxRows) || c.tick.maxRows <= 0) fail('tick.maxRows', 'must be a positive integer');
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(c.log.level)) fail('log.level', `unknown level ${c.log.level}`);
+}

@@ -1,0 +1,194 @@
+/**
+ * The daemon process: wires engine, detectors, fusion, trust machine, audit, the Unix socket
+ * server and the operator HTTP API, and owns start-up and graceful shutdown.
+ *
+ * Shutdown loses no accepted event: the listener closes first, every byte already read has been
+ * ingested (socket handlers are synchronous), then ticks run until no subject is due, the last
+ * audit transaction commits, clients are told SENTINEL_E_SHUTTING_DOWN, and files are closed.
+ */
+import { mkdirSync, writeFileSync, readFileSync, existsSync, rmSync, chmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { Engine } from '../src/engine.js';
+import { Scorer, stateName, type ScoredTransition } from '../src/scoring/scorer.js';
+import { TrustMachine, type TrustState } from '../src/state/trust-machine.js';
+import { AuditStore } from '../src/audit/store.js';
+import { loadDetectionModels } from '../src/scoring/load-models.js';
+import { SocketServer } from './socket-server.js';
+import { HttpServer, type OperatorApi } from './http-server.js';
+import { Counters } from './counters.js';
+import type { SentinelConfig } from './config.js';
+import { TRUST_STATES } from '../src/protocol/constants.js';
+
+export const VERSION = '0.1.0';
+
+export interface RunningDaemon {
+  socketPath: string;
+  httpPort: number;
+  stop(reason: string): Promise<void>;
+  stopped: Promise<void>;
+}
+
+function ensureToken(file: string): string {
+  if (existsSync(file)) {
+    chmodSync(file, 0o600);
+    const t = readFileSync(file, 'utf8').trim();
+    if (t.length >= 32) return t;
+  }
+  const token = randomBytes(32).toString('hex');
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  return token;
+}
+
+export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<RunningDaemon> {
+  mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
+  mkdirSync(path.dirname(cfg.socket.path), { recursive: true, mode: 0o750 });
+  const counters = new Counters();
+  const engine = new Engine(cfg.engine, cfg.tick.maxRows);
+  const models = loadDetectionModels(cfg.modelsDir, engine);
+  if (cfg.decoys.length) engine.setDecoys(cfg.decoys);
+  const machine = new TrustMachine(cfg.policy);
+  const audit = new AuditStore(cfg.database.path);
+  const runId = audit.startRun({ version: VERSION, configHash: models.configHash(cfg) });
+  const scorer = new Scorer({ engine, fusion: models.fusion, machine, audit, clock: 'wall' });
+  const startedAt = Date.now();
+
+  let socket: SocketServer;
+  scorer.onTick((r) => {
+    for (const t of r.transitions) logTransition(log, t);
+    counters.add('transitions_total', r.transitions.length);
+    if (r.denySetChanged) socket.pushStates();
+  });
+
+  let tickTimer: NodeJS.Timeout | null = null;
+  const runTick = (): void => {
+    tickTimer = null;
+    scorer.tick().then(
+      () => {
+        const due = engine.stats().dueSubjects;
+        socket.setPaused(due > cfg.tick.maxDueBeforePause);
+        if (due > 0) scheduleTick();
+      },
+      (err: unknown) => {
+        counters.inc('tick_errors_total');
+        log.error({ err, 'error.code': 'SENTINEL_E_DB' }, 'scoring tick failed');
+      },
+    );
+  };
+  const scheduleTick = (): void => {
+    tickTimer ??= setTimeout(runTick, cfg.tick.intervalMs);
+  };
+  socket = new SocketServer({ ...cfg.socket, engine, log, counters, onEvents: scheduleTick });
+  await socket.listen();
+  const decayTimer = setInterval(() => scheduleTick(), cfg.tick.decayIntervalMs);
+
+  const api: OperatorApi = {
+    status: () => ({
+      version: VERSION,
+      pid: process.pid,
+      uptimeMs: Date.now() - startedAt,
+      socket: cfg.socket.path,
+      database: cfg.database.path,
+      connections: socket.connectionCount,
+      engine: engine.stats(),
+      subjectsByState: countByState(machine),
+      models: models.fusion.modelHashes(),
+      ticks: scorer.ticks,
+      rowsScored: scorer.rowsScored,
+      counters: counters.snapshot(),
+    }),
+    subjects: ({ minState, limit }) => {
+      const ids = minState > 0 ? [...machine.subjects()].filter(([, s]) => s >= minState).map(([id]) => id) : [...scorer.lastScores.keys()];
+      return engine.subjectInfo(ids.slice(0, limit)).map((s) => describeSubject(s, machine, scorer));
+    },
+    subject: (id) => {
+      const [s] = engine.subjectInfo([id]);
+      return s && s.id === id ? describeSubject(s, machine, scorer) : undefined;
+    },
+    setState: (id, state, by) => scorer.setState(id, state, by) as unknown as Record<string, unknown> | null,
+    transitions: (f) => audit.transitions(f),
+    metrics: () => {
+      const st = engine.stats();
+      const gauges: Record<string, number> = {
+        subjects_live: st.subjectsLive,
+        subjects_due: st.dueSubjects,
+        connections: socket.connectionCount,
+        deny_set_generation: st.denySetGeneration,
+        engine_table_bytes: st.tableBytes,
+        process_resident_memory_bytes: process.memoryUsage().rss,
+        engine_events_dropped_no_subject: st.eventsDroppedNoSubject,
+      };
+      for (const [name, n] of Object.entries(countByState(machine))) gauges[`subjects{state="${name}"}`] = n;
+      return counters.render(gauges);
+    },
+  };
+  const token = ensureToken(cfg.http.tokenFile);
+  const http = new HttpServer(api, token, log);
+  const httpPort = await http.listen(cfg.http.host, cfg.http.port);
+  const stateFile = path.join(cfg.dataDir, 'daemon.json');
+  writeFileSync(stateFile, JSON.stringify({ pid: process.pid, socket: cfg.socket.path, httpHost: cfg.http.host, httpPort, tokenFile: cfg.http.tokenFile, startedAt }) + '\n', { mode: 0o600 });
+  log.info({ 'event.action': 'ready', socket: cfg.socket.path, httpPort, database: cfg.database.path, models: models.fusion.modelHashes() }, 'ready');
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | null = null;
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      log.info({ reason }, 'stopping');
+      clearInterval(decayTimer);
+      if (tickTimer) clearTimeout(tickTimer);
+      const closing = socket.close();
+      await scorer.idle();
+      // Drain: every accepted event is scored and its transitions audited before exit.
+      for (let i = 0; i < 1_000_000; i++) {
+        const r = await scorer.tick();
+        if (r.rows === 0) break;
+      }
+      socket.endAll();
+      await closing;
+      await http.close();
+      audit.stopRun(runId);
+      audit.close();
+      rmSync(stateFile, { force: true });
+      rmSync(cfg.socket.path, { force: true });
+      log.info({ events: counters.get('ingest_events_total'), rejected: counters.get('ingest_rejected_events_total') }, 'stopped');
+      resolveStopped();
+    })();
+    return stopping;
+  };
+  return { socketPath: cfg.socket.path, httpPort, stop, stopped };
+}
+
+function countByState(machine: TrustMachine): Record<string, number> {
+  const out: Record<string, number> = { Monitoring: 0, Restricted: 0, Lockdown: 0 };
+  for (const [, s] of machine.subjects()) {
+    const name = TRUST_STATES[s];
+    if (s > 0 && name) out[name] = (out[name] ?? 0) + 1;
+  }
+  return out;
+}
+
+function describeSubject(s: import('../src/binding.js').RawSubjectInfo, machine: TrustMachine, scorer: Scorer): Record<string, unknown> {
+  const last = scorer.lastScores.get(s.id);
+  return { ...s, state: stateName(machine.state(s.id)), score: last?.score ?? null, lastEventIndex: last?.eventIndex ?? null };
+}
+
+function logTransition(log: Logger, t: ScoredTransition): void {
+  const fields = {
+    'event.action': 'transition',
+    'subject.id': t.subjectId,
+    'subject.kind': t.subject?.kind,
+    'process.pid': t.subject?.pid,
+    'process.name': t.subject?.comm,
+    from: stateName(t.from),
+    to: stateName(t.to),
+    score: Number(t.score.toFixed(4)),
+    reason: t.reason,
+    top: t.topFeatures.map((f) => f.name),
+  };
+  if (t.to > t.from) log.warn(fields, `subject ${t.subjectId} ${stateName(t.from)} -> ${stateName(t.to)}`);
+  else log.info(fields, `subject ${t.subjectId} ${stateName(t.from)} -> ${stateName(t.to)}`);
+}
+
+export type { TrustState };

@@ -1,0 +1,175 @@
+/**
+ * Unix socket server for protocol v1 (docs/protocol.md).
+ *
+ * Node owns the socket; each chunk read crosses into native code once (`engine.ingest`), which
+ * decodes frames, updates features, answers verdict queries and returns the reply bytes. This
+ * module only moves bytes, checks peer credentials, keeps subscribers, and applies
+ * back-pressure: when the scorer falls behind it pauses reading (the kernel buffer then blocks
+ * the client), so no accepted event is ever dropped.
+ */
+import net from 'node:net';
+import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Engine } from '../src/engine.js';
+import { Role } from '../src/protocol/constants.js';
+import { encodeError } from '../src/protocol/server-frames.js';
+import { SentinelError, codeFromWire, wireCode } from '../src/errors.js';
+import { peerCredentials, type PeerCredentials } from '../src/peer.js';
+import type { Counters } from './counters.js';
+
+export interface SocketServerOptions {
+  path: string;
+  mode: number;
+  allowUids: readonly number[];
+  allowGids: readonly number[];
+  engine: Engine;
+  log: Logger;
+  counters: Counters;
+  /** Called after every chunk that carried events, so the scorer can run soon. */
+  onEvents: () => void;
+}
+
+interface Conn {
+  id: number;
+  socket: net.Socket;
+  peer: PeerCredentials;
+  subscriber: boolean;
+  closed: boolean;
+}
+
+export class SocketServer {
+  private readonly server: net.Server;
+  private readonly conns = new Set<Conn>();
+  private paused = false;
+  private pushSeq = 0;
+
+  constructor(private readonly o: SocketServerOptions) {
+    this.server = net.createServer({ allowHalfOpen: false, pauseOnConnect: false }, (s) => this.accept(s));
+  }
+
+  async listen(): Promise<void> {
+    if (existsSync(this.o.path)) {
+      const st = lstatSync(this.o.path);
+      if (!st.isSocket()) throw new SentinelError('SENTINEL_E_CONFIG', `socket path ${this.o.path} exists and is not a socket`);
+      // A stale socket from a crashed daemon: refuse if something still answers on it.
+      const alive = await new Promise<boolean>((resolve) => {
+        const probe = net.connect(this.o.path);
+        probe.once('connect', () => { probe.destroy(); resolve(true); });
+        probe.once('error', () => resolve(false));
+      });
+      if (alive) throw new SentinelError('SENTINEL_E_CONFIG', `another daemon is listening on ${this.o.path}`);
+      unlinkSync(this.o.path);
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.o.path, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    chmodSync(this.o.path, this.o.mode);
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  private allowed(p: PeerCredentials): boolean {
+    if (p.uid === 0 || p.uid === process.getuid?.()) return true;
+    return this.o.allowUids.includes(p.uid) || this.o.allowGids.includes(p.gid);
+  }
+
+  private accept(socket: net.Socket): void {
+    const { engine, log, counters } = this.o;
+    let peer: PeerCredentials;
+    try {
+      peer = peerCredentials(socket);
+    } catch (err) {
+      log.error({ err, 'error.code': 'SENTINEL_E_PEER_REJECTED' }, 'cannot read peer credentials; closing');
+      counters.inc('connections_rejected_total');
+      socket.destroy();
+      return;
+    }
+    if (!this.allowed(peer)) {
+      log.warn({ 'client.user.id': peer.uid, 'process.pid': peer.pid, 'error.code': 'SENTINEL_E_PEER_REJECTED' }, 'peer rejected');
+      counters.inc('connections_rejected_total');
+      socket.end(encodeError(wireCode('SENTINEL_E_PEER_REJECTED'), 0, `uid ${peer.uid} is not allowed`));
+      return;
+    }
+    const conn: Conn = { id: engine.openConnection(peer.uid), socket, peer, subscriber: false, closed: false };
+    this.conns.add(conn);
+    counters.inc('connections_total');
+    if (this.paused) socket.pause();
+    socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+    socket.on('error', (err) => log.debug({ err, 'process.pid': peer.pid }, 'client socket error'));
+    socket.on('close', () => this.onClose(conn));
+  }
+
+  private onData(conn: Conn, chunk: Buffer): void {
+    const { engine, log, counters } = this.o;
+    counters.add('ingest_bytes_total', chunk.length);
+    const r = engine.ingest(conn.id, chunk);
+    if (r.accepted) counters.add('ingest_events_total', r.accepted);
+    if (r.rejected) counters.add('ingest_rejected_events_total', r.rejected);
+    for (const [code, n] of Object.entries(r.errors)) {
+      const name = codeFromWire(Number(code)) ?? `code_${code}`;
+      counters.add(`ingest_errors_total{code="${name}"}`, n);
+      log.warn({ 'error.code': name, count: n, 'process.pid': conn.peer.pid }, 'client sent bad input');
+    }
+    if (r.reply && !conn.closed) conn.socket.write(r.reply);
+    if (r.hello) {
+      log.info({ 'client.name': r.hello.name, 'process.pid': r.hello.pid, roles: r.hello.roles, version: r.hello.version }, 'client connected');
+      if (r.hello.roles & Role.Subscribe) {
+        conn.subscriber = true;
+        conn.socket.write(engine.encodeStatePush(++this.pushSeq));
+      }
+    }
+    if (r.fatal) {
+      conn.closed = true;
+      counters.inc('connections_closed_on_error_total');
+      conn.socket.end();
+      return;
+    }
+    if (r.accepted) this.o.onEvents();
+  }
+
+  private onClose(conn: Conn): void {
+    if (!this.conns.delete(conn)) return;
+    const dropped = this.o.engine.closeConnection(conn.id);
+    if (dropped > 0) {
+      this.o.counters.add('ingest_truncated_bytes_total', dropped);
+      this.o.log.warn({ bytes: dropped, 'process.pid': conn.peer.pid, 'error.code': 'SENTINEL_E_MALFORMED_FRAME' }, 'client closed mid-frame; partial frame dropped');
+    }
+  }
+
+  /** Sends the current deny set to every subscriber (full snapshot, docs/protocol.md). */
+  pushStates(): void {
+    const subs = [...this.conns].filter((c) => c.subscriber && !c.closed);
+    if (subs.length === 0) return;
+    const frame = this.o.engine.encodeStatePush(++this.pushSeq);
+    for (const c of subs) c.socket.write(frame);
+    this.o.counters.add('state_pushes_total', subs.length);
+  }
+
+  /** Back-pressure: stop or resume reading every client socket. */
+  setPaused(paused: boolean): void {
+    if (paused === this.paused) return;
+    this.paused = paused;
+    for (const c of this.conns) (paused ? c.socket.pause() : c.socket.resume());
+  }
+
+  /** Stops accepting; every byte already received has been ingested (data handlers are sync). */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Tells each client the daemon is stopping and ends the connections. */
+  endAll(): void {
+    for (const c of this.conns) {
+      if (!c.closed) {
+        c.closed = true;
+        c.socket.end(encodeError(wireCode('SENTINEL_E_SHUTTING_DOWN'), 0, 'daemon stopping'));
+      }
+    }
+  }
+}
