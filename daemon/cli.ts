@@ -7,6 +7,7 @@ import { SentinelError } from '../src/errors.js';
 import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
 import { registerReplay } from './commands/replay.js';
+import { registerSend } from './commands/send.js';
 
 export function intOption(value: string): number {
   const n = Number(value);
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerStart(program);
   registerStatus(program);
   registerReplay(program);
+  registerSend(program);
   return program;
 }
 
