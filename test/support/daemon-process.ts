@@ -1,0 +1,111 @@
+/**
+ * Starts the real daemon (`node bin/sentinel.js start`) as a child process in a temp data dir
+ * and waits for its `ready` log line. `stop()` sends SIGTERM and waits for the exit; always call
+ * it in `finally`/`afterEach`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { once } from 'node:events';
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+export const CLI = path.join(ROOT, 'bin', 'sentinel.js');
+
+export interface LogLine {
+  message: string;
+  'log.level': string;
+  [k: string]: unknown;
+}
+
+export interface DaemonProcess {
+  proc: ChildProcess;
+  dataDir: string;
+  socket: string;
+  httpPort: number;
+  token: string;
+  logs: LogLine[];
+  /** Resolves with the first log line (past or future) matching pred. */
+  waitLog(pred: (l: LogLine) => boolean): Promise<LogLine>;
+  http<T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }>;
+  stop(): Promise<number | null>;
+  cleanup(): void;
+}
+
+export async function startDaemonProcess(opts: { dataDir?: string; socket?: string; extraArgs?: string[] } = {}): Promise<DaemonProcess> {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'sentinel-e2e-'));
+  const socket = opts.socket ?? path.join(dataDir, 's.sock');
+  const proc = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--socket', socket, '--http-port', '0', ...(opts.extraArgs ?? [])], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const logs: LogLine[] = [];
+  const listeners: ((l: LogLine) => void)[] = [];
+  const rl = readline.createInterface({ input: proc.stderr as NodeJS.ReadableStream });
+  const raw: string[] = [];
+  rl.on('line', (line) => {
+    raw.push(line);
+    let parsed: LogLine;
+    try {
+      parsed = JSON.parse(line) as LogLine;
+    } catch {
+      return;
+    }
+    logs.push(parsed);
+    for (const l of [...listeners]) l(parsed);
+  });
+  const waitLog = (pred: (l: LogLine) => boolean): Promise<LogLine> => {
+    const found = logs.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const onExit = (): void => reject(new Error(`daemon exited before the awaited log line; stderr:\n${raw.join('\n')}`));
+      const l = (line: LogLine): void => {
+        if (pred(line)) {
+          listeners.splice(listeners.indexOf(l), 1);
+          proc.off('exit', onExit);
+          resolve(line);
+        }
+      };
+      listeners.push(l);
+      proc.once('exit', onExit);
+    });
+  };
+  const ready = await waitLog((l) => l['event.action'] === 'ready');
+  const httpPort = ready['httpPort'] as number;
+  const token = readFileSync(path.join(dataDir, 'http.token'), 'utf8').trim();
+  let exited: Promise<number | null> | null = null;
+  const exitPromise = once(proc, 'exit').then(([code]) => code as number | null);
+  return {
+    proc, dataDir, socket, httpPort, token, logs, waitLog,
+    async http<T>(method: string, p: string, body?: unknown) {
+      const res = await fetch(`http://127.0.0.1:${httpPort}${p}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: res.status, body: (await res.json()) as T };
+    },
+    stop() {
+      exited ??= (async () => {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+        return exitPromise;
+      })();
+      return exited;
+    },
+    cleanup() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs the CLI to completion and returns stdout/stderr/exit code. */
+export async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(p, 'close')) as [number | null];
+  return { code, stdout, stderr };
+}
