@@ -134,6 +134,8 @@ export interface RawAddon {
   protocolConstants(): { magic: number; version: number; headerSize: number; maxPayload: number; recordFixed: number };
   /** SO_PEERCRED of a connected Unix socket file descriptor. Throws on a non-socket fd. */
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  /** Sends a state string to $NOTIFY_SOCKET; false when not run by systemd. */
+  sdNotify(state: string): boolean;
   /** Shannon entropy (bits per byte) and chi-square statistic of a byte sample. */
   sampleStats(sample: Uint8Array): { entropy: number; chiSquare: number };
 }
