@@ -43,7 +43,7 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
   const modelsDir = root ? path.join(root, 'models') : '/usr/lib/sentinel/models';
   return {
     dataDir: data,
-    socket: { path: path.join(data, 'sentinel.sock'), mode: 0o660, allowUids: [], allowGids: [] },
+    socket: { path: root || dataDir ? path.join(data, 'sentinel.sock') : '/run/sentinel/sentinel.sock', mode: 0o660, allowUids: [], allowGids: [] },
     http: { host: '127.0.0.1', port: 7878, tokenFile: path.join(data, 'http.token') },
     database: { path: path.join(data, 'sentinel.db') },
     modelsDir,

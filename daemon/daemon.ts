@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { Engine } from '../src/engine.js';
+import { addon } from '../src/binding.js';
 import { Scorer, stateName, type ScoredTransition } from '../src/scoring/scorer.js';
 import { TrustMachine, type TrustState } from '../src/state/trust-machine.js';
 import { AuditStore } from '../src/audit/store.js';
@@ -128,6 +129,8 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
   const httpPort = await http.listen(cfg.http.host, cfg.http.port);
   const stateFile = path.join(cfg.dataDir, 'daemon.json');
   writeFileSync(stateFile, JSON.stringify({ pid: process.pid, socket: cfg.socket.path, httpHost: cfg.http.host, httpPort, tokenFile: cfg.http.tokenFile, startedAt }) + '\n', { mode: 0o600 });
+  const sd = systemdNotifier(log);
+  sd.notify(`READY=1\nSTATUS=listening on ${cfg.socket.path}`);
   log.info({ 'event.action': 'ready', socket: cfg.socket.path, httpPort, database: cfg.database.path, models: models.fusion.modelHashes() }, 'ready');
 
   let resolveStopped!: () => void;
@@ -136,6 +139,8 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       log.info({ reason }, 'stopping');
+      sd.notify('STOPPING=1');
+      sd.stop();
       clearInterval(decayTimer);
       if (tickTimer) clearTimeout(tickTimer);
       const closing = socket.close();
@@ -158,6 +163,21 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
     return stopping;
   };
   return { socketPath: cfg.socket.path, httpPort, stop, stopped };
+}
+
+/** sd_notify readiness and, when systemd asked for it (WATCHDOG_USEC), watchdog pings. */
+function systemdNotifier(log: Logger): { notify(state: string): void; stop(): void } {
+  const notify = (state: string): void => {
+    try {
+      addon().sdNotify(state);
+    } catch (err) {
+      log.warn({ err }, 'sd_notify failed');
+    }
+  };
+  const usec = Number(process.env['WATCHDOG_USEC'] ?? 0);
+  const timer = usec > 0 ? setInterval(() => notify('WATCHDOG=1'), Math.max(1, Math.floor(usec / 2000))) : null;
+  timer?.unref();
+  return { notify, stop: () => timer && clearInterval(timer) };
 }
 
 function countByState(machine: TrustMachine): Record<string, number> {
