@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, defaultConfig } from '../../daemon/config.js';
+import { SentinelError } from '../../src/errors.js';
+
+let dir: string;
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function withFile(json: unknown): string {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-cfg-'));
+  const f = path.join(dir, 'config.json');
+  writeFileSync(f, typeof json === 'string' ? json : JSON.stringify(json));
+  return f;
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof SentinelError ? `${err.code}: ${err.message}` : String(err);
+  }
+  return undefined;
+}
+
+describe('configuration', () => {
+  it('embeds defaults under the checkout data dir', () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-cfg-'));
+    const c = defaultConfig();
+    expect(path.basename(c.dataDir)).toBe('data');
+    expect(c.socket.path).toBe(path.join(c.dataDir, 'sentinel.sock'));
+    expect(c.database.path).toBe(path.join(c.dataDir, 'sentinel.db'));
+    expect(c.http.host).toBe('127.0.0.1');
+    expect(c.socket.mode).toBe(0o660);
+  });
+
+  it('merges a file, resolving relative paths against it, and lets flags override', () => {
+    const f = withFile({ dataDir: 'state', socket: { path: 'run/s.sock' }, engine: { dueEveryEvents: 8 }, policy: { decayMs: 5 } });
+    const c = loadConfig(f, { httpPort: 0 });
+    expect(c.dataDir).toBe(path.join(dir, 'state'));
+    expect(c.socket.path).toBe(path.join(dir, 'run/s.sock'));
+    expect(c.database.path).toBe(path.join(dir, 'state', 'sentinel.db'));
+    expect(c.engine.dueEveryEvents).toBe(8);
+    expect(c.engine.maxSubjects).toBe(defaultConfig().engine.maxSubjects);
+    expect(c.policy).toEqual({ decayMs: 5 });
+    expect(c.http.port).toBe(0);
+  });
+
+  it('rejects unknown keys, wrong types, bad JSON and missing files, naming the key', () => {
+    expect(codeOf(() => loadConfig(withFile({ sockett: {} })))).toMatch(/^SENTINEL_E_CONFIG: config sockett: unknown key/);
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ engine: { dueEveryEvents: '8' } })))).toMatch(/config engine\.dueEveryEvents: must be a number/);
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ socket: { allowUids: ['root'] } })))).toMatch(/socket\.allowUids\[0\]: must be a number/);
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile('{ not json')))).toMatch(/is not valid JSON/);
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ http: { port: 70000 } })))).toMatch(/http\.port: must be an integer/);
+    expect(codeOf(() => loadConfig(path.join(dir, 'nope.json')))).toMatch(/cannot read config file/);
+  });
+});
