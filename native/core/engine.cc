@@ -1,0 +1,1037 @@
+#include "engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace sentinel::core {
+
+using namespace sentinel::proto;
+
+const char* const kWindowFeatureNames[kWindowFeatures] = {
+    "ops", "reads", "writes", "write_bytes", "mean_entropy", "high_entropy_writes", "uniform_writes",
+    "entropy_rise", "encoded_writes", "type_changes", "ext_changes", "rare_ext", "renames", "unlinks",
+    "truncates", "creates", "distinct_files", "distinct_dirs", "read_then_overwrite",
+    "create_then_delete", "note_spread", "decoy_touches",
+};
+const char* const kLifeFeatureNames[kLifeFeatures] = {
+    "life.events", "life.age_s", "life.high_entropy_writes", "life.read_then_overwrite",
+    "life.ext_changes", "life.decoy_touches", "life.files_written",
+};
+
+std::vector<std::string> featureNames() {
+  std::vector<std::string> out;
+  for (int w = 0; w < kWindows; w++)
+    for (int f = 0; f < kWindowFeatures; f++)
+      out.push_back(std::string(kWindowSpecs[w].prefix) + "." + kWindowFeatureNames[f]);
+  for (int f = 0; f < kLifeFeatures; f++) out.push_back(kLifeFeatureNames[f]);
+  return out;
+}
+
+namespace {
+
+constexpr int kBucketOffset[kWindows] = {0, 10, 20};
+constexpr uint32_t kExtTableSize = 4096;
+constexpr int kExtProbe = 16;
+constexpr int kEvictWalk = 256;
+
+inline uint64_t fmix64(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return k;
+}
+
+inline int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Set-associative lookup: returns the entry for key, inserting it over an empty or the least
+// recently seen way. *fresh is true when it was not there.
+template <typename E>
+inline E* lookupInsert(E* table, int sets, uint32_t key, bool* fresh) {
+  E* set = table + (key & static_cast<uint32_t>(sets - 1)) * kWays;
+  E* victim = set;
+  for (int i = 0; i < kWays; i++) {
+    if (set[i].key == key) {
+      *fresh = false;
+      return &set[i];
+    }
+  }
+  for (int i = 0; i < kWays; i++) {
+    if (set[i].key == 0) {
+      victim = &set[i];
+      break;
+    }
+    if (set[i].lastNs < victim->lastNs) victim = &set[i];
+  }
+  std::memset(static_cast<void*>(victim), 0, sizeof(E));
+  victim->key = key;
+  *fresh = true;
+  return victim;
+}
+
+template <typename E>
+inline E* lookup(E* table, int sets, uint32_t key) {
+  E* set = table + (key & static_cast<uint32_t>(sets - 1)) * kWays;
+  for (int i = 0; i < kWays; i++)
+    if (set[i].key == key) return &set[i];
+  return nullptr;
+}
+
+inline uint8_t sizeClass(uint64_t len) {
+  uint8_t c = 0;
+  while (len && c < 63) {
+    len >>= 1;
+    c++;
+  }
+  return c;
+}
+
+const char* recordProblem(const uint8_t* p) {
+  uint16_t lens[6];
+  for (int i = 0; i < 6; i++) lens[i] = load<uint16_t>(p + 72 + 2 * i);
+  const uint16_t caps[6] = {kMaxComm, kMaxPath, kMaxPath, kMaxSample, kMaxHeader, kMaxHeader};
+  static const char* const over[6] = {"comm length over its cap", "path length over its cap",
+                                      "path2 length over its cap", "sample length over its cap",
+                                      "header_before length over its cap", "header_after length over its cap"};
+  size_t total = kRecordFixed;
+  for (int i = 0; i < 6; i++) {
+    if (lens[i] > caps[i]) return over[i];
+    total += lens[i];
+  }
+  if (total != load<uint16_t>(p)) return "field lengths do not add up to record_len";
+  uint8_t op = p[2];
+  if (op == 0 || op > kOpMax) return "bad op";
+  if (load<uint32_t>(p + 4) == 0) return "pid 0";
+  if (lens[1] == 0) return "empty path";
+  if (op == kOpRename && lens[2] == 0) return "rename without path2";
+  float ent = load<float>(p + 68);
+  if ((p[3] & kFlagHasEntropy) && !(ent >= 0.0f && ent <= 8.0f)) return "entropy outside 0..8";
+  if (p[3] & ~kFlagHasEntropy) return "unknown flag";
+  return "invalid record";
+}
+
+}  // namespace
+
+size_t Engine::KeyHash::operator()(const Key& k) const {
+  return static_cast<size_t>(fmix64(k.a * 0x9e3779b97f4a7c15ULL ^ fmix64(k.b + 0x632be59bd9b4e019ULL)));
+}
+
+// What an event means independently of the subject (computed once, applied to both subjects).
+struct Engine::Derived {
+  PathParts p1, p2;
+  bool hasP2 = false;
+  bool hasEnt = false;
+  float ent = 0;
+  uint32_t entMilli = 0;
+  uint8_t entQ = 255;
+  bool high = false, uniform = false, encoded = false;
+  bool hbKnown = false;
+  float hbEnt = 0;
+  bool typeChange = false, extChange = false, rare = false, noteExt = false, decoy = false;
+};
+
+Engine::Engine(const EngineOptions& o) : opts_(o) {
+  if (opts_.maxSubjects < 2) opts_.maxSubjects = 2;
+  if (opts_.dueEveryEvents < 1) opts_.dueEveryEvents = 1;
+  dueEveryNs_ = static_cast<int64_t>(opts_.dueEveryMs * 1e6);
+  idleEvictNs_ = static_cast<int64_t>(opts_.idleEvictMs * 1e6);
+  std::memcpy(weights_, kDefaultWeights, sizeof(weights_));
+  extTable_.assign(kExtTableSize, ExtEnt{0, 0});
+  byKey_.reserve(std::min<uint32_t>(opts_.maxSubjects, 1u << 16) * 2);
+  byId_.reserve(std::min<uint32_t>(opts_.maxSubjects, 1u << 16) * 2);
+  dirty_.reserve(1024);
+  dueIds_.reserve(1024);
+  res_.reply.reserve(4096);
+}
+
+Engine::~Engine() = default;
+
+// ---------------------------------------------------------------- subjects
+
+void Engine::lruUnlink(uint32_t slot) {
+  Subject& s = at(slot);
+  if (s.lruPrev != kNil) at(s.lruPrev).lruNext = s.lruNext; else lruHead_ = s.lruNext;
+  if (s.lruNext != kNil) at(s.lruNext).lruPrev = s.lruPrev; else lruTail_ = s.lruPrev;
+  s.lruPrev = s.lruNext = kNil;
+}
+
+void Engine::lruPushFront(uint32_t slot) {
+  Subject& s = at(slot);
+  s.lruPrev = kNil;
+  s.lruNext = lruHead_;
+  if (lruHead_ != kNil) at(lruHead_).lruPrev = slot;
+  lruHead_ = slot;
+  if (lruTail_ == kNil) lruTail_ = slot;
+}
+
+uint8_t Engine::effectiveState(const Subject& s) const {
+  uint8_t st = s.state;
+  if (s.kind == kProcess && s.treeId) {
+    auto it = byId_.find(s.treeId);
+    if (it != byId_.end()) st = std::max(st, at(it->second).state);
+  }
+  return st;
+}
+
+void Engine::evictSlot(uint32_t slot) {
+  Subject& s = at(slot);
+  byKey_.erase(Key{s.keyA, s.keyB});
+  byId_.erase(s.id);
+  lruUnlink(slot);
+  if (s.due) dueLive_--;
+  if (evicted_.size() < (1u << 20)) evicted_.push_back(s.id);
+  if (cacheProcSlot_ == slot) { cacheProcSlot_ = kNil; cacheProcKey_ = Key{~0ull, ~0ull}; }
+  if (cacheTreeSlot_ == slot) { cacheTreeSlot_ = kNil; cacheTreeKey_ = Key{~0ull, ~0ull}; }
+  s.live = 0;
+  s.due = 0;
+  s.dirty = 0;
+  freeSlots_.push_back(slot);
+  live_--;
+  st_.subjectsEvicted++;
+}
+
+// Evicts the least recently active Normal subject, preferring (idle >= idleEvictMs, not due),
+// then (not due), then any Normal one, among the kEvictWalk least recent.
+bool Engine::evictOne(uint32_t protect) {
+  uint32_t best = kNil;
+  int bestTier = 0;
+  int64_t now = 0;
+  if (lruHead_ != kNil) now = at(lruHead_).lastNs;
+  int walked = 0;
+  for (uint32_t slot = lruTail_; slot != kNil && walked < kEvictWalk; slot = at(slot).lruPrev, walked++) {
+    if (slot == protect) continue;
+    const Subject& s = at(slot);
+    if (effectiveState(s) != kNormal) continue;
+    int tier = 1;
+    if (!s.due) tier = 2;
+    if (!s.due && now - s.lastNs >= idleEvictNs_) tier = 3;
+    if (tier > bestTier) {
+      best = slot;
+      bestTier = tier;
+      if (tier == 3) break;
+    }
+  }
+  if (best == kNil) return false;
+  evictSlot(best);
+  return true;
+}
+
+uint32_t Engine::findOrCreate(const Key& k, uint8_t kind, uint32_t protect) {
+  auto it = byKey_.find(k);
+  if (it != byKey_.end()) return it->second;
+  if (live_ >= opts_.maxSubjects && !evictOne(protect)) return kNil;
+  uint32_t slot;
+  if (!freeSlots_.empty()) {
+    slot = freeSlots_.back();
+    freeSlots_.pop_back();
+  } else {
+    slot = slotCount_++;
+    if ((slot >> kChunkShift) >= chunks_.size()) chunks_.emplace_back(new Subject[kChunkMask + 1]);
+  }
+  Subject& s = at(slot);
+  std::memset(static_cast<void*>(&s), 0, sizeof(Subject));
+  s.id = nextId_++;
+  s.kind = kind;
+  s.live = 1;
+  s.keyA = k.a;
+  s.keyB = k.b;
+  s.lruPrev = s.lruNext = kNil;
+  byKey_.emplace(k, slot);
+  byId_.emplace(s.id, slot);
+  lruPushFront(slot);
+  live_++;
+  st_.subjectsCreated++;
+  return slot;
+}
+
+const Subject* Engine::subjectById(uint32_t id) const {
+  auto it = byId_.find(id);
+  return it == byId_.end() ? nullptr : &at(it->second);
+}
+
+void Engine::markDue(Subject& s) {
+  if (s.due) return;
+  s.due = 1;
+  dueLive_++;
+  dueIds_.push_back(s.id);
+}
+
+// ---------------------------------------------------------------- features
+
+uint32_t Engine::extSeen(uint32_t hash) {
+  uint32_t i = hash & (kExtTableSize - 1);
+  for (int p = 0; p < kExtProbe; p++, i = (i + 1) & (kExtTableSize - 1)) {
+    ExtEnt& e = extTable_[i];
+    if (e.key == hash) return ++e.count;
+    if (e.key == 0) {
+      e.key = hash;
+      e.count = 1;
+      return 1;
+    }
+  }
+  return 1;  // table full: treat as never seen (rare)
+}
+
+bool Engine::isDecoy(const uint8_t* p, size_t n, uint32_t key) const {
+  if (decoyKeys_.empty()) return false;
+  size_t mask = decoyKeys_.size() - 1;
+  for (size_t i = key & mask;; i = (i + 1) & mask) {
+    uint32_t k = decoyKeys_[i];
+    if (k == 0) return false;
+    if (k == key) {
+      const std::string& s = decoyPaths_[i];
+      if (s.size() == n && std::memcmp(s.data(), p, n) == 0) return true;
+    }
+  }
+}
+
+void Engine::setDecoys(const std::vector<std::string>& paths) {
+  size_t cap = 16;
+  while (cap < paths.size() * 2 + 2) cap <<= 1;
+  decoyKeys_.assign(paths.empty() ? 0 : cap, 0);
+  decoyPaths_.assign(paths.empty() ? 0 : cap, std::string());
+  for (const std::string& s : paths) {
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(s.data());
+    uint32_t key = splitPath(p, s.size()).key;
+    if (isDecoy(p, s.size(), key)) continue;
+    for (size_t i = key & (cap - 1);; i = (i + 1) & (cap - 1)) {
+      if (decoyKeys_[i] == 0) {
+        decoyKeys_[i] = key;
+        decoyPaths_[i] = s;
+        break;
+      }
+    }
+  }
+}
+
+void Engine::setWeights(const float* w) { std::memcpy(weights_, w, sizeof(weights_)); }
+
+void Engine::feed(const EventView& e) {
+  Derived d;
+  d.p1 = splitPath(e.path.data, e.path.size);
+  if (e.path2.size) {
+    d.hasP2 = true;
+    d.p2 = splitPath(e.path2.data, e.path2.size);
+  }
+  if (e.flags & kFlagHasEntropy) {
+    d.hasEnt = true;
+    d.ent = e.entropy;
+  }
+  if (e.op == kOpWrite) {
+    if (e.sample.size) {
+      SampleStats ss = sampleStats(e.sample.data, e.sample.size);
+      if (!d.hasEnt) {
+        d.hasEnt = true;
+        d.ent = ss.entropy;
+      }
+      d.uniform = e.sample.size >= kUniformMinBytes && ss.chiSquare <= kUniformChi2;
+      d.encoded = looksEncoded(e.sample.data, e.sample.size, ss.entropy);
+    }
+    if (e.header_before.size) {
+      d.hbKnown = true;
+      d.hbEnt = entropyOf(e.header_before.data, e.header_before.size);
+    }
+  } else if (e.op == kOpRead && !d.hasEnt && e.sample.size) {
+    d.hasEnt = true;
+    d.ent = entropyOf(e.sample.data, e.sample.size);
+  }
+  if (d.hasEnt) {
+    d.entMilli = static_cast<uint32_t>(std::lround(d.ent * 1000.0f));
+    d.entQ = static_cast<uint8_t>(std::lround(d.ent * 16.0f));
+    d.high = d.ent >= kHighEntropy;
+  }
+  if (e.header_before.size && e.header_after.size)
+    d.typeChange = magicClass(e.header_before.data, e.header_before.size) !=
+                   magicClass(e.header_after.data, e.header_after.size);
+  if (e.op == kOpRename && d.hasP2) {
+    Ext a = extOf(e.path.data, e.path.size, d.p1.slash);
+    Ext b = extOf(e.path2.data, e.path2.size, d.p2.slash);
+    d.extChange = a.len != b.len || std::memcmp(a.s, b.s, a.len) != 0;
+    if (b.len && !isCommonExt(b)) d.rare = extSeen(b.hash) <= kRareExtMaxSeen;
+  } else if (e.op == kOpCreate) {
+    Ext a = extOf(e.path.data, e.path.size, d.p1.slash);
+    if (a.len && !isCommonExt(a)) d.rare = extSeen(a.hash) <= kRareExtMaxSeen;
+    d.noteExt = isNoteExt(a);
+  }
+  if (!decoyKeys_.empty())
+    d.decoy = isDecoy(e.path.data, e.path.size, d.p1.key) ||
+              (d.hasP2 && isDecoy(e.path2.data, e.path2.size, d.p2.key));
+
+  // Tree first (so creating the process cannot evict it), then the process.
+  Key tk{(1ull << 40) | (e.sid ? ((1ull << 32) | e.sid) : e.ppid), 0};
+  uint32_t ts;
+  if (cacheTreeSlot_ != kNil && cacheTreeKey_ == tk) {
+    ts = cacheTreeSlot_;
+  } else {
+    ts = findOrCreate(tk, kTree, kNil);
+    cacheTreeKey_ = tk;
+    cacheTreeSlot_ = ts;
+  }
+  Key pk{e.pid, e.start_time};
+  uint32_t ps;
+  if (cacheProcSlot_ != kNil && cacheProcKey_ == pk) {
+    ps = cacheProcSlot_;
+  } else {
+    ps = findOrCreate(pk, kProcess, ts);
+    cacheProcKey_ = pk;
+    cacheProcSlot_ = ps;
+  }
+  if (ts == kNil || ps == kNil) st_.eventsDroppedNoSubject++;
+  if (ts != kNil) {
+    Subject& t = at(ts);
+    t.sid = e.sid;
+    t.ppid = e.sid ? 0 : e.ppid;
+    t.uid = e.uid;
+    apply(t, ts, e, d);
+  }
+  if (ps != kNil) {
+    Subject& p = at(ps);
+    p.pid = e.pid;
+    p.ppid = e.ppid;
+    p.uid = e.uid;
+    p.sid = e.sid;
+    p.startTime = e.start_time;
+    p.treeId = ts != kNil ? at(ts).id : 0;
+    apply(p, ps, e, d);
+  }
+  globalIndex_++;
+}
+
+void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived& d) {
+  const int64_t ts = static_cast<int64_t>(e.ts_ns);
+  if (s.events == 0) {
+    s.firstNs = s.lastNs = s.lastScoredNs = ts;
+    for (int w = 0; w < kWindows; w++) s.win[w].headEpoch = floorDiv(ts, kWindowSpecs[w].bucketNs);
+  }
+  s.events++;
+  if (ts > s.lastNs) s.lastNs = ts;
+  s.lastIndex = globalIndex_;
+  {
+    size_t n = std::min<size_t>(e.comm.size, sizeof(s.comm));
+    if (n != s.commLen || std::memcmp(s.comm, e.comm.data, n) != 0) {
+      std::memcpy(s.comm, e.comm.data, n);
+      s.commLen = static_cast<uint8_t>(n);
+    }
+  }
+  if (lruHead_ != slot) {  // move to the front of the recency list
+    lruUnlink(slot);
+    lruPushFront(slot);
+  }
+
+  // Windows: advance to this event's epoch; find its bucket (or none when too old).
+  Bucket* bk[kWindows];
+  int64_t wstart[kWindows];
+  for (int w = 0; w < kWindows; w++) {
+    const WindowSpec& sp = kWindowSpecs[w];
+    WindowState& ws = s.win[w];
+    Bucket* B = s.buckets + kBucketOffset[w];
+    int64_t ep = floorDiv(ts, sp.bucketNs);
+    if (ep > ws.headEpoch) {
+      int64_t steps = ep - ws.headEpoch;
+      if (steps >= sp.buckets) {
+        std::memset(static_cast<void*>(B), 0, sizeof(Bucket) * sp.buckets);
+        std::memset(ws.tot, 0, sizeof(ws.tot));
+        ws.bytes = 0;
+        ws.head = 0;
+      } else {
+        for (int64_t i = 0; i < steps; i++) {
+          ws.head = (ws.head + 1) % sp.buckets;
+          Bucket& b = B[ws.head];
+          for (int c = 0; c < kCounters; c++) ws.tot[c] -= b.c[c];
+          ws.bytes -= b.bytes;
+          std::memset(static_cast<void*>(&b), 0, sizeof(Bucket));
+        }
+      }
+      ws.headEpoch = ep;
+      bk[w] = &B[ws.head];
+    } else {
+      int64_t back = ws.headEpoch - ep;
+      bk[w] = back >= sp.buckets ? nullptr : &B[(ws.head + sp.buckets - back) % sp.buckets];
+    }
+    wstart[w] = (ws.headEpoch - sp.buckets + 1) * sp.bucketNs;
+  }
+
+  uint8_t cs[16];
+  uint32_t vs[16];
+  int n = 0;
+  auto add = [&](uint8_t c, uint32_t v = 1) {
+    cs[n] = c;
+    vs[n] = v;
+    n++;
+  };
+  uint64_t bytes = 0;
+  add(cOps);
+
+  bool fresh;
+  PathEnt* pe = lookupInsert(s.paths, kPathSets, d.p1.key, &fresh);
+  int64_t prevPath = fresh ? INT64_MIN : pe->lastNs;
+  if (fresh) pe->readEntQ = 255;
+  if (fresh || ts > pe->lastNs) pe->lastNs = ts;
+  DirEnt* de = lookupInsert(s.dirs, kDirSets, d.p1.dirHash, &fresh);
+  int64_t prevDir = fresh ? INT64_MIN : de->lastNs;
+  if (fresh || ts > de->lastNs) de->lastNs = ts;
+
+  auto markWritten = [&](PathEnt* p) {
+    if (!(p->flags & kPfWrote)) {
+      p->flags |= kPfWrote;
+      s.filesWritten++;
+    }
+  };
+  auto rto = [&]() {
+    if ((pe->flags & kPfRead) && !(pe->flags & kPfRtoCounted)) {
+      pe->flags |= kPfRtoCounted;
+      add(cRto);
+      s.life[lRto]++;
+    }
+  };
+
+  switch (e.op) {
+    case kOpRead:
+      add(cReads);
+      pe->flags |= kPfRead;
+      if (d.hasEnt) pe->readEntQ = d.entQ;
+      break;
+    case kOpWrite: {
+      add(cWrites);
+      bytes = e.len;
+      if (d.hasEnt) {
+        add(cEntSumMilli, d.entMilli);
+        add(cEntN);
+        if (d.high) {
+          add(cHighEnt);
+          s.life[lHighEnt]++;
+        }
+        bool rise = (d.hbKnown && d.ent >= d.hbEnt + kEntropyRiseBits) ||
+                    ((pe->flags & kPfRead) && pe->readEntQ != 255 && d.ent >= pe->readEntQ / 16.0f + kEntropyRiseBits);
+        if (rise) add(cRise);
+      }
+      if (d.uniform) add(cUniform);
+      if (d.encoded) add(cEncoded);
+      rto();
+      markWritten(pe);
+      break;
+    }
+    case kOpTruncate:
+      add(cTruncates);
+      rto();
+      markWritten(pe);
+      break;
+    case kOpCreate:
+      add(cCreates);
+      markWritten(pe);
+      if (d.rare) add(cRareExt);
+      if (d.noteExt) {
+        NoteEnt* ne = lookupInsert(s.notes, kNoteSets, d.p1.baseHash, &fresh);
+        ne->lastNs = ts;
+        bool known = false;
+        for (int i = 0; i < ne->n && i < kNoteSpreadDirs; i++) known |= ne->dirs[i] == d.p1.dirHash;
+        if (!known && ne->n < kNoteSpreadDirs) ne->dirs[ne->n] = d.p1.dirHash;
+        if (!known && ne->n < 255) ne->n++;
+        if (ne->n >= kNoteSpreadDirs) add(cNoteSpread);
+      }
+      break;
+    case kOpRename:
+      add(cRenames);
+      if (d.extChange) {
+        add(cExtChange);
+        s.life[lExtChanges]++;
+      }
+      if (d.rare) add(cRareExt);
+      if (d.hasP2) {
+        uint8_t fl = pe->flags & kPfRead;
+        uint8_t rq = pe->readEntQ;
+        PathEnt* p2 = lookupInsert(s.paths, kPathSets, d.p2.key, &fresh);
+        if (fresh) p2->readEntQ = 255;
+        if (fresh || ts > p2->lastNs) p2->lastNs = ts;
+        if (fl) {
+          p2->flags |= fl;
+          p2->readEntQ = rq;
+        }
+        markWritten(p2);
+        // pe may have been replaced by the insert above only if it was the LRU of its set;
+        // it was touched at ts, so it is not.
+      }
+      break;
+    case kOpUnlink:
+      add(cUnlinks);
+      if ((pe->flags & kPfRead) && s.filesWritten - ((pe->flags & kPfWrote) ? 1u : 0u) >= 1) add(cCtd);
+      break;
+    default:
+      break;
+  }
+  if (d.typeChange) add(cTypeChange);
+  if (d.decoy) {
+    add(cDecoy);
+    s.life[lDecoy]++;
+  }
+  s.life[lEvents]++;
+
+  for (int w = 0; w < kWindows; w++) {
+    Bucket* b = bk[w];
+    if (!b) continue;
+    WindowState& ws = s.win[w];
+    for (int i = 0; i < n; i++) {
+      b->c[cs[i]] += vs[i];
+      ws.tot[cs[i]] += vs[i];
+    }
+    b->bytes += bytes;
+    ws.bytes += bytes;
+    if (prevPath < wstart[w]) {
+      b->c[cDistinctFiles]++;
+      ws.tot[cDistinctFiles]++;
+    }
+    if (prevDir < wstart[w]) {
+      b->c[cDistinctDirs]++;
+      ws.tot[cDistinctDirs]++;
+    }
+  }
+
+  RecentEvent& r = s.recent[s.recentHead];
+  s.recentHead = static_cast<uint8_t>((s.recentHead + 1) % kRecentEvents);
+  int64_t rel = (ts - s.firstNs) / 1000000;
+  r.tsMs = rel < 0 ? 0 : (rel > 0xFFFFFFFFLL ? 0xFFFFFFFFu : static_cast<uint32_t>(rel));
+  r.op = e.op;
+  r.sizeClass = sizeClass(e.len);
+  r.entropyQ = d.entQ;
+  r.flags = static_cast<uint8_t>((d.high ? 1 : 0) | (d.decoy ? 2 : 0));
+
+  s.sinceScored++;
+  if (!s.due && (s.sinceScored >= opts_.dueEveryEvents || ts - s.lastScoredNs >= dueEveryNs_ || d.decoy)) markDue(s);
+  if (!s.dirty) {
+    s.dirty = 1;
+    dirty_.push_back(slot);
+  }
+}
+
+void Engine::fillRow(const Subject& s, float* row) const {
+  for (int w = 0; w < kWindows; w++) {
+    const WindowState& ws = s.win[w];
+    float* r = row + w * kWindowFeatures;
+    const uint64_t* t = ws.tot;
+    r[fOps] = static_cast<float>(t[cOps]);
+    r[fReads] = static_cast<float>(t[cReads]);
+    r[fWrites] = static_cast<float>(t[cWrites]);
+    r[fWriteBytes] = static_cast<float>(ws.bytes);
+    r[fMeanEntropy] = t[cEntN] ? static_cast<float>(static_cast<double>(t[cEntSumMilli]) / t[cEntN] / 1000.0) : 0.0f;
+    r[fHighEnt] = static_cast<float>(t[cHighEnt]);
+    r[fUniform] = static_cast<float>(t[cUniform]);
+    r[fRise] = static_cast<float>(t[cRise]);
+    r[fEncoded] = static_cast<float>(t[cEncoded]);
+    r[fTypeChanges] = static_cast<float>(t[cTypeChange]);
+    r[fExtChanges] = static_cast<float>(t[cExtChange]);
+    r[fRareExt] = static_cast<float>(t[cRareExt]);
+    r[fRenames] = static_cast<float>(t[cRenames]);
+    r[fUnlinks] = static_cast<float>(t[cUnlinks]);
+    r[fTruncates] = static_cast<float>(t[cTruncates]);
+    r[fCreates] = static_cast<float>(t[cCreates]);
+    r[fDistinctFiles] = static_cast<float>(t[cDistinctFiles]);
+    r[fDistinctDirs] = static_cast<float>(t[cDistinctDirs]);
+    r[fRto] = static_cast<float>(t[cRto]);
+    r[fCtd] = static_cast<float>(t[cCtd]);
+    r[fNoteSpread] = static_cast<float>(t[cNoteSpread]);
+    r[fDecoy] = static_cast<float>(t[cDecoy]);
+  }
+  float* l = row + kWindows * kWindowFeatures;
+  l[lEvents] = static_cast<float>(s.life[lEvents]);
+  l[lAgeS] = static_cast<float>(static_cast<double>(s.lastNs - s.firstNs) / 1e9);
+  l[lHighEnt] = static_cast<float>(s.life[lHighEnt]);
+  l[lRto] = static_cast<float>(s.life[lRto]);
+  l[lExtChanges] = static_cast<float>(s.life[lExtChanges]);
+  l[lDecoy] = static_cast<float>(s.life[lDecoy]);
+  l[lFilesWritten] = static_cast<float>(s.filesWritten);
+}
+
+void Engine::finishBatch() {
+  float row[kFeatureCount];
+  for (uint32_t slot : dirty_) {
+    Subject& s = at(slot);
+    if (!s.live || !s.dirty) continue;
+    s.dirty = 0;
+    fillRow(s, row);
+    float prev = s.score;
+    s.score = heuristicScore(row, weights_, nullptr);
+    if (s.score >= opts_.triggerScore && prev < opts_.triggerScore) markDue(s);
+  }
+  dirty_.clear();
+}
+
+size_t Engine::collectDue(uint32_t* ids, float* rows, float* contrib, double* meta, size_t max) {
+  size_t n = 0, i = 0;
+  for (; i < dueIds_.size() && n < max; i++) {
+    auto it = byId_.find(dueIds_[i]);
+    if (it == byId_.end()) continue;
+    Subject& s = at(it->second);
+    if (!s.due) continue;
+    s.due = 0;
+    dueLive_--;
+    s.sinceScored = 0;
+    s.lastScoredNs = s.lastNs;
+    ids[n] = s.id;
+    float* row = rows + n * kFeatureCount;
+    fillRow(s, row);
+    float score = heuristicScore(row, weights_, contrib + n * kContributions);
+    s.score = score;
+    double* m = meta + n * 4;
+    m[0] = score;
+    m[1] = static_cast<double>(s.lastNs) / 1e6;
+    m[2] = static_cast<double>(s.lastIndex);
+    m[3] = s.kind;
+    n++;
+  }
+  dueIds_.erase(dueIds_.begin(), dueIds_.begin() + static_cast<std::ptrdiff_t>(i));
+  if (dueIds_.size() > 2 * static_cast<size_t>(opts_.maxSubjects) + 1024) {  // drop stale entries
+    std::vector<uint32_t> keep;
+    for (uint32_t id : dueIds_) {
+      const Subject* s = subjectById(id);
+      if (s && s->due) keep.push_back(id);
+    }
+    dueIds_.swap(keep);
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------- states
+
+bool Engine::refreshDenySet() {
+  std::vector<VerdictEntry> next;
+  for (uint32_t slot = 0; slot < slotCount_; slot++) {
+    const Subject& s = at(slot);
+    if (!s.live || s.kind != kProcess) continue;
+    uint8_t st = effectiveState(s);
+    if (st >= kRestricted) next.push_back(VerdictEntry{s.pid, st, actionsFor(st), s.startTime});
+  }
+  std::sort(next.begin(), next.end(), [](const VerdictEntry& a, const VerdictEntry& b) {
+    return a.pid != b.pid ? a.pid < b.pid : a.start_time < b.start_time;
+  });
+  bool same = next.size() == denySet_.size();
+  for (size_t i = 0; same && i < next.size(); i++)
+    same = next[i].pid == denySet_[i].pid && next[i].start_time == denySet_[i].start_time &&
+           next[i].state == denySet_[i].state;
+  if (same) return false;
+  denySet_.swap(next);
+  denyGen_++;
+  return true;
+}
+
+bool Engine::setStates(const uint32_t* ids, const uint8_t* states, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    auto it = byId_.find(ids[i]);
+    if (it == byId_.end()) continue;
+    at(it->second).state = std::min<uint8_t>(states[i], kLockdown);
+  }
+  return refreshDenySet();
+}
+
+uint8_t Engine::verdict(uint32_t pid, uint64_t startTime) const {
+  auto it = byKey_.find(Key{pid, startTime});
+  if (it == byKey_.end()) return kNormal;
+  return effectiveState(at(it->second));
+}
+
+void Engine::encodeStatePush(uint32_t seq, std::vector<uint8_t>& out) {
+  refreshDenySet();
+  size_t at0 = out.size();
+  appendHeader(out, kStatePush, 0, seq);
+  size_t p = out.size();
+  out.resize(p + 16);
+  store<uint64_t>(out.data() + p, denyGen_);
+  store<uint32_t>(out.data() + p + 8, static_cast<uint32_t>(denySet_.size()));
+  store<uint32_t>(out.data() + p + 12, 0);
+  for (const VerdictEntry& v : denySet_) appendVerdictEntry(out, v);
+  patchLength(out, at0);
+}
+
+std::vector<uint32_t> Engine::takeEvicted() {
+  std::vector<uint32_t> out;
+  out.swap(evicted_);
+  return out;
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s = st_;
+  s.connections = conns_.size();
+  s.subjectsLive = live_;
+  s.dueSubjects = dueLive_;
+  s.denySetGeneration = denyGen_;
+  s.tableBytes = chunks_.size() * (kChunkMask + 1) * sizeof(Subject) + byKey_.size() * 48 +
+                 byKey_.bucket_count() * 8 + byId_.size() * 32 + byId_.bucket_count() * 8 +
+                 extTable_.size() * sizeof(ExtEnt) + dueIds_.capacity() * 4 + freeSlots_.capacity() * 4;
+  return s;
+}
+
+// ---------------------------------------------------------------- protocol
+
+uint32_t Engine::openConnection(uint32_t peerUid) {
+  uint32_t id = nextConn_++;
+  if (nextConn_ == 0) nextConn_ = 1;
+  Conn& c = conns_[id];
+  c.peerUid = peerUid;
+  return id;
+}
+
+bool Engine::hasConnection(uint32_t connId) const { return conns_.count(connId) != 0; }
+
+int64_t Engine::closeConnection(uint32_t connId) {
+  auto it = conns_.find(connId);
+  if (it == conns_.end()) return -1;
+  int64_t dropped = static_cast<int64_t>(it->second.tail.size());
+  conns_.erase(it);
+  return dropped;
+}
+
+void Engine::error(Conn* c, uint32_t code, uint32_t refSeq, const std::string& msg, bool fatal, uint32_t count) {
+  std::vector<uint8_t>& out = res_.reply;
+  size_t at0 = out.size();
+  appendHeader(out, kError, 0, refSeq);
+  uint16_t len = static_cast<uint16_t>(std::min<size_t>(msg.size(), 1024));
+  size_t p = out.size();
+  out.resize(p + 10 + len);
+  store<uint32_t>(out.data() + p, code);
+  store<uint32_t>(out.data() + p + 4, refSeq);
+  store<uint16_t>(out.data() + p + 8, len);
+  std::memcpy(out.data() + p + 10, msg.data(), len);
+  patchLength(out, at0);
+  if (code < kMaxErrorCode) {
+    res_.errors[code] += count;
+    st_.errorsByCode[code] += count;
+  }
+  if (fatal && c) {
+    c->fatal = code;
+    res_.fatal = code;
+  }
+}
+
+void Engine::handleHello(Conn& c, const FrameHeader& h, const uint8_t* p) {
+  if (h.length < 14) return error(&c, kMalformedFrame, h.seq, "HELLO payload shorter than 14 bytes", false);
+  uint16_t minV = load<uint16_t>(p), maxV = load<uint16_t>(p + 2);
+  uint32_t roles = load<uint32_t>(p + 4), pid = load<uint32_t>(p + 8);
+  uint16_t nameLen = load<uint16_t>(p + 12);
+  if (nameLen > 64) return error(&c, kMalformedFrame, h.seq, "HELLO name longer than 64 bytes", false);
+  if (h.length != 14u + nameLen) return error(&c, kMalformedFrame, h.seq, "HELLO length does not match name_len", false);
+  if (!(minV <= kVersion && kVersion <= maxV))
+    return error(&c, kUnsupportedVersion, h.seq,
+                 "no common protocol version: client offers " + std::to_string(minV) + ".." +
+                     std::to_string(maxV) + ", daemon speaks 1",
+                 true);
+  c.hello = true;
+  c.roles = roles & kRoleMask;
+  res_.hello.set = true;
+  res_.hello.version = kVersion;
+  res_.hello.roles = c.roles;
+  res_.hello.pid = pid;
+  res_.hello.name.assign(reinterpret_cast<const char*>(p + 14), nameLen);
+  std::vector<uint8_t>& out = res_.reply;
+  size_t at0 = out.size();
+  appendHeader(out, kHelloAck, 12, h.seq);
+  size_t q = out.size();
+  out.resize(q + 12);
+  store<uint16_t>(out.data() + q, kVersion);
+  store<uint16_t>(out.data() + q + 2, 0);
+  store<uint32_t>(out.data() + q + 4, c.roles);
+  store<uint32_t>(out.data() + q + 8, kMaxPayload);
+  patchLength(out, at0);
+  if (c.roles & kRoleSubscribe) encodeStatePush(h.seq, out);
+}
+
+void Engine::handleBatch(Conn& c, const FrameHeader& h, const uint8_t* p) {
+  const size_t len = h.length;
+  if (len < 4) return error(&c, kMalformedFrame, h.seq, "EVENT_BATCH payload shorter than 4 bytes", false);
+  const uint32_t count = load<uint32_t>(p);
+  // Structure pass: follow record_len.
+  size_t off = 4;
+  uint32_t k = 0;
+  bool broken = false;
+  while (k < count && off < len) {
+    if (len - off < 2) {
+      broken = true;
+      break;
+    }
+    uint16_t rl = load<uint16_t>(p + off);
+    if (rl < kRecordFixed || rl > len - off) {
+      broken = true;
+      break;
+    }
+    off += rl;
+    k++;
+  }
+  if (!broken && k < count)
+    return error(&c, kMalformedFrame, h.seq,
+                 "EVENT_BATCH count is " + std::to_string(count) + " but the payload holds " + std::to_string(k) + " records",
+                 false);
+  if (!broken && off != len)
+    return error(&c, kMalformedFrame, h.seq,
+                 "EVENT_BATCH has " + std::to_string(len - off) + " trailing bytes after " + std::to_string(count) + " records",
+                 false);
+  uint32_t accepted = 0, bad = 0;
+  long firstBad = -1;
+  const char* firstWhy = nullptr;
+  off = 4;
+  EventView ev;
+  for (uint32_t i = 0; i < k; i++) {
+    size_t used = 0;
+    RecordStatus rs = decodeRecord(p + off, len - off, &ev, &used);
+    if (rs == RecordStatus::kOk) {
+      feed(ev);
+      accepted++;
+    } else {
+      if (firstBad < 0) {
+        firstBad = i;
+        firstWhy = recordProblem(p + off);
+      }
+      bad++;
+    }
+    off += used;
+  }
+  uint32_t rest = 0;
+  if (broken) {
+    size_t remain = len - off;
+    uint64_t fit = 1 + remain / kRecordFixed;
+    rest = static_cast<uint32_t>(std::min<uint64_t>(count - k, fit));
+    if (firstBad < 0) {
+      firstBad = k;
+      firstWhy = "record_len below 84 or past the end of the payload; rest of batch rejected";
+    }
+  }
+  uint32_t rejected = bad + rest;
+  if (rejected) {
+    error(&c, kMalformedEvent, h.seq,
+          std::to_string(rejected) + " bad records in batch of " + std::to_string(count) + " (first: record " +
+              std::to_string(firstBad) + ", " + firstWhy + ")",
+          false, rejected);
+  }
+  res_.accepted += accepted;
+  res_.rejected += rejected;
+  st_.eventsAccepted += accepted;
+  st_.eventsRejected += rejected;
+  if (c.roles & kRoleAcks) {
+    std::vector<uint8_t>& out = res_.reply;
+    appendHeader(out, kBatchAck, 8, h.seq);
+    size_t q = out.size();
+    out.resize(q + 8);
+    store<uint32_t>(out.data() + q, accepted);
+    store<uint32_t>(out.data() + q + 4, rejected);
+  }
+}
+
+void Engine::handleQuery(Conn& c, const FrameHeader& h, const uint8_t* p) {
+  if (h.length < 4) return error(&c, kMalformedFrame, h.seq, "VERDICT_QUERY payload shorter than 4 bytes", false);
+  uint32_t count = load<uint32_t>(p);
+  if (count == 0 || count > kMaxVerdictQueries)
+    return error(&c, kMalformedFrame, h.seq, "VERDICT_QUERY count must be 1..4096, not " + std::to_string(count), false);
+  if (h.length != 4 + 16ull * count)
+    return error(&c, kMalformedFrame, h.seq, "VERDICT_QUERY length does not match its count", false);
+  std::vector<uint8_t>& out = res_.reply;
+  size_t at0 = out.size();
+  appendHeader(out, kVerdictReply, 0, h.seq);
+  size_t q = out.size();
+  out.resize(q + 4);
+  store<uint32_t>(out.data() + q, count);
+  for (uint32_t i = 0; i < count; i++) {
+    const uint8_t* e = p + 4 + 16 * i;
+    uint32_t pid = load<uint32_t>(e);
+    uint64_t start = load<uint64_t>(e + 8);
+    uint8_t st = verdict(pid, start);
+    appendVerdictEntry(out, VerdictEntry{pid, st, actionsFor(st), start});
+  }
+  patchLength(out, at0);
+  st_.verdictQueries += count;
+}
+
+void Engine::processFrame(Conn& c, const FrameHeader& h, const uint8_t* payload) {
+  res_.frames++;
+  st_.framesIn++;
+  if (!c.hello) {
+    if (h.type != kHello)
+      return error(&c, kHelloRequired, h.seq, "the first frame must be HELLO", true);
+    return handleHello(c, h, payload);
+  }
+  switch (h.type) {
+    case kHello:
+      return error(&c, kMalformedFrame, h.seq, "duplicate HELLO", false);
+    case kEventBatch:
+      if (!(c.roles & kRoleEvents)) return error(&c, kRoleNotGranted, h.seq, "EVENT_BATCH needs the EVENTS role", false);
+      return handleBatch(c, h, payload);
+    case kVerdictQuery:
+      if (!(c.roles & kRoleQuery)) return error(&c, kRoleNotGranted, h.seq, "VERDICT_QUERY needs the QUERY role", false);
+      return handleQuery(c, h, payload);
+    default: {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "unknown client frame type 0x%02x", h.type);
+      return error(&c, kUnknownFrameType, h.seq, buf, false);
+    }
+  }
+}
+
+const IngestResult& Engine::ingest(uint32_t connId, const uint8_t* data, size_t n) {
+  res_.frames = res_.accepted = res_.rejected = 0;
+  res_.reply.clear();
+  res_.hello.set = false;
+  res_.hello.name.clear();
+  res_.fatal = 0;
+  std::memset(res_.errors, 0, sizeof(res_.errors));
+  auto it = conns_.find(connId);
+  if (it == conns_.end()) return res_;
+  Conn& c = it->second;
+  st_.bytesIn += n;
+  if (c.fatal) {
+    res_.fatal = c.fatal;
+    return res_;
+  }
+  auto headerFatal = [&](const FrameHeader& h, ProtoError err) {
+    const char* msg = err == kBadMagic ? "frame magic is not 0x4E53; framing lost"
+                      : err == kUnsupportedVersion ? "frame version is not 1"
+                                                   : "frame payload exceeds 1 MiB";
+    error(&c, err, h.seq, msg, true);
+    c.tail.clear();
+  };
+  size_t off = 0;
+  if (!c.tail.empty()) {
+    if (c.tail.size() < kHeaderSize) {
+      size_t take = std::min(kHeaderSize - c.tail.size(), n);
+      c.tail.insert(c.tail.end(), data, data + take);
+      off += take;
+    }
+    if (c.tail.size() >= kHeaderSize) {
+      FrameHeader h = readHeader(c.tail.data());
+      ProtoError err = checkHeader(h);
+      if (err != kOk) {
+        headerFatal(h, err);
+      } else {
+        size_t need = kHeaderSize + h.length - c.tail.size();
+        size_t take = std::min(need, n - off);
+        c.tail.insert(c.tail.end(), data + off, data + off + take);
+        off += take;
+        if (c.tail.size() == kHeaderSize + h.length) {
+          processFrame(c, h, c.tail.data() + kHeaderSize);
+          c.tail.clear();
+        }
+      }
+    }
+  }
+  if (!c.fatal && c.tail.empty()) {
+    while (n - off >= kHeaderSize) {
+      FrameHeader h = readHeader(data + off);
+      ProtoError err = checkHeader(h);
+      if (err != kOk) {
+        headerFatal(h, err);
+        break;
+      }
+      if (n - off - kHeaderSize < h.length) break;
+      processFrame(c, h, data + off + kHeaderSize);
+      off += kHeaderSize + h.length;
+      if (c.fatal) break;
+    }
+    if (!c.fatal && off < n) {
+      c.tail.assign(data + off, data + n);
+      // A complete header in the tail is already checked above; the tail is bounded by
+      // 12 + 1 MiB because a longer frame would have failed checkHeader.
+    }
+  }
+  if (c.fatal) c.tail.clear();
+  finishBatch();
+  return res_;
+}
+
+}  // namespace sentinel::core

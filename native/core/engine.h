@@ -1,0 +1,257 @@
+// The native engine: protocol sessions, subject table, sliding windows, heuristic, due marking,
+// trust states and verdicts. Pure C++17 (no Node-API); the addon (native/addon/) wraps it.
+//
+// Cost: O(1) amortised per event; no allocation per event in steady state (subjects live in a
+// slab of fixed-size slots reused through a free list; per-subject tables are fixed-size).
+// Not thread-safe: one engine is driven by one thread (the Node main thread).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "features.h"
+#include "heuristic.h"
+#include "protocol.h"
+#include "sample.h"
+
+namespace sentinel::core {
+
+struct EngineOptions {
+  uint32_t dueEveryEvents = 64;
+  double dueEveryMs = 1000;
+  float triggerScore = 0.8f;
+  uint32_t maxSubjects = 10000;
+  double idleEvictMs = 300000;
+};
+
+enum SubjectKind : uint8_t { kProcess = 0, kTree = 1 };
+
+// Fixed-size ring of a subject's last 64 events (input of the future sequence model).
+struct RecentEvent {
+  uint32_t tsMs;       // ms since the subject's first event (saturating)
+  uint8_t op;
+  uint8_t sizeClass;   // bit width of len (0 for 0, 1 for 1, 2 for 2..3, ... capped at 63)
+  uint8_t entropyQ;    // entropy * 16 rounded (0..128), 255 unknown
+  uint8_t flags;       // bit 0 high entropy, bit 1 decoy
+};
+constexpr int kRecentEvents = 64;
+
+enum PathFlag : uint8_t { kPfRead = 1, kPfWrote = 2, kPfRtoCounted = 4 };
+struct PathEnt {
+  uint32_t key;
+  uint8_t flags;
+  uint8_t readEntQ;  // entropy last read * 16, 255 unknown
+  uint16_t pad;
+  int64_t lastNs;
+};
+struct DirEnt {
+  uint32_t key;
+  uint32_t pad;
+  int64_t lastNs;
+};
+struct NoteEnt {
+  uint32_t key;
+  uint32_t dirs[3];
+  int64_t lastNs;
+  uint8_t n;
+  uint8_t pad[7];
+};
+constexpr int kWays = 4;
+constexpr int kPathSets = 16;  // 64 paths
+constexpr int kDirSets = 8;    // 32 dirs
+constexpr int kNoteSets = 4;   // 16 basenames
+
+struct Bucket {
+  uint32_t c[kCounters];
+  uint64_t bytes;
+};
+struct WindowState {
+  int64_t headEpoch;
+  uint32_t head;
+  uint32_t pad;
+  uint64_t tot[kCounters];
+  uint64_t bytes;
+};
+
+struct Subject {
+  uint32_t id;
+  uint8_t kind;
+  uint8_t state;
+  uint8_t due;
+  uint8_t dirty;
+  uint8_t live;
+  uint8_t commLen;
+  uint8_t recentHead;
+  uint8_t pad0;
+  uint32_t pid, ppid, uid, sid;
+  uint64_t startTime;
+  uint32_t treeId;
+  uint32_t sinceScored;
+  char comm[32];
+  uint64_t events;
+  uint64_t lastIndex;
+  int64_t firstNs, lastNs, lastScoredNs;
+  float score;
+  uint32_t filesWritten;
+  uint32_t lruPrev, lruNext;
+  uint64_t keyA, keyB;
+  uint64_t life[kLifeFeatures];
+  WindowState win[kWindows];
+  Bucket buckets[kTotalBuckets];
+  PathEnt paths[kPathSets * kWays];
+  DirEnt dirs[kDirSets * kWays];
+  NoteEnt notes[kNoteSets * kWays];
+  RecentEvent recent[kRecentEvents];
+};
+
+struct HelloInfo {
+  bool set = false;
+  uint16_t version = 0;
+  uint32_t roles = 0, pid = 0;
+  std::string name;
+};
+
+constexpr int kMaxErrorCode = 16;
+
+struct IngestResult {
+  uint32_t frames = 0, accepted = 0, rejected = 0;
+  std::vector<uint8_t> reply;
+  HelloInfo hello;
+  uint32_t fatal = 0;
+  uint32_t errors[kMaxErrorCode] = {0};
+};
+
+struct EngineStats {
+  uint64_t framesIn = 0, bytesIn = 0, eventsAccepted = 0, eventsRejected = 0;
+  uint64_t errorsByCode[kMaxErrorCode] = {0};
+  uint64_t connections = 0, subjectsLive = 0, subjectsCreated = 0, subjectsEvicted = 0;
+  uint64_t eventsDroppedNoSubject = 0, dueSubjects = 0, verdictQueries = 0, denySetGeneration = 0;
+  uint64_t tableBytes = 0;
+};
+
+class Engine {
+ public:
+  explicit Engine(const EngineOptions& o);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  uint32_t openConnection(uint32_t peerUid);
+  // Returns -1 when the id is unknown, else the unfinished bytes dropped.
+  int64_t closeConnection(uint32_t connId);
+  bool hasConnection(uint32_t connId) const;
+  // The result is owned by the engine and valid until the next ingest call.
+  const IngestResult& ingest(uint32_t connId, const uint8_t* data, size_t n);
+
+  // Feeds one decoded event (tests and tools; ingest uses it too). Scores of touched subjects
+  // are refreshed by finishBatch().
+  void feed(const proto::EventView& e);
+  void finishBatch();
+
+  size_t dueCount() const { return dueLive_; }
+  // Fills up to max due subjects (rows: kFeatureCount floats each, contrib: kContributions,
+  // meta: 4 doubles).
+  size_t collectDue(uint32_t* ids, float* rows, float* contrib, double* meta, size_t max);
+
+  // states[i] must be 0..3. Returns true when the deny set changed.
+  bool setStates(const uint32_t* ids, const uint8_t* states, size_t n);
+  uint8_t verdict(uint32_t pid, uint64_t startTime) const;
+  void encodeStatePush(uint32_t seq, std::vector<uint8_t>& out);
+
+  const Subject* subjectById(uint32_t id) const;
+  // Feature row of a subject as of its last event (row: kFeatureCount floats).
+  void fillRow(const Subject& s, float* row) const;
+
+  void setDecoys(const std::vector<std::string>& paths);
+  void setWeights(const float* w);
+  const float* weights() const { return weights_; }
+  std::vector<uint32_t> takeEvicted();
+  EngineStats stats() const;
+
+ private:
+  struct Conn {
+    uint32_t peerUid = 0;
+    bool hello = false;
+    uint32_t roles = 0;
+    uint32_t fatal = 0;
+    std::vector<uint8_t> tail;
+  };
+  struct Key {
+    uint64_t a, b;
+    bool operator==(const Key& o) const { return a == o.a && b == o.b; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
+  struct Derived;
+
+  Subject& at(uint32_t slot) { return chunks_[slot >> kChunkShift][slot & kChunkMask]; }
+  const Subject& at(uint32_t slot) const { return chunks_[slot >> kChunkShift][slot & kChunkMask]; }
+  uint32_t findOrCreate(const Key& k, uint8_t kind, uint32_t protect);
+  bool evictOne(uint32_t protect);
+  void evictSlot(uint32_t slot);
+  void lruUnlink(uint32_t slot);
+  void lruPushFront(uint32_t slot);
+  void markDue(Subject& s);
+  void apply(Subject& s, uint32_t slot, const proto::EventView& e, const Derived& d);
+  uint8_t effectiveState(const Subject& s) const;
+  bool refreshDenySet();
+  bool isDecoy(const uint8_t* p, size_t n, uint32_t key) const;
+  uint32_t extSeen(uint32_t hash);
+
+  void processFrame(Conn& c, const proto::FrameHeader& h, const uint8_t* payload);
+  void handleHello(Conn& c, const proto::FrameHeader& h, const uint8_t* p);
+  void handleBatch(Conn& c, const proto::FrameHeader& h, const uint8_t* p);
+  void handleQuery(Conn& c, const proto::FrameHeader& h, const uint8_t* p);
+  void error(Conn* c, uint32_t code, uint32_t refSeq, const std::string& msg, bool fatal, uint32_t count = 1);
+
+  static constexpr uint32_t kNil = 0xFFFFFFFFu;
+  static constexpr int kChunkShift = 7;
+  static constexpr uint32_t kChunkMask = (1u << kChunkShift) - 1;
+
+  EngineOptions opts_;
+  int64_t dueEveryNs_, idleEvictNs_;
+  float weights_[kContributions];
+
+  std::vector<std::unique_ptr<Subject[]>> chunks_;
+  uint32_t slotCount_ = 0;
+  std::vector<uint32_t> freeSlots_;
+  std::unordered_map<Key, uint32_t, KeyHash> byKey_;
+  std::unordered_map<uint32_t, uint32_t> byId_;
+  uint32_t lruHead_ = kNil, lruTail_ = kNil;
+  uint32_t nextId_ = 1;
+  uint64_t live_ = 0;
+  Key cacheProcKey_{~0ull, ~0ull}, cacheTreeKey_{~0ull, ~0ull};
+  uint32_t cacheProcSlot_ = kNil, cacheTreeSlot_ = kNil;
+
+  std::vector<uint32_t> dueIds_;
+  size_t dueLive_ = 0;
+  std::vector<uint32_t> dirty_;
+  std::vector<uint32_t> evicted_;
+
+  struct ExtEnt {
+    uint32_t key, count;
+  };
+  std::vector<ExtEnt> extTable_;
+  std::vector<uint32_t> decoyKeys_;  // open addressing, 0 = empty
+  std::vector<std::string> decoyPaths_;
+
+  std::unordered_map<uint32_t, Conn> conns_;
+  uint32_t nextConn_ = 1;
+
+  std::vector<proto::VerdictEntry> denySet_;
+  uint64_t denyGen_ = 0;
+
+  uint64_t globalIndex_ = 0;
+  EngineStats st_;
+  IngestResult res_;
+};
+
+// Names in row order ("w1s.ops", ...).
+std::vector<std::string> featureNames();
+
+}  // namespace sentinel::core
