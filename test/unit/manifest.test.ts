@@ -1,0 +1,151 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hashFile, sha256Hex } from '../../src/models/hash.js';
+import { loadModel, parseManifest } from '../../src/models/manifest.js';
+import { loadFusionModel } from '../../src/models/fusion-model.js';
+import { loadHeuristicModel } from '../../src/models/heuristic-model.js';
+import { Fusion } from '../../src/fusion/fusion.js';
+import { HeuristicDetector } from '../../src/detectors/heuristic.js';
+import { SentinelError } from '../../src/errors.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'sentinel-manifest-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function writeModel(file: string, content: string, over: Record<string, unknown> = {}): string {
+  writeFileSync(path.join(dir, file), content);
+  const manifest = { name: 'm', version: 'm-v1', kind: 'fusion', file, sha256: sha256Hex(Buffer.from(content)), featureSchemaVersion: 1, ...over };
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+  return manifest.sha256;
+}
+
+function catchError(fn: () => unknown): SentinelError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof SentinelError) return err;
+    throw err;
+  }
+  throw new Error('expected a SentinelError');
+}
+
+describe('hashFile', () => {
+  it('matches a one-shot sha256, across its 1 MiB read chunks', () => {
+    const big = Buffer.alloc((1 << 20) * 2 + 17, 7);
+    writeFileSync(path.join(dir, 'big'), big);
+    expect(hashFile(path.join(dir, 'big'))).toBe(createHash('sha256').update(big).digest('hex'));
+    writeFileSync(path.join(dir, 'empty'), '');
+    expect(hashFile(path.join(dir, 'empty'))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+  });
+  it('throws SENTINEL_E_IO for a missing file', () => {
+    expect(catchError(() => hashFile(path.join(dir, 'nope'))).code).toBe('SENTINEL_E_IO');
+  });
+});
+
+describe('loadModel', () => {
+  it('returns manifest and bytes when the hash matches', () => {
+    const sha = writeModel('w.json', '{"a":1}', { metrics: { auc: 0.9 }, training: { rows: 10 }, extra: 'ignored' });
+    const m = loadModel(dir);
+    expect(m.manifest).toEqual({ name: 'm', version: 'm-v1', kind: 'fusion', file: 'w.json', sha256: sha, featureSchemaVersion: 1, metrics: { auc: 0.9 }, training: { rows: 10 } });
+    expect(m.bytes.toString()).toBe('{"a":1}');
+    expect(m.path).toBe(path.join(dir, 'w.json'));
+  });
+
+  it('refuses a file whose hash differs, naming the file and both hashes', () => {
+    const sha = writeModel('w.json', '{"a":1}');
+    writeFileSync(path.join(dir, 'w.json'), '{"a":2}');
+    const err = catchError(() => loadModel(dir));
+    expect(err.code).toBe('SENTINEL_E_CONFIG');
+    expect(err.message).toContain(path.join(dir, 'w.json'));
+    expect(err.message).toContain(sha);
+    expect(err.message).toContain(sha256Hex(Buffer.from('{"a":2}')));
+  });
+
+  it('refuses missing or invalid manifests and missing model files', () => {
+    expect(catchError(() => loadModel(dir)).message).toMatch(/cannot read model manifest/);
+    writeFileSync(path.join(dir, 'manifest.json'), '{nope');
+    expect(catchError(() => loadModel(dir)).message).toMatch(/not valid JSON/);
+    writeModel('w.json', 'x', { file: 'missing.json' });
+    expect(catchError(() => loadModel(dir)).message).toMatch(/cannot read model file .*missing\.json/);
+  });
+
+  it('validates every manifest field', () => {
+    const ok = { name: 'n', version: 'v', kind: 'k', file: 'f', sha256: 'a'.repeat(64), featureSchemaVersion: 1 };
+    const bad = (o: Record<string, unknown>, match: RegExp): void => {
+      const err = catchError(() => parseManifest(o, 'where.json'));
+      expect(err.code).toBe('SENTINEL_E_CONFIG');
+      expect(err.message).toMatch(match);
+    };
+    expect(parseManifest(ok, 'x')).toEqual(ok);
+    bad({ ...ok, name: '' }, /"name"/);
+    bad({ ...ok, version: 3 }, /"version"/);
+    bad({ ...ok, file: '../etc/passwd' }, /"file" must be a plain file name/);
+    bad({ ...ok, sha256: 'A'.repeat(64) }, /"sha256"/);
+    bad({ ...ok, featureSchemaVersion: 1.5 }, /featureSchemaVersion/);
+    bad({ ...ok, metrics: { auc: 'high' } }, /metrics\.auc/);
+    bad({ ...ok, training: [] }, /"training"/);
+    bad([] as unknown as Record<string, unknown>, /JSON object/);
+  });
+});
+
+describe('loadFusionModel', () => {
+  it('loads bias and weights with the manifest version and hash', () => {
+    const sha = writeModel('fusion.json', '{"version":"m-v1","bias":0.5,"weights":{"heuristic":2}}');
+    expect(loadFusionModel(dir)).toEqual({ version: 'm-v1', sha256: sha, bias: 0.5, weights: { heuristic: 2 } });
+  });
+  it('refuses the wrong kind, a version mismatch and bad weights', () => {
+    writeModel('fusion.json', '{"bias":0,"weights":{}}', { kind: 'onnx' });
+    expect(catchError(() => loadFusionModel(dir)).message).toMatch(/kind is "onnx"/);
+    writeModel('fusion.json', '{"version":"other","bias":0,"weights":{}}');
+    expect(catchError(() => loadFusionModel(dir)).message).toMatch(/differs from the manifest/);
+    writeModel('fusion.json', '{"bias":0,"weights":{"h":"1"}}');
+    expect(catchError(() => loadFusionModel(dir)).message).toMatch(/weights\.h/);
+    writeModel('fusion.json', '{"weights":{}}');
+    expect(catchError(() => loadFusionModel(dir)).message).toMatch(/bias/);
+  });
+});
+
+describe('loadHeuristicModel', () => {
+  it('loads contributions with the manifest version and hash', () => {
+    const sha = writeModel('weights.json', '{"version":"m-v1","description":"d","contributions":{"decoy":4,"entropy_rise":1}}', { kind: 'heuristic-weights' });
+    const h = loadHeuristicModel(dir);
+    expect([h.version, h.sha256, h.contributions]).toEqual(['m-v1', sha, { decoy: 4, entropy_rise: 1 }]);
+    expect(new HeuristicDetector(h).version).toBe('m-v1');
+  });
+  it('refuses negative weights, a version mismatch and the wrong kind', () => {
+    writeModel('weights.json', '{"contributions":{"decoy":-1}}', { kind: 'heuristic-weights' });
+    expect(catchError(() => loadHeuristicModel(dir)).message).toMatch(/contributions\.decoy must be a finite number >= 0/);
+    writeModel('weights.json', '{"version":"heuristic-v2","contributions":{}}', { kind: 'heuristic-weights' });
+    expect(catchError(() => loadHeuristicModel(dir)).message).toMatch(/differs from the manifest/);
+    writeModel('weights.json', '{"contributions":{}}', { kind: 'fusion' });
+    expect(catchError(() => loadHeuristicModel(dir)).code).toBe('SENTINEL_E_CONFIG');
+    writeModel('weights.json', '[1]', { kind: 'heuristic-weights' });
+    expect(catchError(() => loadHeuristicModel(dir)).message).toMatch(/JSON object/);
+  });
+});
+
+describe('shipped models', () => {
+  it('models/fusion is the identity over the heuristic and its hash verifies', () => {
+    const m = loadFusionModel(path.join(ROOT, 'models/fusion'));
+    expect(m.bias).toBe(0);
+    expect(m.weights).toEqual({ heuristic: 1 });
+    expect(() => new Fusion([new HeuristicDetector({ version: 'h', sha256: 'a'.repeat(64) })], m)).not.toThrow();
+  });
+
+  it.runIf(existsSync(path.join(ROOT, 'models/heuristic/manifest.json')))('models/heuristic verifies and has non-negative weights', () => {
+    const h = loadHeuristicModel(path.join(ROOT, 'models/heuristic'));
+    expect(h.version).toBe('heuristic-v1');
+    expect(Object.keys(h.contributions).length).toBeGreaterThan(0);
+    expect(new HeuristicDetector(h).sha256).toBe(h.sha256);
+  });
+});
