@@ -15,7 +15,8 @@
  *   detector, a non-finite weight or bias, a missing version or sha256.
  * - `score` is async: every detector scores the batch concurrently into its own fresh
  *   Float32Array (returned in `perDetector`, owned by the caller); it rejects with the first
- *   detector's error, or SENTINEL_E_INVALID_ARGUMENT for a malformed batch.
+ *   detector's error, or SENTINEL_E_INVALID_ARGUMENT for a malformed batch or a detector score
+ *   outside [0, 1] (NaN included) — a broken detector is reported, never silently clamped.
  * - `explain` is sync: each weighted detector's top-k for row i, each value multiplied by that
  *   detector's weight (its share of the fused logit), merged and cut to the k largest.
  *   Detectors with weight 0 (shadow) are not asked.
@@ -96,7 +97,14 @@ export class Fusion {
     const outs = this.detectors.map(() => new Float32Array(n));
     await Promise.all(this.detectors.map((d, j) => d.score(batch, outs[j] as Float32Array)));
     const perDetector = new Map<string, Float32Array>();
-    this.detectors.forEach((d, j) => perDetector.set(d.name, outs[j] as Float32Array));
+    this.detectors.forEach((d, j) => {
+      const out = outs[j] as Float32Array;
+      for (let i = 0; i < n; i++) {
+        const s = out[i] as number;
+        if (!(s >= 0 && s <= 1)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `detector "${d.name}" scored row ${i} as ${s}; scores must be in [0, 1]`);
+      }
+      perDetector.set(d.name, out);
+    });
 
     const fused = new Float32Array(n);
     if (this.identity) {

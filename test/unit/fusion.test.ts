@@ -85,6 +85,13 @@ describe('Fusion', () => {
     await expect(f.score(makeBatch([0.5]))).rejects.toThrow('model crashed');
   });
 
+  it('rejects a detector score outside [0, 1], naming the detector and row', async () => {
+    const f = new Fusion([heuristic(), fixedDetector('broken', [0.5, Number.NaN])], model({ heuristic: 1, broken: 1 }));
+    await expect(f.score(makeBatch([0.5, 0.5]))).rejects.toThrow(/detector "broken" scored row 1 as NaN/);
+    const g = new Fusion([fixedDetector('big', [1.5])], model({ big: 1 }));
+    await expect(g.score(makeBatch([0.5]))).rejects.toMatchObject({ code: 'SENTINEL_E_INVALID_ARGUMENT' });
+  });
+
   it('handles an empty batch', async () => {
     const f = new Fusion([heuristic()], model({ heuristic: 1 }));
     const { fused } = await f.score(makeBatch([]));
