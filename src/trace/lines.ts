@@ -5,8 +5,9 @@
  *
  * Async generator over an async iterable of chunks (a `fs.ReadStream`); UTF-8 is decoded across
  * chunk boundaries. Yields every line with its 1-based number, including blank ones; a trailing
- * "\r" is removed. `final` is set on a last line that had no terminating newline (a file cut off
- * mid-write). Errors of the source propagate unchanged.
+ * "\r" is removed, and so is a UTF-8 byte-order mark at the start of the input. `unterminated`
+ * is set on a last line that had no terminating newline (a file cut off mid-write). Errors of
+ * the source propagate unchanged.
  */
 import { StringDecoder } from 'node:string_decoder';
 
@@ -34,7 +35,8 @@ export async function* splitLines(source: AsyncIterable<Buffer | string>, maxCha
       overlongLength = 0;
       return { no, text: '', overlong: true, length, unterminated };
     }
-    const text = s.endsWith('\r') ? s.slice(0, -1) : s;
+    let text = s.endsWith('\r') ? s.slice(0, -1) : s;
+    if (no === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     return { no, text, overlong: false, length: text.length, unterminated };
   };
   const feed = function* (chunk: string): Generator<Line> {

@@ -61,6 +61,12 @@ describe('readTrace', () => {
     expect(b?.errors).toEqual([{ line: 3, code: 'SENTINEL_E_TRACE_PARSE', reason: expect.stringMatching(/^truncated last line \(no newline at end of file\): not valid JSON/) }]);
   });
 
+  it('skips a UTF-8 byte-order mark at the start of the file', async () => {
+    const [b] = await readAll(write(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(ev(0) + '\n')])));
+    expect(b?.errors).toEqual([]);
+    expect(b?.events).toHaveLength(1);
+  });
+
   it('accepts a complete last line without a newline, and CRLF line ends', async () => {
     const [b] = await readAll(write(ev(0) + '\r\n' + ev(1)));
     expect(b?.events.map((e) => e.pid)).toEqual([100, 101]);
