@@ -24,7 +24,7 @@ export function registerReplay(program: Command): void {
     .description('replay a JSON Lines trace through the engine, at full speed or in real time')
     .option('--realtime', 'pace the replay by the trace timestamps')
     .option('--report <format>', 'table or json', 'table')
-    .option('--batch <events>', 'events per ingest and scoring tick', intOption, 64)
+    .option('--batch <events>', 'events per ingest and scoring tick', intOption, 16)
     .option('--db <file>', 'also write the audit trail to this SQLite file')
     .option('--models <dir>', 'models directory')
     .action(async (trace: string, opts: { realtime?: boolean; report: string; batch: number; db?: string; models?: string }) => {

@@ -82,7 +82,7 @@ function toTransition(t: ScoredTransition): ReplayTransition {
 }
 
 export async function replayTrace(tracePath: string, o: ReplayOptions): Promise<ReplayReport> {
-  const batchEvents = o.batchEvents ?? 64;
+  const batchEvents = o.batchEvents ?? 16;
   const engine = new Engine(o.engine ?? {});
   const models = loadDetectionModels(o.modelsDir, engine);
   const machine = new TrustMachine(o.policy ?? {});
@@ -120,7 +120,7 @@ export async function replayTrace(tracePath: string, o: ReplayOptions): Promise<
   };
   try {
     for await (const batch of readTrace(tracePath, { batchSize: batchEvents })) {
-      report.lines = Math.max(report.lines, batch.firstLine + batch.events.length + batch.errors.length - 1);
+      report.lines = Math.max(report.lines, batch.lastLine);
       report.events += batch.events.length;
       report.parseErrors.push(...batch.errors);
       await feed(batch.events);
