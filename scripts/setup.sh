@@ -31,10 +31,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 echo "setup: building native addon" >&2
+# npm puts its bundled node-gyp on PATH for package scripts.
 if [ -f build/Makefile ]; then
-  npx node-gyp build >/dev/null
+  npm run --silent build:native:incremental >/dev/null
 else
-  npx node-gyp rebuild >/dev/null
+  npm run --silent build:native >/dev/null
 fi
 if [ -f native/fuse/Makefile ]; then
   echo "setup: building sentinel-fuse" >&2

@@ -15,6 +15,7 @@
 #include "../core/heuristic.h"
 #include "../core/protocol.h"
 #include "../core/sample.h"
+#include "system.h"
 
 namespace {
 
@@ -325,6 +326,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("contributionNames", Napi::Function::New<ContributionNames>(env, "contributionNames"));
   exports.Set("protocolConstants", Napi::Function::New<ProtocolConstants>(env, "protocolConstants"));
   exports.Set("sampleStats", Napi::Function::New<SampleStats>(env, "sampleStats"));
+  sentinel::sys::RegisterSystemFunctions(env, exports);
   return exports;
 }
 
