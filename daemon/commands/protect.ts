@@ -181,7 +181,8 @@ export async function startProtect(o: ProtectOptions): Promise<ProtectHandle> {
     }
   });
   const exited = new Promise<number>((resolve) => {
-    child.on('exit', (code, signal) => {
+    // 'close' (not 'exit'): fires after stderr is drained, so the last log lines are in.
+    child.on('close', (code, signal) => {
       unmount(mountpoint);
       resolve(code ?? (signal ? 128 : 1));
     });

@@ -87,6 +87,7 @@ void Client::enqueue(const p::EventView& e) {
       return;
     }
     wasEmpty = pending_events_ == 0;
+    if (wasEmpty) first_pending_us_ = monotonicUs();
     p::appendRecord(pending_, e);
     pending_events_++;
   }
@@ -379,8 +380,11 @@ void Client::run() {
   int64_t next_connect = 0;
   int64_t next_stats = monotonicMs() + opts_.stats_interval_s * 1000LL;
   uint8_t rbuf[64 * 1024];
+  constexpr int64_t kLingerUs = 5000;
+  constexpr size_t kLingerBytes = 48 * 1024;
   for (;;) {
     int64_t now = monotonicMs();
+    int linger_ms = -1;
     if (stopping_.load()) {
       bool empty;
       {
@@ -410,7 +414,23 @@ void Client::run() {
       }
       if (handshaken_) {
         backoff = 100;
-        if (write_idx_ == unacked_.size()) takePending();
+        if (write_idx_ == unacked_.size()) {
+          // Linger up to kLingerUs after the oldest queued event so batches fill up (fewer
+          // syscalls and acks on both sides), unless enough is queued already or we are stopping.
+          size_t bytes;
+          int64_t first;
+          {
+            std::lock_guard<std::mutex> g(qm_);
+            bytes = pending_events_ ? pending_.size() : 0;
+            first = first_pending_us_;
+          }
+          int64_t waited = monotonicUs() - first;
+          if (bytes > 0 && bytes < kLingerBytes && waited < kLingerUs && !stopping_.load()) {
+            linger_ms = static_cast<int>((kLingerUs - waited + 999) / 1000);
+          } else {
+            takePending();
+          }
+        }
       }
       if (!flushOut(fd)) {
         disconnect(&fd, std::strerror(errno));
@@ -433,6 +453,7 @@ void Client::run() {
     int64_t timeout = next_stats - now;
     if (fd < 0) timeout = std::min<int64_t>(timeout, std::max<int64_t>(0, next_connect - now));
     if (stopping_.load()) timeout = std::min<int64_t>(timeout, 20);
+    if (linger_ms >= 0) timeout = std::min<int64_t>(timeout, linger_ms);
     if (timeout > 1000) timeout = 1000;
     if (timeout < 0) timeout = 0;
     int r = ::poll(pf, nf, static_cast<int>(timeout));

@@ -88,6 +88,7 @@ class Client {
   std::mutex qm_;
   std::vector<uint8_t> pending_;
   size_t pending_events_ = 0;
+  int64_t first_pending_us_ = 0;  // when the oldest queued event arrived (linger for batching)
   std::atomic<size_t> inflight_events_{0};
   std::atomic<size_t> inflight_bytes_{0};
 

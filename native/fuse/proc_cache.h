@@ -64,5 +64,6 @@ struct StatFields {
 };
 bool readStat(uint32_t pid, StatFields* out);
 int64_t monotonicMs();
+int64_t monotonicUs();
 
 }  // namespace sentinel::fuse

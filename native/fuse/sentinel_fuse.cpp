@@ -326,6 +326,9 @@ int openCommon(const char* path, fuse_file_info* fi, bool create, mode_t mode) {
   int fd;
   if (create) {
     fd = ::openat(G.src_fd, rel(path), flags | O_CREAT, mode);
+    // A file made by this create holds nothing yet (unless it already existed without O_EXCL,
+    // which the kernel sends as open, not create): header_before is empty, no read needed.
+    fh->hb_pre = true;
   } else if (G.report && truncWrite) {
     // Capture the header before the truncation so header_before shows what was overwritten.
     fd = ::openat(G.src_fd, rel(path), flags & ~O_TRUNC);
@@ -346,7 +349,7 @@ int openCommon(const char* path, fuse_file_info* fi, bool create, mode_t mode) {
   if (G.report) {
     uint64_t size = 0;
     struct stat st;
-    if (fd >= 0 && ::fstat(fd, &st) == 0) size = static_cast<uint64_t>(st.st_size);
+    if (fd >= 0 && !create && ::fstat(fd, &st) == 0) size = static_cast<uint64_t>(st.st_size);
     Ev ev;
     ev.op = create ? p::kOpCreate : p::kOpOpen;
     ev.result = result;
@@ -470,10 +473,11 @@ int op_release(const char* path, fuse_file_info* fi) {
     ev.path = shown(path ? path : fh->path.c_str());
     ev.open_flags = static_cast<uint32_t>(fh->flags);
     ev.len = fh->bytes_written.load();
-    struct stat st;
-    ev.size = ::fstat(fh->fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : fh->size.load();
+    ev.size = fh->size.load();
     uint8_t ha[p::kMaxHeader];
     if (fh->wrote.load()) {
+      struct stat st;
+      if (::fstat(fh->fd, &st) == 0) ev.size = static_cast<uint64_t>(st.st_size);
       ev.ha_len = readHeaderOf(fh->fd, ha);
       ev.ha = ha;
     }
