@@ -27,7 +27,8 @@ export function registerSend(program: Command): void {
     .option('--batch <events>', 'events per write', (v) => Math.max(1, Number(v) | 0), 512)
     .option('--wait-deny <pids>', 'wait until these pids are in the deny set (comma separated)', pidList)
     .option('--query <pids>', 'query the verdicts of these pids at the end (comma separated)', pidList)
-    .action(async (trace: string, opts: { socket?: string; batch: number; waitDeny?: number[]; query?: number[] }) => {
+    .option('--wait-timeout <ms>', 'give up waiting for --wait-deny after this long', (v) => Math.max(1, Number(v) | 0), 30_000)
+    .action(async (trace: string, opts: { socket?: string; batch: number; waitDeny?: number[]; query?: number[]; waitTimeout: number }) => {
       const socketPath = opts.socket ?? defaultConfig().socket.path;
       let client: SentinelClient;
       try {
@@ -45,8 +46,12 @@ export function registerSend(program: Command): void {
       let denied: number[] | undefined;
       if (opts.waitDeny) {
         const want = opts.waitDeny;
-        const set = await client.waitForDenySet((es) => want.every((p) => es.some((e) => e.pid === p)));
-        denied = set.map((e) => e.pid);
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), opts.waitTimeout)));
+        const set = await Promise.race([client.waitForDenySet((es) => want.every((p) => es.some((e) => e.pid === p))), timeout]);
+        clearTimeout(timer);
+        denied = (set ?? client.denySet).map((e) => e.pid);
+        if (!set) process.stderr.write(`sentinel send: pids ${want.join(',')} not all in the deny set after ${opts.waitTimeout} ms\n`);
       }
       const verdicts = opts.query ? (await client.queryVerdicts(opts.query.map((pid) => ({ pid, start: 0n })))).map((v) => ({ pid: v.pid, state: TRUST_STATES[v.state] ?? v.state, actions: v.actions })) : undefined;
       await client.close();

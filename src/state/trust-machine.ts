@@ -85,9 +85,17 @@ export class TrustMachine {
     this.policy = resolveTrustPolicy(policy);
   }
 
-  observe(subjectId: number, score: number, nowMs: number): Transition | null {
+  /**
+   * `observations` (integer ≥ 1) is how many scoring periods this score stands for: a row whose
+   * events spanned several due points since the subject was last scored counts that many times,
+   * so confirmations follow the events, not how often the tick happened to run.
+   */
+  observe(subjectId: number, score: number, nowMs: number, observations = 1): Transition | null {
     checkScore(score);
     checkTime(nowMs);
+    if (!Number.isInteger(observations) || observations < 1) {
+      throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `observations must be an integer >= 1, got ${String(observations)}`);
+    }
     let s = this.table.get(subjectId);
     if (s === undefined) {
       s = { state: 0, counts: [0, 0, 0], belowSinceMs: null, lastScore: 0 };
@@ -98,7 +106,7 @@ export class TrustMachine {
     const { enter, confirmations } = this.policy;
     let target: TrustState = 0;
     for (let i = 0; i < 3; i++) {
-      s.counts[i] = score >= (enter[i] as number) ? (s.counts[i] as number) + 1 : 0;
+      s.counts[i] = score >= (enter[i] as number) ? (s.counts[i] as number) + observations : 0;
       if ((s.counts[i] as number) >= (confirmations[i] as number)) target = (i + 1) as TrustState;
     }
 

@@ -47,7 +47,7 @@ describe('daemon end to end', () => {
     const trace = path.join(daemon.dataDir, 'burst.jsonl');
     writeTrace(trace, events);
 
-    const sent = await runCli(['send', trace, '--socket', daemon.socket, '--wait-deny', String(attacker), '--query', `${attacker},46001,46002`]);
+    const sent = await runCli(['send', trace, '--socket', daemon.socket, '--wait-deny', String(attacker), '--wait-timeout', '15000', '--query', `${attacker},46001,46002`]);
     expect(sent.stderr).toBe('');
     expect(sent.code).toBe(0);
     const summary = JSON.parse(sent.stdout) as { events: number; accepted: number; rejected: number; denied: number[]; verdicts: { pid: number; state: string; actions: number }[] };

@@ -33,6 +33,15 @@ describe('TrustMachine escalation', () => {
     expect(t).toEqual({ subjectId: 1, from: 2, to: 3, score: 0.95, atMs: 4, reason: 'escalate' });
   });
 
+  it('one score standing for several observations counts them all', () => {
+    const m = new TrustMachine();
+    expect(m.observe(1, 0.8, 0, 2)?.to).toBe(2); // c2 = 2 at once
+    expect(m.observe(2, 0.95, 0, 3)?.to).toBe(3);
+    expect(m.observe(3, 0.6, 0, 5)?.to).toBe(1); // below enter[1]: no Restricted however many
+    expect(() => m.observe(4, 0.9, 0, 0)).toThrow(/observations must be an integer >= 1/);
+    expect(() => m.observe(4, 0.9, 0, 1.5)).toThrow(/observations must be an integer >= 1/);
+  });
+
   it('an observation below enter[L] resets that level counter only', () => {
     const m = new TrustMachine();
     m.observe(1, 0.8, 0); // Monitoring, c2=1
