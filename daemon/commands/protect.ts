@@ -237,8 +237,13 @@ export function registerProtect(program: Command): void {
       if (!Number.isInteger(n) || n <= 0) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', '--queue-events must be a positive integer');
       return n;
     })
+    .option('--stats-interval <s>', 'seconds between counter log lines (default 30)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', '--stats-interval must be a positive integer');
+      return n;
+    })
     .option('--no-report', 'plain passthrough: no events, no enforcement')
-    .action(async (source: string, mountpoint: string, opts: { socket?: string; policy: string; queueEvents?: number; report: boolean }) => {
+    .action(async (source: string, mountpoint: string, opts: { socket?: string; policy: string; queueEvents?: number; statsInterval?: number; report: boolean }) => {
       if (opts.policy !== 'fail-open' && opts.policy !== 'fail-closed') {
         throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `--policy must be fail-open or fail-closed, not ${opts.policy}`);
       }
@@ -248,6 +253,7 @@ export function registerProtect(program: Command): void {
         socket: opts.report ? path.resolve(opts.socket ?? defaultSocket()) : undefined,
         policy: opts.policy as FusePolicy,
         queueEvents: opts.queueEvents,
+        statsIntervalS: opts.statsInterval,
         noReport: !opts.report,
         echo: true,
       });

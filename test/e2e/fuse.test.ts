@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FakeDaemon, type RecvEvent } from '../fixtures/fuse/fake-daemon.js';
-import { Worker, poll, root, startTimeOf, tmpDir } from '../fixtures/fuse/helpers.js';
+import { Worker, ensureFuseBuilt, poll, root, startTimeOf, tmpDir } from '../fixtures/fuse/helpers.js';
 import { fuseBinary, isMounted, startProtect, unmount, type ProtectHandle } from '../../daemon/commands/protect.js';
 
 const haveFuse = existsSync('/dev/fuse') && process.getuid?.() === 0;
@@ -56,6 +56,7 @@ const find = (evs: RecvEvent[], op: string, p: string, pid: number): RecvEvent |
 
 describe.skipIf(!haveFuse)('sentinel-fuse with a protocol-v1 daemon', () => {
   beforeAll(() => {
+    ensureFuseBuilt();
     if (!existsSync(fuseBinary())) throw new Error(`${fuseBinary()} is missing: run npm run build:fuse`);
   });
 
