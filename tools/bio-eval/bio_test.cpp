@@ -1,0 +1,342 @@
+// Native unit tests for native/biometrics (issue 5): hand-computed fixtures
+// for keystroke and mouse features, scorer fixtures, and two synthetic
+// typists separated by enrollment + scoring.   make -C tools/bio-eval test
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../../native/biometrics/forest.h"
+#include "../../native/biometrics/keystroke.h"
+#include "../../native/biometrics/metrics.h"
+#include "../../native/biometrics/mouse.h"
+#include "../../native/biometrics/siphash.h"
+
+using namespace sentinel::bio;
+
+static int failures = 0, checks = 0;
+#define CHECK(cond)                                                   \
+  do {                                                                \
+    ++checks;                                                         \
+    if (!(cond)) {                                                    \
+      ++failures;                                                     \
+      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
+    }                                                                 \
+  } while (0)
+#define NEAR(a, b, tol)                                                               \
+  do {                                                                                \
+    ++checks;                                                                         \
+    double _a = (a), _b = (b);                                                        \
+    if (!(std::abs(_a - _b) <= (tol))) {                                              \
+      ++failures;                                                                     \
+      std::printf("FAIL %s:%d: %s = %.6g, expected %.6g\n", __FILE__, __LINE__, #a, _a, _b); \
+    }                                                                                 \
+  } while (0)
+
+static HashKey test_key(uint8_t seed) {
+  HashKey k;
+  for (int i = 0; i < 16; ++i) k[i] = uint8_t(seed + i);
+  return k;
+}
+
+static void test_siphash() {
+  // Reference vectors from the SipHash paper / reference implementation.
+  uint8_t key[16], msg[15];
+  for (int i = 0; i < 16; ++i) key[i] = uint8_t(i);
+  for (int i = 0; i < 15; ++i) msg[i] = uint8_t(i);
+  CHECK(siphash24(key, msg, 15) == 0xa129ca6149be45e5ULL);
+  CHECK(siphash24(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+}
+
+static void test_keystroke_fixture() {
+  KeystrokeExtractor ex(test_key(0));
+  // A: press 0 ms, release 100; B: 150..230; backspace(14): 400..450;
+  // C: 3000..3060 (PP 2600 ms > 1500: chain broken, no digraph).
+  std::vector<Keystroke> ks = {{30, 0, 100000}, {48, 150000, 230000}, {14, 400000, 450000},
+                               {46, 3000000, 3060000}};
+  std::vector<KeystrokeRecord> r;
+  for (const Keystroke& k : ks) r.push_back(ex.push(k));
+  CHECK(r[0].has_hold && !r[0].has_digraph);
+  NEAR(r[0].hold_ms, 100, 1e-4);
+  NEAR(r[1].hold_ms, 80, 1e-4);
+  CHECK(r[1].has_digraph);
+  NEAR(r[1].pp_ms, 150, 1e-4);
+  NEAR(r[1].rp_ms, 50, 1e-4);
+  NEAR(r[2].pp_ms, 250, 1e-4);
+  NEAR(r[2].rp_ms, 170, 1e-4);
+  CHECK(r[2].backspace && !r[1].backspace);
+  CHECK(!r[3].has_digraph);
+  TimingStats s = TimingStats::from_records(r.data(), r.size());
+  NEAR(s.global[0], (100 + 80 + 50 + 60) / 4.0, 1e-3);    // mean hold
+  NEAR(s.global[2], 200, 1e-3);                          // mean PP
+  NEAR(s.global[3], std::sqrt(5000.0), 1e-2);            // sd PP (150, 250)
+  NEAR(s.global[4], 110, 1e-3);                          // mean RP
+  NEAR(s.global[6], 0.25, 1e-6);                         // backspace rate
+  CHECK(s.pp.size() == 2 && s.hold.size() <= 4 && s.n_keys == 4);
+  // Buckets depend on the host key; same key => same buckets.
+  KeyHasher h1(test_key(0)), h2(test_key(0)), h3(test_key(99));
+  CHECK(h1.digraph(30, 48) == h2.digraph(30, 48));
+  CHECK(h1.digraph(30, 48) != h1.digraph(48, 30) || h1.digraph(1, 2) != h1.digraph(2, 1));
+  int differ = 0;
+  for (uint32_t c = 0; c < 50; ++c) differ += h1.mono(c) != h3.mono(c);
+  CHECK(differ > 40);
+  for (uint32_t c = 0; c < 300; ++c) CHECK(h1.mono(c) < kMonoBuckets && h1.digraph(c, c + 1) < kDigraphBuckets);
+}
+
+static TimingStats stats_pp(std::vector<std::pair<uint32_t, float>> v) {
+  TimingStats s;
+  for (auto& p : v) s.pp.push_back({p.first, 1, p.second, 0});
+  for (auto& p : v) s.rp.push_back({p.first, 1, p.second, 0});
+  return s;
+}
+
+static void test_gp_fixture() {
+  // Orders fully reversed on 3 shared digraphs: disorder 4, max (9-1)/2 = 4.
+  TimingStats a = stats_pp({{1, 100}, {2, 200}, {3, 300}, {9, 50}});
+  TimingStats b = stats_pp({{1, 300}, {2, 200}, {3, 100}, {7, 80}});
+  GPDistance d = gp_distance(a, b, 1.25, 3);
+  NEAR(d.r_pp, 1.0, 1e-9);
+  NEAR(d.a_pp, 2.0 / 3.0, 1e-9);  // only bucket 2 within ratio 1.25
+  CHECK(d.shared_pp == 3);
+  // One adjacent swap in 4 shared: disorder 2, max 16/2 = 8 -> 0.25.
+  TimingStats c = stats_pp({{1, 100}, {2, 200}, {3, 300}, {4, 400}});
+  TimingStats e = stats_pp({{1, 110}, {2, 330}, {3, 320}, {4, 410}});
+  d = gp_distance(c, e, 1.25, 3);
+  NEAR(d.r_pp, 0.25, 1e-9);
+  NEAR(d.a_pp, 0.25, 1e-9);  // 200 vs 330 exceeds 1.25
+  // Too few shared digraphs: maximal distance.
+  d = gp_distance(c, stats_pp({{1, 100}, {2, 200}}), 1.25, 3);
+  NEAR(d.r_pp, 1.0, 1e-9);
+  NEAR(d.a_pp, 1.0, 1e-9);
+}
+
+static void test_metrics() {
+  RocSummary r = roc_summary({0.9, 0.8, 0.7}, {0.1, 0.2, 0.75});
+  NEAR(r.auc, 8.0 / 9.0, 1e-9);
+  r = roc_summary({1, 2, 3}, {4, 5, 6});
+  NEAR(r.auc, 0, 1e-9);
+  r = roc_summary({4, 5, 6}, {1, 2, 3});
+  NEAR(r.auc, 1, 1e-9);
+  NEAR(r.eer, 0, 1e-9);
+  r = roc_summary({1, 2, 3, 4}, {1, 2, 3, 4});
+  NEAR(r.auc, 0.5, 1e-9);
+  NEAR(r.eer, 0.5, 0.13);
+  OperatingPoint op = at_threshold({1, 2, 3, 4}, {0, 1, 2, 5}, 2.5);
+  NEAR(op.frr, 0.5, 1e-9);
+  NEAR(op.far, 0.25, 1e-9);
+}
+
+static void test_key_file() {
+  char tmpl[] = "/tmp/biokeyXXXXXX";
+  char* dir = mkdtemp(tmpl);
+  CHECK(dir != nullptr);
+  std::string path = std::string(dir) + "/bio.key", err;
+  HashKey k1{}, k2{};
+  CHECK(load_or_create_key(path, &k1, &err));
+  struct stat st;
+  CHECK(stat(path.c_str(), &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == 16);
+  CHECK(load_or_create_key(path, &k2, &err) && k1 == k2);
+  chmod(path.c_str(), 0644);
+  CHECK(!load_or_create_key(path, &k2, &err) && err.find("0600") != std::string::npos);
+  unlink(path.c_str());
+  rmdir(dir);
+}
+
+// Straight and right-angle trajectories at constant speed, sampled at two
+// cadences: features must match the hand-computed values at both.
+static std::vector<TrajPoint> polyline(double step, bool corner) {
+  std::vector<TrajPoint> p;
+  double T = corner ? 2.0 : 1.0;
+  for (double t = 0; t <= T + 1e-9; t += step) {
+    double s = 100 * t;  // 100 px/s along the path
+    if (corner && s > 100 && p.back().x < 100) p.push_back({1.0, 100, 0});  // the corner itself
+    if (!corner || s <= 100) p.push_back({t, s, 0});
+    else p.push_back({t, 100, s - 100});
+  }
+  if (p.back().t < T - 1e-9) p.push_back({T, corner ? 100.0 : 100.0, corner ? 100.0 : 0.0});
+  return p;
+}
+
+static void test_mouse_fixture() {
+  SegmenterConfig cfg;
+  for (double step : {0.016, 0.11, 0.1}) {
+    MouseAction a;
+    action_features(ActionType::kMM, polyline(step, false), 0, 0, cfg, &a);
+    NEAR(a.f[3], 1.0, 1e-6);    // duration
+    NEAR(a.f[4], 100, 1e-3);    // chord
+    NEAR(a.f[5], 100, 1e-3);    // path
+    NEAR(a.f[6], 1.0, 1e-6);    // straightness
+    NEAR(a.f[7], 100, 1e-3);    // mean speed
+    NEAR(a.f[10], 100, 1e-2);   // mean grid velocity
+    NEAR(a.f[11], 0, 1e-2);     // velocity sd
+    NEAR(a.f[14], 0, 1e-1);     // |accel|
+    NEAR(a.f[20], 0, 1e-6);     // no turning
+    NEAR(a.f[9], 1.0, 1e-6);    // direction +x
+    NEAR(a.f[0], 1, 0);
+    MouseAction c;
+    action_features(ActionType::kPC, polyline(step, true), 0.12, 0, cfg, &c);
+    NEAR(c.f[5], 200, 1.0);              // path (corner cut by < 1 px)
+    NEAR(c.f[4], std::sqrt(2.0) * 100, 1e-3);
+    NEAR(c.f[6], std::sqrt(0.5), 5e-3);  // straightness
+    NEAR(c.f[22], M_PI / 2, 1e-3);        // total turning
+    NEAR(c.f[25], 0.5, 1e-2);            // max deviation / chord = 70.7/141.4
+    NEAR(c.f[27], 0.12, 1e-6);           // click hold
+    NEAR(c.f[1], 1, 0);
+  }
+}
+
+static void test_segmenter() {
+  ActionSegmenter seg;
+  std::vector<MouseAction> out;
+  double t = 0;
+  auto mv = [&](double x, double y, MouseState st = MouseState::kMove,
+                MouseButton b = MouseButton::kNone) {
+    MouseEvent e;
+    e.t = t; e.x = x; e.y = y; e.state = st; e.button = b;
+    seg.push(e, &out);
+  };
+  for (int i = 0; i <= 10; ++i, t += 0.05) mv(10 * i, 0);          // move 100 px
+  t += 2.0;                                                           // pause -> MM
+  for (int i = 0; i <= 10; ++i, t += 0.05) mv(100, 10 * i);        // approach
+  mv(100, 100, MouseState::kPressed, MouseButton::kLeft);
+  t += 0.1;
+  mv(100, 100, MouseState::kReleased, MouseButton::kLeft);         // -> PC
+  t += 0.3;
+  mv(100, 100, MouseState::kPressed, MouseButton::kLeft);
+  for (int i = 1; i <= 10; ++i) { t += 0.05; mv(100 + 10 * i, 100, MouseState::kDrag); }
+  t += 0.05;
+  mv(200, 100, MouseState::kReleased, MouseButton::kLeft);         // -> DD
+  seg.flush(&out);
+  CHECK(out.size() == 3);
+  if (out.size() == 3) {
+    CHECK(out[0].type == ActionType::kMM);
+    CHECK(out[1].type == ActionType::kPC);
+    CHECK(out[2].type == ActionType::kDD);
+    NEAR(out[0].f[5], 100, 1e-3);
+    NEAR(out[1].f[27], 0.1, 1e-6);
+    NEAR(out[2].f[27], 0.55, 1e-6);
+    NEAR(out[2].f[4], 100, 1e-3);
+  }
+  // Common cadence: steps become multiples of the grid.
+  std::vector<MouseEvent> ev;
+  for (int i = 0; i < 100; ++i) ev.push_back({0.016 * i, double(i), 0, MouseButton::kNone, MouseState::kMove});
+  std::vector<MouseEvent> cc = to_common_cadence(ev, 0.11);
+  CHECK(cc.size() >= 14 && cc.size() <= 16);
+  for (size_t i = 1; i < cc.size(); ++i) {
+    double k = (cc[i].t - cc[i - 1].t) / 0.11;
+    NEAR(k, std::round(k), 1e-6);
+  }
+}
+
+static void test_forest() {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> n(0, 1);
+  std::vector<float> X;
+  std::vector<uint8_t> y;
+  for (int i = 0; i < 600; ++i) {
+    uint8_t c = i % 2;
+    X.push_back(n(rng) + (c ? 2.5f : 0.f));
+    X.push_back(n(rng));
+    X.push_back(n(rng) * (c ? 1.f : 3.f));
+    y.push_back(c);
+  }
+  RandomForest rf;
+  rf.fit(X, 3, y);
+  std::vector<double> g, im;
+  for (int i = 0; i < 400; ++i) {
+    uint8_t c = i % 2;
+    float x[3] = {n(rng) + (c ? 2.5f : 0.f), n(rng), n(rng) * (c ? 1.f : 3.f)};
+    (c ? g : im).push_back(rf.predict(x));
+  }
+  CHECK(roc_summary(g, im).auc > 0.93);
+}
+
+// Two synthetic typists over the same 26-key text: different per-digraph
+// rhythm and hold times. Enroll each on 500 keystrokes, score fresh windows.
+struct Typist {
+  std::vector<float> lat, hold;
+  double speed;
+};
+static Typist make_typist(unsigned seed, double speed) {
+  std::mt19937 r(seed);
+  std::uniform_real_distribution<float> u(0.6f, 1.6f);
+  Typist t;
+  t.speed = speed;
+  for (int i = 0; i < 26 * 26; ++i) t.lat.push_back(u(r));
+  for (int i = 0; i < 26; ++i) t.hold.push_back(60 + 60 * (u(r) - 0.6f));
+  return t;
+}
+static std::vector<KeystrokeRecord> type_text(const Typist& t, KeystrokeExtractor& ex,
+                                              std::mt19937& r, size_t n) {
+  std::vector<KeystrokeRecord> out;
+  std::normal_distribution<float> noise(1.f, 0.12f);
+  // Zipf-ish letter frequencies shared by both typists (same language).
+  std::discrete_distribution<int> letter({8, 2, 3, 4, 12, 2, 2, 6, 7, 1, 1, 4, 2, 7, 8, 2, 1, 6, 6, 9, 3, 1, 2, 1, 2, 1});
+  double now = 0;
+  int prev = letter(r);
+  for (size_t i = 0; i < n; ++i) {
+    int c = letter(r);
+    now += 1000 * t.speed * t.lat[prev * 26 + c] * std::max(0.3f, noise(r));
+    double hold = t.hold[c] * std::max(0.3f, noise(r));
+    out.push_back(ex.push({uint32_t(30 + c), int64_t(now), int64_t(now + 1000 * hold)}));
+    prev = c;
+  }
+  return out;
+}
+static void test_two_typists() {
+  KeystrokeExtractor ex(test_key(7));
+  std::mt19937 r(11);
+  Typist A = make_typist(1, 0.18), B = make_typist(2, 0.19);
+  const size_t W = 100;
+  for (int who = 0; who < 2; ++who) {
+    const Typist& me = who ? B : A;
+    const Typist& other = who ? A : B;
+    std::vector<KeystrokeRecord> enr = type_text(me, ex, r, 500);
+    KeystrokeProfile p = KeystrokeProfile::enroll(enr, W);
+    FusionWeights fw;  // GP R+A
+    FusionWeights all;
+    all.w = {{0.43, 0.54, 0.84, 0.64, 0.15}};
+    std::vector<double> g, im, g2, im2;
+    for (int k = 0; k < 30; ++k) {
+      ex.break_chain();
+      std::vector<KeystrokeRecord> mine = type_text(me, ex, r, W);
+      ex.break_chain();
+      std::vector<KeystrokeRecord> theirs = type_text(other, ex, r, W);
+      TimingStats sm = TimingStats::from_records(mine.data(), W);
+      TimingStats st = TimingStats::from_records(theirs.data(), W);
+      g.push_back(p.fused_score(sm, fw));
+      im.push_back(p.fused_score(st, fw));
+      g2.push_back(p.fused_score(sm, all));
+      im2.push_back(p.fused_score(st, all));
+    }
+    RocSummary r1 = roc_summary(g, im), r2 = roc_summary(g2, im2);
+    std::printf("  typist %c: GP R+A AUC %.3f EER %.3f; fused AUC %.3f EER %.3f\n", who ? 'B' : 'A',
+                r1.auc, r1.eer, r2.auc, r2.eer);
+    CHECK(r1.auc > 0.95);
+    CHECK(r2.auc > 0.98);
+    // Calibrate a per-user threshold to 10% FRR on enrollment-like windows.
+    double thr = threshold_for_frr(g2, 0.10);
+    OperatingPoint op = at_threshold(g2, im2, thr);
+    CHECK(op.frr <= 0.15 && op.far <= 0.10);
+  }
+}
+
+int main() {
+  test_siphash();
+  test_keystroke_fixture();
+  test_gp_fixture();
+  test_metrics();
+  test_key_file();
+  test_mouse_fixture();
+  test_segmenter();
+  test_forest();
+  test_two_typists();
+  std::printf("%d checks, %d failures\n", checks, failures);
+  if (failures == 0) std::printf("bio_test: all passed\n");
+  return failures ? 1 : 0;
+}
