@@ -8,13 +8,47 @@
  * reporting/passthrough (target ≤ 1.10) and passthrough/raw. Env: SENTINEL_BENCH_FUSE_FILES
  * (default 3000), SENTINEL_BENCH_FUSE_REPS (default 3).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import readline from 'node:readline';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BenchRow } from '../types.js';
-import { fuseBinary, startProtect, unmount, type ProtectHandle } from '../../daemon/commands/protect.js';
-import { startDaemonProcess, type DaemonProcess } from '../../test/support/daemon-process.js';
+import { fuseBinary, projectRoot, startProtect, unmount, type ProtectHandle } from '../../daemon/commands/protect.js';
+
+interface Daemon {
+  proc: ChildProcess;
+  socket: string;
+  stop(): Promise<void>;
+}
+
+/** The real daemon (`node bin/sentinel.js start`) in the foreground; resolves at its ready line. */
+async function startDaemon(dataDir: string): Promise<Daemon> {
+  mkdirSync(dataDir, { recursive: true });
+  const socket = path.join(dataDir, 's.sock');
+  const proc = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'sentinel.js'), 'start', '--data-dir', dataDir, '--socket', socket, '--http-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const closed = new Promise<void>((resolve) => proc.on('close', () => resolve()));
+  const tail: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const rl = readline.createInterface({ input: proc.stderr! });
+    rl.on('line', (line) => {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+      if (line.includes('"msg":"ready"') || line.includes('"message":"ready"')) resolve();
+    });
+    void closed.then(() => reject(new Error(`daemon exited before ready:\n${tail.join('\n')}`)));
+  });
+  return {
+    proc,
+    socket,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await closed;
+      clearTimeout(t);
+    },
+  };
+}
 
 function sh(cmd: string, cwd?: string): void {
   const r = spawnSync('sh', ['-c', cmd], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -64,7 +98,7 @@ export async function run(): Promise<BenchRow[]> {
   const files = Number(process.env['SENTINEL_BENCH_FUSE_FILES'] ?? 3000);
   const reps = Number(process.env['SENTINEL_BENCH_FUSE_REPS'] ?? 3);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bench-fuse-'));
-  let daemon: DaemonProcess | undefined;
+  let daemon: Daemon | undefined;
   const mounts: ProtectHandle[] = [];
   try {
     const tree = path.join(dir, 'tree');
@@ -75,7 +109,7 @@ export async function run(): Promise<BenchRow[]> {
 
     const dirs = { raw: path.join(dir, 'raw'), plainSrc: path.join(dir, 'plain-src'), plain: path.join(dir, 'plain'), repSrc: path.join(dir, 'rep-src'), rep: path.join(dir, 'rep') };
     for (const d of Object.values(dirs)) mkdirSync(d);
-    daemon = await startDaemonProcess({ dataDir: path.join(dir, 'data') });
+    daemon = await startDaemon(path.join(dir, 'data'));
     const plain = await startProtect({ source: dirs.plainSrc, mountpoint: dirs.plain, noReport: true });
     mounts.push(plain);
     const rep = await startProtect({ source: dirs.repSrc, mountpoint: dirs.rep, socket: daemon.socket, policy: 'fail-open', statsIntervalS: 3600 });
@@ -113,7 +147,6 @@ export async function run(): Promise<BenchRow[]> {
     }
     if (daemon) {
       await daemon.stop().catch(() => undefined);
-      daemon.cleanup();
     }
     rmSync(dir, { recursive: true, force: true });
   }
