@@ -68,6 +68,12 @@ struct FileHandle {
 
 inline FileHandle* fhOf(fuse_file_info* fi) { return reinterpret_cast<FileHandle*>(fi->fh); }
 
+// The request's path, or (NULL path on an open file) the path it was opened under.
+inline const char* pathOf(const char* path, fuse_file_info* fi) {
+  if (path) return path;
+  return fi && fi->fh ? fhOf(fi)->path.c_str() : "/";
+}
+
 // "/a/b" → "a/b"; "/" → "."
 inline const char* rel(const char* path) {
   while (*path == '/') path++;
@@ -223,8 +229,11 @@ int check(const Caller& c, Kind kind, const char* path = nullptr) {
 void* op_init(fuse_conn_info* conn, fuse_config* cfg) {
   cfg->use_ino = 1;
   cfg->readdir_ino = 1;
-  cfg->nullpath_ok = 0;
-  cfg->hard_remove = 1;  // unlinked-but-open files stay usable (we hold fds, not paths)
+  // Operations on an open file use its descriptor; with nullpath_ok the library passes a NULL
+  // path for a file unlinked while open (hard_remove: no .fuse_hidden renames), and we fall back
+  // to the path the file was opened under.
+  cfg->nullpath_ok = 1;
+  cfg->hard_remove = 1;
   if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;  // every write must reach us to be checked
   return nullptr;
@@ -233,7 +242,7 @@ void* op_init(fuse_conn_info* conn, fuse_config* cfg) {
 int op_getattr(const char* path, struct stat* st, fuse_file_info* fi) {
   if (G.report) {
     Caller c = caller();
-    if (int r = check(c, Kind::kRead, path)) return r;
+    if (int r = check(c, Kind::kRead, pathOf(path, fi))) return r;
   }
   int r = fi ? ::fstat(fhOf(fi)->fd, st) : ::fstatat(G.src_fd, rel(path), st, AT_SYMLINK_NOFOLLOW);
   return r == 0 ? 0 : -errno;
@@ -544,17 +553,17 @@ int op_rename(const char* from, const char* to, unsigned int flags) {
   });
 }
 int op_chmod(const char* path, mode_t mode, fuse_file_info* fi) {
-  return mutating(p::kOpChmod, path, nullptr, [&] {
+  return mutating(p::kOpChmod, pathOf(path, fi), nullptr, [&] {
     return rc(fi ? ::fchmod(fhOf(fi)->fd, mode) : ::fchmodat(G.src_fd, rel(path), mode, 0));
   }, 0, mode & 07777);
 }
 int op_chown(const char* path, uid_t uid, gid_t gid, fuse_file_info* fi) {
-  return mutating(p::kOpSetattr, path, nullptr, [&] {
+  return mutating(p::kOpSetattr, pathOf(path, fi), nullptr, [&] {
     return rc(fi ? ::fchown(fhOf(fi)->fd, uid, gid) : ::fchownat(G.src_fd, rel(path), uid, gid, AT_SYMLINK_NOFOLLOW));
   });
 }
 int op_utimens(const char* path, const timespec tv[2], fuse_file_info* fi) {
-  return mutating(p::kOpSetattr, path, nullptr, [&] {
+  return mutating(p::kOpSetattr, pathOf(path, fi), nullptr, [&] {
     return rc(fi ? ::futimens(fhOf(fi)->fd, tv) : ::utimensat(G.src_fd, rel(path), tv, AT_SYMLINK_NOFOLLOW));
   });
 }
@@ -567,7 +576,7 @@ int op_truncate(const char* path, off_t size, fuse_file_info* fi) {
     if (fd < 0) fd = tmp = ::openat(G.src_fd, rel(path), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd >= 0) hbLen = readHeaderOf(fd, hb);
   }
-  int r = mutating(p::kOpTruncate, path, nullptr, [&] {
+  int r = mutating(p::kOpTruncate, pathOf(path, fi), nullptr, [&] {
     if (fi) return rc(::ftruncate(fhOf(fi)->fd, size));
     int wfd = ::openat(G.src_fd, rel(path), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
     if (wfd < 0) return -errno;
@@ -590,7 +599,7 @@ int op_statfs(const char* path, struct statvfs* st) {
 }
 
 int op_fallocate(const char* path, int mode, off_t off, off_t len, fuse_file_info* fi) {
-  return mutating(p::kOpWrite, path ? path : fhOf(fi)->path.c_str(), nullptr, [&] {
+  return mutating(p::kOpWrite, pathOf(path, fi), nullptr, [&] {
     return rc(::fallocate(fhOf(fi)->fd, mode, off, len));
   }, static_cast<uint64_t>(off + len));
 }

@@ -185,6 +185,17 @@ describe.skipIf(!haveFuse)('sentinel-fuse with a protocol-v1 daemon', () => {
     await poll(async () => (await bad.do({ op: 'write', path: f('bad.txt'), data: 'ok' })).ok, 'write allowed after Normal');
   });
 
+  it('a file unlinked while open stays usable through its descriptor (write, read, ftruncate, fstat)', async () => {
+    const { mnt, src, daemon } = await setup();
+    const w = worker();
+    await w.ready;
+    expect(await w.do({ op: 'unlinkedWrite', path: path.join(mnt, 'tmp.bin') })).toMatchObject({ ok: true, value: 'still here:5' });
+    expect(existsSync(path.join(src, 'tmp.bin'))).toBe(false);
+    await daemon.waitFor(() => !!find(daemon.events, 'close', path.join(mnt, 'tmp.bin'), w.pid), 10_000, 'close of the unlinked file');
+    expect(find(daemon.events, 'write', path.join(mnt, 'tmp.bin'), w.pid)?.result).toBe(0);
+    expect(find(daemon.events, 'truncate', path.join(mnt, 'tmp.bin'), w.pid)?.size).toBe(5n);
+  });
+
   it('a child of a denied process is denied before the daemon knows it (inherits parent actions)', async () => {
     const { mnt, daemon, fuse } = await setup();
     const w = worker();
