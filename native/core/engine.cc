@@ -44,7 +44,11 @@ inline uint64_t fmix64(uint64_t k) {
   return k;
 }
 
-inline int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+template <int64_t B>
+inline int64_t floorDiv(int64_t a) { return a >= 0 ? a / B : -((-a + B - 1) / B); }
+static_assert(kWindowSpecs[0].bucketNs == 100'000'000LL && kWindowSpecs[1].bucketNs == 10 * kWindowSpecs[0].bucketNs &&
+                  kWindowSpecs[2].bucketNs == 100 * kWindowSpecs[0].bucketNs,
+              "epochs are derived from the 100 ms epoch");
 
 // Set-associative lookup: returns the entry for key, inserting it over an empty or the least
 // recently seen way. *fresh is true when it was not there.
@@ -120,6 +124,7 @@ size_t Engine::KeyHash::operator()(const Key& k) const {
 
 // What an event means independently of the subject (computed once, applied to both subjects).
 struct Engine::Derived {
+  int64_t ep[kWindows];  // bucket epoch of ts in each window
   PathParts p1, p2;
   bool hasP2 = false;
   bool hasEnt = false;
@@ -310,6 +315,9 @@ void Engine::setWeights(const float* w) { std::memcpy(weights_, w, sizeof(weight
 
 void Engine::feed(const EventView& e) {
   Derived d;
+  d.ep[0] = floorDiv<100'000'000LL>(static_cast<int64_t>(e.ts_ns));
+  d.ep[1] = floorDiv<10>(d.ep[0]);
+  d.ep[2] = floorDiv<100>(d.ep[0]);
   d.p1 = splitPath(e.path.data, e.path.size);
   if (e.path2.size) {
     d.hasP2 = true;
@@ -403,7 +411,7 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
   const int64_t ts = static_cast<int64_t>(e.ts_ns);
   if (s.events == 0) {
     s.firstNs = s.lastNs = s.lastScoredNs = ts;
-    for (int w = 0; w < kWindows; w++) s.win[w].headEpoch = floorDiv(ts, kWindowSpecs[w].bucketNs);
+    for (int w = 0; w < kWindows; w++) s.headEpoch[w] = d.ep[w];
   }
   s.events++;
   if (ts > s.lastNs) s.lastNs = ts;
@@ -425,32 +433,41 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
   int64_t wstart[kWindows];
   for (int w = 0; w < kWindows; w++) {
     const WindowSpec& sp = kWindowSpecs[w];
-    WindowState& ws = s.win[w];
+    const int nb = sp.buckets;
+    WindowTotals& tot = s.tot[w];
     Bucket* B = s.buckets + kBucketOffset[w];
-    int64_t ep = floorDiv(ts, sp.bucketNs);
-    if (ep > ws.headEpoch) {
-      int64_t steps = ep - ws.headEpoch;
-      if (steps >= sp.buckets) {
-        std::memset(static_cast<void*>(B), 0, sizeof(Bucket) * sp.buckets);
-        std::memset(ws.tot, 0, sizeof(ws.tot));
-        ws.bytes = 0;
-        ws.head = 0;
+    const int64_t ep = d.ep[w];
+    if (ep > s.headEpoch[w]) {
+      int64_t steps = ep - s.headEpoch[w];
+      if (steps >= nb) {
+        std::memset(static_cast<void*>(B), 0, sizeof(Bucket) * nb);
+        std::memset(static_cast<void*>(&tot), 0, sizeof(tot));
+        s.head[w] = 0;
       } else {
+        int h = s.head[w];
         for (int64_t i = 0; i < steps; i++) {
-          ws.head = (ws.head + 1) % sp.buckets;
-          Bucket& b = B[ws.head];
-          for (int c = 0; c < kCounters; c++) ws.tot[c] -= b.c[c];
-          ws.bytes -= b.bytes;
+          h = h + 1 == nb ? 0 : h + 1;
+          Bucket& b = B[h];
+          for (int c = 0; c < kCounters; c++) tot.c[c] -= b.c[c];
+          tot.bytes -= b.bytes;
+          tot.entSum -= b.entSum;
           std::memset(static_cast<void*>(&b), 0, sizeof(Bucket));
         }
+        s.head[w] = static_cast<uint8_t>(h);
       }
-      ws.headEpoch = ep;
-      bk[w] = &B[ws.head];
+      s.headEpoch[w] = ep;
+      if (w > 0) s.scoreDirty = 1;  // the heuristic reads w10s and w60s
+      bk[w] = &B[s.head[w]];
     } else {
-      int64_t back = ws.headEpoch - ep;
-      bk[w] = back >= sp.buckets ? nullptr : &B[(ws.head + sp.buckets - back) % sp.buckets];
+      int64_t back = s.headEpoch[w] - ep;
+      if (back >= nb) {
+        bk[w] = nullptr;
+      } else {
+        int idx = s.head[w] - static_cast<int>(back);
+        bk[w] = &B[idx < 0 ? idx + nb : idx];
+      }
     }
-    wstart[w] = (ws.headEpoch - sp.buckets + 1) * sp.bucketNs;
+    wstart[w] = (s.headEpoch[w] - nb + 1) * sp.bucketNs;
   }
 
   uint8_t cs[16];
@@ -461,7 +478,7 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
     vs[n] = v;
     n++;
   };
-  uint64_t bytes = 0;
+  uint64_t bytes = 0, entMilli = 0;
   add(cOps);
 
   bool fresh;
@@ -497,7 +514,7 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
       add(cWrites);
       bytes = e.len;
       if (d.hasEnt) {
-        add(cEntSumMilli, d.entMilli);
+        entMilli = d.entMilli;
         add(cEntN);
         if (d.high) {
           add(cHighEnt);
@@ -568,23 +585,32 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
   }
   s.life[lEvents]++;
 
+  constexpr uint32_t kScoreCounters =
+      (1u << cHighEnt) | (1u << cEncoded) | (1u << cRise) | (1u << cExtChange) | (1u << cRareExt) |
+      (1u << cTypeChange) | (1u << cCtd) | (1u << cUniform) | (1u << cNoteSpread) | (1u << cDecoy) |
+      (1u << cRto) | (1u << cUnlinks);
+  uint32_t touched = 0;
+  for (int i = 0; i < n; i++) touched |= 1u << cs[i];
+  if (touched & kScoreCounters) s.scoreDirty = 1;
   for (int w = 0; w < kWindows; w++) {
     Bucket* b = bk[w];
     if (!b) continue;
-    WindowState& ws = s.win[w];
+    WindowTotals& tot = s.tot[w];
     for (int i = 0; i < n; i++) {
       b->c[cs[i]] += vs[i];
-      ws.tot[cs[i]] += vs[i];
+      tot.c[cs[i]] += vs[i];
     }
     b->bytes += bytes;
-    ws.bytes += bytes;
+    tot.bytes += bytes;
+    b->entSum += entMilli;
+    tot.entSum += entMilli;
     if (prevPath < wstart[w]) {
       b->c[cDistinctFiles]++;
-      ws.tot[cDistinctFiles]++;
+      tot.c[cDistinctFiles]++;
     }
     if (prevDir < wstart[w]) {
       b->c[cDistinctDirs]++;
-      ws.tot[cDistinctDirs]++;
+      tot.c[cDistinctDirs]++;
     }
   }
 
@@ -607,14 +633,14 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
 
 void Engine::fillRow(const Subject& s, float* row) const {
   for (int w = 0; w < kWindows; w++) {
-    const WindowState& ws = s.win[w];
+    const WindowTotals& ws = s.tot[w];
     float* r = row + w * kWindowFeatures;
-    const uint64_t* t = ws.tot;
+    const uint32_t* t = ws.c;
     r[fOps] = static_cast<float>(t[cOps]);
     r[fReads] = static_cast<float>(t[cReads]);
     r[fWrites] = static_cast<float>(t[cWrites]);
     r[fWriteBytes] = static_cast<float>(ws.bytes);
-    r[fMeanEntropy] = t[cEntN] ? static_cast<float>(static_cast<double>(t[cEntSumMilli]) / t[cEntN] / 1000.0) : 0.0f;
+    r[fMeanEntropy] = t[cEntN] ? static_cast<float>(static_cast<double>(ws.entSum) / t[cEntN] / 1000.0) : 0.0f;
     r[fHighEnt] = static_cast<float>(t[cHighEnt]);
     r[fUniform] = static_cast<float>(t[cUniform]);
     r[fRise] = static_cast<float>(t[cRise]);
@@ -649,6 +675,8 @@ void Engine::finishBatch() {
     Subject& s = at(slot);
     if (!s.live || !s.dirty) continue;
     s.dirty = 0;
+    if (!s.scoreDirty) continue;  // nothing the heuristic reads changed: the score stands
+    s.scoreDirty = 0;
     fillRow(s, row);
     float prev = s.score;
     s.score = heuristicScore(row, weights_, nullptr);

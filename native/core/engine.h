@@ -65,47 +65,49 @@ constexpr int kPathSets = 16;  // 64 paths
 constexpr int kDirSets = 8;    // 32 dirs
 constexpr int kNoteSets = 4;   // 16 basenames
 
+// One time bucket of a window. The entropy sum (milli-bits) is u64 so that it cannot wrap.
 struct Bucket {
-  uint32_t c[kCounters];
+  uint32_t c[kCounters];  // c[cEntSumMilli] unused (see entSum)
   uint64_t bytes;
+  uint64_t entSum;
 };
-struct WindowState {
-  int64_t headEpoch;
-  uint32_t head;
-  uint32_t pad;
-  uint64_t tot[kCounters];
-  uint64_t bytes;
-};
+using WindowTotals = Bucket;  // running sum of a window's buckets
 
-struct Subject {
+// Field order: what every event touches first (two cache lines), then the window totals and
+// buckets, the bounded tables, and last the cold identity fields.
+struct alignas(64) Subject {
   uint32_t id;
   uint8_t kind;
   uint8_t state;
   uint8_t due;
   uint8_t dirty;
   uint8_t live;
-  uint8_t commLen;
+  uint8_t scoreDirty;  // a counter the heuristic reads changed, or w10s / w60s moved on
   uint8_t recentHead;
-  uint8_t pad0;
-  uint32_t pid, ppid, uid, sid;
-  uint64_t startTime;
-  uint32_t treeId;
+  uint8_t commLen;
   uint32_t sinceScored;
-  char comm[32];
+  uint32_t filesWritten;
+  uint32_t lruPrev, lruNext;
+  uint32_t treeId;
+  float score;
   uint64_t events;
   uint64_t lastIndex;
   int64_t firstNs, lastNs, lastScoredNs;
-  float score;
-  uint32_t filesWritten;
-  uint32_t lruPrev, lruNext;
-  uint64_t keyA, keyB;
+  int64_t headEpoch[kWindows];
+  uint8_t head[kWindows];
+  uint8_t pad1[5];
   uint64_t life[kLifeFeatures];
-  WindowState win[kWindows];
+  WindowTotals tot[kWindows];
   Bucket buckets[kTotalBuckets];
   PathEnt paths[kPathSets * kWays];
   DirEnt dirs[kDirSets * kWays];
   NoteEnt notes[kNoteSets * kWays];
   RecentEvent recent[kRecentEvents];
+  // cold
+  uint32_t pid, ppid, uid, sid;
+  uint64_t startTime;
+  uint64_t keyA, keyB;
+  char comm[32];
 };
 
 struct HelloInfo {

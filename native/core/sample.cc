@@ -62,7 +62,36 @@ const char* const kNoteExts[] = {"txt", "html", "htm", "hta", "rtf", "url", "bmp
 
 }  // namespace
 
-bool isCommonExt(const Ext& e) { return e.len > 0 && inList(e, kCommonExts); }
+namespace {
+// Open-addressing set of the common extensions, keyed by Ext::hash, exact compare on a hit.
+struct ExtSet {
+  static constexpr size_t kSize = 1024;
+  const char* slot[kSize] = {nullptr};
+  uint32_t hash[kSize] = {0};
+  explicit ExtSet(const char* const* list) {
+    for (const char* const* p = list; *p; p++) {
+      size_t n = std::strlen(*p);
+      uint32_t h = nonZero(hashBytes(reinterpret_cast<const uint8_t*>(*p), n, kSeedExt));
+      size_t i = h & (kSize - 1);
+      while (slot[i]) i = (i + 1) & (kSize - 1);
+      slot[i] = *p;
+      hash[i] = h;
+    }
+  }
+  bool has(const Ext& e) const {
+    for (size_t i = e.hash & (kSize - 1); slot[i]; i = (i + 1) & (kSize - 1)) {
+      if (hash[i] == e.hash && std::strlen(slot[i]) == e.len && std::memcmp(slot[i], e.s, e.len) == 0) return true;
+    }
+    return false;
+  }
+};
+const ExtSet& commonExts() {
+  static const ExtSet s(kCommonExts);
+  return s;
+}
+}  // namespace
+
+bool isCommonExt(const Ext& e) { return e.len > 0 && commonExts().has(e); }
 bool isNoteExt(const Ext& e) { return e.len > 0 && inList(e, kNoteExts); }
 
 SampleStats sampleStats(const uint8_t* p, size_t n) {

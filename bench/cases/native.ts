@@ -1,0 +1,169 @@
+/**
+ * Native engine throughput, on one core (the Node main thread), against the plain-TypeScript
+ * mirror of the same feature extraction (bench/ts-features.ts) measured in the same run.
+ *
+ * Workload: pre-encoded EVENT_BATCH frames cut into 64 KiB socket-sized chunks (frames cross
+ * chunk boundaries, as on a socket), 2,000 processes in 200 sessions (~2,200 subjects), runs of
+ * a few events per process, short realistic paths, the usual op mix; the "samples" variant adds
+ * 4 KiB content samples to 10 % of the writes.
+ *
+ *   npm run build:native && npx tsc -p tsconfig.json && node dist/bench/run.js --only native
+ */
+import { addon, type RawEngine } from '../../src/binding.js';
+import { Role, encodeEventBatches, encodeHello, fsEvent, type FsEvent, type OpName } from '../../src/protocol/index.js';
+import type { BenchRow } from '../types.js';
+import { TsFeatureEngine } from '../ts-features.js';
+
+export interface Workload {
+  /** 64 KiB chunks, the first one starting with HELLO. */
+  chunks: Buffer[];
+  events: number;
+  bytes: number;
+}
+
+function xorshift(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+const OPS: [OpName, number][] = [
+  ['open', 18], ['read', 30], ['write', 25], ['close', 12], ['create', 5], ['rename', 3], ['unlink', 3], ['truncate', 1], ['setattr', 1], ['mkdir', 1], ['chmod', 1],
+];
+const EXTS = ['c', 'h', 'o', 'txt', 'json', 'js', 'py', 'docx', 'pdf', 'png', 'log', 'tmp', 'x7q', 'dat'];
+
+/** A deterministic, realistic event stream (no ransomware in it). */
+export function makeEvents(n: number, opts: { samples: boolean; processes?: number; sessions?: number; seed?: number; t0Sec?: number }): FsEvent[] {
+  const r = xorshift(opts.seed ?? 42);
+  const procs = opts.processes ?? 2000;
+  const sessions = opts.sessions ?? 200;
+  const total = OPS.reduce((a, [, w]) => a + w, 0);
+  const sample = new Uint8Array(4096);
+  for (let i = 0; i < sample.length; i++) sample[i] = r() & 0xff;
+  const out: FsEvent[] = [];
+  let ts = BigInt(opts.t0Sec ?? 1_700_000_000) * 1_000_000_000n;
+  let pidIdx = 0;
+  let run = 0;
+  for (let i = 0; i < n; i++) {
+    if (run === 0) {
+      pidIdx = r() % procs;
+      run = 1 + (r() % 8);
+    }
+    run--;
+    ts += BigInt(200 + (r() % 1800)); // ~1 µs apart: ~1 M events per second of event time
+    let pick = r() % total;
+    let op: OpName = 'read';
+    for (const [name, w] of OPS) {
+      if (pick < w) {
+        op = name;
+        break;
+      }
+      pick -= w;
+    }
+    const pid = 1000 + pidIdx;
+    const dir = `/home/u${pidIdx % 50}/p${pidIdx % 7}/d${r() % 16}`;
+    const ext = EXTS[r() % EXTS.length] as string;
+    const path = `${dir}/f${r() % 64}.${ext}`;
+    const e = fsEvent({
+      ts,
+      pid,
+      ppid: 1 + (pidIdx % 97),
+      uid: 1000 + (pidIdx % 50),
+      sid: 500 + (pidIdx % sessions),
+      start: BigInt(100_000 + pidIdx),
+      comm: `proc${pidIdx % 300}`,
+      op,
+      path,
+      path2: op === 'rename' ? `${dir}/f${r() % 64}.${EXTS[r() % EXTS.length]}` : '',
+      len: op === 'read' || op === 'write' ? BigInt(512 + (r() % 65536)) : 0n,
+      size: BigInt(r() % 1_000_000),
+    });
+    if (op === 'write' || (op === 'read' && r() % 4 === 0)) e.entropy = (r() % 8000) / 1000;
+    if (opts.samples && op === 'write' && r() % 10 === 0) {
+      e.sample = sample;
+      e.entropy = undefined;
+    }
+    out.push(e);
+  }
+  return out;
+}
+
+export function encodeWorkload(events: FsEvent[], chunkSize = 64 * 1024): Workload {
+  const hello = encodeHello(1, Role.Events | Role.Query, 1, 'bench');
+  const enc = encodeEventBatches(events, 2);
+  const all = Buffer.concat([hello, enc.bytes]);
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < all.length; at += chunkSize) chunks.push(all.subarray(at, at + chunkSize));
+  return { chunks, events: events.length, bytes: all.length };
+}
+
+const OPTIONS = { dueEveryEvents: 64, dueEveryMs: 1000, triggerScore: 0.8, maxSubjects: 10_000, idleEvictMs: 300_000 };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+/** Ingests the workload into a fresh native engine; returns seconds spent in ingest. */
+function runNative(w: Workload): { secs: number; engine: RawEngine } {
+  const a = addon();
+  const engine = new a.Engine(OPTIONS);
+  const conn = engine.openConnection(0);
+  const t0 = process.hrtime.bigint();
+  for (const c of w.chunks) engine.ingest(conn, c);
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (engine.stats().eventsAccepted !== w.events) throw new Error(`native accepted ${engine.stats().eventsAccepted} of ${w.events}`);
+  return { secs, engine };
+}
+
+function runTs(w: Workload): number {
+  const engine = new TsFeatureEngine(OPTIONS);
+  const t0 = process.hrtime.bigint();
+  for (const c of w.chunks) engine.ingest(c);
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (engine.accepted !== w.events) throw new Error(`ts mirror accepted ${engine.accepted} of ${w.events}`);
+  return secs;
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const reps = Number(process.env.SENTINEL_BENCH_REPS ?? 7);
+  const nFast = Number(process.env.SENTINEL_BENCH_EVENTS ?? 400_000);
+  const plain = encodeWorkload(makeEvents(nFast, { samples: false }));
+  const withSamples = encodeWorkload(makeEvents(Math.floor(nFast / 2), { samples: true, seed: 7 }));
+
+  // Warm up both paths (JIT, page faults).
+  runNative(plain);
+  runTs(plain);
+
+  const nat: number[] = [];
+  const ts: number[] = [];
+  const natS: number[] = [];
+  let tableBytes = 0;
+  let subjects = 0;
+  for (let i = 0; i < reps; i++) {
+    const n = runNative(plain);
+    nat.push(plain.events / n.secs);
+    const st = n.engine.stats();
+    tableBytes = st.tableBytes;
+    subjects = st.subjectsLive;
+    ts.push(plain.events / runTs(plain));
+    natS.push(withSamples.events / runNative(withSamples).secs);
+  }
+  const native = median(nat);
+  const mirror = median(ts);
+  return [
+    { name: 'native.ingest.no_samples', unit: 'events/s', value: native },
+    { name: 'native.ingest.no_samples.bytes', unit: 'MB/s', value: (native * plain.bytes) / plain.events / 1e6 },
+    { name: 'native.ingest.samples_10pct_4KiB', unit: 'events/s', value: median(natS) },
+    { name: 'ts_mirror.features.no_samples', unit: 'events/s', value: mirror },
+    { name: 'native_vs_ts.no_samples', unit: 'x', value: native / mirror },
+    { name: 'native.subjects', unit: 'subjects', value: subjects },
+    { name: 'native.table_bytes_per_subject', unit: 'bytes', value: tableBytes / Math.max(1, subjects) },
+  ];
+}
