@@ -10,6 +10,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SentinelError } from '../../src/errors.js';
+import { defaultConfig } from '../config.js';
 
 export type FusePolicy = 'fail-open' | 'fail-closed';
 
@@ -130,7 +131,8 @@ function translateFailure(stderr: string): string | undefined {
 }
 
 export function fuseArgs(o: ProtectOptions): string[] {
-  const args: string[] = ['-f'];
+  // Foreground, and stop (unmount) if this supervising process dies, even by SIGKILL.
+  const args: string[] = ['-f', '--exit-with-parent'];
   if (o.noReport) args.push('--no-report');
   else {
     if (!o.socket) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', '--socket is required');
@@ -220,8 +222,10 @@ export async function startProtect(o: ProtectOptions): Promise<ProtectHandle> {
   return { child, mountpoint, lines, waitForLine, exited, stop };
 }
 
-function defaultSocket(): string {
-  return process.env['SENTINEL_SOCKET'] ?? path.join(projectRoot(), 'data', 'sentinel.sock');
+/** $SENTINEL_SOCKET, else the daemon's default socket for the data dir (<project>/data in a checkout). */
+function defaultSocket(dataDir?: string): string {
+  if (!dataDir && process.env['SENTINEL_SOCKET']) return process.env['SENTINEL_SOCKET'];
+  return defaultConfig(dataDir ? path.resolve(dataDir) : undefined).socket.path;
 }
 
 export function registerProtect(program: Command): void {
@@ -230,7 +234,8 @@ export function registerProtect(program: Command): void {
     .description('mount a FUSE-protected passthrough view of <source-dir> on <mountpoint> (reports to the daemon, denies Restricted/Lockdown processes)')
     .argument('<source-dir>', 'directory to protect')
     .argument('<mountpoint>', 'empty directory to mount the protected view on')
-    .option('--socket <path>', 'daemon socket (default $SENTINEL_SOCKET or <project>/data/sentinel.sock)')
+    .option('--socket <path>', 'daemon socket (default $SENTINEL_SOCKET, else <data dir>/sentinel.sock)')
+    .option('--data-dir <dir>', "the daemon's data directory, to find its socket (default <project>/data)")
     .option('--policy <policy>', 'when the daemon is unreachable: fail-open (allow, log) or fail-closed (deny mutating ops)', 'fail-open')
     .option('--queue-events <n>', 'bound of the in-memory event queue', (v: string) => {
       const n = Number(v);
@@ -243,14 +248,14 @@ export function registerProtect(program: Command): void {
       return n;
     })
     .option('--no-report', 'plain passthrough: no events, no enforcement')
-    .action(async (source: string, mountpoint: string, opts: { socket?: string; policy: string; queueEvents?: number; statsInterval?: number; report: boolean }) => {
+    .action(async (source: string, mountpoint: string, opts: { socket?: string; dataDir?: string; policy: string; queueEvents?: number; statsInterval?: number; report: boolean }) => {
       if (opts.policy !== 'fail-open' && opts.policy !== 'fail-closed') {
         throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `--policy must be fail-open or fail-closed, not ${opts.policy}`);
       }
       const handle = await startProtect({
         source,
         mountpoint,
-        socket: opts.report ? path.resolve(opts.socket ?? defaultSocket()) : undefined,
+        socket: opts.report ? path.resolve(opts.socket ?? defaultSocket(opts.dataDir)) : undefined,
         policy: opts.policy as FusePolicy,
         queueEvents: opts.queueEvents,
         statsIntervalS: opts.statsInterval,

@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -619,6 +621,7 @@ void usage(FILE* f) {
   fprintf(f,
           "usage: sentinel-fuse --socket <path> [--policy fail-open|fail-closed] [--queue-events N]\n"
           "                     [--queue-bytes N] [--stats-interval S] [--allow-other] [--no-report]\n"
+          "                     [--exit-with-parent]\n"
           "                     [-f] [-d] <source-dir> <mountpoint>\n"
           "Mounts a passthrough view of <source-dir> on <mountpoint>, reports every operation to the\n"
           "Sentinel daemon on <socket> and denies operations of Restricted/Lockdown processes.\n");
@@ -634,7 +637,7 @@ int fail(const std::string& msg) {
 
 int main(int argc, char** argv) {
   ClientOptions copts;
-  bool foreground = false, debug = false, allowOther = geteuid() == 0;
+  bool foreground = false, debug = false, allowOther = geteuid() == 0, exitWithParent = false;
   std::string source, mountpoint;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -655,6 +658,7 @@ int main(int argc, char** argv) {
     else if (a == "--queue-bytes") copts.queue_bytes = std::strtoull(val("--queue-bytes").c_str(), nullptr, 10);
     else if (a == "--stats-interval") copts.stats_interval_s = std::atoi(val("--stats-interval").c_str());
     else if (a == "--no-report") G.report = false;
+    else if (a == "--exit-with-parent") exitWithParent = true;
     else if (a == "--allow-other") allowOther = true;
     else if (a == "--no-allow-other") allowOther = false;
     else if (a == "-f" || a == "--foreground") foreground = true;
@@ -764,6 +768,12 @@ int main(int argc, char** argv) {
     fuse_unmount(f);
     fuse_destroy(f);
     return fail("cannot daemonize");
+  }
+  if (exitWithParent) {
+    // SIGTERM when the supervising process dies (even SIGKILLed): unmount cleanly, no orphan mount.
+    pid_t parent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) fuse_session_exit(se);
   }
   Client* client = nullptr;
   if (G.report) {
