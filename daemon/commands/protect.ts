@@ -123,7 +123,8 @@ export function unmount(mountpoint: string): void {
   if (isMounted(mountpoint)) spawnSync('umount', ['-l', mountpoint], { stdio: 'ignore' });
 }
 
-function translateFailure(stderr: string): string | undefined {
+/** What to tell the user when sentinel-fuse failed to start, from its stderr. */
+export function explainFuseFailure(stderr: string): string | undefined {
   if (/error while loading shared libraries: libfuse3/.test(stderr)) return 'libfuse3 is not installed: apt-get install fuse3 libfuse3-dev';
   if (/fusermount3?: (not found|No such file)/i.test(stderr)) return 'fusermount3 is missing: apt-get install fuse3 libfuse3-dev';
   const m = /sentinel-fuse: error: (.*)/.exec(stderr);
@@ -216,7 +217,7 @@ export async function startProtect(o: ProtectOptions): Promise<ProtectHandle> {
   const outcome = await Promise.race([mounted.then(() => 'mounted' as const), exited.then((c) => c)]);
   if (outcome !== 'mounted') {
     mounted.catch(() => undefined);
-    const why = translateFailure(stderrText) ?? `sentinel-fuse exited with code ${outcome}: ${stderrText.trim().slice(-400)}`;
+    const why = explainFuseFailure(stderrText) ?? `sentinel-fuse exited with code ${outcome}: ${stderrText.trim().slice(-400)}`;
     throw new SentinelError('SENTINEL_E_IO', why);
   }
   return { child, mountpoint, lines, waitForLine, exited, stop };

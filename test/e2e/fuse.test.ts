@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FakeDaemon, type RecvEvent } from '../fixtures/fuse/fake-daemon.js';
 import { Worker, ensureFuseBuilt, poll, root, startTimeOf, tmpDir } from '../fixtures/fuse/helpers.js';
-import { fuseBinary, isMounted, startProtect, unmount, type ProtectHandle } from '../../daemon/commands/protect.js';
+import { explainFuseFailure, fuseBinary, isMounted, startProtect, unmount, type ProtectHandle } from '../../daemon/commands/protect.js';
 
 const haveFuse = existsSync('/dev/fuse') && process.getuid?.() === 0;
 
@@ -286,5 +286,7 @@ describe.skipIf(!haveFuse)('sentinel-fuse with a protocol-v1 daemon', () => {
     await expect(startProtect({ source: path.join(t.dir, 'src'), mountpoint: path.join(t.dir, 'mnt'), noReport: true, binary: path.join(t.dir, 'nope') })).rejects.toThrow(/npm run build:fuse/);
     await expect(startProtect({ source: path.join(t.dir, 'nosuch'), mountpoint: path.join(t.dir, 'src'), noReport: true })).rejects.toThrow(/source directory/);
     expect(root.length).toBeGreaterThan(0);
+    // What the dynamic loader prints when libfuse3 is not installed.
+    expect(explainFuseFailure('sentinel-fuse: error while loading shared libraries: libfuse3.so.3: cannot open shared object file: No such file or directory')).toMatch(/apt-get install fuse3 libfuse3-dev/);
   });
 });
