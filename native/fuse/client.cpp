@@ -207,39 +207,52 @@ void Client::dropInflight(const char* why) {
 }
 
 void Client::takePending() {
+  size_t taken;
   {
     std::lock_guard<std::mutex> g(qm_);
     if (pending_events_ == 0) return;
     spare_.clear();
     std::swap(spare_, pending_);
+    taken = pending_events_;
     pending_events_ = 0;
   }
+  if (!events_) {
+    counters.dropped.fetch_add(taken);
+    spare_.clear();
+    return;
+  }
   // Split the encoded records into EVENT_BATCH frames of at most 64 KiB (and max_payload).
-  const size_t maxFrame = 64 * 1024;
-  size_t maxPayload = maxFrame - p::kHeaderSize;
+  size_t maxPayload = 64 * 1024 - p::kHeaderSize;  // frames of at most 64 KiB
   if (max_payload_ < maxPayload) maxPayload = max_payload_;
   const uint8_t* d = spare_.data();
   size_t n = spare_.size(), at = 0;
   while (at < n) {
+    // Find how many records fit, then allocate exactly that (the byte bound counts frame sizes,
+    // so a frame must not hold more memory than its size).
+    size_t end = at, payload = 4;
+    uint32_t count = 0;
+    while (end < n) {
+      uint16_t len = p::load<uint16_t>(d + end);
+      if (count > 0 && payload + len > maxPayload) break;
+      payload += len;
+      end += len;
+      count++;
+    }
     Inflight b;
     b.seq = 0;
-    b.events = 0;
-    b.frame.reserve(maxFrame);
-    p::appendHeader(b.frame, p::kEventBatch, 0, 0);
+    b.events = count;
+    b.frame.reserve(p::kHeaderSize + payload);
+    p::appendHeader(b.frame, p::kEventBatch, static_cast<uint32_t>(payload), 0);
     b.frame.resize(p::kHeaderSize + 4);
-    while (at < n) {
-      uint16_t len = p::load<uint16_t>(d + at);
-      if (b.events > 0 && b.frame.size() - p::kHeaderSize + len > maxPayload) break;
-      b.frame.insert(b.frame.end(), d + at, d + at + len);
-      at += len;
-      b.events++;
-    }
-    p::store<uint32_t>(b.frame.data() + p::kHeaderSize, b.events);
-    p::patchLength(b.frame, 0);
+    p::store<uint32_t>(b.frame.data() + p::kHeaderSize, count);
+    b.frame.insert(b.frame.end(), d + at, d + end);
+    at = end;
     inflight_events_.fetch_add(b.events);
     inflight_bytes_.fetch_add(b.frame.size());
     unacked_.push_back(std::move(b));
   }
+  spare_.clear();
+  if (spare_.capacity() > (4u << 20)) spare_.shrink_to_fit();  // give back a burst's buffer
 }
 
 bool Client::flushOut(int fd) {
@@ -282,6 +295,8 @@ void Client::onFrame(uint8_t type, uint32_t seq, const uint8_t* d, uint32_t len)
       uint32_t mp = p::load<uint32_t>(d + 8);
       handshaken_ = true;
       acks_ = (roles & p::kRoleAcks) != 0;
+      events_ = (roles & p::kRoleEvents) != 0;
+      if (!events_) logLine("error", "daemon did not grant EVENTS: events are dropped (counted) on this connection");
       max_payload_ = mp ? mp : 64 * 1024;
       size_t resend = 0;
       for (auto& b : unacked_) resend += b.events;

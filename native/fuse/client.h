@@ -106,6 +106,7 @@ class Client {
   std::vector<uint8_t> in_;
   uint32_t seq_ = 1;
   bool acks_ = false;
+  bool events_ = true;
   bool handshaken_ = false;
   uint32_t max_payload_ = 64 * 1024;
   bool in_outage_ = false;

@@ -276,6 +276,25 @@ describe.skipIf(!haveFuse)('sentinel-fuse with a protocol-v1 daemon', () => {
     expect(fuse.lines.some((l) => l.msg === 'undelivered events dropped' && l['events'] === 10)).toBe(true);
   });
 
+  it('back-pressure: a daemon that stops reading never blocks file operations; overflow is dropped and counted, the rest delivered', async () => {
+    const { mnt, daemon, fuse } = await setup({ queueEvents: 100 });
+    const w = worker();
+    await w.ready;
+    daemon.pause();
+    const t0 = Date.now();
+    for (let i = 0; i < 300; i++) expect((await w.do({ op: 'writeRandom', path: path.join(mnt, `big${i}`), size: 4096 })).ok).toBe(true);
+    const elapsed = Date.now() - t0;
+    await fuse.waitForLine((l) => l.msg === 'stats' && Number(l['dropped']) > 0, 10_000);
+    daemon.resume();
+    await fuse.waitForLine((l) => l.msg === 'stats' && l['queued'] === 0 && l['inflight'] === 0, 15_000, fuse.lines.length);
+    await fuse.stop();
+    const exit = fuse.lines.find((l) => l.msg === 'exit')!;
+    expect(Number(exit['dropped'])).toBeGreaterThan(0);
+    expect(Number(exit['enqueued']) + Number(exit['dropped'])).toBe(900); // 300 × (create, write, close)
+    expect(daemon.events.length).toBe(Number(exit['enqueued']));
+    expect(elapsed).toBeLessThan(30_000);
+  });
+
   it('refuses a non-empty mountpoint and a missing binary with clear messages', async () => {
     const t = tmpDir('sfuse-');
     cleanups.push(t.cleanup);
