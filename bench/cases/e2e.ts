@@ -35,7 +35,7 @@ async function runLoad(socket: string, args: string[]): Promise<LoadResult> {
 /** A do-nothing peer: parses headers, acknowledges every EVENT_BATCH with its count. */
 async function sinkServer(socketPath: string): Promise<net.Server> {
   const server = net.createServer((s) => {
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     s.on('data', (d: Buffer) => {
       pending = pending.length ? Buffer.concat([pending, d]) : d;
       let at = 0;
