@@ -71,8 +71,9 @@ export function projectRoot(): string {
   }
 }
 
+/** build/fuse/sentinel-fuse under the project root ($SENTINEL_FUSE_BINARY overrides, e.g. a sanitizer build). */
 export function fuseBinary(): string {
-  return path.join(projectRoot(), 'build', 'fuse', 'sentinel-fuse');
+  return process.env['SENTINEL_FUSE_BINARY'] || path.join(projectRoot(), 'build', 'fuse', 'sentinel-fuse');
 }
 
 function onPath(cmd: string): boolean {

@@ -751,6 +751,7 @@ int main(int argc, char** argv) {
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(fargs.size()), fargs.data());
 
   fuse* f = fuse_new(&args, &ops, sizeof ops, nullptr);
+  fuse_opt_free_args(&args);
   if (!f) return fail("fuse_new failed (bad options?)");
   if (fuse_mount(f, G.mountpoint.c_str()) != 0) {
     fuse_destroy(f);
