@@ -2,18 +2,13 @@
  * `sentinel` command line. Every failure prints `sentinel: <CODE>: <message>` on stderr and
  * exits non-zero (2 usage/config, 3 daemon not running, 1 anything else).
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { SentinelError } from '../src/errors.js';
 import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
 import { registerReplay } from './commands/replay.js';
 import { registerSend } from './commands/send.js';
-
-export function intOption(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
-  return n;
-}
+import { registerProtect } from './commands/protect.js';
 
 export function buildProgram(): Command {
   const program = new Command('sentinel')
@@ -24,6 +19,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerReplay(program);
   registerSend(program);
+  registerProtect(program);
   return program;
 }
 

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { replayTrace, type ReplayReport } from '../../src/replay/replay.js';
 import { defaultConfig } from '../config.js';
-import { intOption } from '../cli.js';
+import { intOption } from './options.js';
 
 function table(r: ReplayReport): string {
   const out = [`${r.events} events (${r.accepted} accepted, ${r.rejected} rejected), ${r.parseErrors.length} bad lines, ${r.subjects.length} subjects`];

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig, type SentinelConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { startDaemon } from '../daemon.js';
-import { intOption } from '../cli.js';
+import { intOption } from './options.js';
 
 export function registerStart(program: Command): void {
   program

@@ -4,13 +4,23 @@
  * it in `finally`/`afterEach`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { once } from 'node:events';
 
-export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+/** The checkout root, found from this file whether it runs from test/ or from dist/test/. */
+function findRoot(): string {
+  let dir = path.dirname(new URL(import.meta.url).pathname);
+  while (!existsSync(path.join(dir, 'binding.gyp'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('binding.gyp not found above ' + import.meta.url);
+    dir = up;
+  }
+  return dir;
+}
+export const ROOT = findRoot();
 export const CLI = path.join(ROOT, 'bin', 'sentinel.js');
 
 export interface LogLine {
