@@ -11,6 +11,7 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "metrics.h"
 #include "siphash.h"
 
 namespace sentinel {
@@ -274,6 +275,17 @@ double KeystrokeProfile::fused_score(const TimingStats& s, const FusionWeights& 
   return -v;
 }
 
+double KeystrokeProfile::calibrate(const FusionWeights& fw, double frr) {
+  std::vector<double> g;
+  for (const Components& c : loo_) {
+    double v = 0;
+    for (int k = 0; k < kComponents; ++k) v += fw.w[k] * (c[k] - mu_[k]) / sd_[k];
+    g.push_back(-v);
+  }
+  threshold = g.empty() ? 0 : threshold_for_frr(g, frr);
+  return threshold;
+}
+
 KeystrokeProfile KeystrokeProfile::enroll(const std::vector<KeystrokeRecord>& recs,
                                           size_t window) {
   KeystrokeProfile p;
@@ -292,6 +304,7 @@ KeystrokeProfile KeystrokeProfile::enroll(const std::vector<KeystrokeRecord>& re
       loo.push_back(q.raw(TimingStats::from_records(recs.data() + s, W)));
     }
   }
+  p.loo_ = loo;
   for (int k = 0; k < kComponents; ++k) {
     if (loo.empty()) break;
     double a = 0, b = 0;

@@ -134,6 +134,18 @@ using Components = std::array<double, kComponents>;
 struct FusionWeights {
   Components w{{1.0, 1.0, 0.0, 0.0, 0.0}};
 };
+// Fused weights v1: logistic regression on the FIT half of the Aalto
+// development typists at 100-keystroke windows (aalto_eval, default split),
+// and the global accept threshold on fused_score at the FIT half's EER.
+// Shipped parameters: a manifest entry belongs in models/ (see
+// docs/biometrics.md).
+constexpr double kFusedV1[kComponents] = {0.429, 0.434, 0.894, 0.631, 0.167};
+constexpr double kFusedV1GlobalThreshold = -3.13;  // at 100-keystroke windows
+inline FusionWeights fused_v1() {
+  FusionWeights f;
+  for (int k = 0; k < kComponents; ++k) f.w[k] = kFusedV1[k];
+  return f;
+}
 
 class KeystrokeProfile {
  public:
@@ -155,10 +167,15 @@ class KeystrokeProfile {
   const TimingStats& reference() const { return ref_; }
   const Components& mu() const { return mu_; }
   const Components& sd() const { return sd_; }
-  double threshold = 0;  // per-user accept threshold (set by calibration)
+  // Per-user threshold: accept when fused_score >= threshold. calibrate()
+  // sets it so that `frr` of the enrollment's own leave-one-window-out
+  // scores would be rejected (no impostor data needed).
+  double calibrate(const FusionWeights& fw, double frr);
+  double threshold = 0;
 
  private:
   TimingStats ref_;
+  std::vector<Components> loo_;  // enrollment leave-one-window-out distances
   Components mu_{}, sd_{{1, 1, 1, 1, 1}};
 };
 

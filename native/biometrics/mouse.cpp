@@ -13,7 +13,9 @@ const char* const kActionFeatureNames[kActionFeatures] = {
     "jerk_abs_mean", "jerk_sd", "turn_abs_mean", "turn_sd", "turn_abs_sum",
     "curv_mean", "curv_sd", "max_dev_ratio", "turn_sign_changes", "hold_s",
     "scroll_ticks", "v_end_frac", "accel_time_frac", "log_path_per_chord",
-    "gap_before_s", "dwell_before_press_s", "prev_type", "bbox_aspect"};
+    "gap_before_s", "dwell_before_press_s", "prev_type", "bbox_aspect",
+    "vx_mean", "vx_sd", "vy_mean", "vy_sd", "v_median", "accel_phase_s",
+    "omega_abs_max", "path_after_vmax_frac"};
 
 namespace {
 
@@ -108,6 +110,22 @@ void action_features(ActionType type, const std::vector<TrajPoint>& pts, double 
   f[6] = path > 0 ? float(std::min(1.0, chord / path)) : 1.f;
   f[7] = float(path / dur);
   f[31] = chord > 0 ? float(std::log((path + 1) / (chord + 1))) : 0.f;
+  MS vxs, vys;
+  for (size_t i = 1; i < g.size(); ++i) {
+    double h = g[i].t - g[i - 1].t;
+    if (h <= 1e-6) continue;
+    vxs.add((g[i].x - g[i - 1].x) / h);
+    vys.add((g[i].y - g[i - 1].y) / h);
+  }
+  f[36] = float(vxs.mean());
+  f[37] = float(vxs.sd());
+  f[38] = float(vys.mean());
+  f[39] = float(vys.sd());
+  if (!v.empty()) {
+    std::vector<double> vv(v);
+    std::nth_element(vv.begin(), vv.begin() + vv.size() / 2, vv.end());
+    f[40] = float(vv[vv.size() / 2]);
+  }
   MS vs, as, js;
   size_t imax = 0;
   for (size_t i = 0; i < v.size(); ++i) {
@@ -119,6 +137,12 @@ void action_features(ActionType type, const std::vector<TrajPoint>& pts, double 
   f[12] = float(vs.max());
   f[13] = v.size() > 1 ? float(double(imax) / double(v.size() - 1)) : 0.f;
   f[29] = vs.max() > 0 ? float(v.back() / vs.max()) : 0.f;
+  f[41] = float(imax * dt);
+  if (path > 0) {
+    double after = 0;
+    for (size_t i = imax; i < seg_len.size(); ++i) after += seg_len[i];
+    f[43] = float(after / path);
+  }
   std::vector<double> a;
   size_t accel_steps = 0;
   for (size_t i = 1; i < v.size(); ++i) {
@@ -145,6 +169,7 @@ void action_features(ActionType type, const std::vector<TrajPoint>& pts, double 
       while (d > M_PI) d -= 2 * M_PI;
       while (d < -M_PI) d += 2 * M_PI;
       turn.add(d);
+      f[42] = std::max(f[42], float(std::abs(d) / dt));
       curv.add(d / std::max(1.0, 0.5 * (seg_len[i] + prev_l)));
       if (d * prev_turn < 0 && std::abs(d) > 0.05) ++sign_changes;
       if (std::abs(d) > 0.05) prev_turn = d;

@@ -39,7 +39,7 @@ struct MouseEvent {
 enum class ActionType : uint8_t { kMM = 0, kPC = 1, kDD = 2 };
 
 constexpr int kMouseSchemaVersion = 1;
-constexpr int kActionFeatures = 36;
+constexpr int kActionFeatures = 44;
 // Feature names, index-aligned with MouseAction::f (for docs and manifests).
 extern const char* const kActionFeatureNames[kActionFeatures];
 

@@ -2,7 +2,8 @@
 // and mouse feature fixtures, GP/metrics fixtures, key-file mode, and two
 // synthetic typists separated by enrollment + scoring.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -21,14 +22,20 @@ describe('native biometrics', () => {
   it.skipIf(!haveCxx)(
     'feature fixtures, scorers and two synthetic typists pass',
     () => {
-      execFileSync('make', ['-s', '-C', resolve(root, 'tools/bio-eval'), resolve(root, 'build/bio-eval/bio_test')], {
-        stdio: 'pipe',
-      });
-      const bin = resolve(root, 'build/bio-eval/bio_test');
-      expect(existsSync(bin)).toBe(true);
-      const out = execFileSync(bin, { encoding: 'utf8' });
-      expect(out).toContain('bio_test: all passed');
-      expect(out).toMatch(/\d+ checks, 0 failures/);
+      // Build outside build/: a concurrent node-gyp rebuild wipes that folder.
+      const out_dir = mkdtempSync(resolve(tmpdir(), 'sentinel-bio-'));
+      try {
+        const bin = resolve(out_dir, 'bio_test');
+        execFileSync('make', ['-s', '-C', resolve(root, 'tools/bio-eval'), `OUT=${out_dir}`, bin], {
+          stdio: 'pipe',
+        });
+        expect(existsSync(bin)).toBe(true);
+        const out = execFileSync(bin, { encoding: 'utf8' });
+        expect(out).toContain('bio_test: all passed');
+        expect(out).toMatch(/\d+ checks, 0 failures/);
+      } finally {
+        rmSync(out_dir, { recursive: true, force: true });
+      }
     },
     300_000,
   );

@@ -11,7 +11,9 @@
 // chosen on FIT.
 //
 // usage: aalto_eval --data DIR [--windows 50,100,200] [--max-users N]
-//                   [--enroll-sentences 10] [--seed S]
+//                   [--enroll-sentences 10] [--seed S] [--split-salt STR]
+// --seed changes the (evaluation-only) bucket hash key, --split-salt the
+// FIT/TEST split of the typists.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -87,6 +89,7 @@ static uint64_t fnv(const std::string& s) {
 }
 
 struct Row { Components z, raw; bool genuine; size_t user; };
+static std::vector<double> g_user_thr;  // per TEST user, fused (FIT weights), FRR target
 
 // Logistic regression on z components (class-balanced), returns weights so
 // that fused distance = sum w z (the bias does not matter for ranking).
@@ -119,6 +122,7 @@ int main(int argc, char** argv) {
   std::vector<size_t> windows = {50, 100, 200};
   size_t max_users = 0, enroll_n = 10;
   unsigned seed = 1;
+  std::string salt;  // changes which typists land in FIT and TEST
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -126,6 +130,7 @@ int main(int argc, char** argv) {
     else if (a == "--max-users") max_users = std::stoul(next());
     else if (a == "--enroll-sentences") enroll_n = std::stoul(next());
     else if (a == "--seed") seed = std::stoul(next());
+    else if (a == "--split-salt") salt = next();
     else if (a == "--windows") {
       windows.clear();
       std::stringstream ss(next());
@@ -172,7 +177,7 @@ int main(int argc, char** argv) {
     }
     t.sentences.clear();
     t.sentences.shrink_to_fit();
-    (fnv(t.id) % 2 == 0 ? fit : test).push_back(std::move(t));
+    ((fnv(salt + t.id) >> 40) % 2 == 0 ? fit : test).push_back(std::move(t));
   }
   std::printf("typists: fit %zu, test %zu (of %zu files); enroll on first %zu sentences\n",
               fit.size(), test.size(), files.size(), enroll_n);
@@ -201,8 +206,12 @@ int main(int argc, char** argv) {
           }
       return rows;
     };
-    std::vector<Row> fr = rows_for(fit), tr = rows_for(test);
+    std::vector<Row> fr = rows_for(fit);
     FusionWeights fw = fit_weights(fr);
+    // Per-user thresholds from each TEST typist's own enrollment only.
+    std::vector<KeystrokeProfile> tprof;
+    for (const Typist& t : test) tprof.push_back(KeystrokeProfile::enroll(t.enroll, W));
+    std::vector<Row> tr = rows_for(test);
 
     struct Method { const char* name; std::function<double(const Row&)> f; };
     auto fused = [&](const FusionWeights& w) {
@@ -250,6 +259,23 @@ int main(int argc, char** argv) {
       OperatingPoint op = at_threshold(g, im, fitroc.eer_threshold);
       std::printf("%-30s %10.2f %10.2f %10.4f %7.2f/%-7.2f\n", m.name, 100 * sum / std::max<size_t>(n, 1),
                   100 * pooled.eer, pooled.auc, 100 * op.far, 100 * op.frr);
+      if (&m == &methods.back())
+        std::printf("  global threshold on the fused score (EER point on FIT): %.4f\n", fitroc.eer_threshold);
+    }
+    // Deployment-style operating points for the fused score: (a) the global
+    // threshold fit on FIT (EER point there), (b) per-user thresholds
+    // calibrated on each user's own enrollment to a target FRR.
+    for (double target : {0.05, 0.10}) {
+      size_t fa = 0, ni = 0, fr_ = 0, ng2 = 0;
+      std::vector<double> thr(test.size());
+      for (size_t u = 0; u < test.size(); ++u) thr[u] = tprof[u].calibrate(fw, target);
+      auto f = fused(fw);
+      for (const Row& r : tr) {
+        bool acc = f(r) >= thr[r.user];
+        if (r.genuine) { ++ng2; fr_ += !acc; } else { ++ni; fa += acc; }
+      }
+      std::printf("per-user threshold calibrated on enrollment to FRR %.0f%%: TEST FRR %.2f%%, FAR %.2f%%\n",
+                  100 * target, 100.0 * fr_ / std::max<size_t>(ng2, 1), 100.0 * fa / std::max<size_t>(ni, 1));
     }
     std::fflush(stdout);
   }

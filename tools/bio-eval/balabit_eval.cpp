@@ -18,7 +18,8 @@
 // usage: balabit_eval --data DIR/training_files [--actions 1,5,10,20]
 //        [--common-step 0.11] [--data-mode raw|common|both] [--open 0|1]
 //        [--trees 100] [--depth 20] [--max-pos 10000] [--resample 0.1]
-//        [--pause 1.0] [--min-path 20] [--agg logit|mean]
+//        [--pause 1.0] [--min-path 20] [--agg logit|mean] [--neg-ratio 1]
+//        [--open-trees 50] [--open-max-pos 4000] [--pair 0|1] [--mtry 0]
 // Block score = mean logit of the per-action P(u) (--agg logit, default).
 // The open-set protocol is run for our features only.
 #include <dirent.h>
@@ -29,6 +30,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <random>
 #include <sstream>
 #include <string>
@@ -95,8 +97,18 @@ static bool load_session(const std::string& path, std::vector<MouseEvent>* ev) {
 
 enum class FeatSet { kOurs, kCadence };
 
+// With --pair 1 a row is the action's features followed by the previous
+// action's (same session; zeros for a session's first action).
+static bool g_pair = false;
+static std::set<const MouseAction*> g_first;
 static void row_of(const MouseAction& a, FeatSet fs, std::vector<float>* X) {
-  if (fs == FeatSet::kOurs) X->insert(X->end(), a.f.begin(), a.f.end());
+  if (fs == FeatSet::kOurs) {
+    X->insert(X->end(), a.f.begin(), a.f.end());
+    if (g_pair) {
+      if (g_first.count(&a)) X->insert(X->end(), a.f.size(), 0.f);
+      else X->insert(X->end(), (&a - 1)->f.begin(), (&a - 1)->f.end());
+    }
+  }
   else X->insert(X->end(), a.cadence.begin(), a.cadence.end());
 }
 
@@ -107,13 +119,16 @@ struct Scores {
 
 int main(int argc, char** argv) {
   std::string dir, data_mode = "both";
-  std::vector<int> Ns = {1, 5, 10, 20};
+  std::vector<int> Ns = {1, 5, 10, 20, 50};
+  int open_trees = 50;
+  size_t open_max_pos = 4000;
   double common_step = 0.11;
   int open = 1;
   ForestParams fp;
   size_t max_pos = 10000;
   SegmenterConfig sc;
   bool agg_logit = true;
+  double neg_ratio = 1.0;
   fp.trees = 100;
   fp.max_depth = 20;
   for (int i = 1; i < argc; ++i) {
@@ -129,6 +144,11 @@ int main(int argc, char** argv) {
     else if (a == "--pause") sc.pause_s = std::atof(next().c_str());
     else if (a == "--min-path") sc.min_path_px = std::atof(next().c_str());
     else if (a == "--agg") agg_logit = next() == "logit";
+    else if (a == "--neg-ratio") neg_ratio = std::atof(next().c_str());
+    else if (a == "--open-trees") open_trees = std::atoi(next().c_str());
+    else if (a == "--open-max-pos") open_max_pos = std::stoul(next());
+    else if (a == "--pair") g_pair = std::atoi(next().c_str()) != 0;
+    else if (a == "--mtry") fp.mtry = std::atoi(next().c_str());
     else if (a == "--depth") fp.max_depth = std::atoi(next().c_str());
     else if (a == "--actions") {
       Ns.clear();
@@ -140,6 +160,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  const int closed_trees = fp.trees;
   if (dir.empty()) {
     std::fprintf(stderr, "usage: balabit_eval --data DIR/training_files [options]\n");
     return 2;
@@ -153,13 +174,16 @@ int main(int argc, char** argv) {
       se.name = users[u] + "/" + s;
       if (load_session(dir + "/" + users[u] + "/" + s, &se.events)) base.push_back(std::move(se));
     }
-  std::printf("sessions: %zu, users: %zu; resample step %.3f s, pause %.2f s, trees %d\n",
-              base.size(), users.size(), sc.resample_s, sc.pause_s, fp.trees);
+  std::printf("sessions: %zu, users: %zu; resample step %.3f s, pause %.2f s, min path %.0f px;\n"
+              "forest: closed-set %d trees / %zu positives max, open-set %d trees / %zu, depth %d\n",
+              base.size(), users.size(), sc.resample_s, sc.pause_s, sc.min_path_px, closed_trees,
+              max_pos, open_trees, open_max_pos, fp.max_depth);
 
   std::vector<std::string> modes;
   if (data_mode == "raw" || data_mode == "both") modes.push_back("raw");
   if (data_mode == "common" || data_mode == "both") modes.push_back("common");
   for (const std::string& mode : modes) {
+    g_first.clear();
     std::vector<Session> S = base;
     std::vector<size_t> per_user(users.size());
     for (Session& s : S) {
@@ -168,6 +192,7 @@ int main(int argc, char** argv) {
       for (const MouseEvent& e : s.events) seg.push(e, &s.actions);
       seg.flush(&s.actions);
       per_user[s.user] += s.actions.size();
+      if (!s.actions.empty()) g_first.insert(&s.actions[0]);  // (cleared per mode)
       s.events.clear();
     }
     std::printf("\n#### data: %s%s\nactions per user:", mode.c_str(),
@@ -178,7 +203,7 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < S.size(); ++i) sess_of[S[i].user].push_back(int(i));
 
     for (FeatSet fs : {FeatSet::kOurs, FeatSet::kCadence}) {
-      const int d = fs == FeatSet::kOurs ? kActionFeatures : 3;
+      const int d = fs == FeatSet::kOurs ? kActionFeatures * (g_pair ? 2 : 1) : 3;
       for (int protocol = 0; protocol < ((open && fs == FeatSet::kOurs) ? 2 : 1); ++protocol) {
         Scores sc_;
         std::mt19937 rng(7);
@@ -199,14 +224,15 @@ int main(int argc, char** argv) {
                 if (j != k)
                   for (const MouseAction& a : S[mine[j]].actions) pos.push_back(&a);
               std::shuffle(pos.begin(), pos.end(), rng);
-              if (pos.size() > max_pos) pos.resize(max_pos);
+              const size_t cap = protocol == 0 ? max_pos : open_max_pos;
+              if (pos.size() > cap) pos.resize(cap);
               for (const MouseAction* a : pos) { row_of(*a, fs, &X); y.push_back(1); }
               // negatives, balanced over the other users
               std::vector<int> negu;
               for (size_t v = 0; v < users.size(); ++v)
                 if (v != u && int(v) != excl) negu.push_back(int(v));
               std::vector<int> test_imp;  // impostor sessions scored by this model
-              size_t per = pos.size() / negu.size() + 1;
+              size_t per = size_t(neg_ratio * pos.size()) / negu.size() + 1;
               for (int v : negu) {
                 const auto& theirs = sess_of[v];
                 int held = protocol == 0 ? theirs[k % theirs.size()] : -1;
@@ -221,6 +247,7 @@ int main(int argc, char** argv) {
               }
               if (protocol == 1) test_imp = sess_of[excl];
               RandomForest rf;
+              fp.trees = protocol == 0 ? closed_trees : open_trees;
               fp.seed = uint32_t(1000 * u + 10 * k + (excl + 1));
               rf.fit(X, d, y, fp);
               auto score_session = [&](int s, bool genuine) {
@@ -251,7 +278,7 @@ int main(int argc, char** argv) {
           }
         }
         std::printf("\n[%s] features=%s protocol=%s\n", mode.c_str(),
-                    fs == FeatSet::kOurs ? "ours (cadence-invariant, 36)" : "cadence-only (3 timing numbers)",
+                    fs == FeatSet::kOurs ? "ours (cadence-invariant, 44 per action)" : "cadence-only (3 timing numbers)",
                     protocol == 0 ? "closed-set (impostor users seen as negatives, their test sessions not)"
                                   : "open-set (impostor user never seen)");
         std::printf("%8s %10s %10s %10s %10s %9s %9s\n", "actions", "userAUC", "userEER%", "pooledAUC",
