@@ -2,7 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <new>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 namespace sentinel::core {
 
@@ -84,12 +89,9 @@ inline E* lookup(E* table, int sets, uint32_t key) {
 }
 
 inline uint8_t sizeClass(uint64_t len) {
-  uint8_t c = 0;
-  while (len && c < 63) {
-    len >>= 1;
-    c++;
-  }
-  return c;
+  if (len == 0) return 0;
+  int bits = 64 - __builtin_clzll(len);
+  return static_cast<uint8_t>(bits > 63 ? 63 : bits);
 }
 
 const char* recordProblem(const uint8_t* p) {
@@ -126,6 +128,7 @@ size_t Engine::KeyHash::operator()(const Key& k) const {
 struct Engine::Derived {
   int64_t ep[kWindows];  // bucket epoch of ts in each window
   PathParts p1, p2;
+  uint32_t commHash = 0;
   bool hasP2 = false;
   bool hasEnt = false;
   float ent = 0;
@@ -152,6 +155,8 @@ Engine::Engine(const EngineOptions& o) : opts_(o) {
 }
 
 Engine::~Engine() = default;
+
+void Engine::ChunkFree::operator()(Subject* p) const { std::free(p); }
 
 // ---------------------------------------------------------------- subjects
 
@@ -197,13 +202,12 @@ void Engine::evictSlot(uint32_t slot) {
   st_.subjectsEvicted++;
 }
 
-// Evicts the least recently active Normal subject, preferring (idle >= idleEvictMs, not due),
+// Evicts the least recently active Normal subject (idle measured against `now`, the event
+// time of the event that needs the slot), preferring (idle >= idleEvictMs, not due),
 // then (not due), then any Normal one, among the kEvictWalk least recent.
-bool Engine::evictOne(uint32_t protect) {
+bool Engine::evictOne(uint32_t protect, int64_t now) {
   uint32_t best = kNil;
   int bestTier = 0;
-  int64_t now = 0;
-  if (lruHead_ != kNil) now = at(lruHead_).lastNs;
   int walked = 0;
   for (uint32_t slot = lruTail_; slot != kNil && walked < kEvictWalk; slot = at(slot).lruPrev, walked++) {
     if (slot == protect) continue;
@@ -223,17 +227,22 @@ bool Engine::evictOne(uint32_t protect) {
   return true;
 }
 
-uint32_t Engine::findOrCreate(const Key& k, uint8_t kind, uint32_t protect) {
-  auto it = byKey_.find(k);
-  if (it != byKey_.end()) return it->second;
-  if (live_ >= opts_.maxSubjects && !evictOne(protect)) return kNil;
+uint32_t Engine::create(const Key& k, uint8_t kind, uint32_t protect, int64_t nowNs) {
+  if (live_ >= opts_.maxSubjects && !evictOne(protect, nowNs)) return kNil;
   uint32_t slot;
   if (!freeSlots_.empty()) {
     slot = freeSlots_.back();
     freeSlots_.pop_back();
   } else {
     slot = slotCount_++;
-    if ((slot >> kChunkShift) >= chunks_.size()) chunks_.emplace_back(new Subject[kChunkMask + 1]);
+    if (slot / kChunkSubjects >= chunks_.size()) {
+      void* mem = std::aligned_alloc(kChunkBytes, kChunkBytes);
+      if (!mem) throw std::bad_alloc();
+#if defined(__linux__) && !defined(SENTINEL_NO_HUGEPAGE)
+      madvise(mem, kChunkBytes, MADV_HUGEPAGE);
+#endif
+      chunks_.emplace_back(static_cast<Subject*>(mem));
+    }
   }
   Subject& s = at(slot);
   std::memset(static_cast<void*>(&s), 0, sizeof(Subject));
@@ -313,8 +322,8 @@ void Engine::setDecoys(const std::vector<std::string>& paths) {
 
 void Engine::setWeights(const float* w) { std::memcpy(weights_, w, sizeof(weights_)); }
 
-void Engine::feed(const EventView& e) {
-  Derived d;
+void Engine::derive(const EventView& e, Derived& d) {
+  d = Derived();
   d.ep[0] = floorDiv<100'000'000LL>(static_cast<int64_t>(e.ts_ns));
   d.ep[1] = floorDiv<10>(d.ep[0]);
   d.ep[2] = floorDiv<100>(d.ep[0]);
@@ -323,6 +332,7 @@ void Engine::feed(const EventView& e) {
     d.hasP2 = true;
     d.p2 = splitPath(e.path2.data, e.path2.size);
   }
+  d.commHash = nonZero(hashBytes(e.comm.data, std::min<size_t>(e.comm.size, sizeof(Subject::comm)), 0));
   if (e.flags & kFlagHasEntropy) {
     d.hasEnt = true;
     d.ent = e.entropy;
@@ -366,14 +376,30 @@ void Engine::feed(const EventView& e) {
   if (!decoyKeys_.empty())
     d.decoy = isDecoy(e.path.data, e.path.size, d.p1.key) ||
               (d.hasP2 && isDecoy(e.path2.data, e.path2.size, d.p2.key));
+}
 
-  // Tree first (so creating the process cannot evict it), then the process.
+// Finds (or creates) the tree and process subjects of an event. With mayEvict false it stops
+// (returns false) before any creation that would need an eviction, so that evictions only ever
+// happen with every earlier event applied.
+bool Engine::resolve(const EventView& e, uint32_t* treeSlot, uint32_t* procSlot, bool mayEvict) {
+  const int64_t now = static_cast<int64_t>(e.ts_ns);
   Key tk{(1ull << 40) | (e.sid ? ((1ull << 32) | e.sid) : e.ppid), 0};
   uint32_t ts;
   if (cacheTreeSlot_ != kNil && cacheTreeKey_ == tk) {
     ts = cacheTreeSlot_;
   } else {
-    ts = findOrCreate(tk, kTree, kNil);
+    auto it = byKey_.find(tk);
+    if (it != byKey_.end()) {
+      ts = it->second;
+    } else {
+      if (!mayEvict && live_ >= opts_.maxSubjects) return false;
+      ts = create(tk, kTree, kNil, now);
+      if (ts != kNil) {
+        Subject& t = at(ts);
+        t.sid = e.sid;
+        t.ppid = e.sid ? 0 : e.ppid;
+      }
+    }
     cacheTreeKey_ = tk;
     cacheTreeSlot_ = ts;
   }
@@ -382,30 +408,82 @@ void Engine::feed(const EventView& e) {
   if (cacheProcSlot_ != kNil && cacheProcKey_ == pk) {
     ps = cacheProcSlot_;
   } else {
-    ps = findOrCreate(pk, kProcess, ts);
+    auto it = byKey_.find(pk);
+    if (it != byKey_.end()) {
+      ps = it->second;
+    } else {
+      if (!mayEvict && live_ >= opts_.maxSubjects) return false;
+      ps = create(pk, kProcess, ts, now);
+      if (ps != kNil) {
+        Subject& p = at(ps);
+        p.pid = e.pid;
+        p.startTime = e.start_time;
+        p.ppid = e.ppid;
+        p.sid = e.sid;
+      }
+    }
     cacheProcKey_ = pk;
     cacheProcSlot_ = ps;
   }
+  *treeSlot = ts;
+  *procSlot = ps;
+  return true;
+}
+
+inline void Engine::prefetchSubject(uint32_t slot, const Derived& d) const {
+#ifdef SENTINEL_NO_PREFETCH
+  return;
+#endif
+  if (slot == kNil) return;
+  const Subject& s = at(slot);
+  const char* p = reinterpret_cast<const char*>(&s);
+  for (size_t off = 0; off < offsetof(Subject, completed); off += 64) __builtin_prefetch(p + off, 1, 3);
+  __builtin_prefetch(&s.paths[(d.p1.key & (kPathSets - 1)) * kWays], 1, 3);
+  __builtin_prefetch(&s.dirs[(d.p1.dirHash & (kDirSets - 1)) * kWays], 1, 3);
+}
+
+void Engine::applyEvent(const EventView& e, const Derived& d, uint32_t ts, uint32_t ps) {
   if (ts == kNil || ps == kNil) st_.eventsDroppedNoSubject++;
   if (ts != kNil) {
     Subject& t = at(ts);
-    t.sid = e.sid;
-    t.ppid = e.sid ? 0 : e.ppid;
     t.uid = e.uid;
     apply(t, ts, e, d);
   }
   if (ps != kNil) {
     Subject& p = at(ps);
-    p.pid = e.pid;
     p.ppid = e.ppid;
     p.uid = e.uid;
     p.sid = e.sid;
-    p.startTime = e.start_time;
     p.treeId = ts != kNil ? at(ts).id : 0;
     apply(p, ps, e, d);
   }
   globalIndex_++;
 }
+
+void Engine::feed(const EventView& e) {
+  Derived d;
+  derive(e, d);
+  uint32_t ts, ps;
+  resolve(e, &ts, &ps, true);
+  applyEvent(e, d, ts, ps);
+}
+
+namespace {
+inline int slotOf(int64_t epoch, int nb) {
+  int64_t m = epoch % nb;
+  return static_cast<int>(m < 0 ? m + nb : m);
+}
+inline void addBucket(Bucket& to, const Bucket& b) {
+  for (int c = 0; c < kCounterSlots; c++) to.c[c] += b.c[c];
+  to.bytes += b.bytes;
+  to.entSum += b.entSum;
+}
+inline void subBucket(Bucket& to, const Bucket& b) {
+  for (int c = 0; c < kCounterSlots; c++) to.c[c] -= b.c[c];
+  to.bytes -= b.bytes;
+  to.entSum -= b.entSum;
+}
+}  // namespace
 
 void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived& d) {
   const int64_t ts = static_cast<int64_t>(e.ts_ns);
@@ -416,67 +494,68 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
   s.events++;
   if (ts > s.lastNs) s.lastNs = ts;
   s.lastIndex = globalIndex_;
-  {
+  if (d.commHash != s.commHash) {
     size_t n = std::min<size_t>(e.comm.size, sizeof(s.comm));
-    if (n != s.commLen || std::memcmp(s.comm, e.comm.data, n) != 0) {
-      std::memcpy(s.comm, e.comm.data, n);
-      s.commLen = static_cast<uint8_t>(n);
-    }
+    std::memcpy(s.comm, e.comm.data, n);
+    s.commLen = static_cast<uint8_t>(n);
+    s.commHash = d.commHash;
   }
-  if (lruHead_ != slot) {  // move to the front of the recency list
+  // Move to the front of the recency list, unless it is already one of the two most recent
+  // (an event touches its tree and its process in turn; keeping those two in place halves the
+  // list updates and changes nothing at the tail, where eviction looks).
+  if (lruHead_ != slot && s.lruPrev != lruHead_) {
     lruUnlink(slot);
     lruPushFront(slot);
   }
 
-  // Windows: advance to this event's epoch; find its bucket (or none when too old).
+  // Windows. cur[w] accumulates the newest bucket (epoch headEpoch[w]); completed[w] is the sum
+  // of the older buckets still in the window, kept in ring slots (epoch mod buckets).
   Bucket* bk[kWindows];
+  bool old[kWindows];
   int64_t wstart[kWindows];
   for (int w = 0; w < kWindows; w++) {
     const WindowSpec& sp = kWindowSpecs[w];
     const int nb = sp.buckets;
-    WindowTotals& tot = s.tot[w];
-    Bucket* B = s.buckets + kBucketOffset[w];
+    Bucket* ring = s.ring + kBucketOffset[w];
     const int64_t ep = d.ep[w];
-    if (ep > s.headEpoch[w]) {
-      int64_t steps = ep - s.headEpoch[w];
+    const int64_t h = s.headEpoch[w];
+    old[w] = false;
+    if (ep > h) {
+      const int64_t steps = ep - h;
       if (steps >= nb) {
-        std::memset(static_cast<void*>(B), 0, sizeof(Bucket) * nb);
-        std::memset(static_cast<void*>(&tot), 0, sizeof(tot));
-        s.head[w] = 0;
+        std::memset(static_cast<void*>(ring), 0, sizeof(Bucket) * nb);
+        std::memset(static_cast<void*>(&s.completed[w]), 0, sizeof(Bucket));
       } else {
-        int h = s.head[w];
-        for (int64_t i = 0; i < steps; i++) {
-          h = h + 1 == nb ? 0 : h + 1;
-          Bucket& b = B[h];
-          for (int c = 0; c < kCounters; c++) tot.c[c] -= b.c[c];
-          tot.bytes -= b.bytes;
-          tot.entSum -= b.entSum;
-          std::memset(static_cast<void*>(&b), 0, sizeof(Bucket));
+        Bucket& into = ring[slotOf(h, nb)];
+        into = s.cur[w];
+        addBucket(s.completed[w], into);
+        for (int64_t x = h - nb + 1; x <= ep - nb; x++) {
+          Bucket& gone = ring[slotOf(x, nb)];
+          subBucket(s.completed[w], gone);
+          std::memset(static_cast<void*>(&gone), 0, sizeof(Bucket));
         }
-        s.head[w] = static_cast<uint8_t>(h);
       }
+      std::memset(static_cast<void*>(&s.cur[w]), 0, sizeof(Bucket));
       s.headEpoch[w] = ep;
       if (w > 0) s.scoreDirty = 1;  // the heuristic reads w10s and w60s
-      bk[w] = &B[s.head[w]];
+      bk[w] = &s.cur[w];
+    } else if (ep == h) {
+      bk[w] = &s.cur[w];
+    } else if (h - ep < nb) {
+      bk[w] = &ring[slotOf(ep, nb)];
+      old[w] = true;
     } else {
-      int64_t back = s.headEpoch[w] - ep;
-      if (back >= nb) {
-        bk[w] = nullptr;
-      } else {
-        int idx = s.head[w] - static_cast<int>(back);
-        bk[w] = &B[idx < 0 ? idx + nb : idx];
-      }
+      bk[w] = nullptr;
     }
     wstart[w] = (s.headEpoch[w] - nb + 1) * sp.bucketNs;
   }
 
-  uint8_t cs[16];
-  uint32_t vs[16];
-  int n = 0;
-  auto add = [&](uint8_t c, uint32_t v = 1) {
-    cs[n] = c;
-    vs[n] = v;
-    n++;
+  // This event's counter increments, dense so that adding them to a bucket is a few vector ops.
+  alignas(16) uint32_t delta[kCounterSlots] = {0};
+  uint32_t touched = 0;
+  auto add = [&](uint8_t c) {
+    delta[c]++;
+    touched |= 1u << c;
   };
   uint64_t bytes = 0, entMilli = 0;
   add(cOps);
@@ -589,28 +668,20 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
       (1u << cHighEnt) | (1u << cEncoded) | (1u << cRise) | (1u << cExtChange) | (1u << cRareExt) |
       (1u << cTypeChange) | (1u << cCtd) | (1u << cUniform) | (1u << cNoteSpread) | (1u << cDecoy) |
       (1u << cRto) | (1u << cUnlinks);
-  uint32_t touched = 0;
-  for (int i = 0; i < n; i++) touched |= 1u << cs[i];
   if (touched & kScoreCounters) s.scoreDirty = 1;
   for (int w = 0; w < kWindows; w++) {
     Bucket* b = bk[w];
     if (!b) continue;
-    WindowTotals& tot = s.tot[w];
-    for (int i = 0; i < n; i++) {
-      b->c[cs[i]] += vs[i];
-      tot.c[cs[i]] += vs[i];
-    }
+    delta[cDistinctFiles] = prevPath < wstart[w] ? 1 : 0;
+    delta[cDistinctDirs] = prevDir < wstart[w] ? 1 : 0;
+    for (int c = 0; c < kCounterSlots; c++) b->c[c] += delta[c];
     b->bytes += bytes;
-    tot.bytes += bytes;
     b->entSum += entMilli;
-    tot.entSum += entMilli;
-    if (prevPath < wstart[w]) {
-      b->c[cDistinctFiles]++;
-      tot.c[cDistinctFiles]++;
-    }
-    if (prevDir < wstart[w]) {
-      b->c[cDistinctDirs]++;
-      tot.c[cDistinctDirs]++;
+    if (old[w]) {  // an out-of-order event lands in an older bucket: keep completed in step
+      Bucket& t = s.completed[w];
+      for (int c = 0; c < kCounterSlots; c++) t.c[c] += delta[c];
+      t.bytes += bytes;
+      t.entSum += entMilli;
     }
   }
 
@@ -633,7 +704,8 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
 
 void Engine::fillRow(const Subject& s, float* row) const {
   for (int w = 0; w < kWindows; w++) {
-    const WindowTotals& ws = s.tot[w];
+    Bucket ws = s.completed[w];
+    addBucket(ws, s.cur[w]);
     float* r = row + w * kWindowFeatures;
     const uint32_t* t = ws.c;
     r[fOps] = static_cast<float>(t[cOps]);
@@ -783,7 +855,7 @@ EngineStats Engine::stats() const {
   s.subjectsLive = live_;
   s.dueSubjects = dueLive_;
   s.denySetGeneration = denyGen_;
-  s.tableBytes = chunks_.size() * (kChunkMask + 1) * sizeof(Subject) + byKey_.size() * 48 +
+  s.tableBytes = static_cast<uint64_t>(slotCount_) * sizeof(Subject) + byKey_.size() * 48 +
                  byKey_.bucket_count() * 8 + byId_.size() * 32 + byId_.bucket_count() * 8 +
                  extTable_.size() * sizeof(ExtEnt) + dueIds_.capacity() * 4 + freeSlots_.capacity() * 4;
   return s;
@@ -896,12 +968,39 @@ void Engine::handleBatch(Conn& c, const FrameHeader& h, const uint8_t* p) {
   long firstBad = -1;
   const char* firstWhy = nullptr;
   off = 4;
-  EventView ev;
+  // Records are decoded, derived and resolved to subjects in groups of kGroup; the subjects'
+  // hot lines are prefetched, then the group is applied in order. Same result as feeding one
+  // by one: derivation does not depend on subject state, and a resolution that would need an
+  // eviction first applies the pending events (resolve(..., mayEvict=false)).
+  constexpr int kGroup = 8;
+  struct Pending {
+    EventView ev;
+    Derived d;
+    uint32_t ts, ps;
+  };
+  Pending pend[kGroup];
+  int np = 0;
+  auto flush = [&] {
+    for (int j = 0; j < np; j++) applyEvent(pend[j].ev, pend[j].d, pend[j].ts, pend[j].ps);
+    np = 0;
+  };
   for (uint32_t i = 0; i < k; i++) {
     size_t used = 0;
-    RecordStatus rs = decodeRecord(p + off, len - off, &ev, &used);
+    Pending* q = &pend[np];
+    RecordStatus rs = decodeRecord(p + off, len - off, &q->ev, &used);
     if (rs == RecordStatus::kOk) {
-      feed(ev);
+      derive(q->ev, q->d);
+      if (!resolve(q->ev, &q->ts, &q->ps, np == 0)) {
+        Pending tmp = *q;
+        flush();
+        pend[0] = tmp;
+        q = &pend[0];
+        resolve(q->ev, &q->ts, &q->ps, true);
+      }
+      prefetchSubject(q->ts, q->d);
+      prefetchSubject(q->ps, q->d);
+      np++;
+      if (np == kGroup) flush();
       accepted++;
     } else {
       if (firstBad < 0) {
@@ -912,6 +1011,7 @@ void Engine::handleBatch(Conn& c, const FrameHeader& h, const uint8_t* p) {
     }
     off += used;
   }
+  flush();
   uint32_t rest = 0;
   if (broken) {
     size_t remain = len - off;

@@ -66,15 +66,18 @@ constexpr int kDirSets = 8;    // 32 dirs
 constexpr int kNoteSets = 4;   // 16 basenames
 
 // One time bucket of a window. The entropy sum (milli-bits) is u64 so that it cannot wrap.
+constexpr int kCounterSlots = 24;  // kCounters rounded up for vector adds
+static_assert(kCounterSlots >= kCounters, "counter slots");
 struct Bucket {
-  uint32_t c[kCounters];  // c[cEntSumMilli] unused (see entSum)
+  uint32_t c[kCounterSlots];  // c[cEntSumMilli] and the padding are unused (see entSum)
   uint64_t bytes;
   uint64_t entSum;
 };
-using WindowTotals = Bucket;  // running sum of a window's buckets
 
-// Field order: what every event touches first (two cache lines), then the window totals and
-// buckets, the bounded tables, and last the cold identity fields.
+// Field order: what every event touches comes first and is contiguous (the header, then the
+// newest bucket of each window), then the older buckets, the bounded tables, and the cold
+// identity fields. The batch decoder prefetches the hot part and the two table sets an event
+// will touch a few events ahead.
 struct alignas(64) Subject {
   uint32_t id;
   uint8_t kind;
@@ -90,21 +93,22 @@ struct alignas(64) Subject {
   uint32_t lruPrev, lruNext;
   uint32_t treeId;
   float score;
+  uint32_t ppid, uid, sid;
+  uint32_t commHash;
   uint64_t events;
   uint64_t lastIndex;
   int64_t firstNs, lastNs, lastScoredNs;
   int64_t headEpoch[kWindows];
-  uint8_t head[kWindows];
-  uint8_t pad1[5];
   uint64_t life[kLifeFeatures];
-  WindowTotals tot[kWindows];
-  Bucket buckets[kTotalBuckets];
-  PathEnt paths[kPathSets * kWays];
-  DirEnt dirs[kDirSets * kWays];
-  NoteEnt notes[kNoteSets * kWays];
+  Bucket cur[kWindows];        // newest bucket of each window (epoch headEpoch[w])
+  // colder
+  Bucket completed[kWindows];  // sum of the window's older buckets
+  Bucket ring[kTotalBuckets];  // older buckets, slot = epoch mod buckets
+  alignas(64) PathEnt paths[kPathSets * kWays];
+  alignas(64) DirEnt dirs[kDirSets * kWays];
+  alignas(64) NoteEnt notes[kNoteSets * kWays];
   RecentEvent recent[kRecentEvents];
-  // cold
-  uint32_t pid, ppid, uid, sid;
+  uint32_t pid;
   uint64_t startTime;
   uint64_t keyA, keyB;
   char comm[32];
@@ -191,10 +195,14 @@ class Engine {
   };
   struct Derived;
 
-  Subject& at(uint32_t slot) { return chunks_[slot >> kChunkShift][slot & kChunkMask]; }
-  const Subject& at(uint32_t slot) const { return chunks_[slot >> kChunkShift][slot & kChunkMask]; }
-  uint32_t findOrCreate(const Key& k, uint8_t kind, uint32_t protect);
-  bool evictOne(uint32_t protect);
+  Subject& at(uint32_t slot) { return chunks_[slot / kChunkSubjects].get()[slot % kChunkSubjects]; }
+  const Subject& at(uint32_t slot) const { return chunks_[slot / kChunkSubjects].get()[slot % kChunkSubjects]; }
+  uint32_t create(const Key& k, uint8_t kind, uint32_t protect, int64_t nowNs);
+  bool evictOne(uint32_t protect, int64_t nowNs);
+  void derive(const proto::EventView& e, Derived& d);
+  bool resolve(const proto::EventView& e, uint32_t* treeSlot, uint32_t* procSlot, bool mayEvict);
+  void prefetchSubject(uint32_t slot, const Derived& d) const;
+  void applyEvent(const proto::EventView& e, const Derived& d, uint32_t treeSlot, uint32_t procSlot);
   void evictSlot(uint32_t slot);
   void lruUnlink(uint32_t slot);
   void lruPushFront(uint32_t slot);
@@ -212,14 +220,19 @@ class Engine {
   void error(Conn* c, uint32_t code, uint32_t refSeq, const std::string& msg, bool fatal, uint32_t count = 1);
 
   static constexpr uint32_t kNil = 0xFFFFFFFFu;
-  static constexpr int kChunkShift = 7;
-  static constexpr uint32_t kChunkMask = (1u << kChunkShift) - 1;
+  // Subjects live in 2 MiB chunks (transparent huge pages where the kernel allows: a subject
+  // table spread over thousands of 4 KiB pages spends its time in TLB misses).
+  static constexpr size_t kChunkBytes = 2u << 20;
+  static constexpr uint32_t kChunkSubjects = static_cast<uint32_t>(kChunkBytes / sizeof(Subject));
+  struct ChunkFree {
+    void operator()(Subject* p) const;
+  };
 
   EngineOptions opts_;
   int64_t dueEveryNs_, idleEvictNs_;
   float weights_[kContributions];
 
-  std::vector<std::unique_ptr<Subject[]>> chunks_;
+  std::vector<std::unique_ptr<Subject, ChunkFree>> chunks_;
   uint32_t slotCount_ = 0;
   std::vector<uint32_t> freeSlots_;
   std::unordered_map<Key, uint32_t, KeyHash> byKey_;

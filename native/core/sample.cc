@@ -23,14 +23,6 @@ inline double cLog2C(uint32_t c) {
   return c <= 4096 ? clogc().v[c] : c * std::log2(static_cast<double>(c));
 }
 
-bool inList(const Ext& e, const char* const* list) {
-  for (const char* const* p = list; *p; p++) {
-    size_t n = std::strlen(*p);
-    if (n == e.len && std::memcmp(*p, e.s, n) == 0) return true;
-  }
-  return false;
-}
-
 const char* const kCommonExts[] = {
     // documents and data
     "txt", "md", "rst", "pdf", "doc", "docx", "docm", "xls", "xlsx", "xlsm", "ppt", "pptx", "odt",
@@ -92,7 +84,10 @@ const ExtSet& commonExts() {
 }  // namespace
 
 bool isCommonExt(const Ext& e) { return e.len > 0 && commonExts().has(e); }
-bool isNoteExt(const Ext& e) { return e.len > 0 && inList(e, kNoteExts); }
+bool isNoteExt(const Ext& e) {
+  static const ExtSet notes(kNoteExts);
+  return e.len > 0 && notes.has(e);
+}
 
 SampleStats sampleStats(const uint8_t* p, size_t n) {
   SampleStats s;
