@@ -46,6 +46,8 @@ export const FEATURE_COUNT = FEATURE_NAMES.length;
 const C_OPS = 0, C_READS = 1, C_WRITES = 2, C_ENT_SUM = 3, C_ENT_N = 4, C_HIGH = 5, C_RISE = 7;
 const C_EXT_CHANGE = 10, C_RARE = 11, C_RENAMES = 12, C_UNLINKS = 13, C_TRUNC = 14, C_CREATES = 15;
 const C_DFILES = 16, C_DDIRS = 17, C_RTO = 18, C_CTD = 19, C_NOTE = 20, C_DECOY = 21, NC = 22;
+// Counters the heuristic reads (a change marks the score for recomputation).
+const SCORE_COUNTERS = (1 << C_HIGH) | (1 << 8) | (1 << C_RISE) | (1 << C_EXT_CHANGE) | (1 << C_RARE) | (1 << 9) | (1 << C_CTD) | (1 << 6) | (1 << C_NOTE) | (1 << C_DECOY) | (1 << C_RTO) | (1 << C_UNLINKS);
 // Life indices.
 const L_EVENTS = 0, L_HIGH = 2, L_RTO = 3, L_EXT = 4, L_DECOY = 5;
 
@@ -169,6 +171,7 @@ class Subject {
   state = 0;
   due = false;
   dirty = false;
+  scoreDirty = false;
   live = true;
   pid = 0;
   startHi = 0;
@@ -399,12 +402,12 @@ export class TsFeatureEngine {
 
     const treeKey = sid ? 4294967296 + sid : ppid;
     let tree = this.trees.get(treeKey) ?? null;
-    if (!tree) tree = this.create(1, null, (s) => { s.treeKey = treeKey; this.trees.set(treeKey, s); });
+    if (!tree) tree = this.create(1, null, ts, (s) => { s.treeKey = treeKey; this.trees.set(treeKey, s); });
     let list = this.procs.get(pid);
     let proc: Subject | null = null;
     if (list) for (const s of list) if (s.startLo === startLo && s.startHi === startHi) proc = s;
     if (!proc) {
-      proc = this.create(0, tree, (s) => {
+      proc = this.create(0, tree, ts, (s) => {
         s.pid = pid;
         s.startLo = startLo;
         s.startHi = startHi;
@@ -466,10 +469,9 @@ export class TsFeatureEngine {
     return st;
   }
 
-  private evictOne(protect: Subject | null): boolean {
+  private evictOne(protect: Subject | null, now: number): boolean {
     let best: Subject | null = null;
     let bestTier = 0;
-    const now = this.lruHead ? this.lruHead.lastNs : 0;
     const idleNs = this.opts.idleEvictMs * 1e6;
     let walked = 0;
     for (let s = this.lruTail; s && walked < 256; s = s.prev, walked++) {
@@ -502,8 +504,8 @@ export class TsFeatureEngine {
     return true;
   }
 
-  private create(kind: number, protect: Subject | null, register: (s: Subject) => void): Subject | null {
-    if (this.live >= this.opts.maxSubjects && !this.evictOne(protect)) return null;
+  private create(kind: number, protect: Subject | null, now: number, register: (s: Subject) => void): Subject | null {
+    if (this.live >= this.opts.maxSubjects && !this.evictOne(protect, now)) return null;
     const s = new Subject();
     s.id = this.nextId++;
     s.kind = kind;
@@ -532,7 +534,7 @@ export class TsFeatureEngine {
     s.events++;
     if (ts > s.lastNs) s.lastNs = ts;
     s.lastIndex = this.globalIndex;
-    if (this.lruHead !== s) {
+    if (this.lruHead !== s && s.prev !== this.lruHead) {
       this.lruUnlink(s);
       this.lruPushFront(s);
     }
@@ -566,6 +568,7 @@ export class TsFeatureEngine {
           }
         }
         s.headEpoch[w] = ep;
+        if (w > 0) s.scoreDirty = true;
         bk[w] = off + (s.head[w] as number);
       } else {
         const back = head - ep;
@@ -579,6 +582,7 @@ export class TsFeatureEngine {
     const add = (c: number, v = 1): void => {
       cs.push(c);
       vs.push(v);
+      if (SCORE_COUNTERS & (1 << c)) s.scoreDirty = true;
     };
     let bytes = 0;
     const pe = lookupInsert(s.pathKey, s.pathLast, PATH_SETS, this.p1.key);
@@ -762,6 +766,8 @@ export class TsFeatureEngine {
     for (const s of this.dirty) {
       if (!s.live || !s.dirty) continue;
       s.dirty = false;
+      if (!s.scoreDirty) continue;
+      s.scoreDirty = false;
       this.fillRow(s, this.row);
       const prev = s.score;
       s.score = heuristicScore(this.row, this.weights, null);

@@ -39,8 +39,9 @@ const OPS: [OpName, number][] = [
 const EXTS = ['c', 'h', 'o', 'txt', 'json', 'js', 'py', 'docx', 'pdf', 'png', 'log', 'tmp', 'x7q', 'dat'];
 
 /** A deterministic, realistic event stream (no ransomware in it). */
-export function makeEvents(n: number, opts: { samples: boolean; processes?: number; sessions?: number; seed?: number; t0Sec?: number }): FsEvent[] {
+export function makeEvents(n: number, opts: { samples: boolean; processes?: number; sessions?: number; seed?: number; t0Sec?: number; meanStepNs?: number }): FsEvent[] {
   const r = xorshift(opts.seed ?? 42);
+  const step = opts.meanStepNs ?? 1100;
   const procs = opts.processes ?? 2000;
   const sessions = opts.sessions ?? 200;
   const total = OPS.reduce((a, [, w]) => a + w, 0);
@@ -56,7 +57,7 @@ export function makeEvents(n: number, opts: { samples: boolean; processes?: numb
       run = 1 + (r() % 8);
     }
     run--;
-    ts += BigInt(200 + (r() % 1800)); // ~1 µs apart: ~1 M events per second of event time
+    ts += BigInt(Math.round(((200 + (r() % 1800)) * step) / 1100)); // by default ~1 µs apart: ~1 M events per second of event time
     let pick = r() % total;
     let op: OpName = 'read';
     for (const [name, w] of OPS) {
