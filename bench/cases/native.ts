@@ -8,6 +8,11 @@
  * 4 KiB content samples to 10 % of the writes.
  *
  *   npm run build:native && npx tsc -p tsconfig.json && node dist/bench/run.js --only native
+ *   (SENTINEL_BENCH_REPS, SENTINEL_BENCH_EVENTS; SENTINEL_BENCH_DUMP=file writes the no-sample
+ *   stream for build-cmake/sentinel_bench_ingest)
+ *
+ * Rates are medians over the repetitions of the steady state ("warm": the same subjects, the
+ * stream replayed 10 s later in event time); "cold" includes creating the subjects.
  */
 import { addon, type RawEngine } from '../../src/binding.js';
 import { Role, encodeEventBatches, encodeHello, fsEvent, type FsEvent, type OpName } from '../../src/protocol/index.js';
@@ -95,10 +100,9 @@ export function makeEvents(n: number, opts: { samples: boolean; processes?: numb
   return out;
 }
 
-export function encodeWorkload(events: FsEvent[], chunkSize = 64 * 1024): Workload {
-  const hello = encodeHello(1, Role.Events | Role.Query, 1, 'bench');
+export function encodeWorkload(events: FsEvent[], chunkSize = 64 * 1024, hello = true): Workload {
   const enc = encodeEventBatches(events, 2);
-  const all = Buffer.concat([hello, enc.bytes]);
+  const all = hello ? Buffer.concat([encodeHello(1, Role.Events | Role.Query, 1, 'bench'), enc.bytes]) : enc.bytes;
   const chunks: Buffer[] = [];
   for (let at = 0; at < all.length; at += chunkSize) chunks.push(all.subarray(at, at + chunkSize));
   return { chunks, events: events.length, bytes: all.length };
@@ -111,59 +115,97 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-/** Ingests the workload into a fresh native engine; returns seconds spent in ingest. */
-function runNative(w: Workload): { secs: number; engine: RawEngine } {
-  const a = addon();
-  const engine = new a.Engine(OPTIONS);
-  const conn = engine.openConnection(0);
-  const t0 = process.hrtime.bigint();
-  for (const c of w.chunks) engine.ingest(conn, c);
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (engine.stats().eventsAccepted !== w.events) throw new Error(`native accepted ${engine.stats().eventsAccepted} of ${w.events}`);
-  return { secs, engine };
+interface Timing {
+  wall: number;
+  cpu: number;
 }
 
-function runTs(w: Workload): number {
-  const engine = new TsFeatureEngine(OPTIONS);
+function timed(fn: () => void): Timing {
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  for (const c of w.chunks) engine.ingest(c);
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (engine.accepted !== w.events) throw new Error(`ts mirror accepted ${engine.accepted} of ${w.events}`);
-  return secs;
+  fn();
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1e6 };
+}
+
+/**
+ * A fresh native engine: `cold` ingests the first pass (subjects are created), `warm` the same
+ * events 10 s later in event time on the same connection (the steady state of a daemon).
+ */
+function runNative(cold: Workload, warm: Workload): { cold: Timing; warm: Timing; engine: RawEngine } {
+  const engine = new (addon().Engine)(OPTIONS);
+  const conn = engine.openConnection(0);
+  const tc = timed(() => {
+    for (const c of cold.chunks) engine.ingest(conn, c);
+  });
+  const tw = timed(() => {
+    for (const c of warm.chunks) engine.ingest(conn, c);
+  });
+  if (engine.stats().eventsAccepted !== cold.events + warm.events) throw new Error(`native accepted ${engine.stats().eventsAccepted} of ${cold.events + warm.events}`);
+  return { cold: tc, warm: tw, engine };
+}
+
+function runTs(cold: Workload, warm: Workload): { cold: Timing; warm: Timing } {
+  const engine = new TsFeatureEngine(OPTIONS);
+  const tc = timed(() => {
+    for (const c of cold.chunks) engine.ingest(c);
+  });
+  const tw = timed(() => {
+    for (const c of warm.chunks) engine.ingest(c);
+  });
+  if (engine.accepted !== cold.events + warm.events) throw new Error(`ts mirror accepted ${engine.accepted} of ${cold.events + warm.events}`);
+  return { cold: tc, warm: tw };
 }
 
 export async function run(): Promise<BenchRow[]> {
-  const reps = Number(process.env.SENTINEL_BENCH_REPS ?? 7);
-  const nFast = Number(process.env.SENTINEL_BENCH_EVENTS ?? 400_000);
-  const plain = encodeWorkload(makeEvents(nFast, { samples: false }));
-  const withSamples = encodeWorkload(makeEvents(Math.floor(nFast / 2), { samples: true, seed: 7 }));
+  const reps = Number(process.env.SENTINEL_BENCH_REPS ?? 5);
+  const n = Number(process.env.SENTINEL_BENCH_EVENTS ?? 400_000);
+  const T0 = 1_700_000_000;
+  const plain = encodeWorkload(makeEvents(n, { samples: false, t0Sec: T0 }));
+  const plain2 = encodeWorkload(makeEvents(n, { samples: false, t0Sec: T0 + 10 }), 64 * 1024, false);
+  const smp = encodeWorkload(makeEvents(n / 2, { samples: true, seed: 7, t0Sec: T0 }));
+  const smp2 = encodeWorkload(makeEvents(n / 2, { samples: true, seed: 7, t0Sec: T0 + 10 }), 64 * 1024, false);
+  const dump = process.env.SENTINEL_BENCH_DUMP;
+  if (dump) {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(dump, Buffer.concat(plain.chunks)); // for build-cmake/sentinel_bench_ingest
+  }
 
-  // Warm up both paths (JIT, page faults).
-  runNative(plain);
-  runTs(plain);
+  // Warm up both paths (JIT, allocator).
+  runNative(plain, plain2);
+  runTs(plain, plain2);
 
-  const nat: number[] = [];
-  const ts: number[] = [];
+  const rate = (w: Workload, t: number): number => w.events / t;
+  const nat = { cold: [] as number[], warm: [] as number[], warmCpu: [] as number[] };
+  const ts = { warm: [] as number[], warmCpu: [] as number[] };
   const natS: number[] = [];
   let tableBytes = 0;
   let subjects = 0;
   for (let i = 0; i < reps; i++) {
-    const n = runNative(plain);
-    nat.push(plain.events / n.secs);
-    const st = n.engine.stats();
+    const r = runNative(plain, plain2);
+    nat.cold.push(rate(plain, r.cold.wall));
+    nat.warm.push(rate(plain2, r.warm.wall));
+    nat.warmCpu.push(rate(plain2, r.warm.cpu));
+    const st = r.engine.stats();
     tableBytes = st.tableBytes;
     subjects = st.subjectsLive;
-    ts.push(plain.events / runTs(plain));
-    natS.push(withSamples.events / runNative(withSamples).secs);
+    const t = runTs(plain, plain2);
+    ts.warm.push(rate(plain2, t.warm.wall));
+    ts.warmCpu.push(rate(plain2, t.warm.cpu));
+    natS.push(rate(smp2, runNative(smp, smp2).warm.wall));
   }
-  const native = median(nat);
-  const mirror = median(ts);
+  const nw = median(nat.warm);
+  const tw = median(ts.warm);
   return [
-    { name: 'native.ingest.no_samples', unit: 'events/s', value: native },
-    { name: 'native.ingest.no_samples.bytes', unit: 'MB/s', value: (native * plain.bytes) / plain.events / 1e6 },
+    { name: 'native.ingest.no_samples', unit: 'events/s', value: nw },
+    { name: 'native.ingest.no_samples.per_cpu_s', unit: 'events/s', value: median(nat.warmCpu) },
+    { name: 'native.ingest.no_samples.cold', unit: 'events/s', value: median(nat.cold) },
+    { name: 'native.ingest.no_samples.bytes', unit: 'MB/s', value: (nw * plain2.bytes) / plain2.events / 1e6 },
     { name: 'native.ingest.samples_10pct_4KiB', unit: 'events/s', value: median(natS) },
-    { name: 'ts_mirror.features.no_samples', unit: 'events/s', value: mirror },
-    { name: 'native_vs_ts.no_samples', unit: 'x', value: native / mirror },
+    { name: 'ts_mirror.features.no_samples', unit: 'events/s', value: tw },
+    { name: 'ts_mirror.features.no_samples.per_cpu_s', unit: 'events/s', value: median(ts.warmCpu) },
+    { name: 'native_vs_ts.no_samples', unit: 'x', value: nw / tw },
     { name: 'native.subjects', unit: 'subjects', value: subjects },
     { name: 'native.table_bytes_per_subject', unit: 'bytes', value: tableBytes / Math.max(1, subjects) },
   ];

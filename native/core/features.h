@@ -9,9 +9,12 @@
 //   w10s    1 s      10       events with floor(ts / 1 s)   in [E - 9, E]
 //   w60s    10 s     6        events with floor(ts / 10 s)  in [E - 5, E]
 //
-// When event time moves on, the buckets that fall out are subtracted from the window totals
-// (O(1) per event). An event older than the window (out of order) updates lifetime counters
-// only. "window start" below is the first ns of the oldest bucket still in the window.
+// Each window keeps its newest bucket apart (every event adds to it), plus the sum of its
+// older buckets and a ring of them; when event time moves on, the newest bucket joins the ring
+// and the buckets that fall out are subtracted from the sum (O(1) amortised per event). The
+// window's value is sum + newest. An out-of-order event still inside a window is added to its
+// own (older) bucket; one older than the window updates lifetime counters only. "window start"
+// below is the first ns of the oldest bucket still in the window.
 //
 // Per-window features (the row holds w1s.*, then w10s.*, then w60s.*; 22 each):
 //
@@ -64,6 +67,18 @@
 // Both a process subject (pid, start_time) and its tree subject (sid, else ppid) get every
 // event; a tree's tables are shared by its processes, so read-by-one / overwrite-by-another
 // still counts as read_then_overwrite on the tree.
+//
+// Subject table (engine.h): at most maxSubjects live subjects. A new subject that finds the
+// table full evicts, among the 256 least recently active, a subject whose effective state is
+// Normal, preferring one idle (event time of the event that needs the slot minus its last event)
+// >= idleEvictMs and not due, then one not due, then any Normal one; with none, the event is
+// counted in eventsDroppedNoSubject. Recency is a list moved to the front on each event, except
+// that a subject already first or second stays put (an event touches its tree and its process in
+// turn), which changes nothing at the tail where eviction looks.
+//
+// Heuristic score (heuristic.h) is recomputed at the end of each ingest call for subjects whose
+// heuristic inputs changed (a counter it reads, or w10s / w60s moving on); a subject is due at
+// once when that score rises to triggerScore or above from below it.
 #pragma once
 
 #include <cstddef>

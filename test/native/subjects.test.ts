@@ -102,6 +102,23 @@ describe('subjects', () => {
     expect(s.tableBytes).toBeGreaterThan(0);
   });
 
+  it('10,000 live subjects: about 6 KB each, far below 150 MB', () => {
+    const before = process.memoryUsage().rss;
+    const e = newEngine({ maxSubjects: 10_000, dueEveryEvents: 1_000_000, dueEveryMs: 1e9 });
+    const c = connect(e);
+    for (let part = 0; part < 9; part++) {
+      const evs = [];
+      for (let i = part * 1000; i < (part + 1) * 1000; i++)
+        for (let k = 0; k < 3; k++) evs.push(at(i * 0.01 + k, { pid: 10_000 + i, sid: 1 + (i % 1000), op: 'write', path: `/m/${i % 50}/f${k}.txt`, entropy: 5 }));
+      expect(sendEvents(e, c, evs, part * 100).accepted).toBe(3000);
+    }
+    const s = e.stats();
+    expect(s.subjectsLive).toBe(10_000);
+    expect(s.subjectsEvicted).toBe(0);
+    expect(s.tableBytes / s.subjectsLive).toBeLessThan(8192);
+    expect(process.memoryUsage().rss - before).toBeLessThan(150 * 2 ** 20);
+  });
+
   it('counts events that cannot get a subject when nothing is evictable', () => {
     const e = newEngine({ maxSubjects: 2 });
     const c = connect(e);
