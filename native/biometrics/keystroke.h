@@ -29,7 +29,7 @@ namespace sentinel {
 namespace bio {
 
 constexpr uint32_t kMonoBuckets = 1024;
-constexpr uint32_t kDigraphBuckets = 8192;
+constexpr uint32_t kDigraphBuckets = 65536;
 
 using HashKey = std::array<uint8_t, 16>;
 
@@ -139,8 +139,8 @@ struct FusionWeights {
 // and the global accept threshold on fused_score at the FIT half's EER.
 // Shipped parameters: a manifest entry belongs in models/ (see
 // docs/biometrics.md).
-constexpr double kFusedV1[kComponents] = {0.429, 0.434, 0.894, 0.631, 0.167};
-constexpr double kFusedV1GlobalThreshold = -3.13;  // at 100-keystroke windows
+constexpr double kFusedV1[kComponents] = {0.386, 0.466, 0.875, 0.639, 0.182};
+constexpr double kFusedV1GlobalThreshold = -3.12;  // at 100-keystroke windows
 inline FusionWeights fused_v1() {
   FusionWeights f;
   for (int k = 0; k < kComponents; ++k) f.w[k] = kFusedV1[k];

@@ -208,6 +208,12 @@ int main(int argc, char** argv) {
     };
     std::vector<Row> fr = rows_for(fit);
     FusionWeights fw = fit_weights(fr);
+    // Ablation: the same fusion without hold times (hold times carry keyboard
+    // hardware as well as the typist).
+    std::vector<Row> fr_nohold = fr;
+    for (Row& r : fr_nohold) r.z[kAhold] = 0;
+    FusionWeights fw_nohold = fit_weights(fr_nohold);
+    fw_nohold.w[kAhold] = 0;
     // Per-user thresholds from each TEST typist's own enrollment only.
     std::vector<KeystrokeProfile> tprof;
     for (const Typist& t : test) tprof.push_back(KeystrokeProfile::enroll(t.enroll, W));
@@ -228,6 +234,7 @@ int main(int argc, char** argv) {
         {"scaled Manhattan (raw)", [](const Row& r) { return -r.raw[kSM]; }},
         {"GP R+A z-normalised", fused(ra)},
         {"scaled Manhattan z-norm", fused(smz)},
+        {"fused z, no hold times", fused(fw_nohold)},
         {"fused z (weights fit on FIT)", fused(fw)},
     };
     std::printf("\n== window %zu keystrokes ==  fused weights (Rpp,App,Ahold,Arp,SM) = "

@@ -20,6 +20,7 @@
 //        [--trees 100] [--depth 20] [--max-pos 10000] [--resample 0.1]
 //        [--pause 1.0] [--min-path 20] [--agg logit|mean] [--neg-ratio 1]
 //        [--open-trees 50] [--open-max-pos 4000] [--pair 0|1] [--mtry 0]
+//        [--per-user 0|1]
 // Block score = mean logit of the per-action P(u) (--agg logit, default).
 // The open-set protocol is run for our features only.
 #include <dirent.h>
@@ -129,6 +130,7 @@ int main(int argc, char** argv) {
   SegmenterConfig sc;
   bool agg_logit = true;
   double neg_ratio = 1.0;
+  bool per_user_report = false;
   fp.trees = 100;
   fp.max_depth = 20;
   for (int i = 1; i < argc; ++i) {
@@ -147,6 +149,7 @@ int main(int argc, char** argv) {
     else if (a == "--neg-ratio") neg_ratio = std::atof(next().c_str());
     else if (a == "--open-trees") open_trees = std::atoi(next().c_str());
     else if (a == "--open-max-pos") open_max_pos = std::stoul(next());
+    else if (a == "--per-user") per_user_report = std::atoi(next().c_str()) != 0;
     else if (a == "--pair") g_pair = std::atoi(next().c_str()) != 0;
     else if (a == "--mtry") fp.mtry = std::atoi(next().c_str());
     else if (a == "--depth") fp.max_depth = std::atoi(next().c_str());
@@ -302,6 +305,16 @@ int main(int argc, char** argv) {
             I.insert(I.end(), im.begin(), im.end());
           }
           RocSummary pr = roc_summary(G, I);
+          if (Ns[ni] == 20 && per_user_report) {
+            std::printf("   per-user AUC at 20:");
+            for (size_t u = 0; u < users.size(); ++u) {
+              auto gi = sc_.g.find(int(u));
+              auto ii = sc_.im.find(int(u));
+              if (gi == sc_.g.end() || ii == sc_.im.end()) continue;
+              std::printf(" %s=%.3f", users[u].c_str(), roc_summary(gi->second[ni], ii->second[ni]).auc);
+            }
+            std::printf("\n");
+          }
           std::printf("%8d %10.4f %10.2f %10.4f %10.2f %9zu %9zu\n", Ns[ni], sa / std::max(nu, 1),
                       100 * se / std::max(nu, 1), pr.auc, 100 * pr.eer, G.size(), I.size());
         }

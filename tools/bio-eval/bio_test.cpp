@@ -300,7 +300,7 @@ static void test_two_typists() {
     KeystrokeProfile p = KeystrokeProfile::enroll(enr, W);
     FusionWeights fw;  // GP R+A
     FusionWeights all;
-    all.w = {{0.43, 0.54, 0.84, 0.64, 0.15}};
+    all = fused_v1();
     std::vector<double> g, im, g2, im2;
     for (int k = 0; k < 30; ++k) {
       ex.break_chain();
