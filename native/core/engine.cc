@@ -88,6 +88,22 @@ inline E* lookup(E* table, int sets, uint32_t key) {
   return nullptr;
 }
 
+// Cheap hash of a short string (comm): only compared within the engine, to notice a change.
+inline uint32_t quickHash(const uint8_t* p, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdULL;
+  }
+  uint64_t w = 0;
+  std::memcpy(&w, p + i, n - i);
+  h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 32;
+  return static_cast<uint32_t>(h) | 1u;
+}
+
 inline uint8_t sizeClass(uint64_t len) {
   if (len == 0) return 0;
   int bits = 64 - __builtin_clzll(len);
@@ -243,6 +259,7 @@ uint32_t Engine::create(const Key& k, uint8_t kind, uint32_t protect, int64_t no
 #endif
       chunks_.emplace_back(static_cast<Subject*>(mem));
     }
+    slotPtr_.push_back(chunks_[slot / kChunkSubjects].get() + slot % kChunkSubjects);
   }
   Subject& s = at(slot);
   std::memset(static_cast<void*>(&s), 0, sizeof(Subject));
@@ -332,7 +349,7 @@ void Engine::derive(const EventView& e, Derived& d) {
     d.hasP2 = true;
     d.p2 = splitPath(e.path2.data, e.path2.size);
   }
-  d.commHash = nonZero(hashBytes(e.comm.data, std::min<size_t>(e.comm.size, sizeof(Subject::comm)), 0));
+  d.commHash = quickHash(e.comm.data, std::min<size_t>(e.comm.size, sizeof(Subject::comm)));
   if (e.flags & kFlagHasEntropy) {
     d.hasEnt = true;
     d.ent = e.entropy;

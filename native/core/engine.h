@@ -195,8 +195,8 @@ class Engine {
   };
   struct Derived;
 
-  Subject& at(uint32_t slot) { return chunks_[slot / kChunkSubjects].get()[slot % kChunkSubjects]; }
-  const Subject& at(uint32_t slot) const { return chunks_[slot / kChunkSubjects].get()[slot % kChunkSubjects]; }
+  Subject& at(uint32_t slot) { return *slotPtr_[slot]; }
+  const Subject& at(uint32_t slot) const { return *slotPtr_[slot]; }
   uint32_t create(const Key& k, uint8_t kind, uint32_t protect, int64_t nowNs);
   bool evictOne(uint32_t protect, int64_t nowNs);
   void derive(const proto::EventView& e, Derived& d);
@@ -233,6 +233,7 @@ class Engine {
   float weights_[kContributions];
 
   std::vector<std::unique_ptr<Subject, ChunkFree>> chunks_;
+  std::vector<Subject*> slotPtr_;  // slot -> subject
   uint32_t slotCount_ = 0;
   std::vector<uint32_t> freeSlots_;
   std::unordered_map<Key, uint32_t, KeyHash> byKey_;

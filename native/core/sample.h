@@ -73,12 +73,19 @@ struct PathParts {
 inline PathParts splitPath(const uint8_t* p, size_t n) {
   PathParts r;
   int32_t s = -1;
+#if defined(__GLIBC__)
+  if (n) {
+    const void* q = memrchr(p, '/', n);
+    if (q) s = static_cast<int32_t>(static_cast<const uint8_t*>(q) - p);
+  }
+#else
   for (size_t i = n; i > 0; i--) {
     if (p[i - 1] == '/') {
       s = static_cast<int32_t>(i - 1);
       break;
     }
   }
+#endif
   r.slash = s;
   size_t dn = s < 0 ? 0 : static_cast<size_t>(s);
   size_t bo = static_cast<size_t>(s + 1);
