@@ -9,6 +9,7 @@ import { registerStatus } from './commands/status.js';
 import { registerReplay } from './commands/replay.js';
 import { registerSend } from './commands/send.js';
 import { registerProtect } from './commands/protect.js';
+import { registerWatch } from './commands/watch.js';
 
 export function buildProgram(): Command {
   const program = new Command('sentinel')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerReplay(program);
   registerSend(program);
   registerProtect(program);
+  registerWatch(program);
   return program;
 }
 

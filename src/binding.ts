@@ -124,7 +124,71 @@ export interface RawEngine {
   stats(): RawEngineStats;
 }
 
+/** Options of `new FanotifyWatcher(...)` (native/fanotify, docs/fanotify.md). */
+export interface RawFanotifyOptions {
+  /** Files or directories to watch (1..1024); canonicalized with realpath. */
+  paths: string[];
+  /** Open a FAN_CLASS_CONTENT group and answer FAN_OPEN_PERM from the deny set. */
+  enforce?: boolean;
+  /** Also FAN_ACCESS_PERM (reads through already-open files) when enforcing. */
+  accessPerm?: boolean;
+  /** Bound on finished frames waiting for drain(); whole frames are dropped (counted) beyond it. Default 8 MiB. */
+  maxQueueBytes?: number;
+  /** Notification group marks: 'inode' (every directory of the trees, default) or 'filesystem'. */
+  markMode?: 'inode' | 'filesystem';
+  /** Signal a process tree when it enters Lockdown (default 'none'). */
+  killPolicy?: 'none' | 'stop' | 'kill';
+  /** Pids never denied or signalled (the daemon); the watcher itself and pid 1 always are. */
+  protectPids?: number[];
+}
+
+export interface RawFanotifyStats {
+  events: number;
+  records: number;
+  recordsQueued: number;
+  /** Records dropped because the bounded queue was full. */
+  dropped: number;
+  frames: number;
+  /** FAN_Q_OVERFLOW events: the kernel queue overflowed and events were lost. */
+  overflows: number;
+  filtered: number;
+  unresolved: number;
+  sampleFailures: number;
+  marks: number;
+  markFailures: number;
+  permAllowed: number;
+  permDenied: number;
+  signalled: number;
+  /** Entries found in a new directory when it was marked, reported as mkdir/create. */
+  synthesized: number;
+  denyEntries: number;
+  denyUpdates: number;
+  queuedBytes: number;
+  dirCache: number;
+  renameEvents: boolean;
+  filesystemMarks: boolean;
+  running: boolean;
+}
+
+/**
+ * A fanotify watcher. The constructor opens the groups and places the marks (throws Error with
+ * the errno text and its meaning: not root, old kernel, unsupported file system). `start`
+ * runs its threads; `onReady` is called on the JS thread (ThreadSafeFunction) when frames wait.
+ * `drain` returns the waiting EVENT_BATCH frames (seq 0; the caller numbers them) as a buffer
+ * JavaScript owns, or null. `setDenySet` takes n × 16-byte verdict entries (a STATE_PUSH's
+ * entries) and swaps the permission thread's table. `stop` joins the threads (idempotent).
+ */
+export interface RawFanotifyWatcher {
+  start(onReady: () => void): void;
+  drain(): Uint8Array | null;
+  setDenySet(entries: Uint8Array): { lockdown: number; newlyDenied: number[]; signalled: number };
+  stats(): RawFanotifyStats;
+  stop(): void;
+  roots(): string[];
+}
+
 export interface RawAddon {
+  FanotifyWatcher: new (options: RawFanotifyOptions) => RawFanotifyWatcher;
   Engine: new (options: RawEngineOptions) => RawEngine;
   /** Feature names in row order, e.g. "w10s.write_rate". */
   featureNames(): string[];

@@ -16,6 +16,7 @@
 #include "../core/protocol.h"
 #include "../core/sample.h"
 #include "system.h"
+#include "fanotify_binding.h"
 
 namespace {
 
@@ -327,6 +328,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("protocolConstants", Napi::Function::New<ProtocolConstants>(env, "protocolConstants"));
   exports.Set("sampleStats", Napi::Function::New<SampleStats>(env, "sampleStats"));
   sentinel::sys::RegisterSystemFunctions(env, exports);
+  sentinel::fanotify::RegisterFanotify(env, exports);
   return exports;
 }
 

@@ -184,8 +184,11 @@ describe.skipIf(!isRoot)('FanotifyWatcher records', () => {
     writeFileSync(path.join(outside, 'o.txt'), 'not watched');
     renameSync(f('a.txt'), f('b.txt'));
     mkdirSync(f('sub'));
-    writeFileSync(f('sub/deep.txt'), 'x');
+    writeFileSync(f('sub/deep.txt'), 'x'); // before the reader can have marked sub: found by its listing
+    await until((r) => r.some((x) => x.op === 'create' && x.path === f('sub/deep.txt')), 'create of sub/deep.txt');
+    writeFileSync(f('sub/later.txt'), 'seen through the new mark');
     unlinkSync(f('sub/deep.txt'));
+    unlinkSync(f('sub/later.txt'));
     rmdirSync(f('sub'));
     unlinkSync(f('b.txt'));
     await until((r) => r.some((x) => x.op === 'unlink' && x.path === f('b.txt')), 'the last unlink');
@@ -195,7 +198,10 @@ describe.skipIf(!isRoot)('FanotifyWatcher records', () => {
     expect(find('create', f('a.txt'))).toBeDefined();
     expect(find('rename', f('a.txt'))?.path2).toBe(f('b.txt'));
     expect(find('mkdir', f('sub'))).toBeDefined();
-    expect(find('create', f('sub/deep.txt'))).toBeDefined(); // new directory marked in time
+    expect(find('create', f('sub/deep.txt'))).toBeDefined();
+    expect(find('write', f('sub/deep.txt'))?.sampleLen).toBe(1);
+    expect(find('create', f('sub/later.txt'))).toBeDefined(); // through the new directory's mark
+    expect(find('unlink', f('sub/later.txt'))).toBeDefined();
     expect(find('unlink', f('sub/deep.txt'))).toBeDefined();
     expect(find('rmdir', f('sub'))).toBeDefined();
     const rw = find('write', f('pre/r.bin'));
@@ -309,6 +315,8 @@ describe.skipIf(!isRoot)('FanotifyWatcher enforcement (no daemon)', () => {
       const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
       return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3);
     };
+    // Signal delivery is asynchronous: wait (bounded) for both to show the stopped state.
+    for (let i = 0; i < 200 && (state(child.pid!) !== 'T' || state(grandchild) !== 'T'); i++) await new Promise((r) => setTimeout(r, 5));
     expect(state(child.pid!)).toBe('T');
     expect(state(grandchild)).toBe('T');
     // The same snapshot again signals nobody new.
