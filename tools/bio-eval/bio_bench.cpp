@@ -1,0 +1,91 @@
+// Micro-benchmark of the native biometrics core (single thread):
+// keystroke extraction per event, window stats + scoring per window, mouse
+// segmentation per event, forest scoring per action.
+//   make -C tools/bio-eval OUT=/tmp/bio-build && /tmp/bio-build/bio_bench
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "../../native/biometrics/forest.h"
+#include "../../native/biometrics/keystroke.h"
+#include "../../native/biometrics/mouse.h"
+
+using namespace sentinel::bio;
+using Clock = std::chrono::steady_clock;
+
+static double ns_since(Clock::time_point t0, size_t n) {
+  return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / double(n);
+}
+
+int main() {
+  std::mt19937 r(1);
+  HashKey key{};
+  KeystrokeExtractor ex(key);
+  const size_t N = 200000;
+  std::vector<Keystroke> ks(N);
+  int64_t t = 0;
+  for (auto& k : ks) {
+    t += 80000 + r() % 200000;
+    k = {uint32_t(r() % 60), t, t + 60000 + int64_t(r() % 80000)};
+  }
+  std::vector<KeystrokeRecord> recs(N);
+  auto t0 = Clock::now();
+  for (size_t i = 0; i < N; ++i) recs[i] = ex.push(ks[i]);
+  std::printf("keystroke extract: %.0f ns/keystroke\n", ns_since(t0, N));
+  std::vector<KeystrokeRecord> enr(recs.begin(), recs.begin() + 500);
+  t0 = Clock::now();
+  KeystrokeProfile p = KeystrokeProfile::enroll(enr, 100);
+  std::printf("keystroke enroll (500 keys, W=100): %.2f ms\n", ns_since(t0, 1) / 1e6);
+  FusionWeights fw = fused_v1();
+  const size_t M = 2000;
+  double sink = 0;
+  t0 = Clock::now();
+  for (size_t i = 0; i < M; ++i) {
+    TimingStats s = TimingStats::from_records(recs.data() + 1000 + (i * 37) % 100000, 100);
+    sink += p.fused_score(s, fw);
+  }
+  std::printf("keystroke window stats + fused score (W=100): %.1f us/window\n", ns_since(t0, M) / 1e3);
+
+  // Mouse: 100 events/s, moves with periodic clicks.
+  std::vector<MouseEvent> ev;
+  double tt = 0, x = 500, y = 500;
+  for (size_t i = 0; i < 300000; ++i) {
+    tt += 0.01;
+    x += double(int(r() % 21) - 10);
+    y += double(int(r() % 21) - 10);
+    MouseEvent e;
+    e.t = tt; e.x = x; e.y = y;
+    if (i % 97 == 0) { e.state = MouseState::kPressed; e.button = MouseButton::kLeft; }
+    else if (i % 97 == 3) { e.state = MouseState::kReleased; e.button = MouseButton::kLeft; }
+    if (i % 450 == 0) tt += 1.5;  // pauses
+    ev.push_back(e);
+  }
+  ActionSegmenter seg;
+  std::vector<MouseAction> acts;
+  t0 = Clock::now();
+  for (const MouseEvent& e : ev) seg.push(e, &acts);
+  seg.flush(&acts);
+  double per_ev = ns_since(t0, ev.size());
+  std::printf("mouse segment + features: %.0f ns/event (%zu actions); at 100 events/s = %.4f%% of one core\n",
+              per_ev, acts.size(), per_ev * 100 / 1e9 * 100);
+  std::vector<float> X;
+  std::vector<uint8_t> yv;
+  for (size_t i = 0; i < acts.size() && i < 8000; ++i) {
+    X.insert(X.end(), acts[i].f.begin(), acts[i].f.end());
+    yv.push_back(uint8_t(r() % 2));
+  }
+  RandomForest rf;
+  ForestParams fp;
+  fp.trees = 100;
+  fp.max_depth = 20;
+  t0 = Clock::now();
+  rf.fit(X, kActionFeatures, yv, fp);
+  std::printf("forest fit (%zu rows, 100 trees, depth 20): %.0f ms, %zu nodes\n", yv.size(),
+              ns_since(t0, 1) / 1e6, rf.nodes());
+  t0 = Clock::now();
+  for (size_t i = 0; i < acts.size(); ++i) sink += rf.predict(acts[i].f.data());
+  std::printf("forest score: %.1f us/action\n", ns_since(t0, acts.size()) / 1e3);
+  std::printf("(checksum %.3f)\n", sink);
+  return 0;
+}
