@@ -16,6 +16,7 @@
  * to a multiple of 10), split exactly from the u64 without BigInt; exact within +-104 days of
  * the first event.
  */
+import { META_STRIDE } from '../src/binding.js';
 
 const HEADER = 12;
 const RECORD_FIXED = 84;
@@ -180,6 +181,7 @@ class Subject {
   treeId = 0;
   events = 0;
   lastIndex = 0;
+  lruTouchedAt = 0;
   firstNs = 0;
   lastNs = 0;
   lastScoredNs = 0;
@@ -250,6 +252,7 @@ export class TsFeatureEngine {
   private live = 0;
   private nextId = 1;
   private globalIndex = 0;
+  private readonly lruLag: number;
   private baseSec = NaN;
   private readonly extKeys = new Uint32Array(4096);
   private readonly extCounts = new Uint32Array(4096);
@@ -267,6 +270,7 @@ export class TsFeatureEngine {
 
   constructor(opts: TsEngineOptions) {
     this.opts = { ...opts, maxSubjects: Math.max(2, opts.maxSubjects), dueEveryEvents: Math.max(1, opts.dueEveryEvents) };
+    this.lruLag = Math.floor(this.opts.maxSubjects / 32);
   }
 
   get subjectsLive(): number {
@@ -534,9 +538,12 @@ export class TsFeatureEngine {
     s.events++;
     if (ts > s.lastNs) s.lastNs = ts;
     s.lastIndex = this.globalIndex;
-    if (this.lruHead !== s && s.prev !== this.lruHead) {
-      this.lruUnlink(s);
-      this.lruPushFront(s);
+    if (s.events === 1 || this.globalIndex - s.lruTouchedAt >= this.lruLag) {
+      s.lruTouchedAt = this.globalIndex;
+      if (this.lruHead !== s && s.prev !== this.lruHead) {
+        this.lruUnlink(s);
+        this.lruPushFront(s);
+      }
     }
 
     const bk = [-1, -1, -1];
@@ -787,6 +794,7 @@ export class TsFeatureEngine {
       if (!s || !s.due) continue;
       s.due = false;
       this.dueLive--;
+      const eventsSinceScored = s.sinceScored;
       s.sinceScored = 0;
       s.lastScoredNs = s.lastNs;
       ids[n] = s.id;
@@ -794,10 +802,12 @@ export class TsFeatureEngine {
       const c = new Float32Array(C);
       s.score = heuristicScore(rows.subarray(n * F, (n + 1) * F), this.weights, c);
       contrib.set(c, n * C);
-      meta[n * 4] = s.score;
-      meta[n * 4 + 1] = s.lastNs / 1e6;
-      meta[n * 4 + 2] = s.lastIndex;
-      meta[n * 4 + 3] = s.kind;
+      const m = n * META_STRIDE;
+      meta[m] = s.score;
+      meta[m + 1] = s.lastNs / 1e6;
+      meta[m + 2] = s.lastIndex;
+      meta[m + 3] = s.kind;
+      meta[m + 4] = eventsSinceScored;
       n++;
     }
     this.dueIds = this.dueIds.slice(i);

@@ -19,6 +19,10 @@ import { existsSync } from 'node:fs';
 import { SentinelError } from './errors.js';
 
 /** Options fixed when an engine is created. */
+/** Float64 values per collected row in `meta`, and their offsets (native/core/engine.h kMetaStride). */
+export const META_STRIDE = 5;
+export const Meta = { Score: 0, LastTsMs: 1, LastEventIndex: 2, Kind: 3, EventsSinceScored: 4 } as const;
+
 export interface RawEngineOptions {
   /** Subject becomes due for scoring after this many new events. */
   dueEveryEvents: number;
@@ -97,8 +101,9 @@ export interface RawEngine {
    * ids[i]            subject id
    * rows[i*F ..]      F = featureNames().length feature values (Float32)
    * contrib[i*C ..]   C = contributionNames().length heuristic contributions (Float32)
-   * meta[i*4 ..]      [heuristic score 0..1, last event ts in ms (fractional), last event
-   *                    global index (0-based, across all connections), kind (0 process, 1 tree)]
+   * meta[i*META_STRIDE ..]  [heuristic score 0..1, last event ts in ms (fractional), last
+   *                    event global index (0-based, across all connections), kind (0 process,
+   *                    1 tree), events since the subject was last scored]
    * All arrays are owned by the caller and must hold n rows' worth; the addon throws
    * RangeError when they are too small.
    */

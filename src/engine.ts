@@ -6,7 +6,7 @@
  * valid until the next `collect` (callers copy what they keep).
  * Throws: SentinelError SENTINEL_E_INVALID_ARGUMENT for bad options.
  */
-import { addon, type RawEngine, type RawEngineOptions, type RawIngestResult, type RawSubjectInfo, type RawEngineStats } from './binding.js';
+import { addon, META_STRIDE, type RawEngine, type RawEngineOptions, type RawIngestResult, type RawSubjectInfo, type RawEngineStats } from './binding.js';
 import { SentinelError } from './errors.js';
 
 export type EngineOptions = RawEngineOptions;
@@ -66,7 +66,7 @@ export class Engine {
     this.ids = new Uint32Array(maxRowsPerCollect);
     this.rows = new Float32Array(maxRowsPerCollect * this.featureNames.length);
     this.contrib = new Float32Array(maxRowsPerCollect * this.contribNames.length);
-    this.meta = new Float64Array(maxRowsPerCollect * 4);
+    this.meta = new Float64Array(maxRowsPerCollect * META_STRIDE);
   }
 
   openConnection(peerUid: number): number {

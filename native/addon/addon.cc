@@ -166,7 +166,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       throwRange(env, "rows holds fewer than " + std::to_string(max) + " rows of " + std::to_string(core::kFeatureCount));
     if (contrib.ElementLength() < max * core::kContributions)
       throwRange(env, "contrib holds fewer than " + std::to_string(max) + " rows of " + std::to_string(core::kContributions));
-    if (meta.ElementLength() < max * 4) throwRange(env, "meta holds fewer than " + std::to_string(max) + " rows of 4");
+    if (meta.ElementLength() < max * core::kMetaStride) throwRange(env, "meta holds fewer than " + std::to_string(max) + " rows of " + std::to_string(core::kMetaStride));
     size_t n = engine_->collectDue(ids.Data(), rows.Data(), contrib.Data(), meta.Data(), max);
     return Napi::Number::New(env, static_cast<double>(n));
   }

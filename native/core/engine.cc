@@ -161,6 +161,7 @@ Engine::Engine(const EngineOptions& o) : opts_(o) {
   if (opts_.dueEveryEvents < 1) opts_.dueEveryEvents = 1;
   dueEveryNs_ = static_cast<int64_t>(opts_.dueEveryMs * 1e6);
   idleEvictNs_ = static_cast<int64_t>(opts_.idleEvictMs * 1e6);
+  lruLag_ = opts_.maxSubjects / 32;
   std::memcpy(weights_, kDefaultWeights, sizeof(weights_));
   extTable_.assign(kExtTableSize, ExtEnt{0, 0});
   byKey_.reserve(std::min<uint32_t>(opts_.maxSubjects, 1u << 16) * 2);
@@ -520,9 +521,14 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
   // Move to the front of the recency list, unless it is already one of the two most recent
   // (an event touches its tree and its process in turn; keeping those two in place halves the
   // list updates and changes nothing at the tail, where eviction looks).
-  if (lruHead_ != slot && s.lruPrev != lruHead_) {
-    lruUnlink(slot);
-    lruPushFront(slot);
+  // Also, a subject refreshed less than lruLag_ (= maxSubjects / 32) events ago keeps its
+  // place: it is far from the tail anyway (each event moves at most two subjects).
+  if (s.events == 1 || globalIndex_ - s.lruTouchedAt >= lruLag_) {
+    s.lruTouchedAt = globalIndex_;
+    if (lruHead_ != slot && s.lruPrev != lruHead_) {
+      lruUnlink(slot);
+      lruPushFront(slot);
+    }
   }
 
   // Windows. cur[w] accumulates the newest bucket (epoch headEpoch[w]); completed[w] is the sum
@@ -567,13 +573,9 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
     wstart[w] = (s.headEpoch[w] - nb + 1) * sp.bucketNs;
   }
 
-  // This event's counter increments, dense so that adding them to a bucket is a few vector ops.
-  alignas(16) uint32_t delta[kCounterSlots] = {0};
+  // The counters this event increments (each by one: no counter is hit twice by one event).
   uint32_t touched = 0;
-  auto add = [&](uint8_t c) {
-    delta[c]++;
-    touched |= 1u << c;
-  };
+  auto add = [&](uint8_t c) { touched |= 1u << c; };
   uint64_t bytes = 0, entMilli = 0;
   add(cOps);
 
@@ -689,14 +691,14 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
   for (int w = 0; w < kWindows; w++) {
     Bucket* b = bk[w];
     if (!b) continue;
-    delta[cDistinctFiles] = prevPath < wstart[w] ? 1 : 0;
-    delta[cDistinctDirs] = prevDir < wstart[w] ? 1 : 0;
-    for (int c = 0; c < kCounterSlots; c++) b->c[c] += delta[c];
+    const uint32_t bits = touched | (prevPath < wstart[w] ? 1u << cDistinctFiles : 0u) |
+                          (prevDir < wstart[w] ? 1u << cDistinctDirs : 0u);
+    for (uint32_t m = bits; m; m &= m - 1) b->c[__builtin_ctz(m)]++;
     b->bytes += bytes;
     b->entSum += entMilli;
     if (old[w]) {  // an out-of-order event lands in an older bucket: keep completed in step
       Bucket& t = s.completed[w];
-      for (int c = 0; c < kCounterSlots; c++) t.c[c] += delta[c];
+      for (uint32_t m = bits; m; m &= m - 1) t.c[__builtin_ctz(m)]++;
       t.bytes += bytes;
       t.entSum += entMilli;
     }
@@ -783,6 +785,7 @@ size_t Engine::collectDue(uint32_t* ids, float* rows, float* contrib, double* me
     if (!s.due) continue;
     s.due = 0;
     dueLive_--;
+    const uint32_t eventsSinceScored = s.sinceScored;
     s.sinceScored = 0;
     s.lastScoredNs = s.lastNs;
     ids[n] = s.id;
@@ -790,11 +793,12 @@ size_t Engine::collectDue(uint32_t* ids, float* rows, float* contrib, double* me
     fillRow(s, row);
     float score = heuristicScore(row, weights_, contrib + n * kContributions);
     s.score = score;
-    double* m = meta + n * 4;
+    double* m = meta + n * kMetaStride;
     m[0] = score;
     m[1] = static_cast<double>(s.lastNs) / 1e6;
     m[2] = static_cast<double>(s.lastIndex);
     m[3] = s.kind;
+    m[4] = eventsSinceScored;
     n++;
   }
   dueIds_.erase(dueIds_.begin(), dueIds_.begin() + static_cast<std::ptrdiff_t>(i));

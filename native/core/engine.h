@@ -39,6 +39,8 @@ struct RecentEvent {
   uint8_t flags;       // bit 0 high entropy, bit 1 decoy
 };
 constexpr int kRecentEvents = 64;
+// Doubles of metadata per collected row (see collectDue).
+constexpr size_t kMetaStride = 5;
 
 enum PathFlag : uint8_t { kPfRead = 1, kPfWrote = 2, kPfRtoCounted = 4 };
 struct PathEnt {
@@ -97,6 +99,7 @@ struct alignas(64) Subject {
   uint32_t commHash;
   uint64_t events;
   uint64_t lastIndex;
+  uint64_t lruTouchedAt;  // global index of the last recency refresh
   int64_t firstNs, lastNs, lastScoredNs;
   int64_t headEpoch[kWindows];
   uint64_t life[kLifeFeatures];
@@ -160,7 +163,8 @@ class Engine {
 
   size_t dueCount() const { return dueLive_; }
   // Fills up to max due subjects (rows: kFeatureCount floats each, contrib: kContributions,
-  // meta: 4 doubles).
+  // meta: kMetaStride doubles: score, last ts ms, last global event index, kind, events since
+  // the subject was last scored).
   size_t collectDue(uint32_t* ids, float* rows, float* contrib, double* meta, size_t max);
 
   // states[i] must be 0..3. Returns true when the deny set changed.
@@ -230,6 +234,7 @@ class Engine {
 
   EngineOptions opts_;
   int64_t dueEveryNs_, idleEvictNs_;
+  uint64_t lruLag_ = 0;
   float weights_[kContributions];
 
   std::vector<std::unique_ptr<Subject, ChunkFree>> chunks_;

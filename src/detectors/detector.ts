@@ -13,8 +13,8 @@
  */
 import { SentinelError } from '../errors.js';
 
-/** Number of Float64 meta values per row: [heuristicScore, lastTsMs, lastEventIndex, kind]. */
-export const META_STRIDE = 4;
+export { META_STRIDE, Meta } from '../binding.js';
+import { META_STRIDE } from '../binding.js';
 
 export interface ScoringBatch {
   n: number;
@@ -25,7 +25,7 @@ export interface ScoringBatch {
   contribNames: readonly string[];
   /** n × contribNames.length heuristic contributions, row-major. */
   contrib: Float32Array;
-  /** 4 per row: [heuristicScore, lastTsMs, lastEventIndex, kind (0 process, 1 tree)]. */
+  /** META_STRIDE per row: [heuristicScore, lastTsMs, lastEventIndex, kind (0 process, 1 tree), eventsSinceScored]. */
   meta: Float64Array;
 }
 

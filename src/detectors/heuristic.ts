@@ -2,7 +2,7 @@
  * The heuristic detector: passes through the score the native engine already computed.
  *
  * Contract
- * - score = meta[i*4] (the native heuristic, 1 − exp(−Σ contributions)), clamped to [0, 1];
+ * - score = meta[i*META_STRIDE] (the native heuristic, 1 − exp(−Σ contributions)), clamped to [0, 1];
  *   a NaN is scored 0. No model runs, but `score` is async to fit `Detector`.
  * - explain = top-k of the row's heuristic contributions (positive ones only), descending.
  * - `version` / `sha256` come from the heuristic model manifest (models/heuristic), so audit

@@ -12,7 +12,7 @@ import type { Fusion } from '../fusion/fusion.js';
 import type { ScoringBatch } from '../detectors/detector.js';
 import type { TrustMachine, Transition, TrustState } from '../state/trust-machine.js';
 import type { AuditStore } from '../audit/store.js';
-import type { RawSubjectInfo } from '../binding.js';
+import { META_STRIDE, Meta, type RawSubjectInfo } from '../binding.js';
 import { TRUST_STATES } from '../protocol/constants.js';
 
 export interface ScoredTransition extends Transition {
@@ -157,12 +157,16 @@ export class Scorer {
     for (let i = 0; i < batch.n; i++) {
       const id = batch.ids[i] as number;
       const score = fused[i] as number;
-      const tsMs = batch.meta[i * 4 + 1] as number;
-      const eventIndex = batch.meta[i * 4 + 2] as number;
+      const m = i * META_STRIDE;
+      const tsMs = batch.meta[m + Meta.LastTsMs] as number;
+      const eventIndex = batch.meta[m + Meta.LastEventIndex] as number;
+      // A row covering several due periods of events counts as that many observations, so
+      // confirmations follow the events, not how often this tick ran.
+      const observations = Math.max(1, Math.floor((batch.meta[m + Meta.EventsSinceScored] as number) / this.o.engine.options.dueEveryEvents));
       if (tsMs > this.eventClockMs) this.eventClockMs = tsMs;
       this.lastScores.set(id, { score, tsMs, eventIndex });
       const at = this.o.clock === 'wall' ? this.o.now() : tsMs;
-      const t = machine.observe(id, score, at);
+      const t = machine.observe(id, score, at, observations);
       if (t) pending.push({ t, row: i });
     }
     if (pending.length === 0) return out;
@@ -171,8 +175,8 @@ export class Scorer {
       out.push({
         ...t,
         subject: infos[k],
-        eventIndex: batch.meta[row * 4 + 2] as number,
-        eventTsMs: batch.meta[row * 4 + 1] as number,
+        eventIndex: batch.meta[row * META_STRIDE + Meta.LastEventIndex] as number,
+        eventTsMs: batch.meta[row * META_STRIDE + Meta.LastTsMs] as number,
         topFeatures: fusion.explain(view, row, this.o.topK),
       });
     });

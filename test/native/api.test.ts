@@ -1,3 +1,4 @@
+import { META_STRIDE } from '../../src/binding.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { A, CONTRIBS, at, collect, connect, newEngine, processRow, sendEvents } from './helpers.js';
@@ -37,7 +38,7 @@ describe('argument validation', () => {
     expect(() => e.collectDue(new Uint32Array(2), new Float32Array(2 * F), new Float32Array(C), new Float64Array(8))).toThrow(RangeError);
     expect(() => e.collectDue(new Uint32Array(2), new Float32Array(2 * F), new Float32Array(2 * C), new Float64Array(4))).toThrow(RangeError);
     expect(e.stats().dueSubjects).toBe(2); // nothing was taken by the failed calls
-    expect(e.collectDue(new Uint32Array(2), new Float32Array(2 * F), new Float32Array(2 * C), new Float64Array(8))).toBe(2);
+    expect(e.collectDue(new Uint32Array(2), new Float32Array(2 * F), new Float32Array(2 * C), new Float64Array(2 * META_STRIDE))).toBe(2);
     expect(() => e.setStates(new Uint32Array([1]), new Uint8Array([1, 2]))).toThrow(RangeError);
     expect(() => e.setStates(new Uint32Array([1]), new Uint8Array([4]))).toThrow(RangeError);
     expect(() => e.setStates([1] as never, new Uint8Array([1]))).toThrow(TypeError);

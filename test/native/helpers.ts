@@ -1,5 +1,5 @@
 /** Shared helpers of the native contract tests (test/native/*.test.ts). */
-import { addon, type RawEngine, type RawEngineOptions, type RawIngestResult, type RawSubjectInfo } from '../../src/binding.js';
+import { addon, META_STRIDE, type RawEngine, type RawEngineOptions, type RawIngestResult, type RawSubjectInfo } from '../../src/binding.js';
 import {
   FrameReader,
   Role,
@@ -53,7 +53,7 @@ export function collect(engine: RawEngine): DueRow[] {
   const ids = new Uint32Array(n);
   const rows = new Float32Array(n * FEATURES.length);
   const contrib = new Float32Array(n * CONTRIBS.length);
-  const meta = new Float64Array(n * 4);
+  const meta = new Float64Array(n * META_STRIDE);
   const got = engine.collectDue(ids, rows, contrib, meta);
   const infos = engine.subjectInfo(ids.subarray(0, got));
   const out: DueRow[] = [];
@@ -63,10 +63,10 @@ export function collect(engine: RawEngine): DueRow[] {
       info: infos[i] as RawSubjectInfo,
       row: rows.slice(i * FEATURES.length, (i + 1) * FEATURES.length),
       contrib: contrib.slice(i * CONTRIBS.length, (i + 1) * CONTRIBS.length),
-      score: meta[i * 4] as number,
-      lastTsMs: meta[i * 4 + 1] as number,
-      lastIndex: meta[i * 4 + 2] as number,
-      kind: meta[i * 4 + 3] as number,
+      score: meta[i * META_STRIDE] as number,
+      lastTsMs: meta[i * META_STRIDE + 1] as number,
+      lastIndex: meta[i * META_STRIDE + 2] as number,
+      kind: meta[i * META_STRIDE + 3] as number,
     });
   }
   return out;

@@ -8,6 +8,7 @@ import { encodeWorkload, makeEvents } from '../../bench/cases/native.js';
 import { CONTRIBUTION_NAMES, FEATURE_COUNT, FEATURE_NAMES, TsFeatureEngine } from '../../bench/ts-features.js';
 import { fsEvent, type FsEvent } from '../../src/protocol/index.js';
 import { A, CONTRIBS, FEATURES } from './helpers.js';
+import { META_STRIDE } from '../../src/binding.js';
 
 /** Ransomware-like bursts (no samples) so the rarer counters and the heuristic are exercised. */
 function bursts(t0Sec: number, n: number): FsEvent[] {
@@ -41,7 +42,7 @@ function compare(events: FsEvent[], opts: { dueEveryEvents: number; dueEveryMs: 
   const cap = 4096;
   const F = FEATURE_COUNT;
   const C = CONTRIBUTION_NAMES.length;
-  const bufs = () => ({ ids: new Uint32Array(cap), rows: new Float32Array(cap * F), contrib: new Float32Array(cap * C), meta: new Float64Array(cap * 4) });
+  const bufs = () => ({ ids: new Uint32Array(cap), rows: new Float32Array(cap * F), contrib: new Float32Array(cap * C), meta: new Float64Array(cap * META_STRIDE) });
   const a = bufs();
   const b = bufs();
   let rows = 0;
@@ -60,9 +61,10 @@ function compare(events: FsEvent[], opts: { dueEveryEvents: number; dueEveryMs: 
       for (let k = 0; k < F; k++) {
         if (ra[k] !== rb[k]) throw new Error(`subject ${a.ids[i]}: ${FEATURE_NAMES[k]} native ${ra[k]} vs ts ${rb[k]}`);
       }
-      expect(b.meta[i * 4]).toBeCloseTo(a.meta[i * 4] as number, 5);
-      expect(b.meta[i * 4 + 2]).toBe(a.meta[i * 4 + 2]);
-      expect(b.meta[i * 4 + 3]).toBe(a.meta[i * 4 + 3]);
+      expect(b.meta[i * META_STRIDE]).toBeCloseTo(a.meta[i * META_STRIDE] as number, 5);
+      expect(b.meta[i * META_STRIDE + 2]).toBe(a.meta[i * META_STRIDE + 2]);
+      expect(b.meta[i * META_STRIDE + 3]).toBe(a.meta[i * META_STRIDE + 3])
+      expect(b.meta[i * META_STRIDE + 4]).toBe(a.meta[i * META_STRIDE + 4]);
       for (let k = 0; k < C; k++) expect(b.contrib[i * C + k]).toBeCloseTo(a.contrib[i * C + k] as number, 5);
     }
     rows += na;

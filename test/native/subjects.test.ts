@@ -1,3 +1,4 @@
+import { META_STRIDE } from '../../src/binding.js';
 import { describe, expect, it } from 'vitest';
 import { FrameReader, Role, encodeHello, type ServerFrame } from '../../src/protocol/index.js';
 import { at, collect, connect, feat, newEngine, processRow, replyFrames, sendEvents, type DueRow } from './helpers.js';
@@ -144,7 +145,7 @@ describe('subjects', () => {
     expect(e.stats().dueSubjects).toBe(2); // 501 ms since scored
     // collectDue fills at most ids.length and keeps the rest due.
     const one = new Uint32Array(1);
-    expect(e.collectDue(one, new Float32Array(1000), new Float32Array(100), new Float64Array(4))).toBe(1);
+    expect(e.collectDue(one, new Float32Array(1000), new Float32Array(100), new Float64Array(META_STRIDE))).toBe(1);
     expect(e.stats().dueSubjects).toBe(1);
   });
 

@@ -1,3 +1,4 @@
+import { META_STRIDE } from '../../src/binding.js';
 import type { Detector, ScoringBatch } from '../../src/detectors/detector.js';
 
 /** A scoring batch with the given heuristic scores and contribution rows (n = scores.length). */
@@ -5,13 +6,13 @@ export function makeBatch(scores: number[], contribNames: string[] = [], contrib
   const n = scores.length;
   const cap = n + spare;
   const C = contribNames.length;
-  const meta = new Float64Array(cap * 4);
+  const meta = new Float64Array(cap * META_STRIDE);
   const contrib = new Float32Array(cap * C);
   scores.forEach((s, i) => {
-    meta[i * 4] = s;
-    meta[i * 4 + 1] = 1000 + i;
-    meta[i * 4 + 2] = i;
-    meta[i * 4 + 3] = 0;
+    meta[i * META_STRIDE] = s;
+    meta[i * META_STRIDE + 1] = 1000 + i;
+    meta[i * META_STRIDE + 2] = i;
+    meta[i * META_STRIDE + 3] = 0;
     (contribRows[i] ?? []).forEach((v, j) => (contrib[i * C + j] = v));
   });
   return { n, ids: Uint32Array.from({ length: cap }, (_, i) => i + 1), featureNames: ['f0'], rows: new Float32Array(cap), contribNames, contrib, meta };

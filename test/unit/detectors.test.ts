@@ -3,6 +3,7 @@ import { HeuristicDetector } from '../../src/detectors/heuristic.js';
 import { checkBatch, topK } from '../../src/detectors/detector.js';
 import { SentinelError } from '../../src/errors.js';
 import { makeBatch } from './batch-helpers.js';
+import { META_STRIDE } from '../../src/binding.js';
 
 const id = { version: 'heuristic-v1', sha256: 'a'.repeat(64) };
 
@@ -10,7 +11,7 @@ describe('HeuristicDetector', () => {
   it('scores meta[i*4], clamped to [0, 1], NaN as 0, only the first n rows', async () => {
     const d = new HeuristicDetector(id);
     const b = makeBatch([0, 0.25, 1, 0.999], [], [], 2);
-    b.meta[4 * 4] = 0.7; // spare row, not part of the batch
+    b.meta[4 * META_STRIDE] = 0.7; // spare row, not part of the batch
     const out = new Float32Array(6).fill(-1);
     await d.score(b, out);
     expect(Array.from(out)).toEqual([0, 0.25, 1, Math.fround(0.999), -1, -1]);
