@@ -45,6 +45,7 @@ export interface DueRow {
   lastTsMs: number;
   lastIndex: number;
   kind: number;
+  eventsSinceScored: number;
 }
 
 /** Collects every due subject. */
@@ -67,6 +68,7 @@ export function collect(engine: RawEngine): DueRow[] {
       lastTsMs: meta[i * META_STRIDE + 1] as number,
       lastIndex: meta[i * META_STRIDE + 2] as number,
       kind: meta[i * META_STRIDE + 3] as number,
+      eventsSinceScored: meta[i * META_STRIDE + 4] as number,
     });
   }
   return out;
