@@ -524,6 +524,7 @@ void Watcher::notifyLoop() {
       break;
     }
     if (p[1].revents & POLLIN) break;
+    if (r == 0) flushPendingCloses(nullptr, 0);
     if (p[0].revents & POLLIN) {
       for (int i = 0; i < 64; i++) {
         ssize_t n = ::read(notifyFd_, buf.data(), buf.size());
@@ -535,11 +536,13 @@ void Watcher::notifyLoop() {
     flushDirty(false);
     flushFrame();
   }
+  flushPendingCloses(nullptr, 0);
   flushDirty(true);
   flushFrame();
 }
 
 int Watcher::dirtyTimeout() const {
+  if (!pendingCloses_.empty()) return 5;
   if (dirty_.empty()) return 1000;
   return int(kDirtyMs / 4);
 }
@@ -619,6 +622,7 @@ void Watcher::handleBatch(const uint8_t* buf, size_t len) {
     m = FAN_EVENT_NEXT(m, left);
   }
 
+  flushPendingCloses(evs.data(), evs.size());
   for (size_t i = 0; i < evs.size(); i++) {
     Parsed& p = evs[i];
     if (p.pid == 0) {
@@ -681,7 +685,7 @@ void Watcher::handleBatch(const uint8_t* buf, size_t len) {
     }
     if ((p.mask & FAN_CLOSE_WRITE) && !p.isDir) {
       dirty_.erase(p.path);
-      closeWrite(p);
+      closeWrite(p, evs.data() + i + 1, evs.size() - i - 1, true);
     }
     if (p.mask & FAN_DELETE) {
       if (p.isDir) dirGen_++;
@@ -692,10 +696,37 @@ void Watcher::handleBatch(const uint8_t* buf, size_t len) {
 
 // close-write: the file's leading bytes become a write record's sample (with entropy) and
 // header_after, followed by a close record with the size.
-void Watcher::closeWrite(const Parsed& p) {
+// Close-writes deferred by the previous read: the rename that explains them is in this one.
+void Watcher::flushPendingCloses(const Parsed* next, size_t nNext) {
+  if (pendingCloses_.empty()) return;
+  std::vector<Parsed> pend;
+  pend.swap(pendingCloses_);
+  for (const Parsed& p : pend) closeWrite(p, next, nNext, false);
+}
+
+void Watcher::closeWrite(const Parsed& p, const Parsed* later, size_t nLater, bool mayDefer) {
   Content c;
-  int fd = ::open(p.path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOATIME | O_CLOEXEC);
-  if (fd < 0 && errno == EPERM) fd = ::open(p.path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  auto openIt = [](const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOATIME | O_CLOEXEC);
+    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    return fd;
+  };
+  int fd = openIt(p.path);
+  if (fd < 0 && errno == ENOENT && nLater) {
+    // Written, closed, then renamed before we got here (the usual "encrypt, then rename to
+    // .locked"): follow the renames later in this read to the file's current name.
+    std::string cur = p.path;
+    for (size_t j = 0; j < nLater; j++) {
+      const Parsed& q = later[j];
+      if ((q.mask & FAN_RENAME) && q.ok && q.ok2 && q.path == cur) cur = q.path2;
+    }
+    if (cur != p.path) fd = openIt(cur);
+    else if (mayDefer && pendingCloses_.size() < 1024) {
+      // Not renamed in this read: the rename may be the next event we read. Wait one read.
+      pendingCloses_.push_back(p);
+      return;
+    }
+  }
   if (fd >= 0) {
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -832,14 +863,16 @@ void Watcher::permLoop() {
       break;
     }
     if (p[0].revents & POLLIN) {
-      std::shared_ptr<const DenyTable> table;
-      {
-        std::lock_guard<std::mutex> g(dm_);
-        table = deny_;
-      }
       for (;;) {
         ssize_t n = ::read(permFd_, buf.data(), buf.size());
         if (n <= 0) break;
+        // The table is taken after the read returns: every event it returned was queued before,
+        // so an open that follows a completed setDenySet is always judged by the new table.
+        std::shared_ptr<const DenyTable> table;
+        {
+          std::lock_guard<std::mutex> g(dm_);
+          table = deny_;
+        }
         const auto* m = reinterpret_cast<const fanotify_event_metadata*>(buf.data());
         size_t left = size_t(n);
         while (FAN_EVENT_OK(m, left)) {

@@ -141,7 +141,9 @@ class Watcher {
   void handleBatch(const uint8_t* buf, size_t len);
   void flushFrame();
   void appendEvent(uint8_t op, const Parsed& p, const std::string& path, const std::string* path2, const Content* c);
-  void closeWrite(const Parsed& p);
+  // later: the events after this one in the same read (to follow a rename of the file).
+  void closeWrite(const Parsed& p, const Parsed* later = nullptr, size_t nLater = 0, bool mayDefer = false);
+  void flushPendingCloses(const Parsed* next, size_t nNext);
   void flushDirty(bool all);
   int dirtyTimeout() const;
   const ProcEntry* procInfo(uint32_t pid);
@@ -168,6 +170,7 @@ class Watcher {
   uint32_t curCount_ = 0;
   std::vector<uint8_t> sample_;
   std::unordered_map<std::string, Dirty> dirty_;  // modified, not yet closed
+  std::vector<Parsed> pendingCloses_;  // close-writes whose file vanished before the rename was read
   uint64_t tsNs_ = 0;
 
   // shared
