@@ -119,10 +119,8 @@ export class SocketServer {
     if (r.reply && !conn.closed) conn.socket.write(r.reply);
     if (r.hello) {
       log.info({ 'client.name': r.hello.name, 'process.pid': r.hello.pid, roles: r.hello.roles, version: r.hello.version }, 'client connected');
-      if (r.hello.roles & Role.Subscribe) {
-        conn.subscriber = true;
-        conn.socket.write(engine.encodeStatePush(++this.pushSeq));
-      }
+      // The native reply already carries the first STATE_PUSH after HELLO_ACK.
+      if (r.hello.roles & Role.Subscribe) conn.subscriber = true;
     }
     if (r.fatal) {
       conn.closed = true;

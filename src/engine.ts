@@ -94,7 +94,8 @@ export class Engine {
 
   setStates(ids: Uint32Array, states: Uint8Array): boolean {
     if (ids.length !== states.length) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', 'ids and states differ in length');
-    return ids.length === 0 ? false : this.raw.setStates(ids, states);
+    // With no ids this only recomputes the deny set (a scan of the subject table).
+    return this.raw.setStates(ids, states);
   }
 
   verdict(pid: number, startTime: number): number {

@@ -193,9 +193,12 @@ void Engine::lruPushFront(uint32_t slot) {
   if (lruTail_ == kNil) lruTail_ = slot;
 }
 
+// A process takes its tree's state only when it is itself implicated (own state at least
+// Monitoring, or its own heuristic score at least kTreeInheritScore): a tree can span a whole
+// login session, and an attack by one member must not lock down the user's idle editor.
 uint8_t Engine::effectiveState(const Subject& s) const {
   uint8_t st = s.state;
-  if (s.kind == kProcess && s.treeId) {
+  if (s.kind == kProcess && s.treeId && (s.state >= kMonitoring || s.score >= kTreeInheritScore)) {
     auto it = byId_.find(s.treeId);
     if (it != byId_.end()) st = std::max(st, at(it->second).state);
   }
@@ -401,7 +404,11 @@ void Engine::derive(const EventView& e, Derived& d) {
 // happen with every earlier event applied.
 bool Engine::resolve(const EventView& e, uint32_t* treeSlot, uint32_t* procSlot, bool mayEvict) {
   const int64_t now = static_cast<int64_t>(e.ts_ns);
-  Key tk{(1ull << 40) | (e.sid ? ((1ull << 32) | e.sid) : e.ppid), 0};
+  // Tree key: the session when known; else the parent, unless the parent is init or a reaper
+  // (ppid <= 1), whose children are unrelated: such a process is the root of its own tree.
+  Key tk = e.sid ? Key{(1ull << 40) | (1ull << 32) | e.sid, 0}
+         : e.ppid > 1 ? Key{(1ull << 40) | e.ppid, 0}
+                      : Key{(1ull << 40) | (1ull << 33) | e.pid, e.start_time};
   uint32_t ts;
   if (cacheTreeSlot_ != kNil && cacheTreeKey_ == tk) {
     ts = cacheTreeSlot_;
@@ -415,7 +422,8 @@ bool Engine::resolve(const EventView& e, uint32_t* treeSlot, uint32_t* procSlot,
       if (ts != kNil) {
         Subject& t = at(ts);
         t.sid = e.sid;
-        t.ppid = e.sid ? 0 : e.ppid;
+        t.ppid = e.sid ? 0 : e.ppid > 1 ? e.ppid : 0;
+        t.pid = !e.sid && e.ppid <= 1 ? e.pid : 0;
       }
     }
     cacheTreeKey_ = tk;

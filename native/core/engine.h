@@ -41,6 +41,8 @@ struct RecentEvent {
 constexpr int kRecentEvents = 64;
 // Doubles of metadata per collected row (see collectDue).
 constexpr size_t kMetaStride = 5;
+// Own heuristic score from which a process takes its tree's trust state (see effectiveState).
+constexpr float kTreeInheritScore = 0.25f;
 
 enum PathFlag : uint8_t { kPfRead = 1, kPfWrote = 2, kPfRtoCounted = 4 };
 struct PathEnt {

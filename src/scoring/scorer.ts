@@ -103,10 +103,19 @@ export class Scorer {
     const t = to === 0 ? machine.reset(subjectId, at, by) : machine.force(subjectId, to, at, by);
     if (!t) return null;
     const scored = this.describe([t], undefined)[0] as ScoredTransition;
+    this.trackEnforced(t);
     const denySetChanged = engine.setStates(Uint32Array.of(subjectId), Uint8Array.of(to));
     this.o.audit?.writeTick({ transitions: [this.toRecord(scored)], actions: [], drops: [] });
     this.emit({ rows: 0, transitions: [scored], denySetChanged });
     return scored;
+  }
+
+  /** Subjects at Restricted or above (kept from transitions, so no scan is needed). */
+  private readonly enforced = new Set<number>();
+
+  private trackEnforced(t: Transition): void {
+    if (t.to >= 2) this.enforced.add(t.subjectId);
+    else this.enforced.delete(t.subjectId);
   }
 
   private emit(r: TickResult): void {
@@ -127,11 +136,15 @@ export class Scorer {
     for (const id of engine.takeEvicted()) {
       machine.forget(id);
       this.lastScores.delete(id);
+      this.enforced.delete(id);
     }
     const decayed = machine.tickDecay(this.now());
     transitions.push(...this.describe(decayed, undefined));
     let denySetChanged = false;
-    if (transitions.length > 0) {
+    for (const t of transitions) this.trackEnforced(t);
+    // While any subject is enforced, new scores can implicate more processes in an enforced
+    // tree (native effectiveState), so the deny set is refreshed even without transitions.
+    if (transitions.length > 0 || (rows > 0 && this.enforced.size > 0)) {
       const ids = new Uint32Array(transitions.length);
       const states = new Uint8Array(transitions.length);
       transitions.forEach((t, i) => {
@@ -139,7 +152,7 @@ export class Scorer {
         states[i] = t.to;
       });
       denySetChanged = engine.setStates(ids, states);
-      this.o.audit?.writeTick({ transitions: transitions.map((t) => this.toRecord(t)), actions: [], drops: [] });
+      if (transitions.length > 0) this.o.audit?.writeTick({ transitions: transitions.map((t) => this.toRecord(t)), actions: [], drops: [] });
     }
     this.ticks++;
     this.rowsScored += rows;

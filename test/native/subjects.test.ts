@@ -24,7 +24,7 @@ describe('subjects', () => {
   it('PID reuse with a new start time is a new subject', () => {
     const e = newEngine();
     const c = connect(e);
-    sendEvents(e, c, [at(0, { pid: 77, start: 1000n, op: 'write', path: '/a' }), at(1, { pid: 77, start: 2000n, op: 'write', path: '/b' }), at(2, { pid: 77, start: 1000n, op: 'read', path: '/c' })]);
+    sendEvents(e, c, [at(0, { pid: 77, ppid: 70, start: 1000n, op: 'write', path: '/a' }), at(1, { pid: 77, ppid: 70, start: 2000n, op: 'write', path: '/b' }), at(2, { pid: 77, ppid: 70, start: 1000n, op: 'read', path: '/c' })]);
     const a = findProcess(e, 77, 1000);
     const b = findProcess(e, 77, 2000);
     expect(a).not.toBe(b);
@@ -73,14 +73,24 @@ describe('subjects', () => {
     expect(e.stats().subjectsLive).toBe(5);
   });
 
+  it('a child of init or a reaper (ppid <= 1, no sid) is the root of its own tree', () => {
+    const e = newEngine();
+    const c = connect(e);
+    sendEvents(e, c, [at(0, { pid: 61, ppid: 1, op: 'read', path: '/x' }), at(1, { pid: 62, ppid: 1, op: 'read', path: '/y' }), at(2, { pid: 63, ppid: 0, start: 5n, op: 'read', path: '/z' })]);
+    const info = e.subjectInfo(ids(e, 6));
+    const trees = new Set(info.filter((i) => i?.kind === 'process').map((i) => i?.treeId));
+    expect(trees.size).toBe(3);
+    expect(info.filter((i) => i?.kind === 'tree').map((i) => i?.pid).sort()).toEqual([61, 62, 63]);
+  });
+
   it('stays within maxSubjects, evicting least recently active Normal subjects; ids are never reused', () => {
     const e = newEngine({ maxSubjects: 8, dueEveryEvents: 1000 });
     const c = connect(e);
-    sendEvents(e, c, [at(0, { pid: 1000, op: 'write', path: '/keep' })]);
+    sendEvents(e, c, [at(0, { pid: 1000, ppid: 7, op: 'write', path: '/keep' })]);
     const kept = findProcess(e, 1000);
     e.setStates(new Uint32Array([kept]), new Uint8Array([1])); // Monitoring: not evictable
     for (let i = 1; i <= 30; i++) {
-      sendEvents(e, c, [at(i, { pid: 1000 + i, op: 'write', path: `/f/${i}` })]);
+      sendEvents(e, c, [at(i, { pid: 1000 + i, ppid: 7, op: 'write', path: `/f/${i}` })]);
       expect(e.stats().subjectsLive).toBeLessThanOrEqual(8);
     }
     const s = e.stats();
@@ -98,7 +108,7 @@ describe('subjects', () => {
     // The oldest went first: the evicted ids are the earliest processes in order.
     expect(ev).toEqual([...ev].sort((a, b) => a - b));
     // A returning evicted process gets a new, larger id.
-    sendEvents(e, c, [at(100, { pid: 1001, op: 'read', path: '/again' })]);
+    sendEvents(e, c, [at(100, { pid: 1001, ppid: 7, op: 'read', path: '/again' })]);
     expect(findProcess(e, 1001)).toBeGreaterThan(32);
     expect(s.tableBytes).toBeGreaterThan(0);
   });
@@ -123,9 +133,9 @@ describe('subjects', () => {
   it('counts events that cannot get a subject when nothing is evictable', () => {
     const e = newEngine({ maxSubjects: 2 });
     const c = connect(e);
-    sendEvents(e, c, [at(0, { pid: 5, op: 'write', path: '/a' })]);
+    sendEvents(e, c, [at(0, { pid: 5, ppid: 7, op: 'write', path: '/a' })]);
     e.setStates(new Uint32Array([findProcess(e, 5)]), new Uint8Array([2]));
-    const res = sendEvents(e, c, [at(1, { pid: 6, op: 'write', path: '/b' })]);
+    const res = sendEvents(e, c, [at(1, { pid: 6, ppid: 7, op: 'write', path: '/b' })]);
     expect(res.accepted).toBe(1);
     expect(e.stats()).toMatchObject({ subjectsLive: 2, eventsDroppedNoSubject: 1, subjectsEvicted: 0 });
   });
@@ -171,7 +181,7 @@ describe('subjects', () => {
 });
 
 describe('states, verdicts and state push', () => {
-  it('effective state is max(own, tree); the deny set is effective >= Restricted', () => {
+  it('an implicated process takes its tree state; the deny set is effective >= Restricted', () => {
     const e = newEngine();
     const c = connect(e);
     sendEvents(e, c, [at(0, { pid: 201, sid: 9, start: 11n, op: 'read', path: '/a' }), at(1, { pid: 202, sid: 9, start: 12n, op: 'read', path: '/b' }), at(2, { pid: 300, sid: 10, op: 'read', path: '/c' })]);
@@ -183,7 +193,14 @@ describe('states, verdicts and state push', () => {
     expect(e.verdict(300, 0)).toBe(1);
     expect(e.stats().denySetGeneration).toBe(0);
 
-    expect(e.setStates(new Uint32Array([tree9]), new Uint8Array([2]))).toBe(true);
+    // A Restricted tree does not touch members that are not implicated themselves (score 0, Normal).
+    expect(e.setStates(new Uint32Array([tree9]), new Uint8Array([2]))).toBe(false);
+    expect(e.verdict(201, 11)).toBe(0);
+    expect(e.verdict(202, 12)).toBe(0);
+    expect(e.stats().denySetGeneration).toBe(0);
+    // Once a member is itself in Monitoring it takes the tree's Restricted.
+    const p202 = findProcess(e, 202, 12);
+    expect(e.setStates(new Uint32Array([p201, p202]), new Uint8Array([1, 1]))).toBe(true);
     expect(e.verdict(201, 11)).toBe(2);
     expect(e.verdict(202, 12)).toBe(2);
     expect(e.verdict(201, 12)).toBe(0);
@@ -209,7 +226,7 @@ describe('states, verdicts and state push', () => {
     expect(f.map((x) => x.type)).toEqual(['hello_ack', 'state_push']);
     expect((f[1] as Extract<ServerFrame, { type: 'state_push' }>).entries).toHaveLength(2);
 
-    expect(e.setStates(new Uint32Array([tree9, p201]), new Uint8Array([0, 0]))).toBe(true);
+    expect(e.setStates(new Uint32Array([tree9, p201, p202]), new Uint8Array([0, 0, 0]))).toBe(true);
     expect(decodePush(e.encodeStatePush(7)).entries).toEqual([]);
     expect(e.stats().denySetGeneration).toBe(3);
     // Unknown ids are ignored.
