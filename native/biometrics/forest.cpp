@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 namespace sentinel {
@@ -122,6 +123,99 @@ double RandomForest::predict(const float* x) const {
     s += t[k].value;
   }
   return s / trees_.size();
+}
+
+namespace {
+void put32(std::vector<uint8_t>& b, uint32_t v) {
+  for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i)));
+}
+void putf(std::vector<uint8_t>& b, float f) {
+  uint32_t v;
+  std::memcpy(&v, &f, 4);
+  put32(b, v);
+}
+struct Reader {
+  const uint8_t* p;
+  size_t n, off = 0;
+  bool ok = true;
+  uint32_t u32() {
+    if (off + 4 > n) { ok = false; return 0; }
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= uint32_t(p[off + i]) << (8 * i);
+    off += 4;
+    return v;
+  }
+  float f32() {
+    uint32_t v = u32();
+    float f;
+    std::memcpy(&f, &v, 4);
+    return f;
+  }
+};
+}  // namespace
+
+std::vector<uint8_t> RandomForest::serialize() const {
+  std::vector<uint8_t> b = {'S', 'R', 'F', '1'};
+  put32(b, uint32_t(d_));
+  for (const auto& e : edges_) {
+    put32(b, uint32_t(e.size()));
+    for (float v : e) putf(b, v);
+  }
+  put32(b, uint32_t(trees_.size()));
+  for (const auto& t : trees_) {
+    put32(b, uint32_t(t.size()));
+    for (const Node& nd : t) {
+      put32(b, uint32_t(nd.feature));
+      put32(b, nd.bin);
+      put32(b, uint32_t(nd.left));
+      put32(b, uint32_t(nd.right));
+      putf(b, nd.value);
+    }
+  }
+  return b;
+}
+
+bool RandomForest::deserialize(const uint8_t* data, size_t len) {
+  if (len < 8 || std::memcmp(data, "SRF1", 4) != 0) return false;
+  Reader r{data, len, 4};
+  int d = int(r.u32());
+  if (!r.ok || d <= 0 || d > 4096) return false;
+  std::vector<std::vector<float>> edges(d);
+  for (auto& e : edges) {
+    uint32_t m = r.u32();
+    if (!r.ok || m > 63) return false;
+    for (uint32_t i = 0; i < m; ++i) e.push_back(r.f32());
+  }
+  uint32_t nt = r.u32();
+  if (!r.ok || nt > 100000) return false;
+  std::vector<std::vector<Node>> trees(nt);
+  for (auto& t : trees) {
+    uint32_t m = r.u32();
+    if (!r.ok || m == 0 || m > (len - r.off) / 20) return false;
+    t.resize(m);
+    for (Node& nd : t) {
+      nd.feature = int32_t(r.u32());
+      uint32_t bin = r.u32();
+      nd.left = int32_t(r.u32());
+      nd.right = int32_t(r.u32());
+      nd.value = r.f32();
+      if (!r.ok || bin > 63) return false;
+      nd.bin = uint8_t(bin);
+    }
+    for (size_t i = 0; i < t.size(); ++i) {
+      const Node& nd = t[i];
+      if (nd.feature < 0) continue;
+      // children must exist and come after the parent (no cycles)
+      if (nd.feature >= d || nd.left <= int32_t(i) || nd.right <= int32_t(i) ||
+          nd.left >= int32_t(m) || nd.right >= int32_t(m))
+        return false;
+    }
+  }
+  if (r.off != len) return false;
+  d_ = d;
+  edges_ = std::move(edges);
+  trees_ = std::move(trees);
+  return true;
 }
 
 }  // namespace bio

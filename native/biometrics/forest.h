@@ -30,6 +30,10 @@ class RandomForest {
            const ForestParams& p = {});
   double predict(const float* x) const;
   int dims() const { return d_; }
+  // Portable little-endian serialisation (magic "SRF1"). deserialize()
+  // validates sizes and node indices and returns false on any mismatch.
+  std::vector<uint8_t> serialize() const;
+  bool deserialize(const uint8_t* data, size_t len);
   size_t nodes() const;
 
  private:

@@ -20,7 +20,7 @@
 //        [--trees 100] [--depth 20] [--max-pos 10000] [--resample 0.1]
 //        [--pause 1.0] [--min-path 20] [--agg logit|mean] [--neg-ratio 1]
 //        [--open-trees 50] [--open-max-pos 4000] [--pair 0|1] [--mtry 0]
-//        [--per-user 0|1]
+//        [--per-user 0|1] [--block N]   (block model instead of per-action votes)
 // Block score = mean logit of the per-action P(u) (--agg logit, default).
 // The open-set protocol is run for our features only.
 #include <dirent.h>
@@ -40,6 +40,7 @@
 #include "../../native/biometrics/forest.h"
 #include "../../native/biometrics/metrics.h"
 #include "../../native/biometrics/mouse.h"
+#include "../../native/biometrics/mouse_model.h"
 
 using namespace sentinel::bio;
 
@@ -118,6 +119,90 @@ struct Scores {
   std::map<int, std::vector<std::vector<double>>> g, im;
 };
 
+// Block model (--block N): one row per block of N consecutive actions of a
+// session: mean and sd of every per-action feature plus the MM/PC/DD shares.
+// Training blocks overlap (stride N/4); test blocks do not. Closed-set only.
+static void block_row(const std::vector<MouseAction>& a, size_t b, size_t N, std::vector<float>* X) {
+  for (int f = 0; f < kActionFeatures; ++f) {
+    double m = 0, ss = 0;
+    for (size_t i = b; i < b + N; ++i) m += a[i].f[f];
+    m /= N;
+    for (size_t i = b; i < b + N; ++i) ss += (a[i].f[f] - m) * (a[i].f[f] - m);
+    X->push_back(float(m));
+    X->push_back(float(std::sqrt(ss / N)));
+  }
+}
+static const int kBlockDims = 2 * kActionFeatures;
+
+static void run_block_eval(const std::vector<Session>& S, const std::vector<std::vector<int>>& sess_of,
+                           const std::vector<std::string>& users, size_t N, ForestParams fp,
+                           size_t max_pos, const char* mode) {
+  std::mt19937 rng(11);
+  std::vector<double> G, I;
+  double sa = 0, se = 0;
+  int nu = 0;
+  std::printf("\n[%s] block model: %zu actions per row (mean+sd of %d features), closed-set\n", mode, N,
+              kActionFeatures);
+  std::printf("   per-user AUC:");
+  for (size_t u = 0; u < users.size(); ++u) {
+    std::vector<double> g, im;
+    const auto& mine = sess_of[u];
+    for (size_t k = 0; k < mine.size(); ++k) {
+      std::vector<float> X;
+      std::vector<uint8_t> y;
+      std::vector<std::vector<float>> posrows;
+      size_t stride = std::max<size_t>(1, N / 4);
+      std::vector<std::pair<int, size_t>> pb;
+      for (size_t j = 0; j < mine.size(); ++j)
+        if (j != k)
+          for (size_t b = 0; b + N <= S[mine[j]].actions.size(); b += stride) pb.push_back({mine[j], b});
+      std::shuffle(pb.begin(), pb.end(), rng);
+      if (pb.size() > max_pos) pb.resize(max_pos);
+      for (auto& q : pb) { block_row(S[q.first].actions, q.second, N, &X); y.push_back(1); }
+      size_t per = pb.size() / (users.size() - 1) + 1;
+      std::vector<int> test_imp;
+      for (size_t v = 0; v < users.size(); ++v) {
+        if (v == u) continue;
+        const auto& theirs = sess_of[v];
+        int held = theirs[k % theirs.size()];
+        test_imp.push_back(held);
+        std::vector<std::pair<int, size_t>> nb;
+        for (int s2 : theirs)
+          if (s2 != held)
+            for (size_t b = 0; b + N <= S[s2].actions.size(); b += stride) nb.push_back({s2, b});
+        std::shuffle(nb.begin(), nb.end(), rng);
+        if (nb.size() > per) nb.resize(per);
+        for (auto& q : nb) { block_row(S[q.first].actions, q.second, N, &X); y.push_back(0); }
+      }
+      RandomForest rf;
+      fp.seed = uint32_t(77 + 1000 * u + k);
+      rf.fit(X, kBlockDims, y, fp);
+      auto score = [&](int s2, std::vector<double>* dst) {
+        std::vector<float> row;
+        for (size_t b = 0; b + N <= S[s2].actions.size(); b += N) {
+          row.clear();
+          block_row(S[s2].actions, b, N, &row);
+          dst->push_back(rf.predict(row.data()));
+        }
+      };
+      score(mine[k], &g);
+      for (int s2 : test_imp) score(s2, &im);
+    }
+    if (g.empty() || im.empty()) continue;
+    RocSummary r = roc_summary(g, im);
+    std::printf(" %s=%.3f", users[u].c_str(), r.auc);
+    sa += r.auc; se += r.eer; ++nu;
+    G.insert(G.end(), g.begin(), g.end());
+    I.insert(I.end(), im.begin(), im.end());
+  }
+  RocSummary pr = roc_summary(G, I);
+  std::printf("\n%8s %10s %10s %10s %10s %9s %9s\n", "actions", "userAUC", "userEER%", "pooledAUC",
+              "pooledEER%", "#genuine", "#impost");
+  std::printf("%8zu %10.4f %10.2f %10.4f %10.2f %9zu %9zu\n", N, sa / std::max(nu, 1),
+              100 * se / std::max(nu, 1), pr.auc, 100 * pr.eer, G.size(), I.size());
+  std::fflush(stdout);
+}
+
 int main(int argc, char** argv) {
   std::string dir, data_mode = "both";
   std::vector<int> Ns = {1, 5, 10, 20, 50};
@@ -129,8 +214,10 @@ int main(int argc, char** argv) {
   size_t max_pos = 10000;
   SegmenterConfig sc;
   bool agg_logit = true;
+  double agg_trim = 0;  // --agg trim: drop the 10% lowest and highest logits
   double neg_ratio = 1.0;
   bool per_user_report = false;
+  int block_n = 0;
   fp.trees = 100;
   fp.max_depth = 20;
   for (int i = 1; i < argc; ++i) {
@@ -145,10 +232,15 @@ int main(int argc, char** argv) {
     else if (a == "--resample") sc.resample_s = std::atof(next().c_str());
     else if (a == "--pause") sc.pause_s = std::atof(next().c_str());
     else if (a == "--min-path") sc.min_path_px = std::atof(next().c_str());
-    else if (a == "--agg") agg_logit = next() == "logit";
+    else if (a == "--agg") {
+      std::string v = next();
+      agg_logit = v != "mean";
+      agg_trim = v == "trim" ? 0.1 : 0.0;
+    }
     else if (a == "--neg-ratio") neg_ratio = std::atof(next().c_str());
     else if (a == "--open-trees") open_trees = std::atoi(next().c_str());
     else if (a == "--open-max-pos") open_max_pos = std::stoul(next());
+    else if (a == "--block") block_n = std::atoi(next().c_str());
     else if (a == "--per-user") per_user_report = std::atoi(next().c_str()) != 0;
     else if (a == "--pair") g_pair = std::atoi(next().c_str()) != 0;
     else if (a == "--mtry") fp.mtry = std::atoi(next().c_str());
@@ -205,6 +297,10 @@ int main(int argc, char** argv) {
     std::vector<std::vector<int>> sess_of(users.size());
     for (size_t i = 0; i < S.size(); ++i) sess_of[S[i].user].push_back(int(i));
 
+    if (block_n > 0) {
+      run_block_eval(S, sess_of, users, size_t(block_n), fp, max_pos, mode.c_str());
+      continue;
+    }
     for (FeatSet fs : {FeatSet::kOurs, FeatSet::kCadence}) {
       const int d = fs == FeatSet::kOurs ? kActionFeatures * (g_pair ? 2 : 1) : 3;
       for (int protocol = 0; protocol < ((open && fs == FeatSet::kOurs) ? 2 : 1); ++protocol) {
@@ -235,6 +331,9 @@ int main(int argc, char** argv) {
               for (size_t v = 0; v < users.size(); ++v)
                 if (v != u && int(v) != excl) negu.push_back(int(v));
               std::vector<int> test_imp;  // impostor sessions scored by this model
+              // Our features go through the runtime enrollment (MouseProfile).
+              const bool runtime_path = fs == FeatSet::kOurs && !g_pair && neg_ratio == 1.0;
+              std::vector<MouseAction> bg;
               size_t per = size_t(neg_ratio * pos.size()) / negu.size() + 1;
               for (int v : negu) {
                 const auto& theirs = sess_of[v];
@@ -246,13 +345,25 @@ int main(int argc, char** argv) {
                     for (const MouseAction& a : S[s].actions) pool.push_back(&a);
                 std::shuffle(pool.begin(), pool.end(), rng);
                 if (pool.size() > per) pool.resize(per);
-                for (const MouseAction* a : pool) { row_of(*a, fs, &X); y.push_back(0); }
+                for (const MouseAction* a : pool) {
+                  row_of(*a, fs, &X);
+                  y.push_back(0);
+                  if (runtime_path) bg.push_back(*a);
+                }
               }
               if (protocol == 1) test_imp = sess_of[excl];
-              RandomForest rf;
               fp.trees = protocol == 0 ? closed_trees : open_trees;
               fp.seed = uint32_t(1000 * u + 10 * k + (excl + 1));
-              rf.fit(X, d, y, fp);
+              MouseProfile prof;
+              RandomForest direct;
+              if (runtime_path) {
+                std::vector<MouseAction> ua;
+                for (const MouseAction* a : pos) ua.push_back(*a);
+                prof = MouseProfile::enroll(ua, bg, fp, cap);
+              } else {
+                direct.fit(X, d, y, fp);
+              }
+              const RandomForest& rf = runtime_path ? prof.forest() : direct;
               auto score_session = [&](int s, bool genuine) {
                 std::vector<double> p;
                 std::vector<float> row;
@@ -267,10 +378,15 @@ int main(int argc, char** argv) {
                   size_t N = size_t(Ns[ni]);
                   for (size_t b = 0; b + N <= p.size(); b += N) {
                     double m = 0;
+                    std::vector<double> lv;
                     for (size_t i = b; i < b + N; ++i) {
                       double q = std::min(0.995, std::max(0.005, p[i]));
-                      m += agg_logit ? std::log(q / (1 - q)) : p[i];
+                      lv.push_back(agg_logit ? std::log(q / (1 - q)) : p[i]);
                     }
+                    size_t cut = size_t(agg_trim * N);
+                    if (cut) std::sort(lv.begin(), lv.end());
+                    for (size_t i = cut; i < N - cut; ++i) m += lv[i];
+                    m *= double(N) / double(N - 2 * cut);
                     dst[ni].push_back(m / N);
                   }
                 }

@@ -15,6 +15,7 @@
 #include "../../native/biometrics/keystroke.h"
 #include "../../native/biometrics/metrics.h"
 #include "../../native/biometrics/mouse.h"
+#include "../../native/biometrics/mouse_model.h"
 #include "../../native/biometrics/siphash.h"
 
 using namespace sentinel::bio;
@@ -254,6 +255,91 @@ static void test_forest() {
     (c ? g : im).push_back(rf.predict(x));
   }
   CHECK(roc_summary(g, im).auc > 0.93);
+  // Serialisation round trip gives identical predictions; corruption is refused.
+  std::vector<uint8_t> blob = rf.serialize();
+  RandomForest back;
+  CHECK(back.deserialize(blob.data(), blob.size()));
+  bool same = true;
+  for (int i = 0; i < 50; ++i) {
+    float x[3] = {n(rng), n(rng), n(rng)};
+    same = same && back.predict(x) == rf.predict(x);
+  }
+  CHECK(same);
+  RandomForest bad;
+  CHECK(!bad.deserialize(blob.data(), blob.size() - 1));
+  std::vector<uint8_t> evil = blob;
+  evil[0] = 'X';
+  CHECK(!bad.deserialize(evil.data(), evil.size()));
+  // A child index pointing backwards (a cycle) must be refused: the first
+  // tree's root left index sits after magic, d, edges and the tree size.
+  size_t off = 8;
+  for (int f = 0; f < 3; ++f) {
+    uint32_t m = blob[off] | (blob[off + 1] << 8);
+    off += 4 + 4 * m;
+  }
+  off += 4 /*tree count*/ + 4 /*node count*/ + 4 /*feature*/ + 4 /*bin*/;
+  evil = blob;
+  evil[off] = 0; evil[off + 1] = 0; evil[off + 2] = 0; evil[off + 3] = 0;
+  CHECK(!bad.deserialize(evil.data(), evil.size()));
+  // Random byte mutations: never crash; whatever is accepted predicts safely.
+  std::uniform_int_distribution<size_t> at(0, blob.size() - 1);
+  int accepted = 0;
+  for (int i = 0; i < 3000; ++i) {
+    evil = blob;
+    for (int j = 0; j < 1 + i % 4; ++j) evil[at(rng)] = uint8_t(rng());
+    RandomForest m;
+    if (m.deserialize(evil.data(), evil.size())) {
+      ++accepted;
+      float x[3] = {n(rng), n(rng), n(rng)};
+      double v = m.predict(x);
+      (void)v;
+    }
+  }
+  CHECK(accepted < 3000);
+}
+
+// Two synthetic mouse users: different speed profiles and curvature.
+static std::vector<MouseAction> synth_actions(std::mt19937& r, double speed, double bend, size_t n) {
+  std::vector<MouseAction> out;
+  std::normal_distribution<double> noise(1.0, 0.15);
+  std::uniform_real_distribution<double> ang(-M_PI, M_PI);
+  SegmenterConfig cfg;
+  for (size_t i = 0; i < n; ++i) {
+    double L = 100 + 400 * std::abs(noise(r) - 0.5), th = ang(r), v = speed * noise(r);
+    double T = L / v, b = bend * noise(r);
+    std::vector<TrajPoint> pts;
+    for (double t = 0; t <= T + 1e-9; t += 0.016) {
+      double u = t / T, s = L * (3 * u * u - 2 * u * u * u);  // bell-shaped speed
+      double off = b * L * std::sin(M_PI * u);
+      pts.push_back({t, s * std::cos(th) - off * std::sin(th), s * std::sin(th) + off * std::cos(th)});
+    }
+    MouseAction a;
+    action_features(i % 3 ? ActionType::kMM : ActionType::kPC, pts, 0.1 * noise(r), 0, cfg, &a);
+    out.push_back(a);
+  }
+  return out;
+}
+
+static void test_mouse_profile() {
+  std::mt19937 r(5);
+  std::vector<MouseAction> a_enr = synth_actions(r, 800, 0.05, 600), b_bg = synth_actions(r, 1100, 0.12, 600);
+  MouseProfile p = MouseProfile::enroll(a_enr, b_bg);
+  std::vector<MouseAction> a_test = synth_actions(r, 800, 0.05, 200), b_test = synth_actions(r, 1100, 0.12, 200);
+  std::vector<double> g, im;
+  for (size_t i = 0; i + 20 <= 200; i += 20) {
+    g.push_back(p.block_score(&a_test[i], 20));
+    im.push_back(p.block_score(&b_test[i], 20));
+  }
+  RocSummary rs = roc_summary(g, im);
+  std::printf("  synthetic mouse users: block-20 AUC %.3f\n", rs.auc);
+  CHECK(rs.auc > 0.99);
+  BlockScorer bs(3);
+  CHECK(!bs.push(1.0));
+  CHECK(!bs.push(2.0));
+  CHECK(bs.push(3.0));
+  NEAR(bs.score(), 2.0, 1e-12);
+  CHECK(bs.push(6.0));
+  NEAR(bs.score(), 11.0 / 3.0, 1e-12);
 }
 
 // Two synthetic typists over the same 26-key text: different per-digraph
@@ -335,6 +421,7 @@ int main() {
   test_mouse_fixture();
   test_segmenter();
   test_forest();
+  test_mouse_profile();
   test_two_typists();
   std::printf("%d checks, %d failures\n", checks, failures);
   if (failures == 0) std::printf("bio_test: all passed\n");
