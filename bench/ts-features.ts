@@ -60,6 +60,7 @@ export const CONTRIBUTION_NAMES = [
 export const DEFAULT_WEIGHTS = [2.0, 1.0, 1.0, 0.8, 1.0, 0.7, 1.0, 0.8, 0.8, 4.0, 1.0, 0.15, 0.4, 0.1, 0.2];
 
 const F32_HIGH = Math.fround(7.2);
+const TREE_INHERIT_SCORE = Math.fround(0.25); // engine.h kTreeInheritScore
 const RARE_MAX_SEEN = 32;
 
 const COMMON_EXTS = new Set(
@@ -177,7 +178,7 @@ class Subject {
   pid = 0;
   startHi = 0;
   startLo = 0;
-  treeKey = 0;
+  treeKey: number | string = 0;
   treeId = 0;
   events = 0;
   lastIndex = 0;
@@ -245,7 +246,7 @@ export class TsFeatureEngine {
   private readonly opts: TsEngineOptions;
   private readonly weights = DEFAULT_WEIGHTS.slice();
   private readonly procs = new Map<number, Subject[]>();
-  private readonly trees = new Map<number, Subject>();
+  private readonly trees = new Map<number | string, Subject>();
   private readonly byId = new Map<number, Subject>();
   private lruHead: Subject | null = null;
   private lruTail: Subject | null = null;
@@ -404,7 +405,9 @@ export class TsFeatureEngine {
       noteExt = NOTE_EXTS.has(a);
     }
 
-    const treeKey = sid ? 4294967296 + sid : ppid;
+    // Tree key (engine.cc resolve): the session; else the parent when it is not init or a
+    // reaper (ppid <= 1); else the process itself (the root of its own tree).
+    const treeKey: number | string = sid ? 4294967296 + sid : ppid > 1 ? ppid : `${pid}:${startHi}:${startLo}`;
     let tree = this.trees.get(treeKey) ?? null;
     if (!tree) tree = this.create(1, null, ts, (s) => { s.treeKey = treeKey; this.trees.set(treeKey, s); });
     let list = this.procs.get(pid);
@@ -466,7 +469,7 @@ export class TsFeatureEngine {
 
   private effectiveState(s: Subject): number {
     let st = s.state;
-    if (s.kind === 0 && s.treeId) {
+    if (s.kind === 0 && s.treeId && (s.state >= 1 || s.score >= TREE_INHERIT_SCORE)) {
       const t = this.byId.get(s.treeId);
       if (t) st = Math.max(st, t.state);
     }

@@ -81,7 +81,7 @@ export function makeEvents(n: number, opts: { samples: boolean; processes?: numb
       pid,
       ppid: 1 + (pidIdx % 97),
       uid: 1000 + (pidIdx % 50),
-      sid: 500 + (pidIdx % sessions),
+      sid: sessions > 0 ? 500 + (pidIdx % sessions) : 0,
       start: BigInt(100_000 + pidIdx),
       comm: `proc${pidIdx % 300}`,
       op,

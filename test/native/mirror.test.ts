@@ -90,6 +90,13 @@ describe('TypeScript mirror == native (no samples)', () => {
     expect(r.rows).toBeGreaterThan(1000);
   });
 
+  it('same rows without sessions (trees keyed by parent, children of init as their own roots)', () => {
+    const events = makeEvents(8_000, { samples: false, processes: 500, sessions: 0, meanStepNs: 300_000 });
+    expect(events.some((e) => e.ppid === 1)).toBe(true);
+    const r = compare(events, { dueEveryEvents: 8, dueEveryMs: 1000, triggerScore: 0.8, maxSubjects: 100_000, idleEvictMs: 60_000 });
+    expect(r.rows).toBeGreaterThan(500);
+  });
+
   it('same rows and evictions when the subject table is full', () => {
     const events = [...makeEvents(8_000, { samples: false, processes: 300, sessions: 60, meanStepNs: 300_000 }), ...bursts(1_700_000_003, 30)];
     const r = compare(events, { dueEveryEvents: 8, dueEveryMs: 1000, triggerScore: 0.8, maxSubjects: 64, idleEvictMs: 500 });
