@@ -189,6 +189,21 @@ export async function startWatch(o: WatchOptions): Promise<WatchHandle> {
   follow(client);
   source.start(pump);
 
+  // Loss is reported as it happens: kernel queue overflows (events lost before we could read
+  // them) and frames dropped from the full native queue.
+  let lastLoss = { overflows: 0, dropped: 0 };
+  const lossTimer = setInterval(() => {
+    const s = source.stats();
+    if (s.overflows > lastLoss.overflows || s.dropped > lastLoss.dropped) {
+      log.warn(
+        { 'event.action': 'events-lost', 'error.code': 'SENTINEL_E_QUEUE_FULL', overflows: s.overflows - lastLoss.overflows, dropped: s.dropped - lastLoss.dropped, overflowsTotal: s.overflows, droppedTotal: s.dropped },
+        'fanotify events lost',
+      );
+      lastLoss = { overflows: s.overflows, dropped: s.dropped };
+    }
+  }, 1000);
+  lossTimer.unref();
+
   const statsTimer = o.statsIntervalS
     ? setInterval(() => log.info({ 'event.action': 'stats', ...source.stats(), sentRecords, acked: acked() }, 'stats'), o.statsIntervalS * 1000)
     : undefined;
@@ -206,6 +221,7 @@ export async function startWatch(o: WatchOptions): Promise<WatchHandle> {
     stopped ??= (async () => {
       stopping = true;
       if (statsTimer) clearInterval(statsTimer);
+      clearInterval(lossTimer);
       if (retry) clearTimeout(retry);
       source.stop();
       if (connected) {

@@ -128,7 +128,18 @@ class FanotifyWatcher : public Napi::ObjectWrap<FanotifyWatcher> {
     tsfnLive_ = true;
     Napi::ThreadSafeFunction t = tsfn_;
     std::string err;
-    if (!watcher_->start([t]() mutable { t.NonBlockingCall(); }, &err)) {
+    // The call runs on the JS thread. A C++ exception must never escape into libuv: the call
+    // fails when the environment is going away (worker terminating), and onReady may throw.
+    auto callJs = [](Napi::Env env, Napi::Function fn) {
+      try {
+        fn.Call({});
+      } catch (const Napi::Error& e) {
+        // An exception thrown by onReady goes to process 'uncaughtException' like any other;
+        // when the environment is terminating there is nobody to tell and this fails quietly.
+        if (!e.IsEmpty()) napi_fatal_exception(env, e.Value());
+      }
+    };
+    if (!watcher_->start([t, callJs]() mutable { t.NonBlockingCall(callJs); }, &err)) {
       tsfn_.Release();
       tsfnLive_ = false;
       throw Napi::Error::New(env, err);

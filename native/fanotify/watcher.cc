@@ -625,7 +625,10 @@ void Watcher::handleBatch(const uint8_t* buf, size_t len) {
   flushPendingCloses(evs.data(), evs.size());
   for (size_t i = 0; i < evs.size(); i++) {
     Parsed& p = evs[i];
-    if (p.pid == 0) {
+    // pid 0: no process (kernel-internal). protectPids (the daemon): its own writes (its
+    // database, when under a watched path) must not feed back into it. The watcher's own pid is
+    // kept: it writes nothing under the paths itself, and in-process users (tests) want it.
+    if (p.pid == 0 || std::find(opt_.protectPids.begin(), opt_.protectPids.end(), p.pid) != opt_.protectPids.end()) {
       filtered_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }

@@ -6,7 +6,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, readFileSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -166,6 +168,44 @@ describe('FanotifyWatcher arguments', () => {
     w.stop();
     expect(w.stats().running).toBe(false);
     expect(() => w.start(() => undefined)).toThrow();
+  });
+});
+
+function fanotifyFds(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[fanotify]') n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+describe.skipIf(!isRoot)('FanotifyWatcher lifetime', () => {
+  it('stop() closes both groups; a watcher in a worker thread is stopped by the environment cleanup hook', async () => {
+    const dir = tmp();
+    const base = fanotifyFds();
+    const w = new A.FanotifyWatcher({ paths: [dir], enforce: true });
+    expect(fanotifyFds()).toBe(base + 2);
+    w.start(() => void w.drain());
+    w.stop();
+    expect(fanotifyFds()).toBe(base);
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       const a = require(workerData.addon);
+       const fw = new a.FanotifyWatcher({ paths: [workerData.dir], enforce: true });
+       fw.start(() => fw.drain());
+       parentPort.postMessage('started');`,
+      { eval: true, workerData: { addon: path.resolve('build/Release/sentinel.node'), dir } },
+    );
+    await once(worker, 'message');
+    expect(fanotifyFds()).toBe(base + 2);
+    writeFileSync(path.join(dir, 'w.txt'), 'answered by the worker\'s permission thread');
+    await worker.terminate();
+    expect(fanotifyFds()).toBe(base);
+    expect(readFileSync(path.join(dir, 'w.txt'), 'utf8')).toMatch(/answered/);
   });
 });
 
