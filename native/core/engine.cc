@@ -164,6 +164,7 @@ Engine::Engine(const EngineOptions& o) : opts_(o) {
   lruLag_ = opts_.maxSubjects / 32;
   std::memcpy(weights_, kDefaultWeights, sizeof(weights_));
   extTable_.assign(kExtTableSize, ExtEnt{0, 0});
+  keyCache_.assign(kKeyCache, kNil);
   byKey_.reserve(std::min<uint32_t>(opts_.maxSubjects, 1u << 16) * 2);
   byId_.reserve(std::min<uint32_t>(opts_.maxSubjects, 1u << 16) * 2);
   dirty_.reserve(1024);
@@ -275,6 +276,7 @@ uint32_t Engine::create(const Key& k, uint8_t kind, uint32_t protect, int64_t no
   s.lruPrev = s.lruNext = kNil;
   byKey_.emplace(k, slot);
   byId_.emplace(s.id, slot);
+  keyCache_[KeyHash()(k) & (kKeyCache - 1)] = slot;
   lruPushFront(slot);
   live_++;
   st_.subjectsCreated++;
@@ -413,10 +415,8 @@ bool Engine::resolve(const EventView& e, uint32_t* treeSlot, uint32_t* procSlot,
   if (cacheTreeSlot_ != kNil && cacheTreeKey_ == tk) {
     ts = cacheTreeSlot_;
   } else {
-    auto it = byKey_.find(tk);
-    if (it != byKey_.end()) {
-      ts = it->second;
-    } else {
+    ts = lookupSlot(tk);
+    if (ts == kNil) {
       if (!mayEvict && live_ >= opts_.maxSubjects) return false;
       ts = create(tk, kTree, kNil, now);
       if (ts != kNil) {
@@ -434,10 +434,8 @@ bool Engine::resolve(const EventView& e, uint32_t* treeSlot, uint32_t* procSlot,
   if (cacheProcSlot_ != kNil && cacheProcKey_ == pk) {
     ps = cacheProcSlot_;
   } else {
-    auto it = byKey_.find(pk);
-    if (it != byKey_.end()) {
-      ps = it->second;
-    } else {
+    ps = lookupSlot(pk);
+    if (ps == kNil) {
       if (!mayEvict && live_ >= opts_.maxSubjects) return false;
       ps = create(pk, kProcess, ts, now);
       if (ps != kNil) {
@@ -454,6 +452,18 @@ bool Engine::resolve(const EventView& e, uint32_t* treeSlot, uint32_t* procSlot,
   *treeSlot = ts;
   *procSlot = ps;
   return true;
+}
+
+uint32_t Engine::lookupSlot(const Key& k) {
+  uint32_t& c = keyCache_[KeyHash()(k) & (kKeyCache - 1)];
+  if (c != kNil) {
+    const Subject& s = at(c);
+    if (s.live && s.keyA == k.a && s.keyB == k.b) return c;
+  }
+  auto it = byKey_.find(k);
+  if (it == byKey_.end()) return kNil;
+  c = it->second;
+  return c;
 }
 
 inline void Engine::prefetchSubject(uint32_t slot, const Derived& d) const {

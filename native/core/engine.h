@@ -99,6 +99,7 @@ struct alignas(64) Subject {
   float score;
   uint32_t ppid, uid, sid;
   uint32_t commHash;
+  uint64_t keyA, keyB;  // the table key (hot: the key cache validates against it)
   uint64_t events;
   uint64_t lastIndex;
   uint64_t lruTouchedAt;  // global index of the last recency refresh
@@ -115,7 +116,6 @@ struct alignas(64) Subject {
   RecentEvent recent[kRecentEvents];
   uint32_t pid;
   uint64_t startTime;
-  uint64_t keyA, keyB;
   char comm[32];
 };
 
@@ -204,6 +204,7 @@ class Engine {
   Subject& at(uint32_t slot) { return *slotPtr_[slot]; }
   const Subject& at(uint32_t slot) const { return *slotPtr_[slot]; }
   uint32_t create(const Key& k, uint8_t kind, uint32_t protect, int64_t nowNs);
+  uint32_t lookupSlot(const Key& k);
   bool evictOne(uint32_t protect, int64_t nowNs);
   void derive(const proto::EventView& e, Derived& d);
   bool resolve(const proto::EventView& e, uint32_t* treeSlot, uint32_t* procSlot, bool mayEvict);
@@ -244,6 +245,10 @@ class Engine {
   uint32_t slotCount_ = 0;
   std::vector<uint32_t> freeSlots_;
   std::unordered_map<Key, uint32_t, KeyHash> byKey_;
+  // Direct-mapped cache in front of byKey_, validated against the subject's own key (so an
+  // evicted or reused slot simply misses).
+  static constexpr size_t kKeyCache = 4096;
+  std::vector<uint32_t> keyCache_;
   std::unordered_map<uint32_t, uint32_t> byId_;
   uint32_t lruHead_ = kNil, lruTail_ = kNil;
   uint32_t nextId_ = 1;
