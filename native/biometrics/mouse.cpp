@@ -343,5 +343,56 @@ std::vector<MouseEvent> to_common_cadence(const std::vector<MouseEvent>& ev, dou
   return out;
 }
 
+std::vector<MouseEvent> to_common_grid(const std::vector<MouseEvent>& ev, double step,
+                                       double fill_gap) {
+  std::vector<MouseEvent> out;
+  out.reserve(ev.size());
+  bool have = false, lone = false;  // lone: run start not yet represented
+  MouseEvent prev;                  // previous motion event (original time)
+  double last_emit = -1e300;
+  auto grid_after = [&](double t) { return std::ceil(t / step - 1e-9) * step; };
+  auto emit_lone = [&]() {
+    if (!lone) return;
+    MouseEvent m = prev;
+    m.t = std::max(grid_after(prev.t), last_emit + step);
+    out.push_back(m);
+    last_emit = m.t;
+    lone = false;
+  };
+  for (const MouseEvent& e : ev) {
+    bool motion = e.state == MouseState::kMove || e.state == MouseState::kDrag;
+    if (!motion) {
+      emit_lone();
+      MouseEvent b = e;
+      b.t = std::max(grid_after(e.t), last_emit);
+      out.push_back(b);
+      last_emit = b.t;
+      have = false;  // motion after a button event starts a new run
+      continue;
+    }
+    if (!have || e.t - prev.t >= fill_gap) {
+      emit_lone();
+      lone = true;  // represented once a later sample interpolates past it
+    } else {
+      // interpolate prev -> e on the grid points in [prev.t, e.t]
+      for (double g = std::max(grid_after(prev.t), last_emit + step); g <= e.t + 1e-9; g += step) {
+        double span = e.t - prev.t, u = span > 0 ? (g - prev.t) / span : 1.0;
+        u = std::min(1.0, std::max(0.0, u));
+        MouseEvent m = e;
+        m.t = g;
+        m.x = prev.x + u * (e.x - prev.x);
+        m.y = prev.y + u * (e.y - prev.y);
+        out.push_back(m);
+        last_emit = g;
+        lone = false;
+      }
+    }
+    prev = e;
+    have = true;
+  }
+  emit_lone();
+  return out;
+}
+
 }  // namespace bio
 }  // namespace sentinel

@@ -96,5 +96,13 @@ class ActionSegmenter {
 // Used by the evaluation to show the features survive a cadence change.
 std::vector<MouseEvent> to_common_cadence(const std::vector<MouseEvent>& ev, double step_s);
 
+// Stronger variant: motion is linearly interpolated onto the exact grid
+// k * step_s wherever consecutive motion events are less than fill_gap_s
+// apart (a recorder's dropped or coalesced samples), so every recorder yields
+// one event per grid step while moving; longer gaps (real pauses) are kept.
+// Button and scroll events are kept, their times moved to the next grid point.
+std::vector<MouseEvent> to_common_grid(const std::vector<MouseEvent>& ev, double step_s,
+                                       double fill_gap_s = 0.25);
+
 }  // namespace bio
 }  // namespace sentinel

@@ -16,7 +16,7 @@
 // common cadence (to_common_cadence).
 //
 // usage: balabit_eval --data DIR/training_files [--actions 1,5,10,20]
-//        [--common-step 0.11] [--data-mode raw|common|both] [--open 0|1]
+//        [--common-step 0.11] [--data-mode raw|common|both|grid] [--open 0|1]
 //        [--trees 100] [--depth 20] [--max-pos 10000] [--resample 0.1]
 //        [--pause 1.0] [--min-path 20] [--agg logit|mean] [--neg-ratio 1]
 //        [--open-trees 50] [--open-max-pos 4000] [--pair 0|1] [--mtry 0]
@@ -277,12 +277,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> modes;
   if (data_mode == "raw" || data_mode == "both") modes.push_back("raw");
   if (data_mode == "common" || data_mode == "both") modes.push_back("common");
+  if (data_mode == "grid") modes.push_back("grid");
   for (const std::string& mode : modes) {
     g_first.clear();
     std::vector<Session> S = base;
     std::vector<size_t> per_user(users.size());
     for (Session& s : S) {
       if (mode == "common") s.events = to_common_cadence(s.events, common_step);
+      if (mode == "grid") s.events = to_common_grid(s.events, common_step);
       ActionSegmenter seg(sc);
       for (const MouseEvent& e : s.events) seg.push(e, &s.actions);
       seg.flush(&s.actions);
@@ -291,7 +293,9 @@ int main(int argc, char** argv) {
       s.events.clear();
     }
     std::printf("\n#### data: %s%s\nactions per user:", mode.c_str(),
-                mode == "common" ? (" (every session at one " + std::to_string(common_step) + " s cadence)").c_str() : "");
+                mode == "common" ? (" (every session at one " + std::to_string(common_step) + " s cadence)").c_str()
+                : mode == "grid" ? (" (motion interpolated onto one " + std::to_string(common_step) + " s grid)").c_str()
+                                 : "");
     for (size_t u = 0; u < users.size(); ++u) std::printf(" %s=%zu", users[u].c_str(), per_user[u]);
     std::printf("\n");
     std::vector<std::vector<int>> sess_of(users.size());

@@ -234,6 +234,26 @@ static void test_segmenter() {
   }
 }
 
+static void test_common_grid() {
+  // A 60 Hz and a jittery ~9 Hz recording of one motion give the same grid.
+  auto rec = [](double step, double jitter) {
+    std::vector<MouseEvent> ev;
+    std::mt19937 r(1);
+    std::uniform_real_distribution<double> j(-jitter, jitter);
+    for (double t = 1.0; t <= 2.0 + 1e-9; t += step) {
+      double tt = std::min(2.0, std::max(1.0, t + j(r)));
+      ev.push_back({tt, 300 * (tt - 1.0), 0, MouseButton::kNone, MouseState::kMove});
+    }
+    return ev;
+  };
+  std::vector<MouseEvent> a = to_common_grid(rec(0.016, 0), 0.11), b = to_common_grid(rec(0.11, 0.015), 0.11);
+  CHECK(std::abs(int(a.size()) - int(b.size())) <= 1);
+  for (size_t i = 1; i < a.size(); ++i) NEAR(a[i].t - a[i - 1].t, 0.11, 1e-9);
+  for (size_t i = 1; i < b.size(); ++i) NEAR(b[i].t - b[i - 1].t, 0.11, 1e-9);
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    if (std::abs(a[i].t - b[i].t) < 1e-9) NEAR(a[i].x, b[i].x, 1e-6);
+}
+
 static void test_forest() {
   std::mt19937 rng(3);
   std::normal_distribution<float> n(0, 1);
@@ -420,6 +440,7 @@ int main() {
   test_key_file();
   test_mouse_fixture();
   test_segmenter();
+  test_common_grid();
   test_forest();
   test_mouse_profile();
   test_two_typists();
