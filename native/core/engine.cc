@@ -88,6 +88,13 @@ inline E* lookup(E* table, int sets, uint32_t key) {
   return nullptr;
 }
 
+// Event time as used by the engine: the record's ts, capped at 2^62 ns (year 2116) so that
+// differences of two event times never overflow.
+inline int64_t eventTime(const EventView& e) {
+  constexpr uint64_t kCap = 1ull << 62;
+  return static_cast<int64_t>(e.ts_ns < kCap ? e.ts_ns : kCap);
+}
+
 // Cheap hash of a short string (comm): only compared within the engine, to notice a change.
 inline uint32_t quickHash(const uint8_t* p, size_t n) {
   uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
@@ -347,7 +354,7 @@ void Engine::setWeights(const float* w) { std::memcpy(weights_, w, sizeof(weight
 
 void Engine::derive(const EventView& e, Derived& d) {
   d = Derived();
-  d.ep[0] = floorDiv<100'000'000LL>(static_cast<int64_t>(e.ts_ns));
+  d.ep[0] = floorDiv<100'000'000LL>(eventTime(e));
   d.ep[1] = floorDiv<10>(d.ep[0]);
   d.ep[2] = floorDiv<100>(d.ep[0]);
   d.p1 = splitPath(e.path.data, e.path.size);
@@ -405,7 +412,7 @@ void Engine::derive(const EventView& e, Derived& d) {
 // (returns false) before any creation that would need an eviction, so that evictions only ever
 // happen with every earlier event applied.
 bool Engine::resolve(const EventView& e, uint32_t* treeSlot, uint32_t* procSlot, bool mayEvict) {
-  const int64_t now = static_cast<int64_t>(e.ts_ns);
+  const int64_t now = eventTime(e);
   // Tree key: the session when known; else the parent, unless the parent is init or a reaper
   // (ppid <= 1), whose children are unrelated: such a process is the root of its own tree.
   Key tk = e.sid ? Key{(1ull << 40) | (1ull << 32) | e.sid, 0}
@@ -522,7 +529,7 @@ inline void subBucket(Bucket& to, const Bucket& b) {
 }  // namespace
 
 void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived& d) {
-  const int64_t ts = static_cast<int64_t>(e.ts_ns);
+  const int64_t ts = eventTime(e);
   if (s.events == 0) {
     s.firstNs = s.lastNs = s.lastScoredNs = ts;
     for (int w = 0; w < kWindows; w++) s.headEpoch[w] = d.ep[w];

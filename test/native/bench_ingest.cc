@@ -31,12 +31,14 @@ static void shift(std::vector<uint8_t>& d, uint64_t delta) {
   size_t at = 0;
   while (at + proto::kHeaderSize <= d.size()) {
     proto::FrameHeader h = proto::readHeader(d.data() + at);
+    if (h.length > d.size() - at - proto::kHeaderSize) break;  // truncated (or damaged) input
     uint8_t* p = d.data() + at + proto::kHeaderSize;
-    if (h.type == proto::kEventBatch) {
+    if (h.type == proto::kEventBatch && h.length >= 4) {
       uint32_t n = proto::load<uint32_t>(p);
       size_t off = 4;
       for (uint32_t i = 0; i < n && off + proto::kRecordFixed <= h.length; i++) {
         uint16_t rl = proto::load<uint16_t>(p + off);
+        if (rl < proto::kRecordFixed || off + rl > h.length) break;
         proto::store<uint64_t>(p + off + 24, proto::load<uint64_t>(p + off + 24) + delta);
         off += rl;
       }
@@ -78,7 +80,7 @@ int main(int argc, char** argv) {
     uint32_t c = eng.openConnection(0);
     run(eng, c, data);
     // Later passes: the same stream without HELLO, shifted in time.
-    size_t skip = proto::kHeaderSize + proto::readHeader(data.data()).length;
+    size_t skip = std::min(data.size(), proto::kHeaderSize + proto::readHeader(data.data()).length);
     std::vector<uint8_t> body(data.begin() + static_cast<std::ptrdiff_t>(skip), data.end());
     for (int r = 0; r < reps; r++) {
       shift(body, 10'000'000'000ULL);

@@ -1,5 +1,6 @@
 // Native unit tests of the pure C++ core (run by ctest; no Node).
 #include <atomic>
+#include <deque>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -95,7 +96,7 @@ static std::vector<uint8_t> batch(const std::vector<proto::EventView>& evs, uint
 }
 
 static proto::EventView ev(uint8_t op, uint32_t pid, uint64_t tsNs, const std::string& path) {
-  static std::vector<std::string> keep;
+  static std::deque<std::string> keep;  // stable element addresses (a vector would move them)
   keep.push_back(path);
   proto::EventView e{};
   e.op = op;

@@ -192,6 +192,14 @@ describe.skipIf(!isRoot)('FanotifyWatcher lifetime', () => {
     w.start(() => void w.drain());
     w.stop();
     expect(fanotifyFds()).toBe(base);
+    // Enforcing but never started: the permission thread answers from construction on, so
+    // opens under the tree never wait; stop() without start() still closes both groups.
+    const idle = new A.FanotifyWatcher({ paths: [dir], enforce: true });
+    writeFileSync(path.join(dir, 'idle.txt'), 'not blocked');
+    expect(readFileSync(path.join(dir, 'idle.txt'), 'utf8')).toBe('not blocked');
+    expect(idle.stats().permAllowed).toBeGreaterThanOrEqual(2);
+    idle.stop();
+    expect(fanotifyFds()).toBe(base);
     const worker = new Worker(
       `const { parentPort, workerData } = require('node:worker_threads');
        const a = require(workerData.addon);
