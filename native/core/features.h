@@ -64,8 +64,9 @@
 //   life.decoy_touches        as above, all time
 //   life.files_written        paths this subject created or wrote (first time per table entry)
 //
-// Both a process subject (pid, start_time) and its tree subject (sid, else ppid) get every
-// event; a tree's tables are shared by its processes, so read-by-one / overwrite-by-another
+// Both a process subject (pid, start_time) and its tree subject (keyed by sid when non-zero,
+// else by ppid when > 1, else by the process itself: children of init or a reaper are roots of
+// their own trees) get every event; a tree's tables are shared by its processes, so read-by-one / overwrite-by-another
 // still counts as read_then_overwrite on the tree.
 //
 // Subject table (engine.h): at most maxSubjects live subjects. A new subject that finds the
