@@ -190,6 +190,8 @@ export interface RawFanotifyWatcher {
   stats(): RawFanotifyStats;
   stop(): void;
   roots(): string[];
+  /** The daemon's pid (0: none): never denied or signalled, its own events dropped. Changes on reconnect. */
+  setDaemonPid(pid: number): void;
 }
 
 export interface RawAddon {

@@ -87,8 +87,8 @@ export async function startWatch(o: WatchOptions): Promise<WatchHandle> {
       killPolicy: o.killPolicy ?? 'none',
       markMode: o.markMode ?? 'inode',
       ...(o.maxQueueBytes !== undefined ? { maxQueueBytes: o.maxQueueBytes } : {}),
-      ...(daemonPid !== undefined ? { protectPids: [daemonPid] } : {}),
     });
+    if (daemonPid !== undefined) source.setDaemonPid(daemonPid);
   } catch (err) {
     await client.close().catch(() => undefined);
     throw err;
@@ -175,7 +175,9 @@ export async function startWatch(o: WatchOptions): Promise<WatchHandle> {
       client = c;
       connected = true;
       reconnects++;
-      log.info({ 'event.action': 'daemon-reconnected', reconnects }, 'daemon connection restored');
+      const pid = daemonPidOf(c);
+      source.setDaemonPid(pid ?? 0);
+      log.info({ 'event.action': 'daemon-reconnected', reconnects, daemonPid: pid }, 'daemon connection restored');
       follow(c);
       pump();
     } catch {
@@ -184,7 +186,9 @@ export async function startWatch(o: WatchOptions): Promise<WatchHandle> {
   };
 
   // The daemon sends a STATE_PUSH right after HELLO_ACK: apply it before the first event.
-  await Promise.race([client.waitForDenySet(() => true), new Promise((r) => setTimeout(r, 2000))]);
+  let firstPushTimer: NodeJS.Timeout | undefined;
+  await Promise.race([client.waitForDenySet(() => true), new Promise((r) => (firstPushTimer = setTimeout(r, 2000)))]);
+  clearTimeout(firstPushTimer);
   if (client.denyGeneration >= 0n) applyDeny(client);
   follow(client);
   source.start(pump);

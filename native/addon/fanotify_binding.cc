@@ -31,6 +31,7 @@ class FanotifyWatcher : public Napi::ObjectWrap<FanotifyWatcher> {
                            InstanceMethod<&FanotifyWatcher::Stats>("stats"),
                            InstanceMethod<&FanotifyWatcher::Stop>("stop"),
                            InstanceMethod<&FanotifyWatcher::Roots>("roots"),
+                           InstanceMethod<&FanotifyWatcher::SetDaemonPid>("setDaemonPid"),
                        });
   }
 
@@ -209,6 +210,15 @@ class FanotifyWatcher : public Napi::ObjectWrap<FanotifyWatcher> {
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     Shutdown();
     return info.Env().Undefined();
+  }
+
+  Napi::Value SetDaemonPid(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) throwType(env, "setDaemonPid(pid): pid must be a number");
+    double d = info[0].As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 4194304.0) || d != double(uint32_t(d))) throwRange(env, "setDaemonPid: pid out of range");
+    watcher_->setDaemonPid(uint32_t(d));
+    return env.Undefined();
   }
 
   Napi::Value Roots(const Napi::CallbackInfo& info) {

@@ -229,6 +229,17 @@ std::unique_ptr<Watcher> Watcher::open(const Options& o, std::string* err) {
     *err = "eventfd: " + errnoText(errno);
     return nullptr;
   }
+  // The permission thread runs from before the first permission mark until stop(): a marked
+  // tree is never left without an answerer (opens there would wait forever), whether or not
+  // start() is ever called. Until setDenySet it allows everything.
+  if (w->permFd_ >= 0) {
+    try {
+      w->permThread_ = std::thread([p = w.get()] { p->permLoop(); });
+    } catch (const std::exception& e) {
+      *err = std::string("cannot start the permission thread: ") + e.what();
+      return nullptr;
+    }
+  }
 
   const uint32_t base = FAN_CREATE | FAN_DELETE | FAN_MODIFY | FAN_CLOSE_WRITE | FAN_ONDIR;
   // Probe FAN_RENAME (Linux >= 5.17: one event with both names) on the first root.
@@ -435,6 +446,11 @@ bool Watcher::inside(const std::string& p) const {
 
 bool Watcher::protectedPid(uint32_t pid) const {
   if (pid <= 1 || pid == selfPid_) return true;
+  return isDaemonPid(pid);
+}
+
+bool Watcher::isDaemonPid(uint32_t pid) const {
+  if (pid == daemonPid_.load(std::memory_order_relaxed)) return true;
   for (uint32_t p : opt_.protectPids)
     if (p == pid) return true;
   return false;
@@ -471,25 +487,25 @@ bool Watcher::start(std::function<void()> onReady, std::string* err) {
     *err = "already started";
     return false;
   }
-  if (notifyFd_ < 0) {
+  if (stopped_ || notifyFd_ < 0) {
     *err = "watcher was stopped; create a new one";
     return false;
   }
   onReady_ = std::move(onReady);
-  running_ = true;
   try {
     notifyThread_ = std::thread([this] { notifyLoop(); });
-    if (permFd_ >= 0) permThread_ = std::thread([this] { permLoop(); });
   } catch (const std::exception& e) {
-    *err = std::string("cannot start threads: ") + e.what();
-    stop();
+    *err = std::string("cannot start the notification thread: ") + e.what();
     return false;
   }
+  running_ = true;
   return true;
 }
 
 void Watcher::stop() {
-  if (!running_.exchange(false)) return;
+  if (stopped_) return;
+  stopped_ = true;
+  running_ = false;
   uint64_t one = 1;
   // The notification thread stops first; the permission thread keeps answering until then, so
   // a sample read of the notification thread never waits on a permission event nobody answers.
@@ -628,7 +644,7 @@ void Watcher::handleBatch(const uint8_t* buf, size_t len) {
     // pid 0: no process (kernel-internal). protectPids (the daemon): its own writes (its
     // database, when under a watched path) must not feed back into it. The watcher's own pid is
     // kept: it writes nothing under the paths itself, and in-process users (tests) want it.
-    if (p.pid == 0 || std::find(opt_.protectPids.begin(), opt_.protectPids.end(), p.pid) != opt_.protectPids.end()) {
+    if (p.pid == 0 || isDaemonPid(p.pid)) {
       filtered_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }

@@ -83,11 +83,12 @@ class Watcher {
   Watcher(const Watcher&) = delete;
   Watcher& operator=(const Watcher&) = delete;
 
-  // Starts the threads; onReady is called from the notification thread when the queue turns
-  // non-empty (at most once until the next drain()). Returns false (and *err) on failure.
+  // Starts the notification thread (the permission thread already runs from open() on);
+  // onReady is called from it when the queue turns non-empty (at most once until the next
+  // drain()). Returns false (and *err) on failure.
   bool start(std::function<void()> onReady, std::string* err);
-  // Stops and joins the threads (idempotent). Pending permission events are allowed by the
-  // kernel when the permission fd is closed (on destruction).
+  // Stops and joins both threads and closes both groups (idempotent; also on destruction).
+  // Pending permission events are allowed by the kernel when the permission group closes.
   void stop();
   bool running() const { return running_; }
 
@@ -97,6 +98,8 @@ class Watcher {
   // Replaces the deny table with n 16-byte protocol verdict entries (STATE_PUSH entries).
   DenyUpdate setDenySet(const uint8_t* entries, size_t n);
   Stats stats() const;
+  // The daemon's pid (0: none), protected like protectPids; may change on reconnect. Lock-free.
+  void setDaemonPid(uint32_t pid) { daemonPid_.store(pid, std::memory_order_relaxed); }
   const std::vector<std::string>& roots() const { return roots_; }
 
  private:
@@ -149,6 +152,7 @@ class Watcher {
   const ProcEntry* procInfo(uint32_t pid);
   bool inside(const std::string& path) const;
   bool protectedPid(uint32_t pid) const;
+  bool isDaemonPid(uint32_t pid) const;
   bool shouldDeny(uint32_t pid, const DenyTable& t);
   uint32_t signalTree(uint32_t pid, uint64_t start);
 
@@ -159,7 +163,9 @@ class Watcher {
   bool fsMarks_ = false, renameEvents_ = false;
   std::unordered_map<uint64_t, int> mountFds_;  // fsid -> fd on that file system (open_by_handle_at)
   uint32_t selfPid_ = 0;
-  std::atomic<bool> running_{false};
+  std::atomic<uint32_t> daemonPid_{0};
+  std::atomic<bool> running_{false};  // notification thread started and not stopped
+  bool stopped_ = false;
   std::thread notifyThread_, permThread_;
 
   // notification-thread state

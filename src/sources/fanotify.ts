@@ -141,6 +141,12 @@ export class FanotifySource {
     return this.w.setDenySet(encodeVerdictEntries(entries));
   }
 
+  /** The daemon's pid (0: none), protected like protectPids; call again after a reconnect. */
+  setDaemonPid(pid: number): void {
+    if (!Number.isInteger(pid) || pid < 0) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', 'daemon pid must be a non-negative integer');
+    this.w.setDaemonPid(pid);
+  }
+
   stats(): FanotifyStats {
     return this.w.stats();
   }

@@ -257,6 +257,40 @@ describe.skipIf(!isRoot || !haveDist)('sentinel watch (fanotify) with the real d
     expect(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)).toBe('T');
   });
 
+  it('daemon restarted mid-run: the watcher keeps enforcing the last deny set, reconnects, and reports to the new daemon', async () => {
+    const { watched, daemon, watch, socket } = await setup();
+    const f = (n: string): string => path.join(watched, n);
+    writeFileSync(f('shared.txt'), 'shared');
+    const bad = new Worker();
+    let n = 0;
+    const nudge = (): Promise<unknown> => bad.do({ op: 'write', path: f(`r${n++}.txt`), data: 'x' });
+    for (let i = 0; i < 12; i++) await nudge();
+    const s = await subjectOf(daemon, bad.pid, 32, nudge);
+    await daemon.http('POST', `/v1/subjects/${s.id}/state`, { state: 'Lockdown', by: 'test' });
+    await watch.waitLine(denySetHas(bad.pid), `deny set with pid ${bad.pid}`);
+    await daemon.stop();
+    await watch.waitLine((l) => l['event.action'] === 'daemon-lost', 'daemon-lost line');
+    // No daemon: the last deny set still holds (fail-static), others still work.
+    expect(await bad.do({ op: 'open', path: f('shared.txt') })).toEqual({ ok: false, code: 'EPERM' });
+    const good = new Worker();
+    for (let i = 0; i < 12; i++) expect((await good.do({ op: 'write', path: f(`g${i}.txt`), data: 'during the outage' })).ok).toBe(true);
+    const again = await startDaemonProcess({ dataDir: daemon.dataDir, socket });
+    cleanups.push(async () => {
+      await again.stop();
+      again.cleanup();
+    });
+    const rl = await watch.waitLine((l) => l['event.action'] === 'daemon-reconnected', 'daemon-reconnected line');
+    expect(rl['daemonPid']).toBe(again.proc.pid);
+    // Events queued natively during the outage and new ones reach the new daemon.
+    let m = 0;
+    const g = await subjectOf(again, good.pid, 32, () => good.do({ op: 'write', path: f(`h${m++}.txt`) }));
+    expect(g.comm).toBe('node');
+    const { code, summary } = await watch.stop();
+    expect(code).toBe(0);
+    expect(summary!['reconnects']).toBe(1);
+    expect((summary!['stats'] as Record<string, number>)['dropped']).toBe(0);
+  });
+
   it('clear errors: daemon not running, missing path', async () => {
     const base = tmpDir('sentinel-fan-err-');
     const run = (args: string[]) =>

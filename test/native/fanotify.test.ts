@@ -329,6 +329,10 @@ describe.skipIf(!isRoot)('FanotifyWatcher enforcement (no daemon)', () => {
     const u = w.setDenySet(encodeVerdictEntries([{ pid: child.pid!, state: 3, actions: 3, start }, { pid: process.pid, state: 3, actions: 3, start: 0n }]));
     expect(u.lockdown).toBe(2);
     expect(await ask('open')).toBe('EPERM');
+    w.setDaemonPid(child.pid!); // the daemon is never denied
+    expect(await ask('open')).toBe('ok');
+    w.setDaemonPid(0);
+    expect(await ask('open')).toBe('EPERM');
     expect(await ask('child')).not.toBe('ok'); // cat, a child of the Lockdown process, is denied too
     expect(readFileSync(path.join(dir, 'f.txt'), 'utf8')).toBe('data'); // the watcher's own pid never is
     const other = spawnSync('cat', [path.join(dir, 'f.txt')], { encoding: 'utf8' });
