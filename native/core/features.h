@@ -66,8 +66,8 @@
 //
 // Both a process subject (pid, start_time) and its tree subject (keyed by sid when non-zero,
 // else by ppid when > 1, else by the process itself: children of init or a reaper are roots of
-// their own trees) get every event; a tree's tables are shared by its processes, so read-by-one / overwrite-by-another
-// still counts as read_then_overwrite on the tree.
+// their own trees) get every event; a tree's tables are shared by its processes, so
+// read-by-one / overwrite-by-another still counts as read_then_overwrite on the tree.
 //
 // Subject table (engine.h): at most maxSubjects live subjects. A new subject that finds the
 // table full evicts, among the 256 least recently active, a subject whose effective state is
