@@ -321,7 +321,7 @@ void Watcher::seedDir(const std::string& path) {
   if (statfs(path.c_str(), &sfs) != 0) return;
   uint64_t fsid = fsidKey(&sfs.f_fsid);
   if (!mountFds_.count(fsid)) {
-    int fd = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);  // not O_PATH: open_by_handle_at refuses those (EBADF)
     if (fd >= 0) mountFds_[fsid] = fd;
   }
   if (dirs_.size() >= kMaxDirs) dirs_.clear();

@@ -264,9 +264,32 @@ describe.skipIf(!isRoot)('FanotifyWatcher records', () => {
     expect(any.start).toBe(statStart(process.pid));
     expect(any.ppid).toBe(process.ppid);
     expect(any.uid).toBe(0);
+    // A renamed directory: its cached path is stale, the handle is resolved again.
+    renameSync(f('pre'), f('pre2'));
+    writeFileSync(f('pre2/z.txt'), 'after the rename');
+    await until((r) => r.some((x) => x.op === 'close' && x.path === f('pre2/z.txt')), 'close of pre2/z.txt');
+    expect(find('rename', f('pre'))?.path2).toBe(f('pre2'));
     const s = w.stats();
-    expect(s).toMatchObject({ dropped: 0, overflows: 0, renameEvents: true, running: true });
+    expect(s).toMatchObject({ dropped: 0, overflows: 0, unresolved: 0, renameEvents: true, running: true });
     expect(s.records).toBe(recs.length);
+  });
+
+  it("markMode 'filesystem': one FAN_MARK_FILESYSTEM mark, new directories covered without marking, other paths filtered", async () => {
+    const dir = tmp();
+    const w = new A.FanotifyWatcher({ paths: [dir], markMode: 'filesystem' });
+    cleanups.push(() => w.stop());
+    const { recs, until } = collect(w);
+    const f = (n: string): string => path.join(dir, n);
+    mkdirSync(f('n1'));
+    mkdirSync(f('n1/n2'));
+    writeFileSync(f('n1/n2/x.txt'), 'deep');
+    unlinkSync(f('n1/n2/x.txt'));
+    await until((r) => r.some((x) => x.op === 'unlink' && x.path === f('n1/n2/x.txt')), 'unlink in a new subdirectory');
+    expect(recs.find((r) => r.op === 'create' && r.path === f('n1/n2/x.txt'))).toBeDefined();
+    expect(recs.every((r) => r.path.startsWith(dir + '/'))).toBe(true);
+    const s = w.stats();
+    expect(s.filesystemMarks).toBe(true);
+    expect(s.synthesized).toBe(0);
   });
 
   it('numberFrames numbers the drained frames and counts records', async () => {
