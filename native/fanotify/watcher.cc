@@ -245,7 +245,12 @@ std::unique_ptr<Watcher> Watcher::open(const Options& o, std::string* err) {
   // Probe FAN_RENAME (Linux >= 5.17: one event with both names) on the first root.
   w->renameEvents_ = true;
   w->notifyMask_ = base | FAN_RENAME;
-  const std::string& first = w->roots_.front();
+  std::string first = w->roots_.front();
+  struct stat fst;
+  if (stat(first.c_str(), &fst) == 0 && !S_ISDIR(fst.st_mode)) {  // probe on a directory
+    size_t slash = first.rfind('/');
+    first = slash == 0 ? "/" : first.substr(0, slash);
+  }
   if (fanotify_mark(w->notifyFd_, FAN_MARK_ADD, w->notifyMask_ | FAN_EVENT_ON_CHILD, AT_FDCWD, first.c_str()) != 0) {
     if (errno != EINVAL) {
       *err = markError(errno, first, false);
@@ -273,7 +278,7 @@ std::unique_ptr<Watcher> Watcher::open(const Options& o, std::string* err) {
     }
     if (S_ISDIR(st.st_mode)) {
       if (!w->markTree(r, 0, err)) return nullptr;
-    } else if (!w->markOne(r, false, err)) {
+    } else if (!w->markFile(r, err)) {
       return nullptr;
     }
   }
@@ -308,6 +313,36 @@ bool Watcher::markOne(const std::string& path, bool isDir, std::string* err) {
   }
   marks_.fetch_add(1, std::memory_order_relaxed);
   if (isDir) seedDir(path);
+  return true;
+}
+
+// A single file as a root: its own inode gets the content events (modify, close-write, open
+// permission), its parent directory the directory-entry events (create, delete, rename; the
+// siblings' events are filtered out by path). The inode mark follows the file, not the name: a
+// file replaced under the same name is no longer marked (watch directories for that).
+bool Watcher::markFile(const std::string& path, std::string* err) {
+  size_t slash = path.rfind('/');
+  std::string parent = slash == 0 ? "/" : path.substr(0, slash);
+  if (!fsMarks_) {
+    if (fanotify_mark(notifyFd_, FAN_MARK_ADD, FAN_MODIFY | FAN_CLOSE_WRITE, AT_FDCWD, path.c_str()) != 0) {
+      *err = markError(errno, path, false);
+      return false;
+    }
+    uint32_t dirent = notifyMask_ & ~uint32_t(FAN_MODIFY | FAN_CLOSE_WRITE);
+    if (fanotify_mark(notifyFd_, FAN_MARK_ADD, dirent, AT_FDCWD, parent.c_str()) != 0) {
+      *err = markError(errno, parent, false);
+      return false;
+    }
+  }
+  if (permFd_ >= 0) {
+    uint32_t m = permMask_ & ~uint32_t(FAN_EVENT_ON_CHILD | FAN_ONDIR);
+    if (fanotify_mark(permFd_, FAN_MARK_ADD, m, AT_FDCWD, path.c_str()) != 0) {
+      *err = markError(errno, path, true);
+      return false;
+    }
+  }
+  marks_.fetch_add(1, std::memory_order_relaxed);
+  seedDir(parent);
   return true;
 }
 

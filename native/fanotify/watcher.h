@@ -137,6 +137,7 @@ class Watcher {
 
   bool markTree(const std::string& dir, uint32_t synthPid, std::string* err);
   bool markOne(const std::string& path, bool isDir, std::string* err);
+  bool markFile(const std::string& path, std::string* err);
   void seedDir(const std::string& path);
   bool resolveDir(const uint8_t* fsid, const void* fh, std::string* out);
   void notifyLoop();

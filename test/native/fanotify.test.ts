@@ -292,6 +292,22 @@ describe.skipIf(!isRoot)('FanotifyWatcher records', () => {
     expect(s.synthesized).toBe(0);
   });
 
+  it('a single file as a root: its writes and rename are reported, its siblings are not', async () => {
+    const dir = tmp();
+    const file = path.join(dir, 'only.txt');
+    writeFileSync(file, 'v1');
+    const w = new A.FanotifyWatcher({ paths: [file], enforce: true });
+    cleanups.push(() => w.stop());
+    const { recs, until } = collect(w);
+    writeFileSync(path.join(dir, 'sibling.txt'), 'not watched');
+    writeFileSync(file, 'version 2');
+    renameSync(file, file + '.locked');
+    await until((r) => r.some((x) => x.op === 'rename'), 'rename of the file');
+    expect(recs.find((r) => r.op === 'write' && r.path === file)).toMatchObject({ sampleLen: 9 });
+    expect(recs.find((r) => r.op === 'rename')?.path2).toBe(file + '.locked');
+    expect(recs.some((r) => r.path.includes('sibling'))).toBe(false);
+  });
+
   it('numberFrames numbers the drained frames and counts records', async () => {
     const dir = tmp();
     const src = FanotifySource.open({ paths: [dir] });
