@@ -668,6 +668,9 @@ void Watcher::handleBatch(const uint8_t* buf, size_t len) {
       }
       info += h->len;
     }
+    // A directory moved: every cached directory path below it may be stale. Bumped here, while
+    // parsing, so the events after it in this same read are resolved afresh.
+    if (p.isDir && (p.mask & (FAN_RENAME | FAN_MOVED_FROM | FAN_MOVED_TO))) dirGen_++;
     if (!any || (!p.ok && !p.ok2)) unresolved_.fetch_add(1, std::memory_order_relaxed);
     else evs.push_back(std::move(p));
     m = FAN_EVENT_NEXT(m, left);
@@ -684,7 +687,6 @@ void Watcher::handleBatch(const uint8_t* buf, size_t len) {
       continue;
     }
     if (p.mask & FAN_RENAME) {
-      if (p.isDir) dirGen_++;  // cached directory paths below the moved one are stale
       bool in1 = p.ok && inside(p.path), in2 = p.ok2 && inside(p.path2);
       if (!in1 && !in2) {
         filtered_.fetch_add(1, std::memory_order_relaxed);
@@ -698,7 +700,6 @@ void Watcher::handleBatch(const uint8_t* buf, size_t len) {
     }
     if (!p.ok) continue;
     if (p.mask & (FAN_MOVED_FROM | FAN_MOVED_TO)) {
-      if (p.isDir) dirGen_++;
       // Fallback pairing (kernels without FAN_RENAME): MOVED_FROM directly followed by
       // MOVED_TO of the same pid in the same read is one rename.
       if ((p.mask & FAN_MOVED_FROM) && i + 1 < evs.size() && (evs[i + 1].mask & FAN_MOVED_TO) &&
@@ -742,7 +743,6 @@ void Watcher::handleBatch(const uint8_t* buf, size_t len) {
       closeWrite(p, evs.data() + i + 1, evs.size() - i - 1, true);
     }
     if (p.mask & FAN_DELETE) {
-      if (p.isDir) dirGen_++;
       appendEvent(p.isDir ? proto::kOpRmdir : proto::kOpUnlink, p, p.path, nullptr, nullptr);
     }
   }

@@ -266,7 +266,7 @@ describe.skipIf(!isRoot)('FanotifyWatcher records', () => {
     expect(any.uid).toBe(0);
     // A renamed directory: its cached path is stale, the handle is resolved again.
     renameSync(f('pre'), f('pre2'));
-    writeFileSync(f('pre2/z.txt'), 'after the rename');
+    writeFileSync(f('pre2/z.txt'), 'after the rename'); // usually in the same read as the rename
     await until((r) => r.some((x) => x.op === 'close' && x.path === f('pre2/z.txt')), 'close of pre2/z.txt');
     expect(find('rename', f('pre'))?.path2).toBe(f('pre2'));
     const s = w.stats();
