@@ -145,6 +145,8 @@ export interface RawFanotifyOptions {
   killPolicy?: 'none' | 'stop' | 'kill';
   /** Pids never denied or signalled (the daemon); the watcher itself and pid 1 always are. */
   protectPids?: number[];
+  /** Pair FAN_MOVED_FROM/TO instead of using FAN_RENAME (what kernels before 5.17 get; for tests). */
+  movedEvents?: boolean;
 }
 
 export interface RawFanotifyStats {

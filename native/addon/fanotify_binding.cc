@@ -60,6 +60,7 @@ class FanotifyWatcher : public Napi::ObjectWrap<FanotifyWatcher> {
     };
     opt.enforce = flag("enforce");
     opt.accessPerm = flag("accessPerm");
+    opt.movedEvents = flag("movedEvents");
     Napi::Value q = o.Get("maxQueueBytes");
     if (!q.IsUndefined()) {
       if (!q.IsNumber()) throwType(env, "options.maxQueueBytes must be a number");

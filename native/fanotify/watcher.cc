@@ -251,7 +251,10 @@ std::unique_ptr<Watcher> Watcher::open(const Options& o, std::string* err) {
     size_t slash = first.rfind('/');
     first = slash == 0 ? "/" : first.substr(0, slash);
   }
-  if (fanotify_mark(w->notifyFd_, FAN_MARK_ADD, w->notifyMask_ | FAN_EVENT_ON_CHILD, AT_FDCWD, first.c_str()) != 0) {
+  if (o.movedEvents) {
+    w->renameEvents_ = false;
+    w->notifyMask_ = base | FAN_MOVED_FROM | FAN_MOVED_TO;
+  } else if (fanotify_mark(w->notifyFd_, FAN_MARK_ADD, w->notifyMask_ | FAN_EVENT_ON_CHILD, AT_FDCWD, first.c_str()) != 0) {
     if (errno != EINVAL) {
       *err = markError(errno, first, false);
       return nullptr;
@@ -677,16 +680,29 @@ void Watcher::handleBatch(const uint8_t* buf, size_t len) {
   }
 
   flushPendingCloses(evs.data(), evs.size());
+  // The kernel merges consecutive events on the same name into one mask, so one event may stand
+  // for several operations. They are emitted in the order a name lives through them:
+  // arrival (MOVED_TO / CREATE), MODIFY, CLOSE_WRITE, departure (MOVED_FROM / DELETE).
+  // Without FAN_RENAME a departure (MOVED_FROM) is held until the next event: if that one
+  // arrives (MOVED_TO) from the same pid, the two are one rename; otherwise the file left the
+  // tree (unlink).
+  const Parsed* from = nullptr;
+  auto flushFrom = [&]() {
+    if (from && inside(from->path)) appendEvent(from->isDir ? proto::kOpRmdir : proto::kOpUnlink, *from, from->path, nullptr, nullptr);
+    from = nullptr;
+  };
   for (size_t i = 0; i < evs.size(); i++) {
     Parsed& p = evs[i];
     // pid 0: no process (kernel-internal). protectPids (the daemon): its own writes (its
     // database, when under a watched path) must not feed back into it. The watcher's own pid is
     // kept: it writes nothing under the paths itself, and in-process users (tests) want it.
     if (p.pid == 0 || isDaemonPid(p.pid)) {
+      flushFrom();
       filtered_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     if (p.mask & FAN_RENAME) {
+      flushFrom();
       bool in1 = p.ok && inside(p.path), in2 = p.ok2 && inside(p.path2);
       if (!in1 && !in2) {
         filtered_.fetch_add(1, std::memory_order_relaxed);
@@ -698,33 +714,30 @@ void Watcher::handleBatch(const uint8_t* buf, size_t len) {
       if (in2 && p.isDir && !fsMarks_ && !in1) markTree(p.path2, p.pid, nullptr);
       continue;
     }
-    if (!p.ok) continue;
-    if (p.mask & (FAN_MOVED_FROM | FAN_MOVED_TO)) {
-      // Fallback pairing (kernels without FAN_RENAME): MOVED_FROM directly followed by
-      // MOVED_TO of the same pid in the same read is one rename.
-      if ((p.mask & FAN_MOVED_FROM) && i + 1 < evs.size() && (evs[i + 1].mask & FAN_MOVED_TO) &&
-          evs[i + 1].pid == p.pid && evs[i + 1].ok) {
-        Parsed& q = evs[i + 1];
-        bool in1 = inside(p.path), in2 = inside(q.path);
-        if (in1 || in2) appendEvent(proto::kOpRename, p, p.path, &q.path, nullptr);
-        else filtered_.fetch_add(1, std::memory_order_relaxed);
-        if (in2 && !in1 && q.isDir && !fsMarks_) markTree(q.path, p.pid, nullptr);
-        i++;
-        continue;
-      }
-      if (!inside(p.path)) {
-        filtered_.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      if (p.mask & FAN_MOVED_FROM) appendEvent(p.isDir ? proto::kOpRmdir : proto::kOpUnlink, p, p.path, nullptr, nullptr);
-      else {
-        appendEvent(p.isDir ? proto::kOpMkdir : proto::kOpCreate, p, p.path, nullptr, nullptr);
-        if (p.isDir && !fsMarks_) markTree(p.path, p.pid, nullptr);
-      }
+    if (!p.ok) {
+      flushFrom();
       continue;
     }
-    if (!inside(p.path)) {
-      filtered_.fetch_add(1, std::memory_order_relaxed);
+    bool in = inside(p.path);
+    if (p.mask & FAN_MOVED_TO) {
+      if (from && from->pid == p.pid) {
+        bool in1 = inside(from->path);
+        if (in1 || in) appendEvent(proto::kOpRename, *from, from->path, &p.path, nullptr);
+        if (in && !in1 && p.isDir && !fsMarks_) markTree(p.path, p.pid, nullptr);
+        from = nullptr;
+      } else {
+        flushFrom();
+        if (in) {
+          appendEvent(p.isDir ? proto::kOpMkdir : proto::kOpCreate, p, p.path, nullptr, nullptr);
+          if (p.isDir && !fsMarks_) markTree(p.path, p.pid, nullptr);
+        }
+      }
+    } else {
+      flushFrom();
+    }
+    if (!in) {
+      if (p.mask & FAN_MOVED_FROM) from = &p;  // may be a rename into the tree
+      else filtered_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
     if (p.mask & FAN_CREATE) {
@@ -740,12 +753,15 @@ void Watcher::handleBatch(const uint8_t* buf, size_t len) {
     }
     if ((p.mask & FAN_CLOSE_WRITE) && !p.isDir) {
       dirty_.erase(p.path);
-      closeWrite(p, evs.data() + i + 1, evs.size() - i - 1, true);
+      // Deferring (to find a rename in the next read) would put the write after a departure
+      // already in this mask: only the rest of this read is searched then.
+      bool departs = (p.mask & (FAN_DELETE | FAN_MOVED_FROM)) != 0;
+      closeWrite(p, evs.data() + i + 1, evs.size() - i - 1, !departs);
     }
-    if (p.mask & FAN_DELETE) {
-      appendEvent(p.isDir ? proto::kOpRmdir : proto::kOpUnlink, p, p.path, nullptr, nullptr);
-    }
+    if (p.mask & FAN_MOVED_FROM) from = &p;
+    if (p.mask & FAN_DELETE) appendEvent(p.isDir ? proto::kOpRmdir : proto::kOpUnlink, p, p.path, nullptr, nullptr);
   }
+  flushFrom();
 }
 
 // close-write: the file's leading bytes become a write record's sample (with entropy) and
@@ -766,16 +782,27 @@ void Watcher::closeWrite(const Parsed& p, const Parsed* later, size_t nLater, bo
     return fd;
   };
   int fd = openIt(p.path);
-  if (fd < 0 && errno == ENOENT && nLater) {
+  if (fd < 0 && errno == ENOENT) {
     // Written, closed, then renamed before we got here (the usual "encrypt, then rename to
     // .locked"): follow the renames later in this read to the file's current name.
     std::string cur = p.path;
-    for (size_t j = 0; j < nLater; j++) {
+    bool gone = false;
+    // Without FAN_RENAME: a MOVED_FROM merged into this very event pairs with the next MOVED_TO.
+    size_t j = 0;
+    if ((p.mask & FAN_MOVED_FROM) && nLater && (later[0].mask & FAN_MOVED_TO) && later[0].pid == p.pid && later[0].ok) {
+      cur = later[0].path;
+      j = 1;
+    }
+    for (; j < nLater; j++) {
       const Parsed& q = later[j];
       if ((q.mask & FAN_RENAME) && q.ok && q.ok2 && q.path == cur) cur = q.path2;
+      else if ((q.mask & FAN_MOVED_FROM) && q.ok && q.path == cur && j + 1 < nLater && (later[j + 1].mask & FAN_MOVED_TO) &&
+               later[j + 1].pid == q.pid && later[j + 1].ok)
+        cur = later[++j].path;
+      else if ((q.mask & FAN_DELETE) && q.ok && q.path == cur) gone = true;
     }
     if (cur != p.path) fd = openIt(cur);
-    else if (mayDefer && pendingCloses_.size() < 1024) {
+    else if (mayDefer && !gone && pendingCloses_.size() < 1024) {
       // Not renamed in this read: the rename may be the next event we read. Wait one read.
       pendingCloses_.push_back(p);
       return;

@@ -41,6 +41,7 @@ struct Options {
   KillPolicy killPolicy = KillPolicy::kNone;
   size_t maxQueueBytes = 8u << 20;   // bound of finished frames waiting for drain()
   std::vector<uint32_t> protectPids;  // never denied / signalled (the daemon); self and pid 1 always
+  bool movedEvents = false;          // use FAN_MOVED_FROM/TO pairing even where FAN_RENAME exists (tests)
 };
 
 struct Stats {

@@ -308,6 +308,28 @@ describe.skipIf(!isRoot)('FanotifyWatcher records', () => {
     expect(recs.some((r) => r.path.includes('sibling'))).toBe(false);
   });
 
+  it('kernels without FAN_RENAME: MOVED_FROM/MOVED_TO pairs become one rename, a move out of the tree an unlink', async () => {
+    const dir = tmp();
+    const outside = tmp();
+    const w = new A.FanotifyWatcher({ paths: [dir], movedEvents: true });
+    cleanups.push(() => w.stop());
+    expect(w.stats().renameEvents).toBe(false);
+    const { recs, until } = collect(w);
+    const f = (n: string): string => path.join(dir, n);
+    writeFileSync(f('m.txt'), 'x');
+    renameSync(f('m.txt'), f('n.txt'));
+    renameSync(f('n.txt'), path.join(outside, 'gone.txt'));
+    await until((r) => r.some((x) => x.op === 'unlink' && x.path === f('n.txt')), 'the move out');
+    // The kernel may merge create/write/close/moved-from of m.txt into one event: all are kept.
+    expect(recs.map((r) => `${r.op} ${path.basename(r.path)}${r.path2 ? ' ' + path.basename(r.path2) : ''}`)).toEqual([
+      'create m.txt',
+      'write m.txt',
+      'close m.txt',
+      'rename m.txt n.txt',
+      'unlink n.txt',
+    ]);
+  });
+
   it('numberFrames numbers the drained frames and counts records', async () => {
     const dir = tmp();
     const src = FanotifySource.open({ paths: [dir] });
@@ -384,6 +406,30 @@ describe.skipIf(!isRoot)('FanotifyWatcher enforcement (no daemon)', () => {
     w.stop();
     // After stop the group is closed: nothing waits on it.
     expect(readFileSync(path.join(dir, 'f.txt'), 'utf8')).toBe('data');
+  });
+
+  it('accessPerm: reads through a descriptor opened before the Lockdown are denied too', async () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, 'held.txt'), 'held open');
+    const w = new A.FanotifyWatcher({ paths: [dir], enforce: true, accessPerm: true });
+    cleanups.push(() => w.stop());
+    w.start(() => void w.drain());
+    const script = `
+      const fs = require('fs'); const fd = fs.openSync(process.argv[1], 'r'); const b = Buffer.alloc(64);
+      require('readline').createInterface({ input: process.stdin }).on('line', () => {
+        let r; try { r = 'ok ' + fs.readSync(fd, b, 0, 64, 0); } catch (e) { r = e.code; }
+        process.stdout.write(r + '\\n');
+      });`;
+    const child = spawn(process.execPath, ['-e', script, path.join(dir, 'held.txt')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    cleanups.push(() => child.kill('SIGKILL'));
+    const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const ask = async (): Promise<string> => {
+      child.stdin!.write('read\n');
+      return String((await lines.next()).value);
+    };
+    expect(await ask()).toBe('ok 9');
+    w.setDenySet(encodeVerdictEntries([{ pid: child.pid!, state: 3, actions: 3, start: statStart(child.pid!) }]));
+    expect(await ask()).toBe('EPERM');
   });
 
   it('kill policy stop: SIGSTOPs a process entering Lockdown and its descendants', async () => {
