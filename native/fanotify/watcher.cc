@@ -577,7 +577,17 @@ void Watcher::notifyLoop() {
       if (errno == EINTR) continue;
       break;
     }
-    if (p[1].revents & POLLIN) break;
+    if (p[1].revents & POLLIN) {
+      // Stopping: take what the kernel still holds (at most its queue) so nothing that was
+      // already reported to us is lost at shutdown. The permission thread still answers.
+      for (;;) {
+        ssize_t n = ::read(notifyFd_, buf.data(), buf.size());
+        if (n <= 0) break;
+        handleBatch(buf.data(), size_t(n));
+        flushFrame();
+      }
+      break;
+    }
     if (r == 0) flushPendingCloses(nullptr, 0);
     if (p[0].revents & POLLIN) {
       for (int i = 0; i < 64; i++) {
