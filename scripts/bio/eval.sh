@@ -17,4 +17,6 @@ for a in "--seed 2" "--split-salt a" "--split-salt b"; do
   echo "== $a"
   nice -n 15 "$BIN/aalto_eval" --data "$DATA/aalto_dev" --windows 100 $a
 done | tee "$OUT/aalto_splits.txt"
-nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" | tee "$OUT/balabit.txt"
+nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --per-user 1 | tee "$OUT/balabit.txt"
+nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --data-mode grid --open 0 --per-user 1 | tee "$OUT/balabit_grid.txt"
+"$BIN/bio_bench" | tee "$OUT/bench.txt"
