@@ -18,6 +18,7 @@ const char* const kActionFeatureNames[kActionFeatures] = {
     "omega_abs_max", "path_after_vmax_frac"};
 
 namespace {
+constexpr double kPi = 3.14159265358979323846;
 
 struct MS {
   double n = 0, s = 0, ss = 0, mx = -1e300, mn = 1e300, sabs = 0;
@@ -166,8 +167,8 @@ void action_features(ActionType type, const std::vector<TrajPoint>& pts, double 
     if (std::isnan(heading[i])) continue;
     if (!std::isnan(prev_h)) {
       double d = heading[i] - prev_h;
-      while (d > M_PI) d -= 2 * M_PI;
-      while (d < -M_PI) d += 2 * M_PI;
+      while (d > kPi) d -= 2 * kPi;
+      while (d < -kPi) d += 2 * kPi;
       turn.add(d);
       f[42] = std::max(f[42], float(std::abs(d) / dt));
       curv.add(d / std::max(1.0, 0.5 * (seg_len[i] + prev_l)));

@@ -243,6 +243,8 @@ int main(int argc, char** argv) {
     else if (a == "--block") block_n = std::atoi(next().c_str());
     else if (a == "--per-user") per_user_report = std::atoi(next().c_str()) != 0;
     else if (a == "--pair") g_pair = std::atoi(next().c_str()) != 0;
+    else if (a == "--min-leaf") fp.min_leaf = std::atoi(next().c_str());
+    else if (a == "--sample-frac") fp.sample_frac = std::atof(next().c_str());
     else if (a == "--mtry") fp.mtry = std::atoi(next().c_str());
     else if (a == "--depth") fp.max_depth = std::atoi(next().c_str());
     else if (a == "--actions") {
