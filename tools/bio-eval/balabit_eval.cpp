@@ -21,6 +21,7 @@
 //        [--pause 1.0] [--min-path 20] [--agg logit|mean] [--neg-ratio 1]
 //        [--open-trees 50] [--open-max-pos 4000] [--pair 0|1] [--mtry 0]
 //        [--per-user 0|1] [--block N]   (block model instead of per-action votes)
+//        [--drop-feature K]... [--min-leaf 3] [--sample-frac 0.7]
 // Block score = mean logit of the per-action P(u) (--agg logit, default).
 // The open-set protocol is run for our features only.
 #include <dirent.h>
@@ -218,6 +219,7 @@ int main(int argc, char** argv) {
   double neg_ratio = 1.0;
   bool per_user_report = false;
   int block_n = 0;
+  std::vector<int> drop_features;  // --drop-feature K (repeatable): zeroed in every action
   fp.trees = 100;
   fp.max_depth = 20;
   for (int i = 1; i < argc; ++i) {
@@ -240,6 +242,11 @@ int main(int argc, char** argv) {
     else if (a == "--neg-ratio") neg_ratio = std::atof(next().c_str());
     else if (a == "--open-trees") open_trees = std::atoi(next().c_str());
     else if (a == "--open-max-pos") open_max_pos = std::stoul(next());
+    else if (a == "--drop-feature") {
+      int k = std::atoi(next().c_str());
+      if (k < 0 || k >= kActionFeatures) { std::fprintf(stderr, "bad feature index\n"); return 2; }
+      drop_features.push_back(k);
+    }
     else if (a == "--block") block_n = std::atoi(next().c_str());
     else if (a == "--per-user") per_user_report = std::atoi(next().c_str()) != 0;
     else if (a == "--pair") g_pair = std::atoi(next().c_str()) != 0;
@@ -290,6 +297,8 @@ int main(int argc, char** argv) {
       ActionSegmenter seg(sc);
       for (const MouseEvent& e : s.events) seg.push(e, &s.actions);
       seg.flush(&s.actions);
+      for (int k : drop_features)
+        for (MouseAction& a : s.actions) a.f[k] = 0.f;
       per_user[s.user] += s.actions.size();
       if (!s.actions.empty()) g_first.insert(&s.actions[0]);  // (cleared per mode)
       s.events.clear();
