@@ -14,9 +14,12 @@
 //  * CADENCE INVARIANCE: every trajectory is first resampled by linear
 //    interpolation to a fixed time step (resample_s, default 0.1 s, at least
 //    the coarsest device cadence expected) and all kinematic and curvature
-//    features are computed on that grid; no feature counts raw events or
-//    uses raw inter-event times. A device reporting at 60 Hz and one
-//    coalescing to ~9 Hz then give (nearly) the same features for one motion.
+//    features are computed on that grid; no feature counts raw events. Only
+//    two context features use raw times: the gap since the previous action
+//    and the dwell between the last movement sample and the press (measured
+//    in docs/biometrics.md: the score does not depend on them). A device
+//    reporting at 60 Hz and one coalescing to ~9 Hz then give (nearly) the
+//    same features for one motion.
 //  * Not internally synchronised; one segmenter per pointer stream.
 #pragma once
 #include <array>
