@@ -87,17 +87,23 @@ async function echoRtt(dir: string, n: number): Promise<number[]> {
   return out.sort((a, b) => a - b);
 }
 
+const step = (what: string): void => {
+  process.stderr.write(`bench e2e: ${what}\n`);
+};
+
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bench-'));
   try {
     const N = 2_000_000;
+    step('baseline: load client against a header-parsing sink');
     const sink = await sinkServer(path.join(tmp, 'sink.sock'));
     const base = await runLoad(path.join(tmp, 'sink.sock'), ['--events', String(N), '--subjects', '1000']);
     sink.close();
     rows.push({ name: 'e2e.baseline_sink_events_per_s', unit: 'events/s', value: base.events / base.seconds });
 
-    const d = await startDaemonProcess({ dataDir: path.join(tmp, 'd1'), extraArgs: ['--log-level', 'warn'] });
+    step('load client against the daemon');
+    const d = await startDaemonProcess({ dataDir: path.join(tmp, 'd1')});
     try {
       const r = await runLoad(d.socket, ['--events', String(N), '--subjects', '1000']);
       const st = (await d.http<{ engine: { eventsAccepted: number; eventsRejected: number; eventsDroppedNoSubject: number } }>('GET', '/v1/status')).body.engine;
@@ -107,6 +113,7 @@ export async function run(): Promise<BenchRow[]> {
       rows.push({ name: 'e2e.daemon_vs_sink_ratio', unit: 'ratio', value: r.events / r.seconds / (base.events / base.seconds) });
       rows.push({ name: 'e2e.events_lost', unit: 'events', value: lost });
 
+      step('verdict round trips under a 100k events/s load');
       // Verdict round trip under a 100k events/s background load from the client process.
       const q = await SentinelClient.connect({ socketPath: d.socket, roles: Role.Query, name: 'bench-query' });
       const load = runLoad(d.socket, ['--events', String(100_000 * 60), '--rate', '100000', '--duration-ms', '6000', '--subjects', '1000']);
@@ -133,7 +140,8 @@ export async function run(): Promise<BenchRow[]> {
       d.cleanup();
     }
 
-    const d2 = await startDaemonProcess({ dataDir: path.join(tmp, 'd2'), extraArgs: ['--log-level', 'warn'] });
+    step('daemon RSS with 10,000 process subjects');
+    const d2 = await startDaemonProcess({ dataDir: path.join(tmp, 'd2')});
     try {
       const idle = rssBytes(d2.proc.pid as number);
       await runLoad(d2.socket, ['--events', String(200_000), '--subjects', '10000']);

@@ -80,7 +80,17 @@ export async function startDaemonProcess(opts: { dataDir?: string; socket?: stri
       proc.once('exit', onExit);
     });
   };
-  const ready = await waitLog((l) => l['event.action'] === 'ready');
+  // Bounded: a daemon that never logs `ready` (e.g. started with --log-level warn) fails here, not by hanging.
+  let readyTimer: NodeJS.Timeout | undefined;
+  const ready = await Promise.race([
+    waitLog((l) => l['event.action'] === 'ready'),
+    new Promise<never>((_, reject) => {
+      readyTimer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        reject(new Error(`daemon did not log "ready" within 30 s; stderr:\n${raw.join('\n')}`));
+      }, 30_000);
+    }),
+  ]).finally(() => clearTimeout(readyTimer));
   const httpPort = ready['httpPort'] as number;
   const token = readFileSync(path.join(dataDir, 'http.token'), 'utf8').trim();
   let exited: Promise<number | null> | null = null;
