@@ -19,6 +19,7 @@ import { loadDetectionModels } from '../src/scoring/load-models.js';
 import { SocketServer } from './socket-server.js';
 import { HttpServer, type OperatorApi } from './http-server.js';
 import { Counters } from './counters.js';
+import { DropAlerts } from './drop-alerts.js';
 import type { SentinelConfig } from './config.js';
 import { TRUST_STATES } from '../src/protocol/constants.js';
 
@@ -82,7 +83,21 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
   };
   socket = new SocketServer({ ...cfg.socket, engine, log, counters, onEvents: scheduleTick });
   await socket.listen();
-  const decayTimer = setInterval(() => scheduleTick(), cfg.tick.decayIntervalMs);
+  const drops = new DropAlerts(
+    [
+      { hop: 'socket', reason: 'malformed_event', read: () => counters.get('ingest_rejected_events_total') },
+      { hop: 'socket', reason: 'truncated_frame_bytes', read: () => counters.get('ingest_truncated_bytes_total') },
+      { hop: 'engine', reason: 'subject_table_full', read: () => engine.stats().eventsDroppedNoSubject },
+      { hop: 'tick', reason: 'tick_failed', read: () => counters.get('tick_errors_total') },
+    ],
+    audit,
+    log,
+    counters,
+  );
+  const decayTimer = setInterval(() => {
+    scheduleTick();
+    drops.check(Date.now());
+  }, cfg.tick.decayIntervalMs);
 
   const api: OperatorApi = {
     status: () => ({
@@ -107,7 +122,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       const [s] = engine.subjectInfo([id]);
       return s && s.id === id ? describeSubject(s, machine, scorer) : undefined;
     },
-    setState: (id, state, by) => scorer.setState(id, state, by) as unknown as Record<string, unknown> | null,
+    setState: (id, state, by) => scorer.setState(id, state, by),
     transitions: (f) => audit.transitions(f),
     metrics: () => {
       const st = engine.stats();
@@ -152,6 +167,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       }
       socket.endAll();
       await closing;
+      drops.check(Date.now());
       await http.close();
       audit.stopRun(runId);
       audit.close();

@@ -16,7 +16,8 @@ export interface OperatorApi {
   status(): Record<string, unknown>;
   subjects(filter: { minState: number; limit: number }): Record<string, unknown>[];
   subject(id: number): Record<string, unknown> | undefined;
-  setState(id: number, state: TrustState, by: string): Record<string, unknown> | null;
+  /** Returns the transition made, or null when the subject was already in that state. */
+  setState(id: number, state: TrustState, by: string): object | null;
   transitions(filter: { subjectId?: number; limit: number }): unknown[];
   metrics(): string;
 }

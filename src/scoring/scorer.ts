@@ -102,7 +102,7 @@ export class Scorer {
     const at = this.now();
     const t = to === 0 ? machine.reset(subjectId, at, by) : machine.force(subjectId, to, at, by);
     if (!t) return null;
-    const scored = this.describe([t], undefined)[0] as ScoredTransition;
+    const scored = this.describe([t])[0] as ScoredTransition;
     this.trackEnforced(t);
     const denySetChanged = engine.setStates(Uint32Array.of(subjectId), Uint8Array.of(to));
     this.o.audit?.writeTick({ transitions: [this.toRecord(scored)], actions: [], drops: [] });
@@ -139,7 +139,7 @@ export class Scorer {
       this.enforced.delete(id);
     }
     const decayed = machine.tickDecay(this.now());
-    transitions.push(...this.describe(decayed, undefined));
+    transitions.push(...this.describe(decayed));
     let denySetChanged = false;
     for (const t of transitions) this.trackEnforced(t);
     // While any subject is enforced, new scores can implicate more processes in an enforced
@@ -196,7 +196,8 @@ export class Scorer {
     return out;
   }
 
-  private describe(ts: Transition[], _batch: undefined): ScoredTransition[] {
+  /** Transitions outside a scored batch (decay, operator): subject info, no features. */
+  private describe(ts: Transition[]): ScoredTransition[] {
     if (ts.length === 0) return [];
     const infos = this.o.engine.subjectInfo(ts.map((t) => t.subjectId));
     return ts.map((t, k) => {

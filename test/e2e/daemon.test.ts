@@ -105,13 +105,29 @@ describe('daemon end to end', () => {
       expect(good.accepted).toBe(1);
       const [v] = await good.queryVerdicts([{ pid: 777, start: 0n }]);
       expect(v?.state).toBe(0);
+      // A batch with one invalid record (pid 0): the good one is kept, the bad one is counted,
+      // and a drop alert is logged and audited.
+      const ts = BigInt(Date.now()) * 1_000_000n;
+      await good.sendEvents([fsEvent({ pid: 778, op: 'write', path: '/tmp/y', ts }), fsEvent({ pid: 0, op: 'write', path: '/tmp/z', ts })], true);
+      expect([good.accepted, good.rejected]).toEqual([2, 1]);
+      expect(good.errors.map((e) => e.name)).toEqual(['SENTINEL_E_MALFORMED_EVENT']);
+      const alert = await daemon.waitLog((l) => l['error.code'] === 'SENTINEL_E_ALERT_DROPPED');
+      expect(alert).toMatchObject({ hop: 'socket', reason: 'malformed_event', count: 1 });
       const metrics = await fetch(`http://127.0.0.1:${daemon.httpPort}/metrics`, { headers: { authorization: `Bearer ${daemon.token}` } }).then((r) => r.text());
       expect(metrics).toMatch(/sentinel_ingest_errors_total\{code="SENTINEL_E_BAD_MAGIC"\} 1/);
       expect(metrics).toMatch(/sentinel_ingest_errors_total\{code="SENTINEL_E_UNKNOWN_FRAME_TYPE"\} 1/);
       expect(metrics).toMatch(/sentinel_connections_closed_on_error_total 1/);
+      expect(metrics).toMatch(/sentinel_drop_alerts_total 1/);
     } finally {
       await good.close();
       await bad.close();
+    }
+    expect(await daemon.stop()).toBe(0);
+    const db = new Database(path.join(daemon.dataDir, 'sentinel.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT hop, reason, count FROM drops').all()).toEqual([{ hop: 'socket', reason: 'malformed_event', count: 1 }]);
+    } finally {
+      db.close();
     }
   });
 
