@@ -10,6 +10,7 @@ import { registerReplay } from './commands/replay.js';
 import { registerSend } from './commands/send.js';
 import { registerProtect } from './commands/protect.js';
 import { registerWatch } from './commands/watch.js';
+import { registerLab } from './commands/lab.js';
 
 export function buildProgram(): Command {
   const program = new Command('sentinel')
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerSend(program);
   registerProtect(program);
   registerWatch(program);
+  registerLab(program);
   return program;
 }
 
