@@ -47,7 +47,9 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
     http: { host: '127.0.0.1', port: 7878, tokenFile: path.join(data, 'http.token') },
     database: { path: path.join(data, 'sentinel.db') },
     modelsDir,
-    engine: { ...DEFAULT_ENGINE_OPTIONS },
+    // The daemon bounds each ingest call so one client's big batch cannot hold up another's
+    // verdict query for long (about 0.1 ms of native work at this budget).
+    engine: { ...DEFAULT_ENGINE_OPTIONS, ingestBudgetEvents: 256 },
     policy: {},
     tick: { intervalMs: 20, decayIntervalMs: 1000, maxRows: 4096, maxDueBeforePause: 50_000 },
     decoys: [],

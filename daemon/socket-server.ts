@@ -11,6 +11,7 @@ import net from 'node:net';
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Engine } from '../src/engine.js';
+import type { RawIngestResult } from '../src/binding.js';
 import { Role } from '../src/protocol/constants.js';
 import { encodeError } from '../src/protocol/server-frames.js';
 import { SentinelError, codeFromWire, wireCode } from '../src/errors.js';
@@ -35,7 +36,11 @@ interface Conn {
   peer: PeerCredentials;
   subscriber: boolean;
   closed: boolean;
+  /** Backlog left by the ingest budget; reading is paused until it is done. */
+  pending: boolean;
 }
+
+const EMPTY = new Uint8Array(0);
 
 export class SocketServer {
   private readonly server: net.Server;
@@ -96,7 +101,7 @@ export class SocketServer {
       socket.end(encodeError(wireCode('SENTINEL_E_PEER_REJECTED'), 0, `uid ${peer.uid} is not allowed`));
       return;
     }
-    const conn: Conn = { id: engine.openConnection(peer.uid), socket, peer, subscriber: false, closed: false };
+    const conn: Conn = { id: engine.openConnection(peer.uid), socket, peer, subscriber: false, closed: false, pending: false };
     this.conns.add(conn);
     counters.inc('connections_total');
     if (this.paused) socket.pause();
@@ -106,9 +111,30 @@ export class SocketServer {
   }
 
   private onData(conn: Conn, chunk: Buffer): void {
-    const { engine, log, counters } = this.o;
-    counters.add('ingest_bytes_total', chunk.length);
-    const r = engine.ingest(conn.id, chunk);
+    this.o.counters.add('ingest_bytes_total', chunk.length);
+    this.handle(conn, this.o.engine.ingest(conn.id, chunk));
+  }
+
+  /**
+   * The ingest budget ran out mid-batch: stop reading this client and go on with its backlog on
+   * the next turn of the event loop, so other clients (verdict queries) get served in between.
+   */
+  private continueLater(conn: Conn): void {
+    conn.pending = true;
+    conn.socket.pause();
+    setImmediate(() => {
+      if (!this.conns.has(conn)) return; // closed meanwhile: onClose drained it
+      this.handle(conn, this.o.engine.ingest(conn.id, EMPTY));
+    });
+  }
+
+  /** Finishes pending work of a connection at once (close, shutdown). */
+  private drain(conn: Conn): void {
+    while (conn.pending) this.handle(conn, this.o.engine.ingest(conn.id, EMPTY));
+  }
+
+  private handle(conn: Conn, r: RawIngestResult): void {
+    const { log, counters } = this.o;
     if (r.accepted) counters.add('ingest_events_total', r.accepted);
     if (r.rejected) counters.add('ingest_rejected_events_total', r.rejected);
     for (const [code, n] of Object.entries(r.errors)) {
@@ -124,15 +150,24 @@ export class SocketServer {
     }
     if (r.fatal) {
       conn.closed = true;
+      conn.pending = false;
       counters.inc('connections_closed_on_error_total');
       conn.socket.end();
       return;
     }
     if (r.accepted) this.o.onEvents();
+    if (r.pending) {
+      this.continueLater(conn);
+    } else if (conn.pending) {
+      conn.pending = false;
+      if (!this.paused) conn.socket.resume();
+    }
   }
 
   private onClose(conn: Conn): void {
-    if (!this.conns.delete(conn)) return;
+    if (!this.conns.has(conn)) return;
+    this.drain(conn); // every byte received is ingested before the connection's state goes
+    this.conns.delete(conn);
     const dropped = this.o.engine.closeConnection(conn.id);
     if (dropped > 0) {
       this.o.counters.add('ingest_truncated_bytes_total', dropped);
@@ -153,17 +188,28 @@ export class SocketServer {
   setPaused(paused: boolean): void {
     if (paused === this.paused) return;
     this.paused = paused;
-    for (const c of this.conns) (paused ? c.socket.pause() : c.socket.resume());
+    for (const c of this.conns) {
+      if (paused) c.socket.pause();
+      else if (!c.pending) c.socket.resume();
+    }
   }
 
-  /** Stops accepting; every byte already received has been ingested (data handlers are sync). */
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  /**
+   * Stops accepting and stops reading: every byte already read is ingested (backlogs left by
+   * the ingest budget are finished here), nothing more is read. Resolves when the listener is
+   * closed, which waits for `endAll`.
+   */
+  close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.setPaused(true);
+    for (const c of this.conns) this.drain(c);
+    return closed;
   }
 
   /** Tells each client the daemon is stopping and ends the connections. */
   endAll(): void {
     for (const c of this.conns) {
+      this.drain(c);
       if (!c.closed) {
         c.closed = true;
         c.socket.end(encodeError(wireCode('SENTINEL_E_SHUTTING_DOWN'), 0, 'daemon stopping'));

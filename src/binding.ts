@@ -34,6 +34,13 @@ export interface RawEngineOptions {
   maxSubjects: number;
   /** Subjects with no event for this long (event time, ms) may be evicted. */
   idleEvictMs: number;
+  /**
+   * Event records one `ingest` call applies at most (0: no bound). When it runs out mid-batch,
+   * the rest waits in the connection's backlog and the result has `pending: true`; call
+   * `ingest(connId, empty)` on a later turn of the event loop to go on (stop reading that
+   * socket meanwhile). Bounds how long one client's batch can delay another's verdict query.
+   */
+  ingestBudgetEvents?: number;
 }
 
 /** Result of one `ingest` call (one socket chunk). */
@@ -49,6 +56,8 @@ export interface RawIngestResult {
   hello: { version: number; roles: number; pid: number; name: string } | null;
   /** Non-zero protocol error code when the connection must now be closed (after writing `reply`). */
   fatal: number;
+  /** The ingest budget ran out: work remains in the connection's backlog (see ingestBudgetEvents). */
+  pending: boolean;
   /** Per-code counts of errors in this call, e.g. {6: 3}. Empty object when none. */
   errors: Record<number, number>;
 }

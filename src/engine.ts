@@ -9,7 +9,9 @@
 import { addon, META_STRIDE, type RawEngine, type RawEngineOptions, type RawIngestResult, type RawSubjectInfo, type RawEngineStats } from './binding.js';
 import { SentinelError } from './errors.js';
 
-export type EngineOptions = RawEngineOptions;
+export type EngineOptions = Required<RawEngineOptions>;
+
+const EMPTY = new Uint8Array(0);
 
 export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   dueEveryEvents: 32,
@@ -17,6 +19,7 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   triggerScore: 0.75,
   maxSubjects: 65_536,
   idleEvictMs: 10 * 60_000,
+  ingestBudgetEvents: 0,
 });
 
 /** One tick's worth of due subjects; views into buffers owned by the Engine. */
@@ -38,6 +41,7 @@ function checkOptions(o: EngineOptions): void {
   positiveInt('dueEveryEvents');
   positiveInt('maxSubjects');
   if (!(o.dueEveryMs > 0)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `engine.dueEveryMs must be > 0, got ${o.dueEveryMs}`);
+  if (!Number.isInteger(o.ingestBudgetEvents) || o.ingestBudgetEvents < 0) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `engine.ingestBudgetEvents must be an integer >= 0, got ${String(o.ingestBudgetEvents)}`);
   if (!(o.idleEvictMs > 0)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `engine.idleEvictMs must be > 0, got ${o.idleEvictMs}`);
   if (!(o.triggerScore > 0 && o.triggerScore <= 1)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `engine.triggerScore must be in (0, 1], got ${o.triggerScore}`);
 }
@@ -78,8 +82,25 @@ export class Engine {
     return this.raw.closeConnection(connId);
   }
 
+  /** One bounded step; with an ingest budget the result may be `pending` (see binding.ts). */
   ingest(connId: number, chunk: Uint8Array): RawIngestResult {
     return this.raw.ingest(connId, chunk);
+  }
+
+  /** Ingests the whole chunk now, however long it takes (replay, tools): pending work is finished. */
+  ingestAll(connId: number, chunk: Uint8Array): RawIngestResult {
+    const r = this.raw.ingest(connId, chunk);
+    while (r.pending) {
+      const more = this.raw.ingest(connId, EMPTY);
+      r.frames += more.frames;
+      r.accepted += more.accepted;
+      r.rejected += more.rejected;
+      for (const [code, n] of Object.entries(more.errors)) r.errors[Number(code)] = (r.errors[Number(code)] ?? 0) + n;
+      if (more.reply) r.reply = r.reply ? Buffer.concat([r.reply, more.reply]) : more.reply;
+      r.fatal = more.fatal;
+      r.pending = more.pending;
+    }
+    return r;
   }
 
   /** Up to maxRowsPerCollect due subjects; buffers are reused by the next call. */

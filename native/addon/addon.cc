@@ -110,6 +110,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     opts.triggerScore = static_cast<float>(num("triggerScore", opts.triggerScore, 0, 1, false));
     opts.maxSubjects = static_cast<uint32_t>(num("maxSubjects", opts.maxSubjects, 2, 1e8, true));
     opts.idleEvictMs = num("idleEvictMs", opts.idleEvictMs, 0, 1e15, false);
+    opts.ingestBudgetEvents = static_cast<uint32_t>(num("ingestBudgetEvents", opts.ingestBudgetEvents, 0, 4294967295.0, true));
     engine_ = std::make_unique<core::Engine>(opts);
   }
 
@@ -149,6 +150,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       o.Set("hello", env.Null());
     }
     o.Set("fatal", Napi::Number::New(env, r.fatal));
+    o.Set("pending", Napi::Boolean::New(env, r.pending));
     uint64_t counts[core::kMaxErrorCode];
     for (int c = 0; c < core::kMaxErrorCode; c++) counts[c] = r.errors[c];
     o.Set("errors", errorCounts(env, counts));

@@ -981,9 +981,14 @@ void Engine::handleHello(Conn& c, const FrameHeader& h, const uint8_t* p) {
   if (c.roles & kRoleSubscribe) encodeStatePush(h.seq, out);
 }
 
-void Engine::handleBatch(Conn& c, const FrameHeader& h, const uint8_t* p) {
+bool Engine::handleBatch(Conn& c, const FrameHeader& h, const uint8_t* p) {
   const size_t len = h.length;
-  if (len < 4) return error(&c, kMalformedFrame, h.seq, "EVENT_BATCH payload shorter than 4 bytes", false);
+  BatchCursor& cur = c.cursor;
+  if (!cur.active) {
+  if (len < 4) {
+    error(&c, kMalformedFrame, h.seq, "EVENT_BATCH payload shorter than 4 bytes", false);
+    return true;
+  }
   const uint32_t count = load<uint32_t>(p);
   // Structure pass: follow record_len.
   size_t off = 4;
@@ -1002,18 +1007,28 @@ void Engine::handleBatch(Conn& c, const FrameHeader& h, const uint8_t* p) {
     off += rl;
     k++;
   }
-  if (!broken && k < count)
-    return error(&c, kMalformedFrame, h.seq,
-                 "EVENT_BATCH count is " + std::to_string(count) + " but the payload holds " + std::to_string(k) + " records",
-                 false);
-  if (!broken && off != len)
-    return error(&c, kMalformedFrame, h.seq,
-                 "EVENT_BATCH has " + std::to_string(len - off) + " trailing bytes after " + std::to_string(count) + " records",
-                 false);
-  uint32_t accepted = 0, bad = 0;
-  long firstBad = -1;
-  const char* firstWhy = nullptr;
-  off = 4;
+  if (!broken && k < count) {
+    error(&c, kMalformedFrame, h.seq,
+          "EVENT_BATCH count is " + std::to_string(count) + " but the payload holds " + std::to_string(k) + " records", false);
+    return true;
+  }
+  if (!broken && off != len) {
+    error(&c, kMalformedFrame, h.seq,
+          "EVENT_BATCH has " + std::to_string(len - off) + " trailing bytes after " + std::to_string(count) + " records", false);
+    return true;
+  }
+  cur = BatchCursor{};
+  cur.count = count;
+  cur.k = k;
+  cur.broken = broken;
+  cur.off = 4;
+  }
+  const uint32_t count = cur.count, k = cur.k;
+  const bool broken = cur.broken;
+  uint32_t accepted = cur.accepted, bad = cur.bad;
+  long firstBad = cur.firstBad;
+  const char* firstWhy = cur.firstWhy;
+  size_t off = cur.off;
   // Records are decoded, derived and resolved to subjects in groups of kGroup; the subjects'
   // hot lines are prefetched, then the group is applied in order. Same result as feeding one
   // by one: derivation does not depend on subject state, and a resolution that would need an
@@ -1030,7 +1045,10 @@ void Engine::handleBatch(Conn& c, const FrameHeader& h, const uint8_t* p) {
     for (int j = 0; j < np; j++) applyEvent(pend[j].ev, pend[j].d, pend[j].ts, pend[j].ps);
     np = 0;
   };
-  for (uint32_t i = 0; i < k; i++) {
+  uint32_t i = cur.next;
+  for (; i < k; i++) {
+    if (budgetLeft_ == 0) break;
+    budgetLeft_--;
     size_t used = 0;
     Pending* q = &pend[np];
     RecordStatus rs = decodeRecord(p + off, len - off, &q->ev, &used);
@@ -1058,6 +1076,17 @@ void Engine::handleBatch(Conn& c, const FrameHeader& h, const uint8_t* p) {
     off += used;
   }
   flush();
+  if (i < k) {  // budget spent: remember where this batch stopped
+    cur.active = true;
+    cur.next = i;
+    cur.off = off;
+    cur.accepted = accepted;
+    cur.bad = bad;
+    cur.firstBad = firstBad;
+    cur.firstWhy = firstWhy;
+    return false;
+  }
+  cur.active = false;
   uint32_t rest = 0;
   if (broken) {
     size_t remain = len - off;
@@ -1087,6 +1116,7 @@ void Engine::handleBatch(Conn& c, const FrameHeader& h, const uint8_t* p) {
     store<uint32_t>(out.data() + q, accepted);
     store<uint32_t>(out.data() + q + 4, rejected);
   }
+  return true;
 }
 
 void Engine::handleQuery(Conn& c, const FrameHeader& h, const uint8_t* p) {
@@ -1113,29 +1143,63 @@ void Engine::handleQuery(Conn& c, const FrameHeader& h, const uint8_t* p) {
   st_.verdictQueries += count;
 }
 
-void Engine::processFrame(Conn& c, const FrameHeader& h, const uint8_t* payload) {
+bool Engine::processFrame(Conn& c, const FrameHeader& h, const uint8_t* payload) {
+  if (c.cursor.active) return handleBatch(c, h, payload);  // resuming: already counted and checked
   res_.frames++;
   st_.framesIn++;
   if (!c.hello) {
-    if (h.type != kHello)
-      return error(&c, kHelloRequired, h.seq, "the first frame must be HELLO", true);
-    return handleHello(c, h, payload);
+    if (h.type != kHello) error(&c, kHelloRequired, h.seq, "the first frame must be HELLO", true);
+    else handleHello(c, h, payload);
+    return true;
   }
   switch (h.type) {
     case kHello:
-      return error(&c, kMalformedFrame, h.seq, "duplicate HELLO", false);
+      error(&c, kMalformedFrame, h.seq, "duplicate HELLO", false);
+      return true;
     case kEventBatch:
-      if (!(c.roles & kRoleEvents)) return error(&c, kRoleNotGranted, h.seq, "EVENT_BATCH needs the EVENTS role", false);
+      if (!(c.roles & kRoleEvents)) {
+        error(&c, kRoleNotGranted, h.seq, "EVENT_BATCH needs the EVENTS role", false);
+        return true;
+      }
       return handleBatch(c, h, payload);
     case kVerdictQuery:
-      if (!(c.roles & kRoleQuery)) return error(&c, kRoleNotGranted, h.seq, "VERDICT_QUERY needs the QUERY role", false);
-      return handleQuery(c, h, payload);
+      if (!(c.roles & kRoleQuery)) error(&c, kRoleNotGranted, h.seq, "VERDICT_QUERY needs the QUERY role", false);
+      else handleQuery(c, h, payload);
+      return true;
     default: {
       char buf[64];
       std::snprintf(buf, sizeof buf, "unknown client frame type 0x%02x", h.type);
-      return error(&c, kUnknownFrameType, h.seq, buf, false);
+      error(&c, kUnknownFrameType, h.seq, buf, false);
+      return true;
     }
   }
+}
+
+namespace {
+const char* headerProblem(ProtoError err) {
+  return err == kBadMagic ? "frame magic is not 0x4E53; framing lost"
+         : err == kUnsupportedVersion ? "frame version is not 1"
+                                      : "frame payload exceeds 1 MiB";
+}
+}  // namespace
+
+size_t Engine::processBuffer(Conn& c, const uint8_t* buf, size_t len, bool* suspended) {
+  size_t off = 0;
+  while (!c.fatal && len - off >= kHeaderSize) {
+    FrameHeader h = readHeader(buf + off);
+    ProtoError err = checkHeader(h);
+    if (err != kOk) {
+      error(&c, err, h.seq, headerProblem(err), true);
+      break;
+    }
+    if (len - off - kHeaderSize < h.length) break;
+    if (!processFrame(c, h, buf + off + kHeaderSize)) {
+      *suspended = true;
+      break;
+    }
+    off += kHeaderSize + h.length;
+  }
+  return off;
 }
 
 const IngestResult& Engine::ingest(uint32_t connId, const uint8_t* data, size_t n) {
@@ -1145,6 +1209,8 @@ const IngestResult& Engine::ingest(uint32_t connId, const uint8_t* data, size_t 
   res_.hello.name.clear();
   res_.fatal = 0;
   std::memset(res_.errors, 0, sizeof(res_.errors));
+  res_.pending = false;
+  budgetLeft_ = opts_.ingestBudgetEvents ? opts_.ingestBudgetEvents : UINT64_MAX;
   auto it = conns_.find(connId);
   if (it == conns_.end()) return res_;
   Conn& c = it->second;
@@ -1154,55 +1220,55 @@ const IngestResult& Engine::ingest(uint32_t connId, const uint8_t* data, size_t 
     return res_;
   }
   auto headerFatal = [&](const FrameHeader& h, ProtoError err) {
-    const char* msg = err == kBadMagic ? "frame magic is not 0x4E53; framing lost"
-                      : err == kUnsupportedVersion ? "frame version is not 1"
-                                                   : "frame payload exceeds 1 MiB";
-    error(&c, err, h.seq, msg, true);
+    error(&c, err, h.seq, headerProblem(err), true);
     c.tail.clear();
   };
-  size_t off = 0;
-  if (!c.tail.empty()) {
-    if (c.tail.size() < kHeaderSize) {
-      size_t take = std::min(kHeaderSize - c.tail.size(), n);
-      c.tail.insert(c.tail.end(), data, data + take);
-      off += take;
-    }
-    if (c.tail.size() >= kHeaderSize) {
-      FrameHeader h = readHeader(c.tail.data());
-      ProtoError err = checkHeader(h);
-      if (err != kOk) {
-        headerFatal(h, err);
-      } else {
-        size_t need = kHeaderSize + h.length - c.tail.size();
-        size_t take = std::min(need, n - off);
-        c.tail.insert(c.tail.end(), data + off, data + off + take);
+  bool suspended = false;
+  if (c.cursor.active) {
+    // A suspended batch heads the backlog: queue the new bytes behind it and go on from there.
+    c.tail.insert(c.tail.end(), data, data + n);
+    size_t used = processBuffer(c, c.tail.data(), c.tail.size(), &suspended);
+    if (!c.fatal) c.tail.erase(c.tail.begin(), c.tail.begin() + static_cast<std::ptrdiff_t>(used));
+  } else {
+    size_t off = 0;
+    if (!c.tail.empty()) {
+      // The tail holds one partial frame: complete it from the new bytes (only what it needs).
+      if (c.tail.size() < kHeaderSize) {
+        size_t take = std::min(kHeaderSize - c.tail.size(), n);
+        c.tail.insert(c.tail.end(), data, data + take);
         off += take;
-        if (c.tail.size() == kHeaderSize + h.length) {
-          processFrame(c, h, c.tail.data() + kHeaderSize);
-          c.tail.clear();
+      }
+      if (c.tail.size() >= kHeaderSize) {
+        FrameHeader h = readHeader(c.tail.data());
+        ProtoError err = checkHeader(h);
+        if (err != kOk) {
+          headerFatal(h, err);
+        } else {
+          size_t need = kHeaderSize + h.length - c.tail.size();
+          size_t take = std::min(need, n - off);
+          c.tail.insert(c.tail.end(), data + off, data + off + take);
+          off += take;
+          if (c.tail.size() == kHeaderSize + h.length) {
+            if (processFrame(c, h, c.tail.data() + kHeaderSize)) {
+              c.tail.clear();
+            } else {
+              suspended = true;
+              c.tail.insert(c.tail.end(), data + off, data + n);  // the rest waits behind it
+              off = n;
+            }
+          }
         }
       }
     }
-  }
-  if (!c.fatal && c.tail.empty()) {
-    while (n - off >= kHeaderSize) {
-      FrameHeader h = readHeader(data + off);
-      ProtoError err = checkHeader(h);
-      if (err != kOk) {
-        headerFatal(h, err);
-        break;
-      }
-      if (n - off - kHeaderSize < h.length) break;
-      processFrame(c, h, data + off + kHeaderSize);
-      off += kHeaderSize + h.length;
-      if (c.fatal) break;
-    }
-    if (!c.fatal && off < n) {
-      c.tail.assign(data + off, data + n);
-      // A complete header in the tail is already checked above; the tail is bounded by
-      // 12 + 1 MiB because a longer frame would have failed checkHeader.
+    if (!c.fatal && !suspended && c.tail.empty()) {
+      off += processBuffer(c, data + off, n - off, &suspended);
+      // A complete header in the tail is already checked; a partial frame is bounded by
+      // 12 + 1 MiB because a longer frame fails checkHeader; a suspended batch and what came
+      // after it are bounded by one chunk, because the caller stops reading while pending.
+      if (!c.fatal && off < n) c.tail.assign(data + off, data + n);
     }
   }
+  res_.pending = suspended && !c.fatal;
   if (c.fatal) c.tail.clear();
   finishBatch();
   return res_;

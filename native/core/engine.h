@@ -26,6 +26,11 @@ struct EngineOptions {
   float triggerScore = 0.8f;
   uint32_t maxSubjects = 10000;
   double idleEvictMs = 300000;
+  // Event records applied per ingest call at most (0: no bound). When the budget runs out in
+  // the middle of a batch, the rest waits in the connection's backlog and the result says
+  // `pending`; the caller resumes with an empty chunk on a later turn of its event loop, so
+  // no single call blocks other clients (e.g. verdict queries) for long.
+  uint32_t ingestBudgetEvents = 0;
 };
 
 enum SubjectKind : uint8_t { kProcess = 0, kTree = 1 };
@@ -134,6 +139,8 @@ struct IngestResult {
   HelloInfo hello;
   uint32_t fatal = 0;
   uint32_t errors[kMaxErrorCode] = {0};
+  // Work remains in the connection's backlog (budget ran out): call ingest again.
+  bool pending = false;
 };
 
 struct EngineStats {
@@ -185,12 +192,25 @@ class Engine {
   EngineStats stats() const;
 
  private:
+  // Where a batch stopped when the ingest budget ran out (its frame is at the start of tail).
+  struct BatchCursor {
+    bool active = false;
+    bool broken = false;
+    uint32_t count = 0, k = 0, next = 0;
+    size_t off = 0;
+    uint32_t accepted = 0, bad = 0;
+    long firstBad = -1;
+    const char* firstWhy = nullptr;
+  };
   struct Conn {
     uint32_t peerUid = 0;
     bool hello = false;
     uint32_t roles = 0;
     uint32_t fatal = 0;
+    // Unprocessed bytes: a partial frame, or (while cursor.active) the suspended batch frame
+    // followed by whatever arrived after it.
     std::vector<uint8_t> tail;
+    BatchCursor cursor;
   };
   struct Key {
     uint64_t a, b;
@@ -220,9 +240,13 @@ class Engine {
   bool isDecoy(const uint8_t* p, size_t n, uint32_t key) const;
   uint32_t extSeen(uint32_t hash);
 
-  void processFrame(Conn& c, const proto::FrameHeader& h, const uint8_t* payload);
+  // Returns false when a batch was suspended by the ingest budget (the frame is not consumed).
+  bool processFrame(Conn& c, const proto::FrameHeader& h, const uint8_t* payload);
+  // Processes the complete frames of buf; returns the bytes consumed; stops at a partial
+  // frame, a fatal error or a suspension (*suspended).
+  size_t processBuffer(Conn& c, const uint8_t* buf, size_t len, bool* suspended);
   void handleHello(Conn& c, const proto::FrameHeader& h, const uint8_t* p);
-  void handleBatch(Conn& c, const proto::FrameHeader& h, const uint8_t* p);
+  bool handleBatch(Conn& c, const proto::FrameHeader& h, const uint8_t* p);
   void handleQuery(Conn& c, const proto::FrameHeader& h, const uint8_t* p);
   void error(Conn* c, uint32_t code, uint32_t refSeq, const std::string& msg, bool fatal, uint32_t count = 1);
 
@@ -277,6 +301,8 @@ class Engine {
   uint64_t globalIndex_ = 0;
   EngineStats st_;
   IngestResult res_;
+  // Records this ingest call may still apply (reset per call from opts_.ingestBudgetEvents).
+  uint64_t budgetLeft_ = 0;
 };
 
 // Names in row order ("w1s.ops", ...).

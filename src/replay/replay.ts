@@ -97,7 +97,7 @@ export async function replayTrace(tracePath: string, o: ReplayOptions): Promise<
     }
   });
   const conn = engine.openConnection(0);
-  const hello = engine.ingest(conn, encodeHello(0, Role.Events, process.pid, 'replay'));
+  const hello = engine.ingestAll(conn, encodeHello(0, Role.Events, process.pid, 'replay'));
   if (hello.fatal) throw new SentinelError('SENTINEL_E_IO', `replay handshake refused (code ${hello.fatal})`);
   const report: ReplayReport = { lines: 0, events: 0, accepted: 0, rejected: 0, parseErrors: [], modelHashes: models.fusion.modelHashes(), subjects: [] };
   let seq = 1;
@@ -113,7 +113,7 @@ export async function replayTrace(tracePath: string, o: ReplayOptions): Promise<
     }
     const { bytes, frames } = encodeEventBatches(events, seq);
     seq += frames;
-    const r = engine.ingest(conn, bytes);
+    const r = engine.ingestAll(conn, bytes);
     report.accepted += r.accepted;
     report.rejected += r.rejected;
     await scorer.tick();
