@@ -11,6 +11,7 @@ import { registerSend } from './commands/send.js';
 import { registerProtect } from './commands/protect.js';
 import { registerWatch } from './commands/watch.js';
 import { registerLab } from './commands/lab.js';
+import { registerEval } from './commands/eval.js';
 
 export function buildProgram(): Command {
   const program = new Command('sentinel')
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerProtect(program);
   registerWatch(program);
   registerLab(program);
+  registerEval(program);
   return program;
 }
 

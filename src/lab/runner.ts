@@ -309,7 +309,9 @@ export async function runScenario(sc: LabScenario, o: LabOptions): Promise<Scena
     result.maxState = STATES[max] ?? 'Normal';
     const firstRestricted = relevant.filter((t) => t.toState >= 2).sort((a, b) => a.atMs - b.atMs)[0];
     result.detected = sc.kind === 'ransomware' && firstRestricted !== undefined;
-    result.msToRestricted = firstRestricted ? Math.max(0, firstRestricted.atMs - started) : null;
+    // From the attacker's own first file operation (its report), else from the spawn.
+    const attackStart = result.attack?.startedMs ?? started;
+    result.msToRestricted = firstRestricted ? firstRestricted.atMs - attackStart : null;
     result.durationMs = ended - started;
     await mount.stop();
     const exit = mount.lines.find((l) => l.msg === 'exit');
