@@ -8,7 +8,7 @@
  * - daemon RSS with 10,000 live subjects.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
 import os from 'node:os';
@@ -91,6 +91,23 @@ const step = (what: string): void => {
   process.stderr.write(`bench e2e: ${what}\n`);
 };
 
+/** Verdict queries one at a time for 4 s while a load client sends 100k events/s. */
+async function verdictUnderLoad(socket: string): Promise<{ rtts: number[]; loadEventsPerS: number }> {
+  const q = await SentinelClient.connect({ socketPath: socket, roles: Role.Query, name: 'bench-query' });
+  const load = runLoad(socket, ['--events', String(100_000 * 60), '--rate', '100000', '--duration-ms', '6000', '--subjects', '1000']);
+  await new Promise((res) => setTimeout(res, 500));
+  const rtts: number[] = [];
+  const until = Date.now() + 4000;
+  while (Date.now() < until) {
+    const t = process.hrtime.bigint();
+    await q.queryVerdicts([{ pid: 100_000 + (rtts.length % 1000), start: 0n }]);
+    rtts.push(Number(process.hrtime.bigint() - t) / 1000);
+  }
+  const loadResult = await load;
+  await q.close();
+  return { rtts: rtts.sort((a, b) => a - b), loadEventsPerS: loadResult.events / loadResult.seconds };
+}
+
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bench-'));
@@ -113,32 +130,35 @@ export async function run(): Promise<BenchRow[]> {
       rows.push({ name: 'e2e.daemon_vs_sink_ratio', unit: 'ratio', value: r.events / r.seconds / (base.events / base.seconds) });
       rows.push({ name: 'e2e.events_lost', unit: 'events', value: lost });
 
-      step('verdict round trips under a 100k events/s load');
-      // Verdict round trip under a 100k events/s background load from the client process.
-      const q = await SentinelClient.connect({ socketPath: d.socket, roles: Role.Query, name: 'bench-query' });
-      const load = runLoad(d.socket, ['--events', String(100_000 * 60), '--rate', '100000', '--duration-ms', '6000', '--subjects', '1000']);
-      await new Promise((res) => setTimeout(res, 500));
-      const rtts: number[] = [];
-      const until = Date.now() + 4000;
-      while (Date.now() < until) {
-        const t = process.hrtime.bigint();
-        await q.queryVerdicts([{ pid: 100_000 + (rtts.length % 1000), start: 0n }]);
-        rtts.push(Number(process.hrtime.bigint() - t) / 1000);
-      }
-      const loadResult = await load;
-      await q.close();
-      rtts.sort((a, b) => a - b);
-      const echo = await echoRtt(tmp, Math.min(rtts.length, 5000));
-      rows.push({ name: 'verdict.rtt_p50_under_100k_load', unit: 'us', value: percentile(rtts, 0.5) });
-      rows.push({ name: 'verdict.rtt_p99_under_100k_load', unit: 'us', value: percentile(rtts, 0.99) });
-      rows.push({ name: 'verdict.background_events_per_s', unit: 'events/s', value: loadResult.events / loadResult.seconds });
-      rows.push({ name: 'verdict.baseline_echo_rtt_p50', unit: 'us', value: percentile(echo, 0.5) });
-      rows.push({ name: 'verdict.baseline_echo_rtt_p99', unit: 'us', value: percentile(echo, 0.99) });
-      rows.push({ name: 'verdict.p99_vs_echo_p99_ratio', unit: 'ratio', value: percentile(rtts, 0.99) / percentile(echo, 0.99) });
     } finally {
       await d.stop();
       d.cleanup();
     }
+
+    // Verdict round trips under a 100k events/s background load, with the daemon's default
+    // ingest budget and, as the baseline in the same run, with no budget.
+    const echo = await echoRtt(tmp, 5000);
+    rows.push({ name: 'verdict.baseline_echo_rtt_p50', unit: 'us', value: percentile(echo, 0.5) });
+    rows.push({ name: 'verdict.baseline_echo_rtt_p99', unit: 'us', value: percentile(echo, 0.99) });
+    const p99: Record<string, number> = {};
+    for (const [label, budget] of [['budget_default', undefined], ['no_budget', 0]] as const) {
+      step(`verdict round trips under a 100k events/s load (${label})`);
+      const cfg = path.join(tmp, `verdict-${label}.json`);
+      writeFileSync(cfg, JSON.stringify(budget === undefined ? {} : { engine: { ingestBudgetEvents: budget } }));
+      const dv = await startDaemonProcess({ dataDir: path.join(tmp, `v-${label}`), extraArgs: ['--config', cfg] });
+      try {
+        const r = await verdictUnderLoad(dv.socket);
+        p99[label] = percentile(r.rtts, 0.99);
+        rows.push({ name: `verdict.${label}.rtt_p50_under_100k_load`, unit: 'us', value: percentile(r.rtts, 0.5) });
+        rows.push({ name: `verdict.${label}.rtt_p99_under_100k_load`, unit: 'us', value: percentile(r.rtts, 0.99) });
+        rows.push({ name: `verdict.${label}.background_events_per_s`, unit: 'events/s', value: r.loadEventsPerS });
+      } finally {
+        await dv.stop();
+        dv.cleanup();
+      }
+    }
+    rows.push({ name: 'verdict.p99_budget_vs_no_budget_ratio', unit: 'ratio', value: (p99['budget_default'] as number) / (p99['no_budget'] as number) });
+    rows.push({ name: 'verdict.p99_budget_vs_echo_p99_ratio', unit: 'ratio', value: (p99['budget_default'] as number) / percentile(echo, 0.99) });
 
     step('daemon RSS with 10,000 process subjects');
     const d2 = await startDaemonProcess({ dataDir: path.join(tmp, 'd2')});
