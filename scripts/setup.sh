@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(build-essential python3 cmake pkg-config fuse3 libfuse3-dev)
+APT_PACKAGES=(build-essential python3 cmake pkg-config fuse3 libfuse3-dev zstd xz-utils zip unzip gnupg rsync sqlite3 git)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

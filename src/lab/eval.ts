@@ -197,20 +197,22 @@ export async function evaluateCorpus(corpus: string, o: { modelsDir: string; bat
   return { corpus, modelHashes, scenarios, windows: { overall: roc(allPos, neg, enterR), monitoring: roc(allPos, neg, enterM), byFamily }, goals };
 }
 
-const fmt = (x: number | null | undefined, d = 3): string => (x === null || x === undefined ? '-' : Number.isInteger(x) ? String(x) : x.toFixed(d));
+const fmt = (x: number | null | undefined, d = 3): string => (x === null || x === undefined ? '-' : Number.isInteger(x) && d === 0 ? String(x) : x.toFixed(d));
+const n = (x: number | null | undefined): string => fmt(x, 0);
 
 export function evalTable(r: EvalReport): string {
   const out: string[] = [];
   out.push('scenario        kind        family         events  detected(live/replay)  lost live  lost replay  ms→Restricted live/replay  max state live/replay');
-  for (const s of r.scenarios) {
+  const order = [...r.scenarios].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'ransomware' ? -1 : 1));
+  for (const s of order) {
     if (s.skipped) {
       out.push(`${s.scenario.padEnd(15)} ${s.kind.padEnd(11)} ${s.family.padEnd(14)} skipped: ${s.skipped}`);
       continue;
     }
     const det = s.kind === 'ransomware' ? `${s.live.detected ? 'yes' : 'NO'}/${s.replay.detected ? 'yes' : 'NO'}` : '-';
-    const lostL = s.kind === 'ransomware' ? `${fmt(s.live.filesLost)}/${s.live.filesTotal}` : '-';
-    const lostR = s.kind === 'ransomware' ? `${fmt(s.replay.filesLostBeforeRestricted)}${s.replay.lowerBound ? '+' : ''}` : '-';
-    const ms = s.kind === 'ransomware' ? `${fmt(s.live.msToRestricted)}/${fmt(s.replay.msToRestricted)}` : '-';
+    const lostL = s.kind === 'ransomware' ? `${n(s.live.filesLost)}/${s.live.filesTotal}` : '-';
+    const lostR = s.kind === 'ransomware' ? `${n(s.replay.filesLostBeforeRestricted)}${s.replay.lowerBound ? '+' : ''}` : '-';
+    const ms = s.kind === 'ransomware' ? `${n(s.live.msToRestricted)}/${n(s.replay.msToRestricted)}` : '-';
     out.push(`${s.scenario.padEnd(15)} ${s.kind.padEnd(11)} ${s.family.padEnd(14)} ${String(s.events).padEnd(7)} ${det.padEnd(22)} ${lostL.padEnd(10)} ${lostR.padEnd(12)} ${ms.padEnd(26)} ${s.live.maxState}/${s.replay.maxState}${s.error ? '  ERROR: ' + s.error : ''}${s.live.benignExit ? `  (workload exit ${s.live.benignExit})` : ''}`);
   }
   const w = r.windows;
@@ -222,7 +224,7 @@ export function evalTable(r: EvalReport): string {
   const g = r.goals;
   out.push('', 'goals (issue 4):');
   out.push(`  every ransomware scenario reaches Restricted: live ${g.allDetectedLive ? 'yes' : 'NO'}, replay ${g.allDetectedReplay ? 'yes' : 'NO'}`);
-  out.push(`  files lost median <= 3 / worst <= 10: live ${fmt(g.medianLostLive)} / ${fmt(g.worstLostLive)}, replay ${fmt(g.medianLostReplay)} / ${fmt(g.worstLostReplay)}`);
+  out.push(`  files lost median <= 3 / worst <= 10: live ${fmt(g.medianLostLive, 1)} / ${n(g.worstLostLive)}, replay ${fmt(g.medianLostReplay, 1)} / ${n(g.worstLostReplay)}`);
   out.push(`  no benign scenario reaches Restricted: live ${g.benignRestrictedLive.length ? 'NO (' + g.benignRestrictedLive.join(', ') + ')' : 'yes'}, replay ${g.benignRestrictedReplay.length ? 'NO (' + g.benignRestrictedReplay.join(', ') + ')' : 'yes'}`);
   out.push(`  all goals met (live): ${g.met ? 'yes' : 'NO'}`);
   return out.join('\n') + '\n';

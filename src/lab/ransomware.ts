@@ -229,7 +229,9 @@ export interface AttackOptions {
   workers?: number;
 }
 
-const CLI_JS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ransomware-cli.js');
+const HERE = fileURLToPath(import.meta.url);
+/** Worker entry point: the compiled CLI beside this file (or under dist/ when run from the .ts source). */
+const CLI_JS = HERE.endsWith('.ts') ? HERE.replace(/src\/lab\/ransomware\.ts$/, 'dist/src/lab/ransomware-cli.js') : path.join(path.dirname(HERE), 'ransomware-cli.js');
 
 /** Runs the attack in this process, or with workers as child processes (multi-process). */
 export async function runAttack(o: AttackOptions): Promise<AttackReport> {

@@ -10,7 +10,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { startProtect, projectRoot, type ProtectHandle } from '../../daemon/commands/protect.js';
 import { startRecordingProxy, type RecordingProxy } from './proxy.js';
 import { RANSOM_SCENARIOS, type AttackReport, type RansomScenario } from './ransomware.js';
@@ -48,6 +47,8 @@ export interface LabOptions {
   slowDelayMs: number;
   /** Per-scenario workload time limit, ms. */
   timeoutMs: number;
+  /** A daemon configuration file (`sentinel start --config`), e.g. to try another tick interval. */
+  daemonConfig?: string;
   log?: (msg: string) => void;
 }
 
@@ -112,10 +113,10 @@ interface Daemon {
   stop(): Promise<void>;
 }
 
-async function startDaemon(dataDir: string): Promise<Daemon> {
+async function startDaemon(dataDir: string, config?: string): Promise<Daemon> {
   const cli = path.join(projectRoot(), 'bin', 'sentinel.js');
   const socket = path.join(dataDir, 's.sock');
-  const proc = spawn(process.execPath, [cli, 'start', '--data-dir', dataDir, '--socket', socket, '--http-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [cli, 'start', '--data-dir', dataDir, '--socket', socket, '--http-port', '0', ...(config ? ['--config', path.resolve(config)] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
   const rl = readline.createInterface({ input: proc.stderr as NodeJS.ReadableStream });
   const raw: string[] = [];
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -175,7 +176,35 @@ async function settle(d: Daemon, events: number, timeoutMs = 15_000): Promise<vo
   }
 }
 
-const SIM_CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ransomware-cli.js');
+/** The compiled simulator (a separate process), also when this module runs from TypeScript sources. */
+const WARMUP_COMM = 'lab-warmup';
+
+/**
+ * A fresh daemon's first scoring ticks run cold (JIT, first SQLite statements); a host's daemon
+ * has been running for a while. Before each scenario the daemon gets ~1000 benign events from a
+ * separate client (straight to its socket, so they are not in the recorded trace; comm
+ * lab-warmup, excluded from the results).
+ */
+async function warmUp(d: Daemon, tmp: string): Promise<number> {
+  const lines: string[] = [];
+  const ts0 = BigInt(Date.now()) * 1_000_000n;
+  let k = 0;
+  for (let f = 0; f < 160; f++) {
+    const p = `/lab-warmup/dir${f % 8}/file${f}.txt`;
+    for (const [op, extra] of [['open', ''], ['write', ',"offset":0,"len":2048,"size":2048,"entropy":4.2'], ['close', ',"len":2048,"size":2048']] as const) {
+      lines.push(`{"ts":${ts0 + BigInt(k++) * 50_000n},"pid":${1000 + (f % 4)},"ppid":1,"uid":0,"start":1,"comm":"${WARMUP_COMM}","op":"${op}","path":"${p}"${extra}}`);
+    }
+  }
+  const file = path.join(tmp, 'warmup.jsonl');
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  const cli = path.join(projectRoot(), 'bin', 'sentinel.js');
+  const r = await runChild(process.execPath, [cli, 'send', file, '--socket', d.socket], tmp, 30_000);
+  if (r.code !== 0) throw new Error(`warm-up send failed (${r.code}): ${r.stderr.slice(-400)}`);
+  await settle(d, lines.length);
+  return lines.length;
+}
+
+const SIM_CLI = path.join(projectRoot(), 'dist', 'src', 'lab', 'ransomware-cli.js');
 
 function runChild(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<{ pid: number; code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -260,7 +289,8 @@ export async function runScenario(sc: LabScenario, o: LabOptions): Promise<Scena
   try {
     if (sc.ransom) labels.victims = createVictims(src, { seed: o.seed, files: o.victimFiles, sizeScale: o.sizeScale });
     else sc.benign?.prepare(src, { seed: o.seed, scale: o.benignScale });
-    daemon = await startDaemon(dataDir);
+    daemon = await startDaemon(dataDir, o.daemonConfig);
+    const warmupEvents = await warmUp(daemon, tmp);
     proxy = await startRecordingProxy(path.join(tmp, 'proxy.sock'), daemon.socket, tracePath);
     mount = await startProtect({ source: src, mountpoint: mnt, socket: proxy.path, statsIntervalS: 1 });
     await mount.waitForLine((l) => l.msg === 'state push', 15_000);
@@ -289,9 +319,9 @@ export async function runScenario(sc: LabScenario, o: LabOptions): Promise<Scena
       result.benign = { exitCode: r.code, stderrTail: r.stderr.slice(-1000) };
     }
     const ended = Date.now();
-    await settle(daemon, proxy.events);
-    const { transitions } = await daemon.http<{ transitions: Transition[] }>('/v1/audit/transitions?limit=10000');
-    const { subjects } = await daemon.http<{ subjects: Subject[] }>('/v1/subjects?limit=100000');
+    await settle(daemon, proxy.events + warmupEvents);
+    const allTransitions = (await daemon.http<{ transitions: Transition[] }>('/v1/audit/transitions?limit=10000')).transitions;
+    const subjects = (await daemon.http<{ subjects: Subject[] }>('/v1/subjects?limit=100000')).subjects.filter((x) => x.comm !== WARMUP_COMM);
     const attackerPids = new Set(labels.attackerPids);
     const attackerSubjects = new Set<number>();
     for (const s of subjects) {
@@ -301,6 +331,7 @@ export async function runScenario(sc: LabScenario, o: LabOptions): Promise<Scena
       }
     }
     const maxBy = new Map<number, number>();
+    const transitions = allTransitions.filter((t) => t.comm !== WARMUP_COMM);
     for (const t of transitions) maxBy.set(t.subjectId, Math.max(maxBy.get(t.subjectId) ?? 0, t.toState));
     const isAttacker = (id: number, pid: number, kind: string): boolean => attackerSubjects.has(id) || (kind === 'process' && attackerPids.has(pid));
     result.subjects = subjects.map((s) => ({ id: s.id, kind: s.kind, pid: s.pid, comm: s.comm, maxState: STATES[maxBy.get(s.id) ?? 0] ?? 'Normal', attacker: isAttacker(s.id, s.pid, s.kind) }));
