@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { CLI, ROOT, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { spawnLogged } from '../support/logged-child.js';
 
 const isRoot = process.getuid?.() === 0;
 const haveDist = existsSync(path.join(ROOT, 'dist', 'daemon', 'cli.js'));
@@ -51,48 +52,15 @@ function startTimeOf(pid: number): bigint {
 
 /** `sentinel watch` as a child process; resolves once its "watching" line is logged. */
 async function watchCli(paths: string[], socket: string, extra: string[] = []) {
-  const child = spawn(process.execPath, [CLI, 'watch', ...paths, '--socket', socket, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Line[] = [];
-  const raw: string[] = [];
-  let stdout = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  const waiters = new Set<() => void>();
-  readline.createInterface({ input: child.stderr! }).on('line', (l) => {
-    raw.push(l);
-    try {
-      if (l.startsWith('{')) lines.push(JSON.parse(l) as Line);
-    } catch {
-      // not JSON
-    }
-    for (const w of [...waiters]) w();
-  });
-  const closed = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-  const waitLine = (pred: (l: Line) => boolean, what: string, timeoutMs = 20_000): Promise<Line> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        const l = lines.find(pred);
-        if (!l) return;
-        waiters.delete(check);
-        clearTimeout(t);
-        resolve(l);
-      };
-      const t = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`sentinel watch: no ${what} in ${timeoutMs} ms; stderr:\n${raw.slice(-20).join('\n')}`));
-      }, timeoutMs);
-      waiters.add(check);
-      check();
-    });
+  const w = spawnLogged<Line>(process.execPath, [CLI, 'watch', ...paths, '--socket', socket, ...extra]);
+  const { child, lines, raw, waitLine, closed } = w;
   let stopped: Promise<{ code: number; summary: Record<string, unknown> | null }> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      const code = await closed;
-      clearTimeout(t);
+      const code = await w.stop();
       let summary: Record<string, unknown> | null = null;
       try {
-        summary = JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
+        summary = JSON.parse(w.stdout().trim().split('\n').pop() ?? '') as Record<string, unknown>;
       } catch {
         // no summary
       }

@@ -5,13 +5,13 @@
  * daemon's HTTP API (/v1/subjects, POST /v1/subjects/{id}/state) is the oracle and the operator.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { Worker, ensureFuseBuilt, poll, root, startTimeOf, tmpDir } from '../fixtures/fuse/helpers.js';
 import { startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { isMounted, startProtect, unmount, type FuseLogLine } from '../../daemon/commands/protect.js';
+import { spawnLogged } from '../support/logged-child.js';
 
 const CLI = path.join(root, 'bin', 'sentinel.js');
 const haveFuse = existsSync('/dev/fuse') && process.getuid?.() === 0;
@@ -47,44 +47,12 @@ afterEach(async () => {
 
 /** `sentinel protect` as a child process; resolves once mounted. */
 async function protectCli(src: string, mnt: string, socket: string, policy: string): Promise<Mount | 'no-command'> {
-  const child = spawn(process.execPath, [CLI, 'protect', src, mnt, '--socket', socket, '--policy', policy, '--stats-interval', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const lines: FuseLogLine[] = [];
-  const raw: string[] = [];
-  const waiters = new Set<() => void>();
-  readline.createInterface({ input: child.stderr! }).on('line', (line) => {
-    raw.push(line);
-    try {
-      if (line.startsWith('{')) lines.push(JSON.parse(line) as FuseLogLine);
-    } catch {
-      // not JSON
-    }
-    for (const w of [...waiters]) w();
-  });
-  const closed = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+  const p = spawnLogged<FuseLogLine>(process.execPath, [CLI, 'protect', src, mnt, '--socket', socket, '--policy', policy, '--stats-interval', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const { lines, raw, closed } = p;
   const waitForLine = (pred: (l: FuseLogLine) => boolean, timeoutMs = 15_000, from = 0): Promise<FuseLogLine> =>
-    new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const l = lines.slice(from).find(pred);
-        if (l) {
-          waiters.delete(w);
-          clearTimeout(t);
-          resolve(l);
-        }
-        return !!l;
-      };
-      const w = (): void => void check();
-      const t = setTimeout(() => {
-        waiters.delete(w);
-        reject(new Error(`no matching sentinel-fuse log line in ${timeoutMs} ms; stderr:\n${raw.slice(-20).join('\n')}`));
-      }, timeoutMs);
-      waiters.add(w);
-      check();
-    });
+    p.waitLine(pred, 'matching sentinel-fuse log line', timeoutMs, from);
   const stop = async (): Promise<number> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    const code = await closed;
-    clearTimeout(t);
+    const code = await p.stop();
     unmount(mnt);
     return code;
   };

@@ -4,10 +4,10 @@
  * it in `finally`/`afterEach`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnLogged } from './logged-child.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { once } from 'node:events';
 
 /** The checkout root, found from this file whether it runs from test/ or from dist/test/. */
@@ -37,64 +37,28 @@ export interface DaemonProcess {
   token: string;
   logs: LogLine[];
   /** Resolves with the first log line (past or future) matching pred. */
-  waitLog(pred: (l: LogLine) => boolean): Promise<LogLine>;
+  waitLog(pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   http<T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }>;
-  stop(): Promise<number | null>;
+  stop(): Promise<number>;
   cleanup(): void;
 }
 
 export async function startDaemonProcess(opts: { dataDir?: string; socket?: string; extraArgs?: string[] } = {}): Promise<DaemonProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'sentinel-e2e-'));
   const socket = opts.socket ?? path.join(dataDir, 's.sock');
-  const proc = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--socket', socket, '--http-port', '0', ...(opts.extraArgs ?? [])], {
+  const child = spawnLogged<LogLine>(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--socket', socket, '--http-port', '0', ...(opts.extraArgs ?? [])], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const logs: LogLine[] = [];
-  const listeners: ((l: LogLine) => void)[] = [];
-  const rl = readline.createInterface({ input: proc.stderr as NodeJS.ReadableStream });
-  const raw: string[] = [];
-  rl.on('line', (line) => {
-    raw.push(line);
-    let parsed: LogLine;
-    try {
-      parsed = JSON.parse(line) as LogLine;
-    } catch {
-      return;
-    }
-    logs.push(parsed);
-    for (const l of [...listeners]) l(parsed);
-  });
-  const waitLog = (pred: (l: LogLine) => boolean): Promise<LogLine> => {
-    const found = logs.find(pred);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const onExit = (): void => reject(new Error(`daemon exited before the awaited log line; stderr:\n${raw.join('\n')}`));
-      const l = (line: LogLine): void => {
-        if (pred(line)) {
-          listeners.splice(listeners.indexOf(l), 1);
-          proc.off('exit', onExit);
-          resolve(line);
-        }
-      };
-      listeners.push(l);
-      proc.once('exit', onExit);
-    });
-  };
+  const proc = child.child;
+  const logs = child.lines;
+  const waitLog = (pred: (l: LogLine) => boolean, timeoutMs = 60_000): Promise<LogLine> => child.waitLine(pred, 'awaited log line', timeoutMs);
   // Bounded: a daemon that never logs `ready` (e.g. started with --log-level warn) fails here, not by hanging.
-  let readyTimer: NodeJS.Timeout | undefined;
-  const ready = await Promise.race([
-    waitLog((l) => l['event.action'] === 'ready'),
-    new Promise<never>((_, reject) => {
-      readyTimer = setTimeout(() => {
-        proc.kill('SIGKILL');
-        reject(new Error(`daemon did not log "ready" within 30 s; stderr:\n${raw.join('\n')}`));
-      }, 30_000);
-    }),
-  ]).finally(() => clearTimeout(readyTimer));
+  const ready = await waitLog((l) => l['event.action'] === 'ready', 30_000).catch((err: unknown) => {
+    proc.kill('SIGKILL');
+    throw err;
+  });
   const httpPort = ready['httpPort'] as number;
   const token = readFileSync(path.join(dataDir, 'http.token'), 'utf8').trim();
-  let exited: Promise<number | null> | null = null;
-  const exitPromise = once(proc, 'exit').then(([code]) => code as number | null);
   return {
     proc, dataDir, socket, httpPort, token, logs, waitLog,
     async http<T>(method: string, p: string, body?: unknown) {
@@ -105,13 +69,7 @@ export async function startDaemonProcess(opts: { dataDir?: string; socket?: stri
       });
       return { status: res.status, body: (await res.json()) as T };
     },
-    stop() {
-      exited ??= (async () => {
-        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-        return exitPromise;
-      })();
-      return exited;
-    },
+    stop: () => child.stop(),
     cleanup() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
