@@ -14,6 +14,7 @@
  * Rates are medians over the repetitions of the steady state ("warm": the same subjects, the
  * stream replayed 10 s later in event time); "cold" includes creating the subjects.
  */
+import { xorshift32 } from '../../test/support/prng.js';
 import { addon, type RawEngine } from '../../src/binding.js';
 import { Role, encodeEventBatches, encodeHello, fsEvent, type FsEvent, type OpName } from '../../src/protocol/index.js';
 import type { BenchRow } from '../types.js';
@@ -26,17 +27,7 @@ export interface Workload {
   bytes: number;
 }
 
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+const xorshift = xorshift32;
 
 const OPS: [OpName, number][] = [
   ['open', 18], ['read', 30], ['write', 25], ['close', 12], ['create', 5], ['rename', 3], ['unlink', 3], ['truncate', 1], ['setattr', 1], ['mkdir', 1], ['chmod', 1],

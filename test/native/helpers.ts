@@ -102,18 +102,9 @@ export function at(ms: number, e: Parameters<typeof fsEvent>[0]): FsEvent {
   return fsEvent({ ts: T0 + BigInt(Math.round(ms * 1000)) * 1000n, ...e });
 }
 
-/** Deterministic pseudo-random bytes (xorshift32). */
-export function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+/** Deterministic pseudo-random numbers (xorshift32). */
+export { xorshift32 as prng } from '../support/prng.js';
+import { xorshift32 as prng } from '../support/prng.js';
 
 export function randomBytes(n: number, seed: number): Uint8Array {
   const r = prng(seed);

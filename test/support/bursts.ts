@@ -5,6 +5,7 @@
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { fsEvent, type FsEvent } from '../../src/protocol/event.js';
+import { xorshift32 } from './prng.js';
 
 /** Deterministic pseudo-text of n bytes (low entropy, like a document). */
 export function textBytes(n: number, seed: number): Buffer {
@@ -28,12 +29,9 @@ export function cipherBytes(n: number, seed: number): Buffer {
 /** Bytes with about 5–6 bits/byte of entropy, like object code. */
 export function objectBytes(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
+  const next = xorshift32(seed);
   for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
+    const x = next();
     b[i] = x % 5 === 0 ? 0 : x % 3 === 0 ? 0x48 : x & 0x3f;
   }
   b.set([0x7f, 0x45, 0x4c, 0x46], 0);
@@ -54,66 +52,61 @@ export interface BurstOptions {
   stepNs?: bigint;
 }
 
-export function ransomwareBurst(o: BurstOptions): FsEvent[] {
+/** Events of one process, `stepNs` apart from `startNs`, with the burst's identity filled in. */
+type BurstEvent = Omit<Parameters<typeof fsEvent>[0], 'pid'>;
+
+function eventStream(o: BurstOptions): { out: FsEvent[]; ev: (e: BurstEvent) => void } {
   const step = o.stepNs ?? 1_000_000n;
   let ts = o.startNs;
   const out: FsEvent[] = [];
-  const base = { pid: o.pid, ppid: o.ppid ?? 1, sid: o.sid ?? 0, uid: 1000, comm: o.comm };
-  const push = (e: Omit<FsEvent, 'ts' | 'pid' | 'ppid' | 'sid' | 'uid' | 'comm'> | Parameters<typeof fsEvent>[0]): void => {
-    out.push(fsEvent({ ...base, ...e, ts } as Parameters<typeof fsEvent>[0]));
+  const ev = (e: BurstEvent): void => {
+    out.push(fsEvent({ ppid: o.ppid ?? 1, sid: o.sid ?? 0, uid: 1000, comm: o.comm, ...e, pid: o.pid, ts }));
     ts += step;
   };
+  return { out, ev };
+}
+
+export function ransomwareBurst(o: BurstOptions): FsEvent[] {
+  const { out, ev: push } = eventStream(o);
   for (let i = 0; i < o.files; i++) {
     const path = `${o.dir}/report-${i}.docx`;
     const plain = Buffer.concat([ZIP_HEADER, textBytes(4096, i)]).subarray(0, 4096);
     const enc = cipherBytes(4096, i);
-    push({ pid: o.pid, op: 'open', path, flags: 2, size: 65536n });
-    push({ pid: o.pid, op: 'read', path, offset: 0n, len: 65536n, size: 65536n, sample: plain });
-    push({ pid: o.pid, op: 'write', path, offset: 0n, len: 65536n, size: 65536n, sample: enc, headerBefore: plain.subarray(0, 256) });
-    push({ pid: o.pid, op: 'close', path, size: 65536n, headerAfter: enc.subarray(0, 256) });
-    push({ pid: o.pid, op: 'rename', path, path2: `${path}.kr4ken`, size: 65536n });
+    push({ op: 'open', path, flags: 2, size: 65536n });
+    push({ op: 'read', path, offset: 0n, len: 65536n, size: 65536n, sample: plain });
+    push({ op: 'write', path, offset: 0n, len: 65536n, size: 65536n, sample: enc, headerBefore: plain.subarray(0, 256) });
+    push({ op: 'close', path, size: 65536n, headerAfter: enc.subarray(0, 256) });
+    push({ op: 'rename', path, path2: `${path}.kr4ken`, size: 65536n });
   }
   return out;
 }
 
 export function compileBurst(o: BurstOptions): FsEvent[] {
-  const step = o.stepNs ?? 1_000_000n;
-  let ts = o.startNs;
-  const out: FsEvent[] = [];
-  const ev = (e: Parameters<typeof fsEvent>[0]): void => {
-    out.push(fsEvent({ ppid: o.ppid ?? 1, sid: o.sid ?? 0, uid: 1000, comm: o.comm, ...e, ts }));
-    ts += step;
-  };
+  const { out, ev } = eventStream(o);
   for (let i = 0; i < o.files; i++) {
     const src = `${o.dir}/src/mod${i}.c`;
     const obj = `${o.dir}/build/mod${i}.o`;
-    ev({ pid: o.pid, op: 'open', path: src, size: 8192n });
-    ev({ pid: o.pid, op: 'read', path: src, len: 8192n, size: 8192n, sample: textBytes(4096, i + 100) });
-    ev({ pid: o.pid, op: 'create', path: obj, flags: 0o1101 });
-    ev({ pid: o.pid, op: 'write', path: obj, len: 16384n, size: 16384n, sample: objectBytes(4096, i + 1) });
-    ev({ pid: o.pid, op: 'close', path: obj, size: 16384n, headerAfter: objectBytes(256, i + 1) });
+    ev({ op: 'open', path: src, size: 8192n });
+    ev({ op: 'read', path: src, len: 8192n, size: 8192n, sample: textBytes(4096, i + 100) });
+    ev({ op: 'create', path: obj, flags: 0o1101 });
+    ev({ op: 'write', path: obj, len: 16384n, size: 16384n, sample: objectBytes(4096, i + 1) });
+    ev({ op: 'close', path: obj, size: 16384n, headerAfter: objectBytes(256, i + 1) });
   }
   return out;
 }
 
 export function archiveBurst(o: BurstOptions): FsEvent[] {
-  const step = o.stepNs ?? 1_000_000n;
-  let ts = o.startNs;
-  const out: FsEvent[] = [];
-  const ev = (e: Parameters<typeof fsEvent>[0]): void => {
-    out.push(fsEvent({ ppid: o.ppid ?? 1, sid: o.sid ?? 0, uid: 1000, comm: o.comm, ...e, ts }));
-    ts += step;
-  };
+  const { out, ev } = eventStream(o);
   const archive = `${o.dir}/backup.tar.gz`;
-  ev({ pid: o.pid, op: 'create', path: archive, flags: 0o1101 });
+  ev({ op: 'create', path: archive, flags: 0o1101 });
   let size = 0n;
   for (let i = 0; i < o.files; i++) {
     const src = `${o.dir}/docs/page-${i}.txt`;
-    ev({ pid: o.pid, op: 'open', path: src, size: 4096n });
-    ev({ pid: o.pid, op: 'read', path: src, len: 4096n, size: 4096n, sample: textBytes(4096, i + 500) });
-    ev({ pid: o.pid, op: 'write', path: archive, offset: size, len: 4096n, size: size + 4096n, sample: cipherBytes(4096, i + 900) });
+    ev({ op: 'open', path: src, size: 4096n });
+    ev({ op: 'read', path: src, len: 4096n, size: 4096n, sample: textBytes(4096, i + 500) });
+    ev({ op: 'write', path: archive, offset: size, len: 4096n, size: size + 4096n, sample: cipherBytes(4096, i + 900) });
     size += 4096n;
   }
-  ev({ pid: o.pid, op: 'close', path: archive, size, headerAfter: Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0]) });
+  ev({ op: 'close', path: archive, size, headerAfter: Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0]) });
   return out;
 }
