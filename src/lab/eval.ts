@@ -23,7 +23,7 @@ export interface EvalScenario {
   skipped?: string;
   error?: string;
   events: number;
-  live: { detected: boolean; maxState: string; filesLost: number | null; filesTotal: number; msToRestricted: number | null; stoppedBy: string | null; benignExit: number | null };
+  live: { detected: boolean; maxState: string; filesLost: number | null; filesTotal: number; msToRestricted: number | null; stoppedBy: string | null; benignExit: number | null; /** Operations sentinel-fuse refused with EPERM (its exit counters). */ deniedOps: number | null };
   replay: { detected: boolean; maxState: string; restrictedAtEvent: number | null; msToRestricted: number | null; filesLostBeforeRestricted: number | null; filesDamagedInTrace: number; lowerBound: boolean };
   /** Score over time of the scenario's worst subject: [ms since first event, score]. */
   series: [number, number][];
@@ -119,7 +119,7 @@ export async function evaluateCorpus(corpus: string, o: { modelsDir: string; bat
     const result = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8')) as ScenarioResult;
     const ev: EvalScenario = {
       scenario: name, kind: result.kind, family: result.family, events: result.traceEvents,
-      live: { detected: result.detected, maxState: result.maxState, filesLost: result.kind === 'ransomware' ? result.filesLost : null, filesTotal: result.filesTotal, msToRestricted: result.msToRestricted, stoppedBy: result.stoppedBy, benignExit: result.benign?.exitCode ?? null },
+      live: { detected: result.detected, maxState: result.maxState, filesLost: result.kind === 'ransomware' ? result.filesLost : null, filesTotal: result.filesTotal, msToRestricted: result.msToRestricted, stoppedBy: result.stoppedBy, benignExit: result.benign?.exitCode ?? null, deniedOps: typeof result.fuse?.['denied'] === 'number' ? (result.fuse['denied'] as number) : null },
       replay: { detected: false, maxState: 'Normal', restrictedAtEvent: null, msToRestricted: null, filesLostBeforeRestricted: null, filesDamagedInTrace: 0, lowerBound: false },
       series: [],
     };
@@ -202,7 +202,7 @@ const n = (x: number | null | undefined): string => fmt(x, 0);
 
 export function evalTable(r: EvalReport): string {
   const out: string[] = [];
-  out.push('scenario        kind        family         events  detected(live/replay)  lost live  lost replay  ms→Restricted live/replay  max state live/replay');
+  out.push('scenario        kind        family         events  detected(live/replay)  lost live  lost replay  ms→Restricted live/replay  max state live/replay  denied ops');
   const order = [...r.scenarios].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'ransomware' ? -1 : 1));
   for (const s of order) {
     if (s.skipped) {
@@ -213,7 +213,7 @@ export function evalTable(r: EvalReport): string {
     const lostL = s.kind === 'ransomware' ? `${n(s.live.filesLost)}/${s.live.filesTotal}` : '-';
     const lostR = s.kind === 'ransomware' ? `${n(s.replay.filesLostBeforeRestricted)}${s.replay.lowerBound ? '+' : ''}` : '-';
     const ms = s.kind === 'ransomware' ? `${n(s.live.msToRestricted)}/${n(s.replay.msToRestricted)}` : '-';
-    out.push(`${s.scenario.padEnd(15)} ${s.kind.padEnd(11)} ${s.family.padEnd(14)} ${String(s.events).padEnd(7)} ${det.padEnd(22)} ${lostL.padEnd(10)} ${lostR.padEnd(12)} ${ms.padEnd(26)} ${s.live.maxState}/${s.replay.maxState}${s.error ? '  ERROR: ' + s.error : ''}${s.live.benignExit ? `  (workload exit ${s.live.benignExit})` : ''}`);
+    out.push(`${s.scenario.padEnd(15)} ${s.kind.padEnd(11)} ${s.family.padEnd(14)} ${String(s.events).padEnd(7)} ${det.padEnd(22)} ${lostL.padEnd(10)} ${lostR.padEnd(12)} ${ms.padEnd(26)} ${`${s.live.maxState}/${s.replay.maxState}`.padEnd(22)} ${n(s.live.deniedOps)}${s.error ? '  ERROR: ' + s.error : ''}${s.live.benignExit ? `  (workload exit ${s.live.benignExit})` : ''}`);
   }
   const w = r.windows;
   out.push('', `subject windows: ${w.overall.positives} attacker rows, ${w.overall.negatives} benign rows`);
