@@ -89,8 +89,32 @@ export const BENIGN_SCENARIOS: readonly BenignScenario[] = [
     script: 'export GNUPGHOME=$(mktemp -d); trap "gpgconf --kill all; rm -rf $GNUPGHOME" EXIT; n=0; for f in $(find tree -name "*.txt" | sort | head -8); do gpg --batch --yes --quiet --pinentry-mode loopback --passphrase lab --symmetric --cipher-algo AES256 -o "$f.gpg" "$f"; n=$((n+1)); done; f=$(find tree -name "*.gpg" | sort | head -1); gpg --batch --yes --quiet --pinentry-mode loopback --passphrase lab -d -o "$f.out" "$f"',
   },
   {
-    name: 'git', family: 'vcs', description: 'git init/add/commit of a tree, edit, second commit, git gc', requires: ['git'], prepare: (s, o) => tree(o, s),
-    script: 'cd tree && git init -q && git add -A && git -c user.name=lab -c user.email=lab@example.com commit -qm initial && for f in $(git ls-files | head -20); do echo "// edit" >> "$f"; done && git -c user.name=lab -c user.email=lab@example.com commit -qam edit && git gc -q && git log --oneline | wc -l',
+    name: 'git', family: 'vcs', description: 'git clone of a local repository, edit 20 files, commit, git gc', requires: ['git'],
+    prepare: (s, o) => {
+      tree(o, s);
+      const g = (args: string[], cwd: string): void => {
+        const r = spawnSync('git', ['-c', 'user.name=lab', '-c', 'user.email=lab@example.com', ...args], { cwd, stdio: 'ignore' });
+        if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed during prepare`);
+      };
+      g(['init', '-q'], path.join(s, 'tree'));
+      g(['add', '-A'], path.join(s, 'tree'));
+      g(['commit', '-qm', 'initial'], path.join(s, 'tree'));
+      g(['clone', '-q', '--bare', 'tree', 'origin.git'], s);
+      fs.rmSync(path.join(s, 'tree'), { recursive: true, force: true });
+    },
+    script: 'git clone -q origin.git work && cd work && for f in $(git ls-files | head -20); do echo "// edit" >> "$f"; done && git -c user.name=lab -c user.email=lab@example.com commit -qam edit && git gc -q && git log --oneline | wc -l',
+  },
+  {
+    name: 'npm-install', family: 'package-manager', description: 'npm pack of a local package, npm install of the tarball into a project (offline)', requires: ['npm'],
+    prepare: (s, o) => {
+      const pkg = path.join(s, 'lib-pkg');
+      makeTree(path.join(pkg, 'lib'), o, 120);
+      fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'lab-lib', version: '1.0.0', main: 'lib/index.js', files: ['lib'] }, null, 2));
+      fs.writeFileSync(path.join(pkg, 'lib', 'index.js'), 'module.exports = 42;\n');
+      fs.mkdirSync(path.join(s, 'app'));
+      fs.writeFileSync(path.join(s, 'app', 'package.json'), JSON.stringify({ name: 'lab-app', version: '1.0.0', private: true }, null, 2));
+    },
+    script: 'export npm_config_cache=$(mktemp -d); trap "rm -rf $npm_config_cache" EXIT; (cd lib-pkg && npm pack --silent >/dev/null) && cd app && npm install --offline --no-audit --no-fund --silent ../lib-pkg/lab-lib-1.0.0.tgz && node -e "process.exit(require(\'lab-lib\') === 42 ? 0 : 1)" && rm -rf node_modules && npm install --offline --no-audit --no-fund --silent',
   },
   { name: 'make-gcc', family: 'build', description: 'make -j2 of a generated C project with gcc, clean, rebuild', requires: ['make', 'gcc'], prepare: (s, o) => makeCProject(path.join(s, 'proj'), o), script: 'make -s -C proj -j2 && ./proj/app && make -s -C proj clean && make -s -C proj -j2' },
   {
