@@ -24,6 +24,8 @@ export interface EvalScenario {
   error?: string;
   events: number;
   live: { detected: boolean; maxState: string; filesLost: number | null; filesTotal: number; msToRestricted: number | null; stoppedBy: string | null; benignExit: number | null; /** Operations sentinel-fuse refused with EPERM (its exit counters). */ deniedOps: number | null };
+  /** Mixed scenarios: highest state of the non-attacker subjects, live and in replay, and the companion's exit code. */
+  bystander?: { live: string; replay: string; exitCode: number | null };
   replay: { detected: boolean; maxState: string; restrictedAtEvent: number | null; msToRestricted: number | null; filesLostBeforeRestricted: number | null; filesDamagedInTrace: number; lowerBound: boolean };
   /** Score over time of the scenario's worst subject: [ms since first event, score]. */
   series: [number, number][];
@@ -136,10 +138,20 @@ export async function evaluateCorpus(corpus: string, o: { modelsDir: string; bat
     const relevant: ReplaySubject[] = result.kind === 'ransomware' ? rep.subjects.filter((s) => isAttackerSubject(s, labels)) : rep.subjects;
     ev.replay.maxState = STATES[relevant.reduce((m, s) => Math.max(m, idx(s.maxState)), 0)] ?? 'Normal';
     const firstR = relevant.flatMap((s) => s.transitions).filter((t) => idx(t.to) >= 2).sort((a, b) => a.eventIndex - b.eventIndex)[0];
+    // Time zero: the attacker's first event (ransomware), else the trace's first event.
     let firstTs: bigint | undefined;
-    for await (const b of readTrace(tracePath, { batchSize: 1 })) {
-      firstTs = b.events[0]?.ts;
-      break;
+    const attackers = new Set(labels.attackerPids);
+    scan: for await (const b of readTrace(tracePath, { batchSize: 1024 })) {
+      for (const e of b.events) {
+        if (attackers.size === 0 || attackers.has(e.pid)) {
+          firstTs = e.ts;
+          break scan;
+        }
+      }
+    }
+    if (result.bystander) {
+      const others = rep.subjects.filter((s) => !isAttackerSubject(s, labels));
+      ev.bystander = { live: result.bystander.maxState, replay: STATES[others.reduce((m, s) => Math.max(m, idx(s.maxState)), 0)] ?? 'Normal', exitCode: result.bystander.exitCode };
     }
     if (result.kind === 'ransomware') {
       ev.replay.detected = firstR !== undefined;
@@ -166,9 +178,8 @@ export async function evaluateCorpus(corpus: string, o: { modelsDir: string; bat
     const fam = posByFamily.get(result.family) ?? [];
     const t0 = firstTs !== undefined ? Number(firstTs / 1_000_000n) : rows[0]?.tsMs ?? 0;
     for (const r of rows) {
-      if (result.kind === 'ransomware') {
-        if (positive(r.subjectId)) fam.push(r.score);
-      } else neg.push(r.score);
+      if (positive(r.subjectId)) fam.push(r.score);
+      else neg.push(r.score);
       if (result.kind === 'benign' || positive(r.subjectId)) ev.series.push([Math.max(0, r.tsMs - t0), Number(r.score.toFixed(4))]);
     }
     if (result.kind === 'ransomware') posByFamily.set(result.family, fam);
@@ -189,8 +200,8 @@ export async function evaluateCorpus(corpus: string, o: { modelsDir: string; bat
     allDetectedReplay: ransom.length > 0 && ransom.every((s) => s.replay.detected),
     medianLostLive: median(lostLive), worstLostLive: lostLive.length ? Math.max(...lostLive) : null,
     medianLostReplay: median(lostReplay), worstLostReplay: lostReplay.length ? Math.max(...lostReplay) : null,
-    benignRestrictedLive: benign.filter((s) => idx(s.live.maxState) >= 2).map((s) => s.scenario),
-    benignRestrictedReplay: benign.filter((s) => idx(s.replay.maxState) >= 2).map((s) => s.scenario),
+    benignRestrictedLive: [...benign.filter((s) => idx(s.live.maxState) >= 2).map((s) => s.scenario), ...ransom.filter((s) => s.bystander && idx(s.bystander.live) >= 2).map((s) => `${s.scenario} (bystander)`)],
+    benignRestrictedReplay: [...benign.filter((s) => idx(s.replay.maxState) >= 2).map((s) => s.scenario), ...ransom.filter((s) => s.bystander && idx(s.bystander.replay) >= 2).map((s) => `${s.scenario} (bystander)`)],
     met: false,
   };
   goals.met = goals.allDetectedLive && (goals.medianLostLive ?? 99) <= 3 && (goals.worstLostLive ?? 99) <= 10 && goals.benignRestrictedLive.length === 0;
@@ -213,7 +224,7 @@ export function evalTable(r: EvalReport): string {
     const lostL = s.kind === 'ransomware' ? `${n(s.live.filesLost)}/${s.live.filesTotal}` : '-';
     const lostR = s.kind === 'ransomware' ? `${n(s.replay.filesLostBeforeRestricted)}${s.replay.lowerBound ? '+' : ''}` : '-';
     const ms = s.kind === 'ransomware' ? `${n(s.live.msToRestricted)}/${n(s.replay.msToRestricted)}` : '-';
-    out.push(`${s.scenario.padEnd(15)} ${s.kind.padEnd(11)} ${s.family.padEnd(14)} ${String(s.events).padEnd(7)} ${det.padEnd(22)} ${lostL.padEnd(10)} ${lostR.padEnd(12)} ${ms.padEnd(26)} ${`${s.live.maxState}/${s.replay.maxState}`.padEnd(22)} ${n(s.live.deniedOps)}${s.error ? '  ERROR: ' + s.error : ''}${s.live.benignExit ? `  (workload exit ${s.live.benignExit})` : ''}`);
+    out.push(`${s.scenario.padEnd(15)} ${s.kind.padEnd(11)} ${s.family.padEnd(14)} ${String(s.events).padEnd(7)} ${det.padEnd(22)} ${lostL.padEnd(10)} ${lostR.padEnd(12)} ${ms.padEnd(26)} ${`${s.live.maxState}/${s.replay.maxState}`.padEnd(22)} ${n(s.live.deniedOps)}${s.error ? '  ERROR: ' + s.error : ''}${s.live.benignExit ? `  (workload exit ${s.live.benignExit})` : ''}${s.bystander ? `  bystander max ${s.bystander.live}/${s.bystander.replay}, exit ${String(s.bystander.exitCode)}` : ''}`);
   }
   const w = r.windows;
   out.push('', `subject windows: ${w.overall.positives} attacker rows, ${w.overall.negatives} benign rows`);

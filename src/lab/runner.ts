@@ -25,12 +25,18 @@ export interface LabScenario {
   description: string;
   ransom?: RansomScenario;
   benign?: BenignScenario;
+  /** A benign workload run at the same time as the attack, in the same mount (its own session). */
+  companion?: BenignScenario;
 }
 
 export function allScenarios(): LabScenario[] {
   return [
     ...RANSOM_SCENARIOS.map((s): LabScenario => ({ name: s.name, kind: 'ransomware', family: s.family, description: s.description, ransom: s })),
     ...BENIGN_SCENARIOS.map((s): LabScenario => ({ name: s.name, kind: 'benign', family: s.family, description: s.description, benign: s })),
+    {
+      name: 'mixed', kind: 'ransomware', family: 'mixed', description: 'in-place attack while tar+gzip runs in the same mount (a bystander that must keep working)',
+      ransom: RANSOM_SCENARIOS.find((s) => s.name === 'inplace') as RansomScenario, companion: BENIGN_SCENARIOS.find((s) => s.name === 'tar-gzip') as BenignScenario,
+    },
   ];
 }
 
@@ -101,6 +107,8 @@ export interface ScenarioResult {
   stoppedBy: string | null;
   attack?: Omit<AttackReport, 'touched'>;
   benign?: { exitCode: number | null; stderrTail: string };
+  /** Mixed scenarios: the benign companion's outcome and the highest state of any non-attacker subject. */
+  bystander?: { exitCode: number | null; stderrTail: string; maxState: string };
   subjects: SubjectOutcome[];
   fuse: Record<string, unknown> | null;
   error?: string;
@@ -289,6 +297,7 @@ export async function runScenario(sc: LabScenario, o: LabOptions): Promise<Scena
   try {
     if (sc.ransom) labels.victims = createVictims(src, { seed: o.seed, files: o.victimFiles, sizeScale: o.sizeScale });
     else sc.benign?.prepare(src, { seed: o.seed, scale: o.benignScale });
+    sc.companion?.prepare(src, { seed: o.seed, scale: o.benignScale });
     daemon = await startDaemon(dataDir, o.daemonConfig);
     const warmupEvents = await warmUp(daemon, tmp);
     proxy = await startRecordingProxy(path.join(tmp, 'proxy.sock'), daemon.socket, tracePath);
@@ -296,9 +305,15 @@ export async function runScenario(sc: LabScenario, o: LabOptions): Promise<Scena
     await mount.waitForLine((l) => l.msg === 'state push', 15_000);
     const started = Date.now();
     if (sc.ransom) {
-      const args = [SIM_CLI, '--root', mnt, '--scenario', sc.name, '--seed', String(o.seed)];
+      const args = [SIM_CLI, '--root', mnt, '--scenario', sc.ransom.name, '--seed', String(o.seed)];
       if (sc.ransom.delayMs) args.push('--delay-ms', String(o.slowDelayMs));
+      const companion = sc.companion ? runChild('bash', ['-c', `set -e; ${sc.companion.script}`], mnt, o.timeoutMs) : undefined;
       const r = await runChild(process.execPath, args, mnt, o.timeoutMs);
+      if (companion) {
+        const c = await companion;
+        labels.benignRootPid = c.pid;
+        result.bystander = { exitCode: c.code, stderrTail: c.stderr.slice(-1000), maxState: 'Normal' };
+      }
       let rep: AttackReport;
       try {
         rep = JSON.parse(r.stdout) as AttackReport;
@@ -337,6 +352,10 @@ export async function runScenario(sc: LabScenario, o: LabOptions): Promise<Scena
     result.subjects = subjects.map((s) => ({ id: s.id, kind: s.kind, pid: s.pid, comm: s.comm, maxState: STATES[maxBy.get(s.id) ?? 0] ?? 'Normal', attacker: isAttacker(s.id, s.pid, s.kind) }));
     const relevant = transitions.filter((t) => (sc.kind === 'benign' ? true : isAttacker(t.subjectId, t.pid, t.subjectKind)));
     const max = relevant.reduce((m, t) => Math.max(m, t.toState), 0);
+    if (result.bystander) {
+      const others = transitions.filter((t) => !isAttacker(t.subjectId, t.pid, t.subjectKind));
+      result.bystander.maxState = STATES[others.reduce((m, t) => Math.max(m, t.toState), 0)] ?? 'Normal';
+    }
     result.maxState = STATES[max] ?? 'Normal';
     const firstRestricted = relevant.filter((t) => t.toState >= 2).sort((a, b) => a.atMs - b.atMs)[0];
     result.detected = sc.kind === 'ransomware' && firstRestricted !== undefined;
