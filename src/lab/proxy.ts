@@ -9,7 +9,7 @@ import net from 'node:net';
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 import { FrameType, HEADER_SIZE } from '../protocol/constants.js';
 import { writeTraceLine } from '../trace/parse.js';
-import { decodeEventBatch } from './event-records.js';
+import { decodeEventBatch } from '../protocol/decode-events.js';
 
 export interface RecordingProxy {
   path: string;

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { encodeEventBatches, fsEvent, HEADER_SIZE } from '../../src/protocol/index.js';
 import { writeTraceLine } from '../../src/trace/parse.js';
-import { decodeEventBatch } from '../../src/lab/event-records.js';
+import { decodeEventBatch } from '../../src/protocol/decode-events.js';
 import { countLost } from '../../src/lab/runner.js';
 import { createVictims } from '../../src/lab/victims.js';
 import { rocAuc } from '../../src/lab/eval.js';

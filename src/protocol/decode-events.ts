@@ -1,10 +1,11 @@
 /**
  * Decoder of EVENT_BATCH payloads (docs/protocol.md, "Event record") into FsEvent, the same
- * shape the trace reader/writer uses. The daemon decodes natively; this is for the lab's
- * recording proxy and for tools. Throws on a structurally bad payload.
+ * shape the trace reader/writer uses. The daemon decodes natively; this is for TypeScript peers
+ * that receive events (the lab's recording proxy, test daemons, tools). Sync; throws an Error
+ * on a structurally bad payload. Returned byte fields are copies owned by the caller.
  */
-import { OPS, RECORD_FIXED } from '../protocol/constants.js';
-import type { FsEvent } from '../protocol/event.js';
+import { OPS, RECORD_FIXED } from './constants.js';
+import type { FsEvent } from './event.js';
 
 export function decodeEventBatch(p: Buffer): FsEvent[] {
   if (p.length < 4) throw new Error('EVENT_BATCH payload shorter than its count');
@@ -49,7 +50,7 @@ export function decodeEventBatch(p: Buffer): FsEvent[] {
       path,
       path2,
     };
-    if (flags & 1) e.entropy = Math.round(p.readFloatLE(at + 68) * 1e4) / 1e4;
+    if (flags & 1) e.entropy = p.readFloatLE(at + 68);
     if (sample.length > 0) e.sample = sample;
     if (headerBefore.length > 0) e.headerBefore = headerBefore;
     if (headerAfter.length > 0) e.headerAfter = headerAfter;
