@@ -46,6 +46,7 @@ export class SocketServer {
   private readonly server: net.Server;
   private readonly conns = new Set<Conn>();
   private paused = false;
+  private closing = false;
   private pushSeq = 0;
 
   constructor(private readonly o: SocketServerOptions) {
@@ -186,7 +187,7 @@ export class SocketServer {
 
   /** Back-pressure: stop or resume reading every client socket. */
   setPaused(paused: boolean): void {
-    if (paused === this.paused) return;
+    if (paused === this.paused || this.closing) return; // once closing, reading stays stopped
     this.paused = paused;
     for (const c of this.conns) {
       if (paused) c.socket.pause();
@@ -202,6 +203,7 @@ export class SocketServer {
   close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.setPaused(true);
+    this.closing = true;
     for (const c of this.conns) this.drain(c);
     return closed;
   }
