@@ -22,6 +22,7 @@ import { Counters } from './counters.js';
 import { DropAlerts } from './drop-alerts.js';
 import type { SentinelConfig } from './config.js';
 import { TRUST_STATES } from '../src/protocol/constants.js';
+import { SentinelError } from '../src/errors.js';
 
 export const VERSION = '0.1.0';
 
@@ -74,12 +75,13 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       },
       (err: unknown) => {
         counters.inc('tick_errors_total');
-        log.error({ err, 'error.code': 'SENTINEL_E_DB' }, 'scoring tick failed');
+        log.error({ err, 'error.code': err instanceof SentinelError ? err.code : 'SENTINEL_E_IO' }, 'scoring tick failed');
       },
     );
   };
+  let stopRequested = false;
   const scheduleTick = (): void => {
-    tickTimer ??= setTimeout(runTick, cfg.tick.intervalMs);
+    if (!stopRequested) tickTimer ??= setTimeout(runTick, cfg.tick.intervalMs);
   };
   socket = new SocketServer({ ...cfg.socket, engine, log, counters, onEvents: scheduleTick });
   await socket.listen();
@@ -154,6 +156,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       log.info({ reason }, 'stopping');
+      stopRequested = true; // no new tick timers; the drain below runs the last ticks itself
       sd.notify('STOPPING=1');
       sd.stop();
       clearInterval(decayTimer);
