@@ -118,7 +118,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
     }),
     subjects: ({ minState, limit }) => {
       const ids = minState > 0 ? [...machine.subjects()].filter(([, s]) => s >= minState).map(([id]) => id) : [...scorer.lastScores.keys()];
-      return engine.subjectInfo(ids.slice(0, limit)).map((s) => describeSubject(s, machine, scorer));
+      return engine.liveSubjects(ids.slice(0, limit)).map((s) => describeSubject(s, machine, scorer));
     },
     subject: (id) => {
       const [s] = engine.subjectInfo([id]);

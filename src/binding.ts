@@ -123,7 +123,8 @@ export interface RawEngine {
   verdict(pid: number, startTime: number): number;
   /** A full STATE_PUSH frame (header included) for the current deny set. */
   encodeStatePush(seq: number): Uint8Array;
-  subjectInfo(ids: Uint32Array): RawSubjectInfo[];
+  /** One entry per id, null for an id that is not live (never existed or evicted). */
+  subjectInfo(ids: Uint32Array): (RawSubjectInfo | null)[];
   /** Decoy (canary) file paths; touching one is a strong feature and an immediate trigger. */
   setDecoys(paths: string[]): void;
   /**

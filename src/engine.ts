@@ -127,8 +127,14 @@ export class Engine {
     return this.raw.encodeStatePush(seq >>> 0);
   }
 
-  subjectInfo(ids: readonly number[] | Uint32Array): RawSubjectInfo[] {
+  /** One entry per id, null where the subject is not live (evicted or unknown). */
+  subjectInfo(ids: readonly number[] | Uint32Array): (RawSubjectInfo | null)[] {
     return ids.length === 0 ? [] : this.raw.subjectInfo(ids instanceof Uint32Array ? ids : Uint32Array.from(ids));
+  }
+
+  /** The live subjects among ids, in order (evicted and unknown ones left out). */
+  liveSubjects(ids: readonly number[] | Uint32Array): RawSubjectInfo[] {
+    return this.subjectInfo(ids).filter((s): s is RawSubjectInfo => s !== null);
   }
 
   setDecoys(paths: readonly string[]): void {

@@ -49,7 +49,7 @@ export async function scoreRows(tracePath: string, modelsDir: string, batchEvent
     }
     for (let i = 0; i < 1000; i++) if ((await scorer.tick()).rows === 0) break;
     const ids = [...new Set(rows.map((r) => r.subjectId))].sort((a, b) => a - b);
-    return { rows, subjects: engine.subjectInfo(ids) };
+    return { rows, subjects: engine.liveSubjects(ids) };
   } finally {
     engine.closeConnection(conn);
   }

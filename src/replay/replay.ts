@@ -129,7 +129,7 @@ export async function replayTrace(tracePath: string, o: ReplayOptions): Promise<
     // Score whatever is still due once the trace has ended.
     for (let i = 0; i < 1000; i++) if ((await scorer.tick()).rows === 0) break;
     const ids = [...scorer.lastScores.keys()].sort((a, b) => a - b);
-    for (const s of engine.subjectInfo(ids)) {
+    for (const s of engine.liveSubjects(ids)) {
       const transitions = byId.get(s.id) ?? [];
       const maxState = transitions.reduce((m, t) => Math.max(m, TRUST_INDEX[t.to] ?? 0), 0);
       report.subjects.push({ id: s.id, kind: s.kind, pid: s.pid, ppid: s.ppid, uid: s.uid, sid: s.sid, startTime: s.startTime, comm: s.comm, events: s.events, finalState: stateName(machine.state(s.id)), maxState: stateName(maxState), transitions });

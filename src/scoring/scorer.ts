@@ -187,7 +187,7 @@ export class Scorer {
     pending.forEach(({ t, row }, k) => {
       out.push({
         ...t,
-        subject: infos[k],
+        subject: infos[k] ?? undefined,
         eventIndex: batch.meta[row * META_STRIDE + Meta.LastEventIndex] as number,
         eventTsMs: batch.meta[row * META_STRIDE + Meta.LastTsMs] as number,
         topFeatures: fusion.explain(view, row, this.o.topK),
@@ -202,7 +202,7 @@ export class Scorer {
     const infos = this.o.engine.subjectInfo(ts.map((t) => t.subjectId));
     return ts.map((t, k) => {
       const last = this.lastScores.get(t.subjectId);
-      return { ...t, subject: infos[k], eventIndex: last?.eventIndex ?? -1, eventTsMs: Number.NaN, topFeatures: [] };
+      return { ...t, subject: infos[k] ?? undefined, eventIndex: last?.eventIndex ?? -1, eventTsMs: Number.NaN, topFeatures: [] };
     });
   }
 
