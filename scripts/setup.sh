@@ -7,20 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(build-essential python3 cmake pkg-config fuse3 libfuse3-dev zstd xz-utils zip unzip gnupg rsync sqlite3 git)
 
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install -y ${missing[*]})" >&2
-    exit 1
-  fi
-  echo "setup: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+bash scripts/apt-ensure.sh setup "${APT_PACKAGES[@]}"
 
 stamp=node_modules/.sentinel-lock-hash
 want=$(sha256sum package-lock.json | cut -d' ' -f1)

@@ -22,14 +22,20 @@ export const DEFAULT_ENGINE_OPTIONS: Readonly<EngineOptions> = Object.freeze({
   ingestBudgetEvents: 0,
 });
 
-/** One tick's worth of due subjects; views into buffers owned by the Engine. */
+/**
+ * One tick's worth of due subjects (the batch detectors score); views into buffers owned by the
+ * Engine, valid until its next `collect`.
+ */
 export interface DueBatch {
   n: number;
   ids: Uint32Array;
   featureNames: readonly string[];
+  /** n × featureNames.length feature values, row-major. */
   rows: Float32Array;
   contribNames: readonly string[];
+  /** n × contribNames.length heuristic contributions, row-major. */
   contrib: Float32Array;
+  /** META_STRIDE per row: [heuristicScore, lastTsMs, lastEventIndex, kind (0 process, 1 tree), eventsSinceScored]. */
   meta: Float64Array;
 }
 

@@ -15,19 +15,10 @@ import { SentinelError } from '../errors.js';
 
 export { META_STRIDE, Meta } from '../binding.js';
 import { META_STRIDE } from '../binding.js';
+import type { DueBatch } from '../engine.js';
 
-export interface ScoringBatch {
-  n: number;
-  ids: Uint32Array;
-  featureNames: readonly string[];
-  /** n × featureNames.length feature values, row-major. */
-  rows: Float32Array;
-  contribNames: readonly string[];
-  /** n × contribNames.length heuristic contributions, row-major. */
-  contrib: Float32Array;
-  /** META_STRIDE per row: [heuristicScore, lastTsMs, lastEventIndex, kind (0 process, 1 tree), eventsSinceScored]. */
-  meta: Float64Array;
-}
+/** What detectors score: the engine's due batch (src/engine.ts). */
+export type ScoringBatch = DueBatch;
 
 export interface Contribution {
   name: string;

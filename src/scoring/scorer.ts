@@ -9,7 +9,6 @@
  */
 import type { Engine, DueBatch } from '../engine.js';
 import type { Fusion } from '../fusion/fusion.js';
-import type { ScoringBatch } from '../detectors/detector.js';
 import type { TrustMachine, Transition, TrustState } from '../state/trust-machine.js';
 import type { AuditStore } from '../audit/store.js';
 import { META_STRIDE, Meta, type RawSubjectInfo } from '../binding.js';
@@ -163,8 +162,7 @@ export class Scorer {
 
   private async scoreBatch(batch: DueBatch): Promise<ScoredTransition[]> {
     const { fusion, machine } = this.o;
-    const view: ScoringBatch = batch;
-    const { fused } = await fusion.score(view);
+    const { fused } = await fusion.score(batch);
     const out: ScoredTransition[] = [];
     const pending: { t: Transition; row: number }[] = [];
     for (let i = 0; i < batch.n; i++) {
@@ -190,7 +188,7 @@ export class Scorer {
         subject: infos[k] ?? undefined,
         eventIndex: batch.meta[row * META_STRIDE + Meta.LastEventIndex] as number,
         eventTsMs: batch.meta[row * META_STRIDE + Meta.LastTsMs] as number,
-        topFeatures: fusion.explain(view, row, this.o.topK),
+        topFeatures: fusion.explain(batch, row, this.o.topK),
       });
     });
     return out;

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { startDaemonProcess, runCli, type DaemonProcess } from '../support/daemon-process.js';
+import { startDaemonProcess, runCli, type DaemonProcess, type SubjectView } from '../support/daemon-process.js';
 import { ransomwareBurst, compileBurst, archiveBurst } from '../support/bursts.js';
 import { writeTraceLine } from '../../src/trace/parse.js';
 import type { FsEvent } from '../../src/protocol/event.js';
@@ -22,7 +22,7 @@ function writeTrace(file: string, events: FsEvent[]): void {
   writeFileSync(file, events.map((e) => writeTraceLine(e)).join('\n') + '\n');
 }
 
-interface SubjectRow { id: number; kind: string; pid: number; comm: string; state: string; events: number }
+type SubjectRow = SubjectView;
 
 let daemon: DaemonProcess | undefined;
 afterEach(async () => {

@@ -11,21 +11,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { CLI, ROOT, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { CLI, ROOT, startDaemonProcess, type DaemonProcess, type SubjectView } from '../support/daemon-process.js';
 import { spawnLogged } from '../support/logged-child.js';
 
 const isRoot = process.getuid?.() === 0;
 const haveDist = existsSync(path.join(ROOT, 'dist', 'daemon', 'cli.js'));
 
-interface Subject {
-  id: number;
-  kind: 'process' | 'tree';
-  pid: number;
-  startTime: number;
-  comm: string;
-  state: string;
-  events: number;
-}
+type Subject = SubjectView;
 type Line = Record<string, unknown>;
 
 const cleanups: (() => Promise<void> | void)[] = [];

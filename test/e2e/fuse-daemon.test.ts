@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker, ensureFuseBuilt, poll, root, startTimeOf, tmpDir } from '../fixtures/fuse/helpers.js';
-import { startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { startDaemonProcess, type DaemonProcess, type SubjectView } from '../support/daemon-process.js';
 import { isMounted, startProtect, unmount, type FuseLogLine } from '../../daemon/commands/protect.js';
 import { spawnLogged } from '../support/logged-child.js';
 
@@ -17,15 +17,7 @@ const CLI = path.join(root, 'bin', 'sentinel.js');
 const haveFuse = existsSync('/dev/fuse') && process.getuid?.() === 0;
 const haveDaemon = existsSync(path.join(root, 'dist', 'daemon', 'cli.js'));
 
-interface Subject {
-  id: number;
-  kind: 'process' | 'tree';
-  pid: number;
-  startTime: number;
-  comm: string;
-  state: string;
-  events: number;
-}
+type Subject = SubjectView;
 
 interface Mount {
   lines: FuseLogLine[];

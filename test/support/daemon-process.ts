@@ -23,6 +23,17 @@ function findRoot(): string {
 export const ROOT = findRoot();
 export const CLI = path.join(ROOT, 'bin', 'sentinel.js');
 
+/** A row of `GET /v1/subjects` (the fields tests look at). */
+export interface SubjectView {
+  id: number;
+  kind: 'process' | 'tree';
+  pid: number;
+  startTime: number;
+  comm: string;
+  state: string;
+  events: number;
+}
+
 export interface LogLine {
   message: string;
   'log.level': string;
