@@ -726,7 +726,9 @@ export class TsFeatureEngine {
     }
 
     s.sinceScored++;
-    if (!s.due && (s.sinceScored >= this.opts.dueEveryEvents || ts - s.lastScoredNs >= this.opts.dueEveryMs * 1e6)) this.markDue(s);
+    // engine.cc: a subject at or above the trigger is rescored every 8 events.
+    const dueAfter = s.score >= this.opts.triggerScore ? Math.min(8, this.opts.dueEveryEvents) : this.opts.dueEveryEvents;
+    if (!s.due && (s.sinceScored >= dueAfter || ts - s.lastScoredNs >= this.opts.dueEveryMs * 1e6)) this.markDue(s);
     if (!s.dirty) {
       s.dirty = true;
       this.dirty.push(s);

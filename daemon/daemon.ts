@@ -83,7 +83,13 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
   const scheduleTick = (): void => {
     if (!stopRequested) tickTimer ??= setTimeout(runTick, cfg.tick.intervalMs);
   };
-  socket = new SocketServer({ ...cfg.socket, engine, log, counters, onEvents: scheduleTick });
+  // A subject crossed the trigger: score it on the next turn of the event loop, not in 20 ms.
+  const tickNow = (): void => {
+    if (stopRequested) return;
+    if (tickTimer) clearTimeout(tickTimer);
+    tickTimer = setTimeout(runTick, 0);
+  };
+  socket = new SocketServer({ ...cfg.socket, engine, log, counters, onEvents: scheduleTick, onUrgent: tickNow });
   await socket.listen();
   const drops = new DropAlerts(
     [

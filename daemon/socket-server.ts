@@ -28,6 +28,8 @@ export interface SocketServerOptions {
   counters: Counters;
   /** Called after every chunk that carried events, so the scorer can run soon. */
   onEvents: () => void;
+  /** Called when a chunk made subjects due at once (trigger, decoy): score them now. */
+  onUrgent: () => void;
 }
 
 interface Conn {
@@ -156,7 +158,8 @@ export class SocketServer {
       conn.socket.end();
       return;
     }
-    if (r.accepted) this.o.onEvents();
+    if (r.urgent) this.o.onUrgent();
+    else if (r.accepted) this.o.onEvents();
     if (r.pending) {
       this.continueLater(conn);
     } else if (conn.pending) {

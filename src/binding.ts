@@ -58,6 +58,12 @@ export interface RawIngestResult {
   fatal: number;
   /** The ingest budget ran out: work remains in the connection's backlog (see ingestBudgetEvents). */
   pending: boolean;
+  /**
+   * Subjects made due at once by this call (heuristic crossed the trigger score, a decoy was
+   * touched, or a subject at or above the trigger reached its short 8-event rescoring period):
+   * score now rather than at the next tick.
+   */
+  urgent: number;
   /** Per-code counts of errors in this call, e.g. {6: 3}. Empty object when none. */
   errors: Record<number, number>;
 }

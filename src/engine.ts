@@ -101,6 +101,7 @@ export class Engine {
       r.frames += more.frames;
       r.accepted += more.accepted;
       r.rejected += more.rejected;
+      r.urgent += more.urgent;
       for (const [code, n] of Object.entries(more.errors)) r.errors[Number(code)] = (r.errors[Number(code)] ?? 0) + n;
       if (more.reply) r.reply = r.reply ? Buffer.concat([r.reply, more.reply]) : more.reply;
       r.fatal = more.fatal;

@@ -151,6 +151,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     o.Set("fatal", Napi::Number::New(env, r.fatal));
     o.Set("pending", Napi::Boolean::New(env, r.pending));
+    o.Set("urgent", Napi::Number::New(env, r.urgent));
     uint64_t counts[core::kMaxErrorCode];
     for (int c = 0; c < core::kMaxErrorCode; c++) counts[c] = r.errors[c];
     o.Set("errors", errorCounts(env, counts));

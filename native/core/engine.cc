@@ -739,7 +739,13 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
   r.flags = static_cast<uint8_t>((d.high ? 1 : 0) | (d.decoy ? 2 : 0));
 
   s.sinceScored++;
-  if (!s.due && (s.sinceScored >= opts_.dueEveryEvents || ts - s.lastScoredNs >= dueEveryNs_ || d.decoy)) markDue(s);
+  // A subject whose heuristic is at or above the trigger is rescored every kSuspiciousDueEvents
+  // events instead of dueEveryEvents, so its confirmations come files sooner.
+  const uint32_t dueAfter = s.score >= opts_.triggerScore ? std::min<uint32_t>(kSuspiciousDueEvents, opts_.dueEveryEvents) : opts_.dueEveryEvents;
+  if (!s.due && (s.sinceScored >= dueAfter || ts - s.lastScoredNs >= dueEveryNs_ || d.decoy)) {
+    if (d.decoy || dueAfter != opts_.dueEveryEvents) res_.urgent++;
+    markDue(s);
+  }
   if (!s.dirty) {
     s.dirty = 1;
     dirty_.push_back(slot);
@@ -796,7 +802,10 @@ void Engine::finishBatch() {
     fillRow(s, row);
     float prev = s.score;
     s.score = heuristicScore(row, weights_, nullptr);
-    if (s.score >= opts_.triggerScore && prev < opts_.triggerScore) markDue(s);
+    if (s.score >= opts_.triggerScore && prev < opts_.triggerScore && !s.due) {
+      res_.urgent++;
+      markDue(s);
+    }
   }
   dirty_.clear();
 }
@@ -1210,6 +1219,7 @@ const IngestResult& Engine::ingest(uint32_t connId, const uint8_t* data, size_t 
   res_.fatal = 0;
   std::memset(res_.errors, 0, sizeof(res_.errors));
   res_.pending = false;
+  res_.urgent = 0;
   budgetLeft_ = opts_.ingestBudgetEvents ? opts_.ingestBudgetEvents : UINT64_MAX;
   auto it = conns_.find(connId);
   if (it == conns_.end()) return res_;

@@ -48,6 +48,8 @@ constexpr int kRecentEvents = 64;
 constexpr size_t kMetaStride = 5;
 // Own heuristic score from which a process takes its tree's trust state (see effectiveState).
 constexpr float kTreeInheritScore = 0.25f;
+// Rescoring period (events) of a subject whose heuristic is at or above the trigger score.
+constexpr uint32_t kSuspiciousDueEvents = 8;
 
 enum PathFlag : uint8_t { kPfRead = 1, kPfWrote = 2, kPfRtoCounted = 4 };
 struct PathEnt {
@@ -141,6 +143,9 @@ struct IngestResult {
   uint32_t errors[kMaxErrorCode] = {0};
   // Work remains in the connection's backlog (budget ran out): call ingest again.
   bool pending = false;
+  // Subjects made due at once in this call (trigger crossed, decoy touched, or a suspicious
+  // subject's short rescoring period): the caller should score them now, not at its next tick.
+  uint32_t urgent = 0;
 };
 
 struct EngineStats {
