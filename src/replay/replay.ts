@@ -18,6 +18,7 @@ import { Role } from '../protocol/constants.js';
 import { loadDetectionModels } from '../scoring/load-models.js';
 import { SentinelError } from '../errors.js';
 import type { FsEvent } from '../protocol/event.js';
+import type { RawSubjectInfo } from '../binding.js';
 
 export interface ReplayOptions {
   modelsDir: string;
@@ -43,16 +44,7 @@ export interface ReplayTransition {
   topFeatures: string[];
 }
 
-export interface ReplaySubject {
-  id: number;
-  kind: 'process' | 'tree';
-  pid: number;
-  ppid: number;
-  uid: number;
-  sid: number;
-  startTime: number;
-  comm: string;
-  events: number;
+export interface ReplaySubject extends Omit<RawSubjectInfo, 'treeId'> {
   finalState: string;
   maxState: string;
   transitions: ReplayTransition[];

@@ -5,6 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AuditStore, SCHEMA_VERSION, type ActionRecord, type DropRecord, type TransitionRecord } from '../../src/audit/store.js';
 import { SentinelError } from '../../src/errors.js';
+import { catchError } from '../support/catch-error.js';
 
 let dir: string;
 const stores: AuditStore[] = [];
@@ -46,15 +47,6 @@ function transition(over: Partial<TransitionRecord> = {}): TransitionRecord {
 const action = (over: Partial<ActionRecord> = {}): ActionRecord => ({ atMs: 1000, subjectId: 7, action: 'deny_mutate', target: 'pid 4242', result: 'ok', detail: { files: 3 }, ...over });
 const drop = (over: Partial<DropRecord> = {}): DropRecord => ({ atMs: 1000, hop: 'socket', reason: 'truncated', count: 5, ...over });
 
-function catchError(fn: () => unknown): SentinelError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SentinelError) return err;
-    throw err;
-  }
-  throw new Error('expected a SentinelError');
-}
 
 describe('AuditStore file', () => {
   it('creates the directory and a 0600 file in WAL mode with synchronous=NORMAL', () => {

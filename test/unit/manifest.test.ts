@@ -10,7 +10,7 @@ import { loadFusionModel } from '../../src/models/fusion-model.js';
 import { loadHeuristicModel } from '../../src/models/heuristic-model.js';
 import { Fusion } from '../../src/fusion/fusion.js';
 import { HeuristicDetector } from '../../src/detectors/heuristic.js';
-import { SentinelError } from '../../src/errors.js';
+import { catchError } from '../support/catch-error.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let dir: string;
@@ -29,15 +29,6 @@ function writeModel(file: string, content: string, over: Record<string, unknown>
   return manifest.sha256;
 }
 
-function catchError(fn: () => unknown): SentinelError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SentinelError) return err;
-    throw err;
-  }
-  throw new Error('expected a SentinelError');
-}
 
 describe('hashFile', () => {
   it('matches a one-shot sha256, across its 1 MiB read chunks', () => {
