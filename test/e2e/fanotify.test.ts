@@ -5,7 +5,7 @@
  * ("watching", "deny set", "stopped") say when it is ready and what it enforces.
  * Needs root (fanotify permission events) and a built dist/.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +13,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { CLI, ROOT, startDaemonProcess, type DaemonProcess, type SubjectView } from '../support/daemon-process.js';
 import { spawnLogged } from '../support/logged-child.js';
+import { cleanupStack } from '../support/cleanups.js';
 
 const isRoot = process.getuid?.() === 0;
 const haveDist = existsSync(path.join(ROOT, 'dist', 'daemon', 'cli.js'));
@@ -20,16 +21,7 @@ const haveDist = existsSync(path.join(ROOT, 'dist', 'daemon', 'cli.js'));
 type Subject = SubjectView;
 type Line = Record<string, unknown>;
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()!();
-    } catch {
-      // keep cleaning
-    }
-  }
-});
+const cleanups = cleanupStack();
 
 function tmpDir(prefix: string): string {
   const d = mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -4,7 +4,7 @@
  * command is not registered in the CLI yet), real child processes work through it, and the
  * daemon's HTTP API (/v1/subjects, POST /v1/subjects/{id}/state) is the oracle and the operator.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { Worker, ensureFuseBuilt, poll, root, startTimeOf, tmpDir } from '../fix
 import { startDaemonProcess, type DaemonProcess, type SubjectView } from '../support/daemon-process.js';
 import { isMounted, startProtect, unmount, type FuseLogLine } from '../../daemon/commands/protect.js';
 import { spawnLogged } from '../support/logged-child.js';
+import { cleanupStack } from '../support/cleanups.js';
 
 const CLI = path.join(root, 'bin', 'sentinel.js');
 const haveFuse = existsSync('/dev/fuse') && process.getuid?.() === 0;
@@ -26,16 +27,7 @@ interface Mount {
   viaCli: boolean;
 }
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()!();
-    } catch {
-      // keep cleaning
-    }
-  }
-});
+const cleanups = cleanupStack();
 
 /** `sentinel protect` as a child process; resolves once mounted. */
 async function protectCli(src: string, mnt: string, socket: string, policy: string): Promise<Mount | 'no-command'> {

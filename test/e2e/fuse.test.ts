@@ -4,27 +4,18 @@
  * checks of what goes on the wire. The same scenarios against the real daemon are in
  * fuse-daemon.test.ts.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FakeDaemon, type RecvEvent } from '../fixtures/fuse/fake-daemon.js';
 import { Worker, ensureFuseBuilt, poll, root, startTimeOf, tmpDir } from '../fixtures/fuse/helpers.js';
 import { explainFuseFailure, fuseBinary, isMounted, startProtect, unmount, type ProtectHandle } from '../../daemon/commands/protect.js';
+import { cleanupStack } from '../support/cleanups.js';
 
 const haveFuse = existsSync('/dev/fuse') && process.getuid?.() === 0;
 
 // Everything a test starts is registered here and torn down in afterEach, even on failure.
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length) {
-    const c = cleanups.pop()!;
-    try {
-      await c();
-    } catch {
-      // keep cleaning
-    }
-  }
-});
+const cleanups = cleanupStack();
 
 async function setup(opts: { policy?: 'fail-open' | 'fail-closed'; queueEvents?: number; ack?: boolean } = {}) {
   const t = tmpDir('sfuse-');
