@@ -258,6 +258,9 @@ describe.skipIf(!haveFuse)('sentinel-fuse with a protocol-v1 daemon', () => {
     const w = worker();
     await w.ready;
     for (let i = 0; i < 10; i++) expect((await w.do({ op: 'write', path: path.join(mnt, `f${i}`) })).ok).toBe(true);
+    // The kernel sends the last RELEASE after close() has returned: wait until sentinel-fuse has
+    // counted all 30 operations before stopping it, or the last close can miss the count.
+    await fuse.waitForLine((l) => l.msg === 'stats' && Number(l['enqueued']) + Number(l['dropped']) >= 30, 15_000);
     await fuse.stop();
     const exit = fuse.lines.find((l) => l.msg === 'exit')!;
     // 10 files × (create, write, close) = 30 events, 10 kept, 20 dropped; the 10 kept are
