@@ -1,0 +1,687 @@
+#include "mouse_oneclass.h"
+
+#include "metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+namespace sentinel {
+namespace bio {
+
+namespace {
+constexpr int D = kActionFeatures;
+constexpr int Q = kPopQuantiles;
+
+// --- little-endian byte helpers ---
+void put32(std::vector<uint8_t>& b, uint32_t v) {
+  for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i)));
+}
+void putf(std::vector<uint8_t>& b, float f) {
+  uint32_t v;
+  std::memcpy(&v, &f, 4);
+  put32(b, v);
+}
+void putd(std::vector<uint8_t>& b, double f) {
+  uint64_t v;
+  std::memcpy(&v, &f, 8);
+  for (int i = 0; i < 8; ++i) b.push_back(uint8_t(v >> (8 * i)));
+}
+void putvec(std::vector<uint8_t>& b, const std::vector<float>& v) {
+  put32(b, uint32_t(v.size()));
+  for (float x : v) putf(b, x);
+}
+struct Reader {
+  const uint8_t* p;
+  size_t len, off;
+  bool ok = true;
+  uint32_t u32() {
+    if (len - off < 4) { ok = false; return 0; }
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= uint32_t(p[off + i]) << (8 * i);
+    off += 4;
+    return v;
+  }
+  uint8_t u8() {
+    if (len - off < 1) { ok = false; return 0; }
+    return p[off++];
+  }
+  float f32() {
+    uint32_t v = u32();
+    float f;
+    std::memcpy(&f, &v, 4);
+    if (!std::isfinite(f)) ok = false;
+    return f;
+  }
+  double f64() {
+    if (len - off < 8) { ok = false; return 0; }
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= uint64_t(p[off + i]) << (8 * i);
+    off += 8;
+    double f;
+    std::memcpy(&f, &v, 8);
+    if (!std::isfinite(f)) ok = false;
+    return f;
+  }
+  bool vec(std::vector<float>* v, size_t max_n) {
+    uint32_t n = u32();
+    if (!ok || n > max_n || n > (len - off) / 4) return ok = false;
+    v->resize(n);
+    for (uint32_t i = 0; i < n && ok; ++i) (*v)[i] = f32();
+    return ok;
+  }
+};
+
+bool strictly_ascending(const std::vector<float>& v) {
+  for (size_t i = 1; i < v.size(); ++i)
+    if (!(v[i] > v[i - 1])) return false;
+  return true;
+}
+
+// Acklam's rational approximation of the standard normal quantile.
+double inv_norm(double p) {
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                             1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                             6.680131188771972e+01, -1.328068155288572e+01};
+  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                             -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                             3.754408661907416e+00};
+  const double pl = 0.02425;
+  if (p < pl) {
+    double q = std::sqrt(-2 * std::log(p));
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+           ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  if (p > 1 - pl) {
+    double q = std::sqrt(-2 * std::log(1 - p));
+    return -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+           ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  double q = p - 0.5, r = q * q;
+  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+// Lower Cholesky factor of a symmetric positive definite d x d matrix; false if not SPD.
+bool cholesky(const std::vector<double>& A, int d, std::vector<float>* L, float* logdet) {
+  std::vector<double> l(size_t(d) * d, 0.0);
+  double ld = 0;
+  for (int i = 0; i < d; ++i)
+    for (int j = 0; j <= i; ++j) {
+      double s = A[size_t(i) * d + j];
+      for (int k = 0; k < j; ++k) s -= l[size_t(i) * d + k] * l[size_t(j) * d + k];
+      if (i == j) {
+        if (!(s > 0)) return false;
+        l[size_t(i) * d + i] = std::sqrt(s);
+        ld += std::log(s);
+      } else {
+        l[size_t(i) * d + j] = s / l[size_t(j) * d + j];
+      }
+    }
+  L->assign(l.begin(), l.end());
+  *logdet = float(ld);
+  return true;
+}
+
+// |L^{-1} (z - mu)|^2 by forward substitution.
+double mahal2(const std::vector<float>& L, const std::vector<float>& mu, const double* z) {
+  double y[D], s = 0;
+  for (int i = 0; i < D; ++i) {
+    double v = z[i] - mu[i];
+    for (int k = 0; k < i; ++k) v -= double(L[size_t(i) * D + k]) * y[k];
+    y[i] = v / L[size_t(i) * D + i];
+    s += y[i] * y[i];
+  }
+  return s;
+}
+
+bool is_type(const MouseAction& a, int m) { return m == 3 || int(a.type) == m; }
+
+// Mean and shrunk, floored covariance of rows (each D doubles).
+void mean_cov(const std::vector<double>& Z, size_t n, double shrink, std::vector<float>* mu,
+              std::vector<double>* cov) {
+  std::vector<double> m(D, 0.0), c(size_t(D) * D, 0.0);
+  for (size_t r = 0; r < n; ++r)
+    for (int i = 0; i < D; ++i) m[i] += Z[r * D + i];
+  for (int i = 0; i < D; ++i) m[i] /= double(std::max<size_t>(n, 1));
+  for (size_t r = 0; r < n; ++r)
+    for (int i = 0; i < D; ++i) {
+      double di = Z[r * D + i] - m[i];
+      for (int j = 0; j <= i; ++j) c[size_t(i) * D + j] += di * (Z[r * D + j] - m[j]);
+    }
+  for (int i = 0; i < D; ++i)
+    for (int j = 0; j <= i; ++j) {
+      double v = c[size_t(i) * D + j] / double(std::max<size_t>(n, 2) - 1);
+      if (i != j) v *= (1 - shrink);
+      c[size_t(i) * D + j] = c[size_t(j) * D + i] = v;
+    }
+  for (int i = 0; i < D; ++i) c[size_t(i) * D + i] += 0.02;  // floor (constant features)
+  mu->assign(m.begin(), m.end());
+  *cov = c;
+}
+
+double quantile_sorted(const std::vector<float>& s, double q) {
+  if (s.empty()) return 0;
+  double pos = q * double(s.size() - 1);
+  size_t i = size_t(std::floor(pos));
+  if (i + 1 >= s.size()) return s.back();
+  double a = pos - double(i);
+  return s[i] * (1 - a) + s[i + 1] * a;
+}
+}  // namespace
+
+// ---------------------------------------------------------------- population
+
+int MousePopulation::bin_of(int m, int f, float v) const {
+  const auto& e = models_[m].edges[f];
+  return int(std::upper_bound(e.begin(), e.end(), v) - e.begin());
+}
+
+double MousePopulation::normal_score(int m, int f, float v) const {
+  const float* q = &models_[m].q[size_t(f) * Q];
+  const double lo_u = 0.25 / (Q - 1), hi_u = 1 - lo_u;
+  double u;
+  if (v < q[0]) u = lo_u;
+  else if (v > q[Q - 1]) u = hi_u;
+  else {
+    int lo = int(std::lower_bound(q, q + Q, v) - q);      // first >= v
+    int hi = int(std::upper_bound(q, q + Q, v) - q) - 1;  // last <= v
+    if (lo <= hi) u = 0.5 * (lo + hi) / (Q - 1);        // tie: middle of its levels
+    else u = (hi + (v - q[hi]) / (q[lo] - q[hi])) / (Q - 1);  // hi = lo - 1
+  }
+  u = std::min(hi_u, std::max(lo_u, u));
+  return inv_norm(u);
+}
+
+MousePopulation MousePopulation::fit(const std::vector<std::vector<MouseAction>>& per_user) {
+  MousePopulation P;
+  std::mt19937 rng(12345);
+  const size_t cap = 3000;  // at most this many actions per user and model: users weigh about equally
+  for (int m = 0; m < kOneClassModels; ++m) {
+    Model& M = P.models_[m];
+    std::vector<std::vector<const MouseAction*>> sel;
+    for (const auto& u : per_user) {
+      std::vector<const MouseAction*> s;
+      for (const MouseAction& a : u)
+        if (is_type(a, m)) s.push_back(&a);
+      std::shuffle(s.begin(), s.end(), rng);
+      if (s.size() > cap) s.resize(cap);
+      if (s.size() >= 10) sel.push_back(std::move(s));
+    }
+    size_t total = 0;
+    for (const auto& s : sel) total += s.size();
+    if (total < 50) continue;
+    M.q.assign(size_t(D) * Q, 0.f);
+    M.edges.assign(D, {});
+    M.p.assign(D, {});
+    std::vector<float> col;
+    for (int f = 0; f < D; ++f) {
+      col.clear();
+      for (const auto& s : sel)
+        for (const MouseAction* a : s) col.push_back(a->f[f]);
+      std::sort(col.begin(), col.end());
+      for (int i = 0; i < Q; ++i) M.q[size_t(f) * Q + i] = float(quantile_sorted(col, double(i) / (Q - 1)));
+      auto& e = M.edges[f];
+      for (int i = 1; i < Q - 1; ++i) {
+        float v = M.q[size_t(f) * Q + i];
+        if (e.empty() || v > e.back()) e.push_back(v);
+      }
+    }
+    // bin probabilities: mean over users of each user's histogram
+    for (int f = 0; f < D; ++f) {
+      std::vector<double> acc(M.edges[f].size() + 1, 0.0);
+      for (const auto& s : sel) {
+        std::vector<double> h(acc.size(), 0.0);
+        for (const MouseAction* a : s) {
+          const auto& e = M.edges[f];
+          h[std::upper_bound(e.begin(), e.end(), a->f[f]) - e.begin()] += 1;
+        }
+        for (size_t b = 0; b < h.size(); ++b) acc[b] += h[b] / double(s.size()) / double(sel.size());
+      }
+      double z = 0;
+      for (double& v : acc) z += (v = std::max(v, 1e-4));
+      M.p[f].resize(acc.size());
+      for (size_t b = 0; b < acc.size(); ++b) M.p[f][b] = float(acc[b] / z);
+    }
+    P.valid_ = true;  // provisional: normal_score() needs models_[m].q
+    std::vector<double> Z;
+    for (const auto& s : sel)
+      for (const MouseAction* a : s)
+        for (int f = 0; f < D; ++f) Z.push_back(P.normal_score(m, f, a->f[f]));
+    std::vector<double> cov;
+    mean_cov(Z, Z.size() / D, 0.0, &M.mu, &cov);
+    M.cov.assign(cov.begin(), cov.end());
+  }
+  P.valid_ = !P.models_[3].q.empty();
+  for (int f = 0; f < D; ++f) {
+    const auto& e = P.models_[3].edges;
+    P.weight[f] = (P.valid_ && !e[f].empty()) ? 1.f : 0.f;
+  }
+  return P;
+}
+
+std::vector<uint8_t> MousePopulation::serialize() const {
+  std::vector<uint8_t> b = {'S', 'M', 'P', '1'};
+  put32(b, kVersion);
+  put32(b, uint32_t(kMouseSchemaVersion));
+  put32(b, uint32_t(D));
+  for (float w : weight) putf(b, w);
+  for (const Model& M : models_) {
+    bool present = !M.q.empty();
+    b.push_back(present ? 1 : 0);
+    if (!present) continue;
+    putvec(b, M.q);
+    for (int f = 0; f < D; ++f) {
+      putvec(b, M.edges[f]);
+      putvec(b, M.p[f]);
+    }
+    putvec(b, M.mu);
+    putvec(b, M.cov);
+  }
+  return b;
+}
+
+bool MousePopulation::deserialize(const uint8_t* data, size_t len) {
+  if (!data || len < 16 || std::memcmp(data, "SMP1", 4) != 0) return false;
+  Reader r{data, len, 4};
+  if (r.u32() != kVersion || r.u32() != uint32_t(kMouseSchemaVersion) || r.u32() != uint32_t(D)) return false;
+  MousePopulation P;
+  for (float& w : P.weight) {
+    w = r.f32();
+    if (!r.ok || w < 0 || w > 1e3) return false;
+  }
+  for (Model& M : P.models_) {
+    uint8_t present = r.u8();
+    if (!r.ok || present > 1) return false;
+    if (!present) continue;
+    if (!r.vec(&M.q, size_t(D) * Q) || M.q.size() != size_t(D) * Q) return false;
+    for (int f = 0; f < D; ++f)
+      for (int i = 1; i < Q; ++i)
+        if (M.q[size_t(f) * Q + i] < M.q[size_t(f) * Q + i - 1]) return false;
+    M.edges.assign(D, {});
+    M.p.assign(D, {});
+    for (int f = 0; f < D; ++f) {
+      if (!r.vec(&M.edges[f], Q) || !strictly_ascending(M.edges[f])) return false;
+      if (!r.vec(&M.p[f], Q + 1) || M.p[f].size() != M.edges[f].size() + 1) return false;
+      for (float v : M.p[f])
+        if (!(v > 0 && v <= 1)) return false;
+    }
+    if (!r.vec(&M.mu, D) || M.mu.size() != size_t(D)) return false;
+    if (!r.vec(&M.cov, size_t(D) * D) || M.cov.size() != size_t(D) * D) return false;
+    std::vector<double> c(M.cov.begin(), M.cov.end());
+    std::vector<float> L;
+    float ld;
+    if (!cholesky(c, D, &L, &ld)) return false;
+  }
+  if (!r.ok || r.off != len || P.models_[3].q.empty()) return false;
+  P.valid_ = true;
+  *this = std::move(P);
+  return true;
+}
+
+// ---------------------------------------------------------------- profile
+
+int MouseOneClass::model_for(const MouseAction& a) const {
+  int t = int(a.type);
+  return (t >= 0 && t < 3 && m_[t].present) ? t : 3;
+}
+
+MouseOneClass MouseOneClass::build(const std::vector<const MouseAction*>& user, const MousePopulation* pop,
+                                   const OneClassParams& p) {
+  MouseOneClass o;
+  o.p_ = p;
+  const bool need_pop = p.method == OneClassMethod::kHistLlr || p.method == OneClassMethod::kGauss;
+  if (need_pop && (!pop || !pop->valid())) return o;
+  if (user.size() < 10) return o;
+  for (int f = 0; f < D; ++f) o.w_[f] = pop ? pop->weight[f] : 1.f;
+  std::vector<float> col;
+  for (int m = 0; m < kOneClassModels; ++m) {
+    std::vector<const MouseAction*> s;
+    for (const MouseAction* a : user)
+      if (is_type(*a, m)) s.push_back(a);
+    size_t need = p.min_type_actions;
+    if (p.method == OneClassMethod::kGauss) need = std::max<size_t>(need, 2 * D);
+    if (m < 3 && s.size() < need) continue;
+    if (m == 3 && s.size() < 10) return o;
+    if (need_pop && pop->model(m).q.empty()) continue;  // (model 3 always exists)
+    Model& M = o.m_[m];
+    M.present = true;
+    switch (p.method) {
+      case OneClassMethod::kRobustZ:
+      case OneClassMethod::kKnn: {
+        M.med.assign(D, 0.f);
+        M.scale.assign(D, 0.f);
+        for (int f = 0; f < D; ++f) {
+          col.clear();
+          for (const MouseAction* a : s) col.push_back(a->f[f]);
+          std::sort(col.begin(), col.end());
+          double med = quantile_sorted(col, 0.5);
+          std::vector<float> dev;
+          for (float v : col) dev.push_back(float(std::abs(v - med)));
+          std::sort(dev.begin(), dev.end());
+          double sc = 1.4826 * quantile_sorted(dev, 0.5);
+          if (!(sc > 0)) sc = (quantile_sorted(col, 0.9) - quantile_sorted(col, 0.1)) / 2.563;
+          if (!(sc > 1e-9)) sc = 0;
+          M.med[f] = float(med);
+          M.scale[f] = float(sc);
+        }
+        if (p.method == OneClassMethod::kKnn) {
+          size_t first = s.size() > p.max_knn_rows ? s.size() - p.max_knn_rows : 0;
+          for (size_t i = first; i < s.size(); ++i)
+            for (int f = 0; f < D; ++f) {
+              double z = M.scale[f] > 0 ? (s[i]->f[f] - M.med[f]) / M.scale[f] : 0;
+              M.rows.push_back(float(std::max(-p.zclip, std::min(p.zclip, z))));
+            }
+        }
+        break;
+      }
+      case OneClassMethod::kHistLlr: {
+        const auto& PM = pop->model(m);
+        M.edges = PM.edges;
+        M.llr.assign(D, {});
+        for (int f = 0; f < D; ++f) {
+          std::vector<double> c(PM.p[f].size(), 0.0);
+          for (const MouseAction* a : s) c[pop->bin_of(m, f, a->f[f])] += 1;
+          M.llr[f].resize(c.size());
+          const double n = double(s.size()), al = p.alpha;
+          for (size_t b = 0; b < c.size(); ++b) {
+            double pu = (c[b] + al * PM.p[f][b]) / (n + al);
+            M.llr[f][b] = float(std::log(pu / PM.p[f][b]));
+          }
+        }
+        break;
+      }
+      case OneClassMethod::kGauss: {
+        const auto& PM = pop->model(m);
+        M.q = PM.q;
+        std::vector<double> Z;
+        for (const MouseAction* a : s)
+          for (int f = 0; f < D; ++f) Z.push_back(pop->normal_score(m, f, a->f[f]));
+        std::vector<double> cov;
+        mean_cov(Z, s.size(), p.shrink, &M.mu_u, &cov);
+        if (!cholesky(cov, D, &M.L_u, &M.ld_u)) { M = Model(); continue; }
+        M.mu_p = PM.mu;
+        std::vector<double> pc(PM.cov.begin(), PM.cov.end());
+        if (!cholesky(pc, D, &M.L_p, &M.ld_p)) { M = Model(); continue; }
+        break;
+      }
+    }
+  }
+  o.valid_ = o.m_[3].present;
+  return o;
+}
+
+double MouseOneClass::raw_score(const MouseAction& a) const {
+  const Model& M = m_[model_for(a)];
+  switch (p_.method) {
+    case OneClassMethod::kRobustZ: {
+      double s = 0;
+      int n = 0;
+      for (int f = 0; f < D; ++f) {
+        if (!(M.scale[f] > 0) || w_[f] <= 0) continue;
+        s += std::min(p_.zclip, std::abs(a.f[f] - M.med[f]) / double(M.scale[f]));
+        ++n;
+      }
+      return n ? -s / n : 0;
+    }
+    case OneClassMethod::kKnn: {
+      float z[D];
+      int used = 0;
+      for (int f = 0; f < D; ++f) {
+        double v = M.scale[f] > 0 ? (a.f[f] - M.med[f]) / M.scale[f] : 0;
+        z[f] = float(std::max(-p_.zclip, std::min(p_.zclip, v)));
+        used += M.scale[f] > 0;
+      }
+      const size_t rows = M.rows.size() / D;
+      const size_t k = std::min<size_t>(size_t(std::max(1, p_.knn_k)), rows);
+      std::vector<float> best(k, 1e30f);  // ascending
+      for (size_t r = 0; r < rows; ++r) {
+        const float* x = &M.rows[r * D];
+        float d = 0;
+        for (int f = 0; f < D; ++f) d += std::abs(z[f] - x[f]);
+        if (d < best[k - 1]) {
+          size_t j = k - 1;
+          while (j > 0 && best[j - 1] > d) { best[j] = best[j - 1]; --j; }
+          best[j] = d;
+        }
+      }
+      double s = 0;
+      for (float d : best) s += d;
+      return k ? -s / double(k) / std::max(used, 1) : 0;
+    }
+    case OneClassMethod::kHistLlr: {
+      double s = 0;
+      for (int f = 0; f < D; ++f) {
+        if (w_[f] == 0) continue;
+        const auto& e = M.edges[f];
+        s += w_[f] * M.llr[f][std::upper_bound(e.begin(), e.end(), a.f[f]) - e.begin()];
+      }
+      return std::max(-p_.clip, std::min(p_.clip, s));
+    }
+    case OneClassMethod::kGauss: {
+      double z[D];
+      const double lo_u = 0.25 / (Q - 1), hi_u = 1 - lo_u;
+      for (int f = 0; f < D; ++f) {
+        const float* q = &M.q[size_t(f) * Q];
+        float v = a.f[f];
+        double u;
+        if (v < q[0]) u = lo_u;
+        else if (v > q[Q - 1]) u = hi_u;
+        else {
+          int lo = int(std::lower_bound(q, q + Q, v) - q);
+          int hi = int(std::upper_bound(q, q + Q, v) - q) - 1;
+          if (lo <= hi) u = 0.5 * (lo + hi) / (Q - 1);
+          else u = (hi + (v - q[hi]) / (q[lo] - q[hi])) / (Q - 1);
+        }
+        z[f] = inv_norm(std::min(hi_u, std::max(lo_u, u)));
+      }
+      double s = -0.5 * (mahal2(M.L_u, M.mu_u, z) - mahal2(M.L_p, M.mu_p, z)) - 0.5 * (M.ld_u - M.ld_p);
+      return std::max(-p_.clip, std::min(p_.clip, s));
+    }
+  }
+  return 0;
+}
+
+void MouseOneClass::hist_terms(const MouseAction& a, float* out) const {
+  for (int f = 0; f < D; ++f) out[f] = 0;
+  if (!valid_ || p_.method != OneClassMethod::kHistLlr) return;
+  const Model& M = m_[model_for(a)];
+  for (int f = 0; f < D; ++f) {
+    const auto& e = M.edges[f];
+    out[f] = M.llr[f][std::upper_bound(e.begin(), e.end(), a.f[f]) - e.begin()];
+  }
+}
+
+double MouseOneClass::action_score(const MouseAction& a) const {
+  if (!valid_) return 0;
+  return (raw_score(a) - norm_mean_) / norm_sd_;
+}
+
+double MouseOneClass::block_score(const MouseAction* a, size_t n) const {
+  if (n == 0) return 0;
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += action_score(a[i]);
+  return s / double(n);
+}
+
+// Raw leave-out scores: 4 contiguous chunks, each scored by a model from the
+// other three. n == 0: per action; n > 0: block means (stride max(1, n/4)).
+std::vector<double> MouseOneClass::leave_out_scores(const std::vector<MouseAction>& user,
+                                                    const MousePopulation* pop, size_t n) const {
+  std::vector<double> out;
+  OneClassParams p = p_;
+  p.self_norm = false;
+  const size_t N = user.size(), K = 4;
+  for (size_t c = 0; c < K; ++c) {
+    size_t b = c * N / K, e = (c + 1) * N / K;
+    std::vector<const MouseAction*> rest;
+    for (size_t i = 0; i < N; ++i)
+      if (i < b || i >= e) rest.push_back(&user[i]);
+    MouseOneClass m = build(rest, pop, p);
+    if (!m.valid_) continue;
+    if (n == 0) {
+      for (size_t i = b; i < e; ++i) out.push_back(m.raw_score(user[i]));
+    } else {
+      std::vector<double> r;
+      for (size_t i = b; i < e; ++i) r.push_back(m.raw_score(user[i]));
+      for (size_t s = 0; s + n <= r.size(); s += std::max<size_t>(1, n / 4)) {
+        double t = 0;
+        for (size_t i = s; i < s + n; ++i) t += r[i];
+        out.push_back(t / double(n));
+      }
+    }
+  }
+  return out;
+}
+
+MouseOneClass MouseOneClass::enroll(const std::vector<MouseAction>& user, const MousePopulation* pop,
+                                    const OneClassParams& p) {
+  std::vector<const MouseAction*> all;
+  for (const MouseAction& a : user) all.push_back(&a);
+  MouseOneClass o = build(all, pop, p);
+  if (o.valid_ && p.self_norm) {
+    std::vector<double> s = o.leave_out_scores(user, pop, 0);
+    if (s.size() >= 2) {
+      double m = 0, v = 0;
+      for (double x : s) m += x;
+      m /= double(s.size());
+      for (double x : s) v += (x - m) * (x - m);
+      v /= double(s.size() - 1);
+      o.norm_mean_ = m;
+      o.norm_sd_ = std::max(1e-6, std::sqrt(v));
+    }
+  }
+  return o;
+}
+
+double MouseOneClass::calibrate(const std::vector<MouseAction>& enrollment, const MousePopulation* pop,
+                                size_t n, double frr) {
+  calib_.clear();
+  if (!valid_ || n == 0) return threshold;
+  for (double s : leave_out_scores(enrollment, pop, n)) calib_.push_back((s - norm_mean_) / norm_sd_);
+  if (!calib_.empty()) threshold = threshold_for_frr(calib_, frr);
+  return threshold;
+}
+
+std::vector<uint8_t> MouseOneClass::serialize() const {
+  std::vector<uint8_t> b = {'S', 'M', 'O', '1'};
+  put32(b, kVersion);
+  put32(b, uint32_t(kMouseSchemaVersion));
+  b.push_back(valid_ ? 1 : 0);
+  b.push_back(uint8_t(p_.method));
+  put32(b, uint32_t(p_.knn_k));
+  put32(b, uint32_t(p_.max_knn_rows));
+  put32(b, uint32_t(p_.min_type_actions));
+  putd(b, p_.alpha);
+  putd(b, p_.shrink);
+  putd(b, p_.clip);
+  putd(b, p_.zclip);
+  b.push_back(p_.self_norm ? 1 : 0);
+  for (float w : w_) putf(b, w);
+  putd(b, norm_mean_);
+  putd(b, norm_sd_);
+  putd(b, threshold);
+  for (const Model& M : m_) {
+    b.push_back(M.present ? 1 : 0);
+    if (!M.present) continue;
+    putvec(b, M.med);
+    putvec(b, M.scale);
+    putvec(b, M.rows);
+    put32(b, uint32_t(M.edges.size()));
+    for (size_t f = 0; f < M.edges.size(); ++f) {
+      putvec(b, M.edges[f]);
+      putvec(b, M.llr[f]);
+    }
+    putvec(b, M.q);
+    putvec(b, M.mu_u);
+    putvec(b, M.L_u);
+    putvec(b, M.mu_p);
+    putvec(b, M.L_p);
+    putf(b, M.ld_u);
+    putf(b, M.ld_p);
+  }
+  return b;
+}
+
+bool MouseOneClass::deserialize(const uint8_t* data, size_t len) {
+  if (!data || len < 16 || std::memcmp(data, "SMO1", 4) != 0) return false;
+  Reader r{data, len, 4};
+  if (r.u32() != kVersion || r.u32() != uint32_t(kMouseSchemaVersion)) return false;
+  MouseOneClass o;
+  uint8_t valid = r.u8(), method = r.u8();
+  if (!r.ok || valid > 1 || method > uint8_t(OneClassMethod::kGauss)) return false;
+  o.p_.method = OneClassMethod(method);
+  o.p_.knn_k = int(r.u32());
+  o.p_.max_knn_rows = r.u32();
+  o.p_.min_type_actions = r.u32();
+  o.p_.alpha = r.f64();
+  o.p_.shrink = r.f64();
+  o.p_.clip = r.f64();
+  o.p_.zclip = r.f64();
+  uint8_t sn = r.u8();
+  if (!r.ok || sn > 1 || o.p_.knn_k < 1 || o.p_.knn_k > 1000 || !(o.p_.clip > 0) || !(o.p_.zclip > 0) ||
+      o.p_.alpha < 0 || o.p_.shrink < 0 || o.p_.shrink > 1)
+    return false;
+  o.p_.self_norm = sn;
+  for (float& w : o.w_) w = r.f32();
+  o.norm_mean_ = r.f64();
+  o.norm_sd_ = r.f64();
+  o.threshold = r.f64();
+  if (!r.ok || !(o.norm_sd_ > 0)) return false;
+  const size_t big = len;  // no vector can be longer than the input
+  for (Model& M : o.m_) {
+    uint8_t present = r.u8();
+    if (!r.ok || present > 1) return false;
+    M.present = present;
+    if (!present) continue;
+    uint32_t nf = 0;
+    if (!r.vec(&M.med, D) || !r.vec(&M.scale, D) || !r.vec(&M.rows, big)) return false;
+    nf = r.u32();
+    if (!r.ok || (nf != 0 && nf != uint32_t(D))) return false;
+    M.edges.assign(nf, {});
+    M.llr.assign(nf, {});
+    for (uint32_t f = 0; f < nf; ++f) {
+      if (!r.vec(&M.edges[f], Q) || !strictly_ascending(M.edges[f])) return false;
+      if (!r.vec(&M.llr[f], Q + 1) || M.llr[f].size() != M.edges[f].size() + 1) return false;
+    }
+    if (!r.vec(&M.q, size_t(D) * Q) || !r.vec(&M.mu_u, D) || !r.vec(&M.L_u, size_t(D) * D) ||
+        !r.vec(&M.mu_p, D) || !r.vec(&M.L_p, size_t(D) * D))
+      return false;
+    M.ld_u = r.f32();
+    M.ld_p = r.f32();
+    if (!r.ok) return false;
+    switch (o.p_.method) {
+      case OneClassMethod::kRobustZ:
+      case OneClassMethod::kKnn:
+        if (M.med.size() != size_t(D) || M.scale.size() != size_t(D)) return false;
+        for (float s : M.scale)
+          if (s < 0) return false;
+        if (o.p_.method == OneClassMethod::kKnn && (M.rows.empty() || M.rows.size() % D != 0)) return false;
+        break;
+      case OneClassMethod::kHistLlr:
+        if (nf != uint32_t(D)) return false;
+        break;
+      case OneClassMethod::kGauss:
+        if (M.q.size() != size_t(D) * Q || M.mu_u.size() != size_t(D) || M.mu_p.size() != size_t(D) ||
+            M.L_u.size() != size_t(D) * D || M.L_p.size() != size_t(D) * D)
+          return false;
+        for (int f = 0; f < D; ++f) {
+          for (int i = 1; i < Q; ++i)
+            if (M.q[size_t(f) * Q + i] < M.q[size_t(f) * Q + i - 1]) return false;
+          if (!(M.L_u[size_t(f) * D + f] > 0) || !(M.L_p[size_t(f) * D + f] > 0)) return false;
+        }
+        break;
+    }
+  }
+  if (r.off != len) return false;
+  if (valid && !o.m_[3].present) return false;
+  o.valid_ = valid;
+  *this = std::move(o);
+  return true;
+}
+
+}  // namespace bio
+}  // namespace sentinel

@@ -1,0 +1,157 @@
+// Host-deployable one-class mouse scorer: enrolled from the user's own
+// actions only, optionally with a small shipped population model.
+//
+// Contract (to be wrapped by the Node-API addon; no Node types here):
+//  * Input: MouseAction feature rows (mouse.h, schema kMouseSchemaVersion).
+//    Enrollment needs ONLY the enrolled user's actions; no other person's
+//    action rows are needed or stored on the host.
+//  * MousePopulation: the optional shipped model, learned offline from public
+//    data (Balabit training users). It holds per-action-type, per-feature
+//    quantile tables (33 levels), the population bin probabilities of those
+//    quantile bins (averaged over users, each user weighted equally), a
+//    population mean and covariance in normal-score space, and per-feature
+//    weights learned on fitting users. These are aggregate parameters; no
+//    action vector of any person is stored in it.
+//  * Methods (OneClassMethod):
+//      kRobustZ  per-type median/MAD z distance to the user's enrollment
+//                (mean clipped |z|); needs no population.
+//      kKnn      mean L1 distance (in the user's robust-z space) to the k
+//                nearest enrollment actions of the same type; no population.
+//      kHistLlr  naive-Bayes density ratio: sum over features of
+//                w_f * log(p_user(bin) / p_pop(bin)), p_user smoothed towards
+//                p_pop (Dirichlet strength alpha); needs a population.
+//      kGauss    full-covariance Gaussian density ratio in the population's
+//                normal-score (copula) space: log N(z; user) - log N(z; pop),
+//                clipped; needs a population.
+//    Action types MM/PC/DD get separate models; a type with fewer than
+//    min_type_actions enrollment actions uses the all-types model.
+//  * Scores: HIGHER = more likely genuine. With self_norm (default) each
+//    action score is standardised by the user's own leave-out enrollment
+//    score mean/sd (4 contiguous enrollment chunks, each scored by a model
+//    built from the other three), so scores of different users share a scale.
+//    block_score() = mean action_score over N actions (BlockScorer in
+//    mouse_model.h does the streaming version).
+//  * calibrate(enrollment, n, frr): leave-out (same 4 chunks) block scores of
+//    n actions from the enrollment, threshold = the frr quantile of them;
+//    accept when block_score >= threshold.
+//  * serialize()/deserialize(): versioned little-endian byte format (magic
+//    "SMO1" for a profile, "SMP1" for a population); deserialize() validates
+//    every length and value and returns false (object unchanged) on
+//    truncated, oversized, wrong-magic or wrong-version input.
+//  * Thread-compat: const methods may be called concurrently; enroll(),
+//    calibrate() and deserialize() need exclusive access.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "mouse.h"
+
+namespace sentinel {
+namespace bio {
+
+enum class OneClassMethod : uint8_t { kRobustZ = 0, kKnn = 1, kHistLlr = 2, kGauss = 3 };
+
+// Model index: 0..2 = ActionType MM/PC/DD, 3 = all types together.
+constexpr int kOneClassModels = 4;
+constexpr int kPopQuantiles = 33;  // quantile levels 0, 1/32, ..., 1
+
+class MousePopulation {
+ public:
+  static constexpr uint32_t kVersion = 1;
+  // Learns the density part (quantiles, bin probabilities, normal-score
+  // mean/covariance) from actions grouped per user (offline, FIT users).
+  // Weights are set to 1 for every feature that varies.
+  static MousePopulation fit(const std::vector<std::vector<MouseAction>>& per_user);
+  // Per-feature weights for kHistLlr (index-aligned with MouseAction::f).
+  std::array<float, kActionFeatures> weight{};
+  bool valid() const { return valid_; }
+
+  std::vector<uint8_t> serialize() const;
+  bool deserialize(const uint8_t* data, size_t len);
+
+  // --- used by MouseOneClass (read-only views) ---
+  struct Model {
+    std::vector<float> q;      // kActionFeatures * kPopQuantiles quantile values
+    std::vector<std::vector<float>> edges;  // per feature: interior bin edges (ascending, unique)
+    std::vector<std::vector<float>> p;      // per feature: bin probabilities (edges+1)
+    std::vector<float> mu;     // kActionFeatures, normal-score space
+    std::vector<float> cov;    // kActionFeatures^2, normal-score space
+  };
+  const Model& model(int m) const { return models_[m]; }
+  // Normal score of value v of feature f under model m's quantile table.
+  double normal_score(int m, int f, float v) const;
+  // Bin of v for feature f in model m.
+  int bin_of(int m, int f, float v) const;
+
+ private:
+  bool valid_ = false;
+  std::array<Model, kOneClassModels> models_;
+};
+
+struct OneClassParams {
+  OneClassMethod method = OneClassMethod::kHistLlr;
+  int knn_k = 5;
+  size_t max_knn_rows = 1500;    // per type model, most recent kept
+  size_t min_type_actions = 30;  // below: the all-types model scores that type
+  double alpha = 4.0;            // kHistLlr: Dirichlet smoothing towards the population
+  double shrink = 0.2;           // kGauss: covariance shrinkage towards its diagonal
+  double clip = 30.0;            // kGauss / kHistLlr: |raw action score| cap
+  double zclip = 5.0;            // kRobustZ / kKnn: |z| cap per feature
+  bool self_norm = true;
+};
+
+class MouseOneClass {
+ public:
+  static constexpr uint32_t kVersion = 1;
+  // `pop` may be null for kRobustZ / kKnn; kHistLlr and kGauss need it
+  // (without it they return an empty profile: valid() false).
+  static MouseOneClass enroll(const std::vector<MouseAction>& user, const MousePopulation* pop,
+                              const OneClassParams& p = {});
+  bool valid() const { return valid_; }
+  double action_score(const MouseAction& a) const;
+  double block_score(const MouseAction* a, size_t n) const;
+  // Per-feature terms of the raw kHistLlr score (unweighted; sum of
+  // weight[f] * out[f] is the raw score). For offline weight learning.
+  void hist_terms(const MouseAction& a, float* out) const;
+  // Sets and returns `threshold` so that `frr` of the leave-out enrollment
+  // blocks of n actions are rejected. `enrollment` must be the actions given
+  // to enroll() (same order); `pop` the same population.
+  double calibrate(const std::vector<MouseAction>& enrollment, const MousePopulation* pop,
+                   size_t n, double frr);
+  // The leave-out block scores the last calibrate() used.
+  const std::vector<double>& calibration_scores() const { return calib_; }
+  double threshold = 0;  // accept when block_score >= threshold
+  const OneClassParams& params() const { return p_; }
+
+  std::vector<uint8_t> serialize() const;
+  bool deserialize(const uint8_t* data, size_t len);
+
+ private:
+  struct Model {
+    bool present = false;
+    std::vector<float> med, scale;          // robust z (kRobustZ, kKnn)
+    std::vector<float> rows;                // kKnn: enrollment rows in z space
+    std::vector<std::vector<float>> edges;  // kHistLlr: per feature bin edges
+    std::vector<std::vector<float>> llr;    // kHistLlr: per feature per bin log ratio
+    std::vector<float> q;                   // kGauss: quantile tables (copied from pop)
+    std::vector<float> mu_u, L_u, mu_p, L_p;  // kGauss: means, Cholesky factors
+    float ld_u = 0, ld_p = 0;               // kGauss: log-determinants
+  };
+  static MouseOneClass build(const std::vector<const MouseAction*>& user, const MousePopulation* pop,
+                             const OneClassParams& p);
+  double raw_score(const MouseAction& a) const;
+  int model_for(const MouseAction& a) const;
+  std::vector<double> leave_out_scores(const std::vector<MouseAction>& user, const MousePopulation* pop,
+                                       size_t n) const;
+  bool valid_ = false;
+  OneClassParams p_;
+  std::array<float, kActionFeatures> w_{};
+  std::array<Model, kOneClassModels> m_;
+  double norm_mean_ = 0, norm_sd_ = 1;
+  std::vector<double> calib_;
+};
+
+}  // namespace bio
+}  // namespace sentinel
