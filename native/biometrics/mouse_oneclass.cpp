@@ -263,6 +263,52 @@ MousePopulation MousePopulation::fit(const std::vector<std::vector<MouseAction>>
   return P;
 }
 
+std::vector<MouseAction> MousePopulation::sample(const std::vector<uint8_t>& type_of, uint32_t seed) const {
+  std::vector<MouseAction> out;
+  if (!valid_) return out;
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> nd(0, 1);
+  std::array<std::vector<float>, kOneClassModels> L;
+  std::array<bool, kOneClassModels> ok{};
+  for (int m = 0; m < kOneClassModels; ++m) {
+    if (models_[m].q.empty()) continue;
+    std::vector<double> c(models_[m].cov.begin(), models_[m].cov.end());
+    float ld;
+    ok[m] = cholesky(c, D, &L[m], &ld);
+  }
+  if (!ok[3]) return out;
+  for (uint8_t t : type_of) {
+    int m = (t < 3 && ok[t]) ? t : 3;
+    const Model& M = models_[m];
+    double e[D], z[D];
+    for (int i = 0; i < D; ++i) e[i] = nd(rng);
+    for (int i = 0; i < D; ++i) {
+      z[i] = M.mu[i];
+      for (int k = 0; k <= i; ++k) z[i] += double(L[m][size_t(i) * D + k]) * e[k];
+    }
+    MouseAction a;
+    a.type = ActionType(m < 3 ? m : (t < 3 ? t : 0));
+    for (int f = 0; f < D; ++f) {
+      const float* q = &M.q[size_t(f) * Q];
+      double u = 0.5 * std::erfc(-z[f] / std::sqrt(2.0)) * (Q - 1);
+      u = std::min(double(Q - 1), std::max(0.0, u));
+      int i = std::min(Q - 2, int(u));
+      double v = q[i] + (u - i) * (q[i + 1] - q[i]);
+      int uniq = 1;
+      for (int j = 1; j < Q; ++j) uniq += q[j] > q[j - 1];
+      if (uniq < 12) {
+        double best = q[0];
+        for (int j = 1; j < Q; ++j)
+          if (std::abs(q[j] - v) < std::abs(best - v)) best = q[j];
+        v = best;
+      }
+      a.f[f] = float(v);
+    }
+    out.push_back(a);
+  }
+  return out;
+}
+
 std::vector<uint8_t> MousePopulation::serialize() const {
   std::vector<uint8_t> b = {'S', 'M', 'P', '1'};
   put32(b, kVersion);

@@ -64,6 +64,13 @@ class MousePopulation {
   // mean/covariance) from actions grouped per user (offline, FIT users).
   // Weights are set to 1 for every feature that varies.
   static MousePopulation fit(const std::vector<std::vector<MouseAction>>& per_user);
+  // Synthetic background for the per-user forest (MouseProfile::enroll):
+  // `n` actions drawn from the population's Gaussian copula of action type
+  // `type_of[i]` (0..2; model 3 where that type has no model): z ~ N(mu, cov)
+  // in normal-score space, mapped back through the quantile tables; features
+  // with fewer than 12 distinct quantile values are snapped to the nearest
+  // one. Deterministic for a seed. No real action of anyone is involved.
+  std::vector<MouseAction> sample(const std::vector<uint8_t>& type_of, uint32_t seed) const;
   // Per-feature weights for kHistLlr (index-aligned with MouseAction::f).
   std::array<float, kActionFeatures> weight{};
   bool valid() const { return valid_; }

@@ -30,7 +30,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <array>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <random>
@@ -42,6 +44,7 @@
 #include "../../native/biometrics/metrics.h"
 #include "../../native/biometrics/mouse.h"
 #include "../../native/biometrics/mouse_model.h"
+#include "../../native/biometrics/mouse_oneclass.h"
 
 using namespace sentinel::bio;
 
@@ -204,6 +207,328 @@ static void run_block_eval(const std::vector<Session>& S, const std::vector<std:
   std::fflush(stdout);
 }
 
+
+// ---------------------------------------------------------------- one-class (--oneclass 1)
+// Host-deployable protocol: users are split into two halves by a hash of
+// their name (--user-salt); each half is TEST once while the other half is
+// FIT. Everything learned offline (population model, feature weights, the
+// RF background) comes from FIT users only; every score is of a TEST user's
+// profile against that user's held-out session (genuine) and the other TEST
+// users' sessions theirs[k % n] (impostors, never seen by any model).
+struct OneClassOpts {
+  std::vector<std::string> methods = {"z", "knn", "hist", "hist-w", "gauss", "rf", "cad"};
+  int knn_k = 5;
+  double alpha = 4.0, shrink = 0.2, l2 = 1e-3;
+  bool self_norm = true;
+  std::string user_salt;
+  std::string write_model;  // --write-model FILE: population + weights from ALL users, then exit
+};
+
+static uint64_t fnv(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+// Class-balanced L2 logistic regression (plain gradient descent on
+// standardised columns); returns weights in the original scale, clipped at 0.
+static std::array<float, kActionFeatures> fit_weights(const std::vector<float>& X, const std::vector<uint8_t>& y,
+                                                      double l2) {
+  const int d = kActionFeatures;
+  const size_t n = y.size();
+  std::vector<double> mu(d, 0), sd(d, 0), w(d, 0);
+  for (size_t i = 0; i < n; ++i)
+    for (int f = 0; f < d; ++f) mu[f] += X[i * d + f];
+  for (int f = 0; f < d; ++f) mu[f] /= double(n);
+  for (size_t i = 0; i < n; ++i)
+    for (int f = 0; f < d; ++f) sd[f] += (X[i * d + f] - mu[f]) * (X[i * d + f] - mu[f]);
+  for (int f = 0; f < d; ++f) sd[f] = std::sqrt(sd[f] / double(n)) + 1e-9;
+  size_t npos = 0;
+  for (uint8_t v : y) npos += v;
+  const double wp = 0.5 / std::max<size_t>(npos, 1), wn = 0.5 / std::max<size_t>(n - npos, 1);
+  double b = 0;
+  std::vector<double> g(d);
+  for (int it = 0; it < 300; ++it) {
+    std::fill(g.begin(), g.end(), 0.0);
+    double gb = 0;
+    for (size_t i = 0; i < n; ++i) {
+      double z = b;
+      for (int f = 0; f < d; ++f) z += w[f] * (X[i * d + f] - mu[f]) / sd[f];
+      double pr = 1 / (1 + std::exp(-z)), e = (pr - y[i]) * (y[i] ? wp : wn);
+      gb += e;
+      for (int f = 0; f < d; ++f) g[f] += e * (X[i * d + f] - mu[f]) / sd[f];
+    }
+    for (int f = 0; f < d; ++f) w[f] -= 2.0 * (g[f] + l2 * w[f]);
+    b -= 2.0 * gb;
+  }
+  // type one-hots (0..2) are left out: the per-type models already use the type
+  std::array<float, kActionFeatures> out{};
+  double sum = 0;
+  int nz = 0;
+  for (int f = 3; f < d; ++f) {
+    out[f] = float(std::max(0.0, w[f] / sd[f]));
+    sum += out[f];
+    nz += out[f] > 0;
+  }
+  for (int f = 3; f < d; ++f) out[f] = float(out[f] * nz / std::max(sum, 1e-12));  // mean nonzero weight 1
+  return out;
+}
+
+static void session_blocks(const std::vector<double>& p, const std::vector<int>& Ns,
+                           std::vector<std::vector<double>>* dst) {
+  dst->resize(Ns.size());
+  for (size_t ni = 0; ni < Ns.size(); ++ni) {
+    size_t N = size_t(Ns[ni]);
+    for (size_t b = 0; b + N <= p.size(); b += N) {
+      double m = 0;
+      for (size_t i = b; i < b + N; ++i) m += p[i];
+      (*dst)[ni].push_back(m / double(N));
+    }
+  }
+}
+
+static void print_scores(const Scores& sc_, const std::vector<int>& Ns, const std::vector<std::string>& users,
+                         bool per_user) {
+  std::printf("%8s %10s %10s %10s %10s %9s %9s\n", "actions", "userAUC", "userEER%", "pooledAUC", "pooledEER%",
+              "#genuine", "#impost");
+  for (size_t ni = 0; ni < Ns.size(); ++ni) {
+    std::vector<double> G, I;
+    double sa = 0, se = 0;
+    int nu = 0;
+    std::string pu;
+    for (size_t u = 0; u < users.size(); ++u) {
+      auto gi = sc_.g.find(int(u));
+      auto ii = sc_.im.find(int(u));
+      if (gi == sc_.g.end() || ii == sc_.im.end()) continue;
+      const auto& g = gi->second[ni];
+      const auto& im = ii->second[ni];
+      if (g.empty() || im.empty()) continue;
+      RocSummary r = roc_summary(g, im);
+      sa += r.auc;
+      se += r.eer;
+      ++nu;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " %s=%.3f", users[u].c_str(), r.auc);
+      pu += buf;
+      G.insert(G.end(), g.begin(), g.end());
+      I.insert(I.end(), im.begin(), im.end());
+    }
+    RocSummary pr = roc_summary(G, I);
+    if (Ns[ni] == 20 && per_user) std::printf("   per-user AUC at 20:%s\n", pu.c_str());
+    std::printf("%8d %10.4f %10.2f %10.4f %10.2f %9zu %9zu\n", Ns[ni], sa / std::max(nu, 1),
+                100 * se / std::max(nu, 1), pr.auc, 100 * pr.eer, G.size(), I.size());
+  }
+}
+
+static OneClassParams oc_params(const std::string& m, const OneClassOpts& o) {
+  OneClassParams p;
+  p.knn_k = o.knn_k;
+  p.alpha = o.alpha;
+  p.shrink = o.shrink;
+  p.self_norm = o.self_norm;
+  if (m == "z") p.method = OneClassMethod::kRobustZ;
+  else if (m == "knn") p.method = OneClassMethod::kKnn;
+  else if (m == "gauss") p.method = OneClassMethod::kGauss;
+  else p.method = OneClassMethod::kHistLlr;
+  return p;
+}
+
+// Population + hist feature weights from the given users (FIT users; or all
+// users for the shipped file). Weights: logistic regression on per-feature
+// log-ratio terms, by-session cross-validation inside these users.
+static MousePopulation learn_population(const std::vector<Session>& S, const std::vector<std::vector<int>>& sess_of,
+                                        const std::vector<int>& fit_users, const OneClassOpts& o, bool verbose) {
+  std::vector<std::vector<MouseAction>> per;
+  for (int u : fit_users) {
+    per.emplace_back();
+    for (int s : sess_of[u]) per.back().insert(per.back().end(), S[s].actions.begin(), S[s].actions.end());
+  }
+  MousePopulation pop = MousePopulation::fit(per);
+  OneClassParams p = oc_params("hist", o);
+  p.self_norm = false;
+  std::vector<float> X;
+  std::vector<uint8_t> y;
+  float row[kActionFeatures];
+  for (int u : fit_users) {
+    const auto& mine = sess_of[u];
+    for (size_t k = 0; k < mine.size(); ++k) {
+      std::vector<MouseAction> enr;
+      for (size_t j = 0; j < mine.size(); ++j)
+        if (j != k) enr.insert(enr.end(), S[mine[j]].actions.begin(), S[mine[j]].actions.end());
+      MouseOneClass m = MouseOneClass::enroll(enr, &pop, p);
+      if (!m.valid()) continue;
+      auto add = [&](int s, uint8_t lab) {
+        for (size_t i = 0; i < S[s].actions.size(); i += 2) {  // every other action keeps it small
+          m.hist_terms(S[s].actions[i], row);
+          X.insert(X.end(), row, row + kActionFeatures);
+          y.push_back(lab);
+        }
+      };
+      add(mine[k], 1);
+      for (int v : fit_users)
+        if (v != u) add(sess_of[v][k % sess_of[v].size()], 0);
+    }
+  }
+  if (!y.empty()) pop.weight = fit_weights(X, y, o.l2);
+  if (verbose) {
+    std::printf("   hist weights (%zu rows):", y.size());
+    for (int f = 0; f < kActionFeatures; ++f)
+      if (pop.weight[f] > 0.05f) std::printf(" %s=%.2f", kActionFeatureNames[f], pop.weight[f]);
+    std::printf("\n");
+  }
+  return pop;
+}
+
+static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<std::vector<int>>& sess_of,
+                              const std::vector<std::string>& users, const std::vector<int>& Ns, ForestParams fp,
+                              size_t max_pos, const char* mode, const OneClassOpts& o, bool per_user) {
+  std::vector<int> half(users.size());
+  for (size_t u = 0; u < users.size(); ++u) half[u] = 0;
+  {  // balanced halves: sort users by hash, alternate
+    std::vector<std::pair<uint64_t, int>> hs;
+    for (size_t u = 0; u < users.size(); ++u) hs.push_back({fnv(o.user_salt + users[u]), int(u)});
+    std::sort(hs.begin(), hs.end());
+    for (size_t i = 0; i < hs.size(); ++i) half[hs[i].second] = int(i % 2);
+  }
+  std::map<std::string, Scores> res;
+  struct Cal { size_t g = 0, grej = 0, im = 0, iacc = 0, enr = 0, enrrej = 0; };
+  std::map<std::string, std::array<Cal, 2>> cal;  // target FRR 5%, 10% at 20 actions
+  const double targets[2] = {0.05, 0.10};
+  std::mt19937 rng(7);
+  for (int h = 0; h < 2; ++h) {
+    std::vector<int> fitu, testu;
+    for (size_t u = 0; u < users.size(); ++u) (half[u] == h ? testu : fitu).push_back(int(u));
+    std::printf("[%s] half %d: FIT", mode, h);
+    for (int u : fitu) std::printf(" %s", users[u].c_str());
+    std::printf("; TEST");
+    for (int u : testu) std::printf(" %s", users[u].c_str());
+    std::printf("\n");
+    MousePopulation pop = learn_population(S, sess_of, fitu, o, true);
+    MousePopulation pop_flat = pop;
+    for (int f = 0; f < kActionFeatures; ++f)  // unit weights for features that vary (as fit() sets them)
+      pop_flat.weight[f] = pop.model(3).edges[f].empty() ? 0.f : 1.f;
+    for (int u : testu) {
+      const auto& mine = sess_of[u];
+      for (size_t k = 0; k < mine.size(); ++k) {
+        std::vector<MouseAction> enr;
+        for (size_t j = 0; j < mine.size(); ++j)
+          if (j != k) enr.insert(enr.end(), S[mine[j]].actions.begin(), S[mine[j]].actions.end());
+        std::vector<int> imp;
+        for (int v : testu)
+          if (v != u) imp.push_back(sess_of[v][k % sess_of[v].size()]);
+        for (const std::string& m : o.methods) {
+          Scores& sc_ = res[m];
+          std::function<double(const MouseAction&)> score;
+          MouseOneClass oc;
+          MouseProfile prof;
+          RandomForest cadrf;
+          if (m == "synth") {
+            // per-user forest against synthetic actions drawn from the FIT population model
+            std::vector<MouseAction> ua = enr;
+            std::shuffle(ua.begin(), ua.end(), rng);
+            if (ua.size() > max_pos) ua.resize(max_pos);
+            std::vector<uint8_t> types;
+            for (const MouseAction& a : ua) types.push_back(uint8_t(a.type));
+            std::vector<MouseAction> bg = pop.sample(types, uint32_t(1000 * u + k));
+            fp.seed = uint32_t(1000 * u + 10 * k + 5);
+            prof = MouseProfile::enroll(ua, bg, fp, max_pos);
+            score = [&](const MouseAction& a) { return prof.action_logit(a); };
+          } else if (m == "rf" || m == "cad") {
+            // per-user forest against a background of FIT users' actions only
+            std::vector<const MouseAction*> pos, neg;
+            for (const MouseAction& a : enr) pos.push_back(&a);
+            std::shuffle(pos.begin(), pos.end(), rng);
+            if (pos.size() > max_pos) pos.resize(max_pos);
+            size_t per = pos.size() / fitu.size() + 1;
+            for (int v : fitu) {
+              std::vector<const MouseAction*> pool;
+              for (int s : sess_of[v])
+                for (const MouseAction& a : S[s].actions) pool.push_back(&a);
+              std::shuffle(pool.begin(), pool.end(), rng);
+              if (pool.size() > per) pool.resize(per);
+              neg.insert(neg.end(), pool.begin(), pool.end());
+            }
+            fp.seed = uint32_t(1000 * u + 10 * k + 3);
+            if (m == "rf") {
+              std::vector<MouseAction> ua, bg;
+              for (auto* a : pos) ua.push_back(*a);
+              for (auto* a : neg) bg.push_back(*a);
+              prof = MouseProfile::enroll(ua, bg, fp, max_pos);
+              score = [&](const MouseAction& a) { return prof.action_logit(a); };
+            } else {
+              std::vector<float> X;
+              std::vector<uint8_t> y;
+              for (auto* a : pos) { X.insert(X.end(), a->cadence.begin(), a->cadence.end()); y.push_back(1); }
+              for (auto* a : neg) { X.insert(X.end(), a->cadence.begin(), a->cadence.end()); y.push_back(0); }
+              cadrf.fit(X, 3, y, fp);
+              score = [&](const MouseAction& a) {
+                double q = std::min(0.995, std::max(0.005, cadrf.predict(a.cadence.data())));
+                return std::log(q / (1 - q));
+              };
+            }
+          } else {
+            const MousePopulation* pp = m == "hist-w" ? &pop : &pop_flat;
+            oc = MouseOneClass::enroll(enr, (m == "z" || m == "knn") ? nullptr : pp, oc_params(m, o));
+            if (!oc.valid()) continue;
+            score = [&](const MouseAction& a) { return oc.action_score(a); };
+          }
+          auto run = [&](int s, bool genuine) {
+            std::vector<double> p;
+            for (const MouseAction& a : S[s].actions) p.push_back(score(a));
+            std::vector<std::vector<double>> blocks;
+            session_blocks(p, Ns, &blocks);
+            auto& dst = genuine ? sc_.g[u] : sc_.im[u];
+            dst.resize(Ns.size());
+            for (size_t ni = 0; ni < Ns.size(); ++ni)
+              dst[ni].insert(dst[ni].end(), blocks[ni].begin(), blocks[ni].end());
+            return blocks;
+          };
+          auto gb = run(mine[k], true);
+          std::vector<std::vector<std::vector<double>>> ib;
+          for (int s : imp) ib.push_back(run(s, false));
+          // calibration to a target FRR on the enrollment (one-class methods)
+          if (m != "rf" && m != "cad" && m != "synth") {
+            size_t n20 = std::find(Ns.begin(), Ns.end(), 20) - Ns.begin();
+            if (n20 < Ns.size())
+              for (int t = 0; t < 2; ++t) {
+                const MousePopulation* pp = m == "hist-w" ? &pop : &pop_flat;
+                double thr = oc.calibrate(enr, (m == "z" || m == "knn") ? nullptr : pp, 20, targets[t]);
+                if (oc.calibration_scores().empty()) continue;
+                Cal& c = cal[m][t];
+                for (double s : oc.calibration_scores()) { ++c.enr; c.enrrej += s < thr; }
+                for (double s : gb[n20]) { ++c.g; c.grej += s < thr; }
+                for (auto& b : ib)
+                  for (double s : b[n20]) { ++c.im; c.iacc += s >= thr; }
+              }
+          }
+        }
+      }
+    }
+  }
+  for (const std::string& m : o.methods) {
+    const char* desc = m == "z" ? "one-class robust z (median/MAD per type; no population)"
+                       : m == "knn" ? "one-class kNN distance to enrollment actions (per type; no population)"
+                       : m == "hist" ? "one-class histogram density ratio vs FIT population (unit weights)"
+                       : m == "hist-w" ? "one-class histogram density ratio vs FIT population (weights learned on FIT)"
+                       : m == "gauss" ? "one-class Gaussian copula density ratio vs FIT population"
+                       : m == "synth" ? "per-user RF against synthetic actions sampled from the FIT population model"
+                       : m == "rf" ? "per-user RF (ours, 44 features), background = FIT users' actions"
+                                   : "per-user RF, cadence-only (3 timing numbers), background = FIT users";
+    std::printf("\n[%s] oneclass method=%s: %s; TEST users, impostors = other TEST users\n", mode, m.c_str(), desc);
+    print_scores(res[m], Ns, users, per_user);
+    if (cal.count(m)) {
+      for (int t = 0; t < 2; ++t) {
+        const Cal& c = cal[m][t];
+        std::printf("   calibrated to %.0f%% enrollment FRR at 20 actions: enrollment FRR %.1f%%, TEST FRR %.1f%%, "
+                    "TEST FAR %.1f%%\n",
+                    100 * targets[t], 100.0 * c.enrrej / std::max<size_t>(c.enr, 1),
+                    100.0 * c.grej / std::max<size_t>(c.g, 1), 100.0 * c.iacc / std::max<size_t>(c.im, 1));
+      }
+    }
+  }
+  std::fflush(stdout);
+}
+
 int main(int argc, char** argv) {
   std::string dir, data_mode = "both";
   std::vector<int> Ns = {1, 5, 10, 20, 50};
@@ -220,6 +545,8 @@ int main(int argc, char** argv) {
   bool per_user_report = false;
   int block_n = 0;
   std::vector<int> drop_features;  // --drop-feature K (repeatable): zeroed in every action
+  bool oneclass = false;
+  OneClassOpts oco;
   fp.trees = 100;
   fp.max_depth = 20;
   for (int i = 1; i < argc; ++i) {
@@ -247,6 +574,20 @@ int main(int argc, char** argv) {
       if (k < 0 || k >= kActionFeatures) { std::fprintf(stderr, "bad feature index\n"); return 2; }
       drop_features.push_back(k);
     }
+    else if (a == "--oneclass") oneclass = std::atoi(next().c_str()) != 0;
+    else if (a == "--oc-methods") {
+      oco.methods.clear();
+      std::stringstream ss(next());
+      std::string x;
+      while (std::getline(ss, x, ',')) oco.methods.push_back(x);
+    }
+    else if (a == "--knn-k") oco.knn_k = std::atoi(next().c_str());
+    else if (a == "--alpha") oco.alpha = std::atof(next().c_str());
+    else if (a == "--shrink") oco.shrink = std::atof(next().c_str());
+    else if (a == "--self-norm") oco.self_norm = std::atoi(next().c_str()) != 0;
+    else if (a == "--l2") oco.l2 = std::atof(next().c_str());
+    else if (a == "--user-salt") oco.user_salt = next();
+    else if (a == "--write-model") oco.write_model = next();
     else if (a == "--block") block_n = std::atoi(next().c_str());
     else if (a == "--per-user") per_user_report = std::atoi(next().c_str()) != 0;
     else if (a == "--pair") g_pair = std::atoi(next().c_str()) != 0;
@@ -286,7 +627,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> modes;
   if (data_mode == "raw" || data_mode == "both") modes.push_back("raw");
   if (data_mode == "common" || data_mode == "both") modes.push_back("common");
-  if (data_mode == "grid") modes.push_back("grid");
+  if (data_mode == "grid" || data_mode == "all") modes.push_back("grid");
+  if (data_mode == "all") modes.insert(modes.begin(), {"raw", "common"});
+  if (!oco.write_model.empty()) modes = {"raw"};
   for (const std::string& mode : modes) {
     g_first.clear();
     std::vector<Session> S = base;
@@ -312,6 +655,21 @@ int main(int argc, char** argv) {
     std::vector<std::vector<int>> sess_of(users.size());
     for (size_t i = 0; i < S.size(); ++i) sess_of[S[i].user].push_back(int(i));
 
+    if (!oco.write_model.empty()) {
+      std::vector<int> all;
+      for (size_t u = 0; u < users.size(); ++u) all.push_back(int(u));
+      MousePopulation pop = learn_population(S, sess_of, all, oco, true);
+      std::vector<uint8_t> b = pop.serialize();
+      std::ofstream f(oco.write_model, std::ios::binary);
+      f.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+      if (!f) { std::fprintf(stderr, "cannot write %s\n", oco.write_model.c_str()); return 1; }
+      std::printf("wrote %s (%zu bytes)\n", oco.write_model.c_str(), b.size());
+      return 0;
+    }
+    if (oneclass) {
+      run_oneclass_eval(S, sess_of, users, Ns, fp, max_pos, mode.c_str(), oco, per_user_report);
+      continue;
+    }
     if (block_n > 0) {
       run_block_eval(S, sess_of, users, size_t(block_n), fp, max_pos, mode.c_str());
       continue;
