@@ -1,0 +1,326 @@
+// Per-user active-application model; the contract is in app_model.h.
+#include "app_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <set>
+
+namespace sentinel::x11 {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kMinVar = 0.05;       // floor of the ln-dwell variance (about ±22% in seconds)
+constexpr double kMinDwellS = 0.05;    // dwell floor before the log (sub-frame focus flicker)
+constexpr char kMagic[4] = {'S', 'A', 'P', 'M'};
+
+double logNormal(double x, double mu, double var) { return -0.5 * (std::log(2 * kPi * var) + (x - mu) * (x - mu) / var); }
+
+class Writer {
+ public:
+  void u8(uint8_t v) { b_.push_back(v); }
+  void u32(uint32_t v) {
+    for (int i = 0; i < 4; i++) b_.push_back(uint8_t(v >> (8 * i)));
+  }
+  void u64(uint64_t v) {
+    for (int i = 0; i < 8; i++) b_.push_back(uint8_t(v >> (8 * i)));
+  }
+  void f64(double d) {
+    uint64_t v;
+    std::memcpy(&v, &d, 8);
+    u64(v);
+  }
+  std::vector<uint8_t> take() { return std::move(b_); }
+
+ private:
+  std::vector<uint8_t> b_;
+};
+
+class Reader {
+ public:
+  Reader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
+  bool u8(uint8_t* v) {
+    if (n_ - at_ < 1) return false;
+    *v = p_[at_++];
+    return true;
+  }
+  bool u32(uint32_t* v) {
+    if (n_ - at_ < 4) return false;
+    *v = 0;
+    for (int i = 0; i < 4; i++) *v |= uint32_t(p_[at_ + i]) << (8 * i);
+    at_ += 4;
+    return true;
+  }
+  bool u64(uint64_t* v) {
+    if (n_ - at_ < 8) return false;
+    *v = 0;
+    for (int i = 0; i < 8; i++) *v |= uint64_t(p_[at_ + i]) << (8 * i);
+    at_ += 8;
+    return true;
+  }
+  bool f64(double* d) {
+    uint64_t v;
+    if (!u64(&v)) return false;
+    std::memcpy(d, &v, 8);
+    return true;
+  }
+  size_t left() const { return n_ - at_; }
+
+ private:
+  const uint8_t* p_;
+  size_t n_;
+  size_t at_ = 0;
+};
+
+}  // namespace
+
+std::vector<AppModel::Transition> AppModel::transitionsOf(const std::vector<AppVisit>& v, double maxGapS) {
+  std::vector<Transition> out;
+  if (v.empty()) return out;
+  size_t cur = 0;  // start of the visit in progress
+  for (size_t i = 1; i < v.size(); i++) {
+    double dt = (v[i].t_us - v[i - 1].t_us) / 1e6;
+    if (!(dt >= 0) || !std::isfinite(v[i].t_us) || v[i].hour > 23 || dt > maxGapS) {
+      cur = i;  // a gap or a bad record: the chain restarts here
+      continue;
+    }
+    if (v[i].app == v[cur].app) continue;  // same app again: the visit goes on
+    double dwell = (v[i].t_us - v[cur].t_us) / 1e6;
+    if (dwell <= maxGapS) out.push_back(Transition{v[cur].app, v[i].app, v[i].hour, dwell});
+    cur = i;
+  }
+  return out;
+}
+
+void AppModel::derive() {
+  fromAll_.clear();
+  fromHour_.clear();
+  for (const auto& [k, c] : pairAll_) fromAll_[k.first] += c;
+  for (const auto& [k, c] : pairHour_) fromHour_[{std::get<0>(k), std::get<1>(k)}] += c;
+}
+
+void AppModel::build(const std::vector<Transition>& ts) {
+  pairAll_.clear();
+  pairHour_.clear();
+  dwell_.clear();
+  dwellAll_ = Dwell();
+  std::set<uint64_t> apps;
+  for (const Transition& t : ts) {
+    pairAll_[{t.from, t.to}]++;
+    pairHour_[{t.hour, t.from, t.to}]++;
+    double x = std::log(std::max(t.dwellS, kMinDwellS));
+    dwell_[t.from].add(x);
+    dwellAll_.add(x);
+    apps.insert(t.from);
+    apps.insert(t.to);
+  }
+  vocab_ = uint32_t(apps.size() + 1);  // + 1: every app never seen at enrollment
+  total_ = ts.size();
+  derive();
+}
+
+double AppModel::llr(const Transition& t) const {
+  const double V = double(vocab_);
+  auto pa = pairAll_.find({t.from, t.to});
+  auto fa = fromAll_.find(t.from);
+  double cab = pa == pairAll_.end() ? 0 : pa->second;
+  double ca = fa == fromAll_.end() ? 0 : double(fa->second);
+  double pAll = (cab + 1) / (ca + V);
+  auto ph = pairHour_.find({t.hour, t.from, t.to});
+  auto fh = fromHour_.find({t.hour, t.from});
+  double chab = ph == pairHour_.end() ? 0 : ph->second;
+  double cha = fh == fromHour_.end() ? 0 : double(fh->second);
+  double p = (chab + beta_ * pAll) / (cha + beta_);
+  double trans = std::log(p * V);
+
+  // Dwell: app-specific ln-dwell Gaussian shrunk towards the pooled one.
+  double x = std::log(std::max(t.dwellS, kMinDwellS));
+  double gVar = dwellAll_.n > 1 ? std::max(dwellAll_.m2 / double(dwellAll_.n - 1), kMinVar) : 1.0;
+  double gMu = dwellAll_.n ? dwellAll_.mean : x;
+  double mu = gMu, var = gVar;
+  auto d = dwell_.find(t.from);
+  if (d != dwell_.end()) {
+    double n = double(d->second.n), k = kDwellPrior;
+    mu = (n * d->second.mean + k * gMu) / (n + k);
+    var = std::max((d->second.m2 + k * gVar) / (n + k), kMinVar);
+  }
+  return trans + logNormal(x, mu, var) - logNormal(x, gMu, gVar);
+}
+
+AppScore AppModel::score(const std::vector<AppVisit>& visits) const {
+  AppScore s;
+  double sum = 0;
+  for (const Transition& t : transitionsOf(visits, maxGapS_)) {
+    sum += llr(t);
+    s.transitions++;
+  }
+  s.score = s.transitions ? sum / s.transitions : std::numeric_limits<double>::quiet_NaN();
+  return s;
+}
+
+bool AppModel::enroll(const std::vector<AppVisit>& visits, const AppModelOptions& opt, AppModel* out, std::string* err) {
+  if (!(opt.maxGapS > 0 && std::isfinite(opt.maxGapS)) || !(opt.beta > 0 && std::isfinite(opt.beta)) ||
+      opt.windowTransitions < 2 || !(opt.frr > 0 && opt.frr < 1)) {
+    *err = "app model options out of range (maxGapS > 0, beta > 0, windowTransitions >= 2, 0 < frr < 1)";
+    return false;
+  }
+  for (size_t i = 0; i < visits.size(); i++) {
+    if (visits[i].hour > 23) {
+      *err = "visit " + std::to_string(i) + ": hour must be 0..23";
+      return false;
+    }
+    if (!std::isfinite(visits[i].t_us) || (i && visits[i].t_us < visits[i - 1].t_us)) {
+      *err = "visit " + std::to_string(i) + ": times must be finite and non-decreasing";
+      return false;
+    }
+  }
+  std::vector<Transition> ts = transitionsOf(visits, opt.maxGapS);
+  if (ts.empty()) {
+    *err = "enrollment holds no app transition";
+    return false;
+  }
+  AppModel m;
+  m.beta_ = opt.beta;
+  m.maxGapS_ = opt.maxGapS;
+  m.threshold_ = std::numeric_limits<double>::quiet_NaN();
+
+  // Leave-one-window-out genuine scores for the threshold.
+  const size_t W = opt.windowTransitions, K = ts.size() / W;
+  if (K >= 5) {
+    std::vector<double> scores;
+    for (size_t k = 0; k < K; k++) {
+      std::vector<Transition> rest;
+      rest.reserve(ts.size() - W);
+      rest.insert(rest.end(), ts.begin(), ts.begin() + k * W);
+      rest.insert(rest.end(), ts.begin() + (k + 1) * W, ts.end());
+      AppModel lo;
+      lo.beta_ = opt.beta;
+      lo.maxGapS_ = opt.maxGapS;
+      lo.build(rest);
+      double sum = 0;
+      for (size_t i = k * W; i < (k + 1) * W; i++) sum += lo.llr(ts[i]);
+      scores.push_back(sum / double(W));
+    }
+    std::sort(scores.begin(), scores.end());
+    // The frr-quantile (lower interpolation): about frr of genuine windows fall below it.
+    size_t idx = size_t(std::floor(opt.frr * double(K)));
+    m.threshold_ = scores[std::min(idx, K - 1)];
+    m.calWindows_ = uint32_t(K);
+  }
+  m.build(ts);
+  *out = std::move(m);
+  return true;
+}
+
+std::vector<uint8_t> AppModel::serialize() const {
+  Writer w;
+  for (char c : kMagic) w.u8(uint8_t(c));
+  w.u32(kVersion);
+  w.u32(vocab_);
+  w.f64(beta_);
+  w.f64(maxGapS_);
+  w.f64(threshold_);
+  w.u32(calWindows_);
+  w.u64(total_);
+  w.u64(dwellAll_.n);
+  w.f64(dwellAll_.mean);
+  w.f64(dwellAll_.m2);
+  w.u32(uint32_t(pairAll_.size()));
+  for (const auto& [k, c] : pairAll_) {
+    w.u64(k.first);
+    w.u64(k.second);
+    w.u32(c);
+  }
+  w.u32(uint32_t(pairHour_.size()));
+  for (const auto& [k, c] : pairHour_) {
+    w.u8(std::get<0>(k));
+    w.u64(std::get<1>(k));
+    w.u64(std::get<2>(k));
+    w.u32(c);
+  }
+  w.u32(uint32_t(dwell_.size()));
+  for (const auto& [app, d] : dwell_) {
+    w.u64(app);
+    w.u64(d.n);
+    w.f64(d.mean);
+    w.f64(d.m2);
+  }
+  return w.take();
+}
+
+bool AppModel::deserialize(const uint8_t* data, size_t len, AppModel* out, std::string* err) {
+  Reader r(data, len);
+  auto fail = [&](const char* why) {
+    *err = std::string("app model: ") + why;
+    return false;
+  };
+  uint8_t m[4];
+  for (uint8_t& c : m)
+    if (!r.u8(&c)) return fail("truncated (header)");
+  if (std::memcmp(m, kMagic, 4) != 0) return fail("bad magic (not an app model)");
+  uint32_t version;
+  if (!r.u32(&version)) return fail("truncated (header)");
+  if (version != kVersion) return fail("unsupported version");
+  AppModel x;
+  if (!r.u32(&x.vocab_) || !r.f64(&x.beta_) || !r.f64(&x.maxGapS_) || !r.f64(&x.threshold_) || !r.u32(&x.calWindows_) ||
+      !r.u64(&x.total_) || !r.u64(&x.dwellAll_.n) || !r.f64(&x.dwellAll_.mean) || !r.f64(&x.dwellAll_.m2))
+    return fail("truncated (header)");
+  if (x.vocab_ < 2 || x.vocab_ > (1u << 30)) return fail("vocabulary out of range");
+  if (!(x.beta_ > 0) || !std::isfinite(x.beta_) || !(x.maxGapS_ > 0) || !std::isfinite(x.maxGapS_))
+    return fail("options out of range");
+  if (std::isinf(x.threshold_)) return fail("threshold is infinite");
+  if (!std::isfinite(x.dwellAll_.mean) || !(x.dwellAll_.m2 >= 0) || !std::isfinite(x.dwellAll_.m2))
+    return fail("dwell statistics are not finite");
+  uint32_t n;
+  uint64_t sumAll = 0, sumHour = 0, sumDwell = 0;
+  if (!r.u32(&n)) return fail("truncated (pairs)");
+  if (size_t(n) * 20 > r.left()) return fail("truncated (pairs)");
+  std::set<uint64_t> apps;
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t a = 0, b = 0;
+    uint32_t c = 0;
+    r.u64(&a), r.u64(&b), r.u32(&c);
+    if (c == 0 || a == b) return fail("bad pair entry");
+    auto key = std::make_pair(a, b);
+    if (!x.pairAll_.empty() && !(x.pairAll_.rbegin()->first < key)) return fail("pairs not strictly sorted");
+    x.pairAll_.emplace_hint(x.pairAll_.end(), key, c);
+    sumAll += c;
+    apps.insert(a);
+    apps.insert(b);
+  }
+  if (!r.u32(&n)) return fail("truncated (hourly pairs)");
+  if (size_t(n) * 21 > r.left()) return fail("truncated (hourly pairs)");
+  for (uint32_t i = 0; i < n; i++) {
+    uint8_t h = 0;
+    uint64_t a = 0, b = 0;
+    uint32_t c = 0;
+    r.u8(&h), r.u64(&a), r.u64(&b), r.u32(&c);
+    if (h > 23 || c == 0 || a == b) return fail("bad hourly pair entry");
+    auto key = std::make_tuple(h, a, b);
+    if (!x.pairHour_.empty() && !(x.pairHour_.rbegin()->first < key)) return fail("hourly pairs not strictly sorted");
+    x.pairHour_.emplace_hint(x.pairHour_.end(), key, c);
+    sumHour += c;
+  }
+  if (!r.u32(&n)) return fail("truncated (dwell)");
+  if (size_t(n) * 32 > r.left()) return fail("truncated (dwell)");
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t app = 0;
+    Dwell d;
+    r.u64(&app), r.u64(&d.n), r.f64(&d.mean), r.f64(&d.m2);
+    if (d.n == 0 || !std::isfinite(d.mean) || !(d.m2 >= 0) || !std::isfinite(d.m2)) return fail("bad dwell entry");
+    if (!x.dwell_.empty() && !(x.dwell_.rbegin()->first < app)) return fail("dwell entries not strictly sorted");
+    x.dwell_.emplace_hint(x.dwell_.end(), app, d);
+    sumDwell += d.n;
+  }
+  if (r.left() != 0) return fail("trailing bytes");
+  // The three tables describe the same transitions: their totals must agree.
+  if (sumAll != x.total_ || sumHour != x.total_ || sumDwell != x.total_ || x.dwellAll_.n != x.total_ || x.total_ == 0)
+    return fail("inconsistent counts");
+  if (x.vocab_ != apps.size() + 1) return fail("vocabulary does not match the pairs");
+  x.derive();
+  *out = std::move(x);
+  return true;
+}
+
+}  // namespace sentinel::x11
