@@ -212,9 +212,141 @@ export interface RawFanotifyWatcher {
   setDaemonPid(pid: number): void;
 }
 
+// ---- biometrics: input collector and keystroke model (native/addon/biometrics_binding.cc) ----
+
+/** Float64 values per key record, and their offsets. No key code is in a record. */
+export const KEY_RECORD_STRIDE = 7;
+export const KeyRec = { PressMs: 0, Flags: 1, MonoBucket: 2, DigraphBucket: 3, HoldMs: 4, PpMs: 5, RpMs: 6 } as const;
+/** Bits of KeyRec.Flags. */
+export const KeyFlag = { Backspace: 1, Hold: 2, Digraph: 4 } as const;
+/** Float64 values per mouse action in `actionMeta`: [type (0 MM, 1 PC, 2 DD), tStartS, tEndS]. */
+export const ACTION_META_STRIDE = 3;
+
+export interface RawInputCollectorOptions {
+  /** Devices opened at once (character devices, FIFOs, recordings); a failure throws (errno set). */
+  paths?: string[];
+  /** A directory whose `event*` entries are opened (e.g. /dev/input). */
+  dir?: string;
+  /** inotify hot-plug in `dir` (default true). */
+  watch?: boolean;
+  /** Host-local 16-byte digraph key file, created 0600 when absent; refused if group/other may read it. */
+  keyPath: string;
+  /** Key code counted as backspace (default 14, evdev KEY_BACKSPACE). */
+  backspaceCode?: number;
+  /** Keystrokes + actions that may wait for drain (default 65536); more are dropped, counted. */
+  maxQueued?: number;
+}
+
+export interface RawDeviceEvent {
+  kind: 'added' | 'removed' | 'error';
+  path: string;
+  /** errno of an error, or of a removal caused by one (ENODEV: unplugged); 0 otherwise. */
+  errno: number;
+  /** Removal only: bytes of an incomplete last record (a truncated stream). */
+  truncatedBytes: number;
+  message: string;
+}
+
+/**
+ * One drained batch. Every array is new and owned by JavaScript.
+ * `keys`: KEY_RECORD_STRIDE numbers per keystroke (KeyRec offsets), in press order.
+ * `actions`: actionFeatures float32 per mouse action; `actionMeta`: ACTION_META_STRIDE per action.
+ */
+export interface RawInputBatch {
+  keys: Float64Array;
+  actions: Float32Array;
+  actionMeta: Float64Array;
+  devices: RawDeviceEvent[];
+}
+
+export interface RawDecodeStats {
+  bytes: number;
+  records: number;
+  malformed: number;
+  repeats: number;
+  synDropped: number;
+  keystrokes: number;
+  unreleased: number;
+  pointerEvents: number;
+  actions: number;
+  ignored: number;
+}
+
+export interface RawInputCollectorStats extends RawDecodeStats {
+  dropped: number;
+  devicesOpen: number;
+  devicesAdded: number;
+  devicesRemoved: number;
+  deviceErrors: number;
+  readErrors: number;
+  truncatedRecords: number;
+  queued: number;
+  running: boolean;
+}
+
+/**
+ * The evdev collector. The constructor opens `paths` and the key (throws Error with `errno`, or
+ * code SENTINEL_E_BIO_KEY). `start` runs its reader thread; `onReady` is called on the JS thread
+ * (ThreadSafeFunction) when output waits. `drain` returns the waiting batch or null. `stop` joins
+ * the thread (idempotent; a stopped collector cannot start again).
+ */
+export interface RawInputCollector {
+  start(onReady: () => void): void;
+  drain(): RawInputBatch | null;
+  stats(): RawInputCollectorStats;
+  stop(): void;
+}
+
+export interface RawKeystrokeScorerInfo {
+  window: number;
+  stride: number;
+  /** Per-user accept threshold on the fused score (calibrated at enrollment to a false-reject rate). */
+  threshold: number;
+  /** Sd of the enrollment's own leave-one-window-out fused scores. */
+  genuineSd: number;
+  enrollmentWindows: number;
+  buffered: number;
+}
+
+/**
+ * Scores a stream of key records against a serialized profile (throws code SENTINEL_E_BIO_PROFILE
+ * for a malformed, truncated or unknown-version profile). `push` returns the fused scores (higher
+ * = more likely the enrolled user) of the windows the batch completed. Synchronous, cheap.
+ */
+export interface RawKeystrokeScorer {
+  push(keys: Float64Array): Float64Array;
+  info(): RawKeystrokeScorerInfo;
+  reset(): void;
+}
+
+export interface RawBiometricsConstants {
+  keyRecordStride: number;
+  actionFeatures: number;
+  actionMetaStride: number;
+  mouseSchemaVersion: number;
+  inputEventSize: number;
+  monoBuckets: number;
+  digraphBuckets: number;
+  /** Mouse action feature names, index-aligned with each action's features. */
+  actionFeatureNames: string[];
+}
+
 export interface RawAddon {
   FanotifyWatcher: new (options: RawFanotifyOptions) => RawFanotifyWatcher;
   Engine: new (options: RawEngineOptions) => RawEngine;
+  InputCollector: new (options: RawInputCollectorOptions) => RawInputCollector;
+  KeystrokeScorer: new (profile: Uint8Array, stride: number) => RawKeystrokeScorer;
+  /**
+   * Synchronous decode of at most 256 KiB of input_event records (tests, benchmarks; the
+   * collector is the asynchronous path). `chunkBytes` > 0 feeds it in pieces (short reads).
+   */
+  decodeInputEvents(
+    bytes: Uint8Array,
+    options: { keyPath: string; backspaceCode?: number; chunkBytes?: number },
+  ): RawInputBatch & { stats: RawDecodeStats; partialBytes: number };
+  /** Enrollment on the libuv pool: resolves a serialized keystroke profile (rejects SENTINEL_E_BIO_ENROLL). */
+  enrollKeystrokes(keys: Float64Array, window: number, frr: number): Promise<Uint8Array>;
+  biometricsConstants(): RawBiometricsConstants;
   /** Feature names in row order, e.g. "w10s.write_rate". */
   featureNames(): string[];
   /** Heuristic contribution names in contrib order. */

@@ -25,6 +25,12 @@ export const ERROR_CATALOG = {
   SENTINEL_E_NOT_FOUND: { wire: 0, message: 'not found' },
   SENTINEL_E_ALERT_DROPPED: { wire: 0, message: 'alerts were dropped' },
   SENTINEL_E_IO: { wire: 0, message: 'I/O error' },
+  SENTINEL_E_INPUT_PERMISSION: { wire: 0, message: 'this process may not read input devices' },
+  SENTINEL_E_INPUT_DEVICE: { wire: 0, message: 'an input device could not be opened or failed' },
+  SENTINEL_E_BIO_KEY: { wire: 0, message: 'the host-local biometrics key file is missing, unsafe or invalid' },
+  SENTINEL_E_BIO_PROFILE: { wire: 0, message: 'a biometric profile is malformed, truncated or of an unknown version' },
+  SENTINEL_E_BIO_ENROLL: { wire: 0, message: 'enrollment failed (not enough input)' },
+  SENTINEL_E_LOCK_FAILED: { wire: 0, message: 'the session lock command failed' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -289,6 +289,7 @@ double KeystrokeProfile::calibrate(const FusionWeights& fw, double frr) {
 KeystrokeProfile KeystrokeProfile::enroll(const std::vector<KeystrokeRecord>& recs,
                                           size_t window) {
   KeystrokeProfile p;
+  p.window = uint32_t(window);
   p.ref_ = TimingStats::from_records(recs.data(), recs.size());
   size_t W = std::min(window, recs.size() / 2);
   std::vector<Components> loo;
@@ -316,6 +317,147 @@ KeystrokeProfile KeystrokeProfile::enroll(const std::vector<KeystrokeRecord>& re
     p.sd_[k] = std::max({sd, 0.1 * std::abs(a), 1e-3});
   }
   return p;
+}
+
+double KeystrokeProfile::genuine_sd(const FusionWeights& fw) const {
+  if (loo_.size() < 2) return 0;
+  std::vector<double> g;
+  for (const Components& c : loo_) {
+    double v = 0;
+    for (int k = 0; k < kComponents; ++k) v += fw.w[k] * (c[k] - mu_[k]) / sd_[k];
+    g.push_back(-v);
+  }
+  double m = std::accumulate(g.begin(), g.end(), 0.0) / double(g.size());
+  double ss = 0;
+  for (double x : g) ss += (x - m) * (x - m);
+  return std::sqrt(ss / double(g.size() - 1));
+}
+
+namespace {
+
+constexpr uint32_t kProfileMagic = 0x31504B53;  // "SKP1" little-endian
+constexpr uint32_t kProfileVersion = 1;
+constexpr uint32_t kMaxLooWindows = 1u << 20;
+
+class Writer {
+ public:
+  void u32(uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(uint8_t(v >> (8 * i)));
+  }
+  void f64(double v) {
+    uint64_t b;
+    std::memcpy(&b, &v, 8);
+    for (int i = 0; i < 8; ++i) out.push_back(uint8_t(b >> (8 * i)));
+  }
+  void f32(float v) {
+    uint32_t b;
+    std::memcpy(&b, &v, 4);
+    u32(b);
+  }
+  std::vector<uint8_t> out;
+};
+
+class Reader {
+ public:
+  Reader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
+  bool u32(uint32_t* v) {
+    if (n_ - at_ < 4) return false;
+    *v = 0;
+    for (int i = 0; i < 4; ++i) *v |= uint32_t(p_[at_ + i]) << (8 * i);
+    at_ += 4;
+    return true;
+  }
+  bool f64(double* v) {
+    if (n_ - at_ < 8) return false;
+    uint64_t b = 0;
+    for (int i = 0; i < 8; ++i) b |= uint64_t(p_[at_ + i]) << (8 * i);
+    at_ += 8;
+    std::memcpy(v, &b, 8);
+    return std::isfinite(*v);
+  }
+  bool f32(float* v) {
+    uint32_t b;
+    if (!u32(&b)) return false;
+    std::memcpy(v, &b, 4);
+    return std::isfinite(*v);
+  }
+  bool done() const { return at_ == n_; }
+  size_t left() const { return n_ - at_; }
+
+ private:
+  const uint8_t* p_;
+  size_t n_;
+  size_t at_ = 0;
+};
+
+void write_stats(Writer& w, const std::vector<BucketStat>& v) {
+  w.u32(uint32_t(v.size()));
+  for (const BucketStat& b : v) {
+    w.u32(b.bucket);
+    w.u32(b.n);
+    w.f32(b.mean);
+    w.f32(b.m2);
+  }
+}
+
+bool read_stats(Reader& r, std::vector<BucketStat>* v, uint32_t buckets) {
+  uint32_t n;
+  if (!r.u32(&n) || n > buckets || size_t(n) * 16 > r.left()) return false;
+  v->resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    BucketStat& b = (*v)[i];
+    if (!r.u32(&b.bucket) || !r.u32(&b.n) || !r.f32(&b.mean) || !r.f32(&b.m2)) return false;
+    if (b.bucket >= buckets || b.n == 0 || b.m2 < 0) return false;
+    if (i > 0 && b.bucket <= (*v)[i - 1].bucket) return false;  // sorted, unique
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<uint8_t> KeystrokeProfile::serialize() const {
+  Writer w;
+  w.u32(kProfileMagic);
+  w.u32(kProfileVersion);
+  w.u32(window);
+  w.f64(threshold);
+  for (int k = 0; k < kComponents; ++k) w.f64(mu_[k]);
+  for (int k = 0; k < kComponents; ++k) w.f64(sd_[k]);
+  w.u32(ref_.n_keys);
+  for (float g : ref_.global) w.f32(g);
+  write_stats(w, ref_.hold);
+  write_stats(w, ref_.pp);
+  write_stats(w, ref_.rp);
+  w.u32(uint32_t(loo_.size()));
+  for (const Components& c : loo_)
+    for (double x : c) w.f64(x);
+  return std::move(w.out);
+}
+
+bool KeystrokeProfile::deserialize(const uint8_t* data, size_t len) {
+  Reader r(data, len);
+  KeystrokeProfile p;
+  uint32_t magic, version, nloo;
+  if (!r.u32(&magic) || magic != kProfileMagic || !r.u32(&version) || version != kProfileVersion) return false;
+  if (!r.u32(&p.window) || p.window == 0 || !r.f64(&p.threshold)) return false;
+  for (int k = 0; k < kComponents; ++k)
+    if (!r.f64(&p.mu_[k])) return false;
+  for (int k = 0; k < kComponents; ++k)
+    if (!r.f64(&p.sd_[k]) || !(p.sd_[k] > 0)) return false;
+  if (!r.u32(&p.ref_.n_keys)) return false;
+  for (float& g : p.ref_.global)
+    if (!r.f32(&g)) return false;
+  if (!read_stats(r, &p.ref_.hold, kMonoBuckets) || !read_stats(r, &p.ref_.pp, kDigraphBuckets) ||
+      !read_stats(r, &p.ref_.rp, kDigraphBuckets))
+    return false;
+  if (!r.u32(&nloo) || nloo > kMaxLooWindows || size_t(nloo) * 8 * kComponents != r.left()) return false;
+  p.loo_.resize(nloo);
+  for (Components& c : p.loo_)
+    for (double& x : c)
+      if (!r.f64(&x)) return false;
+  if (!r.done()) return false;
+  *this = std::move(p);
+  return true;
 }
 
 }  // namespace bio

@@ -172,6 +172,18 @@ class KeystrokeProfile {
   // scores would be rejected (no impostor data needed).
   double calibrate(const FusionWeights& fw, double frr);
   double threshold = 0;
+  // Window length (keystrokes) the profile was enrolled and calibrated for.
+  uint32_t window = 0;
+  // Sample sd of the fused leave-one-window-out enrollment scores (0 with fewer than 2): the
+  // genuine spread the daemon uses to map a score to an impostor probability.
+  double genuine_sd(const FusionWeights& fw) const;
+  size_t enrollment_windows() const { return loo_.size(); }
+  // Portable little-endian serialisation (magic "SKP1", format version 1): window, threshold,
+  // mu, sd, the reference stats (buckets only, never key codes) and the leave-one-window-out
+  // components (kept so the profile can be re-calibrated). deserialize() validates every size,
+  // bucket range and number and returns false (profile untouched) on any mismatch.
+  std::vector<uint8_t> serialize() const;
+  bool deserialize(const uint8_t* data, size_t len);
 
  private:
   TimingStats ref_;

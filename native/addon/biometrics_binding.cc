@@ -1,0 +1,507 @@
+// InputCollector, KeystrokeScorer and friends: argument checks and conversion only; the work is
+// in native/evdev/ and native/biometrics/.
+//
+// Buffers
+// - Key records cross as one Float64Array of kKeyStride numbers per keystroke:
+//   [press_ms, flags, mono_bucket, digraph_bucket, hold_ms, pp_ms, rp_ms], flags bit 0 backspace,
+//   bit 1 hold present, bit 2 digraph present. No key code is in it.
+// - Mouse actions cross as a Float32Array of kActionFeatures per action plus a Float64Array of
+//   kActionMetaStride per action: [type, t_start_s, t_end_s].
+// - Arrays returned by drain()/decodeInputEvents() are new and owned by JavaScript (their memory
+//   is the drained vector; no second copy). Arrays passed in are read during the call only.
+//
+// Threading: the collector's reader thread calls onReady through a ThreadSafeFunction
+// (non-blocking), so JavaScript drains when there is output and never polls. enrollKeystrokes
+// runs on the libuv pool (AsyncWorker) and resolves a Promise; everything else is synchronous
+// and cheap (scoring a 100-keystroke window is a few microseconds to tens of microseconds). An
+// environment cleanup hook stops the reader thread when the environment goes away.
+#include "biometrics_binding.h"
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../biometrics/keystroke.h"
+#include "../biometrics/mouse.h"
+#include "../evdev/collector.h"
+
+namespace sentinel::biobind {
+namespace {
+
+namespace bio = sentinel::bio;
+namespace ev = sentinel::evdev;
+
+constexpr uint32_t kKeyStride = 7;
+constexpr uint32_t kActionMetaStride = 3;
+constexpr size_t kMaxDecodeBytes = 256 * 1024;  // decodeInputEvents is synchronous: keep it short
+constexpr size_t kMaxEnrollKeys = 1u << 20;
+
+[[noreturn]] void throwType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
+[[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+
+std::string stringOpt(Napi::Env env, Napi::Object o, const char* key, bool required) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() && !required) return "";
+  if (!v.IsString()) throwType(env, std::string("options.") + key + " must be a string");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s.empty() || s.size() > 4096 || s.find('\0') != std::string::npos)
+    throwRange(env, std::string("options.") + key + ": bad path");
+  return s;
+}
+
+double numberOpt(Napi::Env env, Napi::Object o, const char* key, double def, double lo, double hi) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsNumber()) throwType(env, std::string("options.") + key + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi)) throwRange(env, std::string("options.") + key + " out of range");
+  return d;
+}
+
+bio::HashKey loadKey(Napi::Env env, const std::string& path) {
+  bio::HashKey key{};
+  std::string err;
+  if (!bio::load_or_create_key(path, &key, &err)) {
+    Napi::Error e = Napi::Error::New(env, err);
+    e.Set("code", Napi::String::New(env, "SENTINEL_E_BIO_KEY"));
+    throw e;
+  }
+  return key;
+}
+
+ev::DecoderConfig decoderConfig(Napi::Env env, Napi::Object o) {
+  ev::DecoderConfig c;
+  c.keys.backspace_code = uint32_t(numberOpt(env, o, "backspaceCode", 14, 0, 767));
+  return c;
+}
+
+// A JS-owned typed array over `v`'s memory (no copy); empty vectors get a plain empty array,
+// because an external ArrayBuffer without memory reads as detached.
+template <typename T, typename ArrayT>
+ArrayT ownedArray(Napi::Env env, std::vector<T>* v) {
+  size_t n = v->size();
+  if (n == 0) {
+    delete v;
+    return ArrayT::New(env, 0);
+  }
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
+      env, v->data(), n * sizeof(T), [](Napi::Env, void*, std::vector<T>* q) { delete q; }, v);
+  return ArrayT::New(env, n, ab, 0);
+}
+
+// The key records of `keys` as a JS-owned Float64Array.
+Napi::Float64Array keysArray(Napi::Env env, const std::vector<ev::KeyRecordOut>& keys) {
+  auto* v = new std::vector<double>(keys.size() * kKeyStride);
+  double* p = v->data();
+  for (const ev::KeyRecordOut& k : keys) {
+    const bio::KeystrokeRecord& r = k.rec;
+    p[0] = k.press_ms;
+    p[1] = double((r.backspace ? 1 : 0) | (r.has_hold ? 2 : 0) | (r.has_digraph ? 4 : 0));
+    p[2] = r.mono_bucket;
+    p[3] = r.digraph_bucket;
+    p[4] = r.hold_ms;
+    p[5] = r.pp_ms;
+    p[6] = r.rp_ms;
+    p += kKeyStride;
+  }
+  return ownedArray<double, Napi::Float64Array>(env, v);
+}
+
+// Key records from a caller's Float64Array (validated: a bad bucket or flag is a RangeError).
+std::vector<bio::KeystrokeRecord> recordsFrom(Napi::Env env, Napi::Value val, const char* what) {
+  if (!val.IsTypedArray() || val.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throwType(env, std::string(what) + " must be a Float64Array of key records");
+  auto a = val.As<Napi::Float64Array>();
+  if (a.ElementLength() % kKeyStride) throwRange(env, std::string(what) + ": length must be a multiple of 7");
+  size_t n = a.ElementLength() / kKeyStride;
+  if (n > kMaxEnrollKeys) throwRange(env, std::string(what) + ": too many key records");
+  std::vector<bio::KeystrokeRecord> out(n);
+  const double* p = a.Data();
+  for (size_t i = 0; i < n; i++, p += kKeyStride) {
+    bio::KeystrokeRecord& r = out[i];
+    double flags = p[1];
+    if (!(flags >= 0 && flags <= 7) || flags != std::floor(flags) || !(p[2] >= 0 && p[2] < bio::kMonoBuckets) ||
+        !(p[3] >= 0 && p[3] < bio::kDigraphBuckets) || !std::isfinite(p[4]) || !std::isfinite(p[5]) ||
+        !std::isfinite(p[6]))
+      throwRange(env, std::string(what) + ": malformed key record at index " + std::to_string(i));
+    int f = int(flags);
+    r.backspace = f & 1;
+    r.has_hold = f & 2;
+    r.has_digraph = f & 4;
+    r.mono_bucket = uint32_t(p[2]);
+    r.digraph_bucket = uint32_t(p[3]);
+    r.hold_ms = float(p[4]);
+    r.pp_ms = float(p[5]);
+    r.rp_ms = float(p[6]);
+  }
+  return out;
+}
+
+Napi::Object batchObject(Napi::Env env, ev::CollectorBatch& b) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("keys", keysArray(env, b.keys));
+  size_t na = b.actions.size();
+  auto* feats = new std::vector<float>(na * bio::kActionFeatures);
+  auto* meta = new std::vector<double>(na * kActionMetaStride);
+  for (size_t i = 0; i < na; i++) {
+    const bio::MouseAction& a = b.actions[i].action;
+    std::copy(a.f.begin(), a.f.end(), feats->begin() + long(i * bio::kActionFeatures));
+    (*meta)[i * 3] = double(a.type);
+    (*meta)[i * 3 + 1] = a.t_start;
+    (*meta)[i * 3 + 2] = a.t_end;
+  }
+  o.Set("actions", ownedArray<float, Napi::Float32Array>(env, feats));
+  o.Set("actionMeta", ownedArray<double, Napi::Float64Array>(env, meta));
+  Napi::Array devs = Napi::Array::New(env, b.devices.size());
+  static const char* const kKinds[] = {"added", "removed", "error"};
+  for (size_t i = 0; i < b.devices.size(); i++) {
+    const ev::DeviceEvent& d = b.devices[i];
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("kind", Napi::String::New(env, kKinds[d.kind]));
+    e.Set("path", Napi::String::New(env, d.path));
+    e.Set("errno", Napi::Number::New(env, d.err));
+    e.Set("truncatedBytes", Napi::Number::New(env, d.truncatedBytes));
+    e.Set("message", Napi::String::New(env, d.message));
+    devs.Set(uint32_t(i), e);
+  }
+  o.Set("devices", devs);
+  return o;
+}
+
+Napi::Object decodeStatsObject(Napi::Env env, const ev::DecodeStats& s) {
+  Napi::Object o = Napi::Object::New(env);
+  auto n = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, double(v))); };
+  n("bytes", s.bytes);
+  n("records", s.records);
+  n("malformed", s.malformed);
+  n("repeats", s.repeats);
+  n("synDropped", s.synDropped);
+  n("keystrokes", s.keystrokes);
+  n("unreleased", s.unreleased);
+  n("pointerEvents", s.pointerEvents);
+  n("actions", s.actions);
+  n("ignored", s.ignored);
+  return o;
+}
+
+class InputCollector : public Napi::ObjectWrap<InputCollector> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "InputCollector",
+                       {
+                           InstanceMethod<&InputCollector::Start>("start"),
+                           InstanceMethod<&InputCollector::Drain>("drain"),
+                           InstanceMethod<&InputCollector::Stats>("stats"),
+                           InstanceMethod<&InputCollector::Stop>("stop"),
+                       });
+  }
+
+  explicit InputCollector(const Napi::CallbackInfo& info) : Napi::ObjectWrap<InputCollector>(info), env_(info.Env()) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray())
+      throwType(env, "InputCollector(options): options must be an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    ev::CollectorOptions opt;
+    Napi::Value paths = o.Get("paths");
+    if (!paths.IsUndefined()) {
+      if (!paths.IsArray()) throwType(env, "options.paths must be an array of strings");
+      Napi::Array pa = paths.As<Napi::Array>();
+      if (pa.Length() > 256) throwRange(env, "options.paths must hold at most 256 paths");
+      for (uint32_t i = 0; i < pa.Length(); i++) {
+        Napi::Value v = pa.Get(i);
+        if (!v.IsString()) throwType(env, "options.paths must be an array of strings");
+        std::string s = v.As<Napi::String>().Utf8Value();
+        if (s.empty() || s.size() > 4096 || s.find('\0') != std::string::npos) throwRange(env, "options.paths: bad path");
+        opt.paths.push_back(std::move(s));
+      }
+    }
+    opt.dir = stringOpt(env, o, "dir", false);
+    Napi::Value w = o.Get("watch");
+    if (!w.IsUndefined()) {
+      if (!w.IsBoolean()) throwType(env, "options.watch must be a boolean");
+      opt.watch = w.As<Napi::Boolean>().Value();
+    }
+    if (opt.paths.empty() && opt.dir.empty()) throwType(env, "options: give paths, dir or both");
+    opt.key = loadKey(env, stringOpt(env, o, "keyPath", true));
+    opt.decoder = decoderConfig(env, o);
+    opt.maxQueued = size_t(numberOpt(env, o, "maxQueued", 65536, 16, 16777216));
+    std::string err;
+    int errnum = 0;
+    collector_ = ev::Collector::open(opt, &err, &errnum);
+    if (!collector_) {
+      Napi::Error e = Napi::Error::New(env, err);
+      e.Set("errno", Napi::Number::New(env, errnum));
+      throw e;
+    }
+    napi_add_env_cleanup_hook(env, &InputCollector::CleanupHook, this);
+    hooked_ = true;
+  }
+
+  ~InputCollector() override {
+    if (hooked_) napi_remove_env_cleanup_hook(env_, &InputCollector::CleanupHook, this);
+    Shutdown();
+  }
+
+ private:
+  static void CleanupHook(void* arg) {
+    auto* self = static_cast<InputCollector*>(arg);
+    self->hooked_ = false;
+    self->Shutdown();
+  }
+
+  void Shutdown() {
+    if (collector_) collector_->stop();  // joins: no call into tsfn_ after this
+    if (tsfnLive_) {
+      tsfn_.Release();
+      tsfnLive_ = false;
+    }
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsFunction()) throwType(env, "start(onReady): onReady must be a function");
+    if (!collector_ || collector_->running() || tsfnLive_ || stopped_)
+      throw Napi::Error::New(env, "InputCollector: already started or stopped");
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "sentinel-input", 0, 1);
+    tsfnLive_ = true;
+    Napi::ThreadSafeFunction t = tsfn_;
+    auto callJs = [](Napi::Env env, Napi::Function fn) {
+      try {
+        fn.Call({});
+      } catch (const Napi::Error& e) {
+        if (!e.IsEmpty()) napi_fatal_exception(env, e.Value());
+      }
+    };
+    std::string err;
+    if (!collector_->start([t, callJs]() mutable { t.NonBlockingCall(callJs); }, &err)) {
+      tsfn_.Release();
+      tsfnLive_ = false;
+      throw Napi::Error::New(env, err);
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value Drain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ev::CollectorBatch b;
+    if (!collector_ || !collector_->drain(&b)) return env.Null();
+    return batchObject(env, b);
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ev::CollectorStats s = collector_->stats();
+    Napi::Object o = decodeStatsObject(env, s.decode);
+    auto n = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, double(v))); };
+    n("dropped", s.dropped);
+    n("devicesOpen", s.devicesOpen);
+    n("devicesAdded", s.devicesAdded);
+    n("devicesRemoved", s.devicesRemoved);
+    n("deviceErrors", s.deviceErrors);
+    n("readErrors", s.readErrors);
+    n("truncatedRecords", s.truncatedRecords);
+    n("queued", s.queued);
+    o.Set("running", Napi::Boolean::New(env, s.running));
+    return o;
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    Shutdown();
+    stopped_ = true;
+    return info.Env().Undefined();
+  }
+
+  napi_env env_;
+  std::unique_ptr<ev::Collector> collector_;
+  Napi::ThreadSafeFunction tsfn_;
+  bool tsfnLive_ = false;
+  bool hooked_ = false;
+  bool stopped_ = false;
+};
+
+// decodeInputEvents(bytes, options): synchronous decode of a short buffer of input_event
+// records (tests, benchmarks). Returns the batch plus its decode stats; what is still in
+// progress at the end of the buffer is flushed.
+Napi::Value DecodeInputEvents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throwType(env, "decodeInputEvents(bytes, options): bytes must be a Uint8Array");
+  if (!info[1].IsObject()) throwType(env, "decodeInputEvents: options must be an object");
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  if (bytes.ElementLength() > kMaxDecodeBytes) throwRange(env, "decodeInputEvents: at most 256 KiB per call");
+  Napi::Object o = info[1].As<Napi::Object>();
+  bio::HashKey key = loadKey(env, stringOpt(env, o, "keyPath", true));
+  ev::InputAssembler as(key, decoderConfig(env, o));
+  ev::DeviceDecoder dec(&as);
+  double chunk = numberOpt(env, o, "chunkBytes", 0, 0, 1 << 20);  // >0: feed in pieces (short reads)
+  const uint8_t* p = bytes.Data();
+  size_t len = bytes.ElementLength();
+  if (chunk > 0) {
+    for (size_t at = 0; at < len; at += size_t(chunk)) dec.feed(p + at, std::min(size_t(chunk), len - at));
+  } else {
+    dec.feed(p, len);
+  }
+  as.flush();
+  ev::CollectorBatch b;
+  b.keys = std::move(as.keys);
+  b.actions = std::move(as.actions);
+  Napi::Object out = batchObject(env, b);
+  out.Set("stats", decodeStatsObject(env, as.stats));
+  out.Set("partialBytes", Napi::Number::New(env, double(dec.partialBytes())));
+  return out;
+}
+
+class EnrollWorker : public Napi::AsyncWorker {
+ public:
+  EnrollWorker(Napi::Env env, std::vector<bio::KeystrokeRecord> recs, size_t window, double frr)
+      : Napi::AsyncWorker(env, "sentinel-enroll"), deferred_(Napi::Promise::Deferred::New(env)),
+        recs_(std::move(recs)), window_(window), frr_(frr) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    bio::KeystrokeProfile p = bio::KeystrokeProfile::enroll(recs_, window_);
+    if (p.enrollment_windows() < 4) {
+      SetError("not enough keystrokes to enroll: need windows of the profile's length to calibrate");
+      return;
+    }
+    p.calibrate(bio::fused_v1(), frr_);
+    bytes_ = p.serialize();
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    deferred_.Resolve(ownedArray<uint8_t, Napi::Uint8Array>(env, new std::vector<uint8_t>(std::move(bytes_))));
+  }
+  void OnError(const Napi::Error& e) override {
+    Napi::Error err = Napi::Error::New(Env(), e.Message());
+    err.Set("code", Napi::String::New(Env(), "SENTINEL_E_BIO_ENROLL"));
+    deferred_.Reject(err.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<bio::KeystrokeRecord> recs_;
+  size_t window_;
+  double frr_;
+  std::vector<uint8_t> bytes_;
+};
+
+// enrollKeystrokes(keys, window, frr) → Promise<Uint8Array> (a serialized profile).
+Napi::Value EnrollKeystrokes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
+    throwType(env, "enrollKeystrokes(keys, window, frr)");
+  std::vector<bio::KeystrokeRecord> recs = recordsFrom(env, info[0], "keys");
+  double w = info[1].As<Napi::Number>().DoubleValue();
+  double frr = info[2].As<Napi::Number>().DoubleValue();
+  if (!(w >= 10 && w <= 10000) || w != std::floor(w)) throwRange(env, "window must be an integer in 10..10000");
+  if (!(frr > 0 && frr < 1)) throwRange(env, "frr must be in (0, 1)");
+  auto* worker = new EnrollWorker(env, std::move(recs), size_t(w), frr);
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+// KeystrokeScorer(profile, stride): keeps the last `window` records and scores a window every
+// `stride` records. push(keys) returns the fused scores (higher = more likely the enrolled user)
+// of the windows completed by this batch, in order.
+class KeystrokeScorer : public Napi::ObjectWrap<KeystrokeScorer> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "KeystrokeScorer",
+                       {
+                           InstanceMethod<&KeystrokeScorer::Push>("push"),
+                           InstanceMethod<&KeystrokeScorer::Info>("info"),
+                           InstanceMethod<&KeystrokeScorer::Reset>("reset"),
+                       });
+  }
+
+  explicit KeystrokeScorer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<KeystrokeScorer>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber())
+      throwType(env, "KeystrokeScorer(profile: Uint8Array, stride: number)");
+    auto b = info[0].As<Napi::Uint8Array>();
+    if (!profile_.deserialize(b.Data(), b.ElementLength())) {
+      Napi::Error e = Napi::Error::New(env, "keystroke profile is malformed, truncated or of an unknown version");
+      e.Set("code", Napi::String::New(env, "SENTINEL_E_BIO_PROFILE"));
+      throw e;
+    }
+    double s = info[1].As<Napi::Number>().DoubleValue();
+    if (!(s >= 1 && s <= profile_.window) || s != std::floor(s)) throwRange(env, "stride must be an integer in 1..window");
+    stride_ = size_t(s);
+    fw_ = bio::fused_v1();
+  }
+
+ private:
+  Napi::Value Push(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<bio::KeystrokeRecord> recs = recordsFrom(env, info.Length() ? info[0] : env.Undefined(), "keys");
+    std::vector<double> scores;
+    const size_t W = profile_.window;
+    for (const bio::KeystrokeRecord& r : recs) {
+      ring_.push_back(r);
+      if (ring_.size() > W) ring_.erase(ring_.begin());
+      if (ring_.size() == W && ++sinceScore_ >= stride_) {
+        sinceScore_ = 0;
+        scores.push_back(profile_.fused_score(bio::TimingStats::from_records(ring_.data(), W), fw_));
+      }
+    }
+    Napi::Float64Array out = Napi::Float64Array::New(env, scores.size());
+    std::copy(scores.begin(), scores.end(), out.Data());
+    return out;
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("window", Napi::Number::New(env, profile_.window));
+    o.Set("stride", Napi::Number::New(env, double(stride_)));
+    o.Set("threshold", Napi::Number::New(env, profile_.threshold));
+    o.Set("genuineSd", Napi::Number::New(env, profile_.genuine_sd(fw_)));
+    o.Set("enrollmentWindows", Napi::Number::New(env, double(profile_.enrollment_windows())));
+    o.Set("buffered", Napi::Number::New(env, double(ring_.size())));
+    return o;
+  }
+
+  Napi::Value Reset(const Napi::CallbackInfo& info) {
+    ring_.clear();
+    sinceScore_ = 0;
+    return info.Env().Undefined();
+  }
+
+  bio::KeystrokeProfile profile_;
+  bio::FusionWeights fw_;
+  std::vector<bio::KeystrokeRecord> ring_;
+  size_t stride_ = 1;
+  size_t sinceScore_ = 0;
+};
+
+Napi::Value BiometricsConstants(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("keyRecordStride", Napi::Number::New(env, kKeyStride));
+  o.Set("actionFeatures", Napi::Number::New(env, bio::kActionFeatures));
+  o.Set("actionMetaStride", Napi::Number::New(env, kActionMetaStride));
+  o.Set("mouseSchemaVersion", Napi::Number::New(env, bio::kMouseSchemaVersion));
+  o.Set("inputEventSize", Napi::Number::New(env, double(ev::inputEventSize())));
+  o.Set("monoBuckets", Napi::Number::New(env, bio::kMonoBuckets));
+  o.Set("digraphBuckets", Napi::Number::New(env, bio::kDigraphBuckets));
+  Napi::Array names = Napi::Array::New(env, bio::kActionFeatures);
+  for (uint32_t i = 0; i < uint32_t(bio::kActionFeatures); i++) names.Set(i, Napi::String::New(env, bio::kActionFeatureNames[i]));
+  o.Set("actionFeatureNames", names);
+  return o;
+}
+
+}  // namespace
+
+void RegisterBiometrics(Napi::Env env, Napi::Object exports) {
+  exports.Set("InputCollector", InputCollector::Define(env));
+  exports.Set("KeystrokeScorer", KeystrokeScorer::Define(env));
+  exports.Set("decodeInputEvents", Napi::Function::New<DecodeInputEvents>(env, "decodeInputEvents"));
+  exports.Set("enrollKeystrokes", Napi::Function::New<EnrollKeystrokes>(env, "enrollKeystrokes"));
+  exports.Set("biometricsConstants", Napi::Function::New<BiometricsConstants>(env, "biometricsConstants"));
+}
+
+}  // namespace sentinel::biobind

@@ -1,0 +1,316 @@
+#include "collector.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <set>
+
+namespace sentinel::evdev {
+
+namespace {
+
+// Poll timeout while input is in progress: how late a movement that ended in a pause (or a press
+// whose release was lost) is noticed. Idle collectors sleep without a timeout.
+constexpr int kIdlePollMs = 200;
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kMaxReadPerWake = 1 << 20;  // per device per wake-up: one busy device cannot starve the rest
+
+std::string openErrorMessage(const std::string& path, int e) {
+  std::string m = "cannot open input device " + path + ": " + std::strerror(e);
+  if (e == EACCES || e == EPERM)
+    m += " (this process may not read input devices: run the daemon as root or in the 'input' group)";
+  return m;
+}
+
+bool isEventName(const char* name) { return std::strncmp(name, "event", 5) == 0; }
+
+int64_t monoUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Collector::Collector(const CollectorOptions& opt) : opt_(opt), assembler_(opt.key, opt.decoder) {}
+
+std::unique_ptr<Collector> Collector::open(const CollectorOptions& opt, std::string* err, int* errnum) {
+  std::unique_ptr<Collector> c(new Collector(opt));
+  for (const std::string& p : opt.paths) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      *errnum = errno;
+      *err = openErrorMessage(p, errno);
+      return nullptr;
+    }
+    Device d;
+    d.path = p;
+    d.fd = fd;
+    d.decoder = std::make_unique<DeviceDecoder>(&c->assembler_);
+    c->devices_.push_back(std::move(d));
+    c->pendingDeviceEvents_.push_back({DeviceEvent::kAdded, p, 0, 0, ""});
+  }
+  if (!opt.dir.empty() && opt.watch) {
+    c->inotifyFd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (c->inotifyFd_ < 0 ||
+        inotify_add_watch(c->inotifyFd_, opt.dir.c_str(), IN_CREATE | IN_ATTRIB | IN_MOVED_TO | IN_DELETE) < 0) {
+      *errnum = errno;
+      *err = "cannot watch input directory " + opt.dir + ": " + std::strerror(errno);
+      return nullptr;
+    }
+  }
+  return c;
+}
+
+Collector::~Collector() {
+  stop();
+  for (Device& d : devices_)
+    if (d.fd >= 0) ::close(d.fd);
+  if (inotifyFd_ >= 0) ::close(inotifyFd_);
+}
+
+bool Collector::start(std::function<void()> onReady, std::string* err) {
+  if (running_.load() || thread_.joinable()) {
+    *err = "collector already started";
+    return false;
+  }
+  stopFd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (stopFd_ < 0) {
+    *err = std::string("eventfd: ") + std::strerror(errno);
+    return false;
+  }
+  onReady_ = std::move(onReady);
+  running_.store(true);
+  thread_ = std::thread([this] { run(); });
+  return true;
+}
+
+void Collector::stop() {
+  if (thread_.joinable()) {
+    uint64_t one = 1;
+    ssize_t w = ::write(stopFd_, &one, sizeof one);
+    (void)w;
+    thread_.join();
+  }
+  if (stopFd_ >= 0) {
+    ::close(stopFd_);
+    stopFd_ = -1;
+  }
+  running_.store(false);
+  std::lock_guard<std::mutex> lk(mu_);
+  shared_.running = false;
+}
+
+void Collector::deviceEvent(DeviceEvent ev) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    switch (ev.kind) {
+      case DeviceEvent::kAdded: shared_.devicesAdded++; break;
+      case DeviceEvent::kRemoved: shared_.devicesRemoved++; break;
+      case DeviceEvent::kError: shared_.deviceErrors++; break;
+    }
+  }
+  pendingDeviceEvents_.push_back(std::move(ev));
+}
+
+void Collector::openDiscovered(const std::string& name) {
+  std::string path = opt_.dir + "/" + name;
+  for (const Device& d : devices_)
+    if (d.path == path) return;
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    deviceEvent({DeviceEvent::kError, path, e, 0, openErrorMessage(path, e)});
+    return;
+  }
+  Device d;
+  d.path = path;
+  d.fd = fd;
+  d.decoder = std::make_unique<DeviceDecoder>(&assembler_);
+  devices_.push_back(std::move(d));
+  deviceEvent({DeviceEvent::kAdded, path, 0, 0, ""});
+}
+
+void Collector::closeDevice(size_t i, int err) {
+  Device& d = devices_[i];
+  uint32_t partial = uint32_t(d.decoder->partialBytes());
+  ::close(d.fd);
+  std::string msg;
+  if (err) msg = std::string("input device ") + d.path + " failed: " + std::strerror(err);
+  if (partial) {
+    std::lock_guard<std::mutex> lk(mu_);
+    shared_.truncatedRecords++;
+  }
+  deviceEvent({DeviceEvent::kRemoved, d.path, err, partial, msg});
+  devices_.erase(devices_.begin() + long(i));
+  // With no device left nothing will complete what is in progress: emit it now.
+  if (devices_.empty()) assembler_.flush();
+}
+
+void Collector::publish() {
+  bool any = false;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    size_t queued = queue_.keys.size() + queue_.actions.size();
+    for (KeyRecordOut& k : assembler_.keys) {
+      if (queued >= opt_.maxQueued) {
+        shared_.dropped++;
+        continue;
+      }
+      queue_.keys.push_back(k);
+      queued++;
+      any = true;
+    }
+    for (MouseActionOut& a : assembler_.actions) {
+      if (queued >= opt_.maxQueued) {
+        shared_.dropped++;
+        continue;
+      }
+      queue_.actions.push_back(a);
+      queued++;
+      any = true;
+    }
+    // Device events are few and never dropped: losing a "removed" would hide a dead modality.
+    for (DeviceEvent& e : pendingDeviceEvents_) {
+      queue_.devices.push_back(std::move(e));
+      any = true;
+    }
+    shared_.decode = assembler_.stats;
+    shared_.devicesOpen = devices_.size();
+    shared_.queued = queue_.keys.size() + queue_.actions.size();
+    shared_.running = true;
+  }
+  assembler_.keys.clear();
+  assembler_.actions.clear();
+  pendingDeviceEvents_.clear();
+  if (any && onReady_) onReady_();
+}
+
+void Collector::run() {
+  if (!opt_.dir.empty()) {
+    if (DIR* dir = ::opendir(opt_.dir.c_str())) {
+      std::set<std::string> names;  // sorted: event0, event1, ... in a stable order
+      while (struct dirent* e = ::readdir(dir))
+        if (isEventName(e->d_name)) names.insert(e->d_name);
+      ::closedir(dir);
+      for (const std::string& n : names) openDiscovered(n);
+    } else {
+      int e = errno;
+      deviceEvent({DeviceEvent::kError, opt_.dir, e, 0,
+                   "cannot list input directory " + opt_.dir + ": " + std::strerror(e)});
+    }
+  }
+  publish();
+  std::vector<uint8_t> buf(kReadChunk);
+  std::vector<struct pollfd> fds;
+  int64_t lastEventUs = 0, lastEventMono = 0;
+  bool inProgress = false;
+  for (;;) {
+    fds.clear();
+    fds.push_back({stopFd_, POLLIN, 0});
+    if (inotifyFd_ >= 0) fds.push_back({inotifyFd_, POLLIN, 0});
+    const size_t firstDev = fds.size();
+    for (const Device& d : devices_) fds.push_back({d.fd, POLLIN, 0});
+    int n = ::poll(fds.data(), fds.size(), inProgress ? kIdlePollMs : -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::lock_guard<std::mutex> lk(mu_);
+      shared_.readErrors++;
+      break;
+    }
+    if (fds[0].revents) break;
+    if (n == 0) {
+      // Timed out: extrapolate the event clock (which may be a recording's) by the real time since.
+      assembler_.idle(lastEventUs + (monoUs() - lastEventMono));
+      inProgress = false;
+      publish();
+      continue;
+    }
+    if (inotifyFd_ >= 0 && fds[1].revents) {
+      alignas(struct inotify_event) char ibuf[4096];
+      ssize_t r;
+      while ((r = ::read(inotifyFd_, ibuf, sizeof ibuf)) > 0) {
+        for (char* p = ibuf; p < ibuf + r;) {
+          auto* ie = reinterpret_cast<struct inotify_event*>(p);
+          if (ie->len && isEventName(ie->name)) {
+            if (ie->mask & IN_DELETE) {
+              std::string path = opt_.dir + "/" + ie->name;
+              for (size_t i = 0; i < devices_.size(); i++)
+                if (devices_[i].path == path) {
+                  closeDevice(i, ENODEV);
+                  break;
+                }
+            } else if (ie->mask & (IN_CREATE | IN_MOVED_TO | IN_ATTRIB)) {
+              openDiscovered(ie->name);
+            }
+          }
+          p += sizeof(struct inotify_event) + ie->len;
+        }
+      }
+    }
+    // Devices: iterate backwards so closing one does not shift the ones still to visit.
+    const size_t ndev = fds.size() - firstDev;
+    for (size_t k = ndev; k-- > 0;) {
+      const struct pollfd& pf = fds[firstDev + k];
+      if (!pf.revents) continue;
+      if (k >= devices_.size()) continue;  // closed by an inotify IN_DELETE above
+      Device& d = devices_[k];
+      if (d.fd != pf.fd) continue;
+      size_t total = 0;
+      for (;;) {
+        ssize_t r = ::read(d.fd, buf.data(), buf.size());
+        if (r > 0) {
+          d.decoder->feed(buf.data(), size_t(r));
+          total += size_t(r);
+          if (total >= kMaxReadPerWake) break;
+          continue;
+        }
+        if (r == 0) {
+          closeDevice(k, 0);
+          break;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        int e = errno;
+        {
+          std::lock_guard<std::mutex> lk(mu_);
+          shared_.readErrors++;
+        }
+        closeDevice(k, e);  // ENODEV: unplugged
+        break;
+      }
+      if (total) {
+        lastEventMono = monoUs();
+        inProgress = true;
+      }
+    }
+    // The event clock follows the newest record decoded (kernel time of the device).
+    if (inProgress) lastEventUs = assembler_.lastEventUs();
+    publish();
+  }
+  publish();
+}
+
+bool Collector::drain(CollectorBatch* out) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (queue_.empty()) return false;
+  *out = std::move(queue_);
+  queue_ = CollectorBatch();
+  shared_.queued = 0;
+  return true;
+}
+
+CollectorStats Collector::stats() {
+  std::lock_guard<std::mutex> lk(mu_);
+  CollectorStats s = shared_;
+  s.running = running_.load();
+  return s;
+}
+
+}  // namespace sentinel::evdev

@@ -1,0 +1,105 @@
+/**
+ * Keystroke model: enrollment into a serialized profile and streaming scoring of key records
+ * (docs/biometrics.md, "Keystroke method"). Thin typed layer over the addon's enrollKeystrokes
+ * and KeystrokeScorer.
+ *
+ * Contract
+ * - `enrollKeystrokeProfile` is asynchronous (native work on the libuv pool) and rejects with
+ *   SENTINEL_E_BIO_ENROLL when the records are too few to calibrate.
+ * - `KeystrokeStream` is synchronous: `push(keys)` scores the windows a batch completes (a few µs
+ *   to tens of µs each) and returns impostor probabilities in [0, 1]. Its constructor throws
+ *   SENTINEL_E_BIO_PROFILE for a malformed, truncated or unknown-version profile.
+ * - Input arrays are read during the call only.
+ */
+import { addon, KEY_RECORD_STRIDE, type RawKeystrokeScorer, type RawKeystrokeScorerInfo } from '../binding.js';
+import { SentinelError } from '../errors.js';
+
+export const DEFAULT_KEYSTROKE_WINDOW = 100;
+export const DEFAULT_ENROLL_FRR = 0.05;
+
+/**
+ * Maps a fused score to the probability-like impostor score the trust machine takes: 0.5 at the
+ * user's calibrated threshold, rising by `slope` logits per genuine sd below it. The genuine sd
+ * comes from the enrollment's own leave-one-window-out scores, so one slope serves every user.
+ */
+export function impostorProbability(score: number, threshold: number, genuineSd: number, slope = 2): number {
+  const sd = genuineSd > 1e-6 ? genuineSd : 1;
+  const z = (slope * (threshold - score)) / sd;
+  const p = 1 / (1 + Math.exp(-z));
+  return Math.min(1, Math.max(0, p));
+}
+
+/** Concatenates key-record arrays (each a multiple of KEY_RECORD_STRIDE long). */
+export function concatKeyRecords(parts: readonly Float64Array[]): Float64Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Float64Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export function keyRecordCount(keys: Float64Array): number {
+  return keys.length / KEY_RECORD_STRIDE;
+}
+
+export async function enrollKeystrokeProfile(
+  keys: Float64Array,
+  options: { window?: number; frr?: number } = {},
+): Promise<Uint8Array> {
+  const window = options.window ?? DEFAULT_KEYSTROKE_WINDOW;
+  const frr = options.frr ?? DEFAULT_ENROLL_FRR;
+  if (!Number.isInteger(window) || window < 10 || window > 10000) {
+    throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `keystroke window must be an integer 10..10000, got ${window}`);
+  }
+  if (!(frr > 0 && frr < 1)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `frr must be in (0, 1), got ${frr}`);
+  const need = 2 * window;
+  const have = keyRecordCount(keys);
+  if (have < need) {
+    throw new SentinelError('SENTINEL_E_BIO_ENROLL', `enrollment needs at least ${need} keystrokes for ${window}-keystroke windows, got ${have}`);
+  }
+  try {
+    return await addon().enrollKeystrokes(keys, window, frr);
+  } catch (err) {
+    throw new SentinelError('SENTINEL_E_BIO_ENROLL', (err as Error).message, { cause: err });
+  }
+}
+
+export class KeystrokeStream {
+  private readonly raw: RawKeystrokeScorer;
+  readonly info: Readonly<RawKeystrokeScorerInfo>;
+
+  /** `stride`: score a window every this many keystrokes (default a quarter of the window). */
+  constructor(profile: Uint8Array, stride?: number) {
+    let raw: RawKeystrokeScorer;
+    try {
+      raw = new (addon().KeystrokeScorer)(profile, stride ?? 1);
+      // The default stride depends on the profile's window, known only once it is parsed.
+      if (stride === undefined) raw = new (addon().KeystrokeScorer)(profile, Math.max(1, Math.floor(raw.info().window / 4)));
+    } catch (err) {
+      const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_INVALID_ARGUMENT';
+      throw new SentinelError(code, (err as Error).message, { cause: err });
+    }
+    this.raw = raw;
+    this.info = Object.freeze(raw.info());
+  }
+
+  /** Fused scores (higher = more likely the enrolled user) of the windows this batch completed. */
+  pushScores(keys: Float64Array): Float64Array {
+    return this.raw.push(keys);
+  }
+
+  /** Impostor probabilities of the windows this batch completed. */
+  push(keys: Float64Array): number[] {
+    const s = this.raw.push(keys);
+    return Array.from(s, (v) => impostorProbability(v, this.info.threshold, this.info.genuineSd));
+  }
+
+  /** Forgets the buffered window (a new session, a long pause). */
+  reset(): void {
+    this.raw.reset();
+  }
+}

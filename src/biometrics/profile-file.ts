@@ -1,0 +1,133 @@
+/**
+ * The enrolled user's biometric profile on disk: one JSON file, mode 0600, written atomically
+ * (temporary file, fsync, rename).
+ *
+ * It holds per-bucket timing statistics (keyed-hash buckets, never key codes) and the per-user
+ * calibration; nothing from which a typed text could be read back (docs/privacy.md). Buckets are
+ * only meaningful with the host key they were made with, so the file records the key's sha256
+ * and loading refuses a profile made under another key.
+ *
+ * Synchronous (small files, read once at start-up or written once by `sentinel enroll`). Throws
+ * SentinelError SENTINEL_E_BIO_PROFILE for a missing, unreadable, malformed, tampered or
+ * unknown-version file, or one made under another key.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, mkdirSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import { SentinelError } from '../errors.js';
+
+export const PROFILE_FORMAT = 'sentinel-bio-profile';
+export const PROFILE_VERSION = 1;
+
+export interface ModalityProfile {
+  /** Serialized native profile. */
+  bytes: Uint8Array;
+  /** What it was enrolled from (keystrokes or actions) and calibrated to. */
+  samples: number;
+  window: number;
+  frr: number;
+}
+
+export interface BioProfile {
+  user: string;
+  createdMs: number;
+  keySha256: string;
+  keystroke?: ModalityProfile;
+}
+
+interface ModalityJson {
+  samples: number;
+  window: number;
+  frr: number;
+  sha256: string;
+  data: string;
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** sha256 of the host key file (the key itself never leaves the host). */
+export function keyFingerprint(keyPath: string): string {
+  try {
+    return sha256(readFileSync(keyPath));
+  } catch (err) {
+    throw new SentinelError('SENTINEL_E_BIO_KEY', `cannot read key file ${keyPath}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function bad(file: string, why: string): never {
+  throw new SentinelError('SENTINEL_E_BIO_PROFILE', `profile ${file}: ${why}`);
+}
+
+export function saveProfile(file: string, p: BioProfile): void {
+  const mod = (m: ModalityProfile): ModalityJson => ({
+    samples: m.samples,
+    window: m.window,
+    frr: m.frr,
+    sha256: sha256(m.bytes),
+    data: Buffer.from(m.bytes).toString('base64'),
+  });
+  const json = {
+    format: PROFILE_FORMAT,
+    version: PROFILE_VERSION,
+    user: p.user,
+    createdMs: p.createdMs,
+    keySha256: p.keySha256,
+    ...(p.keystroke ? { keystroke: mod(p.keystroke) } : {}),
+  };
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, JSON.stringify(json, null, 1) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+}
+
+function modality(file: string, name: string, v: unknown): ModalityProfile | undefined {
+  if (v === undefined) return undefined;
+  if (v === null || typeof v !== 'object') bad(file, `${name} must be an object`);
+  const m = v as Record<string, unknown>;
+  for (const k of ['samples', 'window', 'frr'] as const) {
+    if (typeof m[k] !== 'number' || !Number.isFinite(m[k])) bad(file, `${name}.${k} must be a number`);
+  }
+  if (typeof m['data'] !== 'string' || typeof m['sha256'] !== 'string') bad(file, `${name}.data and ${name}.sha256 must be strings`);
+  const bytes = new Uint8Array(Buffer.from(m['data'], 'base64'));
+  if (sha256(bytes) !== m['sha256']) bad(file, `${name}.data does not match its sha256 (corrupt or altered)`);
+  return { bytes, samples: m['samples'] as number, window: m['window'] as number, frr: m['frr'] as number };
+}
+
+export function loadProfile(file: string, keySha256: string): BioProfile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SentinelError('SENTINEL_E_BIO_PROFILE', `cannot read profile ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch (err) {
+    bad(file, `not valid JSON (truncated?): ${(err as Error).message}`);
+  }
+  if (j === null || typeof j !== 'object') bad(file, 'must be a JSON object');
+  const o = j as Record<string, unknown>;
+  if (o['format'] !== PROFILE_FORMAT) bad(file, `format must be "${PROFILE_FORMAT}"`);
+  if (o['version'] !== PROFILE_VERSION) bad(file, `version ${String(o['version'])} is not supported (this build reads ${PROFILE_VERSION})`);
+  if (typeof o['user'] !== 'string' || typeof o['createdMs'] !== 'number' || typeof o['keySha256'] !== 'string') {
+    bad(file, 'user, createdMs and keySha256 are required');
+  }
+  if (o['keySha256'] !== keySha256) bad(file, 'was enrolled under another host key (re-enroll with `sentinel enroll`)');
+  const keystroke = modality(file, 'keystroke', o['keystroke']);
+  return {
+    user: o['user'],
+    createdMs: o['createdMs'],
+    keySha256: o['keySha256'],
+    ...(keystroke ? { keystroke } : {}),
+  };
+}

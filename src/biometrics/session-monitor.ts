@@ -1,0 +1,148 @@
+/**
+ * The user-session subject: fuses the per-modality impostor scores of the person at the
+ * keyboard into one user trust score and drives it through the same trust state machine as the
+ * file-system subjects (docs/biometrics.md, "Session subject").
+ *
+ * Contract
+ * - Synchronous, single-owner, no I/O; time is passed in, never read from a clock.
+ * - `observe(modality, p, now)` takes an impostor probability in [0, 1] (0.5 = at the user's
+ *   calibrated threshold). Each modality keeps an exponential moving average of its scores, in
+ *   log-odds (`emaAlpha` weight on the newest). A modality with no score for `silentAfterMs`
+ *   drops out of the fusion; the fused score is the weight-averaged log-odds of the modalities
+ *   still live, mapped back to [0, 1]. Each observation is one trust-machine observation.
+ * - Throws SentinelError SENTINEL_E_INVALID_ARGUMENT for a score outside [0, 1] or an unknown
+ *   modality, SENTINEL_E_CONFIG for bad options (from the constructor).
+ */
+import { SentinelError } from '../errors.js';
+import { TrustMachine, type Transition, type TrustPolicy, type TrustState } from '../state/trust-machine.js';
+
+export type Modality = 'keystroke' | 'mouse' | 'app';
+export const MODALITIES: readonly Modality[] = ['keystroke', 'mouse', 'app'];
+
+export interface SessionMonitorOptions {
+  /** Subject id of the session in the audit trail and the operator API. */
+  subjectId: number;
+  policy?: Partial<TrustPolicy>;
+  /** EMA weight of the newest score per modality (0 < a <= 1; 1 = no smoothing). Default 0.5. */
+  emaAlpha?: number;
+  /** A modality silent this long leaves the fusion (default 120 s). */
+  silentAfterMs?: number;
+  /** Fusion weight per modality (default keystroke 1, mouse 1, app 0.5). */
+  weights?: Partial<Record<Modality, number>>;
+}
+
+export interface ModalityStatus {
+  modality: Modality;
+  /** Smoothed impostor probability, or null before the first score. */
+  smoothed: number | null;
+  lastMs: number | null;
+  scores: number;
+  live: boolean;
+}
+
+/** Log-odds of p, clipped so 0 and 1 stay finite. */
+function logit(p: number): number {
+  const q = Math.min(1 - 1e-6, Math.max(1e-6, p));
+  return Math.log(q / (1 - q));
+}
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+interface ModalityState {
+  ema: number | null;
+  lastMs: number | null;
+  scores: number;
+}
+
+export class SessionMonitor {
+  readonly subjectId: number;
+  private readonly machine: TrustMachine;
+  private readonly alpha: number;
+  private readonly silentAfterMs: number;
+  private readonly weights: Record<Modality, number>;
+  private readonly mods = new Map<Modality, ModalityState>();
+  private fusedScore = 0;
+
+  constructor(options: SessionMonitorOptions) {
+    this.subjectId = options.subjectId;
+    this.alpha = options.emaAlpha ?? 0.5;
+    this.silentAfterMs = options.silentAfterMs ?? 120_000;
+    if (!(this.alpha > 0 && this.alpha <= 1)) throw new SentinelError('SENTINEL_E_CONFIG', `emaAlpha must be in (0, 1], got ${this.alpha}`);
+    if (!(this.silentAfterMs > 0)) throw new SentinelError('SENTINEL_E_CONFIG', `silentAfterMs must be > 0`);
+    this.weights = { keystroke: 1, mouse: 1, app: 0.5, ...options.weights };
+    for (const m of MODALITIES) {
+      const w = this.weights[m];
+      if (!(w >= 0 && Number.isFinite(w))) throw new SentinelError('SENTINEL_E_CONFIG', `weight of ${m} must be a finite number >= 0`);
+      this.mods.set(m, { ema: null, lastMs: null, scores: 0 });
+    }
+    this.machine = new TrustMachine(options.policy);
+  }
+
+  observe(modality: Modality, impostorP: number, nowMs: number): Transition | null {
+    const m = this.mods.get(modality);
+    if (!m) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `unknown modality ${String(modality)}`);
+    if (typeof impostorP !== 'number' || !(impostorP >= 0 && impostorP <= 1)) {
+      throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `impostor score must be in [0, 1], got ${String(impostorP)}`);
+    }
+    const l = logit(impostorP);
+    m.ema = m.ema === null ? l : this.alpha * l + (1 - this.alpha) * m.ema;
+    m.lastMs = nowMs;
+    m.scores++;
+    this.fusedScore = this.fuse(nowMs);
+    return this.machine.observe(this.subjectId, this.fusedScore, nowMs);
+  }
+
+  private fuse(nowMs: number): number {
+    let sum = 0;
+    let wsum = 0;
+    for (const [mod, s] of this.mods) {
+      if (s.ema === null || s.lastMs === null || nowMs - s.lastMs > this.silentAfterMs) continue;
+      const w = this.weights[mod];
+      sum += w * s.ema;
+      wsum += w;
+    }
+    return wsum > 0 ? sigmoid(sum / wsum) : 0;
+  }
+
+  /** Steps the state down when the fused score has stayed low (trust machine decay). */
+  tickDecay(nowMs: number): Transition[] {
+    return this.machine.tickDecay(nowMs);
+  }
+
+  reset(nowMs: number, by: string): Transition | null {
+    for (const s of this.mods.values()) {
+      s.ema = null;
+      s.lastMs = null;
+    }
+    this.fusedScore = 0;
+    return this.machine.reset(this.subjectId, nowMs, by);
+  }
+
+  force(to: TrustState, nowMs: number, by: string): Transition | null {
+    return this.machine.force(this.subjectId, to, nowMs, by);
+  }
+
+  get state(): TrustState {
+    return this.machine.state(this.subjectId);
+  }
+
+  /** The last fused impostor score (0 before any). */
+  get score(): number {
+    return this.fusedScore;
+  }
+
+  status(nowMs: number): ModalityStatus[] {
+    return MODALITIES.map((modality) => {
+      const s = this.mods.get(modality) as ModalityState;
+      return {
+        modality,
+        smoothed: s.ema === null ? null : sigmoid(s.ema),
+        lastMs: s.lastMs,
+        scores: s.scores,
+        live: s.lastMs !== null && nowMs - s.lastMs <= this.silentAfterMs,
+      };
+    });
+  }
+}

@@ -1,0 +1,275 @@
+// The evdev decoder and collector (native/evdev/) through the addon: hand-computed keystroke
+// timings, auto-repeat, garbage, short reads, truncated records, SYN_DROPPED, mouse actions,
+// and the threaded collector on recordings, FIFOs, hot-plug, removal and refused devices.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { addon, KEY_RECORD_STRIDE, KeyFlag, KeyRec, ACTION_META_STRIDE, type RawInputBatch } from '../../src/binding.js';
+import { InputSource, type InputBatch } from '../../src/biometrics/input-source.js';
+import { catchError } from '../support/catch-error.js';
+import { cleanupStack } from '../support/cleanups.js';
+import {
+  EV_KEY,
+  EV_SYN,
+  SYN_DROPPED,
+  SYN_REPORT,
+  click,
+  encodeInputEvents,
+  keyEvents,
+  mouseMove,
+  type RawInput,
+} from '../support/input-events.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const cleanups = cleanupStack();
+
+function tempDir(): string {
+  const d = mkdtempSync(path.join(tmpdir(), 'sentinel-evdev-'));
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+function keyRow(keys: Float64Array, i: number): number[] {
+  return Array.from(keys.subarray(i * KEY_RECORD_STRIDE, (i + 1) * KEY_RECORD_STRIDE));
+}
+
+// Three keystrokes; the third (backspace) is pressed before the second is released (rollover).
+const KEYS = [
+  { code: 30, pressUs: 1_000_000, releaseUs: 1_080_000 },
+  { code: 31, pressUs: 1_200_000, releaseUs: 1_290_000 },
+  { code: 14, pressUs: 1_250_000, releaseUs: 1_300_000 },
+];
+
+describe('decodeInputEvents (synchronous decoder)', () => {
+  it('gives the hand-computed hold, press-press and release-press times in press order', () => {
+    const keyPath = path.join(tempDir(), 'bio.key');
+    const out = addon().decodeInputEvents(encodeInputEvents(keyEvents(KEYS)), { keyPath });
+    expect(out.keys.length).toBe(3 * KEY_RECORD_STRIDE);
+    const [a, b, c] = [keyRow(out.keys, 0), keyRow(out.keys, 1), keyRow(out.keys, 2)];
+    expect(a[KeyRec.PressMs]).toBe(1000);
+    expect(a[KeyRec.Flags]).toBe(KeyFlag.Hold); // first key: no digraph yet
+    expect(a[KeyRec.HoldMs]).toBeCloseTo(80, 3);
+    expect(b[KeyRec.Flags]).toBe(KeyFlag.Hold | KeyFlag.Digraph);
+    expect(b[KeyRec.HoldMs]).toBeCloseTo(90, 3);
+    expect(b[KeyRec.PpMs]).toBeCloseTo(200, 3);
+    expect(b[KeyRec.RpMs]).toBeCloseTo(120, 3);
+    expect(c[KeyRec.Flags]).toBe(KeyFlag.Backspace | KeyFlag.Hold | KeyFlag.Digraph);
+    expect(c[KeyRec.HoldMs]).toBeCloseTo(50, 3);
+    expect(c[KeyRec.PpMs]).toBeCloseTo(50, 3);
+    expect(c[KeyRec.RpMs]).toBeCloseTo(-40, 3); // rollover: pressed before the previous release
+    // Buckets: distinct keys get (here) distinct mono buckets in range; no code is in the record.
+    const monos = [a, b, c].map((r) => r[KeyRec.MonoBucket] as number);
+    for (const m of monos) expect(m).toBeGreaterThanOrEqual(0);
+    for (const m of monos) expect(m).toBeLessThan(addon().biometricsConstants().monoBuckets);
+    expect(new Set(monos).size).toBe(3);
+    expect(out.stats.keystrokes).toBe(3);
+    expect(out.stats.malformed).toBe(0);
+  });
+
+  it('the same key file gives the same buckets; another key gives others', () => {
+    const d = tempDir();
+    const bytes = encodeInputEvents(keyEvents(KEYS));
+    const a = addon().decodeInputEvents(bytes, { keyPath: path.join(d, 'one.key') });
+    const a2 = addon().decodeInputEvents(bytes, { keyPath: path.join(d, 'one.key') });
+    const b = addon().decodeInputEvents(bytes, { keyPath: path.join(d, 'two.key') });
+    expect(Array.from(a2.keys)).toEqual(Array.from(a.keys));
+    const monos = (x: RawInputBatch): number[] => [0, 1, 2].map((i) => keyRow(x.keys, i)[KeyRec.MonoBucket] as number);
+    expect(monos(b)).not.toEqual(monos(a));
+  });
+
+  it('drops auto-repeat, refuses garbage records and keeps going', () => {
+    const keyPath = path.join(tempDir(), 'bio.key');
+    const long = [{ code: 30, pressUs: 1_000_000, releaseUs: 1_700_000 }, { code: 31, pressUs: 1_900_000, releaseUs: 1_980_000 }];
+    const good = keyEvents(long, true);
+    const garbage: RawInput[] = [
+      { tUs: 1_850_000, type: 0x7fff, code: 1, value: 1 }, // type above EV_MAX
+      { tUs: 1_850_000, type: EV_KEY, code: 32, value: 7 }, // EV_KEY value not 0/1/2
+    ];
+    const bytes = Buffer.concat([encodeInputEvents(good.slice(0, 6)), encodeInputEvents(garbage), encodeInputEvents(good.slice(6))]);
+    // A record with tv_usec out of range, patched in by hand.
+    const badUsec = encodeInputEvents([{ tUs: 1_860_000, type: EV_KEY, code: 33, value: 1 }]);
+    badUsec.writeBigInt64LE(2_000_000n, 8);
+    const out = addon().decodeInputEvents(Buffer.concat([bytes, badUsec]), { keyPath });
+    expect(out.stats.repeats).toBe(1);
+    expect(out.stats.malformed).toBe(3);
+    expect(out.keys.length / KEY_RECORD_STRIDE).toBe(2);
+    expect(keyRow(out.keys, 0)[KeyRec.HoldMs]).toBeCloseTo(700, 3); // the repeat did not end the hold
+  });
+
+  it('short reads give the same records; a truncated tail is held back and reported', () => {
+    const keyPath = path.join(tempDir(), 'bio.key');
+    const bytes = encodeInputEvents(keyEvents(KEYS));
+    const whole = addon().decodeInputEvents(bytes, { keyPath });
+    for (const chunkBytes of [1, 7, 23, 25]) {
+      const pieces = addon().decodeInputEvents(bytes, { keyPath, chunkBytes });
+      expect(Array.from(pieces.keys)).toEqual(Array.from(whole.keys));
+    }
+    const cut = addon().decodeInputEvents(Buffer.concat([bytes, bytes.subarray(0, 10)]), { keyPath });
+    expect(cut.partialBytes).toBe(10);
+    expect(cut.stats.records).toBe(bytes.length / 24);
+  });
+
+  it('SYN_DROPPED breaks the digraph chain', () => {
+    const keyPath = path.join(tempDir(), 'bio.key');
+    const first = keyEvents(KEYS.slice(0, 1));
+    const second = keyEvents([{ code: 31, pressUs: 1_200_000, releaseUs: 1_290_000 }]);
+    const dropped: RawInput[] = [
+      { tUs: 1_100_000, type: EV_SYN, code: SYN_DROPPED, value: 0 },
+      { tUs: 1_100_000, type: EV_SYN, code: SYN_REPORT, value: 0 },
+    ];
+    const out = addon().decodeInputEvents(encodeInputEvents([...first, ...dropped, ...second]), { keyPath });
+    expect(out.stats.synDropped).toBe(1);
+    expect(out.keys.length / KEY_RECORD_STRIDE).toBe(2);
+    expect((keyRow(out.keys, 1)[KeyRec.Flags] as number) & KeyFlag.Digraph).toBe(0);
+  });
+
+  it('turns relative motion and clicks into mouse actions with the expected geometry', () => {
+    const keyPath = path.join(tempDir(), 'bio.key');
+    const names = addon().biometricsConstants().actionFeatureNames;
+    const events = [
+      ...mouseMove(1_000_000, 300, 0, 600_000, 8_000), // straight, then a 2 s pause
+      ...mouseMove(3_600_000, 0, 200, 400_000, 8_000),
+      ...click(4_150_000, 90_000), // point-click after the second movement
+    ];
+    const out = addon().decodeInputEvents(encodeInputEvents(events), { keyPath });
+    const nf = names.length;
+    const n = out.actions.length / nf;
+    expect(out.actionMeta.length).toBe(n * ACTION_META_STRIDE);
+    expect(n).toBe(2);
+    const f = (i: number, name: string): number => out.actions[i * nf + names.indexOf(name)] as number;
+    expect(out.actionMeta[0]).toBe(0); // MM
+    // The first motion frame is already 4 px in (300 px in 75 frames): 296 px from first to last point.
+    expect(f(0, 'path_px')).toBeCloseTo(296, 0);
+    expect(f(0, 'straightness')).toBeCloseTo(1, 2);
+    expect(out.actionMeta[ACTION_META_STRIDE]).toBe(1); // PC
+    expect(f(1, 'chord_px')).toBeCloseTo(196, 0); // 200 px in 50 frames, first frame 4 px in
+    expect(f(1, 'hold_s')).toBeCloseTo(0.09, 3);
+  });
+});
+
+function collectUntil(src: InputSource, done: (all: InputBatch[]) => boolean): Promise<InputBatch[]> {
+  const all: InputBatch[] = [];
+  return new Promise((resolve) => {
+    src.start((b) => {
+      all.push(b);
+      if (done(all)) resolve(all);
+    });
+  });
+}
+
+const removedCount = (all: InputBatch[]): number => all.flatMap((b) => b.devices).filter((d) => d.kind === 'removed').length;
+const keysOf = (all: InputBatch[]): number[] => all.flatMap((b) => Array.from(b.keys));
+
+describe('InputCollector (reader thread)', () => {
+  it('reads a recording to its end, with the same records as the decoder', async () => {
+    const d = tempDir();
+    const keyPath = path.join(d, 'bio.key');
+    const bytes = encodeInputEvents(keyEvents(KEYS));
+    const rec = path.join(d, 'recording.bin');
+    writeFileSync(rec, bytes);
+    const src = new InputSource({ paths: [rec], keyPath });
+    cleanups.push(() => void src.stop());
+    const all = await collectUntil(src, (a) => removedCount(a) === 1);
+    expect(keysOf(all)).toEqual(Array.from(addon().decodeInputEvents(bytes, { keyPath }).keys));
+    const st = src.stats();
+    expect(st.devicesRemoved).toBe(1);
+    expect(st.truncatedRecords).toBe(0);
+  });
+
+  it('reassembles records split across FIFO writes and reports the writer going away', async () => {
+    const d = tempDir();
+    const keyPath = path.join(d, 'bio.key');
+    const fifo = path.join(d, 'kbd');
+    execFileSync('mkfifo', [fifo]);
+    const src = new InputSource({ paths: [fifo], keyPath });
+    cleanups.push(() => void src.stop());
+    const bytes = encodeInputEvents(keyEvents(KEYS));
+    const got = collectUntil(src, (a) => removedCount(a) === 1);
+    const fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      for (let at = 0; at < bytes.length; at += 5) writeSync(fd, bytes.subarray(at, Math.min(bytes.length, at + 5)));
+      writeSync(fd, bytes.subarray(0, 11)); // a truncated last record
+    } finally {
+      closeSync(fd);
+    }
+    const all = await got;
+    expect(keysOf(all)).toEqual(Array.from(addon().decodeInputEvents(bytes, { keyPath }).keys));
+    const removed = all.flatMap((b) => b.devices).find((e) => e.kind === 'removed');
+    expect(removed?.truncatedBytes).toBe(11);
+    expect(src.stats().truncatedRecords).toBe(1);
+  });
+
+  it('opens devices that appear in the watched directory (hot-plug) and sees them leave', async () => {
+    const d = tempDir();
+    const dir = path.join(d, 'input');
+    execFileSync('mkdir', [dir]);
+    const keyPath = path.join(d, 'bio.key');
+    const src = new InputSource({ dir, keyPath });
+    cleanups.push(() => void src.stop());
+    const all: InputBatch[] = [];
+    let onBatch: (() => void) | undefined;
+    src.start((b) => {
+      all.push(b);
+      onBatch?.();
+    });
+    const until = (pred: () => boolean): Promise<void> =>
+      new Promise((resolve) => {
+        if (pred()) return resolve();
+        onBatch = () => {
+          if (pred()) resolve();
+        };
+      });
+    const node = path.join(dir, 'event7');
+    const added = until(() => all.some((b) => b.devices.some((e) => e.kind === 'added' && e.path === node)));
+    execFileSync('mkfifo', [node]);
+    await added;
+    const bytes = encodeInputEvents(keyEvents(KEYS));
+    const gone = until(() => removedCount(all) === 1);
+    const fd = openSync(node, constants.O_WRONLY | constants.O_NONBLOCK);
+    writeSync(fd, bytes);
+    closeSync(fd);
+    await gone;
+    expect(keysOf(all).length).toBe(3 * KEY_RECORD_STRIDE);
+    // A non-device name in the directory is not opened.
+    expect(all.flatMap((b) => b.devices).every((e) => path.basename(e.path).startsWith('event'))).toBe(true);
+  });
+
+  it('refuses a missing device, a missing directory and an unsafe key with clear codes', () => {
+    const d = tempDir();
+    const keyPath = path.join(d, 'bio.key');
+    const missing = catchError(() => new InputSource({ paths: [path.join(d, 'nope')], keyPath }));
+    expect(missing).toMatchObject({ code: 'SENTINEL_E_INPUT_DEVICE' });
+    expect(String((missing as Error).message)).toContain('nope');
+    const noDir = catchError(() => new InputSource({ dir: path.join(d, 'no-input'), keyPath }));
+    expect(noDir).toMatchObject({ code: 'SENTINEL_E_INPUT_DEVICE' });
+    expect(String((noDir as Error).message)).toContain('input modality off');
+    const loose = path.join(d, 'loose.key');
+    writeFileSync(loose, Buffer.alloc(16, 1));
+    chmodSync(loose, 0o644);
+    const rec = path.join(d, 'rec.bin');
+    writeFileSync(rec, Buffer.alloc(0));
+    expect(catchError(() => new InputSource({ paths: [rec], keyPath: loose }))).toMatchObject({ code: 'SENTINEL_E_BIO_KEY' });
+  });
+
+  it('says a device may not be read when the process lacks permission', () => {
+    const d = tempDir();
+    chmodSync(d, 0o755);
+    const dev = path.join(d, 'event0');
+    writeFileSync(dev, Buffer.alloc(0), { mode: 0o600 }); // root-owned, like /dev/input/event*
+    const own = path.join(d, 'nobody');
+    execFileSync('mkdir', [own]);
+    chownSync(own, 65534, 65534);
+    const script = `
+      process.setgid(65534); process.setuid(65534);
+      const { InputSource } = await import(${JSON.stringify(path.join(root, 'dist/src/biometrics/input-source.js'))});
+      try { new InputSource({ paths: [${JSON.stringify(dev)}], keyPath: ${JSON.stringify(path.join(own, 'k'))} }); console.log('OPENED'); }
+      catch (e) { console.log(e.code + ' ' + e.message); }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('SENTINEL_E_INPUT_PERMISSION');
+    expect(r.stdout).toContain('may not read input devices');
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * Fixture builders for evdev input: `struct input_event` records (64-bit Linux layout, 24 bytes:
+ * tv_sec i64, tv_usec i64, type u16, code u16, value i32) and synthetic typists and mouse users
+ * whose rhythm is a deterministic function of a seed. Used by tests and benchmarks; nothing
+ * here reads a real device.
+ */
+import { xorshift32 } from './prng.js';
+
+export const INPUT_EVENT_SIZE = 24;
+export const EV_SYN = 0;
+export const EV_KEY = 1;
+export const EV_REL = 2;
+export const EV_MSC = 4;
+export const SYN_REPORT = 0;
+export const SYN_DROPPED = 3;
+export const REL_X = 0;
+export const REL_Y = 1;
+export const REL_WHEEL = 8;
+export const BTN_LEFT = 0x110;
+export const KEY_BACKSPACE = 14;
+
+export interface RawInput {
+  tUs: number;
+  type: number;
+  code: number;
+  value: number;
+}
+
+export function encodeInputEvents(events: readonly RawInput[]): Buffer {
+  const b = Buffer.alloc(events.length * INPUT_EVENT_SIZE);
+  events.forEach((e, i) => {
+    const o = i * INPUT_EVENT_SIZE;
+    b.writeBigInt64LE(BigInt(Math.floor(e.tUs / 1e6)), o);
+    b.writeBigInt64LE(BigInt(Math.round(e.tUs % 1e6)), o + 8);
+    b.writeUInt16LE(e.type, o + 16);
+    b.writeUInt16LE(e.code, o + 18);
+    b.writeInt32LE(e.value, o + 20);
+  });
+  return b;
+}
+
+export interface Keystroke {
+  code: number;
+  pressUs: number;
+  releaseUs: number;
+}
+
+/** Press/release events of the keystrokes, each followed by a SYN_REPORT, in time order. */
+export function keyEvents(keys: readonly Keystroke[], withRepeats = false): RawInput[] {
+  const ev: { t: number; seq: number; r: RawInput[] }[] = [];
+  let seq = 0;
+  for (const k of keys) {
+    const frame = (t: number, value: number): RawInput[] => [
+      { tUs: t, type: EV_MSC, code: 4, value: k.code },
+      { tUs: t, type: EV_KEY, code: k.code, value },
+      { tUs: t, type: EV_SYN, code: SYN_REPORT, value: 0 },
+    ];
+    ev.push({ t: k.pressUs, seq: seq++, r: frame(k.pressUs, 1) });
+    if (withRepeats && k.releaseUs - k.pressUs > 600_000) ev.push({ t: k.pressUs + 500_000, seq: seq++, r: frame(k.pressUs + 500_000, 2) });
+    ev.push({ t: k.releaseUs, seq: seq++, r: frame(k.releaseUs, 0) });
+  }
+  ev.sort((a, b) => a.t - b.t || a.seq - b.seq);
+  return ev.flatMap((e) => e.r);
+}
+
+/** evdev codes of the letters a–z and space (US layout), for turning fixture text into keys. */
+const LETTER_CODES: Record<string, number> = {
+  q: 16, w: 17, e: 18, r: 19, t: 20, y: 21, u: 22, i: 23, o: 24, p: 25,
+  a: 30, s: 31, d: 32, f: 33, g: 34, h: 35, j: 36, k: 37, l: 38,
+  z: 44, x: 45, c: 46, v: 47, b: 48, n: 49, m: 50, ' ': 57,
+};
+
+export function textCodes(text: string): number[] {
+  return [...text.toLowerCase()].map((c) => LETTER_CODES[c]).filter((c): c is number => c !== undefined);
+}
+
+export const FIXTURE_TEXT =
+  'the quick brown fox jumps over the lazy dog while seven wizards quietly hex the jovial ' +
+  'sphinx of black quartz and a mad boxer shot a quick gloved jab to the jaw of his dizzy opponent ';
+
+/**
+ * A synthetic typist: per-key hold times and per-digraph press-press latencies are fixed by the
+ * seed (the typist's "rhythm"); each keystroke adds small noise. Two seeds give two typists.
+ */
+export function synthTypist(seed: number): (codes: readonly number[], startUs: number, noiseSeed: number) => Keystroke[] {
+  const hash = (a: number, b: number): number => {
+    const r = xorshift32((seed * 2654435761) ^ (a * 40503) ^ (b * 9973) ^ 0x9e3779b9);
+    r();
+    return r() / 2 ** 32;
+  };
+  const baseHold = 70_000 + (seed % 7) * 9_000;
+  const basePp = 130_000 + (seed % 5) * 25_000;
+  return (codes, startUs, noiseSeed) => {
+    const rnd = xorshift32(noiseSeed);
+    const noise = (): number => (rnd() / 2 ** 32 - 0.5) * 2;
+    const out: Keystroke[] = [];
+    let t = startUs;
+    let prev = -1;
+    for (const c of codes) {
+      if (prev >= 0) t += basePp * (0.55 + 0.9 * hash(prev, c)) * (1 + 0.08 * noise());
+      const hold = baseHold * (0.7 + 0.6 * hash(c, 0)) * (1 + 0.08 * noise());
+      out.push({ code: c, pressUs: Math.round(t), releaseUs: Math.round(t + hold) });
+      prev = c;
+    }
+    return out;
+  };
+}
+
+/** Keystrokes of `n` characters of the fixture text typed by typist `seed`. */
+export function typedKeystrokes(seed: number, n: number, startUs: number, noiseSeed: number, offset = 0): Keystroke[] {
+  const all = textCodes(FIXTURE_TEXT);
+  const codes: number[] = [];
+  for (let i = 0; i < n; i++) codes.push(all[(offset + i) % all.length] as number);
+  return synthTypist(seed)(codes, startUs, noiseSeed);
+}
+
+/** A straight mouse movement from (0,0) by (dx,dy) over `durUs`, one REL frame every `stepUs`. */
+export function mouseMove(startUs: number, dx: number, dy: number, durUs: number, stepUs: number): RawInput[] {
+  const out: RawInput[] = [];
+  const n = Math.max(1, Math.round(durUs / stepUs));
+  let sx = 0;
+  let sy = 0;
+  for (let i = 1; i <= n; i++) {
+    const tx = Math.round((dx * i) / n);
+    const ty = Math.round((dy * i) / n);
+    const t = startUs + i * stepUs;
+    if (tx !== sx) out.push({ tUs: t, type: EV_REL, code: REL_X, value: tx - sx });
+    if (ty !== sy) out.push({ tUs: t, type: EV_REL, code: REL_Y, value: ty - sy });
+    out.push({ tUs: t, type: EV_SYN, code: SYN_REPORT, value: 0 });
+    sx = tx;
+    sy = ty;
+  }
+  return out;
+}
+
+export function click(tUs: number, holdUs: number): RawInput[] {
+  return [
+    { tUs, type: EV_KEY, code: BTN_LEFT, value: 1 },
+    { tUs, type: EV_SYN, code: SYN_REPORT, value: 0 },
+    { tUs: tUs + holdUs, type: EV_KEY, code: BTN_LEFT, value: 0 },
+    { tUs: tUs + holdUs, type: EV_SYN, code: SYN_REPORT, value: 0 },
+  ];
+}
