@@ -5,6 +5,7 @@
       "sources": [
         "<!@(node -p \"require('fs').readFileSync('native/sources.txt','utf8').trim().split(/\\s+/).join(' ')\")"
       ],
+      "libraries": ["<!@(pkg-config --libs xcb)"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"
       ],
@@ -12,7 +13,7 @@
       "cflags!": ["-fno-exceptions", "-O2", "-O0"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17", "-O2", "-O0"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "cflags": ["-O3"],
+      "cflags": ["-O3", "<!@(pkg-config --cflags xcb)"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
