@@ -17,6 +17,7 @@
 #include "../core/sample.h"
 #include "system.h"
 #include "fanotify_binding.h"
+#include "biometrics_binding.h"
 #include "app_binding.h"
 
 namespace {
@@ -333,6 +334,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sampleStats", Napi::Function::New<SampleStats>(env, "sampleStats"));
   sentinel::sys::RegisterSystemFunctions(env, exports);
   sentinel::fanotify::RegisterFanotify(env, exports);
+  sentinel::biobind::RegisterBiometrics(env, exports);
   sentinel::x11::RegisterApp(env, exports);
   return exports;
 }
