@@ -12,6 +12,7 @@ import { registerProtect } from './commands/protect.js';
 import { registerWatch } from './commands/watch.js';
 import { registerLab } from './commands/lab.js';
 import { registerEval } from './commands/eval.js';
+import { registerEnroll } from './commands/enroll.js';
 
 export function buildProgram(): Command {
   const program = new Command('sentinel')
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerWatch(program);
   registerLab(program);
   registerEval(program);
+  registerEnroll(program);
   return program;
 }
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { SentinelError } from '../src/errors.js';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../src/engine.js';
 import type { TrustPolicy } from '../src/state/trust-machine.js';
+import type { BiometricsConfig } from './biometrics.js';
 
 export interface SentinelConfig {
   dataDir: string;
@@ -24,6 +25,7 @@ export interface SentinelConfig {
   tick: { intervalMs: number; decayIntervalMs: number; maxRows: number; maxDueBeforePause: number };
   decoys: string[];
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
+  biometrics: BiometricsConfig;
 }
 
 /** The checkout root (holds binding.gyp), or undefined when installed elsewhere. */
@@ -54,8 +56,24 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
     tick: { intervalMs: 20, decayIntervalMs: 1000, maxRows: 4096, maxDueBeforePause: 50_000 },
     decoys: [],
     log: { level: 'info' },
+    // Continuous authentication: on once a profile is enrolled and input devices exist.
+    biometrics: {
+      enabled: true,
+      inputDir: '/dev/input',
+      devices: [],
+      keyPath: path.join(data, 'bio.key'),
+      profilePath: path.join(data, 'profiles', 'user.json'),
+      lockCommand: ['loginctl', 'lock-session'],
+      stride: 0,
+      emaAlpha: 0.5,
+      silentAfterMs: 120_000,
+      policy: {},
+    },
   };
 }
+
+/** Array-valued settings whose elements are strings (the others hold numbers). */
+const STRING_ARRAYS = new Set(['decoys', 'devices', 'lockCommand']);
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -74,7 +92,7 @@ function merge(base: Record<string, unknown>, patch: Json, at: string, open: Rea
       base[k] = v;
     } else if (Array.isArray(cur)) {
       if (!Array.isArray(v)) fail(key, 'must be an array');
-      const want = typeof (cur[0] ?? (k === 'decoys' ? '' : 0));
+      const want = STRING_ARRAYS.has(k) ? 'string' : 'number';
       v.forEach((x, i) => {
         if (typeof x !== want) fail(`${key}[${i}]`, `must be a ${want}`);
       });
@@ -117,13 +135,18 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   const cfg = defaultConfig(overrides.dataDir ? path.resolve(overrides.dataDir) : dataDirFromFile);
   const { dataDir: _ignored, ...rest } = fileObj;
   // `policy` is checked by TrustMachine itself; it starts empty so its keys are open here.
-  merge(cfg as unknown as Record<string, unknown>, rest, '', new Set(['policy']));
+  merge(cfg as unknown as Record<string, unknown>, rest, '', new Set(['policy', 'biometrics.policy']));
   if (file) {
     const base = path.dirname(path.resolve(file));
     cfg.socket.path = path.resolve(base, cfg.socket.path);
     cfg.database.path = path.resolve(base, cfg.database.path);
     cfg.http.tokenFile = path.resolve(base, cfg.http.tokenFile);
     cfg.modelsDir = path.resolve(base, cfg.modelsDir);
+    const b = cfg.biometrics;
+    b.keyPath = path.resolve(base, b.keyPath);
+    b.profilePath = path.resolve(base, b.profilePath);
+    if (b.inputDir) b.inputDir = path.resolve(base, b.inputDir);
+    b.devices = b.devices.map((d) => path.resolve(base, d));
   }
   if (overrides.socketPath) cfg.socket.path = path.resolve(overrides.socketPath);
   if (overrides.httpPort !== undefined) cfg.http.port = overrides.httpPort;
@@ -137,5 +160,10 @@ function validate(c: SentinelConfig): void {
   if (Buffer.byteLength(c.socket.path) > 107) fail('socket.path', `is longer than the 107 bytes a Unix socket path may have: ${c.socket.path}`);
   if (c.tick.intervalMs <= 0 || c.tick.decayIntervalMs <= 0) fail('tick', 'intervals must be > 0');
   if (!Number.isInteger(c.tick.maxRows) || c.tick.maxRows <= 0) fail('tick.maxRows', 'must be a positive integer');
+  const b = c.biometrics;
+  if (!Number.isInteger(b.stride) || b.stride < 0) fail('biometrics.stride', 'must be an integer >= 0');
+  if (!(b.emaAlpha > 0 && b.emaAlpha <= 1)) fail('biometrics.emaAlpha', 'must be in (0, 1]');
+  if (!(b.silentAfterMs > 0)) fail('biometrics.silentAfterMs', 'must be > 0');
+  if (b.lockCommand.length === 0) fail('biometrics.lockCommand', 'must name a command (argv array)');
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(c.log.level)) fail('log.level', `unknown level ${c.log.level}`);
 }

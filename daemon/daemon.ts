@@ -23,6 +23,7 @@ import { DropAlerts } from './drop-alerts.js';
 import type { SentinelConfig } from './config.js';
 import { TRUST_STATES } from '../src/protocol/constants.js';
 import { SentinelError } from '../src/errors.js';
+import { BiometricsService } from './biometrics.js';
 
 export const VERSION = '0.1.0';
 
@@ -56,6 +57,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
   const runId = audit.startRun({ version: VERSION, configHash: models.configHash(cfg) });
   const scorer = new Scorer({ engine, fusion: models.fusion, machine, audit, clock: 'wall' });
   const startedAt = Date.now();
+  const bio = new BiometricsService(cfg.biometrics, audit, log);
 
   let socket: SocketServer;
   scorer.onTick((r) => {
@@ -105,7 +107,9 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
   const decayTimer = setInterval(() => {
     scheduleTick();
     drops.check(Date.now());
+    bio.tickDecay(Date.now());
   }, cfg.tick.decayIntervalMs);
+  bio.start();
 
   const api: OperatorApi = {
     status: () => ({
@@ -121,16 +125,18 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       ticks: scorer.ticks,
       rowsScored: scorer.rowsScored,
       counters: counters.snapshot(),
+      biometrics: bio.status(),
     }),
     subjects: ({ minState, limit }) => {
       const ids = minState > 0 ? [...machine.subjects()].filter(([, s]) => s >= minState).map(([id]) => id) : [...scorer.lastScores.keys()];
       return engine.liveSubjects(ids.slice(0, limit)).map((s) => describeSubject(s, machine, scorer));
     },
     subject: (id) => {
+      if (id === bio.subjectId) return { id, kind: 'session', ...bio.status() };
       const [s] = engine.subjectInfo([id]);
       return s && s.id === id ? describeSubject(s, machine, scorer) : undefined;
     },
-    setState: (id, state, by) => scorer.setState(id, state, by),
+    setState: (id, state, by) => (id === bio.subjectId ? bio.setState(state, by) : scorer.setState(id, state, by)),
     transitions: (f) => audit.transitions(f),
     metrics: () => {
       const st = engine.stats();
@@ -177,6 +183,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       socket.endAll();
       await closing;
       drops.check(Date.now());
+      await bio.stop();
       await http.close();
       audit.stopRun(runId);
       audit.close();

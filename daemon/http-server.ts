@@ -130,7 +130,7 @@ export class HttpServer {
     }
     if (method === 'GET' && url.pathname === '/v1/audit/transitions') {
       const limit = intParam(url, 'limit', 100, 1, 10_000);
-      const subjectId = url.searchParams.has('subject') ? intParam(url, 'subject', 0, 0, 2 ** 32 - 1) : undefined;
+      const subjectId = url.searchParams.has('subject') ? intParam(url, 'subject', 0, 0, 2 ** 32) : undefined;
       return send(res, 200, { transitions: this.api.transitions(subjectId === undefined ? { limit } : { subjectId, limit }) });
     }
     throw new SentinelError('SENTINEL_E_NOT_FOUND', `${method} ${url.pathname}`);

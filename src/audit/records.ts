@@ -10,7 +10,8 @@
 import { SentinelError } from '../errors.js';
 import type { TrustState } from '../state/policy.js';
 
-export type SubjectKind = 'process' | 'tree';
+/** 'session': the user-session subject of continuous authentication (pid 0). */
+export type SubjectKind = 'process' | 'tree' | 'session';
 export type TransitionReason = 'escalate' | 'decay' | 'reset' | 'force';
 
 export interface TopFeature {

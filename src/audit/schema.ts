@@ -64,6 +64,37 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // The user-session subject of continuous authentication (docs/biometrics.md): transitions
+    // of kind 'session'. SQLite cannot alter a CHECK, so the table is rebuilt with its rows.
+    version: 2,
+    sql: `
+      CREATE TABLE transitions_v2 (
+        id           INTEGER PRIMARY KEY,
+        at_ms        INTEGER NOT NULL,
+        subject_id   INTEGER NOT NULL,
+        subject_kind TEXT    NOT NULL CHECK (subject_kind IN ('process', 'tree', 'session')),
+        pid          INTEGER NOT NULL CHECK (pid >= 0),
+        start_time   TEXT    NOT NULL CHECK (start_time GLOB '[0-9]*' AND start_time NOT GLOB '*[^0-9]*'),
+        uid          INTEGER NOT NULL,
+        comm         TEXT    NOT NULL,
+        from_state   INTEGER NOT NULL CHECK (from_state BETWEEN 0 AND 3),
+        to_state     INTEGER NOT NULL CHECK (to_state BETWEEN 0 AND 3),
+        score        REAL    NOT NULL CHECK (score >= 0 AND score <= 1),
+        reason       TEXT    NOT NULL CHECK (reason IN ('escalate', 'decay', 'reset', 'force')),
+        "by"         TEXT,
+        event_index  INTEGER NOT NULL,
+        top_features TEXT    NOT NULL CHECK (json_valid(top_features)),
+        model_hashes TEXT    NOT NULL CHECK (json_valid(model_hashes))
+      );
+      INSERT INTO transitions_v2 SELECT * FROM transitions;
+      DROP TABLE transitions;
+      ALTER TABLE transitions_v2 RENAME TO transitions;
+      CREATE INDEX transitions_subject ON transitions (subject_id, id);
+      CREATE INDEX transitions_pid ON transitions (pid, id);
+      CREATE INDEX transitions_at ON transitions (at_ms);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

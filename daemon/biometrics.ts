@@ -1,0 +1,261 @@
+/**
+ * Continuous authentication in the daemon: input collector → keystroke scorer → session monitor
+ * (fusion + trust machine) → audit and actions (docs/biometrics.md, "Session subject").
+ *
+ * - Off, with the reason logged and shown in /v1/status, when disabled, when no profile was
+ *   enrolled, or when there is no input directory and no device configured. Never fatal: the
+ *   file-system side runs without it.
+ * - Actions: entering Restricted is logged as a `notify` action; entering Lockdown runs the lock
+ *   command (default `loginctl lock-session`) once per entry and audits a `lock_session` action
+ *   with its result; a failed command is logged with SENTINEL_E_LOCK_FAILED.
+ * - Nothing from the input is logged or stored beyond scores, states and counts.
+ * - Collector drops (full queue) become audit `drops` rows (hop "input") as they rise.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { AuditStore } from '../src/audit/store.js';
+import type { ActionRecord, TransitionRecord } from '../src/audit/records.js';
+import { InputSource, inputUnavailableReason, type InputBatch } from '../src/biometrics/input-source.js';
+import { KeystrokeStream } from '../src/biometrics/keystroke-model.js';
+import { keyFingerprint, loadProfile } from '../src/biometrics/profile-file.js';
+import { SessionMonitor, type ModalityStatus } from '../src/biometrics/session-monitor.js';
+import { SentinelError } from '../src/errors.js';
+import { stateName } from '../src/scoring/scorer.js';
+import type { Transition, TrustPolicy, TrustState } from '../src/state/trust-machine.js';
+
+/** Subject id of the user session: above every native subject id (those are 32-bit). */
+export const SESSION_SUBJECT_ID = 2 ** 32;
+
+export interface BiometricsConfig {
+  enabled: boolean;
+  /** Directory of evdev devices, watched for hot-plug ("" for none). */
+  inputDir: string;
+  /** Extra devices (character devices, FIFOs, recordings) opened at start. */
+  devices: string[];
+  keyPath: string;
+  profilePath: string;
+  /** argv of the command that locks the session on Lockdown. */
+  lockCommand: string[];
+  /** Score a keystroke window every this many keystrokes (0: a quarter of the window). */
+  stride: number;
+  emaAlpha: number;
+  silentAfterMs: number;
+  policy: Partial<TrustPolicy>;
+}
+
+export interface BiometricsStatus {
+  on: boolean;
+  reason: string | null;
+  user: string | null;
+  subjectId: number;
+  state: string;
+  score: number;
+  modalities: ModalityStatus[];
+  windowsScored: number;
+  locks: number;
+  input: Record<string, number | boolean> | null;
+}
+
+export class BiometricsService {
+  private source: InputSource | null = null;
+  private keystrokes: KeystrokeStream | null = null;
+  private monitor: SessionMonitor | null = null;
+  private offReason: string | null = null;
+  private user: string | null = null;
+  private windowsScored = 0;
+  private locks = 0;
+  private lastDropped = 0;
+  private readonly pendingLocks = new Set<Promise<void>>();
+
+  constructor(
+    private readonly cfg: BiometricsConfig,
+    private readonly audit: AuditStore,
+    private readonly log: Logger,
+    private readonly uid: number = process.getuid?.() ?? 0,
+  ) {}
+
+  /**
+   * Starts the collector when everything it needs is there; otherwise records and logs why not.
+   * Never throws: a broken profile or an unreadable device must not take the file-system side
+   * down with it (the error is logged with its code and shown in the status).
+   */
+  start(): void {
+    try {
+      this.startOrThrow();
+    } catch (err) {
+      const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_IO';
+      this.offReason = `biometrics off: ${code}: ${(err as Error).message}`;
+      this.source?.stop();
+      this.source = null;
+      this.monitor = null;
+      this.keystrokes = null;
+      this.log.error({ 'error.code': code, 'event.action': 'biometrics_off' }, this.offReason);
+    }
+  }
+
+  private startOrThrow(): void {
+    const why = this.unavailable();
+    if (why) {
+      this.offReason = why;
+      this.log.info({ 'event.action': 'biometrics_off', reason: why }, why);
+      return;
+    }
+    const profile = loadProfile(this.cfg.profilePath, keyFingerprint(this.cfg.keyPath));
+    if (!profile.keystroke) {
+      this.offReason = `biometrics off: profile ${this.cfg.profilePath} has no keystroke model`;
+      this.log.info({ 'event.action': 'biometrics_off', reason: this.offReason }, this.offReason);
+      return;
+    }
+    this.user = profile.user;
+    this.keystrokes = new KeystrokeStream(profile.keystroke.bytes, this.cfg.stride > 0 ? this.cfg.stride : undefined);
+    this.monitor = new SessionMonitor({
+      subjectId: SESSION_SUBJECT_ID,
+      policy: this.cfg.policy,
+      emaAlpha: this.cfg.emaAlpha,
+      silentAfterMs: this.cfg.silentAfterMs,
+    });
+    const dir = this.cfg.inputDir && !inputUnavailableReason(this.cfg.inputDir) ? this.cfg.inputDir : undefined;
+    this.source = new InputSource({ paths: this.cfg.devices, ...(dir ? { dir } : {}), keyPath: this.cfg.keyPath });
+    this.source.start((b) => this.onBatch(b));
+    this.log.info(
+      { 'event.action': 'biometrics_on', user: profile.user, inputDir: dir ?? null, devices: this.cfg.devices.length, window: this.keystrokes.info.window },
+      `continuous authentication on for ${profile.user}`,
+    );
+  }
+
+  private unavailable(): string | null {
+    if (!this.cfg.enabled) return 'biometrics off: disabled in the configuration';
+    if (!existsSync(this.cfg.profilePath)) return `biometrics off: no enrolled profile at ${this.cfg.profilePath} (run \`sentinel enroll\`)`;
+    const dirWhy = this.cfg.inputDir ? inputUnavailableReason(this.cfg.inputDir) : 'no input directory configured';
+    if (dirWhy && this.cfg.devices.length === 0) return `biometrics off: ${dirWhy}`;
+    return null;
+  }
+
+  private onBatch(b: InputBatch): void {
+    const now = Date.now();
+    for (const d of b.devices) {
+      const fields = { 'event.action': `input_device_${d.kind}`, 'device.path': d.path, errno: d.errno || undefined, truncatedBytes: d.truncatedBytes || undefined };
+      if (d.kind === 'error') this.log.warn({ ...fields, 'error.code': d.errno === 13 || d.errno === 1 ? 'SENTINEL_E_INPUT_PERMISSION' : 'SENTINEL_E_INPUT_DEVICE' }, d.message);
+      else this.log.info(fields, `input device ${d.kind}: ${d.path}`);
+    }
+    const transitions: TransitionRecord[] = [];
+    const actions: ActionRecord[] = [];
+    if (this.keystrokes && this.monitor && b.keys.length) {
+      for (const p of this.keystrokes.push(b.keys)) {
+        this.windowsScored++;
+        const t = this.monitor.observe('keystroke', p, now);
+        if (t) this.onTransition(t, transitions, actions);
+      }
+    }
+    const dropped = this.source?.stats().dropped ?? 0;
+    const drops = dropped > this.lastDropped ? [{ atMs: now, hop: 'input', reason: 'queue_full', count: dropped - this.lastDropped }] : [];
+    if (drops.length) this.log.warn({ 'error.code': 'SENTINEL_E_ALERT_DROPPED', hop: 'input', count: dropped - this.lastDropped }, 'input collector dropped outputs (queue full)');
+    this.lastDropped = dropped;
+    if (transitions.length || actions.length || drops.length) this.audit.writeTick({ transitions, actions, drops });
+  }
+
+  private onTransition(t: Transition, transitions: TransitionRecord[], actions: ActionRecord[]): void {
+    const monitor = this.monitor as SessionMonitor;
+    transitions.push(this.record(t, monitor));
+    const fields = { 'event.action': 'transition', 'subject.id': t.subjectId, 'subject.kind': 'session', user: this.user, from: stateName(t.from), to: stateName(t.to), score: Number(t.score.toFixed(4)), reason: t.reason };
+    const msg = `session ${this.user ?? ''} ${stateName(t.from)} -> ${stateName(t.to)}`;
+    if (t.to > t.from) this.log.warn(fields, msg);
+    else this.log.info(fields, msg);
+    if (t.to >= 2 && t.from < 2) {
+      actions.push({ atMs: t.atMs, subjectId: t.subjectId, action: 'notify', target: `session ${this.user ?? ''}`, result: 'logged', detail: { state: stateName(t.to) } });
+    }
+    if (t.to === 3 && t.from < 3) this.lock(t.atMs);
+  }
+
+  private record(t: Transition, monitor: SessionMonitor): TransitionRecord {
+    return {
+      atMs: t.atMs,
+      subjectId: t.subjectId,
+      subjectKind: 'session',
+      pid: 0,
+      startTime: '0',
+      uid: this.uid,
+      comm: this.user ?? '',
+      fromState: t.from,
+      toState: t.to,
+      score: t.score,
+      reason: t.reason,
+      by: t.by ?? null,
+      eventIndex: -1,
+      topFeatures: monitor.status(t.atMs).filter((m) => m.smoothed !== null).map((m) => ({ detector: m.modality, name: 'impostor_smoothed', value: m.smoothed as number })),
+      modelHashes: {},
+    };
+  }
+
+  /** Runs the lock command; its outcome is audited when it exits. */
+  private lock(atMs: number): void {
+    const [cmd, ...args] = this.cfg.lockCommand;
+    if (!cmd) return;
+    this.locks++;
+    const done = new Promise<void>((resolve) => {
+      let settled = false;
+      const finish = (result: 'ok' | 'failed', detail: Record<string, unknown>): void => {
+        if (settled) return;
+        settled = true;
+        if (result === 'failed') this.log.error({ 'error.code': 'SENTINEL_E_LOCK_FAILED', command: this.cfg.lockCommand, ...detail }, 'session lock command failed');
+        else this.log.warn({ 'event.action': 'lock_session', command: this.cfg.lockCommand }, 'session locked');
+        try {
+          this.audit.writeTick({ transitions: [], actions: [{ atMs, subjectId: SESSION_SUBJECT_ID, action: 'lock_session', target: `session ${this.user ?? ''}`, result, detail: { command: this.cfg.lockCommand.join(' '), ...detail } }], drops: [] });
+        } catch (err) {
+          this.log.error({ err, 'error.code': err instanceof SentinelError ? err.code : 'SENTINEL_E_DB' }, 'could not audit the lock action');
+        }
+        resolve();
+      };
+      const child = spawn(cmd, args, { stdio: 'ignore', timeout: 10_000 });
+      child.on('error', (err) => finish('failed', { error: err.message }));
+      child.on('exit', (code, signal) => finish(code === 0 ? 'ok' : 'failed', { exitCode: code, signal }));
+    });
+    this.pendingLocks.add(done);
+    void done.then(() => this.pendingLocks.delete(done));
+  }
+
+  tickDecay(nowMs: number): void {
+    if (!this.monitor) return;
+    const transitions: TransitionRecord[] = [];
+    for (const t of this.monitor.tickDecay(nowMs)) transitions.push(this.record(t, this.monitor));
+    if (transitions.length) this.audit.writeTick({ transitions, actions: [], drops: [] });
+  }
+
+  /** Operator state change of the session subject (reset to Normal or force a state). */
+  setState(state: TrustState, by: string): object | null {
+    if (!this.monitor) throw new SentinelError('SENTINEL_E_NOT_FOUND', this.offReason ?? 'biometrics off');
+    const now = Date.now();
+    const t = state === 0 ? this.monitor.reset(now, by) : this.monitor.force(state, now, by);
+    if (t) this.audit.writeTick({ transitions: [this.record(t, this.monitor)], actions: [], drops: [] });
+    return t;
+  }
+
+  get subjectId(): number {
+    return SESSION_SUBJECT_ID;
+  }
+
+  status(): BiometricsStatus {
+    const now = Date.now();
+    const st = this.source?.stats() ?? null;
+    return {
+      on: this.monitor !== null,
+      reason: this.offReason,
+      user: this.user,
+      subjectId: SESSION_SUBJECT_ID,
+      state: stateName(this.monitor?.state ?? 0),
+      score: this.monitor?.score ?? 0,
+      modalities: this.monitor?.status(now) ?? [],
+      windowsScored: this.windowsScored,
+      locks: this.locks,
+      input: st ? { ...st } : null,
+    };
+  }
+
+  /** Stops the collector, scores what it still held, and waits for running lock commands. */
+  async stop(): Promise<void> {
+    const rest = this.source?.stop();
+    if (rest) this.onBatch(rest);
+    await Promise.all([...this.pendingLocks]);
+  }
+}
