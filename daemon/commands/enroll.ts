@@ -9,6 +9,8 @@
  * `--device` has ended (a recording's end, a FIFO's writer closing). Too few keystrokes fail
  * with SENTINEL_E_BIO_ENROLL and write nothing.
  */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { InputSource, type InputBatch } from '../../src/biometrics/input-source.js';
@@ -71,6 +73,7 @@ export function registerEnroll(program: Command): void {
       if (opts.keys < 2 * opts.window) {
         throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `--keys must be at least twice --window (${2 * opts.window})`);
       }
+      mkdirSync(path.dirname(b.keyPath), { recursive: true, mode: 0o700 });
       const source = new InputSource({ paths: devices, ...(dir ? { dir } : {}), keyPath: b.keyPath });
       if (process.stderr.isTTY) process.stderr.write(`sentinel enroll: type naturally; recording ${opts.keys} keystrokes...\n`);
       let keys: Float64Array;

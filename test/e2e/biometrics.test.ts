@@ -1,0 +1,136 @@
+// Continuous authentication end to end, with the real daemon and CLI: `sentinel enroll` from a
+// recording of a synthetic typist, then the daemon's collector picks up hot-plugged input
+// devices (FIFOs fed real input_event records). The enrolled typist's stream stays Normal; an
+// impostor's drives the session subject to Lockdown, and the configured lock command runs.
+// Afterwards no file the daemon or the enrollment wrote holds the typed text or its key codes.
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { encodeInputEvents, FIXTURE_TEXT, keyEvents, textCodes, typedKeystrokes } from '../support/input-events.js';
+
+const SESSION = 2 ** 32;
+
+interface Status {
+  biometrics: { on: boolean; reason: string | null; state: string; windowsScored: number; locks: number; user: string | null };
+}
+
+/** Writes `bytes` into a new FIFO in `dir` once the daemon has opened it, then closes it. */
+async function plugAndType(d: DaemonProcess, dir: string, name: string, bytes: Buffer): Promise<void> {
+  const node = path.join(dir, name);
+  const added = d.waitLog((l) => l['event.action'] === 'input_device_added' && l['device.path'] === node);
+  execFileSync('mkfifo', [node]);
+  await added;
+  const removed = d.waitLog((l) => l['event.action'] === 'input_device_removed' && l['device.path'] === node);
+  const fd = openSync(node, constants.O_WRONLY); // the daemon holds the read side: does not block
+  try {
+    for (let at = 0; at < bytes.length; at += 4096) writeSync(fd, bytes.subarray(at, Math.min(bytes.length, at + 4096)));
+  } finally {
+    closeSync(fd);
+  }
+  await removed; // the removal comes after every record the device sent has been scored
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name));
+}
+
+describe('continuous authentication (daemon + sentinel enroll)', () => {
+  it('enrolls, stays Normal for the user, locks the session for an impostor, and stores no key', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bio-e2e-'));
+    let daemon: DaemonProcess | undefined;
+    try {
+      const data = path.join(dir, 'data');
+      const input = path.join(dir, 'input');
+      mkdirSync(input);
+      const marker = path.join(dir, 'locked.txt');
+      const cfgFile = path.join(dir, 'sentinel.json');
+      writeFileSync(
+        cfgFile,
+        JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/sh', '-c', `echo locked >> ${marker}`] } }),
+      );
+      // Enrollment from a recording of typist 1.
+      const recording = path.join(dir, 'enroll.bin');
+      writeFileSync(recording, encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
+      const enroll = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', recording]);
+      expect(enroll.code, enroll.stderr).toBe(0);
+      const summary = JSON.parse(enroll.stdout) as { keystrokes: number; enrollmentWindows: number; profile: string };
+      expect(summary.keystrokes).toBe(600);
+      expect(summary.enrollmentWindows).toBeGreaterThan(4);
+      expect(statSync(summary.profile).mode & 0o777).toBe(0o600);
+      expect(statSync(path.join(data, 'bio.key')).mode & 0o777).toBe(0o600);
+
+      daemon = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', cfgFile] });
+      await daemon.waitLog((l) => l['event.action'] === 'biometrics_on');
+
+      // The enrolled typist, on other text: scored, stays Normal.
+      await plugAndType(daemon, input, 'event0', encodeInputEvents(keyEvents(typedKeystrokes(1, 300, 900_000_000, 5, 41))));
+      let st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect(st.on).toBe(true);
+      expect(st.user).toBe('alice');
+      expect(st.windowsScored).toBeGreaterThanOrEqual(8);
+      expect(st.state).toBe('Normal');
+
+      // Someone else at the keyboard: Lockdown and the lock command.
+      const locked = daemon.waitLog((l) => l['event.action'] === 'lock_session');
+      await plugAndType(daemon, input, 'event1', encodeInputEvents(keyEvents(typedKeystrokes(2, 400, 1_900_000_000, 7, 41))));
+      await locked;
+      expect(readFileSync(marker, 'utf8')).toBe('locked\n');
+      st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect(st.state).toBe('Lockdown');
+      expect(st.locks).toBe(1);
+      const audit = await daemon.http<{ transitions: { subjectKind: string; toState: number; fromState: number }[] }>(
+        'GET',
+        `/v1/audit/transitions?subject=${SESSION}`,
+      );
+      expect(audit.body.transitions.every((t) => t.subjectKind === 'session')).toBe(true);
+      expect(audit.body.transitions.some((t) => t.toState === 3)).toBe(true);
+
+      // The operator lets the user back in.
+      const reset = await daemon.http<{ changed: boolean }>('POST', `/v1/subjects/${SESSION}/state`, { state: 'Normal', by: 'test' });
+      expect(reset.body.changed).toBe(true);
+      expect(await daemon.stop()).toBe(0);
+
+      // Privacy: no file holds the typed text or its key codes, in any encoding we can think of.
+      const logs = daemon.logs.map((l) => JSON.stringify(l)).join('\n');
+      const codes = textCodes(FIXTURE_TEXT).slice(0, 12);
+      const needles: Buffer[] = [
+        Buffer.from('quick brown'),
+        Buffer.from('quick'),
+        Buffer.from(codes),
+        Buffer.from(new Uint16Array(codes).buffer),
+        Buffer.from(new Uint32Array(codes).buffer),
+        Buffer.from(codes.join(',')),
+        Buffer.from(codes.join(', ')),
+      ];
+      const files = filesUnder(data).filter((f) => !f.endsWith('bio.key'));
+      expect(files.some((f) => f.endsWith('.db'))).toBe(true);
+      expect(files.some((f) => f.endsWith('user.json'))).toBe(true);
+      for (const f of files) {
+        const content = readFileSync(f);
+        for (const n of needles) expect(content.includes(n), `${f} holds ${JSON.stringify(n.toString('latin1'))}`).toBe(false);
+      }
+      for (const n of needles.slice(0, 2).concat(needles.slice(5))) expect(logs.includes(n.toString())).toBe(false);
+      expect(logs).not.toMatch(/KEY_[A-Z]/);
+    } finally {
+      daemon?.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('runs without the modality, and says why, when nothing is enrolled', async () => {
+    const daemon = await startDaemonProcess();
+    try {
+      const st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect(st.on).toBe(false);
+      expect(st.reason).toMatch(/no enrolled profile .*sentinel enroll/);
+      expect(await daemon.stop()).toBe(0);
+    } finally {
+      daemon.cleanup();
+    }
+  }, 60_000);
+});
