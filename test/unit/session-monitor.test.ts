@@ -1,0 +1,106 @@
+// The user-session subject: modality EMA in log-odds, silent modalities leaving the fusion, the
+// trust machine's confirmations, and the profile file's refusals (truncated, tampered, wrong
+// version, other host key).
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SessionMonitor } from '../../src/biometrics/session-monitor.js';
+import { impostorProbability } from '../../src/biometrics/keystroke-model.js';
+import { loadProfile, saveProfile, type BioProfile } from '../../src/biometrics/profile-file.js';
+import { catchError } from '../support/catch-error.js';
+import { cleanupStack } from '../support/cleanups.js';
+
+const cleanups = cleanupStack();
+
+describe('SessionMonitor', () => {
+  it('smooths each modality in log-odds and fuses the live ones', () => {
+    const m = new SessionMonitor({ subjectId: 7, emaAlpha: 0.5 });
+    m.observe('keystroke', 0.9, 0);
+    expect(m.score).toBeCloseTo(0.9, 6);
+    m.observe('keystroke', 0.1, 1);
+    // EMA of logit(0.9) and logit(0.1) with alpha 0.5 is 0.5 logit(0.1) + 0.5 logit(0.9) = 0.
+    expect(m.score).toBeCloseTo(0.5, 6);
+    m.observe('mouse', 0.1, 2); // mouse logit(0.1); fused = mean(0, logit 0.1)
+    expect(m.score).toBeCloseTo(1 / (1 + Math.exp(-Math.log(0.1 / 0.9) / 2)), 6);
+  });
+
+  it('drops a silent modality from the fusion', () => {
+    const m = new SessionMonitor({ subjectId: 1, silentAfterMs: 1000, emaAlpha: 1 });
+    m.observe('mouse', 0.99, 0);
+    m.observe('keystroke', 0.01, 500);
+    expect(m.score).toBeCloseTo(0.5, 6); // both live: logits cancel
+    m.observe('keystroke', 0.01, 1500); // mouse silent for 1500 ms > 1000
+    expect(m.score).toBeCloseTo(0.01, 6);
+    const st = m.status(1500);
+    expect(st.find((s) => s.modality === 'mouse')?.live).toBe(false);
+    expect(st.find((s) => s.modality === 'keystroke')?.live).toBe(true);
+  });
+
+  it('escalates only after the policy confirmations and resets on operator request', () => {
+    const m = new SessionMonitor({ subjectId: 3, emaAlpha: 1, policy: { confirmations: [1, 2, 3] } });
+    // 0.8 is above enter[1] (0.75) but below enter[2] (0.92): Monitoring, then Restricted.
+    const seen = [0.8, 0.8, 0.8].map((p, i) => m.observe('keystroke', p, i)?.to ?? null);
+    expect(seen).toEqual([1, 2, null]);
+    expect(m.state).toBe(2);
+    expect(m.reset(10, 'op')?.to).toBe(0); // from Restricted
+    expect(m.score).toBe(0);
+    expect(m.status(10).every((s) => s.smoothed === null)).toBe(true);
+  });
+
+  it('refuses scores outside [0, 1] and bad options', () => {
+    const m = new SessionMonitor({ subjectId: 1 });
+    expect(catchError(() => m.observe('keystroke', 1.5, 0)).code).toBe('SENTINEL_E_INVALID_ARGUMENT');
+    expect(catchError(() => m.observe('keystroke', Number.NaN, 0)).code).toBe('SENTINEL_E_INVALID_ARGUMENT');
+    expect(catchError(() => new SessionMonitor({ subjectId: 1, emaAlpha: 0 })).code).toBe('SENTINEL_E_CONFIG');
+  });
+});
+
+describe('impostorProbability', () => {
+  it('is 0.5 at the threshold and rises below it by genuine sd', () => {
+    expect(impostorProbability(-1, -1, 0.5)).toBeCloseTo(0.5, 9);
+    expect(impostorProbability(-1.5, -1, 0.5)).toBeCloseTo(1 / (1 + Math.exp(-2)), 9);
+    expect(impostorProbability(0, -1, 0.5)).toBeLessThan(0.05);
+  });
+});
+
+describe('profile file', () => {
+  const profile = (): BioProfile => ({
+    user: 'alice',
+    createdMs: 1,
+    keySha256: 'a'.repeat(64),
+    keystroke: { bytes: new Uint8Array([1, 2, 3, 4]), samples: 600, window: 100, frr: 0.05 },
+  });
+  const file = (): string => {
+    const d = mkdtempSync(path.join(tmpdir(), 'sentinel-profile-'));
+    cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+    return path.join(d, 'p', 'user.json');
+  };
+
+  it('round-trips with mode 0600', () => {
+    const f = file();
+    saveProfile(f, profile());
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+    const p = loadProfile(f, 'a'.repeat(64));
+    expect(Array.from(p.keystroke?.bytes ?? [])).toEqual([1, 2, 3, 4]);
+    expect(p.user).toBe('alice');
+  });
+
+  it('refuses truncated, tampered, unknown-version and other-key profiles', () => {
+    const f = file();
+    saveProfile(f, profile());
+    const text = readFileSync(f, 'utf8');
+    const key = 'a'.repeat(64);
+    writeFileSync(f, text.slice(0, text.length / 2));
+    expect(catchError(() => loadProfile(f, key)).message).toMatch(/not valid JSON/);
+    const j = JSON.parse(text) as { version: number; keystroke: { data: string } };
+    writeFileSync(f, JSON.stringify({ ...j, version: 99 }));
+    expect(catchError(() => loadProfile(f, key)).message).toMatch(/version 99 is not supported/);
+    writeFileSync(f, JSON.stringify({ ...j, keystroke: { ...j.keystroke, data: Buffer.from([9, 9]).toString('base64') } }));
+    expect(catchError(() => loadProfile(f, key)).message).toMatch(/does not match its sha256/);
+    writeFileSync(f, text);
+    const other = catchError(() => loadProfile(f, 'b'.repeat(64)));
+    expect(other.code).toBe('SENTINEL_E_BIO_PROFILE');
+    expect(other.message).toMatch(/another host key/);
+  });
+});
