@@ -29,7 +29,7 @@ export const WINDOW_FEATURES = [
   'ops', 'reads', 'writes', 'write_bytes', 'mean_entropy', 'high_entropy_writes', 'uniform_writes',
   'entropy_rise', 'encoded_writes', 'type_changes', 'ext_changes', 'rare_ext', 'renames', 'unlinks',
   'truncates', 'creates', 'distinct_files', 'distinct_dirs', 'read_then_overwrite',
-  'create_then_delete', 'note_spread', 'decoy_touches',
+  'create_then_delete', 'note_spread', 'decoy_touches', 'high_entropy_overwrite', 'rare_ext_renames',
 ] as const;
 export const LIFE_FEATURES = ['life.events', 'life.age_s', 'life.high_entropy_writes', 'life.read_then_overwrite', 'life.ext_changes', 'life.decoy_touches', 'life.files_written'] as const;
 const WINDOWS = [
@@ -46,9 +46,9 @@ export const FEATURE_COUNT = FEATURE_NAMES.length;
 // Counter indices (features.h Counter).
 const C_OPS = 0, C_READS = 1, C_WRITES = 2, C_ENT_SUM = 3, C_ENT_N = 4, C_HIGH = 5, C_RISE = 7;
 const C_EXT_CHANGE = 10, C_RARE = 11, C_RENAMES = 12, C_UNLINKS = 13, C_TRUNC = 14, C_CREATES = 15;
-const C_DFILES = 16, C_DDIRS = 17, C_RTO = 18, C_CTD = 19, C_NOTE = 20, C_DECOY = 21, NC = 22;
+const C_DFILES = 16, C_DDIRS = 17, C_RTO = 18, C_CTD = 19, C_NOTE = 20, C_DECOY = 21, C_RTO_HIGH = 22, C_RARE_REN = 23, NC = 24;
 // Counters the heuristic reads (a change marks the score for recomputation).
-const SCORE_COUNTERS = (1 << C_HIGH) | (1 << 8) | (1 << C_RISE) | (1 << C_EXT_CHANGE) | (1 << C_RARE) | (1 << 9) | (1 << C_CTD) | (1 << 6) | (1 << C_NOTE) | (1 << C_DECOY) | (1 << C_RTO) | (1 << C_UNLINKS);
+const SCORE_COUNTERS = (1 << C_HIGH) | (1 << 8) | (1 << C_RISE) | (1 << C_EXT_CHANGE) | (1 << C_RARE) | (1 << 9) | (1 << C_CTD) | (1 << 6) | (1 << C_NOTE) | (1 << C_DECOY) | (1 << C_RTO) | (1 << C_UNLINKS) | (1 << C_RTO_HIGH) | (1 << C_RARE_REN);
 // Life indices.
 const L_EVENTS = 0, L_HIGH = 2, L_RTO = 3, L_EXT = 4, L_DECOY = 5;
 
@@ -136,6 +136,9 @@ function split(b: Uint8Array, at: number, n: number, out: Parts): void {
 const extScratch = new Uint8Array(32);
 /** Lower-cased extension as a string ('' when none) and its hash in extHash. */
 let extHash = 0;
+/** sample.cc isCommonExt: the built-in list, or only digits (rotation/version suffixes). */
+const isCommonExt = (e: string): boolean => /^[0-9]+$/.test(e) || COMMON_EXTS.has(e);
+
 function extOf(b: Uint8Array, at: number, n: number, slash: number): string {
   extHash = 0;
   const bo = slash + 1;
@@ -164,7 +167,7 @@ function extOf(b: Uint8Array, at: number, n: number, slash: number): string {
 
 // ---- subjects ----
 const WAYS = 4, PATH_SETS = 16, DIR_SETS = 8, NOTE_SETS = 4;
-const PF_READ = 1, PF_WROTE = 2, PF_RTO = 4;
+const PF_READ = 1, PF_WROTE = 2, PF_RTO = 4, PF_RTO_HIGH = 8;
 const NIL = -1;
 
 class Subject {
@@ -398,10 +401,10 @@ export class TsFeatureEngine {
       const a = extOf(b, pathAt, pathLen, this.p1.slash);
       const e2 = extOf(b, pathAt + pathLen, path2Len, this.p2.slash);
       extChange = a !== e2;
-      if (e2 !== '' && !COMMON_EXTS.has(e2)) rare = this.extSeen(extHash) <= RARE_MAX_SEEN;
+      if (e2 !== '' && !isCommonExt(e2)) rare = this.extSeen(extHash) <= RARE_MAX_SEEN;
     } else if (op === 4) {
       const a = extOf(b, pathAt, pathLen, this.p1.slash);
-      if (a !== '' && !COMMON_EXTS.has(a)) rare = this.extSeen(extHash) <= RARE_MAX_SEEN;
+      if (a !== '' && !isCommonExt(a)) rare = this.extSeen(extHash) <= RARE_MAX_SEEN;
       noteExt = NOTE_EXTS.has(a);
     }
 
@@ -641,6 +644,10 @@ export class TsFeatureEngine {
           const q = s.pathReadQ[pe] as number;
           if ((s.pathFlags[pe] as number) & PF_READ && q !== 255 && e.ent >= q / 16 + 2) add(C_RISE);
         }
+        if (e.high && (s.pathFlags[pe] as number) & PF_READ && !((s.pathFlags[pe] as number) & PF_RTO_HIGH)) {
+          s.pathFlags[pe] = (s.pathFlags[pe] as number) | PF_RTO_HIGH;
+          add(C_RTO_HIGH);
+        }
         rto();
         markWritten(pe);
         break;
@@ -675,6 +682,7 @@ export class TsFeatureEngine {
           s.life[L_EXT]!++;
         }
         if (e.rare) add(C_RARE);
+        if (e.rare && e.extChange) add(C_RARE_REN);
         if (e.hasP2) {
           const fl = (s.pathFlags[pe] as number) & PF_READ;
           const rq = s.pathReadQ[pe] as number;
@@ -763,6 +771,8 @@ export class TsFeatureEngine {
       row[r + 19] = t[T + C_CTD] as number;
       row[r + 20] = t[T + C_NOTE] as number;
       row[r + 21] = t[T + C_DECOY] as number;
+      row[r + 22] = t[T + C_RTO_HIGH] as number;
+      row[r + 23] = t[T + C_RARE_REN] as number;
     }
     const l = at + 3 * NWF;
     row[l + 0] = s.life[L_EVENTS] as number;
@@ -828,14 +838,14 @@ export function heuristicScore(row: Float32Array, w: readonly number[], contrib:
   const he = f(W, 5) + f(W, 8);
   const life = 3 * NWF;
   const ind = [
-    sat(Math.min(f(W, 18), he), 3),
+    sat(f(W, 22), 3),
     sat(f(W, 7), 4),
-    sat(Math.min(f(W, 10), f(W, 11)), 3),
+    sat(f(W, 23), 3),
     sat(Math.min(f(W, 11), he), 3),
     sat(f(W, 9), 3),
     sat(Math.min(f(W, 19), he), 3),
     sat(Math.min(f(W, 19), f(W, 11), he), 3),
-    sat(Math.min(f(W, 18), f(W, 6)), 3),
+    sat(Math.min(f(W, 22), f(W, 6)), 3),
     sat(f(2, 20), 2) * sat(f(2, 18) + f(2, 19), 3),
     sat(f(2, 21), 1),
     sat(Math.min(row[life + 3] as number, row[life + 2] as number), 24),

@@ -17,7 +17,7 @@ const char* const kWindowFeatureNames[kWindowFeatures] = {
     "ops", "reads", "writes", "write_bytes", "mean_entropy", "high_entropy_writes", "uniform_writes",
     "entropy_rise", "encoded_writes", "type_changes", "ext_changes", "rare_ext", "renames", "unlinks",
     "truncates", "creates", "distinct_files", "distinct_dirs", "read_then_overwrite",
-    "create_then_delete", "note_spread", "decoy_touches",
+    "create_then_delete", "note_spread", "decoy_touches", "high_entropy_overwrite", "rare_ext_renames",
 };
 const char* const kLifeFeatureNames[kLifeFeatures] = {
     "life.events", "life.age_s", "life.high_entropy_writes", "life.read_then_overwrite",
@@ -161,6 +161,7 @@ struct Engine::Derived {
   bool hbKnown = false;
   float hbEnt = 0;
   bool typeChange = false, extChange = false, rare = false, noteExt = false, decoy = false;
+  bool rareRename = false;  // rename to a rare extension different from the old one
 };
 
 Engine::Engine(const EngineOptions& o) : opts_(o) {
@@ -204,9 +205,16 @@ void Engine::lruPushFront(uint32_t slot) {
 // A process takes its tree's state only when it is itself implicated (own state at least
 // Monitoring, or its own heuristic score at least kTreeInheritScore): a tree can span a whole
 // login session, and an attack by one member must not lock down the user's idle editor.
+bool Engine::siblingRestricted(const Subject& s) const {
+  if (s.ppid <= 1) return false;
+  for (const auto& r : restrictedParents_)
+    if (r.first == s.treeId && r.second == s.ppid) return true;
+  return false;
+}
+
 uint8_t Engine::effectiveState(const Subject& s) const {
   uint8_t st = s.state;
-  if (s.kind == kProcess && s.treeId && (s.state >= kMonitoring || s.score >= kTreeInheritScore)) {
+  if (s.kind == kProcess && s.treeId && (s.state >= kMonitoring || s.score >= kTreeInheritScore || siblingRestricted(s))) {
     auto it = byId_.find(s.treeId);
     if (it != byId_.end()) st = std::max(st, at(it->second).state);
   }
@@ -398,6 +406,7 @@ void Engine::derive(const EventView& e, Derived& d) {
     Ext b = extOf(e.path2.data, e.path2.size, d.p2.slash);
     d.extChange = a.len != b.len || std::memcmp(a.s, b.s, a.len) != 0;
     if (b.len && !isCommonExt(b)) d.rare = extSeen(b.hash) <= kRareExtMaxSeen;
+    d.rareRename = d.rare && d.extChange;
   } else if (e.op == kOpCreate) {
     Ext a = extOf(e.path.data, e.path.size, d.p1.slash);
     if (a.len && !isCommonExt(a)) d.rare = extSeen(a.hash) <= kRareExtMaxSeen;
@@ -451,6 +460,12 @@ bool Engine::resolve(const EventView& e, uint32_t* treeSlot, uint32_t* procSlot,
         p.startTime = e.start_time;
         p.ppid = e.ppid;
         p.sid = e.sid;
+        // A new process in an enforced tree is scored (and the deny set refreshed) at once:
+        // a fresh worker of a Restricted parent must not get a tick's worth of files first.
+        if (ts != kNil && at(ts).state >= kRestricted) {
+          res_.urgent++;
+          markDue(p);
+        }
       }
     }
     cacheProcKey_ = pk;
@@ -649,6 +664,10 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
       }
       if (d.uniform) add(cUniform);
       if (d.encoded) add(cEncoded);
+      if ((d.high || d.encoded) && (pe->flags & kPfRead) && !(pe->flags & kPfRtoHighCounted)) {
+        pe->flags |= kPfRtoHighCounted;
+        add(cRtoHigh);
+      }
       rto();
       markWritten(pe);
       break;
@@ -679,6 +698,7 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
         s.life[lExtChanges]++;
       }
       if (d.rare) add(cRareExt);
+      if (d.rareRename) add(cRareRename);
       if (d.hasP2) {
         uint8_t fl = pe->flags & kPfRead;
         uint8_t rq = pe->readEntQ;
@@ -711,7 +731,7 @@ void Engine::apply(Subject& s, uint32_t slot, const EventView& e, const Derived&
   constexpr uint32_t kScoreCounters =
       (1u << cHighEnt) | (1u << cEncoded) | (1u << cRise) | (1u << cExtChange) | (1u << cRareExt) |
       (1u << cTypeChange) | (1u << cCtd) | (1u << cUniform) | (1u << cNoteSpread) | (1u << cDecoy) |
-      (1u << cRto) | (1u << cUnlinks);
+      (1u << cRto) | (1u << cUnlinks) | (1u << cRtoHigh) | (1u << cRareRename);
   if (touched & kScoreCounters) s.scoreDirty = 1;
   for (int w = 0; w < kWindows; w++) {
     Bucket* b = bk[w];
@@ -780,6 +800,8 @@ void Engine::fillRow(const Subject& s, float* row) const {
     r[fCtd] = static_cast<float>(t[cCtd]);
     r[fNoteSpread] = static_cast<float>(t[cNoteSpread]);
     r[fDecoy] = static_cast<float>(t[cDecoy]);
+    r[fRtoHigh] = static_cast<float>(t[cRtoHigh]);
+    r[fRareRename] = static_cast<float>(t[cRareRename]);
   }
   float* l = row + kWindows * kWindowFeatures;
   l[lEvents] = static_cast<float>(s.life[lEvents]);
@@ -850,6 +872,16 @@ size_t Engine::collectDue(uint32_t* ids, float* rows, float* contrib, double* me
 // ---------------------------------------------------------------- states
 
 bool Engine::refreshDenySet() {
+  // (tree, parent) of every process that is itself Restricted or above: its siblings (workers
+  // forked by the same parent in the same tree) take the tree's state (effectiveState).
+  restrictedParents_.clear();
+  for (uint32_t slot = 0; slot < slotCount_; slot++) {
+    const Subject& s = at(slot);
+    if (s.live && s.kind == kProcess && s.state >= kRestricted && s.ppid > 1 && s.treeId) {
+      std::pair<uint32_t, uint32_t> k{s.treeId, s.ppid};
+      if (std::find(restrictedParents_.begin(), restrictedParents_.end(), k) == restrictedParents_.end()) restrictedParents_.push_back(k);
+    }
+  }
   std::vector<VerdictEntry> next;
   for (uint32_t slot = 0; slot < slotCount_; slot++) {
     const Subject& s = at(slot);

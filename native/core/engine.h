@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "features.h"
@@ -51,7 +52,7 @@ constexpr float kTreeInheritScore = 0.25f;
 // Rescoring period (events) of a subject whose heuristic is at or above the trigger score.
 constexpr uint32_t kSuspiciousDueEvents = 8;
 
-enum PathFlag : uint8_t { kPfRead = 1, kPfWrote = 2, kPfRtoCounted = 4 };
+enum PathFlag : uint8_t { kPfRead = 1, kPfWrote = 2, kPfRtoCounted = 4, kPfRtoHighCounted = 8 };
 struct PathEnt {
   uint32_t key;
   uint8_t flags;
@@ -241,6 +242,7 @@ class Engine {
   void markDue(Subject& s);
   void apply(Subject& s, uint32_t slot, const proto::EventView& e, const Derived& d);
   uint8_t effectiveState(const Subject& s) const;
+  bool siblingRestricted(const Subject& s) const;
   bool refreshDenySet();
   bool isDecoy(const uint8_t* p, size_t n, uint32_t key) const;
   uint32_t extSeen(uint32_t hash);
@@ -301,6 +303,7 @@ class Engine {
   uint32_t nextConn_ = 1;
 
   std::vector<proto::VerdictEntry> denySet_;
+  std::vector<std::pair<uint32_t, uint32_t>> restrictedParents_;  // (treeId, ppid), see refreshDenySet
   uint64_t denyGen_ = 0;
 
   uint64_t globalIndex_ = 0;

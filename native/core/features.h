@@ -1,4 +1,4 @@
-// Feature schema of the native engine (schema "fs-features-v1"). This comment table is the
+// Feature schema of the native engine (schema "fs-features-v2": v1 plus high_entropy_overwrite and rare_ext_renames). This comment table is the
 // specification that src/, bench/ts-features.ts and the docs follow.
 //
 // Event time. Every window is driven by the record's `ts` (ns), never by the wall clock, so a
@@ -16,7 +16,7 @@
 // own (older) bucket; one older than the window updates lifetime counters only. "window start"
 // below is the first ns of the oldest bucket still in the window.
 //
-// Per-window features (the row holds w1s.*, then w10s.*, then w60s.*; 22 each):
+// Per-window features (the row holds w1s.*, then w10s.*, then w60s.*; 24 each):
 //
 //   name                 definition (count of events in the window unless stated)
 //   ops                  all accepted events
@@ -54,6 +54,19 @@
 //                        url bmp) and which this subject has created in >= 3 distinct directories
 //                        (this one included; table of 16 basenames)
 //   decoy_touches        events whose path or path2 is a registered decoy (setDecoys)
+//   high_entropy_overwrite  write with known entropy >= 7.2, or an encoded sample (as
+//                        encoded_writes), to a path this subject read before (as
+//                        read_then_overwrite: a read event on it, or renamed from a path read
+//                        before); once per path table entry. Unlike min(read_then_overwrite,
+//                        high_entropy_writes) it needs the high-entropy bytes to land on the very
+//                        file that was read: a package manager that rewrites one config file and
+//                        extracts many compressed files elsewhere shows none.
+//   rare_ext_renames     renames whose path2 extension is rare (as rare_ext) and differs from
+//                        the extension of path: a file given an unusual new extension (.locked),
+//                        not a temp file renamed to its final common name (rsync, editors)
+//
+// Extensions: the part after the last dot of the basename (at most 32 bytes of [a-z0-9_-], lowercased);
+// extensions made only of digits (rotation and version suffixes: app.log.1) count as common.
 //
 // Lifetime features (since the subject was created):
 //   life.events               accepted events
@@ -94,13 +107,13 @@ namespace sentinel::core {
 enum Counter : uint8_t {
   cOps, cReads, cWrites, cEntSumMilli, cEntN, cHighEnt, cUniform, cRise, cEncoded, cTypeChange,
   cExtChange, cRareExt, cRenames, cUnlinks, cTruncates, cCreates, cDistinctFiles, cDistinctDirs,
-  cRto, cCtd, cNoteSpread, cDecoy, kCounters
+  cRto, cCtd, cNoteSpread, cDecoy, cRtoHigh, cRareRename, kCounters
 };
 
 enum WindowFeature : uint8_t {
   fOps, fReads, fWrites, fWriteBytes, fMeanEntropy, fHighEnt, fUniform, fRise, fEncoded,
   fTypeChanges, fExtChanges, fRareExt, fRenames, fUnlinks, fTruncates, fCreates, fDistinctFiles,
-  fDistinctDirs, fRto, fCtd, fNoteSpread, fDecoy, kWindowFeatures
+  fDistinctDirs, fRto, fCtd, fNoteSpread, fDecoy, fRtoHigh, fRareRename, kWindowFeatures
 };
 
 enum LifeFeature : uint8_t {

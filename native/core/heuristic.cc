@@ -41,14 +41,14 @@ float heuristicScore(const float* row, const float* w, float* contrib) {
   auto f = [&](int win, WindowFeature x) { return row[featIndex(win, x)]; };
   float ind[kContributions];
   const float he = f(W, fHighEnt) + f(W, fEncoded);
-  ind[kOverwriteEntropy] = sat(std::min(f(W, fRto), he), 3);
+  ind[kOverwriteEntropy] = sat(f(W, fRtoHigh), 3);
   ind[kEntropyRise] = sat(f(W, fRise), 4);
-  ind[kRareExtChange] = sat(std::min(f(W, fExtChanges), f(W, fRareExt)), 3);
+  ind[kRareExtChange] = sat(f(W, fRareRename), 3);
   ind[kRareExtWrite] = sat(std::min(f(W, fRareExt), he), 3);
   ind[kTypeChange] = sat(f(W, fTypeChanges), 3);
   ind[kCopyDelete] = sat(std::min(f(W, fCtd), he), 3);
   ind[kCopyDeleteRare] = sat(std::min(std::min(f(W, fCtd), f(W, fRareExt)), he), 3);
-  ind[kUniformOverwrite] = sat(std::min(f(W, fRto), f(W, fUniform)), 3);
+  ind[kUniformOverwrite] = sat(std::min(f(W, fRtoHigh), f(W, fUniform)), 3);
   ind[kNoteSpread] = sat(f(2, fNoteSpread), 2) * sat(f(2, fRto) + f(2, fCtd), 3);
   ind[kDecoy] = sat(f(2, fDecoy), 1);
   ind[kSlowOverwrite] = sat(std::min(row[lifeIndex(lRto)], row[lifeIndex(lHighEnt)]), 24);

@@ -83,7 +83,12 @@ const ExtSet& commonExts() {
 }
 }  // namespace
 
-bool isCommonExt(const Ext& e) { return e.len > 0 && commonExts().has(e); }
+bool isCommonExt(const Ext& e) {
+  if (e.len == 0) return false;
+  bool digits = true;  // rotation and version suffixes (app.log.1, lib.so.6) are common
+  for (int i = 0; i < e.len && digits; i++) digits = e.s[i] >= '0' && e.s[i] <= '9';
+  return digits || commonExts().has(e);
+}
 bool isNoteExt(const Ext& e) {
   static const ExtSet notes(kNoteExts);
   return e.len > 0 && notes.has(e);

@@ -128,7 +128,8 @@ inline Ext extOf(const uint8_t* p, size_t n, int32_t slash) {
   return e;
 }
 
-// True for the built-in list of common extensions (documents, media, code, archives, temp).
+// True for the built-in list of common extensions (documents, media, code, archives, temp)
+// and for extensions made only of digits (rotation and version suffixes).
 bool isCommonExt(const Ext& e);
 // True for extensions ransom notes use (txt, html, htm, hta, rtf, url, ...).
 bool isNoteExt(const Ext& e);

@@ -25,6 +25,15 @@ export interface TrustPolicy {
   decayMs: number;
   /** Lockdown leaves only by operator reset. */
   lockdownSticky: boolean;
+  /**
+   * Strong evidence: an observation with score >= strongScore counts as `strongWeight`
+   * observations toward Monitoring and Restricted (not Lockdown, which is sticky and refuses
+   * everything: it keeps its own confirmations). With the defaults (0.85, 2) a single score
+   * at or above 0.85 enters Restricted at once. strongWeight 1 turns this off. Must be
+   * >= enter[1] (Restricted).
+   */
+  strongScore: number;
+  strongWeight: number;
 }
 
 export const DEFAULT_TRUST_POLICY: Readonly<TrustPolicy> = Object.freeze<TrustPolicy>({
@@ -33,6 +42,8 @@ export const DEFAULT_TRUST_POLICY: Readonly<TrustPolicy> = Object.freeze<TrustPo
   confirmations: [1, 2, 3],
   decayMs: 60_000,
   lockdownSticky: true,
+  strongScore: 0.85,
+  strongWeight: 2,
 });
 
 const LEVEL_NAMES = ['Monitoring', 'Restricted', 'Lockdown'] as const;
@@ -57,6 +68,8 @@ export function resolveTrustPolicy(partial: Partial<TrustPolicy> = {}): Readonly
   const confirmations = triple('confirmations', partial.confirmations ?? DEFAULT_TRUST_POLICY.confirmations);
   const decayMs = partial.decayMs ?? DEFAULT_TRUST_POLICY.decayMs;
   const lockdownSticky = partial.lockdownSticky ?? DEFAULT_TRUST_POLICY.lockdownSticky;
+  const strongScore = partial.strongScore ?? DEFAULT_TRUST_POLICY.strongScore;
+  const strongWeight = partial.strongWeight ?? DEFAULT_TRUST_POLICY.strongWeight;
 
   for (let i = 0; i < 3; i++) {
     const lvl = LEVEL_NAMES[i] as string;
@@ -71,6 +84,9 @@ export function resolveTrustPolicy(partial: Partial<TrustPolicy> = {}): Readonly
   }
   if (typeof decayMs !== 'number' || !Number.isFinite(decayMs) || decayMs < 0) fail(`decayMs must be a finite number >= 0, got ${String(decayMs)}`);
   if (typeof lockdownSticky !== 'boolean') fail(`lockdownSticky must be a boolean, got ${String(lockdownSticky)}`);
+  if (typeof strongScore !== 'number' || !(strongScore > 0 && strongScore <= 1)) fail(`strongScore must be in (0, 1], got ${String(strongScore)}`);
+  if (!(strongScore >= enter[1])) fail(`strongScore (${strongScore}) must be >= enter[1] (${enter[1]}, Restricted)`);
+  if (typeof strongWeight !== 'number' || !Number.isInteger(strongWeight) || strongWeight < 1) fail(`strongWeight must be an integer >= 1, got ${String(strongWeight)}`);
 
   return Object.freeze({
     enter: Object.freeze(enter) as [number, number, number],
@@ -78,5 +94,7 @@ export function resolveTrustPolicy(partial: Partial<TrustPolicy> = {}): Readonly
     confirmations: Object.freeze(confirmations) as [number, number, number],
     decayMs,
     lockdownSticky,
+    strongScore,
+    strongWeight,
   });
 }

@@ -13,6 +13,9 @@
  * - Each subject holds one counter per level L ∈ {1, 2, 3}: the number of CONSECUTIVE
  *   observations with score ≥ enter[L-1]. An observation below enter[L-1] resets that level's
  *   counter to 0. Because `enter` is ascending, counters are nested (c1 ≥ c2 ≥ c3).
+ * - Strong evidence: an observation with score >= strongScore adds strongWeight (× its
+ *   observations) to the Monitoring and Restricted counters (Lockdown's counter adds 1 ×), so
+ *   a single very high score can enter Restricted without waiting for a second scoring round.
  * - After updating the counters, the target is the highest L with counter[L] ≥ confirmations[L-1].
  *   If the target is above the current state the subject moves there in one transition (levels
  *   may be skipped). `observe` never lowers the state.
@@ -103,10 +106,13 @@ export class TrustMachine {
     }
     s.lastScore = score;
 
-    const { enter, confirmations } = this.policy;
+    const { enter, confirmations, strongScore, strongWeight } = this.policy;
+    const strong = score >= strongScore ? strongWeight : 1;
     let target: TrustState = 0;
     for (let i = 0; i < 3; i++) {
-      s.counts[i] = score >= (enter[i] as number) ? (s.counts[i] as number) + observations : 0;
+      // Strong evidence counts strongWeight times toward Monitoring and Restricted only.
+      const add = i < 2 ? observations * strong : observations;
+      s.counts[i] = score >= (enter[i] as number) ? (s.counts[i] as number) + add : 0;
       if ((s.counts[i] as number) >= (confirmations[i] as number)) target = (i + 1) as TrustState;
     }
 

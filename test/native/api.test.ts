@@ -83,7 +83,7 @@ describe('heuristic weights', () => {
   }
 
   it('models/heuristic/weights.json names every contribution in order and equals the compiled defaults', () => {
-    expect(shipped.version).toBe('heuristic-v1');
+    expect(shipped.version).toBe('heuristic-v2');
     expect(Object.keys(shipped.contributions)).toEqual(CONTRIBS);
     const def = scenario(newEngine());
     const e = newEngine();

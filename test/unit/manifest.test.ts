@@ -135,7 +135,7 @@ describe('shipped models', () => {
 
   it.runIf(existsSync(path.join(ROOT, 'models/heuristic/manifest.json')))('models/heuristic verifies and has non-negative weights', () => {
     const h = loadHeuristicModel(path.join(ROOT, 'models/heuristic'));
-    expect(h.version).toBe('heuristic-v1');
+    expect(h.version).toBe('heuristic-v2');
     expect(Object.keys(h.contributions).length).toBeGreaterThan(0);
     expect(new HeuristicDetector(h).sha256).toBe(h.sha256);
   });

@@ -249,3 +249,44 @@ describe('TrustPolicy validation', () => {
     expectConfigError({ lockdownSticky: 'yes' as unknown as boolean }, /lockdownSticky/);
   });
 });
+
+describe('TrustMachine strong evidence (strongScore, strongWeight)', () => {
+  it('defaults: one score >= 0.85 enters Restricted at once; 0.84 still needs two', () => {
+    expect(DEFAULT_TRUST_POLICY.strongScore).toBe(0.85);
+    expect(DEFAULT_TRUST_POLICY.strongWeight).toBe(2);
+    const m = new TrustMachine();
+    expect(m.observe(1, 0.85, 0)?.to).toBe(2);
+    expect(m.observe(2, 0.84, 0)?.to).toBe(1);
+    expect(m.observe(2, 0.84, 1)?.to).toBe(2);
+  });
+
+  it('does not speed up Lockdown: its counter adds one per observation', () => {
+    const m = new TrustMachine();
+    expect(m.observe(1, 0.99, 0)?.to).toBe(2); // c2 = 2, c3 = 1
+    expect(m.observe(1, 0.99, 1)).toBeNull(); // c3 = 2
+    expect(m.observe(1, 0.99, 2)?.to).toBe(3); // c3 = 3
+  });
+
+  it('multiplies a row standing for several observations, and resets like any counter', () => {
+    const m = new TrustMachine({ confirmations: [1, 4, 3] });
+    expect(m.observe(1, 0.9, 0, 2)?.to).toBe(2); // 2 observations x weight 2 = 4
+    expect(m.observe(2, 0.9, 0)?.to).toBe(1); // c2 = 2
+    expect(m.observe(2, 0.7, 1)).toBeNull(); // below enter[1]: c2 = 0
+    expect(m.observe(2, 0.9, 2)).toBeNull(); // c2 = 2 again
+    expect(m.observe(2, 0.9, 3)?.to).toBe(2); // c2 = 4
+  });
+
+  it('strongWeight 1 restores plain confirmations', () => {
+    const m = new TrustMachine({ strongWeight: 1 });
+    expect(m.observe(1, 0.99, 0)?.to).toBe(1);
+    expect(m.observe(1, 0.99, 1)?.to).toBe(2);
+  });
+
+  it('validates strongScore and strongWeight', () => {
+    expectConfigError({ strongScore: 0.7 }, /strongScore \(0.7\) must be >= enter\[1\]/);
+    expectConfigError({ strongScore: 1.5 }, /strongScore must be in \(0, 1\]/);
+    expectConfigError({ strongWeight: 0 }, /strongWeight must be an integer >= 1/);
+    expectConfigError({ strongWeight: 1.5 }, /strongWeight must be an integer >= 1/);
+    expect(new TrustMachine({ strongScore: 1, strongWeight: 3 }).policy).toMatchObject({ strongScore: 1, strongWeight: 3 });
+  });
+});
