@@ -25,10 +25,13 @@
 //                clipped; needs a population.
 //    Action types MM/PC/DD get separate models; a type with fewer than
 //    min_type_actions enrollment actions uses the all-types model.
-//  * Scores: HIGHER = more likely genuine. With self_norm (default) each
+//  * Scores: HIGHER = more likely genuine. With self_norm (recommended for
+//    kRobustZ / kKnn, whose raw distances have no common scale) each
 //    action score is standardised by the user's own leave-out enrollment
 //    score mean/sd (4 contiguous enrollment chunks, each scored by a model
 //    built from the other three), so scores of different users share a scale.
+//    The density ratios (kHistLlr, kGauss) are log-likelihood ratios already
+//    and are used raw (measured: pooled AUC 0.903 raw vs 0.893 normalised).
 //    block_score() = mean action_score over N actions (BlockScorer in
 //    mouse_model.h does the streaming version).
 //  * calibrate(enrollment, n, frr): leave-out (same 4 chunks) block scores of
@@ -102,11 +105,11 @@ struct OneClassParams {
   int knn_k = 5;
   size_t max_knn_rows = 1500;    // per type model, most recent kept
   size_t min_type_actions = 30;  // below: the all-types model scores that type
-  double alpha = 4.0;            // kHistLlr: Dirichlet smoothing towards the population
+  double alpha = 1.0;            // kHistLlr: Dirichlet smoothing towards the population
   double shrink = 0.2;           // kGauss: covariance shrinkage towards its diagonal
   double clip = 30.0;            // kGauss / kHistLlr: |raw action score| cap
   double zclip = 5.0;            // kRobustZ / kKnn: |z| cap per feature
-  bool self_norm = true;
+  bool self_norm = false;        // on: standardise by leave-out enrollment scores (use for kRobustZ / kKnn)
 };
 
 class MouseOneClass {

@@ -22,6 +22,10 @@
 //        [--open-trees 50] [--open-max-pos 4000] [--pair 0|1] [--mtry 0]
 //        [--per-user 0|1] [--block N]   (block model instead of per-action votes)
 //        [--drop-feature K]... [--min-leaf 3] [--sample-frac 0.7]
+//        [--oneclass 1 [--oc-methods z,knn,hist,hist-w,gauss,synth,rf,cad]
+//         [--alpha 1] [--shrink 0.2] [--knn-k 5] [--self-norm -1|0|1] [--user-salt S]]
+//        [--write-model FILE]   (population + weights from all users; models/mouse)
+//        --data-mode all = raw, common and grid
 // Block score = mean logit of the per-action P(u) (--agg logit, default).
 // The open-set protocol is run for our features only.
 #include <dirent.h>
@@ -218,8 +222,8 @@ static void run_block_eval(const std::vector<Session>& S, const std::vector<std:
 struct OneClassOpts {
   std::vector<std::string> methods = {"z", "knn", "hist", "hist-w", "gauss", "rf", "cad"};
   int knn_k = 5;
-  double alpha = 4.0, shrink = 0.2, l2 = 1e-3;
-  bool self_norm = true;
+  double alpha = 1.0, shrink = 0.2, l2 = 1e-3;
+  int self_norm = -1;  // -1: on for z and knn only
   std::string user_salt;
   std::string write_model;  // --write-model FILE: population + weights from ALL users, then exit
 };
@@ -325,7 +329,7 @@ static OneClassParams oc_params(const std::string& m, const OneClassOpts& o) {
   p.knn_k = o.knn_k;
   p.alpha = o.alpha;
   p.shrink = o.shrink;
-  p.self_norm = o.self_norm;
+  p.self_norm = o.self_norm < 0 ? (m == "z" || m == "knn") : o.self_norm != 0;
   if (m == "z") p.method = OneClassMethod::kRobustZ;
   else if (m == "knn") p.method = OneClassMethod::kKnn;
   else if (m == "gauss") p.method = OneClassMethod::kGauss;
@@ -584,7 +588,7 @@ int main(int argc, char** argv) {
     else if (a == "--knn-k") oco.knn_k = std::atoi(next().c_str());
     else if (a == "--alpha") oco.alpha = std::atof(next().c_str());
     else if (a == "--shrink") oco.shrink = std::atof(next().c_str());
-    else if (a == "--self-norm") oco.self_norm = std::atoi(next().c_str()) != 0;
+    else if (a == "--self-norm") oco.self_norm = std::atoi(next().c_str());
     else if (a == "--l2") oco.l2 = std::atof(next().c_str());
     else if (a == "--user-salt") oco.user_salt = next();
     else if (a == "--write-model") oco.write_model = next();

@@ -16,6 +16,7 @@
 #include "../../native/biometrics/metrics.h"
 #include "../../native/biometrics/mouse.h"
 #include "../../native/biometrics/mouse_model.h"
+#include "../../native/biometrics/mouse_oneclass.h"
 #include "../../native/biometrics/siphash.h"
 
 using namespace sentinel::bio;
@@ -362,6 +363,108 @@ static void test_mouse_profile() {
   NEAR(bs.score(), 11.0 / 3.0, 1e-12);
 }
 
+
+// One-class mouse scorer: enrolled on user A's actions only (plus a population
+// model fitted on three OTHER synthetic users), it must separate A from B.
+static void test_mouse_oneclass() {
+  std::mt19937 r(9);
+  std::vector<std::vector<MouseAction>> popu = {synth_actions(r, 600, 0.03, 400), synth_actions(r, 950, 0.09, 400),
+                                                synth_actions(r, 1300, 0.15, 400)};
+  MousePopulation pop = MousePopulation::fit(popu);
+  CHECK(pop.valid());
+  std::vector<MouseAction> a_enr = synth_actions(r, 800, 0.05, 600);
+  std::vector<MouseAction> a_test = synth_actions(r, 800, 0.05, 200), b_test = synth_actions(r, 1100, 0.12, 200);
+  for (OneClassMethod m : {OneClassMethod::kHistLlr, OneClassMethod::kGauss, OneClassMethod::kRobustZ,
+                           OneClassMethod::kKnn}) {
+    OneClassParams p;
+    p.method = m;
+    p.self_norm = m == OneClassMethod::kRobustZ || m == OneClassMethod::kKnn;
+    const bool needs_pop = m == OneClassMethod::kHistLlr || m == OneClassMethod::kGauss;
+    MouseOneClass oc = MouseOneClass::enroll(a_enr, needs_pop ? &pop : nullptr, p);
+    CHECK(oc.valid());
+    std::vector<double> g, im;
+    for (size_t i = 0; i + 20 <= 200; i += 20) {
+      g.push_back(oc.block_score(&a_test[i], 20));
+      im.push_back(oc.block_score(&b_test[i], 20));
+    }
+    RocSummary rs = roc_summary(g, im);
+    std::printf("  one-class method %d, synthetic mouse users: block-20 AUC %.3f\n", int(m), rs.auc);
+    CHECK(rs.auc > 0.95);
+    // Calibration: the requested share of leave-out enrollment blocks is rejected.
+    for (double frr : {0.05, 0.10, 0.20}) {
+      double thr = oc.calibrate(a_enr, needs_pop ? &pop : nullptr, 20, frr);
+      const auto& cs = oc.calibration_scores();
+      CHECK(cs.size() >= 20);
+      size_t rej = 0;
+      for (double v : cs) rej += v < thr;
+      NEAR(double(rej) / double(cs.size()), frr, 1.0 / double(cs.size()) + 1e-9);
+      CHECK(oc.threshold == thr);
+    }
+    // Serialisation round trip: identical scores and threshold.
+    std::vector<uint8_t> blob = oc.serialize();
+    MouseOneClass back;
+    CHECK(back.deserialize(blob.data(), blob.size()));
+    CHECK(back.valid() && back.threshold == oc.threshold);
+    bool same = true;
+    for (const MouseAction& a : b_test) same = same && back.action_score(a) == oc.action_score(a);
+    CHECK(same);
+    // Truncated, extended, wrong-magic and wrong-version inputs are rejected, object unchanged.
+    bool all_rejected = true;
+    for (size_t n = 0; n < blob.size(); n += (n < 64 ? 1 : 13)) {
+      MouseOneClass t = back;
+      if (t.deserialize(blob.data(), n)) all_rejected = false;
+      if (t.action_score(b_test[0]) != oc.action_score(b_test[0])) all_rejected = false;
+    }
+    CHECK(all_rejected);
+    CHECK(!back.deserialize(blob.data(), blob.size() - 1));
+    std::vector<uint8_t> evil = blob;
+    evil.push_back(0);
+    CHECK(!back.deserialize(evil.data(), evil.size()));
+    evil = blob;
+    evil[4] = uint8_t(MouseOneClass::kVersion + 1);
+    CHECK(!back.deserialize(evil.data(), evil.size()));
+    evil = blob;
+    evil[0] = 'X';
+    CHECK(!back.deserialize(evil.data(), evil.size()));
+    CHECK(!back.deserialize(nullptr, 0));
+    // Random mutations never crash; whatever is accepted scores without crashing.
+    std::uniform_int_distribution<size_t> at(0, blob.size() - 1);
+    for (int i = 0; i < 300; ++i) {
+      evil = blob;
+      for (int j = 0; j < 1 + i % 4; ++j) evil[at(r)] = uint8_t(r());
+      MouseOneClass t;
+      if (t.deserialize(evil.data(), evil.size())) (void)t.block_score(b_test.data(), 20);
+    }
+  }
+  // A method that needs a population refuses to enroll without one.
+  CHECK(!MouseOneClass::enroll(a_enr, nullptr, OneClassParams{}).valid());
+  // Population round trip, truncation and version checks.
+  std::vector<uint8_t> pb = pop.serialize();
+  MousePopulation pop2;
+  CHECK(pop2.deserialize(pb.data(), pb.size()));
+  CHECK(pop2.serialize() == pb);
+  bool prefix_rejected = true;
+  for (size_t n = 0; n < pb.size(); n += (n < 64 ? 1 : 29)) {
+    MousePopulation t;
+    if (t.deserialize(pb.data(), n)) prefix_rejected = false;
+  }
+  CHECK(prefix_rejected);
+  std::vector<uint8_t> ev = pb;
+  ev[4] = uint8_t(MousePopulation::kVersion + 1);
+  CHECK(!pop2.deserialize(ev.data(), ev.size()));
+  ev = pb;
+  ev[8] = uint8_t(kMouseSchemaVersion + 1);  // feature schema
+  CHECK(!pop2.deserialize(ev.data(), ev.size()));
+  // Synthetic background from the population: the requested types, finite features.
+  std::vector<uint8_t> types = {0, 1, 2, 0, 1};
+  std::vector<MouseAction> bg = pop.sample(types, 3);
+  CHECK(bg.size() == types.size());
+  bool finite = true;
+  for (const MouseAction& a : bg)
+    for (float v : a.f) finite = finite && std::isfinite(v);
+  CHECK(finite);
+}
+
 // Two synthetic typists over the same 26-key text: different per-digraph
 // rhythm and hold times. Enroll each on 500 keystrokes, score fresh windows.
 struct Typist {
@@ -443,6 +546,7 @@ int main() {
   test_common_grid();
   test_forest();
   test_mouse_profile();
+  test_mouse_oneclass();
   test_two_typists();
   std::printf("%d checks, %d failures\n", checks, failures);
   if (failures == 0) std::printf("bio_test: all passed\n");
