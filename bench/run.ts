@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --only native,e2e,fuse]`: runs every benchmark case and prints
+ * `npm run bench [-- --json] [-- --only native,e2e,fuse,bio]`: runs every benchmark case and prints
  * a table (or one JSON array of {name, unit, value}). Ratios are always against a baseline
  * measured in the same run, since the machines are shared and noisy.
  */
@@ -9,6 +9,7 @@ const CASES: Record<string, () => Promise<{ run: BenchCase }>> = {
   native: () => import('./cases/native.js'),
   e2e: () => import('./cases/e2e.js'),
   fuse: () => import('./cases/fuse.js'),
+  bio: () => import('./cases/bio.js'),
 };
 
 async function main(): Promise<void> {

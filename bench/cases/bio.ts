@@ -1,0 +1,130 @@
+/**
+ * Biometrics benchmarks (issue 5):
+ * - keystroke feature update per input event, native (decodeInputEvents: decode, repeat filter,
+ *   keystroke assembly, keyed-hash buckets, timings) against the plain-TypeScript mirror
+ *   (bench/ts-keystrokes.ts), same buffer, same run;
+ * - scoring per 100-keystroke window (KeystrokeScorer with stride 1: every record completes a
+ *   window), native only;
+ * - the collector's CPU use at a realistic 100 mouse events/s: a child process runs an
+ *   InputCollector on a FIFO the bench feeds; its CPU time is compared with an idle child
+ *   started the same way, over the same wall time.
+ *
+ *   npx tsc -p tsconfig.json && node dist/bench/run.js --only bio
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { addon } from '../../src/binding.js';
+import { enrollKeystrokeProfile } from '../../src/biometrics/keystroke-model.js';
+import { encodeInputEvents, keyEvents, mouseMove, typedKeystrokes } from '../../test/support/input-events.js';
+import type { BenchRow } from '../types.js';
+import { TsKeystrokeDecoder } from '../ts-keystrokes.js';
+
+const REPS = Number(process.env['SENTINEL_BENCH_REPS'] ?? 7);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+function timeNs(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0);
+}
+
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]); // utime + stime (fields 14, 15)
+}
+
+/** CPU seconds a child used over `seconds` of wall time while the bench wrote `rate` mouse frames/s to its FIFO (rate 0: idle). */
+async function childCpu(dir: string, keyPath: string, rate: number, seconds: number): Promise<number> {
+  const fifo = path.join(dir, `mouse-${rate}-${process.hrtime.bigint()}`);
+  execFileSync('mkfifo', [fifo]);
+  const mod = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/biometrics/input-source.js');
+  const script = `const { InputSource } = await import(${JSON.stringify(mod)});
+    const s = new InputSource({ paths: [${JSON.stringify(fifo)}], keyPath: ${JSON.stringify(keyPath)} });
+    let n = 0; s.start((b) => { n += b.actions.length; if (b.devices.some((d) => d.kind === 'removed')) { s.stop(); console.log(n); process.exit(0); } });
+    console.log('ready');`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await once(child.stdout, 'data');
+  const fd = openSync(fifo, constants.O_WRONLY);
+  const c0 = cpuTicks(child.pid as number);
+  const t0 = Date.now();
+  let tUs = 1_000_000;
+  let i = 0;
+  await new Promise<void>((resolve) => {
+    const step = (): void => {
+      const elapsed = (Date.now() - t0) / 1000;
+      if (elapsed >= seconds) return resolve();
+      const due = Math.floor(elapsed * rate);
+      const frames: Buffer[] = [];
+      for (; i < due; i++) {
+        // Movements of 0.5 s with 1 s pauses between them, at the given event rate.
+        const inMove = i % Math.round(rate * 1.5) < rate * 0.5;
+        tUs += 1e6 / rate;
+        if (inMove) frames.push(encodeInputEvents(mouseMove(tUs, 3, 1, 1, 1)));
+      }
+      if (frames.length) writeSync(fd, Buffer.concat(frames));
+      setTimeout(step, 10);
+    };
+    step();
+  });
+  const used = (cpuTicks(child.pid as number) - c0) / 100; // USER_HZ = 100
+  closeSync(fd);
+  await once(child, 'exit');
+  return used;
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bench-bio-'));
+  try {
+    const keyPath = path.join(dir, 'bio.key');
+    // ~250 KiB of typing: 1,700 keystrokes, 6 records each (MSC, KEY, SYN per press and release).
+    const keys = typedKeystrokes(1, 1700, 1_000_000, 3);
+    const buf = encodeInputEvents(keyEvents(keys));
+    const records = buf.length / 24;
+    const nat: number[] = [];
+    const ts: number[] = [];
+    for (let r = 0; r < REPS; r++) {
+      nat.push(timeNs(() => addon().decodeInputEvents(buf, { keyPath })));
+      ts.push(timeNs(() => new TsKeystrokeDecoder().feed(buf)));
+    }
+    const natNs = median(nat) / records;
+    const tsNs = median(ts) / records;
+
+    const enrollKeys = addon().decodeInputEvents(encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))), { keyPath }).keys;
+    const profile = await enrollKeystrokeProfile(enrollKeys, {});
+    const stream = addon().decodeInputEvents(buf, { keyPath }).keys;
+    const win: number[] = [];
+    for (let r = 0; r < REPS; r++) {
+      const scorer = new (addon().KeystrokeScorer)(profile, 1);
+      let windows = 0;
+      const ns = timeNs(() => {
+        windows = scorer.push(stream).length;
+      });
+      win.push(ns / windows);
+    }
+
+    const seconds = Number(process.env['SENTINEL_BENCH_BIO_SECONDS'] ?? 10);
+    const idle = await childCpu(dir, keyPath, 0, seconds);
+    const busy = await childCpu(dir, keyPath, 100, seconds);
+    return [
+      { name: 'bio.keystroke_update_native', unit: 'ns/input_event', value: natNs },
+      { name: 'bio.keystroke_update_ts', unit: 'ns/input_event', value: tsNs },
+      { name: 'bio.keystroke_update_ts_over_native', unit: 'ratio', value: tsNs / natNs },
+      { name: 'bio.keystroke_window_score_native', unit: 'us/window(100 keys)', value: median(win) / 1000 },
+      { name: 'bio.collector_cpu_idle', unit: '% of a core', value: (100 * idle) / seconds },
+      { name: 'bio.collector_cpu_100_mouse_ev_s', unit: '% of a core', value: (100 * busy) / seconds },
+      { name: 'bio.collector_cpu_100_mouse_ev_s_over_idle', unit: '% of a core', value: (100 * (busy - idle)) / seconds },
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
