@@ -455,6 +455,20 @@ static void test_mouse_oneclass() {
   ev = pb;
   ev[8] = uint8_t(kMouseSchemaVersion + 1);  // feature schema
   CHECK(!pop2.deserialize(ev.data(), ev.size()));
+  // The shipped model (models/mouse/population.bin) parses, if it can be found from here.
+  for (const char* path : {"models/mouse/population.bin", "../../models/mouse/population.bin"}) {
+    FILE* fp = std::fopen(path, "rb");
+    if (!fp) continue;
+    std::vector<uint8_t> b;
+    int c;
+    while ((c = std::fgetc(fp)) != EOF) b.push_back(uint8_t(c));
+    std::fclose(fp);
+    MousePopulation shipped;
+    CHECK(shipped.deserialize(b.data(), b.size()));
+    CHECK(shipped.valid());
+    std::printf("  shipped mouse population model: %zu bytes, parsed\n", b.size());
+    break;
+  }
   // Synthetic background from the population: the requested types, finite features.
   std::vector<uint8_t> types = {0, 1, 2, 0, 1};
   std::vector<MouseAction> bg = pop.sample(types, 3);
