@@ -331,7 +331,95 @@ export interface RawBiometricsConstants {
   actionFeatureNames: string[];
 }
 
-export interface RawAddon {
+// ---- X11 active-application watcher and app model (native/x11, native/addon/app_binding.cc) ----
+
+/** Options of `new AppWatcher(...)` (docs/biometrics.md, "Active application (X11)"). */
+export interface RawAppWatcherOptions {
+  /** X display string, e.g. ":1"; default $DISPLAY. */
+  display?: string;
+  /** Host key file (16 bytes, mode 0600), created when absent; app ids are keyed with it. */
+  keyPath: string;
+  /** Events waiting for drain() (1..2^20, default 65536); newer ones are dropped, counted. */
+  maxQueue?: number;
+  /** Hold time of a "no app" state before it is reported (0..10000 ms, default 100). */
+  noneSettleMs?: number;
+}
+
+/**
+ * One drained batch of app changes, index-aligned. Every array is new and owned by JavaScript
+ * (the addon copies into fresh ArrayBuffers and keeps nothing).
+ * `t`: CLOCK_MONOTONIC µs; `ids`: keyed-hash app ids (0n: no active app), never class names;
+ * `hours`: local hour of day 0..23 when the change was seen.
+ */
+export interface RawAppBatch {
+  t: Float64Array;
+  ids: BigUint64Array;
+  hours: Uint8Array;
+}
+
+export interface RawAppWatcherStats {
+  propertyNotifies: number;
+  emitted: number;
+  duplicates: number;
+  dropped: number;
+  noWindow: number;
+  noClass: number;
+  transientNone: number;
+  /** 1 once the X connection failed while running (server gone). */
+  connectionLost: number;
+  queued: number;
+  running: boolean;
+  ended: boolean;
+  endReason: string;
+}
+
+/**
+ * The X11 active-application watcher. The constructor connects and checks _NET_SUPPORTED
+ * (throws Error with code SENTINEL_E_APP_UNAVAILABLE and message "app modality off: <reason>"
+ * when no display is reachable or the WM does not publish _NET_ACTIVE_WINDOW; code
+ * SENTINEL_E_BIO_KEY for an unsafe key file). `start` runs its thread; `onReady` is
+ * called on the JS thread (ThreadSafeFunction) when changes wait and once when the connection
+ * is lost. `drain` returns the waiting batch or null. `stop` joins the thread (idempotent; a
+ * stopped watcher cannot start again).
+ */
+export interface RawAppWatcher {
+  start(onReady: () => void): void;
+  drain(): RawAppBatch | null;
+  stats(): RawAppWatcherStats;
+  stop(): void;
+}
+
+export interface RawAppModelOptions {
+  maxGapS?: number;
+  beta?: number;
+  windowTransitions?: number;
+  frr?: number;
+}
+
+export interface RawAppModelInfo {
+  version: number;
+  vocabulary: number;
+  transitions: number;
+  /** Calibrated per-user threshold on the score; NaN when enrollment had under 5 windows. */
+  threshold: number;
+  calibrationWindows: number;
+}
+
+/** The app-modality part of the addon. All functions are synchronous; arrays are read during the call only. */
+export interface RawAppAddon {
+  AppWatcher: new (options: RawAppWatcherOptions) => RawAppWatcher;
+  /** The id the watcher reports for a WM_CLASS class under the key at keyPath (tests, labelling). */
+  appIdForClass(keyPath: string, wmClass: string): bigint;
+  /** A serialized app model (new Uint8Array owned by JS); throws Error code SENTINEL_E_BIO_ENROLL for an invalid or transition-free sequence. */
+  appModelEnroll(t: Float64Array, ids: BigUint64Array, hours: Uint8Array, options?: RawAppModelOptions): Uint8Array;
+  /** Mean log-likelihood ratio per transition (higher = more like the user; NaN with 0 transitions). Throws Error code SENTINEL_E_BIO_PROFILE for a malformed, truncated or other-version model (also appModelInfo). */
+  appModelScore(model: Uint8Array, t: Float64Array, ids: BigUint64Array, hours: Uint8Array): { score: number; transitions: number };
+  appModelInfo(model: Uint8Array): RawAppModelInfo;
+}
+
+// ---- end of the X11 app block ----
+
+export interface RawAddon extends RawAppAddon {
   FanotifyWatcher: new (options: RawFanotifyOptions) => RawFanotifyWatcher;
   Engine: new (options: RawEngineOptions) => RawEngine;
   InputCollector: new (options: RawInputCollectorOptions) => RawInputCollector;

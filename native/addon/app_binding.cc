@@ -27,6 +27,12 @@ namespace {
 
 [[noreturn]] void throwType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
 [[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+// An Error with a catalog code (src/errors.ts) the TypeScript wrapper maps without parsing text.
+[[noreturn]] void throwCoded(Napi::Env env, const std::string& msg, const char* code) {
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  throw e;
+}
 
 HashKey keyFromPath(Napi::Env env, Napi::Value v) {
   if (!v.IsString()) throwType(env, "keyPath must be a string");
@@ -34,7 +40,7 @@ HashKey keyFromPath(Napi::Env env, Napi::Value v) {
   if (p.empty() || p.size() > 4096 || p.find('\0') != std::string::npos) throwRange(env, "keyPath: bad path");
   bio::HashKey k;
   std::string err;
-  if (!bio::load_or_create_key(p, &k, &err)) throw Napi::Error::New(env, err);
+  if (!bio::load_or_create_key(p, &k, &err)) throwCoded(env, err, "SENTINEL_E_BIO_KEY");
   HashKey out;
   std::memcpy(out.data(), k.data(), out.size());
   std::memset(k.data(), 0, k.size());
@@ -87,7 +93,7 @@ AppModel modelArg(const Napi::CallbackInfo& info, size_t i) {
   auto b = info[i].As<Napi::Uint8Array>();
   AppModel m;
   std::string err;
-  if (!AppModel::deserialize(b.Data(), b.ElementLength(), &m, &err)) throw Napi::Error::New(env, err);
+  if (!AppModel::deserialize(b.Data(), b.ElementLength(), &m, &err)) throwCoded(env, err, "SENTINEL_E_BIO_PROFILE");
   return m;
 }
 
@@ -133,7 +139,7 @@ class AppWatcherWrap : public Napi::ObjectWrap<AppWatcherWrap> {
     std::string err;
     watcher_ = AppWatcher::open(opt, key, &err);
     std::memset(key.data(), 0, key.size());
-    if (!watcher_) throw Napi::Error::New(env, err);
+    if (!watcher_) throwCoded(env, err, "SENTINEL_E_APP_UNAVAILABLE");
     napi_add_env_cleanup_hook(env, &AppWatcherWrap::CleanupHook, this);
     hooked_ = true;
   }
@@ -257,7 +263,7 @@ Napi::Value AppModelEnroll(const Napi::CallbackInfo& info) {
   }
   AppModel m;
   std::string err;
-  if (!AppModel::enroll(v, opt, &m, &err)) throwRange(env, err);
+  if (!AppModel::enroll(v, opt, &m, &err)) throwCoded(env, err, "SENTINEL_E_BIO_ENROLL");
   std::vector<uint8_t> b = m.serialize();
   Napi::Uint8Array out = Napi::Uint8Array::New(env, b.size());
   std::memcpy(out.Data(), b.data(), b.size());
