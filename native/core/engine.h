@@ -144,8 +144,9 @@ struct IngestResult {
   uint32_t errors[kMaxErrorCode] = {0};
   // Work remains in the connection's backlog (budget ran out): call ingest again.
   bool pending = false;
-  // Subjects made due at once in this call (trigger crossed, decoy touched, or a suspicious
-  // subject's short rescoring period): the caller should score them now, not at its next tick.
+  // Subjects made due at once in this call (trigger crossed, decoy touched, a suspicious
+  // subject's short rescoring period, or a new process in a tree at Restricted or above): the
+  // caller should score them now, not at its next tick.
   uint32_t urgent = 0;
 };
 

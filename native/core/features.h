@@ -94,8 +94,9 @@
 // heuristic inputs changed (a counter it reads, or w10s / w60s moving on); a subject is due at
 // once when that score rises to triggerScore or above from below it. Otherwise a subject is due
 // after dueEveryEvents new events (8 while its score is at or above triggerScore,
-// kSuspiciousDueEvents), after dueEveryMs of event time, or on a decoy touch. Trigger, decoy and
-// 8-event due marks count as `urgent` in the ingest result.
+// kSuspiciousDueEvents), after dueEveryMs of event time, on a decoy touch, or, for a process,
+// at its first event when its tree is Restricted or above. Trigger, decoy, 8-event and
+// new-process-in-an-enforced-tree due marks count as `urgent` in the ingest result.
 #pragma once
 
 #include <cstddef>
