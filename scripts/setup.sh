@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(build-essential python3 cmake pkg-config fuse3 libfuse3-dev libxcb1-dev zstd xz-utils zip unzip gnupg rsync sqlite3 git)
+APT_PACKAGES=(build-essential python3 cmake pkg-config fuse3 libfuse3-dev libxcb1-dev xvfb openbox xterm xdotool zstd xz-utils zip unzip gnupg rsync sqlite3 git)
 
 bash scripts/apt-ensure.sh setup "${APT_PACKAGES[@]}"
 
