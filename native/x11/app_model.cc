@@ -120,6 +120,36 @@ void AppModel::build(const std::vector<Transition>& ts) {
   derive();
 }
 
+void AppModel::adjust(const Transition& t, int sign) {
+  auto bump = [sign](auto& map, const auto& key) {
+    auto it = map.find(key);
+    if (sign > 0) {
+      if (it == map.end()) map.emplace(key, 1);
+      else it->second++;
+    } else if (it != map.end() && --it->second == 0) {
+      map.erase(it);
+    }
+  };
+  bump(pairAll_, std::make_pair(t.from, t.to));
+  bump(pairHour_, std::make_tuple(t.hour, t.from, t.to));
+  bump(fromAll_, t.from);
+  bump(fromHour_, std::make_pair(t.hour, t.from));
+  double x = std::log(std::max(t.dwellS, kMinDwellS));
+  if (sign > 0) {
+    dwell_[t.from].add(x);
+    dwellAll_.add(x);
+  } else {
+    auto d = dwell_.find(t.from);
+    if (d != dwell_.end()) {
+      if (d->second.n <= 1) dwell_.erase(d);
+      else d->second.remove(x);
+    }
+    if (dwellAll_.n > 1) dwellAll_.remove(x);
+    else dwellAll_ = Dwell();
+  }
+  total_ = uint64_t(int64_t(total_) + sign);
+}
+
 double AppModel::llr(const Transition& t) const {
   const double V = double(vocab_);
   auto pa = pairAll_.find({t.from, t.to});
@@ -185,30 +215,39 @@ bool AppModel::enroll(const std::vector<AppVisit>& visits, const AppModelOptions
   m.maxGapS_ = opt.maxGapS;
   m.threshold_ = std::numeric_limits<double>::quiet_NaN();
 
-  // Leave-one-window-out genuine scores for the threshold.
+  m.build(ts);
+  // Leave-one-window-out genuine scores for the threshold: each window is taken out of the
+  // counts, scored against the rest (with the vocabulary of the rest), and put back.
   const size_t W = opt.windowTransitions, K = ts.size() / W;
   if (K >= 5) {
+    std::map<uint64_t, uint64_t> refs;  // transitions each app takes part in
+    for (const Transition& t : ts) refs[t.from]++, refs[t.to]++;
+    const uint32_t fullVocab = m.vocab_;
     std::vector<double> scores;
+    scores.reserve(K);
     for (size_t k = 0; k < K; k++) {
-      std::vector<Transition> rest;
-      rest.reserve(ts.size() - W);
-      rest.insert(rest.end(), ts.begin(), ts.begin() + k * W);
-      rest.insert(rest.end(), ts.begin() + (k + 1) * W, ts.end());
-      AppModel lo;
-      lo.beta_ = opt.beta;
-      lo.maxGapS_ = opt.maxGapS;
-      lo.build(rest);
+      uint32_t gone = 0;
+      for (size_t i = k * W; i < (k + 1) * W; i++) {
+        m.adjust(ts[i], -1);
+        gone += (--refs[ts[i].from] == 0) + (--refs[ts[i].to] == 0);
+      }
+      m.vocab_ = fullVocab - gone;
       double sum = 0;
-      for (size_t i = k * W; i < (k + 1) * W; i++) sum += lo.llr(ts[i]);
+      for (size_t i = k * W; i < (k + 1) * W; i++) sum += m.llr(ts[i]);
       scores.push_back(sum / double(W));
+      for (size_t i = k * W; i < (k + 1) * W; i++) {
+        m.adjust(ts[i], +1);
+        refs[ts[i].from]++, refs[ts[i].to]++;
+      }
+      m.vocab_ = fullVocab;
     }
     std::sort(scores.begin(), scores.end());
     // The frr-quantile (lower interpolation): about frr of genuine windows fall below it.
     size_t idx = size_t(std::floor(opt.frr * double(K)));
     m.threshold_ = scores[std::min(idx, K - 1)];
     m.calWindows_ = uint32_t(K);
+    m.build(ts);  // exact tables again (the downdates leave rounding in the dwell moments)
   }
-  m.build(ts);
   *out = std::move(m);
   return true;
 }

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -93,9 +94,19 @@ class AppModel {
       mean += d / double(n);
       m2 += d * (x - mean);
     }
+    // Inverse of add(x) (Welford downdate); n must be > 1.
+    void remove(double x) {
+      double m = (double(n) * mean - x) / double(n - 1);
+      m2 = std::max(0.0, m2 - (x - m) * (x - mean));
+      mean = m;
+      n--;
+    }
   };
   void build(const std::vector<Transition>& ts);
   void derive();  // recomputes the per-from totals from the pair counts
+  // Adds (sign +1) or removes (sign -1) one transition from every table, erasing emptied
+  // entries: leave-one-window-out calibration in O(window) instead of a rebuild per window.
+  void adjust(const Transition& t, int sign);
   double llr(const Transition& t) const;
 
   double beta_ = 2.0;
