@@ -224,6 +224,8 @@ struct OneClassOpts {
   int knn_k = 5;
   double alpha = 1.0, shrink = 0.2, l2 = 1e-3;
   int self_norm = -1;  // -1: on for z and knn only
+  double clip = 30.0;
+  int verifier_trees = 50, verifier_depth = 12;
   std::string user_salt;
   std::string write_model;  // --write-model FILE: population + weights from ALL users, then exit
 };
@@ -329,6 +331,7 @@ static OneClassParams oc_params(const std::string& m, const OneClassOpts& o) {
   p.knn_k = o.knn_k;
   p.alpha = o.alpha;
   p.shrink = o.shrink;
+  p.clip = o.clip;
   p.self_norm = o.self_norm < 0 ? (m == "z" || m == "knn") : o.self_norm != 0;
   if (m == "z") p.method = OneClassMethod::kRobustZ;
   else if (m == "knn") p.method = OneClassMethod::kKnn;
@@ -341,7 +344,8 @@ static OneClassParams oc_params(const std::string& m, const OneClassOpts& o) {
 // users for the shipped file). Weights: logistic regression on per-feature
 // log-ratio terms, by-session cross-validation inside these users.
 static MousePopulation learn_population(const std::vector<Session>& S, const std::vector<std::vector<int>>& sess_of,
-                                        const std::vector<int>& fit_users, const OneClassOpts& o, bool verbose) {
+                                        const std::vector<int>& fit_users, const OneClassOpts& o, bool verbose,
+                                        RandomForest* verifier = nullptr) {
   std::vector<std::vector<MouseAction>> per;
   for (int u : fit_users) {
     per.emplace_back();
@@ -374,6 +378,27 @@ static MousePopulation learn_population(const std::vector<Session>& S, const std
     }
   }
   if (!y.empty()) pop.weight = fit_weights(X, y, o.l2);
+  if (verifier && !y.empty()) {
+    // global verifier: a forest over the per-feature log-ratio terms, genuine vs impostor
+    // (FIT users only), negatives subsampled to the positives' count
+    std::vector<size_t> pi, ni;
+    for (size_t i = 0; i < y.size(); ++i) (y[i] ? pi : ni).push_back(i);
+    std::mt19937 rr(3);
+    std::shuffle(ni.begin(), ni.end(), rr);
+    if (ni.size() > pi.size()) ni.resize(pi.size());
+    std::vector<float> Xb;
+    std::vector<uint8_t> yb;
+    for (auto* v : {&pi, &ni})
+      for (size_t i : *v) {
+        Xb.insert(Xb.end(), X.begin() + i * kActionFeatures, X.begin() + (i + 1) * kActionFeatures);
+        yb.push_back(y[i]);
+      }
+    ForestParams vp;
+    vp.trees = o.verifier_trees;
+    vp.max_depth = o.verifier_depth;
+    vp.min_leaf = 20;
+    verifier->fit(Xb, kActionFeatures, yb, vp);
+  }
   if (verbose) {
     std::printf("   hist weights (%zu rows):", y.size());
     for (int f = 0; f < kActionFeatures; ++f)
@@ -407,7 +432,9 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
     std::printf("; TEST");
     for (int u : testu) std::printf(" %s", users[u].c_str());
     std::printf("\n");
-    MousePopulation pop = learn_population(S, sess_of, fitu, o, true);
+    RandomForest verifier;
+    const bool want_ver = std::find(o.methods.begin(), o.methods.end(), "hist-rf") != o.methods.end();
+    MousePopulation pop = learn_population(S, sess_of, fitu, o, true, want_ver ? &verifier : nullptr);
     MousePopulation pop_flat = pop;
     for (int f = 0; f < kActionFeatures; ++f)  // unit weights for features that vary (as fit() sets them)
       pop_flat.weight[f] = pop.model(3).edges[f].empty() ? 0.f : 1.f;
@@ -426,7 +453,18 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           MouseOneClass oc;
           MouseProfile prof;
           RandomForest cadrf;
-          if (m == "synth") {
+          if (m == "hist-rf") {
+            OneClassParams hp = oc_params("hist", o);
+            hp.self_norm = false;
+            oc = MouseOneClass::enroll(enr, &pop_flat, hp);
+            if (!oc.valid()) continue;
+            score = [&](const MouseAction& a) {
+              float t[kActionFeatures];
+              oc.hist_terms(a, t);
+              double q = std::min(0.995, std::max(0.005, verifier.predict(t)));
+              return std::log(q / (1 - q));
+            };
+          } else if (m == "synth") {
             // per-user forest against synthetic actions drawn from the FIT population model
             std::vector<MouseAction> ua = enr;
             std::shuffle(ua.begin(), ua.end(), rng);
@@ -491,7 +529,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           std::vector<std::vector<std::vector<double>>> ib;
           for (int s : imp) ib.push_back(run(s, false));
           // calibration to a target FRR on the enrollment (one-class methods)
-          if (m != "rf" && m != "cad" && m != "synth") {
+          if (m != "rf" && m != "cad" && m != "synth" && m != "hist-rf") {
             size_t n20 = std::find(Ns.begin(), Ns.end(), 20) - Ns.begin();
             if (n20 < Ns.size())
               for (int t = 0; t < 2; ++t) {
@@ -515,6 +553,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                        : m == "hist" ? "one-class histogram density ratio vs FIT population (unit weights)"
                        : m == "hist-w" ? "one-class histogram density ratio vs FIT population (weights learned on FIT)"
                        : m == "gauss" ? "one-class Gaussian copula density ratio vs FIT population"
+                       : m == "hist-rf" ? "one-class histogram terms scored by a global verifier forest learned on FIT users"
                        : m == "synth" ? "per-user RF against synthetic actions sampled from the FIT population model"
                        : m == "rf" ? "per-user RF (ours, 44 features), background = FIT users' actions"
                                    : "per-user RF, cadence-only (3 timing numbers), background = FIT users";
@@ -588,6 +627,9 @@ int main(int argc, char** argv) {
     else if (a == "--knn-k") oco.knn_k = std::atoi(next().c_str());
     else if (a == "--alpha") oco.alpha = std::atof(next().c_str());
     else if (a == "--shrink") oco.shrink = std::atof(next().c_str());
+    else if (a == "--verifier-trees") oco.verifier_trees = std::atoi(next().c_str());
+    else if (a == "--verifier-depth") oco.verifier_depth = std::atoi(next().c_str());
+    else if (a == "--clip") oco.clip = std::atof(next().c_str());
     else if (a == "--self-norm") oco.self_norm = std::atoi(next().c_str());
     else if (a == "--l2") oco.l2 = std::atof(next().c_str());
     else if (a == "--user-salt") oco.user_salt = next();
