@@ -18,6 +18,7 @@ import type { AuditStore } from '../src/audit/store.js';
 import type { ActionRecord, TransitionRecord } from '../src/audit/records.js';
 import { InputSource, inputUnavailableReason, type InputBatch } from '../src/biometrics/input-source.js';
 import { KeystrokeStream } from '../src/biometrics/keystroke-model.js';
+import { MouseStream } from '../src/biometrics/mouse-model.js';
 import { keyFingerprint, loadProfile } from '../src/biometrics/profile-file.js';
 import { SessionMonitor, type ModalityStatus } from '../src/biometrics/session-monitor.js';
 import { SentinelError } from '../src/errors.js';
@@ -52,7 +53,9 @@ export interface BiometricsStatus {
   state: string;
   score: number;
   modalities: ModalityStatus[];
+  /** Keystroke windows and mouse blocks scored. */
   windowsScored: number;
+  blocksScored: number;
   locks: number;
   input: Record<string, number | boolean> | null;
 }
@@ -60,10 +63,12 @@ export interface BiometricsStatus {
 export class BiometricsService {
   private source: InputSource | null = null;
   private keystrokes: KeystrokeStream | null = null;
+  private mouse: MouseStream | null = null;
   private monitor: SessionMonitor | null = null;
   private offReason: string | null = null;
   private user: string | null = null;
   private windowsScored = 0;
+  private blocksScored = 0;
   private locks = 0;
   private lastDropped = 0;
   private readonly pendingLocks = new Set<Promise<void>>();
@@ -90,6 +95,7 @@ export class BiometricsService {
       this.source = null;
       this.monitor = null;
       this.keystrokes = null;
+      this.mouse = null;
       this.log.error({ 'error.code': code, 'event.action': 'biometrics_off' }, this.offReason);
     }
   }
@@ -102,13 +108,15 @@ export class BiometricsService {
       return;
     }
     const profile = loadProfile(this.cfg.profilePath, keyFingerprint(this.cfg.keyPath));
-    if (!profile.keystroke) {
-      this.offReason = `biometrics off: profile ${this.cfg.profilePath} has no keystroke model`;
+    if (!profile.keystroke && !profile.mouse) {
+      this.offReason = `biometrics off: profile ${this.cfg.profilePath} has no keystroke or mouse model`;
       this.log.info({ 'event.action': 'biometrics_off', reason: this.offReason }, this.offReason);
       return;
     }
     this.user = profile.user;
-    this.keystrokes = new KeystrokeStream(profile.keystroke.bytes, this.cfg.stride > 0 ? this.cfg.stride : undefined);
+    if (profile.keystroke) this.keystrokes = new KeystrokeStream(profile.keystroke.bytes, this.cfg.stride > 0 ? this.cfg.stride : undefined);
+    const m = profile.mouse;
+    if (m) this.mouse = new MouseStream(m.bytes, m.threshold as number, m.genuineSd as number, m.window);
     this.monitor = new SessionMonitor({
       subjectId: SESSION_SUBJECT_ID,
       policy: this.cfg.policy,
@@ -119,7 +127,7 @@ export class BiometricsService {
     this.source = new InputSource({ paths: this.cfg.devices, ...(dir ? { dir } : {}), keyPath: this.cfg.keyPath });
     this.source.start((b) => this.onBatch(b));
     this.log.info(
-      { 'event.action': 'biometrics_on', user: profile.user, inputDir: dir ?? null, devices: this.cfg.devices.length, window: this.keystrokes.info.window },
+      { 'event.action': 'biometrics_on', user: profile.user, inputDir: dir ?? null, devices: this.cfg.devices.length, keystroke: this.keystrokes !== null, mouse: this.mouse !== null },
       `continuous authentication on for ${profile.user}`,
     );
   }
@@ -145,6 +153,13 @@ export class BiometricsService {
       for (const p of this.keystrokes.push(b.keys)) {
         this.windowsScored++;
         const t = this.monitor.observe('keystroke', p, now);
+        if (t) this.onTransition(t, transitions, actions);
+      }
+    }
+    if (this.mouse && this.monitor && b.actionMeta.length) {
+      for (const p of this.mouse.push(b.actions, b.actionMeta)) {
+        this.blocksScored++;
+        const t = this.monitor.observe('mouse', p, now);
         if (t) this.onTransition(t, transitions, actions);
       }
     }
@@ -247,6 +262,7 @@ export class BiometricsService {
       score: this.monitor?.score ?? 0,
       modalities: this.monitor?.status(now) ?? [],
       windowsScored: this.windowsScored,
+      blocksScored: this.blocksScored,
       locks: this.locks,
       input: st ? { ...st } : null,
     };

@@ -319,6 +319,29 @@ export interface RawKeystrokeScorer {
   reset(): void;
 }
 
+export type RawMouseMethod = 'robustZ' | 'knn' | 'histLlr' | 'gauss';
+
+export interface RawMouseEnrollResult {
+  /** Serialized one-class mouse profile (SMO1), owned by JavaScript. */
+  profile: Uint8Array;
+  /** Accept when a block score is at least this (calibrated to the requested false-reject rate). */
+  threshold: number;
+  /** Sd of the enrollment's leave-out block scores. */
+  genuineSd: number;
+  calibrationBlocks: number;
+}
+
+/**
+ * Scores mouse action rows against a serialized one-class profile (throws code
+ * SENTINEL_E_BIO_PROFILE when malformed). `push` returns the block scores (mean action score over
+ * the last `blockActions`; higher = more likely the enrolled user) completed by the batch.
+ */
+export interface RawMouseScorer {
+  push(actions: Float32Array, actionMeta: Float64Array): Float64Array;
+  reset(): void;
+  info(): { threshold: number; blockActions: number; stride: number; buffered: number };
+}
+
 export interface RawBiometricsConstants {
   keyRecordStride: number;
   actionFeatures: number;
@@ -435,6 +458,18 @@ export interface RawAddon extends RawAppAddon {
   /** Enrollment on the libuv pool: resolves a serialized keystroke profile (rejects SENTINEL_E_BIO_ENROLL). */
   enrollKeystrokes(keys: Float64Array, window: number, frr: number): Promise<Uint8Array>;
   biometricsConstants(): RawBiometricsConstants;
+  MouseScorer: new (profile: Uint8Array, blockActions: number, stride: number) => RawMouseScorer;
+  /**
+   * One-class mouse enrollment on the libuv pool (rejects SENTINEL_E_BIO_ENROLL). `population` is
+   * the shipped models/mouse model (needed by 'histLlr' and 'gauss'; throws SENTINEL_E_BIO_PROFILE
+   * when malformed).
+   */
+  enrollMouse(
+    actions: Float32Array,
+    actionMeta: Float64Array,
+    population: Uint8Array | null,
+    options: { method?: RawMouseMethod; blockActions?: number; frr?: number },
+  ): Promise<RawMouseEnrollResult>;
   /** Feature names in row order, e.g. "w10s.write_rate". */
   featureNames(): string[];
   /** Heuristic contribution names in contrib order. */

@@ -24,6 +24,7 @@
 
 #include "../biometrics/keystroke.h"
 #include "../biometrics/mouse.h"
+#include "../biometrics/mouse_oneclass.h"
 #include "../evdev/collector.h"
 
 namespace sentinel::biobind {
@@ -478,6 +479,201 @@ class KeystrokeScorer : public Napi::ObjectWrap<KeystrokeScorer> {
   size_t sinceScore_ = 0;
 };
 
+// Mouse action rows from a caller's Float32Array (kActionFeatures per action) and Float64Array
+// meta (kActionMetaStride per action). Validated: lengths must agree, types be 0..2, features
+// finite.
+std::vector<bio::MouseAction> actionsFrom(Napi::Env env, Napi::Value fv, Napi::Value mv) {
+  if (!fv.IsTypedArray() || fv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throwType(env, "actions must be a Float32Array of action feature rows");
+  if (!mv.IsTypedArray() || mv.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throwType(env, "actionMeta must be a Float64Array");
+  auto f = fv.As<Napi::Float32Array>();
+  auto m = mv.As<Napi::Float64Array>();
+  if (f.ElementLength() % bio::kActionFeatures) throwRange(env, "actions: length must be a multiple of the feature count");
+  size_t n = f.ElementLength() / bio::kActionFeatures;
+  if (m.ElementLength() != n * kActionMetaStride) throwRange(env, "actionMeta: length must be 3 per action");
+  if (n > kMaxEnrollKeys) throwRange(env, "too many actions");
+  std::vector<bio::MouseAction> out(n);
+  for (size_t i = 0; i < n; i++) {
+    double type = m[i * 3];
+    if (!(type == 0 || type == 1 || type == 2)) throwRange(env, "actionMeta: bad action type at index " + std::to_string(i));
+    out[i].type = bio::ActionType(uint8_t(type));
+    out[i].t_start = m[i * 3 + 1];
+    out[i].t_end = m[i * 3 + 2];
+    for (int k = 0; k < bio::kActionFeatures; k++) {
+      float v = f[i * bio::kActionFeatures + size_t(k)];
+      if (!std::isfinite(v)) throwRange(env, "actions: non-finite feature at action " + std::to_string(i));
+      out[i].f[size_t(k)] = v;
+    }
+  }
+  return out;
+}
+
+bool populationFrom(Napi::Env env, Napi::Value v, bio::MousePopulation* pop) {
+  if (v.IsNull() || v.IsUndefined()) return false;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throwType(env, "population must be a Uint8Array or null");
+  auto b = v.As<Napi::Uint8Array>();
+  if (!pop->deserialize(b.Data(), b.ElementLength())) {
+    Napi::Error e = Napi::Error::New(env, "mouse population model is malformed, truncated or of an unknown version");
+    e.Set("code", Napi::String::New(env, "SENTINEL_E_BIO_PROFILE"));
+    throw e;
+  }
+  return true;
+}
+
+class MouseEnrollWorker : public Napi::AsyncWorker {
+ public:
+  MouseEnrollWorker(Napi::Env env, std::vector<bio::MouseAction> acts, std::unique_ptr<bio::MousePopulation> pop,
+                    bio::OneClassParams params, size_t block, double frr)
+      : Napi::AsyncWorker(env, "sentinel-enroll-mouse"), deferred_(Napi::Promise::Deferred::New(env)),
+        acts_(std::move(acts)), pop_(std::move(pop)), params_(params), block_(block), frr_(frr) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    bio::MouseOneClass m = bio::MouseOneClass::enroll(acts_, pop_.get(), params_);
+    if (!m.valid()) {
+      SetError("mouse enrollment failed (too few actions, or the method needs the population model)");
+      return;
+    }
+    m.calibrate(acts_, pop_.get(), block_, frr_);
+    const std::vector<double>& c = m.calibration_scores();
+    if (c.size() < 4) {
+      SetError("not enough mouse actions to calibrate: need several blocks of the scoring length");
+      return;
+    }
+    double mean = 0, ss = 0;
+    for (double x : c) mean += x;
+    mean /= double(c.size());
+    for (double x : c) ss += (x - mean) * (x - mean);
+    genuineSd_ = std::sqrt(ss / double(c.size() - 1));
+    threshold_ = m.threshold;
+    blocks_ = c.size();
+    bytes_ = m.serialize();
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("profile", ownedArray<uint8_t, Napi::Uint8Array>(env, new std::vector<uint8_t>(std::move(bytes_))));
+    o.Set("threshold", Napi::Number::New(env, threshold_));
+    o.Set("genuineSd", Napi::Number::New(env, genuineSd_));
+    o.Set("calibrationBlocks", Napi::Number::New(env, double(blocks_)));
+    deferred_.Resolve(o);
+  }
+  void OnError(const Napi::Error& e) override {
+    Napi::Error err = Napi::Error::New(Env(), e.Message());
+    err.Set("code", Napi::String::New(Env(), "SENTINEL_E_BIO_ENROLL"));
+    deferred_.Reject(err.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<bio::MouseAction> acts_;
+  std::unique_ptr<bio::MousePopulation> pop_;
+  bio::OneClassParams params_;
+  size_t block_;
+  double frr_;
+  std::vector<uint8_t> bytes_;
+  double threshold_ = 0, genuineSd_ = 0;
+  size_t blocks_ = 0;
+};
+
+// enrollMouse(actions, actionMeta, population|null, {method, blockActions, frr}) →
+// Promise<{profile, threshold, genuineSd, calibrationBlocks}>.
+Napi::Value EnrollMouse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[3].IsObject()) throwType(env, "enrollMouse(actions, actionMeta, population, options)");
+  std::vector<bio::MouseAction> acts = actionsFrom(env, info[0], info[1]);
+  auto pop = std::make_unique<bio::MousePopulation>();
+  bool havePop = populationFrom(env, info[2], pop.get());
+  Napi::Object o = info[3].As<Napi::Object>();
+  bio::OneClassParams p;
+  Napi::Value mv = o.Get("method");
+  std::string method = mv.IsString() ? mv.As<Napi::String>().Utf8Value() : "histLlr";
+  if (method == "robustZ") p.method = bio::OneClassMethod::kRobustZ, p.self_norm = true;
+  else if (method == "knn") p.method = bio::OneClassMethod::kKnn, p.self_norm = true;
+  else if (method == "histLlr") p.method = bio::OneClassMethod::kHistLlr;
+  else if (method == "gauss") p.method = bio::OneClassMethod::kGauss;
+  else throwType(env, "options.method must be 'robustZ', 'knn', 'histLlr' or 'gauss'");
+  if ((p.method == bio::OneClassMethod::kHistLlr || p.method == bio::OneClassMethod::kGauss) && !havePop)
+    throwType(env, "options.method '" + method + "' needs the population model");
+  double block = numberOpt(env, o, "blockActions", 20, 1, 1000);
+  double frr = numberOpt(env, o, "frr", 0.05, 1e-4, 0.5);
+  auto* worker = new MouseEnrollWorker(env, std::move(acts), havePop ? std::move(pop) : nullptr, p, size_t(block), frr);
+  Napi::Promise pr = worker->Promise();
+  worker->Queue();
+  return pr;
+}
+
+// MouseScorer(profile, blockActions, stride): keeps the last `blockActions` action scores and
+// returns the block score (mean; higher = more likely the enrolled user) every `stride` actions.
+class MouseScorer : public Napi::ObjectWrap<MouseScorer> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "MouseScorer",
+                       {InstanceMethod<&MouseScorer::Push>("push"), InstanceMethod<&MouseScorer::Reset>("reset"),
+                        InstanceMethod<&MouseScorer::Info>("info")});
+  }
+
+  explicit MouseScorer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MouseScorer>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsTypedArray() ||
+        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber() || !info[2].IsNumber())
+      throwType(env, "MouseScorer(profile: Uint8Array, blockActions: number, stride: number)");
+    auto b = info[0].As<Napi::Uint8Array>();
+    if (!profile_.deserialize(b.Data(), b.ElementLength()) || !profile_.valid()) {
+      Napi::Error e = Napi::Error::New(env, "mouse profile is malformed, truncated or of an unknown version");
+      e.Set("code", Napi::String::New(env, "SENTINEL_E_BIO_PROFILE"));
+      throw e;
+    }
+    double n = info[1].As<Napi::Number>().DoubleValue(), s = info[2].As<Napi::Number>().DoubleValue();
+    if (!(n >= 1 && n <= 1000) || n != std::floor(n)) throwRange(env, "blockActions must be an integer in 1..1000");
+    if (!(s >= 1 && s <= n) || s != std::floor(s)) throwRange(env, "stride must be an integer in 1..blockActions");
+    block_ = size_t(n);
+    stride_ = size_t(s);
+  }
+
+ private:
+  Napi::Value Push(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2) throwType(env, "push(actions, actionMeta)");
+    std::vector<bio::MouseAction> acts = actionsFrom(env, info[0], info[1]);
+    std::vector<double> out;
+    for (const bio::MouseAction& a : acts) {
+      win_.push_back(profile_.action_score(a));
+      if (win_.size() > block_) win_.erase(win_.begin());
+      if (win_.size() == block_ && ++since_ >= stride_) {
+        since_ = 0;
+        double sum = 0;
+        for (double x : win_) sum += x;
+        out.push_back(sum / double(block_));
+      }
+    }
+    Napi::Float64Array r = Napi::Float64Array::New(env, out.size());
+    std::copy(out.begin(), out.end(), r.Data());
+    return r;
+  }
+  Napi::Value Reset(const Napi::CallbackInfo& info) {
+    win_.clear();
+    since_ = 0;
+    return info.Env().Undefined();
+  }
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("threshold", Napi::Number::New(env, profile_.threshold));
+    o.Set("blockActions", Napi::Number::New(env, double(block_)));
+    o.Set("stride", Napi::Number::New(env, double(stride_)));
+    o.Set("buffered", Napi::Number::New(env, double(win_.size())));
+    return o;
+  }
+
+  bio::MouseOneClass profile_;
+  std::vector<double> win_;
+  size_t block_ = 20, stride_ = 5, since_ = 0;
+};
+
 Napi::Value BiometricsConstants(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -499,6 +695,8 @@ Napi::Value BiometricsConstants(const Napi::CallbackInfo& info) {
 void RegisterBiometrics(Napi::Env env, Napi::Object exports) {
   exports.Set("InputCollector", InputCollector::Define(env));
   exports.Set("KeystrokeScorer", KeystrokeScorer::Define(env));
+  exports.Set("MouseScorer", MouseScorer::Define(env));
+  exports.Set("enrollMouse", Napi::Function::New<EnrollMouse>(env, "enrollMouse"));
   exports.Set("decodeInputEvents", Napi::Function::New<DecodeInputEvents>(env, "decodeInputEvents"));
   exports.Set("enrollKeystrokes", Napi::Function::New<EnrollKeystrokes>(env, "enrollKeystrokes"));
   exports.Set("biometricsConstants", Napi::Function::New<BiometricsConstants>(env, "biometricsConstants"));

@@ -24,8 +24,12 @@ export interface ModalityProfile {
   bytes: Uint8Array;
   /** What it was enrolled from (keystrokes or actions) and calibrated to. */
   samples: number;
+  /** Keystrokes per scoring window, or actions per scoring block. */
   window: number;
   frr: number;
+  /** Calibrated threshold and genuine spread, for modalities whose native profile lacks them (mouse). */
+  threshold?: number;
+  genuineSd?: number;
 }
 
 export interface BioProfile {
@@ -33,12 +37,15 @@ export interface BioProfile {
   createdMs: number;
   keySha256: string;
   keystroke?: ModalityProfile;
+  mouse?: ModalityProfile;
 }
 
 interface ModalityJson {
   samples: number;
   window: number;
   frr: number;
+  threshold?: number;
+  genuineSd?: number;
   sha256: string;
   data: string;
 }
@@ -65,6 +72,8 @@ export function saveProfile(file: string, p: BioProfile): void {
     samples: m.samples,
     window: m.window,
     frr: m.frr,
+    ...(m.threshold === undefined ? {} : { threshold: m.threshold }),
+    ...(m.genuineSd === undefined ? {} : { genuineSd: m.genuineSd }),
     sha256: sha256(m.bytes),
     data: Buffer.from(m.bytes).toString('base64'),
   });
@@ -75,6 +84,7 @@ export function saveProfile(file: string, p: BioProfile): void {
     createdMs: p.createdMs,
     keySha256: p.keySha256,
     ...(p.keystroke ? { keystroke: mod(p.keystroke) } : {}),
+    ...(p.mouse ? { mouse: mod(p.mouse) } : {}),
   };
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.tmp-${process.pid}`;
@@ -99,7 +109,14 @@ function modality(file: string, name: string, v: unknown): ModalityProfile | und
   if (typeof m['data'] !== 'string' || typeof m['sha256'] !== 'string') bad(file, `${name}.data and ${name}.sha256 must be strings`);
   const bytes = new Uint8Array(Buffer.from(m['data'], 'base64'));
   if (sha256(bytes) !== m['sha256']) bad(file, `${name}.data does not match its sha256 (corrupt or altered)`);
-  return { bytes, samples: m['samples'] as number, window: m['window'] as number, frr: m['frr'] as number };
+  const out: ModalityProfile = { bytes, samples: m['samples'] as number, window: m['window'] as number, frr: m['frr'] as number };
+  for (const k of ['threshold', 'genuineSd'] as const) {
+    const v = m[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v)) bad(file, `${name}.${k} must be a finite number`);
+    out[k] = v;
+  }
+  return out;
 }
 
 export function loadProfile(file: string, keySha256: string): BioProfile {
@@ -124,10 +141,13 @@ export function loadProfile(file: string, keySha256: string): BioProfile {
   }
   if (o['keySha256'] !== keySha256) bad(file, 'was enrolled under another host key (re-enroll with `sentinel enroll`)');
   const keystroke = modality(file, 'keystroke', o['keystroke']);
+  const mouse = modality(file, 'mouse', o['mouse']);
+  if (mouse && (mouse.threshold === undefined || mouse.genuineSd === undefined)) bad(file, 'mouse needs threshold and genuineSd');
   return {
     user: o['user'],
     createdMs: o['createdMs'],
     keySha256: o['keySha256'],
     ...(keystroke ? { keystroke } : {}),
+    ...(mouse ? { mouse } : {}),
   };
 }

@@ -9,12 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
-import { encodeInputEvents, FIXTURE_TEXT, keyEvents, textCodes, typedKeystrokes } from '../support/input-events.js';
+import { encodeInputEvents, FIXTURE_TEXT, keyEvents, mouseSession, textCodes, typedKeystrokes } from '../support/input-events.js';
 
 const SESSION = 2 ** 32;
 
 interface Status {
-  biometrics: { on: boolean; reason: string | null; state: string; windowsScored: number; locks: number; user: string | null };
+  biometrics: { on: boolean; reason: string | null; state: string; windowsScored: number; blocksScored: number; locks: number; user: string | null };
 }
 
 /** Writes `bytes` into a new FIFO in `dir` once the daemon has opened it, then closes it. */
@@ -53,31 +53,37 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
         cfgFile,
         JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/sh', '-c', `echo locked >> ${marker}`] } }),
       );
-      // Enrollment from a recording of typist 1.
-      const recording = path.join(dir, 'enroll.bin');
-      writeFileSync(recording, encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
-      const enroll = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', recording]);
+      // Enrollment from recordings of user 1's keyboard and mouse.
+      const kbd = path.join(dir, 'enroll-kbd.bin');
+      const mouse = path.join(dir, 'enroll-mouse.bin');
+      writeFileSync(kbd, encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
+      writeFileSync(mouse, encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
+      const enroll = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', kbd, mouse]);
       expect(enroll.code, enroll.stderr).toBe(0);
-      const summary = JSON.parse(enroll.stdout) as { keystrokes: number; enrollmentWindows: number; profile: string };
+      const summary = JSON.parse(enroll.stdout) as { keystrokes: number; actions: number; keystroke: { enrollmentWindows: number } | null; mouse: object | null; profile: string };
       expect(summary.keystrokes).toBe(600);
-      expect(summary.enrollmentWindows).toBeGreaterThan(4);
+      expect(summary.actions).toBe(200);
+      expect(summary.keystroke?.enrollmentWindows).toBeGreaterThan(4);
+      expect(summary.mouse).not.toBeNull();
       expect(statSync(summary.profile).mode & 0o777).toBe(0o600);
       expect(statSync(path.join(data, 'bio.key')).mode & 0o777).toBe(0o600);
 
       daemon = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', cfgFile] });
       await daemon.waitLog((l) => l['event.action'] === 'biometrics_on');
 
-      // The enrolled typist, on other text: scored, stays Normal.
+      // The enrolled user, on other text and other movements: scored, stays Normal.
       await plugAndType(daemon, input, 'event0', encodeInputEvents(keyEvents(typedKeystrokes(1, 300, 900_000_000, 5, 41))));
+      await plugAndType(daemon, input, 'event1', encodeInputEvents(mouseSession(1, 60, 900_000_000, 77)));
       let st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.on).toBe(true);
       expect(st.user).toBe('alice');
       expect(st.windowsScored).toBeGreaterThanOrEqual(8);
+      expect(st.blocksScored).toBeGreaterThanOrEqual(8);
       expect(st.state).toBe('Normal');
 
       // Someone else at the keyboard: Lockdown and the lock command.
       const locked = daemon.waitLog((l) => l['event.action'] === 'lock_session');
-      await plugAndType(daemon, input, 'event1', encodeInputEvents(keyEvents(typedKeystrokes(2, 400, 1_900_000_000, 7, 41))));
+      await plugAndType(daemon, input, 'event2', encodeInputEvents(keyEvents(typedKeystrokes(2, 400, 1_900_000_000, 7, 41))));
       await locked;
       expect(readFileSync(marker, 'utf8')).toBe('locked\n');
       st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
@@ -90,9 +96,16 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       expect(audit.body.transitions.every((t) => t.subjectKind === 'session')).toBe(true);
       expect(audit.body.transitions.some((t) => t.toState === 3)).toBe(true);
 
-      // The operator lets the user back in.
+      // The operator lets the user back in; then someone else's mouse alone locks it again.
       const reset = await daemon.http<{ changed: boolean }>('POST', `/v1/subjects/${SESSION}/state`, { state: 'Normal', by: 'test' });
       expect(reset.body.changed).toBe(true);
+      const lockedAgain = daemon.waitLog((l) => l['event.action'] === 'lock_session' && daemon!.logs.filter((x) => x['event.action'] === 'lock_session').length === 2);
+      await plugAndType(daemon, input, 'event3', encodeInputEvents(mouseSession(2, 60, 2_900_000_000, 78)));
+      await lockedAgain;
+      st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect(st.state).toBe('Lockdown');
+      expect(st.locks).toBe(2);
+      expect(readFileSync(marker, 'utf8')).toBe('locked\nlocked\n');
       expect(await daemon.stop()).toBe(0);
 
       // Privacy: no file holds the typed text or its key codes, in any encoding we can think of.

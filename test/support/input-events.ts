@@ -141,3 +141,54 @@ export function click(tUs: number, holdUs: number): RawInput[] {
     { tUs: tUs + holdUs, type: EV_SYN, code: SYN_REPORT, value: 0 },
   ];
 }
+
+/**
+ * A synthetic mouse user: each action is a movement of random direction and length along a
+ * curve, with the user's own speed, bend, acceleration shape and click hold (fixed by `seed`),
+ * sampled every 8 ms; then either a pause of 1.2 s (a movement action) or a click (point-click).
+ */
+export function mouseSession(seed: number, actions: number, startUs: number, noiseSeed: number): RawInput[] {
+  const style = xorshift32(seed * 7919 + 17);
+  const u = (): number => style() / 2 ** 32;
+  const speed = 400 + 1600 * u(); // px/s
+  const bend = (u() - 0.5) * 0.8; // sideways deviation relative to the chord
+  const skew = 0.25 + 0.5 * u(); // where the speed peaks (fraction of the duration)
+  const holdUs = 60_000 + 120_000 * u();
+  const clickShare = 0.3 + 0.4 * u();
+  const rnd = xorshift32(noiseSeed);
+  const r = (): number => rnd() / 2 ** 32;
+  const out: RawInput[] = [];
+  let t = startUs;
+  for (let a = 0; a < actions; a++) {
+    const len = 80 + 500 * r();
+    const ang = 2 * Math.PI * r();
+    const dur = (len / speed) * (0.85 + 0.3 * r()) * 1e6;
+    const steps = Math.max(3, Math.round(dur / 8000));
+    const ex = len * Math.cos(ang);
+    const ey = len * Math.sin(ang);
+    let px = 0;
+    let py = 0;
+    for (let i = 1; i <= steps; i++) {
+      const s = i / steps;
+      // Progress along the chord: accelerate until `skew`, then decelerate (speed peaks there).
+      const p = s < skew ? skew * (s / skew) ** 2 : 1 - (1 - skew) * ((1 - s) / (1 - skew)) ** 2;
+      const side = bend * len * Math.sin(Math.PI * s);
+      const nx = Math.round(ex * p - (ey / len) * side);
+      const ny = Math.round(ey * p + (ex / len) * side);
+      t += 8000;
+      if (nx !== px) out.push({ tUs: t, type: EV_REL, code: REL_X, value: nx - px });
+      if (ny !== py) out.push({ tUs: t, type: EV_REL, code: REL_Y, value: ny - py });
+      out.push({ tUs: t, type: EV_SYN, code: SYN_REPORT, value: 0 });
+      px = nx;
+      py = ny;
+    }
+    if (r() < clickShare) {
+      t += 150_000 + 100_000 * r();
+      out.push(...click(t, holdUs * (0.8 + 0.4 * r())));
+      t += holdUs + 1_300_000;
+    } else {
+      t += 1_300_000; // a pause ends the movement action
+    }
+  }
+  return out;
+}

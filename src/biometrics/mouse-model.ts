@@ -1,0 +1,94 @@
+/**
+ * Mouse model: one-class enrollment from the user's own actions (with the shipped population
+ * model in models/mouse) and streaming block scoring (docs/biometrics.md, "Mouse method" and
+ * "Session subject"). Thin typed layer over the addon's enrollMouse and MouseScorer.
+ *
+ * Contract
+ * - `loadMousePopulation(modelsDir)` is synchronous; it verifies the manifest's sha256 and kind
+ *   and throws SentinelError SENTINEL_E_CONFIG otherwise.
+ * - `enrollMouseProfile` is asynchronous (libuv pool); SENTINEL_E_BIO_ENROLL when the actions
+ *   are too few to calibrate.
+ * - `MouseStream.push` is synchronous and returns impostor probabilities (0.5 at the user's
+ *   threshold, as for keystrokes); its constructor throws SENTINEL_E_BIO_PROFILE for a malformed
+ *   profile.
+ */
+import path from 'node:path';
+import { addon, ACTION_META_STRIDE, type RawMouseMethod, type RawMouseScorer } from '../binding.js';
+import { SentinelError } from '../errors.js';
+import { loadModelOfKind } from '../models/manifest.js';
+import { impostorProbability } from './keystroke-model.js';
+
+export const DEFAULT_MOUSE_BLOCK = 20;
+export const DEFAULT_MOUSE_METHOD: RawMouseMethod = 'histLlr';
+
+export interface MouseEnrollment {
+  bytes: Uint8Array;
+  threshold: number;
+  genuineSd: number;
+  blockActions: number;
+  calibrationBlocks: number;
+}
+
+/** The shipped population model (models/mouse), verified against its manifest. */
+export function loadMousePopulation(modelsDir: string): Uint8Array {
+  return new Uint8Array(loadModelOfKind(path.join(modelsDir, 'mouse'), 'mouse-population').bytes);
+}
+
+export function actionCount(actionMeta: Float64Array): number {
+  return actionMeta.length / ACTION_META_STRIDE;
+}
+
+export async function enrollMouseProfile(
+  actions: Float32Array,
+  actionMeta: Float64Array,
+  population: Uint8Array | null,
+  options: { method?: RawMouseMethod; blockActions?: number; frr?: number } = {},
+): Promise<MouseEnrollment> {
+  const blockActions = options.blockActions ?? DEFAULT_MOUSE_BLOCK;
+  const need = 4 * blockActions;
+  if (actionCount(actionMeta) < need) {
+    throw new SentinelError('SENTINEL_E_BIO_ENROLL', `mouse enrollment needs at least ${need} actions for ${blockActions}-action blocks, got ${actionCount(actionMeta)}`);
+  }
+  try {
+    const r = await addon().enrollMouse(actions, actionMeta, population, {
+      method: options.method ?? DEFAULT_MOUSE_METHOD,
+      blockActions,
+      frr: options.frr ?? 0.05,
+    });
+    return { bytes: r.profile, threshold: r.threshold, genuineSd: r.genuineSd, blockActions, calibrationBlocks: r.calibrationBlocks };
+  } catch (err) {
+    if (err instanceof SentinelError) throw err;
+    const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_BIO_ENROLL';
+    throw new SentinelError(code, (err as Error).message, { cause: err });
+  }
+}
+
+export class MouseStream {
+  private readonly raw: RawMouseScorer;
+
+  /** Scores a block every `stride` actions (default a quarter of the block). */
+  constructor(
+    profile: Uint8Array,
+    private readonly threshold: number,
+    private readonly genuineSd: number,
+    blockActions = DEFAULT_MOUSE_BLOCK,
+    stride = Math.max(1, Math.floor(blockActions / 4)),
+  ) {
+    try {
+      this.raw = new (addon().MouseScorer)(profile, blockActions, stride);
+    } catch (err) {
+      const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_INVALID_ARGUMENT';
+      throw new SentinelError(code, (err as Error).message, { cause: err });
+    }
+  }
+
+  /** Block scores (higher = more likely the enrolled user) completed by this batch. */
+  pushScores(actions: Float32Array, actionMeta: Float64Array): Float64Array {
+    return this.raw.push(actions, actionMeta);
+  }
+
+  /** Impostor probabilities of the blocks completed by this batch. */
+  push(actions: Float32Array, actionMeta: Float64Array): number[] {
+    return Array.from(this.raw.push(actions, actionMeta), (s) => impostorProbability(s, this.threshold, this.genuineSd));
+  }
+}
