@@ -256,9 +256,9 @@ MousePopulation MousePopulation::fit(const std::vector<std::vector<MouseAction>>
     M.cov.assign(cov.begin(), cov.end());
   }
   P.valid_ = !P.models_[3].q.empty();
-  for (int f = 0; f < D; ++f) {
-    const auto& e = P.models_[3].edges;
-    P.weight[f] = (P.valid_ && !e[f].empty()) ? 1.f : 0.f;
+  for (int m = 0; m < kOneClassModels; ++m) {
+    const auto& e = P.models_[P.models_[m].q.empty() ? 3 : m].edges;
+    for (int f = 0; f < D; ++f) P.weight[m][f] = (P.valid_ && !e[f].empty()) ? 1.f : 0.f;
   }
   return P;
 }
@@ -314,7 +314,8 @@ std::vector<uint8_t> MousePopulation::serialize() const {
   put32(b, kVersion);
   put32(b, uint32_t(kMouseSchemaVersion));
   put32(b, uint32_t(D));
-  for (float w : weight) putf(b, w);
+  for (const auto& wm : weight)
+    for (float w : wm) putf(b, w);
   for (const Model& M : models_) {
     bool present = !M.q.empty();
     b.push_back(present ? 1 : 0);
@@ -335,10 +336,11 @@ bool MousePopulation::deserialize(const uint8_t* data, size_t len) {
   Reader r{data, len, 4};
   if (r.u32() != kVersion || r.u32() != uint32_t(kMouseSchemaVersion) || r.u32() != uint32_t(D)) return false;
   MousePopulation P;
-  for (float& w : P.weight) {
-    w = r.f32();
-    if (!r.ok || w < 0 || w > 1e3) return false;
-  }
+  for (auto& wm : P.weight)
+    for (float& w : wm) {
+      w = r.f32();
+      if (!r.ok || w < 0 || w > 1e3) return false;
+    }
   for (Model& M : P.models_) {
     uint8_t present = r.u8();
     if (!r.ok || present > 1) return false;
@@ -382,7 +384,8 @@ MouseOneClass MouseOneClass::build(const std::vector<const MouseAction*>& user, 
   const bool need_pop = p.method == OneClassMethod::kHistLlr || p.method == OneClassMethod::kGauss;
   if (need_pop && (!pop || !pop->valid())) return o;
   if (user.size() < 10) return o;
-  for (int f = 0; f < D; ++f) o.w_[f] = pop ? pop->weight[f] : 1.f;
+  for (int m = 0; m < kOneClassModels; ++m)
+    for (int f = 0; f < D; ++f) o.w_[m][f] = pop ? pop->weight[m][f] : 1.f;
   std::vector<float> col;
   for (int m = 0; m < kOneClassModels; ++m) {
     std::vector<const MouseAction*> s;
@@ -461,7 +464,9 @@ MouseOneClass MouseOneClass::build(const std::vector<const MouseAction*>& user, 
 }
 
 double MouseOneClass::raw_score(const MouseAction& a) const {
-  const Model& M = m_[model_for(a)];
+  const int mi = model_for(a);
+  const Model& M = m_[mi];
+  const auto& w_ = this->w_[mi];
   switch (p_.method) {
     case OneClassMethod::kRobustZ: {
       double s = 0;
@@ -626,7 +631,8 @@ std::vector<uint8_t> MouseOneClass::serialize() const {
   putd(b, p_.clip);
   putd(b, p_.zclip);
   b.push_back(p_.self_norm ? 1 : 0);
-  for (float w : w_) putf(b, w);
+  for (const auto& wm : w_)
+    for (float w : wm) putf(b, w);
   putd(b, norm_mean_);
   putd(b, norm_sd_);
   putd(b, threshold);
@@ -672,7 +678,8 @@ bool MouseOneClass::deserialize(const uint8_t* data, size_t len) {
       o.p_.alpha < 0 || o.p_.shrink < 0 || o.p_.shrink > 1)
     return false;
   o.p_.self_norm = sn;
-  for (float& w : o.w_) w = r.f32();
+  for (auto& wm : o.w_)
+    for (float& w : wm) w = r.f32();
   o.norm_mean_ = r.f64();
   o.norm_sd_ = r.f64();
   o.threshold = r.f64();

@@ -74,8 +74,10 @@ class MousePopulation {
   // with fewer than 12 distinct quantile values are snapped to the nearest
   // one. Deterministic for a seed. No real action of anyone is involved.
   std::vector<MouseAction> sample(const std::vector<uint8_t>& type_of, uint32_t seed) const;
-  // Per-feature weights for kHistLlr (index-aligned with MouseAction::f).
-  std::array<float, kActionFeatures> weight{};
+  // Per-model (MM, PC, DD, all), per-feature weights for kHistLlr
+  // (index-aligned with MouseAction::f); a zero weight leaves the feature out
+  // of kRobustZ too.
+  std::array<std::array<float, kActionFeatures>, kOneClassModels> weight{};
   bool valid() const { return valid_; }
 
   std::vector<uint8_t> serialize() const;
@@ -121,6 +123,8 @@ class MouseOneClass {
                               const OneClassParams& p = {});
   bool valid() const { return valid_; }
   double action_score(const MouseAction& a) const;
+  // Which model (0..2 = MM/PC/DD, 3 = all types) scores this action.
+  int model_index(const MouseAction& a) const { return model_for(a); }
   double block_score(const MouseAction* a, size_t n) const;
   // Per-feature terms of the raw kHistLlr score (unweighted; sum of
   // weight[f] * out[f] is the raw score). For offline weight learning.
@@ -157,7 +161,7 @@ class MouseOneClass {
                                        size_t n) const;
   bool valid_ = false;
   OneClassParams p_;
-  std::array<float, kActionFeatures> w_{};
+  std::array<std::array<float, kActionFeatures>, kOneClassModels> w_{};
   std::array<Model, kOneClassModels> m_;
   double norm_mean_ = 0, norm_sd_ = 1;
   std::vector<double> calib_;

@@ -19,4 +19,6 @@ for a in "--seed 2" "--split-salt a" "--split-salt b"; do
 done | tee "$OUT/aalto_splits.txt"
 nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --per-user 1 | tee "$OUT/balabit.txt"
 nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --data-mode grid --open 0 --per-user 1 | tee "$OUT/balabit_grid.txt"
+nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --data-mode all --oneclass 1 \
+  --oc-methods z,hist,hist-w,gauss,rf,cad --trees 50 --max-pos 4000 --per-user 1 | tee "$OUT/balabit_oneclass.txt"
 "$BIN/bio_bench" | tee "$OUT/bench.txt"

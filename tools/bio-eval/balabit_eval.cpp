@@ -226,6 +226,8 @@ struct OneClassOpts {
   int self_norm = -1;  // -1: on for z and knn only
   double clip = 30.0;
   int verifier_trees = 50, verifier_depth = 12;
+  bool type_weights = true;
+  int weight_block = 1;  // >1: learn the weights on block means of this many actions
   std::string user_salt;
   std::string write_model;  // --write-model FILE: population + weights from ALL users, then exit
 };
@@ -248,7 +250,12 @@ static std::array<float, kActionFeatures> fit_weights(const std::vector<float>& 
   for (int f = 0; f < d; ++f) mu[f] /= double(n);
   for (size_t i = 0; i < n; ++i)
     for (int f = 0; f < d; ++f) sd[f] += (X[i * d + f] - mu[f]) * (X[i * d + f] - mu[f]);
-  for (int f = 0; f < d; ++f) sd[f] = std::sqrt(sd[f] / double(n)) + 1e-9;
+  std::vector<bool> use(d);
+  for (int f = 0; f < d; ++f) {
+    sd[f] = std::sqrt(sd[f] / double(n));
+    use[f] = f >= 3 && sd[f] > 1e-3;  // (near-)constant columns and the type one-hots stay out
+    if (!use[f]) sd[f] = 1;
+  }
   size_t npos = 0;
   for (uint8_t v : y) npos += v;
   const double wp = 0.5 / std::max<size_t>(npos, 1), wn = 0.5 / std::max<size_t>(n - npos, 1);
@@ -259,10 +266,12 @@ static std::array<float, kActionFeatures> fit_weights(const std::vector<float>& 
     double gb = 0;
     for (size_t i = 0; i < n; ++i) {
       double z = b;
-      for (int f = 0; f < d; ++f) z += w[f] * (X[i * d + f] - mu[f]) / sd[f];
+      for (int f = 0; f < d; ++f)
+        if (use[f]) z += w[f] * (X[i * d + f] - mu[f]) / sd[f];
       double pr = 1 / (1 + std::exp(-z)), e = (pr - y[i]) * (y[i] ? wp : wn);
       gb += e;
-      for (int f = 0; f < d; ++f) g[f] += e * (X[i * d + f] - mu[f]) / sd[f];
+      for (int f = 0; f < d; ++f)
+        if (use[f]) g[f] += e * (X[i * d + f] - mu[f]) / sd[f];
     }
     for (int f = 0; f < d; ++f) w[f] -= 2.0 * (g[f] + l2 * w[f]);
     b -= 2.0 * gb;
@@ -272,7 +281,7 @@ static std::array<float, kActionFeatures> fit_weights(const std::vector<float>& 
   double sum = 0;
   int nz = 0;
   for (int f = 3; f < d; ++f) {
-    out[f] = float(std::max(0.0, w[f] / sd[f]));
+    out[f] = use[f] ? float(std::max(0.0, w[f] / sd[f])) : 0.f;
     sum += out[f];
     nz += out[f] > 0;
   }
@@ -356,6 +365,7 @@ static MousePopulation learn_population(const std::vector<Session>& S, const std
   p.self_norm = false;
   std::vector<float> X;
   std::vector<uint8_t> y;
+  std::vector<uint8_t> mod;  // which model scored the row
   float row[kActionFeatures];
   for (int u : fit_users) {
     const auto& mine = sess_of[u];
@@ -366,10 +376,25 @@ static MousePopulation learn_population(const std::vector<Session>& S, const std
       MouseOneClass m = MouseOneClass::enroll(enr, &pop, p);
       if (!m.valid()) continue;
       auto add = [&](int s, uint8_t lab) {
+        if (o.weight_block > 1) {  // rows = mean terms over blocks of weight_block actions (stride half a block)
+          const size_t B = size_t(o.weight_block);
+          std::vector<float> t(S[s].actions.size() * kActionFeatures);
+          for (size_t i = 0; i < S[s].actions.size(); ++i) m.hist_terms(S[s].actions[i], &t[i * kActionFeatures]);
+          for (size_t b = 0; b + B <= S[s].actions.size(); b += B / 2) {
+            float acc[kActionFeatures] = {};
+            for (size_t i = b; i < b + B; ++i)
+              for (int f = 0; f < kActionFeatures; ++f) acc[f] += t[i * kActionFeatures + f] / float(B);
+            X.insert(X.end(), acc, acc + kActionFeatures);
+            y.push_back(lab);
+            mod.push_back(3);
+          }
+          return;
+        }
         for (size_t i = 0; i < S[s].actions.size(); i += 2) {  // every other action keeps it small
           m.hist_terms(S[s].actions[i], row);
           X.insert(X.end(), row, row + kActionFeatures);
           y.push_back(lab);
+          mod.push_back(uint8_t(m.model_index(S[s].actions[i])));
         }
       };
       add(mine[k], 1);
@@ -377,7 +402,23 @@ static MousePopulation learn_population(const std::vector<Session>& S, const std
         if (v != u) add(sess_of[v][k % sess_of[v].size()], 0);
     }
   }
-  if (!y.empty()) pop.weight = fit_weights(X, y, o.l2);
+  if (!y.empty()) {
+    std::array<float, kActionFeatures> all = fit_weights(X, y, o.l2);
+    for (int mi = 0; mi < kOneClassModels; ++mi) pop.weight[mi] = all;
+    if (o.type_weights && o.weight_block <= 1)
+      for (int mi = 0; mi < 3; ++mi) {  // per-type weights where that type has enough rows
+        std::vector<float> Xm;
+        std::vector<uint8_t> ym;
+        size_t np = 0;
+        for (size_t i = 0; i < y.size(); ++i)
+          if (mod[i] == mi) {
+            Xm.insert(Xm.end(), X.begin() + i * kActionFeatures, X.begin() + (i + 1) * kActionFeatures);
+            ym.push_back(y[i]);
+            np += y[i];
+          }
+        if (np >= 500 && ym.size() - np >= 500) pop.weight[mi] = fit_weights(Xm, ym, o.l2);
+      }
+  }
   if (verifier && !y.empty()) {
     // global verifier: a forest over the per-feature log-ratio terms, genuine vs impostor
     // (FIT users only), negatives subsampled to the positives' count
@@ -400,10 +441,14 @@ static MousePopulation learn_population(const std::vector<Session>& S, const std
     verifier->fit(Xb, kActionFeatures, yb, vp);
   }
   if (verbose) {
-    std::printf("   hist weights (%zu rows):", y.size());
-    for (int f = 0; f < kActionFeatures; ++f)
-      if (pop.weight[f] > 0.05f) std::printf(" %s=%.2f", kActionFeatureNames[f], pop.weight[f]);
-    std::printf("\n");
+    for (int mi = 0; mi < (o.type_weights ? kOneClassModels : 1); ++mi) {
+      const int show = o.type_weights ? mi : 3;
+      std::printf("   hist weights, model %s (%zu rows):", show == 0 ? "MM" : show == 1 ? "PC" : show == 2 ? "DD" : "all",
+                  y.size());
+      for (int f = 0; f < kActionFeatures; ++f)
+        if (pop.weight[show][f] > 0.05f) std::printf(" %s=%.2f", kActionFeatureNames[f], pop.weight[show][f]);
+      std::printf("\n");
+    }
   }
   return pop;
 }
@@ -436,8 +481,11 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
     const bool want_ver = std::find(o.methods.begin(), o.methods.end(), "hist-rf") != o.methods.end();
     MousePopulation pop = learn_population(S, sess_of, fitu, o, true, want_ver ? &verifier : nullptr);
     MousePopulation pop_flat = pop;
-    for (int f = 0; f < kActionFeatures; ++f)  // unit weights for features that vary (as fit() sets them)
-      pop_flat.weight[f] = pop.model(3).edges[f].empty() ? 0.f : 1.f;
+    for (int mi = 0; mi < kOneClassModels; ++mi)  // unit weights for features that vary (as fit() sets them)
+      for (int f = 0; f < kActionFeatures; ++f) {
+        const auto& M = pop.model(pop.model(mi).q.empty() ? 3 : mi);
+        pop_flat.weight[mi][f] = M.edges[f].empty() ? 0.f : 1.f;
+      }
     for (int u : testu) {
       const auto& mine = sess_of[u];
       for (size_t k = 0; k < mine.size(); ++k) {
@@ -629,6 +677,8 @@ int main(int argc, char** argv) {
     else if (a == "--shrink") oco.shrink = std::atof(next().c_str());
     else if (a == "--verifier-trees") oco.verifier_trees = std::atoi(next().c_str());
     else if (a == "--verifier-depth") oco.verifier_depth = std::atoi(next().c_str());
+    else if (a == "--weight-block") oco.weight_block = std::atoi(next().c_str());
+    else if (a == "--type-weights") oco.type_weights = std::atoi(next().c_str()) != 0;
     else if (a == "--clip") oco.clip = std::atof(next().c_str());
     else if (a == "--self-norm") oco.self_norm = std::atoi(next().c_str());
     else if (a == "--l2") oco.l2 = std::atof(next().c_str());
