@@ -55,7 +55,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
   const machine = new TrustMachine(cfg.policy);
   const audit = new AuditStore(cfg.database.path);
   const runId = audit.startRun({ version: VERSION, configHash: models.configHash(cfg) });
-  const scorer = new Scorer({ engine, fusion: models.fusion, machine, audit, clock: 'wall' });
+  const scorer = new Scorer({ engine, fusion: models.fusion, machine, audit, clock: 'wall', holds: () => socket.barrierClients > 0 });
   const startedAt = Date.now();
   const bio = new BiometricsService(cfg.biometrics, audit, log);
 
@@ -65,6 +65,8 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
     counters.add('transitions_total', r.transitions.length);
     if (r.denySetChanged) socket.pushStates();
   });
+  // Verdict barrier (docs/protocol.md): BARRIER_ACKs go out after the pass's state push.
+  scorer.onTickEnd((tickNo) => socket.releaseBarriers(tickNo));
 
   let tickTimer: NodeJS.Timeout | null = null;
   const runTick = (): void => {
@@ -91,7 +93,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
     if (tickTimer) clearTimeout(tickTimer);
     tickTimer = setTimeout(runTick, 0);
   };
-  socket = new SocketServer({ ...cfg.socket, engine, log, counters, onEvents: scheduleTick, onUrgent: tickNow });
+  socket = new SocketServer({ ...cfg.socket, engine, log, counters, onEvents: scheduleTick, onUrgent: tickNow, ticksStarted: () => scorer.ticksStarted });
   await socket.listen();
   const drops = new DropAlerts(
     [

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Engine } from '../src/engine.js';
 import type { RawIngestResult } from '../src/binding.js';
 import { Role } from '../src/protocol/constants.js';
-import { encodeError } from '../src/protocol/server-frames.js';
+import { encodeBarrierAck, encodeError } from '../src/protocol/server-frames.js';
 import { SentinelError, codeFromWire, wireCode } from '../src/errors.js';
 import { peerCredentials, type PeerCredentials } from '../src/peer.js';
 import type { Counters } from './counters.js';
@@ -30,6 +30,12 @@ export interface SocketServerOptions {
   onEvents: () => void;
   /** Called when a chunk made subjects due at once (trigger, decoy): score them now. */
   onUrgent: () => void;
+  /**
+   * Scoring ticks started so far (Scorer.ticksStarted). A BARRIER is acknowledged after a tick
+   * that started after the BARRIER was ingested has finished (releaseBarriers). Without it,
+   * barriers are acknowledged at the next releaseBarriers call.
+   */
+  ticksStarted?: () => number;
 }
 
 interface Conn {
@@ -40,6 +46,10 @@ interface Conn {
   closed: boolean;
   /** Backlog left by the ingest budget; reading is paused until it is done. */
   pending: boolean;
+  /** Granted the BARRIER role: its state pushes carry the hold set. */
+  barrier: boolean;
+  /** BARRIER frames waiting for a tick: seq and the tick count when ingested. */
+  barriers: { seq: number; tick: number }[];
 }
 
 const EMPTY = new Uint8Array(0);
@@ -50,6 +60,8 @@ export class SocketServer {
   private paused = false;
   private closing = false;
   private pushSeq = 0;
+  private barrierConns = 0;
+  private waitingBarriers = 0;
 
   constructor(private readonly o: SocketServerOptions) {
     this.server = net.createServer({ allowHalfOpen: false, pauseOnConnect: false }, (s) => this.accept(s));
@@ -104,7 +116,7 @@ export class SocketServer {
       socket.end(encodeError(wireCode('SENTINEL_E_PEER_REJECTED'), 0, `uid ${peer.uid} is not allowed`));
       return;
     }
-    const conn: Conn = { id: engine.openConnection(peer.uid), socket, peer, subscriber: false, closed: false, pending: false };
+    const conn: Conn = { id: engine.openConnection(peer.uid), socket, peer, subscriber: false, closed: false, pending: false, barrier: false, barriers: [] };
     this.conns.add(conn);
     counters.inc('connections_total');
     if (this.paused) socket.pause();
@@ -150,6 +162,16 @@ export class SocketServer {
       log.info({ 'client.name': r.hello.name, 'process.pid': r.hello.pid, roles: r.hello.roles, version: r.hello.version }, 'client connected');
       // The native reply already carries the first STATE_PUSH after HELLO_ACK.
       if (r.hello.roles & Role.Subscribe) conn.subscriber = true;
+      if (r.hello.roles & Role.Barrier) {
+        conn.barrier = true;
+        this.barrierConns++;
+      }
+    }
+    if (r.barriers) {
+      const tick = this.o.ticksStarted?.() ?? 0;
+      for (const seq of r.barriers) conn.barriers.push({ seq, tick });
+      this.waitingBarriers += r.barriers.length;
+      counters.add('barrier_requests_total', r.barriers.length);
     }
     if (r.fatal) {
       conn.closed = true;
@@ -158,7 +180,7 @@ export class SocketServer {
       conn.socket.end();
       return;
     }
-    if (r.urgent) this.o.onUrgent();
+    if (r.urgent || r.barriers) this.o.onUrgent();
     else if (r.accepted) this.o.onEvents();
     if (r.pending) {
       this.continueLater(conn);
@@ -172,6 +194,9 @@ export class SocketServer {
     if (!this.conns.has(conn)) return;
     this.drain(conn); // every byte received is ingested before the connection's state goes
     this.conns.delete(conn);
+    if (conn.barrier) this.barrierConns--;
+    this.waitingBarriers -= conn.barriers.length;
+    conn.barriers = [];
     const dropped = this.o.engine.closeConnection(conn.id);
     if (dropped > 0) {
       this.o.counters.add('ingest_truncated_bytes_total', dropped);
@@ -183,9 +208,39 @@ export class SocketServer {
   pushStates(): void {
     const subs = [...this.conns].filter((c) => c.subscriber && !c.closed);
     if (subs.length === 0) return;
-    const frame = this.o.engine.encodeStatePush(++this.pushSeq);
-    for (const c of subs) c.socket.write(frame);
+    const seq = ++this.pushSeq;
+    let plain: Uint8Array | null = null;
+    let holds: Uint8Array | null = null;
+    for (const c of subs) {
+      if (c.barrier) c.socket.write((holds ??= this.o.engine.encodeStatePush(seq, true)));
+      else c.socket.write((plain ??= this.o.engine.encodeStatePush(seq)));
+    }
     this.o.counters.add('state_pushes_total', subs.length);
+  }
+
+  /** Connections granted the BARRIER role (the scorer refreshes the hold set every tick then). */
+  get barrierClients(): number {
+    return this.barrierConns;
+  }
+
+  /**
+   * After a scoring tick (and its state push): acknowledges every BARRIER ingested before
+   * `tickNo` started (Scorer.ticksStarted numbering), in order, on its connection.
+   */
+  releaseBarriers(tickNo: number): void {
+    if (this.waitingBarriers === 0) return;
+    let released = 0;
+    for (const c of this.conns) {
+      if (c.barriers.length === 0) continue;
+      let k = 0;
+      while (k < c.barriers.length && (c.barriers[k] as { tick: number }).tick < tickNo) k++;
+      if (k === 0) continue;
+      const done = c.barriers.splice(0, k);
+      if (!c.closed) c.socket.write(done.length === 1 ? encodeBarrierAck((done[0] as { seq: number }).seq) : Buffer.concat(done.map((b) => encodeBarrierAck(b.seq))));
+      released += k;
+    }
+    this.waitingBarriers -= released;
+    if (released) this.o.counters.add('barrier_acks_total', released);
   }
 
   /** Back-pressure: stop or resume reading every client socket. */

@@ -64,6 +64,8 @@ export interface RawIngestResult {
    * score now rather than at the next tick.
    */
   urgent: number;
+  /** Seqs of BARRIER frames processed in this call (absent when none): answer each with BARRIER_ACK after the next scoring tick. */
+  barriers?: number[];
   /** Per-code counts of errors in this call, e.g. {6: 3}. Empty object when none. */
   errors: Record<number, number>;
 }
@@ -127,8 +129,8 @@ export interface RawEngine {
   setStates(ids: Uint32Array, states: Uint8Array): boolean;
   /** Effective state of a process: max(own, tree), 0 when unknown. */
   verdict(pid: number, startTime: number): number;
-  /** A full STATE_PUSH frame (header included) for the current deny set. */
-  encodeStatePush(seq: number): Uint8Array;
+  /** A full STATE_PUSH frame (header included) for the current deny set; withHolds adds the hold set (barrier clients). */
+  encodeStatePush(seq: number, withHolds?: boolean): Uint8Array;
   /** One entry per id, null for an id that is not live (never existed or evicted). */
   subjectInfo(ids: Uint32Array): (RawSubjectInfo | null)[];
   /** Decoy (canary) file paths; touching one is a strong feature and an immediate trigger. */

@@ -130,8 +130,8 @@ export class Engine {
     return this.raw.verdict(pid, startTime);
   }
 
-  encodeStatePush(seq: number): Uint8Array {
-    return this.raw.encodeStatePush(seq >>> 0);
+  encodeStatePush(seq: number, withHolds = false): Uint8Array {
+    return this.raw.encodeStatePush(seq >>> 0, withHolds);
   }
 
   /** One entry per id, null where the subject is not live (evicted or unknown). */

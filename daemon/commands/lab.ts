@@ -18,9 +18,10 @@ export function registerLab(program: Command): void {
     .option('--slow-delay-ms <ms>', 'delay between files in the slow scenario', intOption, 2000)
     .option('--timeout <s>', 'per-scenario workload limit, seconds', intOption, 300)
     .option('--daemon-config <file>', 'configuration file for the per-scenario daemons (sentinel start --config)')
+    .option('--barrier-ms <ms>', 'sentinel-fuse verdict barrier: longest hold of a suspicious process\'s destructive operation (0 = off)', intOption)
     .option('--live', 'enforce for real (the default; there is no other mode yet)', true)
     .option('--list', 'list the scenarios and exit')
-    .action(async (opts: { out: string; only?: string; seed: number; files: number; sizeScale: number; benignScale: number; slowDelayMs: number; timeout: number; daemonConfig?: string; list?: boolean }) => {
+    .action(async (opts: { out: string; only?: string; seed: number; files: number; sizeScale: number; benignScale: number; slowDelayMs: number; timeout: number; daemonConfig?: string; barrierMs?: number; list?: boolean }) => {
       const all = allScenarios();
       if (opts.list) {
         for (const s of all) process.stdout.write(`${s.name.padEnd(16)} ${s.kind.padEnd(10)} ${s.family.padEnd(14)} ${s.description}\n`);
@@ -36,7 +37,7 @@ export function registerLab(program: Command): void {
         if (!sc) continue;
         results.push(await runScenario(sc, {
           out, seed: opts.seed, victimFiles: opts.files, sizeScale: opts.sizeScale, benignScale: opts.benignScale,
-          slowDelayMs: opts.slowDelayMs, ...(opts.daemonConfig ? { daemonConfig: opts.daemonConfig } : {}), timeoutMs: opts.timeout * 1000, log: (m) => process.stderr.write(`lab: ${m}\n`),
+          slowDelayMs: opts.slowDelayMs, ...(opts.daemonConfig ? { daemonConfig: opts.daemonConfig } : {}), ...(opts.barrierMs !== undefined ? { barrierMs: opts.barrierMs } : {}), timeoutMs: opts.timeout * 1000, log: (m) => process.stderr.write(`lab: ${m}\n`),
         }));
       }
       process.stdout.write(JSON.stringify({ out, scenarios: results.map((r) => ({ scenario: r.scenario, kind: r.kind, skipped: r.skipped, detected: r.detected, filesLost: r.filesLost, maxState: r.maxState, error: r.error })) }, null, 2) + '\n');

@@ -22,6 +22,8 @@ export interface ProtectOptions {
   policy?: FusePolicy;
   queueEvents?: number;
   statsIntervalS?: number;
+  /** Verdict barrier: longest hold (ms) of a suspicious process's destructive operation; 0 = off (sentinel-fuse --barrier-ms). */
+  barrierMs?: number;
   /** Plain passthrough: no events, no enforcement (overhead baseline). */
   noReport?: boolean;
   /** Binary to run; default <project root>/build/fuse/sentinel-fuse. */
@@ -143,6 +145,7 @@ export function fuseArgs(o: ProtectOptions): string[] {
   if (o.policy) args.push('--policy', o.policy);
   if (o.queueEvents !== undefined) args.push('--queue-events', String(o.queueEvents));
   if (o.statsIntervalS !== undefined) args.push('--stats-interval', String(o.statsIntervalS));
+  if (o.barrierMs !== undefined) args.push('--barrier-ms', String(o.barrierMs));
   args.push(path.resolve(o.source), path.resolve(o.mountpoint));
   return args;
 }

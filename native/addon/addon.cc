@@ -154,6 +154,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
     o.Set("fatal", Napi::Number::New(env, r.fatal));
     o.Set("pending", Napi::Boolean::New(env, r.pending));
     o.Set("urgent", Napi::Number::New(env, r.urgent));
+    if (!r.barriers.empty()) {
+      Napi::Array b = Napi::Array::New(env, r.barriers.size());
+      for (size_t i = 0; i < r.barriers.size(); i++) b.Set(static_cast<uint32_t>(i), Napi::Number::New(env, r.barriers[i]));
+      o.Set("barriers", b);
+    }
     uint64_t counts[core::kMaxErrorCode];
     for (int c = 0; c < core::kMaxErrorCode; c++) counts[c] = r.errors[c];
     o.Set("errors", errorCounts(env, counts));
@@ -195,7 +200,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::Value EncodeStatePush(const Napi::CallbackInfo& info) {
     uint32_t seq = u32Arg(info, 0, "seq");
     std::vector<uint8_t> out;
-    engine_->encodeStatePush(seq, out);
+    bool withHolds = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+    engine_->encodeStatePush(seq, out, withHolds);
     return Napi::Buffer<uint8_t>::Copy(info.Env(), out.data(), out.size());
   }
 

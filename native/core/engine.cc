@@ -828,6 +828,12 @@ void Engine::finishBatch() {
       res_.urgent++;
       markDue(s);
     }
+    // A process crossing the hold score is scored now so that the hold set is refreshed
+    // (and pushed to barrier clients) before it gets much further.
+    if (barrierConns_ && s.kind == kProcess && s.score >= kHoldScore && prev < kHoldScore && !s.due) {
+      res_.urgent++;
+      markDue(s);
+    }
   }
   dirty_.clear();
 }
@@ -896,7 +902,32 @@ bool Engine::refreshDenySet() {
   for (size_t i = 0; same && i < next.size(); i++)
     same = next[i].pid == denySet_[i].pid && next[i].start_time == denySet_[i].start_time &&
            next[i].state == denySet_[i].state;
-  if (same) return false;
+  bool holdChanged = false;
+  if (barrierConns_) {
+    std::vector<VerdictEntry> holds;
+    for (uint32_t slot = 0; slot < slotCount_; slot++) {
+      const Subject& s = at(slot);
+      if (!s.live || s.kind != kProcess) continue;
+      uint8_t st = effectiveState(s);
+      if (st < kRestricted && (st >= kMonitoring || s.score >= kHoldScore))
+        holds.push_back(VerdictEntry{s.pid, st, kHold, s.startTime});
+    }
+    std::sort(holds.begin(), holds.end(), [](const VerdictEntry& a, const VerdictEntry& b) {
+      return a.pid != b.pid ? a.pid < b.pid : a.start_time < b.start_time;
+    });
+    bool hsame = holds.size() == holdSet_.size();
+    for (size_t i = 0; hsame && i < holds.size(); i++)
+      hsame = holds[i].pid == holdSet_[i].pid && holds[i].start_time == holdSet_[i].start_time &&
+              holds[i].state == holdSet_[i].state;
+    if (!hsame) {
+      holdSet_.swap(holds);
+      holdGen_++;
+      holdChanged = true;
+    }
+  } else if (!holdSet_.empty()) {
+    holdSet_.clear();
+  }
+  if (same) return holdChanged;
   denySet_.swap(next);
   denyGen_++;
   return true;
@@ -917,16 +948,20 @@ uint8_t Engine::verdict(uint32_t pid, uint64_t startTime) const {
   return effectiveState(at(it->second));
 }
 
-void Engine::encodeStatePush(uint32_t seq, std::vector<uint8_t>& out) {
+void Engine::encodeStatePush(uint32_t seq, std::vector<uint8_t>& out, bool withHolds) {
   refreshDenySet();
+  withHolds = withHolds && barrierConns_;
   size_t at0 = out.size();
   appendHeader(out, kStatePush, 0, seq);
   size_t p = out.size();
   out.resize(p + 16);
-  store<uint64_t>(out.data() + p, denyGen_);
-  store<uint32_t>(out.data() + p + 8, static_cast<uint32_t>(denySet_.size()));
+  // A barrier client's generation also counts hold-set changes (still increasing by one per change).
+  store<uint64_t>(out.data() + p, withHolds ? denyGen_ + holdGen_ : denyGen_);
+  store<uint32_t>(out.data() + p + 8, static_cast<uint32_t>(denySet_.size() + (withHolds ? holdSet_.size() : 0)));
   store<uint32_t>(out.data() + p + 12, 0);
   for (const VerdictEntry& v : denySet_) appendVerdictEntry(out, v);
+  if (withHolds)
+    for (const VerdictEntry& v : holdSet_) appendVerdictEntry(out, v);
   patchLength(out, at0);
 }
 
@@ -964,6 +999,7 @@ int64_t Engine::closeConnection(uint32_t connId) {
   auto it = conns_.find(connId);
   if (it == conns_.end()) return -1;
   int64_t dropped = static_cast<int64_t>(it->second.tail.size());
+  if (it->second.roles & kRoleBarrier) barrierConns_--;
   conns_.erase(it);
   return dropped;
 }
@@ -1004,6 +1040,7 @@ void Engine::handleHello(Conn& c, const FrameHeader& h, const uint8_t* p) {
                  true);
   c.hello = true;
   c.roles = roles & kRoleMask;
+  if (c.roles & kRoleBarrier) barrierConns_++;
   res_.hello.set = true;
   res_.hello.version = kVersion;
   res_.hello.roles = c.roles;
@@ -1019,7 +1056,35 @@ void Engine::handleHello(Conn& c, const FrameHeader& h, const uint8_t* p) {
   store<uint32_t>(out.data() + q + 4, c.roles);
   store<uint32_t>(out.data() + q + 8, kMaxPayload);
   patchLength(out, at0);
-  if (c.roles & kRoleSubscribe) encodeStatePush(h.seq, out);
+  if (c.roles & kRoleSubscribe) encodeStatePush(h.seq, out, (c.roles & kRoleBarrier) != 0);
+}
+
+// BARRIER: u32 count (1..4096), count x {u32 pid, u32 reserved, u64 start_time}. Every listed
+// process (and its tree) with events not yet scored is made due at once; the caller acknowledges
+// the frame (BARRIER_ACK, same seq) after the next scoring tick (docs/protocol.md).
+void Engine::handleBarrier(Conn& c, const FrameHeader& h, const uint8_t* p) {
+  if (h.length < 4) return error(&c, kMalformedFrame, h.seq, "BARRIER payload shorter than 4 bytes", false);
+  uint32_t count = load<uint32_t>(p);
+  if (count == 0 || count > 4096) return error(&c, kMalformedFrame, h.seq, "BARRIER count must be 1..4096", false);
+  if (h.length != 4u + count * 16u) return error(&c, kMalformedFrame, h.seq, "BARRIER length does not match count", false);
+  for (uint32_t i = 0; i < count; i++) {
+    const uint8_t* q = p + 4 + i * 16;
+    auto it = byKey_.find(Key{load<uint32_t>(q), load<uint64_t>(q + 8)});
+    if (it == byKey_.end()) continue;
+    Subject& s = at(it->second);
+    if (s.sinceScored > 0 || s.due) {
+      markDue(s);
+      res_.urgent++;
+    }
+    if (s.treeId) {
+      auto t = byId_.find(s.treeId);
+      if (t != byId_.end() && (at(t->second).sinceScored > 0 || at(t->second).due)) {
+        markDue(at(t->second));
+        res_.urgent++;
+      }
+    }
+  }
+  res_.barriers.push_back(h.seq);
 }
 
 bool Engine::handleBatch(Conn& c, const FrameHeader& h, const uint8_t* p) {
@@ -1207,6 +1272,10 @@ bool Engine::processFrame(Conn& c, const FrameHeader& h, const uint8_t* payload)
       if (!(c.roles & kRoleQuery)) error(&c, kRoleNotGranted, h.seq, "VERDICT_QUERY needs the QUERY role", false);
       else handleQuery(c, h, payload);
       return true;
+    case kBarrier:
+      if (!(c.roles & kRoleBarrier)) error(&c, kRoleNotGranted, h.seq, "BARRIER needs the BARRIER role", false);
+      else handleBarrier(c, h, payload);
+      return true;
     default: {
       char buf[64];
       std::snprintf(buf, sizeof buf, "unknown client frame type 0x%02x", h.type);
@@ -1252,6 +1321,7 @@ const IngestResult& Engine::ingest(uint32_t connId, const uint8_t* data, size_t 
   std::memset(res_.errors, 0, sizeof(res_.errors));
   res_.pending = false;
   res_.urgent = 0;
+  res_.barriers.clear();
   budgetLeft_ = opts_.ingestBudgetEvents ? opts_.ingestBudgetEvents : UINT64_MAX;
   auto it = conns_.find(connId);
   if (it == conns_.end()) return res_;

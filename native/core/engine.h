@@ -49,6 +49,10 @@ constexpr int kRecentEvents = 64;
 constexpr size_t kMetaStride = 5;
 // Own heuristic score from which a process takes its tree's trust state (see effectiveState).
 constexpr float kTreeInheritScore = 0.25f;
+// Barrier extension: a process (below Restricted) whose effective state is Monitoring or whose
+// own heuristic is at or above this score is listed with the HOLD action in STATE_PUSH frames to
+// barrier clients (docs/protocol.md "Verdict barrier").
+constexpr float kHoldScore = 0.5f;
 // Rescoring period (events) of a subject whose heuristic is at or above the trigger score.
 constexpr uint32_t kSuspiciousDueEvents = 8;
 
@@ -148,6 +152,9 @@ struct IngestResult {
   // subject's short rescoring period, or a new process in a tree at Restricted or above): the
   // caller should score them now, not at its next tick.
   uint32_t urgent = 0;
+  // Seqs of BARRIER frames processed in this call, in order: the caller answers each with
+  // BARRIER_ACK once a scoring tick that started after this call has finished.
+  std::vector<uint32_t> barriers;
 };
 
 struct EngineStats {
@@ -183,10 +190,12 @@ class Engine {
   // the subject was last scored).
   size_t collectDue(uint32_t* ids, float* rows, float* contrib, double* meta, size_t max);
 
-  // states[i] must be 0..3. Returns true when the deny set changed.
+  // states[i] must be 0..3. Returns true when the deny set (or, while a barrier client is
+  // connected, the hold set) changed.
   bool setStates(const uint32_t* ids, const uint8_t* states, size_t n);
   uint8_t verdict(uint32_t pid, uint64_t startTime) const;
-  void encodeStatePush(uint32_t seq, std::vector<uint8_t>& out);
+  // withHolds: also list the hold set (HOLD action), for barrier clients.
+  void encodeStatePush(uint32_t seq, std::vector<uint8_t>& out, bool withHolds = false);
 
   const Subject* subjectById(uint32_t id) const;
   // Feature row of a subject as of its last event (row: kFeatureCount floats).
@@ -256,6 +265,7 @@ class Engine {
   void handleHello(Conn& c, const proto::FrameHeader& h, const uint8_t* p);
   bool handleBatch(Conn& c, const proto::FrameHeader& h, const uint8_t* p);
   void handleQuery(Conn& c, const proto::FrameHeader& h, const uint8_t* p);
+  void handleBarrier(Conn& c, const proto::FrameHeader& h, const uint8_t* p);
   void error(Conn* c, uint32_t code, uint32_t refSeq, const std::string& msg, bool fatal, uint32_t count = 1);
 
   static constexpr uint32_t kNil = 0xFFFFFFFFu;
@@ -306,6 +316,9 @@ class Engine {
   std::vector<proto::VerdictEntry> denySet_;
   std::vector<std::pair<uint32_t, uint32_t>> restrictedParents_;  // (treeId, ppid), see refreshDenySet
   uint64_t denyGen_ = 0;
+  std::vector<proto::VerdictEntry> holdSet_;  // only kept while barrierConns_ > 0
+  uint64_t holdGen_ = 0;
+  uint32_t barrierConns_ = 0;
 
   uint64_t globalIndex_ = 0;
   EngineStats st_;

@@ -28,6 +28,10 @@ enum FrameType : uint8_t {
   kHelloAck = 0x02,
   kEventBatch = 0x10,
   kBatchAck = 0x11,
+  // Barrier extension (role kRoleBarrier; docs/protocol.md "Verdict barrier"): the client asks
+  // to be told when every event it sent before the BARRIER has been scored.
+  kBarrier = 0x12,
+  kBarrierAck = 0x13,
   kVerdictQuery = 0x20,
   kVerdictReply = 0x21,
   kStatePush = 0x30,
@@ -40,8 +44,9 @@ enum Role : uint32_t {
   kRoleQuery = 1u << 1,      // sends VERDICT_QUERY
   kRoleSubscribe = 1u << 2,  // receives STATE_PUSH
   kRoleAcks = 1u << 3,       // receives BATCH_ACK for every batch
+  kRoleBarrier = 1u << 4,    // sends BARRIER, receives BARRIER_ACK and HOLD entries in STATE_PUSH
 };
-constexpr uint32_t kRoleMask = 0xF;
+constexpr uint32_t kRoleMask = 0x1F;
 
 // Numeric error codes on the wire; names are the SENTINEL_E_* catalog (src/errors.ts).
 enum ProtoError : uint32_t {
@@ -70,7 +75,9 @@ enum EventFlag : uint8_t { kFlagHasEntropy = 1u << 0 };
 enum TrustState : uint8_t { kNormal = 0, kMonitoring = 1, kRestricted = 2, kLockdown = 3 };
 
 // Verdict action bits.
-enum Action : uint8_t { kDenyMutate = 1u << 0, kDenyAll = 1u << 1 };
+// kHold (barrier extension): only in STATE_PUSH to kRoleBarrier clients; a suspicious process
+// whose destructive operations should wait for a BARRIER round trip. Peers ignore unknown bits.
+enum Action : uint8_t { kDenyMutate = 1u << 0, kDenyAll = 1u << 1, kHold = 1u << 2 };
 
 constexpr size_t kRecordFixed = 84;
 constexpr uint16_t kMaxComm = 255;

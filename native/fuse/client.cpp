@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -99,6 +101,60 @@ void Client::enqueue(const p::EventView& e) {
   }
 }
 
+void Client::release(const std::shared_ptr<Waiter>& w) {
+  {
+    std::lock_guard<std::mutex> g(w->m);
+    w->done = true;
+  }
+  w->cv.notify_one();
+}
+
+// Sender thread (or after it stopped): lets every held operation go (link lost, stopping).
+void Client::releaseAllWaiters() {
+  std::vector<std::shared_ptr<Waiter>> req;
+  {
+    std::lock_guard<std::mutex> g(qm_);
+    req.swap(barrier_req_);
+  }
+  for (auto& w : req) release(w);
+  for (auto& kv : barrier_wait_)
+    for (auto& w : kv.second) release(w);
+  barrier_wait_.clear();
+  for (size_t i = 0; i < unacked_.size();) {
+    if (unacked_[i].events == 0 && !unacked_[i].waiters.empty()) {
+      for (auto& w : unacked_[i].waiters) release(w);
+      inflight_bytes_.fetch_sub(unacked_[i].frame.size());
+      if (i < write_idx_) write_idx_--;
+      unacked_.erase(unacked_.begin() + static_cast<long>(i));
+    } else {
+      i++;
+    }
+  }
+}
+
+void Client::barrier(uint32_t pid, uint64_t start) {
+  if (opts_.barrier_ms <= 0 || !barrierActive()) return;
+  auto w = std::make_shared<Waiter>();
+  w->pid = pid;
+  w->start = start;
+  int64_t t0 = monotonicUs();
+  {
+    std::lock_guard<std::mutex> g(qm_);
+    barrier_req_.push_back(w);
+  }
+  uint64_t one = 1;
+  ssize_t r = ::write(wake_fd_, &one, sizeof one);
+  (void)r;
+  counters.held.fetch_add(1, std::memory_order_relaxed);
+  bool ok;
+  {
+    std::unique_lock<std::mutex> l(w->m);
+    ok = w->cv.wait_for(l, std::chrono::milliseconds(opts_.barrier_ms), [&] { return w->done; });
+  }
+  if (!ok) counters.hold_timeouts.fetch_add(1, std::memory_order_relaxed);
+  counters.hold_us.fetch_add(static_cast<uint64_t>(monotonicUs() - t0), std::memory_order_relaxed);
+}
+
 uint8_t Client::actionsFor(uint32_t pid, uint64_t start) const {
   if (!deny_nonempty_.load(std::memory_order_acquire)) return 0;
   std::shared_lock<std::shared_mutex> g(dm_);
@@ -112,12 +168,13 @@ void Client::logStats(const char* msg) {
     std::lock_guard<std::mutex> g(qm_);
     queued = pending_events_;
   }
-  char b[640];
+  char b[1024];
   std::snprintf(b, sizeof b,
                 "\"connected\":%s,\"queued\":%zu,\"inflight\":%zu,\"enqueued\":%llu,\"dropped\":%llu,"
                 "\"sent\":%llu,\"acked\":%llu,\"rejected\":%llu,\"resent\":%llu,\"batches\":%llu,"
                 "\"outages\":%llu,\"reconnects\":%llu,\"statePushes\":%llu,\"denied\":%llu,"
-                "\"deniedOutage\":%llu,\"allowedOutage\":%llu,\"daemonErrors\":%llu",
+                "\"deniedOutage\":%llu,\"allowedOutage\":%llu,\"daemonErrors\":%llu,\"held\":%llu,"
+                "\"holdTimeouts\":%llu,\"holdUs\":%llu,\"holdDenied\":%llu,\"barriers\":%llu",
                 live_.load() ? "true" : "false", queued, inflight_events_.load(),
                 (unsigned long long)counters.enqueued.load(), (unsigned long long)counters.dropped.load(),
                 (unsigned long long)counters.sent.load(), (unsigned long long)counters.acked.load(),
@@ -125,7 +182,10 @@ void Client::logStats(const char* msg) {
                 (unsigned long long)counters.batches.load(), (unsigned long long)counters.outages.load(),
                 (unsigned long long)counters.reconnects.load(), (unsigned long long)counters.state_pushes.load(),
                 (unsigned long long)counters.denied.load(), (unsigned long long)counters.denied_outage.load(),
-                (unsigned long long)counters.allowed_outage.load(), (unsigned long long)counters.errors.load());
+                (unsigned long long)counters.allowed_outage.load(), (unsigned long long)counters.errors.load(),
+                (unsigned long long)counters.held.load(), (unsigned long long)counters.hold_timeouts.load(),
+                (unsigned long long)counters.hold_us.load(), (unsigned long long)counters.hold_denied.load(),
+                (unsigned long long)counters.barriers.load());
   logLine(counters.dropped.load() ? "warn" : "info", msg, b);
 }
 
@@ -166,8 +226,9 @@ bool Client::connectAndHello(int* out) {
   ctrl_.clear();
   ctrl_off_ = 0;
   in_.clear();
-  p::appendHello(ctrl_, seq_++, p::kRoleEvents | p::kRoleSubscribe | p::kRoleAcks, static_cast<uint32_t>(getpid()),
-                 opts_.name);
+  p::appendHello(ctrl_, seq_++,
+                 p::kRoleEvents | p::kRoleSubscribe | p::kRoleAcks | (opts_.barrier_ms > 0 ? p::kRoleBarrier : 0u),
+                 static_cast<uint32_t>(getpid()), opts_.name);
   handshaken_ = false;
   hello_sent_ms_ = monotonicMs();
   *out = fd;
@@ -178,6 +239,8 @@ void Client::disconnect(int* fd, const char* why) {
   if (*fd >= 0) ::close(*fd);
   *fd = -1;
   bool wasLive = live_.exchange(false);
+  barrier_granted_.store(false);
+  releaseAllWaiters();
   handshaken_ = false;
   write_idx_ = 0;
   write_off_ = 0;
@@ -187,6 +250,7 @@ void Client::disconnect(int* fd, const char* why) {
 }
 
 void Client::dropInflight(const char* why) {
+  releaseAllWaiters();
   size_t n = 0;
   for (auto& b : unacked_) n += b.events;
   unacked_.clear();
@@ -208,17 +272,55 @@ void Client::dropInflight(const char* why) {
 
 void Client::takePending() {
   size_t taken;
+  std::vector<std::shared_ptr<Waiter>> waiters;
   {
     std::lock_guard<std::mutex> g(qm_);
-    if (pending_events_ == 0) return;
+    waiters.swap(barrier_req_);
     spare_.clear();
     std::swap(spare_, pending_);
     taken = pending_events_;
     pending_events_ = 0;
   }
+  // After the batches holding every event queued before these requests: one BARRIER frame
+  // naming their processes (the daemon scores them and acknowledges after its next tick).
+  auto addBarrier = [&] {
+    if (waiters.empty()) return;
+    if (!barrier_granted_.load()) {
+      for (auto& w : waiters) release(w);
+      return;
+    }
+    std::vector<std::pair<uint32_t, uint64_t>> keys;
+    for (auto& w : waiters) {
+      std::pair<uint32_t, uint64_t> k{w->pid, w->start};
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+      if (keys.size() >= 4096) break;
+    }
+    Inflight b;
+    b.seq = 0;
+    b.events = 0;
+    uint32_t payload = static_cast<uint32_t>(4 + keys.size() * 16);
+    p::appendHeader(b.frame, p::kBarrier, payload, 0);
+    size_t at0 = b.frame.size();
+    b.frame.resize(at0 + payload);
+    p::store<uint32_t>(b.frame.data() + at0, static_cast<uint32_t>(keys.size()));
+    for (size_t i = 0; i < keys.size(); i++) {
+      uint8_t* q = b.frame.data() + at0 + 4 + i * 16;
+      p::store<uint32_t>(q, keys[i].first);
+      p::store<uint32_t>(q + 4, 0);
+      p::store<uint64_t>(q + 8, keys[i].second);
+    }
+    b.waiters = std::move(waiters);
+    inflight_bytes_.fetch_add(b.frame.size());
+    unacked_.push_back(std::move(b));
+  };
+  if (taken == 0) {
+    addBarrier();
+    return;
+  }
   if (!events_) {
     counters.dropped.fetch_add(taken);
     spare_.clear();
+    addBarrier();
     return;
   }
   // Split the encoded records into EVENT_BATCH frames of at most 64 KiB (and max_payload).
@@ -253,6 +355,7 @@ void Client::takePending() {
   }
   spare_.clear();
   if (spare_.capacity() > (4u << 20)) spare_.shrink_to_fit();  // give back a burst's buffer
+  addBarrier();
 }
 
 bool Client::flushOut(int fd) {
@@ -273,6 +376,14 @@ bool Client::flushOut(int fd) {
     write_off_ += static_cast<size_t>(w);
     if (write_off_ < b.frame.size()) continue;
     write_off_ = 0;
+    if (b.events == 0 && !b.waiters.empty()) {
+      // A BARRIER: not resent after a reconnect (its waiters are released instead).
+      counters.barriers.fetch_add(1);
+      barrier_wait_[b.seq] = std::move(b.waiters);
+      inflight_bytes_.fetch_sub(b.frame.size());
+      unacked_.erase(unacked_.begin() + static_cast<long>(write_idx_));
+      continue;
+    }
     counters.sent.fetch_add(b.events);
     counters.batches.fetch_add(1);
     if (acks_) {
@@ -295,6 +406,9 @@ void Client::onFrame(uint8_t type, uint32_t seq, const uint8_t* d, uint32_t len)
       uint32_t mp = p::load<uint32_t>(d + 8);
       handshaken_ = true;
       acks_ = (roles & p::kRoleAcks) != 0;
+      barrier_granted_.store(opts_.barrier_ms > 0 && (roles & p::kRoleBarrier) != 0);
+      if (opts_.barrier_ms > 0 && !(roles & p::kRoleBarrier))
+        logLine("warn", "daemon did not grant BARRIER: destructive operations are not held on this connection");
       events_ = (roles & p::kRoleEvents) != 0;
       if (!events_) logLine("error", "daemon did not grant EVENTS: events are dropped (counted) on this connection");
       max_payload_ = mp ? mp : 64 * 1024;
@@ -381,6 +495,13 @@ void Client::onFrame(uint8_t type, uint32_t seq, const uint8_t* d, uint32_t len)
     }
     case p::kVerdictReply:
       break;
+    case p::kBarrierAck: {
+      auto it = barrier_wait_.find(seq);
+      if (it == barrier_wait_.end()) break;
+      for (auto& w : it->second) release(w);
+      barrier_wait_.erase(it);
+      break;
+    }
     default:
       logLine("warn", "unknown frame from daemon", "\"type\":" + std::to_string(type));
   }
@@ -434,13 +555,16 @@ void Client::run() {
           // syscalls and acks on both sides), unless enough is queued already or we are stopping.
           size_t bytes;
           int64_t first;
+          bool held;
           {
             std::lock_guard<std::mutex> g(qm_);
             bytes = pending_events_ ? pending_.size() : 0;
             first = first_pending_us_;
+            held = !barrier_req_.empty();
           }
           int64_t waited = monotonicUs() - first;
-          if (bytes > 0 && bytes < kLingerBytes && waited < kLingerUs && !stopping_.load()) {
+          // A held operation waits on this batch: no lingering.
+          if (!held && bytes > 0 && bytes < kLingerBytes && waited < kLingerUs && !stopping_.load()) {
             linger_ms = static_cast<int>((kLingerUs - waited + 999) / 1000);
           } else {
             takePending();
@@ -518,6 +642,8 @@ void Client::run() {
   }
   if (fd >= 0) ::close(fd);
   live_.store(false);
+  barrier_granted_.store(false);
+  releaseAllWaiters();
 }
 
 }  // namespace sentinel::fuse

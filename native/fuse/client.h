@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <cstdint>
 #include <memory>
@@ -31,6 +32,9 @@ struct ClientOptions {
   size_t queue_events = 65536;
   size_t queue_bytes = 64u << 20;
   int stats_interval_s = 30;
+  // Verdict barrier: longest wait (ms) of a held destructive operation for BARRIER_ACK; 0 = off
+  // (the BARRIER role is then not asked for).
+  int barrier_ms = 0;
   std::string name = "sentinel-fuse";
 };
 
@@ -38,6 +42,10 @@ struct Counters {
   std::atomic<uint64_t> enqueued{0}, dropped{0}, sent{0}, acked{0}, rejected{0}, resent{0};
   std::atomic<uint64_t> batches{0}, outages{0}, reconnects{0}, state_pushes{0};
   std::atomic<uint64_t> denied{0}, denied_outage{0}, allowed_outage{0}, errors{0};
+  // Verdict barrier: operations held, holds released by the timeout (fail-open), total hold
+  // time (µs), held operations refused right after the hold (the daemon decided meanwhile),
+  // BARRIER frames sent.
+  std::atomic<uint64_t> held{0}, hold_timeouts{0}, hold_us{0}, hold_denied{0}, barriers{0};
 };
 
 class Client {
@@ -60,15 +68,34 @@ class Client {
   bool disconnected() const { return !live_.load(std::memory_order_acquire); }
   Policy policy() const { return opts_.policy; }
 
+  // Verdict barrier: blocks the calling FUSE thread until the daemon has acknowledged a BARRIER
+  // sent after every event queued so far (so the events of (pid, start) are scored and any
+  // resulting STATE_PUSH applied), or until barrier_ms passed (counted; the caller proceeds).
+  // Returns at once when the barrier is off, not granted, or the link is not live. Only the
+  // caller waits (its own condition variable); other threads go on.
+  void barrier(uint32_t pid, uint64_t start);
+  bool barrierActive() const { return barrier_granted_.load(std::memory_order_acquire) && live_.load(std::memory_order_acquire); }
+
   Counters counters;
   void logStats(const char* msg);
 
  private:
+  struct Waiter {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    uint32_t pid = 0;
+    uint64_t start = 0;
+  };
   struct Inflight {
     uint32_t seq;
     uint32_t events;
     std::vector<uint8_t> frame;
+    // A BARRIER frame (events == 0): the waiters it releases when its BARRIER_ACK arrives.
+    std::vector<std::shared_ptr<Waiter>> waiters;
   };
+  static void release(const std::shared_ptr<Waiter>& w);
+  void releaseAllWaiters();
   void run();
   bool connectAndHello(int* fd);
   void onFrame(uint8_t type, uint32_t seq, const uint8_t* p, uint32_t len);
@@ -89,6 +116,11 @@ class Client {
   std::vector<uint8_t> pending_;
   size_t pending_events_ = 0;
   int64_t first_pending_us_ = 0;  // when the oldest queued event arrived (linger for batching)
+  // Barrier requests not yet framed (under qm_, so the frame follows every event queued before).
+  std::vector<std::shared_ptr<Waiter>> barrier_req_;
+  std::atomic<bool> barrier_granted_{false};
+  // BARRIER frames written, waiting for BARRIER_ACK: seq → waiters (sender thread only).
+  std::unordered_map<uint32_t, std::vector<std::shared_ptr<Waiter>>> barrier_wait_;
   std::atomic<size_t> inflight_events_{0};
   std::atomic<size_t> inflight_bytes_{0};
 

@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "../core/protocol.h"
 #include "client.h"
@@ -195,15 +196,76 @@ void emit(const Caller& c, const Ev& ev) {
 
 enum class Kind { kRead, kMutate };
 
+constexpr uint8_t kDeny = p::kDenyMutate | p::kDenyAll;
+
+// The caller's actions: its own entry, or-ed with its parent's when its own entry denies nothing
+// (a child the daemon has not heard of yet, or one only held, inherits its parent's denial).
+inline uint8_t actionsOf(Client* cl, const Caller& c) {
+  uint8_t a = cl->actionsFor(c.info.pid, c.info.start);
+  if (!(a & kDeny) && c.info.ppid) a |= cl->actionsFor(c.info.ppid, c.info.ppid_start);
+  return a;
+}
+
+// Verdict barrier (docs/sentinel-fuse.md): before a destructive operation on an existing file
+// (open for writing, truncate, unlink, rename), a process waits until the daemon has scored every
+// event sent so far (or --barrier-ms), when either the daemon holds it (HOLD action: Monitoring,
+// or heuristic >= 0.5) or it has used up its free destructive operations: one at first; each
+// barrier after which the daemon neither holds nor denies it grants 4, 8, 16, ... (up to 1024)
+// more. So an unknown process's second destructive operation waits for the daemon's verdict on
+// the first, and a benign bulk job (rm -rf) pays a logarithmic number of round trips. The
+// caller then runs check(), which sees any deny set pushed meanwhile. Returns true if it held.
+struct HoldKey {
+  uint32_t pid;
+  uint64_t start;
+  bool operator==(const HoldKey& o) const { return pid == o.pid && start == o.start; }
+};
+struct HoldKeyHash {
+  size_t operator()(const HoldKey& k) const { return std::hash<uint64_t>()((uint64_t(k.pid) << 40) ^ k.start); }
+};
+struct HoldState {
+  uint32_t free = 1;   // destructive operations allowed before the next barrier
+  uint32_t grant = 4;  // free operations granted after the next clean barrier
+};
+std::mutex g_hold_m;
+std::unordered_map<HoldKey, HoldState, HoldKeyHash> g_holds;
+constexpr size_t kMaxHoldEntries = 16384;
+
+bool hold(const Caller& c) {
+  if (!G.report || !c.known) return false;
+  Client* cl = G.client;
+  if (!cl->barrierActive()) return false;
+  uint8_t a = actionsOf(cl, c);
+  if (a & kDeny) return false;
+  HoldKey k{c.info.pid, c.info.start};
+  if (!(a & p::kHold)) {
+    std::lock_guard<std::mutex> g(g_hold_m);
+    if (g_holds.size() >= kMaxHoldEntries && !g_holds.count(k)) g_holds.clear();
+    HoldState& h = g_holds[k];
+    if (h.free > 0) {
+      h.free--;
+      return false;
+    }
+  }
+  cl->barrier(c.info.pid, c.info.start);
+  uint8_t after = actionsOf(cl, c);
+  if (!(after & (kDeny | p::kHold))) {
+    std::lock_guard<std::mutex> g(g_hold_m);
+    HoldState& h = g_holds[k];
+    h.free = h.grant;
+    h.grant = h.grant >= 512 ? 1024 : h.grant * 2;
+  }
+  return true;
+}
+
+inline void countHoldDenied(bool held, int r) {
+  if (held && r) G.client->counters.hold_denied.fetch_add(1, std::memory_order_relaxed);
+}
+
 // Verdict for the caller; 0 to proceed, -EPERM to refuse.
 int check(const Caller& c, Kind kind, const char* path = nullptr) {
   if (!G.report || !c.known) return 0;
   Client* cl = G.client;
-  uint8_t a = cl->actionsFor(c.info.pid, c.info.start);
-  if (!a && c.info.ppid) {
-    // A child the daemon has not heard of yet inherits its parent's actions.
-    a = cl->actionsFor(c.info.ppid, c.info.ppid_start);
-  }
+  uint8_t a = actionsOf(cl, c);
   if (a & p::kDenyAll) {
     if (path && std::strcmp(path, "/") == 0 && kind == Kind::kRead) return 0;  // getattr on root only
     cl->counters.denied.fetch_add(1, std::memory_order_relaxed);
@@ -320,7 +382,9 @@ int openCommon(const char* path, fuse_file_info* fi, bool create, mode_t mode) {
   bool mutate = create || (fi->flags & O_TRUNC);
   if (G.report) {
     c = caller();
+    bool held = !create && (fi->flags & O_ACCMODE) != O_RDONLY && hold(c);
     int r = check(c, mutate ? Kind::kMutate : Kind::kRead);
+    countHoldDenied(held, r);
     if (r) {
       Ev ev;
       ev.op = create ? p::kOpCreate : (fi->flags & O_TRUNC) ? p::kOpTruncate : p::kOpOpen;
@@ -514,7 +578,9 @@ int mutating(uint8_t op, const char* path, const char* path2, F&& fn, uint64_t s
              const uint8_t* hb = nullptr, uint16_t hbLen = 0) {
   if (!G.report) return fn();
   Caller c = caller();
+  bool held = (op == p::kOpUnlink || op == p::kOpRename || op == p::kOpTruncate) && hold(c);
   int r = check(c, Kind::kMutate);
+  countHoldDenied(held, r);
   if (!r) r = fn();
   Ev ev;
   ev.op = op;
@@ -621,7 +687,7 @@ void usage(FILE* f) {
   fprintf(f,
           "usage: sentinel-fuse --socket <path> [--policy fail-open|fail-closed] [--queue-events N]\n"
           "                     [--queue-bytes N] [--stats-interval S] [--allow-other] [--no-report]\n"
-          "                     [--exit-with-parent]\n"
+          "                     [--exit-with-parent] [--barrier-ms MS]\n"
           "                     [-f] [-d] <source-dir> <mountpoint>\n"
           "Mounts a passthrough view of <source-dir> on <mountpoint>, reports every operation to the\n"
           "Sentinel daemon on <socket> and denies operations of Restricted/Lockdown processes.\n");
@@ -657,6 +723,7 @@ int main(int argc, char** argv) {
     } else if (a == "--queue-events") copts.queue_events = std::strtoull(val("--queue-events").c_str(), nullptr, 10);
     else if (a == "--queue-bytes") copts.queue_bytes = std::strtoull(val("--queue-bytes").c_str(), nullptr, 10);
     else if (a == "--stats-interval") copts.stats_interval_s = std::atoi(val("--stats-interval").c_str());
+    else if (a == "--barrier-ms") copts.barrier_ms = std::atoi(val("--barrier-ms").c_str());
     else if (a == "--no-report") G.report = false;
     else if (a == "--exit-with-parent") exitWithParent = true;
     else if (a == "--allow-other") allowOther = true;
@@ -786,7 +853,7 @@ int main(int argc, char** argv) {
           "\"source\":" + jsonStr(G.source) + ",\"mountpoint\":" + jsonStr(G.mountpoint) +
               ",\"report\":" + (G.report ? "true" : "false") + ",\"socket\":" + jsonStr(copts.socket_path) +
               ",\"policy\":" + jsonStr(copts.policy == Policy::kFailOpen ? "fail-open" : "fail-closed") +
-              ",\"queueEvents\":" + std::to_string(copts.queue_events));
+              ",\"queueEvents\":" + std::to_string(copts.queue_events) + ",\"barrierMs\":" + std::to_string(copts.barrier_ms));
   fuse_loop_config lc{};
   lc.clone_fd = 0;
   lc.max_idle_threads = 16;

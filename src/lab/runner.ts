@@ -55,6 +55,8 @@ export interface LabOptions {
   timeoutMs: number;
   /** A daemon configuration file (`sentinel start --config`), e.g. to try another tick interval. */
   daemonConfig?: string;
+  /** sentinel-fuse --barrier-ms (verdict barrier; 0 = off). Default: sentinel-fuse's own. */
+  barrierMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -301,7 +303,7 @@ export async function runScenario(sc: LabScenario, o: LabOptions): Promise<Scena
     daemon = await startDaemon(dataDir, o.daemonConfig);
     const warmupEvents = await warmUp(daemon, tmp);
     proxy = await startRecordingProxy(path.join(tmp, 'proxy.sock'), daemon.socket, tracePath);
-    mount = await startProtect({ source: src, mountpoint: mnt, socket: proxy.path, statsIntervalS: 1 });
+    mount = await startProtect({ source: src, mountpoint: mnt, socket: proxy.path, statsIntervalS: 1, ...(o.barrierMs !== undefined ? { barrierMs: o.barrierMs } : {}) });
     await mount.waitForLine((l) => l.msg === 'state push', 15_000);
     const started = Date.now();
     if (sc.ransom) {

@@ -16,6 +16,9 @@ export const FrameType = {
   HelloAck: 0x02,
   EventBatch: 0x10,
   BatchAck: 0x11,
+  /** Barrier extension (role Barrier): client asks to be told when its events so far are scored. */
+  Barrier: 0x12,
+  BarrierAck: 0x13,
   VerdictQuery: 0x20,
   VerdictReply: 0x21,
   StatePush: 0x30,
@@ -23,7 +26,7 @@ export const FrameType = {
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
-export const Role = { Events: 1, Query: 2, Subscribe: 4, Acks: 8 } as const;
+export const Role = { Events: 1, Query: 2, Subscribe: 4, Acks: 8, Barrier: 16 } as const;
 
 export const OPS = ['open', 'read', 'write', 'create', 'truncate', 'rename', 'unlink', 'mkdir', 'rmdir', 'chmod', 'setattr', 'close'] as const;
 export type OpName = (typeof OPS)[number];
@@ -37,4 +40,5 @@ export const FLAG_HAS_ENTROPY = 1;
 export const TRUST_STATES = ['Normal', 'Monitoring', 'Restricted', 'Lockdown'] as const;
 export type TrustStateName = (typeof TRUST_STATES)[number];
 
-export const Action = { DenyMutate: 1, DenyAll: 2 } as const;
+/** Hold: barrier extension, only in STATE_PUSH to barrier clients (docs/protocol.md). */
+export const Action = { DenyMutate: 1, DenyAll: 2, Hold: 4 } as const;

@@ -11,3 +11,8 @@ export function encodeError(code: number, refSeq: number, message: string): Buff
   msg.copy(p, 10);
   return encodeFrame(FrameType.Error, p, 0);
 }
+
+/** BARRIER_ACK (empty payload, the BARRIER's seq): every event sent before that BARRIER was scored. */
+export function encodeBarrierAck(seq: number): Buffer {
+  return encodeFrame(FrameType.BarrierAck, Buffer.alloc(0), seq >>> 0);
+}

@@ -37,6 +37,8 @@ export interface ScorerOptions {
   now?: () => number;
   /** Top contributing features recorded per transition. */
   topK?: number;
+  /** True while barrier clients want the hold set: the deny/hold set is refreshed after every scored pass. */
+  holds?: () => boolean;
 }
 
 export interface SubjectScore {
@@ -46,7 +48,7 @@ export interface SubjectScore {
 }
 
 export class Scorer {
-  private readonly o: Required<Omit<ScorerOptions, 'audit'>> & { audit: AuditStore | undefined };
+  private readonly o: Required<Omit<ScorerOptions, 'audit' | 'holds'>> & { audit: AuditStore | undefined; holds?: () => boolean };
   private running: Promise<TickResult> | null = null;
   private again = false;
   private readonly listeners: ((r: TickResult) => void)[] = [];
@@ -63,6 +65,14 @@ export class Scorer {
 
   onTick(fn: (r: TickResult) => void): void {
     this.listeners.push(fn);
+  }
+
+  /** Scoring passes started so far (1-based number of the running or last pass). */
+  ticksStarted = 0;
+  private readonly endListeners: ((tickNo: number) => void)[] = [];
+  /** Called after every scoring pass (after the onTick listeners), with its number, rows or not. */
+  onTickEnd(fn: (tickNo: number) => void): void {
+    this.endListeners.push(fn);
   }
 
   /** Runs one tick, or joins the running one and schedules one more after it. */
@@ -122,6 +132,13 @@ export class Scorer {
   }
 
   private async runOnce(): Promise<TickResult> {
+    const tickNo = ++this.ticksStarted;
+    const r = await this.runPass();
+    for (const fn of this.endListeners) fn(tickNo);
+    return r;
+  }
+
+  private async runPass(): Promise<TickResult> {
     const { engine, fusion, machine } = this.o;
     const transitions: ScoredTransition[] = [];
     let rows = 0;
@@ -143,7 +160,8 @@ export class Scorer {
     for (const t of transitions) this.trackEnforced(t);
     // While any subject is enforced, new scores can implicate more processes in an enforced
     // tree (native effectiveState), so the deny set is refreshed even without transitions.
-    if (transitions.length > 0 || (rows > 0 && this.enforced.size > 0)) {
+    // Barrier clients get the hold set (score-based), refreshed whenever something was scored.
+    if (transitions.length > 0 || (rows > 0 && (this.enforced.size > 0 || (this.o.holds?.() ?? false)))) {
       const ids = new Uint32Array(transitions.length);
       const states = new Uint8Array(transitions.length);
       transitions.forEach((t, i) => {

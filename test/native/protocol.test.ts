@@ -87,9 +87,9 @@ describe('handshake', () => {
     const c = e.openConnection(0);
     const res = e.ingest(c, encodeHello(9, 0xff, 31337, 'sentinel-fuse'));
     expect(res.fatal).toBe(0);
-    expect(res.hello).toEqual({ version: 1, roles: 0xf, pid: 31337, name: 'sentinel-fuse' });
+    expect(res.hello).toEqual({ version: 1, roles: 0x1f, pid: 31337, name: 'sentinel-fuse' });
     const frames = replyFrames(res);
-    expect(frames[0]).toEqual({ type: 'hello_ack', seq: 9, version: 1, roles: 0xf, maxPayload: MAX_PAYLOAD });
+    expect(frames[0]).toEqual({ type: 'hello_ack', seq: 9, version: 1, roles: 0x1f, maxPayload: MAX_PAYLOAD });
     // SUBSCRIBE was granted: a STATE_PUSH follows the ack.
     expect(frames[1]?.type).toBe('state_push');
     expect(frames).toHaveLength(2);
