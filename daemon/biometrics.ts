@@ -19,7 +19,8 @@ import type { ActionRecord, TransitionRecord } from '../src/audit/records.js';
 import { InputSource, inputUnavailableReason, type InputBatch } from '../src/biometrics/input-source.js';
 import { KeystrokeStream } from '../src/biometrics/keystroke-model.js';
 import { MouseStream } from '../src/biometrics/mouse-model.js';
-import { keyFingerprint, loadProfile } from '../src/biometrics/profile-file.js';
+import { keyFingerprint, loadProfile, saveProfile, type BioProfile } from '../src/biometrics/profile-file.js';
+import { AppModality, type AppModalityConfig } from './app-modality.js';
 import { SessionMonitor, type ModalityStatus } from '../src/biometrics/session-monitor.js';
 import { SentinelError } from '../src/errors.js';
 import { stateName } from '../src/scoring/scorer.js';
@@ -43,6 +44,7 @@ export interface BiometricsConfig {
   emaAlpha: number;
   silentAfterMs: number;
   policy: Partial<TrustPolicy>;
+  app: AppModalityConfig;
 }
 
 export interface BiometricsStatus {
@@ -58,12 +60,15 @@ export interface BiometricsStatus {
   blocksScored: number;
   locks: number;
   input: Record<string, number | boolean> | null;
+  app: { on: boolean; reason: string | null; model: boolean; visits: number; windowsScored: number; learned: number };
 }
 
 export class BiometricsService {
   private source: InputSource | null = null;
   private keystrokes: KeystrokeStream | null = null;
   private mouse: MouseStream | null = null;
+  private app: AppModality | null = null;
+  private profile: BioProfile | null = null;
   private monitor: SessionMonitor | null = null;
   private offReason: string | null = null;
   private user: string | null = null;
@@ -114,6 +119,7 @@ export class BiometricsService {
       return;
     }
     this.user = profile.user;
+    this.profile = profile;
     if (profile.keystroke) this.keystrokes = new KeystrokeStream(profile.keystroke.bytes, this.cfg.stride > 0 ? this.cfg.stride : undefined);
     const m = profile.mouse;
     if (m) this.mouse = new MouseStream(m.bytes, m.threshold as number, m.genuineSd as number, m.window);
@@ -123,21 +129,62 @@ export class BiometricsService {
       emaAlpha: this.cfg.emaAlpha,
       silentAfterMs: this.cfg.silentAfterMs,
     });
+    const inputWhy = this.inputUnavailable();
     const dir = this.cfg.inputDir && !inputUnavailableReason(this.cfg.inputDir) ? this.cfg.inputDir : undefined;
-    this.source = new InputSource({ paths: this.cfg.devices, ...(dir ? { dir } : {}), keyPath: this.cfg.keyPath });
-    this.source.start((b) => this.onBatch(b));
+    if (inputWhy) {
+      this.log.info({ 'event.action': 'input_modality_off', reason: inputWhy }, inputWhy);
+    } else {
+      this.source = new InputSource({ paths: this.cfg.devices, ...(dir ? { dir } : {}), keyPath: this.cfg.keyPath });
+      this.source.start((b) => this.onBatch(b));
+    }
+    this.startApp(profile);
+    if (inputWhy && this.app?.offReason) {
+      // Nothing to observe the user with: the session subject would never move.
+      this.offReason = `biometrics off: ${inputWhy}; ${this.app.offReason}`;
+      this.monitor = null;
+      this.log.info({ 'event.action': 'biometrics_off', reason: this.offReason }, this.offReason);
+      return;
+    }
     this.log.info(
       { 'event.action': 'biometrics_on', user: profile.user, inputDir: dir ?? null, devices: this.cfg.devices.length, keystroke: this.keystrokes !== null, mouse: this.mouse !== null },
       `continuous authentication on for ${profile.user}`,
     );
   }
 
+  /** The app modality runs beside the input collector; when it cannot, the reason is logged and shown. */
+  private startApp(profile: BioProfile): void {
+    const app = new AppModality(this.cfg.app, this.cfg.keyPath, this.log, profile.app?.bytes, {
+      isNormal: () => (this.monitor?.state ?? 0) === 0,
+      onLearned: (m) => {
+        if (!this.profile) return;
+        this.profile = { ...this.profile, app: { bytes: m.bytes, samples: m.info.transitions, window: this.cfg.app.window, frr: 0.05, threshold: m.info.threshold } };
+        saveProfile(this.cfg.profilePath, this.profile);
+      },
+      onScore: (p) => {
+        if (!this.monitor) return;
+        const transitions: TransitionRecord[] = [];
+        const actions: ActionRecord[] = [];
+        const t = this.monitor.observe('app', p, Date.now());
+        if (t) this.onTransition(t, transitions, actions);
+        if (transitions.length || actions.length) this.audit.writeTick({ transitions, actions, drops: [] });
+      },
+    });
+    const why = app.start();
+    if (why) this.log.info({ 'event.action': 'app_modality_off', reason: why }, why);
+    else this.log.info({ 'event.action': 'app_modality_on', model: app.hasModel }, 'app modality on');
+    this.app = app;
+  }
+
   private unavailable(): string | null {
     if (!this.cfg.enabled) return 'biometrics off: disabled in the configuration';
     if (!existsSync(this.cfg.profilePath)) return `biometrics off: no enrolled profile at ${this.cfg.profilePath} (run \`sentinel enroll\`)`;
-    const dirWhy = this.cfg.inputDir ? inputUnavailableReason(this.cfg.inputDir) : 'no input directory configured';
-    if (dirWhy && this.cfg.devices.length === 0) return `biometrics off: ${dirWhy}`;
     return null;
+  }
+
+  /** Why the input collector cannot run (no input directory and no device), or null. */
+  private inputUnavailable(): string | null {
+    const dirWhy = this.cfg.inputDir ? inputUnavailableReason(this.cfg.inputDir) : 'input modality off: no input directory configured';
+    return dirWhy && this.cfg.devices.length === 0 ? dirWhy : null;
   }
 
   private onBatch(b: InputBatch): void {
@@ -265,6 +312,14 @@ export class BiometricsService {
       blocksScored: this.blocksScored,
       locks: this.locks,
       input: st ? { ...st } : null,
+      app: {
+        on: this.app !== null && this.app.offReason === null,
+        reason: this.app?.offReason ?? null,
+        model: this.app?.hasModel ?? false,
+        visits: this.app?.visits ?? 0,
+        windowsScored: this.app?.windowsScored ?? 0,
+        learned: this.app?.learned ?? 0,
+      },
     };
   }
 
@@ -272,6 +327,7 @@ export class BiometricsService {
   async stop(): Promise<void> {
     const rest = this.source?.stop();
     if (rest) this.onBatch(rest);
+    await this.app?.stop();
     await Promise.all([...this.pendingLocks]);
   }
 }

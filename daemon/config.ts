@@ -68,6 +68,7 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       emaAlpha: 0.5,
       silentAfterMs: 120_000,
       policy: {},
+      app: { enabled: true, display: '', learnAfter: 200, window: 20, stride: 5, scale: 1 },
     },
   };
 }
@@ -164,6 +165,12 @@ function validate(c: SentinelConfig): void {
   if (!Number.isInteger(b.stride) || b.stride < 0) fail('biometrics.stride', 'must be an integer >= 0');
   if (!(b.emaAlpha > 0 && b.emaAlpha <= 1)) fail('biometrics.emaAlpha', 'must be in (0, 1]');
   if (!(b.silentAfterMs > 0)) fail('biometrics.silentAfterMs', 'must be > 0');
+  const a = b.app;
+  for (const k of ['learnAfter', 'window', 'stride'] as const) {
+    if (!Number.isInteger(a[k]) || a[k] < 1) fail(`biometrics.app.${k}`, 'must be an integer >= 1');
+  }
+  if (a.learnAfter < a.window + 1) fail('biometrics.app.learnAfter', 'must be above biometrics.app.window');
+  if (!(a.scale > 0)) fail('biometrics.app.scale', 'must be > 0');
   if (b.lockCommand.length === 0) fail('biometrics.lockCommand', 'must name a command (argv array)');
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(c.log.level)) fail('log.level', `unknown level ${c.log.level}`);
 }

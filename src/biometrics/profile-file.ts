@@ -38,6 +38,8 @@ export interface BioProfile {
   keySha256: string;
   keystroke?: ModalityProfile;
   mouse?: ModalityProfile;
+  /** App-transition model, learned by the daemon from use (counts over keyed-hash app ids). */
+  app?: ModalityProfile;
 }
 
 interface ModalityJson {
@@ -85,6 +87,7 @@ export function saveProfile(file: string, p: BioProfile): void {
     keySha256: p.keySha256,
     ...(p.keystroke ? { keystroke: mod(p.keystroke) } : {}),
     ...(p.mouse ? { mouse: mod(p.mouse) } : {}),
+    ...(p.app ? { app: mod(p.app) } : {}),
   };
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.tmp-${process.pid}`;
@@ -142,6 +145,7 @@ export function loadProfile(file: string, keySha256: string): BioProfile {
   if (o['keySha256'] !== keySha256) bad(file, 'was enrolled under another host key (re-enroll with `sentinel enroll`)');
   const keystroke = modality(file, 'keystroke', o['keystroke']);
   const mouse = modality(file, 'mouse', o['mouse']);
+  const app = modality(file, 'app', o['app']);
   if (mouse && (mouse.threshold === undefined || mouse.genuineSd === undefined)) bad(file, 'mouse needs threshold and genuineSd');
   return {
     user: o['user'],
@@ -149,5 +153,6 @@ export function loadProfile(file: string, keySha256: string): BioProfile {
     keySha256: o['keySha256'],
     ...(keystroke ? { keystroke } : {}),
     ...(mouse ? { mouse } : {}),
+    ...(app ? { app } : {}),
   };
 }

@@ -11,32 +11,20 @@
  * Needs Xvfb, openbox, xterm and xdotool (scripts/setup.sh installs them); skipped without them.
  */
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
-import type { Readable } from 'node:stream';
 import { addon } from '../../src/binding.js';
 import { AppSource, NO_APP, type AppChangeBatch } from '../../src/biometrics/app-source.js';
 import { SentinelError } from '../../src/errors.js';
+import { haveX11Tools, X11Fixture } from '../support/x11.js';
 
 const A = addon();
-const TOOLS = ['Xvfb', 'openbox', 'xterm', 'xdotool'];
-const haveTools = TOOLS.every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
-
-const children: ChildProcess[] = [];
+const x11 = new X11Fixture();
 const cleanups: (() => void)[] = [];
 afterEach(async () => {
-  // Windows and the WM first, the server last; wait for every exit so no process outlives the test.
-  for (const c of children.splice(0).reverse()) {
-    if (c.exitCode === null && c.signalCode === null) {
-      const gone = once(c, 'exit');
-      c.kill('SIGKILL');
-      await gone;
-    }
-  }
+  await x11.killAll();
   while (cleanups.length) {
     try {
       cleanups.pop()!();
@@ -45,80 +33,6 @@ afterEach(async () => {
     }
   }
 });
-
-function track(c: ChildProcess): ChildProcess {
-  children.push(c);
-  c.on('error', () => {
-    // reported through the awaited line or exit below
-  });
-  return c;
-}
-
-/** The first line of `stream` that matches, or a rejection when the process exits first. */
-function lineMatching(c: ChildProcess, stream: Readable, re: RegExp, what: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: stream });
-    const onExit = (code: number | null, sig: string | null): void => reject(new Error(`${what} exited (${code ?? sig}) before it was ready`));
-    rl.on('line', (l) => {
-      if (re.test(l)) {
-        c.off('exit', onExit);
-        rl.close();
-        resolve(l);
-      }
-    });
-    c.once('exit', onExit);
-  });
-}
-
-/** Starts Xvfb on a free display; resolves with ":<n>" once the server accepts connections. */
-async function startXvfb(): Promise<{ display: string; proc: ChildProcess }> {
-  const proc = track(spawn('Xvfb', ['-displayfd', '3', '-nolisten', 'tcp', '-noreset', '-screen', '0', '800x600x24'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] }));
-  const line = await lineMatching(proc, proc.stdio[3] as Readable, /^\d+$/, 'Xvfb');
-  return { display: `:${line.trim()}`, proc };
-}
-
-/**
- * Starts openbox; resolves once its --startup command ran (after _NET_SUPPORTED is set).
- * focusNew is off: a new window would otherwise take the focus whenever openbox gets round to
- * managing it, possibly after the test's own activation, and only the test moves focus here.
- */
-async function startWm(display: string, home: string): Promise<ChildProcess> {
-  const rc = path.join(home, 'rc.xml');
-  writeFileSync(rc, '<?xml version="1.0"?>\n<openbox_config xmlns="http://openbox.org/3.4/rc"><focus><focusNew>no</focusNew><followMouse>no</followMouse></focus></openbox_config>\n');
-  const proc = track(
-    spawn('openbox', ['--config-file', rc, '--startup', 'echo sentinel-wm-ready'], { env: { ...process.env, DISPLAY: display, HOME: home }, stdio: ['ignore', 'pipe', 'ignore'] }),
-  );
-  await lineMatching(proc, proc.stdout!, /sentinel-wm-ready/, 'openbox');
-  return proc;
-}
-
-/** What the running test last waited for, printed when it fails (a hang shows where it stood). */
-const progress: string[] = [];
-
-/** Runs xdotool to completion (its --sync options wait on the X server, not on a clock). */
-async function xdotool(display: string, args: string[]): Promise<string> {
-  progress.push(`xdotool ${args.join(' ')}`);
-  const p = track(spawn('xdotool', args, { env: { ...process.env, DISPLAY: display }, stdio: ['ignore', 'pipe', 'pipe'] }));
-  let out = '';
-  let err = '';
-  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const [code] = (await once(p, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`xdotool ${args.join(' ')} failed (${code}): ${err}`);
-  return out.trim();
-}
-
-/** Maps one xterm with WM class `cls`; resolves with its window id once it exists. */
-async function openWindow(display: string, cls: string, title: string): Promise<string> {
-  progress.push(`xterm ${cls}`);
-  track(spawn('xterm', ['-class', cls, '-title', title, '-geometry', '40x10', '-e', 'sleep', '3600'], { env: { ...process.env, DISPLAY: display }, stdio: 'ignore' }));
-  // --onlyvisible: mapped, i.e. managed by the WM; activating a window the WM has not managed
-  // yet is ignored and `windowactivate --sync` would then wait for ever.
-  const ids = await xdotool(display, ['search', '--sync', '--onlyvisible', '--name', `^${title}$`]);
-  const id = ids.split('\n')[0]!;
-  expect(id).toMatch(/^\d+$/);
-  return id;
-}
 
 /** Consumes a started source into `events`; `until(pred)` resolves when the events satisfy pred. */
 function collector(src: AppSource): {
@@ -184,7 +98,7 @@ describe('AppWatcher argument checks', () => {
   });
 });
 
-describe.skipIf(!haveTools)('AppWatcher under Xvfb', () => {
+describe.skipIf(!haveX11Tools)('AppWatcher under Xvfb', () => {
   it('is off with a reason when no display is reachable or none is set', async () => {
     const keyPath = tmpKey();
     let n = 90;
@@ -212,26 +126,26 @@ describe.skipIf(!haveTools)('AppWatcher under Xvfb', () => {
   });
 
   it('reports the active application as hashed ids while focus moves between real windows', async () => {
-    progress.length = 0;
+    x11.progress.length = 0;
     let seen: { id: bigint }[] = [];
-    onTestFailed(() => console.error('progress:', progress.slice(-8), 'events:', seen.map((e) => String(e.id))));
+    onTestFailed(() => console.error('progress:', x11.progress.slice(-8), 'events:', seen.map((e) => String(e.id))));
     const home = mkdtempSync(path.join(os.tmpdir(), 'sentinel-app-home-'));
     cleanups.push(() => rmSync(home, { recursive: true, force: true }));
     const keyPath = tmpKey();
-    const { display } = await startXvfb();
+    const { display } = await x11.startXvfb();
 
     // Without a window manager nobody publishes _NET_ACTIVE_WINDOW: off, and it says why.
     const noWm = AppSource.available({ keyPath, display });
     expect(noWm.ok).toBe(false);
     if (!noWm.ok) expect(noWm.reason).toMatch(/does not publish _NET_ACTIVE_WINDOW/);
 
-    await startWm(display, home);
+    await x11.startWm(display, home);
     expect(AppSource.available({ keyPath, display })).toEqual({ ok: true });
 
-    const alpha = await openWindow(display, 'SentinelAlpha', 'sentinel-alpha-1');
-    const beta = await openWindow(display, 'SentinelBeta', 'sentinel-beta');
-    const gamma = await openWindow(display, 'SentinelGamma', 'sentinel-gamma');
-    const alpha2 = await openWindow(display, 'SentinelAlpha', 'sentinel-alpha-2');
+    const alpha = await x11.openWindow(display, 'SentinelAlpha', 'sentinel-alpha-1');
+    const beta = await x11.openWindow(display, 'SentinelBeta', 'sentinel-beta');
+    const gamma = await x11.openWindow(display, 'SentinelGamma', 'sentinel-gamma');
+    const alpha2 = await x11.openWindow(display, 'SentinelAlpha', 'sentinel-alpha-2');
     const id = {
       alpha: A.appIdForClass(keyPath, 'SentinelAlpha'),
       beta: A.appIdForClass(keyPath, 'SentinelBeta'),
@@ -240,7 +154,7 @@ describe.skipIf(!haveTools)('AppWatcher under Xvfb', () => {
     expect(new Set(Object.values(id)).size).toBe(3);
 
     // Start on a known window so the first event is known.
-    await xdotool(display, ['windowactivate', '--sync', gamma]);
+    await x11.xdotool(display, ['windowactivate', '--sync', gamma]);
     const src = new AppSource({ keyPath, display });
     cleanups.push(() => src.stop());
     src.start();
@@ -257,14 +171,14 @@ describe.skipIf(!haveTools)('AppWatcher under Xvfb', () => {
       [alpha, id.alpha],
     ];
     for (const [win, want] of steps) {
-      await xdotool(display, ['windowactivate', '--sync', win]);
+      await x11.xdotool(display, ['windowactivate', '--sync', win]);
       await c.until(() => last() === want);
     }
     // alpha -> alpha2: the window changes, the app does not: no event, a counted duplicate.
     const dupBefore = src.stats().duplicates;
     const notifiesBefore = src.stats().propertyNotifies;
-    await xdotool(display, ['windowactivate', '--sync', alpha2]);
-    await xdotool(display, ['windowactivate', '--sync', gamma]);
+    await x11.xdotool(display, ['windowactivate', '--sync', alpha2]);
+    await x11.xdotool(display, ['windowactivate', '--sync', gamma]);
     await c.until(() => last() === id.gamma);
     const s = src.stats();
     expect(s.propertyNotifies).toBeGreaterThan(notifiesBefore + 1);
@@ -291,27 +205,27 @@ describe.skipIf(!haveTools)('AppWatcher under Xvfb', () => {
   });
 
   it('ends, counted and without a crash, when the X server is killed mid-run', async () => {
-    progress.length = 0;
-    onTestFailed(() => console.error('progress:', progress.slice(-8)));
+    x11.progress.length = 0;
+    onTestFailed(() => console.error('progress:', x11.progress.slice(-8)));
     const home = mkdtempSync(path.join(os.tmpdir(), 'sentinel-app-home-'));
     cleanups.push(() => rmSync(home, { recursive: true, force: true }));
     const keyPath = tmpKey();
-    const { display, proc: xvfb } = await startXvfb();
-    await startWm(display, home);
-    const w = await openWindow(display, 'SentinelDelta', 'sentinel-delta');
-    await xdotool(display, ['windowactivate', '--sync', w]);
+    const { display, proc: xvfb } = await x11.startXvfb();
+    await x11.startWm(display, home);
+    const w = await x11.openWindow(display, 'SentinelDelta', 'sentinel-delta');
+    await x11.xdotool(display, ['windowactivate', '--sync', w]);
     const src = new AppSource({ keyPath, display });
     cleanups.push(() => src.stop());
     src.start();
     const c = collector(src);
-    progress.push('await the first event');
+    x11.progress.push('await the first event');
     await c.until(() => c.events.at(-1)?.id === A.appIdForClass(keyPath, 'SentinelDelta'));
 
-    progress.push('kill Xvfb');
+    x11.progress.push('kill Xvfb');
     const gone = once(xvfb, 'exit');
     xvfb.kill('SIGKILL');
     await gone;
-    progress.push('await the end of the iteration');
+    x11.progress.push('await the end of the iteration');
     await c.done; // the watcher thread saw the connection fail and ended the iteration
     const end = src.ended();
     expect(end.ended).toBe(true);
