@@ -62,7 +62,7 @@ constexpr int kPopQuantiles = 33;  // quantile levels 0, 1/32, ..., 1
 
 class MousePopulation {
  public:
-  static constexpr uint32_t kVersion = 1;
+  static constexpr uint32_t kVersion = 2;  // 2: per-model weights
   // Learns the density part (quantiles, bin probabilities, normal-score
   // mean/covariance) from actions grouped per user (offline, FIT users).
   // Weights are set to 1 for every feature that varies.
@@ -116,7 +116,7 @@ struct OneClassParams {
 
 class MouseOneClass {
  public:
-  static constexpr uint32_t kVersion = 1;
+  static constexpr uint32_t kVersion = 2;  // 2: per-model weights
   // `pop` may be null for kRobustZ / kKnn; kHistLlr and kGauss need it
   // (without it they return an empty profile: valid() false).
   static MouseOneClass enroll(const std::vector<MouseAction>& user, const MousePopulation* pop,

@@ -31,7 +31,7 @@ cat > "$DIR/manifest.json" <<JSON
     "testUserEer20": 0.1706
   },
   "training": {
-    "description": "MousePopulation (native/biometrics/mouse_oneclass.h, byte format SMP1 v1): for MM, PC, DD and all actions, 33-level quantile tables and quantile-bin probabilities (mean of per-user histograms) of the 44 action features, normal-score mean and covariance, and per-feature weights of the histogram density ratio (class-balanced logistic regression on by-session cross-validated log-ratio terms). Aggregate parameters only; no action vector of any person. Used by MouseOneClass (kHistLlr, kGauss) enrolled from the host user's own actions.",
+    "description": "MousePopulation (native/biometrics/mouse_oneclass.h, byte format SMP1 v2): for MM, PC, DD and all actions, 33-level quantile tables and quantile-bin probabilities (mean of per-user histograms) of the 44 action features, normal-score mean and covariance, and per-feature weights of the histogram density ratio (class-balanced logistic regression on by-session cross-validated log-ratio terms). Aggregate parameters only; no action vector of any person. Used by MouseOneClass (kHistLlr, kGauss) enrolled from the host user's own actions.",
     "data": "Balabit Mouse Dynamics Challenge, training part: 10 users, 65 sessions (all users; the metrics are from balabit_eval --oneclass 1, where the same parameters were fitted on the FIT half of the users and measured on the TEST half, 20 actions, raw data)",
     "command": "scripts/bio/mouse_model.sh"
   }
