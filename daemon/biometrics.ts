@@ -5,9 +5,10 @@
  * - Off, with the reason logged and shown in /v1/status, when disabled, when no profile was
  *   enrolled, or when there is no input directory and no device configured. Never fatal: the
  *   file-system side runs without it.
- * - Actions: entering Restricted is logged as a `notify` action; entering Lockdown runs the lock
- *   command (default `loginctl lock-session`) once per entry and audits a `lock_session` action
- *   with its result; a failed command is logged with SENTINEL_E_LOCK_FAILED.
+ * - Actions: entering Restricted is logged and audited as a `notify` action and runs the optional
+ *   restrict command (`restrict_session`); entering Lockdown runs the lock command (default
+ *   `loginctl lock-session`) once per entry and audits `lock_session` with its result; a failed
+ *   command is logged with SENTINEL_E_LOCK_FAILED.
  * - Nothing from the input is logged or stored beyond scores, states and counts.
  * - Collector drops (full queue) become audit `drops` rows (hop "input") as they rise.
  */
@@ -39,6 +40,8 @@ export interface BiometricsConfig {
   profilePath: string;
   /** argv of the command that locks the session on Lockdown. */
   lockCommand: string[];
+  /** argv of a command run on entering Restricted (empty: none; the entry is always notified). */
+  restrictCommand: string[];
   /** Score a keystroke window every this many keystrokes (0: a quarter of the window). */
   stride: number;
   emaAlpha: number;
@@ -76,7 +79,7 @@ export class BiometricsService {
   private blocksScored = 0;
   private locks = 0;
   private lastDropped = 0;
-  private readonly pendingLocks = new Set<Promise<void>>();
+  private readonly pendingActions = new Set<Promise<void>>();
 
   constructor(
     private readonly cfg: BiometricsConfig,
@@ -227,7 +230,8 @@ export class BiometricsService {
     if (t.to >= 2 && t.from < 2) {
       actions.push({ atMs: t.atMs, subjectId: t.subjectId, action: 'notify', target: `session ${this.user ?? ''}`, result: 'logged', detail: { state: stateName(t.to) } });
     }
-    if (t.to === 3 && t.from < 3) this.lock(t.atMs);
+    if (t.to >= 2 && t.from < 2) this.runAction('restrict_session', this.cfg.restrictCommand, t.atMs);
+    if (t.to === 3 && t.from < 3) this.runAction('lock_session', this.cfg.lockCommand, t.atMs);
   }
 
   private record(t: Transition, monitor: SessionMonitor): TransitionRecord {
@@ -250,22 +254,25 @@ export class BiometricsService {
     };
   }
 
-  /** Runs the lock command; its outcome is audited when it exits. */
-  private lock(atMs: number): void {
-    const [cmd, ...args] = this.cfg.lockCommand;
+  /**
+   * Runs a session action command (`restrict_session` on entering Restricted, `lock_session` on
+   * entering Lockdown); its outcome is audited when it exits. An empty argv does nothing.
+   */
+  private runAction(action: 'restrict_session' | 'lock_session', argv: readonly string[], atMs: number): void {
+    const [cmd, ...args] = argv;
     if (!cmd) return;
-    this.locks++;
+    if (action === 'lock_session') this.locks++;
     const done = new Promise<void>((resolve) => {
       let settled = false;
       const finish = (result: 'ok' | 'failed', detail: Record<string, unknown>): void => {
         if (settled) return;
         settled = true;
-        if (result === 'failed') this.log.error({ 'error.code': 'SENTINEL_E_LOCK_FAILED', command: this.cfg.lockCommand, ...detail }, 'session lock command failed');
-        else this.log.warn({ 'event.action': 'lock_session', command: this.cfg.lockCommand }, 'session locked');
+        if (result === 'failed') this.log.error({ 'error.code': 'SENTINEL_E_LOCK_FAILED', 'event.action': action, command: argv, ...detail }, `session action ${action} failed`);
+        else this.log.warn({ 'event.action': action, command: argv }, action === 'lock_session' ? 'session locked' : 'session restricted');
         try {
-          this.audit.writeTick({ transitions: [], actions: [{ atMs, subjectId: SESSION_SUBJECT_ID, action: 'lock_session', target: `session ${this.user ?? ''}`, result, detail: { command: this.cfg.lockCommand.join(' '), ...detail } }], drops: [] });
+          this.audit.writeTick({ transitions: [], actions: [{ atMs, subjectId: SESSION_SUBJECT_ID, action, target: `session ${this.user ?? ''}`, result, detail: { command: argv.join(' '), ...detail } }], drops: [] });
         } catch (err) {
-          this.log.error({ err, 'error.code': err instanceof SentinelError ? err.code : 'SENTINEL_E_DB' }, 'could not audit the lock action');
+          this.log.error({ err, 'error.code': err instanceof SentinelError ? err.code : 'SENTINEL_E_DB' }, `could not audit the ${action} action`);
         }
         resolve();
       };
@@ -273,8 +280,8 @@ export class BiometricsService {
       child.on('error', (err) => finish('failed', { error: err.message }));
       child.on('exit', (code, signal) => finish(code === 0 ? 'ok' : 'failed', { exitCode: code, signal }));
     });
-    this.pendingLocks.add(done);
-    void done.then(() => this.pendingLocks.delete(done));
+    this.pendingActions.add(done);
+    void done.then(() => this.pendingActions.delete(done));
   }
 
   tickDecay(nowMs: number): void {
@@ -328,6 +335,6 @@ export class BiometricsService {
     const rest = this.source?.stop();
     if (rest) this.onBatch(rest);
     await this.app?.stop();
-    await Promise.all([...this.pendingLocks]);
+    await Promise.all([...this.pendingActions]);
   }
 }

@@ -64,6 +64,7 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       keyPath: path.join(data, 'bio.key'),
       profilePath: path.join(data, 'profiles', 'user.json'),
       lockCommand: ['loginctl', 'lock-session'],
+      restrictCommand: [],
       stride: 0,
       emaAlpha: 0.5,
       silentAfterMs: 120_000,
@@ -74,7 +75,7 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
 }
 
 /** Array-valued settings whose elements are strings (the others hold numbers). */
-const STRING_ARRAYS = new Set(['decoys', 'devices', 'lockCommand']);
+const STRING_ARRAYS = new Set(['decoys', 'devices', 'lockCommand', 'restrictCommand']);
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 

@@ -51,7 +51,13 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       const cfgFile = path.join(dir, 'sentinel.json');
       writeFileSync(
         cfgFile,
-        JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/sh', '-c', `echo locked >> ${marker}`] } }),
+        JSON.stringify({
+          biometrics: {
+            inputDir: input,
+            lockCommand: ['/bin/sh', '-c', `echo locked >> ${marker}`],
+            restrictCommand: ['/bin/sh', '-c', `echo restricted >> ${marker}`],
+          },
+        }),
       );
       // Enrollment from recordings of user 1's keyboard and mouse.
       const kbd = path.join(dir, 'enroll-kbd.bin');
@@ -85,7 +91,9 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       const locked = daemon.waitLog((l) => l['event.action'] === 'lock_session');
       await plugAndType(daemon, input, 'event2', encodeInputEvents(keyEvents(typedKeystrokes(2, 400, 1_900_000_000, 7, 41))));
       await locked;
-      expect(readFileSync(marker, 'utf8')).toBe('locked\n');
+      const restricted = daemon.waitLog((l) => l['event.action'] === 'restrict_session');
+      await restricted; // both commands run; their order is the order their processes exit
+      expect(readFileSync(marker, 'utf8').split('\n').sort()).toEqual(['', 'locked', 'restricted']);
       st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.state).toBe('Lockdown');
       expect(st.locks).toBe(1);
@@ -105,7 +113,9 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.state).toBe('Lockdown');
       expect(st.locks).toBe(2);
-      expect(readFileSync(marker, 'utf8')).toBe('locked\nlocked\n');
+      const restrictedAgain = daemon.waitLog((l) => l['event.action'] === 'restrict_session' && daemon!.logs.filter((x) => x['event.action'] === 'restrict_session').length === 2);
+      await restrictedAgain;
+      expect(readFileSync(marker, 'utf8').split('\n').sort()).toEqual(['', 'locked', 'locked', 'restricted', 'restricted']);
       expect(await daemon.stop()).toBe(0);
 
       // Privacy: no file holds the typed text or its key codes, in any encoding we can think of.
