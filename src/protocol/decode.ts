@@ -18,6 +18,7 @@ export type ServerFrame =
   | { type: 'batch_ack'; seq: number; accepted: number; rejected: number }
   | { type: 'verdict_reply'; seq: number; entries: VerdictEntry[] }
   | { type: 'state_push'; seq: number; generation: bigint; entries: VerdictEntry[] }
+  | { type: 'barrier_ack'; seq: number }
   | { type: 'error'; seq: number; code: number; name: string; refSeq: number; message: string };
 
 function entries(p: Buffer, at: number, count: number): VerdictEntry[] {
@@ -40,6 +41,8 @@ function decodePayload(type: number, seq: number, p: Buffer): ServerFrame {
       return { type: 'verdict_reply', seq, entries: entries(p, 4, p.readUInt32LE(0)) };
     case FrameType.StatePush:
       return { type: 'state_push', seq, generation: p.readBigUInt64LE(0), entries: entries(p, 16, p.readUInt32LE(8)) };
+    case FrameType.BarrierAck:
+      return { type: 'barrier_ack', seq };
     case FrameType.Error: {
       const code = p.readUInt32LE(0);
       const len = p.readUInt16LE(8);
