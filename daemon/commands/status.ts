@@ -12,6 +12,25 @@ interface DaemonFile {
   tokenFile: string;
 }
 
+interface SessionStatus {
+  on: boolean;
+  reason: string | null;
+  user: string | null;
+  state: string;
+  score: number;
+  modalities: { modality: string; live: boolean }[];
+  app?: { on: boolean; reason: string | null };
+}
+
+/** One line on the user-session subject: its state and live modalities, or why it is off. */
+function sessionLine(b: SessionStatus | undefined): string {
+  if (!b) return 'session     (not reported)';
+  if (!b.on) return `session     off: ${b.reason ?? 'unknown'}`;
+  const live = b.modalities.filter((m) => m.live).map((m) => m.modality);
+  const app = b.app && !b.app.on && b.app.reason ? `; ${b.app.reason}` : '';
+  return `session     ${b.user ?? ''} ${b.state} (score ${b.score.toFixed(3)}; live: ${live.length ? live.join(', ') : 'none'}${app})`;
+}
+
 export function registerStatus(program: Command): void {
   program
     .command('status')
@@ -47,6 +66,7 @@ export function registerStatus(program: Command): void {
         `events      ${String(engine['eventsAccepted'])} accepted, ${String(engine['eventsRejected'])} rejected, ${String(engine['eventsDroppedNoSubject'])} dropped (no subject)`,
         `subjects    ${String(engine['subjectsLive'])} live; ${Object.entries(body['subjectsByState'] as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
         `models      ${Object.entries(body['models'] as Record<string, string>).map(([k, v]) => `${k} ${v.slice(0, 12)}`).join(', ')}`,
+        sessionLine(body['biometrics'] as SessionStatus | undefined),
       ];
       process.stdout.write(lines.join('\n') + '\n');
     });

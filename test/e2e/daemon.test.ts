@@ -142,6 +142,7 @@ describe('daemon end to end', () => {
     const cli = await runCli(['status', '--data-dir', daemon.dataDir]);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/^sentinel 0\.1\.0/);
+    expect(cli.stdout).toMatch(/^session {5}off: biometrics off: no enrolled profile/m);
     // A client that skips HELLO gets SENTINEL_E_HELLO_REQUIRED and is closed.
     const sock = net.connect(daemon.socket);
     await once(sock, 'connect');
