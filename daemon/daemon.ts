@@ -152,6 +152,15 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
         engine_events_dropped_no_subject: st.eventsDroppedNoSubject,
       };
       for (const [name, n] of Object.entries(countByState(machine))) gauges[`subjects{state="${name}"}`] = n;
+      const b = bio.status();
+      gauges['session_state'] = TRUST_STATES.indexOf(b.state as (typeof TRUST_STATES)[number]);
+      gauges['session_score'] = b.score;
+      gauges['session_windows_scored{modality="keystroke"}'] = b.windowsScored;
+      gauges['session_windows_scored{modality="mouse"}'] = b.blocksScored;
+      gauges['session_windows_scored{modality="app"}'] = b.app.windowsScored;
+      gauges['session_locks'] = b.locks;
+      gauges['input_dropped'] = Number(b.input?.['dropped'] ?? 0);
+      gauges['input_malformed_records'] = Number(b.input?.['malformed'] ?? 0);
       return counters.render(gauges);
     },
   };

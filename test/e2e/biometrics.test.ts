@@ -97,6 +97,10 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.state).toBe('Lockdown');
       expect(st.locks).toBe(1);
+      const metrics = await fetch(`http://127.0.0.1:${daemon.httpPort}/metrics`, { headers: { authorization: `Bearer ${daemon.token}` } }).then((r) => r.text());
+      expect(metrics).toMatch(/^sentinel_session_state 3$/m);
+      expect(metrics).toMatch(/^sentinel_session_locks 1$/m);
+      expect(metrics).toMatch(/^sentinel_session_windows_scored\{modality="keystroke"\} [1-9]\d*$/m);
       const audit = await daemon.http<{ transitions: { subjectKind: string; toState: number; fromState: number }[] }>(
         'GET',
         `/v1/audit/transitions?subject=${SESSION}`,
