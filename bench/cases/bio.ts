@@ -4,7 +4,9 @@
  *   keystroke assembly, keyed-hash buckets, timings) against the plain-TypeScript mirror
  *   (bench/ts-keystrokes.ts), same buffer, same run;
  * - scoring per 100-keystroke window (KeystrokeScorer with stride 1: every record completes a
- *   window), native only;
+ *   window), native against the plain-TypeScript mirror (bench/ts-keystroke-score.ts, checked
+ *   score for score by test/native/keystroke-score-mirror.test.ts), same profile, same stream,
+ *   same run;
  * - the collector's CPU use at a realistic 100 mouse events/s: a child process runs an
  *   InputCollector on a FIFO the bench feeds; its CPU time is compared with an idle child
  *   started the same way, over the same wall time.
@@ -23,6 +25,7 @@ import { enrollKeystrokeProfile } from '../../src/biometrics/keystroke-model.js'
 import { encodeInputEvents, keyEvents, mouseMove, typedKeystrokes } from '../../test/support/input-events.js';
 import type { BenchRow } from '../types.js';
 import { TsKeystrokeDecoder } from '../ts-keystrokes.js';
+import { TsKeystrokeScorer } from '../ts-keystroke-score.js';
 
 const REPS = Number(process.env['SENTINEL_BENCH_REPS'] ?? 7);
 
@@ -103,6 +106,9 @@ export async function run(): Promise<BenchRow[]> {
     const profile = await enrollKeystrokeProfile(enrollKeys, {});
     const stream = addon().decodeInputEvents(buf, { keyPath }).keys;
     const win: number[] = [];
+    const winTs: number[] = [];
+    // Native and TS mirror alternate within each repetition (same stream, same profile), so
+    // machine noise hits both; the ratio is taken of the medians.
     for (let r = 0; r < REPS; r++) {
       const scorer = new (addon().KeystrokeScorer)(profile, 1);
       let windows = 0;
@@ -110,7 +116,16 @@ export async function run(): Promise<BenchRow[]> {
         windows = scorer.push(stream).length;
       });
       win.push(ns / windows);
+      const tsScorer = new TsKeystrokeScorer(profile, 1);
+      let tsWindows = 0;
+      const tsNsAll = timeNs(() => {
+        tsWindows = tsScorer.push(stream).length;
+      });
+      if (tsWindows !== windows) throw new Error(`TS scorer completed ${tsWindows} windows, native ${windows}`);
+      winTs.push(tsNsAll / tsWindows);
     }
+    const winUs = median(win) / 1000;
+    const winTsUs = median(winTs) / 1000;
 
     const seconds = Number(process.env['SENTINEL_BENCH_BIO_SECONDS'] ?? 10);
     const idle = await childCpu(dir, keyPath, 0, seconds);
@@ -119,7 +134,9 @@ export async function run(): Promise<BenchRow[]> {
       { name: 'bio.keystroke_update_native', unit: 'ns/input_event', value: natNs },
       { name: 'bio.keystroke_update_ts', unit: 'ns/input_event', value: tsNs },
       { name: 'bio.keystroke_update_ts_over_native', unit: 'ratio', value: tsNs / natNs },
-      { name: 'bio.keystroke_window_score_native', unit: 'us/window(100 keys)', value: median(win) / 1000 },
+      { name: 'bio.keystroke_window_score_native', unit: 'us/window(100 keys)', value: winUs },
+      { name: 'bio.keystroke_window_score_ts', unit: 'us/window(100 keys)', value: winTsUs },
+      { name: 'bio.keystroke_window_score_ts_over_native', unit: 'ratio', value: winTsUs / winUs },
       { name: 'bio.collector_cpu_idle', unit: '% of a core', value: (100 * idle) / seconds },
       { name: 'bio.collector_cpu_100_mouse_ev_s', unit: '% of a core', value: (100 * busy) / seconds },
       { name: 'bio.collector_cpu_100_mouse_ev_s_over_idle', unit: '% of a core', value: (100 * (busy - idle)) / seconds },
