@@ -4,6 +4,7 @@
  *
  * - Off, with a reason, when disabled or when no X display with an EWMH window manager is
  *   reachable (`AppSource.available`).
+ * - Visits to "no focused window" (app id 0) are skipped.
  * - Learning by use: app visits seen while the session is Normal are kept in memory (keyed-hash
  *   ids, times, hours; at most MAX_LEARN_VISITS, never written anywhere). After `learnAfter`
  *   such visits, and again after every further `learnAfter`, the per-user app model is enrolled
@@ -13,7 +14,7 @@
  * - Asynchronous: one `for await` loop over the source; everything else is synchronous.
  */
 import type { Logger } from 'pino';
-import { AppModel, AppSource, type AppChangeBatch } from '../src/biometrics/app-source.js';
+import { AppModel, AppSource, NO_APP, type AppChangeBatch } from '../src/biometrics/app-source.js';
 import { SentinelError } from '../src/errors.js';
 
 export interface AppModalityConfig {
@@ -90,6 +91,9 @@ export class AppModality {
       const t = b.t[i] as number;
       const id = b.ids[i] as bigint;
       const hour = b.hours[i] as number;
+      // "No focused window" (between two windows, an empty desktop) says nothing about who
+      // works here, and how often the WM shows it depends on load: not a visit.
+      if (id === NO_APP) continue;
       this.visits++;
       this.recent.t.push(t);
       this.recent.ids.push(id);

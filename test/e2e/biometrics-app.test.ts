@@ -18,7 +18,7 @@ interface AppStatus {
 }
 
 describe.skipIf(!haveX11Tools)('app modality (daemon under Xvfb)', () => {
-  it('learns the routine by use, keeps it Normal, escalates on a foreign routine', async () => {
+  it('learns the routine by use, does not restrict it, escalates on a foreign routine', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-app-e2e-'));
     let daemon: DaemonProcess | undefined;
     try {
@@ -59,13 +59,15 @@ describe.skipIf(!haveX11Tools)('app modality (daemon under Xvfb)', () => {
       const learned = d.waitLog((l) => l['event.action'] === 'app_model_learned' && l['calibrated'] === true);
       for (let i = 0; i < 63; i++) await activate(i % 3);
       await learned;
-      // More of the routine: scored, still Normal.
+      // More of the routine: scored, and never taken for someone else. (Monitoring is allowed: the
+      // threshold is calibrated to reject 5% of the user's own windows, and dwell times under
+      // a loaded machine differ from the enrollment's.)
       for (let i = 63; i < 63 + 25; i++) await activate(i % 3);
       let st = await status();
       expect(st.app.model).toBe(true);
       expect(st.app.visits).toBeGreaterThanOrEqual(80);
       expect(st.app.windowsScored).toBeGreaterThanOrEqual(3);
-      expect(st.state).toBe('Normal');
+      expect(['Normal', 'Monitoring']).toContain(st.state);
 
       // Someone else's routine: the reverse cycle the user never follows.
       const escalated = d.waitLog((l) => l['event.action'] === 'transition' && l['subject.kind'] === 'session' && (l['to'] === 'Restricted' || l['to'] === 'Lockdown'));
