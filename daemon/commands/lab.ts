@@ -18,7 +18,7 @@ export function registerLab(program: Command): void {
     .option('--slow-delay-ms <ms>', 'delay between files in the slow scenario', intOption, 2000)
     .option('--timeout <s>', 'per-scenario workload limit, seconds', intOption, 300)
     .option('--daemon-config <file>', 'configuration file for the per-scenario daemons (sentinel start --config)')
-    .option('--barrier-ms <ms>', 'sentinel-fuse verdict barrier: longest hold of a suspicious process\'s destructive operation (0 = off)', intOption)
+    .option('--barrier-ms <ms>', "sentinel-fuse verdict barrier: longest hold of a suspicious process's destructive operation (default sentinel-fuse's 100; 0 = off)", intOption)
     .option('--live', 'enforce for real (the default; there is no other mode yet)', true)
     .option('--list', 'list the scenarios and exit')
     .action(async (opts: { out: string; only?: string; seed: number; files: number; sizeScale: number; benignScale: number; slowDelayMs: number; timeout: number; daemonConfig?: string; barrierMs?: number; list?: boolean }) => {

@@ -252,8 +252,13 @@ export function registerProtect(program: Command): void {
       if (!Number.isInteger(n) || n <= 0) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', '--stats-interval must be a positive integer');
       return n;
     })
+    .option('--barrier-ms <ms>', "verdict barrier: longest hold of a suspicious process's destructive operation (0 = off; default 100)", (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 60_000) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', '--barrier-ms must be an integer 0..60000');
+      return n;
+    })
     .option('--no-report', 'plain passthrough: no events, no enforcement')
-    .action(async (source: string, mountpoint: string, opts: { socket?: string; dataDir?: string; policy: string; queueEvents?: number; statsInterval?: number; report: boolean }) => {
+    .action(async (source: string, mountpoint: string, opts: { socket?: string; dataDir?: string; policy: string; queueEvents?: number; statsInterval?: number; barrierMs?: number; report: boolean }) => {
       if (opts.policy !== 'fail-open' && opts.policy !== 'fail-closed') {
         throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `--policy must be fail-open or fail-closed, not ${opts.policy}`);
       }
@@ -264,6 +269,7 @@ export function registerProtect(program: Command): void {
         policy: opts.policy as FusePolicy,
         queueEvents: opts.queueEvents,
         statsIntervalS: opts.statsInterval,
+        ...(opts.barrierMs !== undefined ? { barrierMs: opts.barrierMs } : {}),
         noReport: !opts.report,
         echo: true,
       });

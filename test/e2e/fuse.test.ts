@@ -53,7 +53,8 @@ describe.skipIf(!haveFuse)('sentinel-fuse with a protocol-v1 daemon', () => {
 
   it('reports a child process\'s writes, renames and deletes with its pid, start time, comm and mount paths', async () => {
     const { mnt, src, daemon, fuse } = await setup();
-    expect(daemon.hellos[0]).toMatchObject({ roles: 1 | 4 | 8, name: 'sentinel-fuse', pid: fuse.child.pid });
+    // Events, Subscribe, Acks, and Barrier (the verdict barrier is on by default).
+    expect(daemon.hellos[0]).toMatchObject({ roles: 1 | 4 | 8 | 16, name: 'sentinel-fuse', pid: fuse.child.pid });
     writeFileSync(path.join(src, 'doc.txt'), 'PK\x03\x04 original header of the document');
     const w = worker();
     await w.ready;
