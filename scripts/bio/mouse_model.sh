@@ -26,9 +26,9 @@ cat > "$DIR/manifest.json" <<JSON
   "sha256": "$SHA",
   "featureSchemaVersion": 1,
   "metrics": {
-    "testPooledAuc20": 0.9032,
-    "testPooledEer20": 0.1626,
-    "testUserEer20": 0.1706
+    "testPooledAuc20": 0.9038,
+    "testPooledEer20": 0.1621,
+    "testUserEer20": 0.1687
   },
   "training": {
     "description": "MousePopulation (native/biometrics/mouse_oneclass.h, byte format SMP1 v2): for MM, PC, DD and all actions, 33-level quantile tables and quantile-bin probabilities (mean of per-user histograms) of the 44 action features, normal-score mean and covariance, and per-feature weights of the histogram density ratio (class-balanced logistic regression on by-session cross-validated log-ratio terms). Aggregate parameters only; no action vector of any person. Used by MouseOneClass (kHistLlr, kGauss) enrolled from the host user's own actions.",
