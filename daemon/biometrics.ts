@@ -13,7 +13,7 @@
  * - Collector drops (full queue) become audit `drops` rows (hop "input") as they rise.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AuditStore } from '../src/audit/store.js';
 import type { ActionRecord, TransitionRecord } from '../src/audit/records.js';
@@ -42,6 +42,10 @@ export interface BiometricsConfig {
   lockCommand: string[];
   /** argv of a command run on entering Restricted (empty: none; the entry is always notified). */
   restrictCommand: string[];
+  /** Hold the session user's own processes at the session state (Restricted and up) in the deny set. */
+  restrictProcesses: boolean;
+  /** uid of the session's user; -1: look up the profile's user name in /etc/passwd. */
+  sessionUid: number;
   /** Score a keystroke window every this many keystrokes (0: a quarter of the window). */
   stride: number;
   emaAlpha: number;
@@ -66,6 +70,21 @@ export interface BiometricsStatus {
   app: { on: boolean; reason: string | null; model: boolean; visits: number; windowsScored: number; learned: number };
 }
 
+/** uid of a local user name from /etc/passwd, or null. */
+export function uidOfUser(name: string, passwd = '/etc/passwd'): number | null {
+  let text: string;
+  try {
+    text = readFileSync(passwd, 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f[2] !== undefined && /^\d+$/.test(f[2])) return Number(f[2]);
+  }
+  return null;
+}
+
 export class BiometricsService {
   private source: InputSource | null = null;
   private keystrokes: KeystrokeStream | null = null;
@@ -81,12 +100,27 @@ export class BiometricsService {
   private lastDropped = 0;
   private readonly pendingActions = new Set<Promise<void>>();
 
+  /** uid of the session's user (from the configuration or the profile's user name), or -1 unknown. */
+  private uid = -1;
+
+  /**
+   * `onFloor(uid, state)` is told the session state whenever it changes, so the daemon can hold
+   * the session user's own processes at that state on the file-system side
+   * (`biometrics.restrictProcesses`).
+   */
   constructor(
     private readonly cfg: BiometricsConfig,
     private readonly audit: AuditStore,
     private readonly log: Logger,
-    private readonly uid: number = process.getuid?.() ?? 0,
+    private readonly onFloor: (uid: number, state: TrustState) => void = () => {},
   ) {}
+
+  /** The floor for the session user's processes follows the session state (Restricted and up). */
+  private applyFloor(): void {
+    if (!this.cfg.restrictProcesses || this.uid < 0) return;
+    const st = this.monitor?.state ?? 0;
+    this.onFloor(this.uid, st >= 2 ? st : 0);
+  }
 
   /**
    * Starts the collector when everything it needs is there; otherwise records and logs why not.
@@ -123,6 +157,10 @@ export class BiometricsService {
     }
     this.user = profile.user;
     this.profile = profile;
+    this.uid = this.cfg.sessionUid >= 0 ? this.cfg.sessionUid : (uidOfUser(profile.user) ?? -1);
+    if (this.cfg.restrictProcesses && this.uid < 0) {
+      this.log.warn({ 'event.action': 'session_uid_unknown', user: profile.user }, `no uid for user ${profile.user}: the session user's processes will not be restricted (set biometrics.sessionUid)`);
+    }
     if (profile.keystroke) this.keystrokes = new KeystrokeStream(profile.keystroke.bytes, this.cfg.stride > 0 ? this.cfg.stride : undefined);
     const m = profile.mouse;
     if (m) this.mouse = new MouseStream(m.bytes, m.threshold as number, m.genuineSd as number, m.window);
@@ -230,6 +268,7 @@ export class BiometricsService {
     if (t.to >= 2 && t.from < 2) {
       actions.push({ atMs: t.atMs, subjectId: t.subjectId, action: 'notify', target: `session ${this.user ?? ''}`, result: 'logged', detail: { state: stateName(t.to) } });
     }
+    this.applyFloor();
     if (t.to >= 2 && t.from < 2) this.runAction('restrict_session', this.cfg.restrictCommand, t.atMs);
     if (t.to === 3 && t.from < 3) this.runAction('lock_session', this.cfg.lockCommand, t.atMs);
   }
@@ -288,7 +327,10 @@ export class BiometricsService {
     if (!this.monitor) return;
     const transitions: TransitionRecord[] = [];
     for (const t of this.monitor.tickDecay(nowMs)) transitions.push(this.record(t, this.monitor));
-    if (transitions.length) this.audit.writeTick({ transitions, actions: [], drops: [] });
+    if (transitions.length) {
+      this.audit.writeTick({ transitions, actions: [], drops: [] });
+      this.applyFloor();
+    }
   }
 
   /** Operator state change of the session subject (reset to Normal or force a state). */
@@ -296,7 +338,10 @@ export class BiometricsService {
     if (!this.monitor) throw new SentinelError('SENTINEL_E_NOT_FOUND', this.offReason ?? 'biometrics off');
     const now = Date.now();
     const t = state === 0 ? this.monitor.reset(now, by) : this.monitor.force(state, now, by);
-    if (t) this.audit.writeTick({ transitions: [this.record(t, this.monitor)], actions: [], drops: [] });
+    if (t) {
+      this.audit.writeTick({ transitions: [this.record(t, this.monitor)], actions: [], drops: [] });
+      this.applyFloor();
+    }
     return t;
   }
 

@@ -65,6 +65,8 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       profilePath: path.join(data, 'profiles', 'user.json'),
       lockCommand: ['loginctl', 'lock-session'],
       restrictCommand: [],
+      restrictProcesses: true,
+      sessionUid: -1,
       stride: 0,
       emaAlpha: 0.5,
       silentAfterMs: 120_000,
@@ -172,6 +174,7 @@ function validate(c: SentinelConfig): void {
   }
   if (a.learnAfter < a.window + 1) fail('biometrics.app.learnAfter', 'must be above biometrics.app.window');
   if (!(a.scale > 0)) fail('biometrics.app.scale', 'must be > 0');
+  if (!Number.isInteger(b.sessionUid) || b.sessionUid < -1 || b.sessionUid > 0xffffffff) fail('biometrics.sessionUid', 'must be -1 (look up the profile user) or a uid');
   if (b.lockCommand.length === 0) fail('biometrics.lockCommand', 'must name a command (argv array)');
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(c.log.level)) fail('log.level', `unknown level ${c.log.level}`);
 }

@@ -57,7 +57,11 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
   const runId = audit.startRun({ version: VERSION, configHash: models.configHash(cfg) });
   const scorer = new Scorer({ engine, fusion: models.fusion, machine, audit, clock: 'wall', holds: () => socket.barrierClients > 0 });
   const startedAt = Date.now();
-  const bio = new BiometricsService(cfg.biometrics, audit, log);
+  // The session subject holds its user's processes at its state; `socket` exists by the time
+  // the first session transition can happen (the collectors start after it listens).
+  const bio = new BiometricsService(cfg.biometrics, audit, log, (uid, state) => {
+    if (engine.setUidFloor(uid, state)) socket.pushStates();
+  });
 
   let socket: SocketServer;
   scorer.onTick((r) => {

@@ -127,6 +127,8 @@ export interface RawEngine {
   collectDue(ids: Uint32Array, rows: Float32Array, contrib: Float32Array, meta: Float64Array): number;
   /** Sets trust states (0..3) of the given subjects. Returns true if the deny set changed. */
   setStates(ids: Uint32Array, states: Uint8Array): boolean;
+  /** Floor (0..3; 0 removes it) on the effective state of every process of `uid`. True if the deny set changed. */
+  setUidFloor(uid: number, state: number): boolean;
   /** Effective state of a process: max(own, tree), 0 when unknown. */
   verdict(pid: number, startTime: number): number;
   /** A full STATE_PUSH frame (header included) for the current deny set; withHolds adds the hold set (barrier clients). */

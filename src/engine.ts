@@ -8,6 +8,7 @@
  */
 import { addon, META_STRIDE, type RawEngine, type RawEngineOptions, type RawIngestResult, type RawSubjectInfo, type RawEngineStats } from './binding.js';
 import { SentinelError } from './errors.js';
+import type { TrustState } from './state/policy.js';
 
 export type EngineOptions = Required<RawEngineOptions>;
 
@@ -142,6 +143,15 @@ export class Engine {
   /** The live subjects among ids, in order (evicted and unknown ones left out). */
   liveSubjects(ids: readonly number[] | Uint32Array): RawSubjectInfo[] {
     return this.subjectInfo(ids).filter((s): s is RawSubjectInfo => s !== null);
+  }
+
+  /**
+   * Floor on the effective state of every process of `uid` (Normal removes it): the session
+   * subject restricts the session user's processes. True when the deny set changed (push it).
+   */
+  setUidFloor(uid: number, state: TrustState): boolean {
+    if (!Number.isInteger(uid) || uid < 0 || uid > 0xffffffff) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `uid must be an integer 0..2^32-1, got ${String(uid)}`);
+    return this.raw.setUidFloor(uid, state);
   }
 
   setDecoys(paths: readonly string[]): void {

@@ -82,6 +82,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod<&Engine::Ingest>("ingest"),
                            InstanceMethod<&Engine::CollectDue>("collectDue"),
                            InstanceMethod<&Engine::SetStates>("setStates"),
+                           InstanceMethod<&Engine::SetUidFloor>("setUidFloor"),
                            InstanceMethod<&Engine::Verdict>("verdict"),
                            InstanceMethod<&Engine::EncodeStatePush>("encodeStatePush"),
                            InstanceMethod<&Engine::SubjectInfo>("subjectInfo"),
@@ -189,6 +190,14 @@ class Engine : public Napi::ObjectWrap<Engine> {
     for (size_t i = 0; i < states.ElementLength(); i++)
       if (states[i] > proto::kLockdown) throwRange(env, "state " + std::to_string(states[i]) + " is not 0..3");
     return Napi::Boolean::New(env, engine_->setStates(ids.Data(), states.Data(), ids.ElementLength()));
+  }
+
+  Napi::Value SetUidFloor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t uid = u32Arg(info, 0, "uid");
+    uint32_t state = u32Arg(info, 1, "state");
+    if (state > proto::kLockdown) throwRange(env, "state " + std::to_string(state) + " is not 0..3");
+    return Napi::Boolean::New(env, engine_->setUidFloor(uid, uint8_t(state)));
   }
 
   Napi::Value Verdict(const Napi::CallbackInfo& info) {

@@ -214,6 +214,8 @@ bool Engine::siblingRestricted(const Subject& s) const {
 
 uint8_t Engine::effectiveState(const Subject& s) const {
   uint8_t st = s.state;
+  for (const auto& f : uidFloors_)
+    if (s.kind == kProcess && f.first == s.uid) st = std::max(st, f.second);
   if (s.kind == kProcess && s.treeId && (s.state >= kMonitoring || s.score >= kTreeInheritScore || siblingRestricted(s))) {
     auto it = byId_.find(s.treeId);
     if (it != byId_.end()) st = std::max(st, at(it->second).state);
@@ -938,6 +940,19 @@ bool Engine::setStates(const uint32_t* ids, const uint8_t* states, size_t n) {
     auto it = byId_.find(ids[i]);
     if (it == byId_.end()) continue;
     at(it->second).state = std::min<uint8_t>(states[i], kLockdown);
+  }
+  return refreshDenySet();
+}
+
+bool Engine::setUidFloor(uint32_t uid, uint8_t state) {
+  state = std::min<uint8_t>(state, kLockdown);
+  auto it = std::find_if(uidFloors_.begin(), uidFloors_.end(), [&](const auto& f) { return f.first == uid; });
+  if (state == kNormal) {
+    if (it != uidFloors_.end()) uidFloors_.erase(it);
+  } else if (it != uidFloors_.end()) {
+    it->second = state;
+  } else {
+    uidFloors_.emplace_back(uid, state);
   }
   return refreshDenySet();
 }

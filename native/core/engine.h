@@ -194,6 +194,10 @@ class Engine {
   // connected, the hold set) changed.
   bool setStates(const uint32_t* ids, const uint8_t* states, size_t n);
   uint8_t verdict(uint32_t pid, uint64_t startTime) const;
+  // Floor on the effective state of every process of `uid` (0 removes it): the user-session
+  // subject of continuous authentication restricts the session user's own processes while it is
+  // Restricted or Lockdown. Returns true when the deny set changed (as setStates).
+  bool setUidFloor(uint32_t uid, uint8_t state);
   // withHolds: also list the hold set (HOLD action), for barrier clients.
   void encodeStatePush(uint32_t seq, std::vector<uint8_t>& out, bool withHolds = false);
 
@@ -314,6 +318,7 @@ class Engine {
   uint32_t nextConn_ = 1;
 
   std::vector<proto::VerdictEntry> denySet_;
+  std::vector<std::pair<uint32_t, uint8_t>> uidFloors_;  // (uid, state), few: one per watched session
   std::vector<std::pair<uint32_t, uint32_t>> restrictedParents_;  // (treeId, ppid), see refreshDenySet
   uint64_t denyGen_ = 0;
   std::vector<proto::VerdictEntry> holdSet_;  // only kept while barrierConns_ > 0
