@@ -21,6 +21,7 @@
 #include "../biometrics/keystroke.h"
 #include "../x11/app_model.h"
 #include "../x11/app_watcher.h"
+#include "js_wakeup.h"
 
 namespace sentinel::x11 {
 namespace {
@@ -109,7 +110,7 @@ class AppWatcherWrap : public Napi::ObjectWrap<AppWatcherWrap> {
                        });
   }
 
-  explicit AppWatcherWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AppWatcherWrap>(info), env_(info.Env()) {
+  explicit AppWatcherWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AppWatcherWrap>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray()) throwType(env, "AppWatcher(options): options must be an object");
     Napi::Object o = info[0].As<Napi::Object>();
@@ -140,49 +141,18 @@ class AppWatcherWrap : public Napi::ObjectWrap<AppWatcherWrap> {
     watcher_ = AppWatcher::open(opt, key, &err);
     std::memset(key.data(), 0, key.size());
     if (!watcher_) throwCoded(env, err, "SENTINEL_E_APP_UNAVAILABLE");
-    napi_add_env_cleanup_hook(env, &AppWatcherWrap::CleanupHook, this);
-    hooked_ = true;
-  }
-
-  ~AppWatcherWrap() override {
-    if (hooked_) napi_remove_env_cleanup_hook(env_, &AppWatcherWrap::CleanupHook, this);
-    Shutdown();
+    wake_ = std::make_unique<sentinel::addon::JsWakeup>(env, [this] { watcher_->stop(); });
   }
 
  private:
-  static void CleanupHook(void* arg) {
-    auto* self = static_cast<AppWatcherWrap*>(arg);
-    self->hooked_ = false;
-    self->Shutdown();
-  }
-
-  void Shutdown() {
-    if (watcher_) watcher_->stop();  // joins: no call into tsfn_ after this
-    if (tsfnLive_) {
-      tsfn_.Release();
-      tsfnLive_ = false;
-    }
-  }
-
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsFunction()) throwType(env, "start(onReady): onReady must be a function");
-    if (!watcher_ || tsfnLive_) throw Napi::Error::New(env, "AppWatcher: already started or stopped");
-    tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "sentinel-app-watcher", 0, 1);
-    tsfnLive_ = true;
-    Napi::ThreadSafeFunction t = tsfn_;
-    // Runs on the JS thread; a C++ exception must not escape into libuv (see fanotify_binding).
-    auto callJs = [](Napi::Env env, Napi::Function fn) {
-      try {
-        fn.Call({});
-      } catch (const Napi::Error& e) {
-        if (!e.IsEmpty()) napi_fatal_exception(env, e.Value());
-      }
-    };
+    if (wake_->armed() || stopped_) throw Napi::Error::New(env, "AppWatcher: already started or stopped");
+    auto notify = wake_->arm(env, info[0].As<Napi::Function>(), "sentinel-app-watcher");
     std::string err;
-    if (!watcher_->start([t, callJs]() mutable { t.NonBlockingCall(callJs); }, &err)) {
-      tsfn_.Release();
-      tsfnLive_ = false;
+    if (!watcher_->start(notify, &err)) {
+      wake_->disarm();
       throw Napi::Error::New(env, err);
     }
     return env.Undefined();
@@ -190,7 +160,6 @@ class AppWatcherWrap : public Napi::ObjectWrap<AppWatcherWrap> {
 
   Napi::Value Drain(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!watcher_) return env.Null();
     std::vector<AppEvent> ev;
     if (watcher_->drain(&ev) == 0) return env.Null();
     return visitsToJs(env, ev);
@@ -217,15 +186,15 @@ class AppWatcherWrap : public Napi::ObjectWrap<AppWatcherWrap> {
   }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    Shutdown();
+    wake_->shutdown();
+    stopped_ = true;
     return info.Env().Undefined();
   }
 
-  napi_env env_;
   std::unique_ptr<AppWatcher> watcher_;
-  Napi::ThreadSafeFunction tsfn_;
-  bool tsfnLive_ = false;
-  bool hooked_ = false;
+  // Declared after watcher_, so destroyed first: it stops the watcher's thread.
+  std::unique_ptr<sentinel::addon::JsWakeup> wake_;
+  bool stopped_ = false;
 };
 
 // appIdForClass(keyPath, wmClass) -> bigint

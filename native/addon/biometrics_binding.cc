@@ -26,6 +26,7 @@
 #include "../biometrics/mouse.h"
 #include "../biometrics/mouse_oneclass.h"
 #include "../evdev/collector.h"
+#include "js_wakeup.h"
 
 namespace sentinel::biobind {
 namespace {
@@ -198,7 +199,7 @@ class InputCollector : public Napi::ObjectWrap<InputCollector> {
                        });
   }
 
-  explicit InputCollector(const Napi::CallbackInfo& info) : Napi::ObjectWrap<InputCollector>(info), env_(info.Env()) {
+  explicit InputCollector(const Napi::CallbackInfo& info) : Napi::ObjectWrap<InputCollector>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray())
       throwType(env, "InputCollector(options): options must be an object");
@@ -235,49 +236,19 @@ class InputCollector : public Napi::ObjectWrap<InputCollector> {
       e.Set("errno", Napi::Number::New(env, errnum));
       throw e;
     }
-    napi_add_env_cleanup_hook(env, &InputCollector::CleanupHook, this);
-    hooked_ = true;
-  }
-
-  ~InputCollector() override {
-    if (hooked_) napi_remove_env_cleanup_hook(env_, &InputCollector::CleanupHook, this);
-    Shutdown();
+    wake_ = std::make_unique<sentinel::addon::JsWakeup>(env, [this] { collector_->stop(); });
   }
 
  private:
-  static void CleanupHook(void* arg) {
-    auto* self = static_cast<InputCollector*>(arg);
-    self->hooked_ = false;
-    self->Shutdown();
-  }
-
-  void Shutdown() {
-    if (collector_) collector_->stop();  // joins: no call into tsfn_ after this
-    if (tsfnLive_) {
-      tsfn_.Release();
-      tsfnLive_ = false;
-    }
-  }
-
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsFunction()) throwType(env, "start(onReady): onReady must be a function");
-    if (!collector_ || collector_->running() || tsfnLive_ || stopped_)
+    if (collector_->running() || wake_->armed() || stopped_)
       throw Napi::Error::New(env, "InputCollector: already started or stopped");
-    tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "sentinel-input", 0, 1);
-    tsfnLive_ = true;
-    Napi::ThreadSafeFunction t = tsfn_;
-    auto callJs = [](Napi::Env env, Napi::Function fn) {
-      try {
-        fn.Call({});
-      } catch (const Napi::Error& e) {
-        if (!e.IsEmpty()) napi_fatal_exception(env, e.Value());
-      }
-    };
+    auto notify = wake_->arm(env, info[0].As<Napi::Function>(), "sentinel-input");
     std::string err;
-    if (!collector_->start([t, callJs]() mutable { t.NonBlockingCall(callJs); }, &err)) {
-      tsfn_.Release();
-      tsfnLive_ = false;
+    if (!collector_->start(notify, &err)) {
+      wake_->disarm();
       throw Napi::Error::New(env, err);
     }
     return env.Undefined();
@@ -286,7 +257,7 @@ class InputCollector : public Napi::ObjectWrap<InputCollector> {
   Napi::Value Drain(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     ev::CollectorBatch b;
-    if (!collector_ || !collector_->drain(&b)) return env.Null();
+    if (!collector_->drain(&b)) return env.Null();
     return batchObject(env, b);
   }
 
@@ -308,16 +279,14 @@ class InputCollector : public Napi::ObjectWrap<InputCollector> {
   }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    Shutdown();
+    wake_->shutdown();
     stopped_ = true;
     return info.Env().Undefined();
   }
 
-  napi_env env_;
   std::unique_ptr<ev::Collector> collector_;
-  Napi::ThreadSafeFunction tsfn_;
-  bool tsfnLive_ = false;
-  bool hooked_ = false;
+  // Declared after collector_, so destroyed first: it stops the collector's thread.
+  std::unique_ptr<sentinel::addon::JsWakeup> wake_;
   bool stopped_ = false;
 };
 

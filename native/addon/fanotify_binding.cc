@@ -3,8 +3,8 @@
 // Threading: the watcher's notification thread calls onReady through a ThreadSafeFunction
 // (non-blocking, at most once until the next drain()), so JavaScript is told when frames are
 // waiting and never polls. drain/setDenySet/stats run on the JS thread and take the watcher's
-// locks only to swap a queue or a table pointer. An environment cleanup hook stops the threads
-// and releases the ThreadSafeFunction when the environment goes away (worker exit, process exit).
+// locks only to swap a queue or a table pointer. JsWakeup (js_wakeup.h) owns the
+// ThreadSafeFunction and the environment cleanup hook that stops the threads.
 #include "fanotify_binding.h"
 
 #include <memory>
@@ -13,6 +13,7 @@
 
 #include "../core/protocol.h"
 #include "../fanotify/watcher.h"
+#include "js_wakeup.h"
 
 namespace sentinel::fanotify {
 namespace {
@@ -35,7 +36,7 @@ class FanotifyWatcher : public Napi::ObjectWrap<FanotifyWatcher> {
                        });
   }
 
-  explicit FanotifyWatcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FanotifyWatcher>(info), env_(info.Env()) {
+  explicit FanotifyWatcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FanotifyWatcher>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray())
       throwType(env, "FanotifyWatcher(options): options must be an object");
@@ -98,52 +99,18 @@ class FanotifyWatcher : public Napi::ObjectWrap<FanotifyWatcher> {
     std::string err;
     watcher_ = Watcher::open(opt, &err);
     if (!watcher_) throw Napi::Error::New(env, err);
-    napi_add_env_cleanup_hook(env, &FanotifyWatcher::CleanupHook, this);
-    hooked_ = true;
-  }
-
-  ~FanotifyWatcher() override {
-    if (hooked_) napi_remove_env_cleanup_hook(env_, &FanotifyWatcher::CleanupHook, this);
-    Shutdown();
+    wake_ = std::make_unique<sentinel::addon::JsWakeup>(env, [this] { watcher_->stop(); });
   }
 
  private:
-  static void CleanupHook(void* arg) {
-    auto* self = static_cast<FanotifyWatcher*>(arg);
-    self->hooked_ = false;
-    self->Shutdown();
-  }
-
-  void Shutdown() {
-    if (watcher_) watcher_->stop();  // joins: no call into tsfn_ after this
-    if (tsfnLive_) {
-      tsfn_.Release();
-      tsfnLive_ = false;
-    }
-  }
-
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsFunction()) throwType(env, "start(onReady): onReady must be a function");
-    if (!watcher_ || watcher_->running() || tsfnLive_) throw Napi::Error::New(env, "FanotifyWatcher: already started or stopped");
-    tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "sentinel-fanotify", 0, 1);
-    tsfnLive_ = true;
-    Napi::ThreadSafeFunction t = tsfn_;
+    if (watcher_->running() || wake_->armed()) throw Napi::Error::New(env, "FanotifyWatcher: already started or stopped");
+    auto notify = wake_->arm(env, info[0].As<Napi::Function>(), "sentinel-fanotify");
     std::string err;
-    // The call runs on the JS thread. A C++ exception must never escape into libuv: the call
-    // fails when the environment is going away (worker terminating), and onReady may throw.
-    auto callJs = [](Napi::Env env, Napi::Function fn) {
-      try {
-        fn.Call({});
-      } catch (const Napi::Error& e) {
-        // An exception thrown by onReady goes to process 'uncaughtException' like any other;
-        // when the environment is terminating there is nobody to tell and this fails quietly.
-        if (!e.IsEmpty()) napi_fatal_exception(env, e.Value());
-      }
-    };
-    if (!watcher_->start([t, callJs]() mutable { t.NonBlockingCall(callJs); }, &err)) {
-      tsfn_.Release();
-      tsfnLive_ = false;
+    if (!watcher_->start(notify, &err)) {
+      wake_->disarm();
       throw Napi::Error::New(env, err);
     }
     return env.Undefined();
@@ -209,7 +176,7 @@ class FanotifyWatcher : public Napi::ObjectWrap<FanotifyWatcher> {
   }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    Shutdown();
+    wake_->shutdown();
     return info.Env().Undefined();
   }
 
@@ -230,11 +197,9 @@ class FanotifyWatcher : public Napi::ObjectWrap<FanotifyWatcher> {
     return a;
   }
 
-  napi_env env_;
   std::unique_ptr<Watcher> watcher_;
-  Napi::ThreadSafeFunction tsfn_;
-  bool tsfnLive_ = false;
-  bool hooked_ = false;
+  // Declared after watcher_, so destroyed first: it stops the watcher's threads.
+  std::unique_ptr<sentinel::addon::JsWakeup> wake_;
 };
 
 }  // namespace

@@ -2,6 +2,9 @@
 // timings, auto-repeat, garbage, short reads, truncated records, SYN_DROPPED, mouse actions,
 // and the threaded collector on recordings, FIFOs, hot-plug, removal and refused devices.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { chmodSync, chownSync, closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -252,6 +255,31 @@ describe('InputCollector (reader thread)', () => {
     const rec = path.join(d, 'rec.bin');
     writeFileSync(rec, Buffer.alloc(0));
     expect(catchError(() => new InputSource({ paths: [rec], keyPath: loose }))).toMatchObject({ code: 'SENTINEL_E_BIO_KEY' });
+  });
+
+  it('stops its reader thread and closes its devices when a worker environment goes away', async () => {
+    const d = tempDir();
+    const fifo = path.join(d, 'kbd');
+    execFileSync('mkfifo', [fifo]);
+    const openOnFifo = (): number => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === fifo;
+      } catch {
+        return false;
+      }
+    }).length;
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       const a = require(workerData.addon);
+       const c = new a.InputCollector({ paths: [workerData.fifo], keyPath: workerData.key });
+       c.start(() => c.drain());
+       parentPort.postMessage('started');`,
+      { eval: true, workerData: { addon: path.join(root, 'build/Release/sentinel.node'), fifo, key: path.join(d, 'bio.key') } },
+    );
+    await once(worker, 'message');
+    expect(openOnFifo()).toBe(1);
+    await worker.terminate(); // no stop(): the environment cleanup hook joins the thread
+    expect(openOnFifo()).toBe(0);
   });
 
   it('says a device may not be read when the process lacks permission', () => {
