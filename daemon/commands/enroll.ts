@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { InputSource, type InputBatch } from '../../src/biometrics/input-source.js';
+import { concatFloat32 } from '../../src/biometrics/input-batch.js';
 import { concatKeyRecords, enrollKeystrokeProfile, keyRecordCount, KeystrokeStream, DEFAULT_ENROLL_FRR, DEFAULT_KEYSTROKE_WINDOW } from '../../src/biometrics/keystroke-model.js';
 import { keyFingerprint, saveProfile, type ModalityProfile } from '../../src/biometrics/profile-file.js';
 import { actionCount, DEFAULT_MOUSE_BLOCK, enrollMouseProfile, loadMousePopulation } from '../../src/biometrics/mouse-model.js';
@@ -73,22 +74,12 @@ function collect(source: InputSource, wantKeys: number, wantActions: number, dev
         const na = Math.min(haveActions, wantActions || haveActions);
         resolve({
           keys: concatKeyRecords(keys).subarray(0, Math.min(haveKeys, wantKeys || haveKeys) * KEY_RECORD_STRIDE),
-          actions: concatF32(acts).subarray(0, na * nf),
+          actions: concatFloat32(acts).subarray(0, na * nf),
           actionMeta: concatKeyRecords(metas).subarray(0, na * ACTION_META_STRIDE),
         });
       }
     });
   });
-}
-
-function concatF32(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 export function registerEnroll(program: Command): void {

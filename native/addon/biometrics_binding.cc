@@ -322,12 +322,36 @@ Napi::Value DecodeInputEvents(const Napi::CallbackInfo& info) {
   return out;
 }
 
-class EnrollWorker : public Napi::AsyncWorker {
+// An AsyncWorker that settles a Promise: rejects with an Error coded SENTINEL_E_BIO_ENROLL (the
+// message SetError gave), resolves with what Result() builds on the JS thread. Queue() returns
+// the Promise; libuv owns and deletes the worker.
+class EnrollPromiseWorker : public Napi::AsyncWorker {
+ public:
+  EnrollPromiseWorker(Napi::Env env, const char* name)
+      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise QueuePromise() {
+    Napi::Promise p = deferred_.Promise();
+    Queue();
+    return p;
+  }
+
+ protected:
+  virtual Napi::Value Result(Napi::Env env) = 0;
+  void OnOK() override { deferred_.Resolve(Result(Env())); }
+  void OnError(const Napi::Error& e) override {
+    Napi::Error err = Napi::Error::New(Env(), e.Message());
+    err.Set("code", Napi::String::New(Env(), "SENTINEL_E_BIO_ENROLL"));
+    deferred_.Reject(err.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+};
+
+class EnrollWorker : public EnrollPromiseWorker {
  public:
   EnrollWorker(Napi::Env env, std::vector<bio::KeystrokeRecord> recs, size_t window, double frr)
-      : Napi::AsyncWorker(env, "sentinel-enroll"), deferred_(Napi::Promise::Deferred::New(env)),
-        recs_(std::move(recs)), window_(window), frr_(frr) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+      : EnrollPromiseWorker(env, "sentinel-enroll"), recs_(std::move(recs)), window_(window), frr_(frr) {}
 
  protected:
   void Execute() override {
@@ -339,18 +363,11 @@ class EnrollWorker : public Napi::AsyncWorker {
     p.calibrate(bio::fused_v1(), frr_);
     bytes_ = p.serialize();
   }
-  void OnOK() override {
-    Napi::Env env = Env();
-    deferred_.Resolve(ownedArray<uint8_t, Napi::Uint8Array>(env, new std::vector<uint8_t>(std::move(bytes_))));
-  }
-  void OnError(const Napi::Error& e) override {
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), "SENTINEL_E_BIO_ENROLL"));
-    deferred_.Reject(err.Value());
+  Napi::Value Result(Napi::Env env) override {
+    return ownedArray<uint8_t, Napi::Uint8Array>(env, new std::vector<uint8_t>(std::move(bytes_)));
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
   std::vector<bio::KeystrokeRecord> recs_;
   size_t window_;
   double frr_;
@@ -367,10 +384,7 @@ Napi::Value EnrollKeystrokes(const Napi::CallbackInfo& info) {
   double frr = info[2].As<Napi::Number>().DoubleValue();
   if (!(w >= 10 && w <= 10000) || w != std::floor(w)) throwRange(env, "window must be an integer in 10..10000");
   if (!(frr > 0 && frr < 1)) throwRange(env, "frr must be in (0, 1)");
-  auto* worker = new EnrollWorker(env, std::move(recs), size_t(w), frr);
-  Napi::Promise p = worker->Promise();
-  worker->Queue();
-  return p;
+  return (new EnrollWorker(env, std::move(recs), size_t(w), frr))->QueuePromise();
 }
 
 // KeystrokeScorer(profile, stride): keeps the last `window` records and scores a window every
@@ -491,13 +505,12 @@ bool populationFrom(Napi::Env env, Napi::Value v, bio::MousePopulation* pop) {
   return true;
 }
 
-class MouseEnrollWorker : public Napi::AsyncWorker {
+class MouseEnrollWorker : public EnrollPromiseWorker {
  public:
   MouseEnrollWorker(Napi::Env env, std::vector<bio::MouseAction> acts, std::unique_ptr<bio::MousePopulation> pop,
                     bio::OneClassParams params, size_t block, double frr)
-      : Napi::AsyncWorker(env, "sentinel-enroll-mouse"), deferred_(Napi::Promise::Deferred::New(env)),
-        acts_(std::move(acts)), pop_(std::move(pop)), params_(params), block_(block), frr_(frr) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+      : EnrollPromiseWorker(env, "sentinel-enroll-mouse"), acts_(std::move(acts)), pop_(std::move(pop)),
+        params_(params), block_(block), frr_(frr) {}
 
  protected:
   void Execute() override {
@@ -521,23 +534,16 @@ class MouseEnrollWorker : public Napi::AsyncWorker {
     blocks_ = c.size();
     bytes_ = m.serialize();
   }
-  void OnOK() override {
-    Napi::Env env = Env();
+  Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
     o.Set("profile", ownedArray<uint8_t, Napi::Uint8Array>(env, new std::vector<uint8_t>(std::move(bytes_))));
     o.Set("threshold", Napi::Number::New(env, threshold_));
     o.Set("genuineSd", Napi::Number::New(env, genuineSd_));
     o.Set("calibrationBlocks", Napi::Number::New(env, double(blocks_)));
-    deferred_.Resolve(o);
-  }
-  void OnError(const Napi::Error& e) override {
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), "SENTINEL_E_BIO_ENROLL"));
-    deferred_.Reject(err.Value());
+    return o;
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
   std::vector<bio::MouseAction> acts_;
   std::unique_ptr<bio::MousePopulation> pop_;
   bio::OneClassParams params_;
@@ -569,10 +575,7 @@ Napi::Value EnrollMouse(const Napi::CallbackInfo& info) {
     throwType(env, "options.method '" + method + "' needs the population model");
   double block = numberOpt(env, o, "blockActions", 20, 1, 1000);
   double frr = numberOpt(env, o, "frr", 0.05, 1e-4, 0.5);
-  auto* worker = new MouseEnrollWorker(env, std::move(acts), havePop ? std::move(pop) : nullptr, p, size_t(block), frr);
-  Napi::Promise pr = worker->Promise();
-  worker->Queue();
-  return pr;
+  return (new MouseEnrollWorker(env, std::move(acts), havePop ? std::move(pop) : nullptr, p, size_t(block), frr))->QueuePromise();
 }
 
 // MouseScorer(profile, blockActions, stride): keeps the last `blockActions` action scores and

@@ -13,6 +13,7 @@
  */
 import { addon, KEY_RECORD_STRIDE, type RawKeystrokeScorer, type RawKeystrokeScorerInfo } from '../binding.js';
 import { SentinelError } from '../errors.js';
+import { concatFloat64 } from './input-batch.js';
 
 export const DEFAULT_KEYSTROKE_WINDOW = 100;
 export const DEFAULT_ENROLL_FRR = 0.05;
@@ -30,17 +31,7 @@ export function impostorProbability(score: number, threshold: number, genuineSd:
 }
 
 /** Concatenates key-record arrays (each a multiple of KEY_RECORD_STRIDE long). */
-export function concatKeyRecords(parts: readonly Float64Array[]): Float64Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Float64Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export const concatKeyRecords = concatFloat64;
 
 export function keyRecordCount(keys: Float64Array): number {
   return keys.length / KEY_RECORD_STRIDE;

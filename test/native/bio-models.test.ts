@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addon } from '../../src/binding.js';
 import { enrollKeystrokeProfile, KeystrokeStream } from '../../src/biometrics/keystroke-model.js';
+import { concatInputBatches } from '../../src/biometrics/input-batch.js';
 import { enrollMouseProfile, loadMousePopulation, MouseStream } from '../../src/biometrics/mouse-model.js';
 import { ROOT } from '../support/daemon-process.js';
 import { cleanupStack } from '../support/cleanups.js';
@@ -23,20 +24,7 @@ function keyPath(): string {
 function decodeAll(events: ReturnType<typeof mouseSession>, kp: string): { keys: Float64Array; actions: Float32Array; actionMeta: Float64Array } {
   const parts = [];
   for (let i = 0; i < events.length; i += 9000) parts.push(addon().decodeInputEvents(encodeInputEvents(events.slice(i, i + 9000)), { keyPath: kp }));
-  const cat = <T extends Float64Array | Float32Array>(xs: T[], make: (n: number) => T): T => {
-    const out = make(xs.reduce((n, x) => n + x.length, 0));
-    let at = 0;
-    for (const x of xs) {
-      out.set(x, at);
-      at += x.length;
-    }
-    return out;
-  };
-  return {
-    keys: cat(parts.map((p) => p.keys), (n) => new Float64Array(n)),
-    actions: cat(parts.map((p) => p.actions), (n) => new Float32Array(n)),
-    actionMeta: cat(parts.map((p) => p.actionMeta), (n) => new Float64Array(n)),
-  };
+  return concatInputBatches(parts);
 }
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
