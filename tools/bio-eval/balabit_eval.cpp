@@ -25,6 +25,9 @@
 //        [--oneclass 1 [--oc-methods z,knn,hist,hist-w,gauss,synth,rf,cad]
 //         [--alpha 1] [--shrink 0.2] [--knn-k 5] [--self-norm -1|0|1] [--user-salt S]]
 //        [--write-model FILE]   (population + weights from all users; models/mouse)
+//        --oc-methods block,block-2s,block-unit: block-level two-sample scorer (MouseBlock)
+//         [--block-stat cvm|ad|ks] [--block-log 0|1] [--block-fit-n 20] [--block-l2 0.01]
+//        [--write-block-weights FILE]  (MouseBlock weights from all users; models/mouse)
 //        --data-mode all = raw, common and grid
 // Block score = mean logit of the per-action P(u) (--agg logit, default).
 // The open-set protocol is run for our features only.
@@ -47,6 +50,7 @@
 #include "../../native/biometrics/forest.h"
 #include "../../native/biometrics/metrics.h"
 #include "../../native/biometrics/mouse.h"
+#include "../../native/biometrics/mouse_block.h"
 #include "../../native/biometrics/mouse_model.h"
 #include "../../native/biometrics/mouse_oneclass.h"
 
@@ -230,6 +234,12 @@ struct OneClassOpts {
   int weight_block = 1;  // >1: learn the weights on block means of this many actions
   std::string user_salt;
   std::string write_model;  // --write-model FILE: population + weights from ALL users, then exit
+  // block-level two-sample scorer (methods block, block-2s, block-unit; MouseBlock)
+  BlockStat block_stat = BlockStat::kCvm;
+  bool block_log = true;
+  int block_fit_n = 20;  // block size of the FIT-user rows the block weights are learned on
+  double block_l2 = 1e-2;
+  std::string write_block;  // --write-block-weights FILE: block weights from ALL users, then exit
 };
 
 static uint64_t fnv(const std::string& s) {
@@ -453,6 +463,65 @@ static MousePopulation learn_population(const std::vector<Session>& S, const std
   return pop;
 }
 
+// Block-scorer weights from FIT users only: for each FIT user and held-out
+// session, a MouseBlock enrolled on the user's other sessions gives term rows
+// for blocks of block_fit_n actions (stride half a block) of the held-out
+// session (genuine) and of the other FIT users' session k % n (impostor).
+// Fits `with_hist` (all terms) and `no_hist` (two-sample terms only).
+static void learn_block_weights(const std::vector<Session>& S, const std::vector<std::vector<int>>& sess_of,
+                                const std::vector<int>& fit_users, const MousePopulation& pop, const OneClassOpts& o,
+                                MouseBlockWeights* with_hist, MouseBlockWeights* no_hist, bool verbose) {
+  MouseBlockWeights unit = MouseBlockWeights::unit(o.block_stat, o.block_log);
+  BlockParams bp;
+  bp.hist = oc_params("hist-w", o);
+  bp.hist.self_norm = false;
+  const size_t B = size_t(std::max(2, o.block_fit_n));
+  std::vector<double> X;
+  std::vector<uint8_t> y;
+  double t[kBlockTerms];
+  for (int u : fit_users) {
+    const auto& mine = sess_of[u];
+    for (size_t k = 0; k < mine.size(); ++k) {
+      std::vector<MouseAction> enr;
+      for (size_t j = 0; j < mine.size(); ++j)
+        if (j != k) enr.insert(enr.end(), S[mine[j]].actions.begin(), S[mine[j]].actions.end());
+      MouseBlock mb = MouseBlock::enroll(enr, &pop, unit, bp);
+      if (!mb.valid()) continue;
+      auto add = [&](int s, uint8_t lab) {
+        const auto& A = S[s].actions;
+        for (size_t b = 0; b + B <= A.size(); b += std::max<size_t>(1, B / 2)) {
+          mb.terms(&A[b], B, t);
+          X.insert(X.end(), t, t + kBlockTerms);
+          y.push_back(lab);
+        }
+      };
+      add(mine[k], 1);
+      for (int v : fit_users)
+        if (v != u) add(sess_of[v][k % sess_of[v].size()], 0);
+    }
+  }
+  std::array<bool, kBlockTerms> use{};
+  for (int k = 3; k < kBlockTerms; ++k) use[k] = k < kBlockTermPop || k >= kBlockTermPop + 3;
+  *with_hist = MouseBlockWeights::fit(X, y, o.block_stat, o.block_log, uint32_t(B), o.block_l2, use);
+  use[kBlockTermHist] = false;
+  *no_hist = MouseBlockWeights::fit(X, y, o.block_stat, o.block_log, uint32_t(B), o.block_l2, use);
+  if (verbose) {
+    size_t np = 0;
+    for (uint8_t v : y) np += v;
+    std::printf("   block weights (%zu genuine / %zu impostor FIT blocks of %zu), largest |w|:", np, y.size() - np, B);
+    std::vector<std::pair<float, int>> ord;
+    for (int k = 0; k < kBlockTerms; ++k) ord.push_back({-std::abs(with_hist->w[k]), k});
+    std::sort(ord.begin(), ord.end());
+    for (int i = 0; i < 8; ++i) {
+      int k = ord[i].second;
+      std::printf(" %s%s=%.2f", k >= kBlockTermPop && k < kBlockTermType ? "pop:" : "",
+                  k == kBlockTermType ? "types" : k == kBlockTermHist ? "hist" : kActionFeatureNames[k % kActionFeatures],
+                  with_hist->w[k]);
+    }
+    std::printf("\n");
+  }
+}
+
 static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<std::vector<int>>& sess_of,
                               const std::vector<std::string>& users, const std::vector<int>& Ns, ForestParams fp,
                               size_t max_pos, const char* mode, const OneClassOpts& o, bool per_user) {
@@ -481,6 +550,9 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
     const bool want_ver = std::find(o.methods.begin(), o.methods.end(), "hist-rf") != o.methods.end();
     MousePopulation pop = learn_population(S, sess_of, fitu, o, true, want_ver ? &verifier : nullptr);
     MousePopulation pop_flat = pop;
+    MouseBlockWeights bw_hist, bw_2s;
+    if (std::any_of(o.methods.begin(), o.methods.end(), [](const std::string& m) { return m.rfind("block", 0) == 0; }))
+      learn_block_weights(S, sess_of, fitu, pop, o, &bw_hist, &bw_2s, true);
     for (int mi = 0; mi < kOneClassModels; ++mi)  // unit weights for features that vary (as fit() sets them)
       for (int f = 0; f < kActionFeatures; ++f) {
         const auto& M = pop.model(pop.model(mi).q.empty() ? 3 : mi);
@@ -497,6 +569,43 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           if (v != u) imp.push_back(sess_of[v][k % sess_of[v].size()]);
         for (const std::string& m : o.methods) {
           Scores& sc_ = res[m];
+          if (m.rfind("block", 0) == 0) {
+            // block-level two-sample scorer: scores whole blocks, not action means
+            MouseBlockWeights w = m == "block" ? bw_hist : m == "block-2s" ? bw_2s
+                                                : MouseBlockWeights::unit(o.block_stat, o.block_log);
+            BlockParams bp;
+            bp.hist = oc_params("hist-w", o);
+            bp.hist.self_norm = false;
+            MouseBlock mb = MouseBlock::enroll(enr, &pop, w, bp);
+            if (!mb.valid()) continue;
+            auto runb = [&](int s, bool genuine) {
+              const auto& A = S[s].actions;
+              auto& dst = genuine ? sc_.g[u] : sc_.im[u];
+              dst.resize(Ns.size());
+              std::vector<std::vector<double>> blocks(Ns.size());
+              for (size_t ni = 0; ni < Ns.size(); ++ni) {
+                size_t N = size_t(std::max(2, Ns[ni]));
+                for (size_t b = 0; b + N <= A.size(); b += N) blocks[ni].push_back(mb.score(&A[b], N));
+                dst[ni].insert(dst[ni].end(), blocks[ni].begin(), blocks[ni].end());
+              }
+              return blocks;
+            };
+            auto gb = runb(mine[k], true);
+            std::vector<std::vector<std::vector<double>>> ib;
+            for (int s : imp) ib.push_back(runb(s, false));
+            size_t n20 = std::find(Ns.begin(), Ns.end(), 20) - Ns.begin();
+            if (n20 < Ns.size())
+              for (int t = 0; t < 2; ++t) {
+                double thr = mb.calibrate(enr, &pop, 20, targets[t]);
+                if (mb.calibration_scores().empty()) continue;
+                Cal& c = cal[m][t];
+                for (double s : mb.calibration_scores()) { ++c.enr; c.enrrej += s < thr; }
+                for (double s : gb[n20]) { ++c.g; c.grej += s < thr; }
+                for (auto& b : ib)
+                  for (double s : b[n20]) { ++c.im; c.iacc += s >= thr; }
+              }
+            continue;
+          }
           std::function<double(const MouseAction&)> score;
           MouseOneClass oc;
           MouseProfile prof;
@@ -601,6 +710,9 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                        : m == "hist" ? "one-class histogram density ratio vs FIT population (unit weights)"
                        : m == "hist-w" ? "one-class histogram density ratio vs FIT population (weights learned on FIT)"
                        : m == "gauss" ? "one-class Gaussian copula density ratio vs FIT population"
+                       : m == "block" ? "block two-sample scorer (per-feature goodness of fit vs the user's CDF + hist-w block mean; weights learned on FIT blocks)"
+                       : m == "block-2s" ? "block two-sample scorer, goodness-of-fit and type terms only (no population term; weights learned on FIT blocks)"
+                       : m == "block-unit" ? "block two-sample scorer, unit weights (-1 per goodness-of-fit term, +1 hist-w block mean)"
                        : m == "hist-rf" ? "one-class histogram terms scored by a global verifier forest learned on FIT users"
                        : m == "synth" ? "per-user RF against synthetic actions sampled from the FIT population model"
                        : m == "rf" ? "per-user RF (ours, 44 features), background = FIT users' actions"
@@ -684,6 +796,14 @@ int main(int argc, char** argv) {
     else if (a == "--l2") oco.l2 = std::atof(next().c_str());
     else if (a == "--user-salt") oco.user_salt = next();
     else if (a == "--write-model") oco.write_model = next();
+    else if (a == "--write-block-weights") oco.write_block = next();
+    else if (a == "--block-stat") {
+      std::string v = next();
+      oco.block_stat = v == "ad" ? BlockStat::kAd : v == "ks" ? BlockStat::kKs : BlockStat::kCvm;
+    }
+    else if (a == "--block-log") oco.block_log = std::atoi(next().c_str()) != 0;
+    else if (a == "--block-fit-n") oco.block_fit_n = std::atoi(next().c_str());
+    else if (a == "--block-l2") oco.block_l2 = std::atof(next().c_str());
     else if (a == "--block") block_n = std::atoi(next().c_str());
     else if (a == "--per-user") per_user_report = std::atoi(next().c_str()) != 0;
     else if (a == "--pair") g_pair = std::atoi(next().c_str()) != 0;
@@ -725,7 +845,7 @@ int main(int argc, char** argv) {
   if (data_mode == "common" || data_mode == "both") modes.push_back("common");
   if (data_mode == "grid" || data_mode == "all") modes.push_back("grid");
   if (data_mode == "all") modes.insert(modes.begin(), {"raw", "common"});
-  if (!oco.write_model.empty()) modes = {"raw"};
+  if (!oco.write_model.empty() || !oco.write_block.empty()) modes = {"raw"};
   for (const std::string& mode : modes) {
     g_first.clear();
     std::vector<Session> S = base;
@@ -760,6 +880,19 @@ int main(int argc, char** argv) {
       f.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
       if (!f) { std::fprintf(stderr, "cannot write %s\n", oco.write_model.c_str()); return 1; }
       std::printf("wrote %s (%zu bytes)\n", oco.write_model.c_str(), b.size());
+      return 0;
+    }
+    if (!oco.write_block.empty()) {
+      std::vector<int> all;
+      for (size_t u = 0; u < users.size(); ++u) all.push_back(int(u));
+      MousePopulation pop = learn_population(S, sess_of, all, oco, false);
+      MouseBlockWeights wh, w2;
+      learn_block_weights(S, sess_of, all, pop, oco, &wh, &w2, true);
+      std::vector<uint8_t> b = wh.serialize();
+      std::ofstream f(oco.write_block, std::ios::binary);
+      f.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+      if (!f || !wh.valid()) { std::fprintf(stderr, "cannot write %s\n", oco.write_block.c_str()); return 1; }
+      std::printf("wrote %s (%zu bytes)\n", oco.write_block.c_str(), b.size());
       return 0;
     }
     if (oneclass) {

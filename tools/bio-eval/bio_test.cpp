@@ -16,6 +16,7 @@
 #include "../../native/biometrics/metrics.h"
 #include "../../native/biometrics/mouse.h"
 #include "../../native/biometrics/mouse_model.h"
+#include "../../native/biometrics/mouse_block.h"
 #include "../../native/biometrics/mouse_oneclass.h"
 #include "../../native/biometrics/siphash.h"
 
@@ -479,6 +480,135 @@ static void test_mouse_oneclass() {
   CHECK(finite);
 }
 
+// Block-level two-sample scorer (MouseBlock): enrolled on user A's actions
+// (population from three other synthetic users), it must separate A from B;
+// calibration, serialisation round trip and rejection of bad input.
+static void test_mouse_block() {
+  std::mt19937 r(13);
+  std::vector<std::vector<MouseAction>> popu = {synth_actions(r, 600, 0.03, 400), synth_actions(r, 950, 0.09, 400),
+                                                synth_actions(r, 1300, 0.15, 400)};
+  MousePopulation pop = MousePopulation::fit(popu);
+  std::vector<MouseAction> a_enr = synth_actions(r, 800, 0.05, 600);
+  std::vector<MouseAction> a_test = synth_actions(r, 800, 0.05, 200), b_test = synth_actions(r, 1100, 0.12, 200);
+  for (int with_pop = 0; with_pop < 2; ++with_pop) {
+    MouseBlockWeights w = MouseBlockWeights::unit();
+    MouseBlock mb = MouseBlock::enroll(a_enr, with_pop ? &pop : nullptr, w);
+    CHECK(mb.valid());
+    std::vector<double> g, im;
+    for (size_t i = 0; i + 20 <= 200; i += 10) {
+      g.push_back(mb.score(&a_test[i], 20));
+      im.push_back(mb.score(&b_test[i], 20));
+    }
+    RocSummary rs = roc_summary(g, im);
+    std::printf("  block scorer (population %d), synthetic mouse users: block-20 AUC %.3f\n", with_pop, rs.auc);
+    CHECK(rs.auc > 0.95);
+    for (double frr : {0.05, 0.10, 0.20}) {
+      double thr = mb.calibrate(a_enr, with_pop ? &pop : nullptr, 20, frr);
+      const auto& cs = mb.calibration_scores();
+      CHECK(cs.size() >= 20);
+      size_t rej = 0;
+      for (double v : cs) rej += v < thr;
+      NEAR(double(rej) / double(cs.size()), frr, 1.0 / double(cs.size()) + 1e-9);
+      CHECK(mb.threshold == thr);
+    }
+    std::vector<uint8_t> blob = mb.serialize();
+    MouseBlock back;
+    CHECK(back.deserialize(blob.data(), blob.size()));
+    CHECK(back.valid() && back.threshold == mb.threshold);
+    bool same = true;
+    for (size_t i = 0; i + 20 <= 200; i += 20) same = same && back.score(&b_test[i], 20) == mb.score(&b_test[i], 20);
+    CHECK(same);
+    CHECK(back.serialize() == blob);
+    bool all_rejected = true;
+    const double ref = mb.score(b_test.data(), 20);
+    for (size_t n = 0; n < blob.size(); n += (n < 64 ? 1 : 97)) {
+      MouseBlock t = back;
+      if (t.deserialize(blob.data(), n)) all_rejected = false;
+      if (t.score(b_test.data(), 20) != ref) all_rejected = false;
+    }
+    CHECK(all_rejected);
+    CHECK(!back.deserialize(blob.data(), blob.size() - 1));
+    std::vector<uint8_t> evil = blob;
+    evil.push_back(0);
+    CHECK(!back.deserialize(evil.data(), evil.size()));
+    evil = blob;
+    evil[4] = uint8_t(MouseBlock::kVersion + 1);
+    CHECK(!back.deserialize(evil.data(), evil.size()));
+    evil = blob;
+    evil[0] = 'X';
+    CHECK(!back.deserialize(evil.data(), evil.size()));
+    CHECK(!back.deserialize(nullptr, 0));
+    CHECK(back.score(b_test.data(), 20) == ref);
+    std::uniform_int_distribution<size_t> at(0, blob.size() - 1);
+    for (int i = 0; i < 300; ++i) {
+      evil = blob;
+      for (int j = 0; j < 1 + i % 4; ++j) evil[at(r)] = uint8_t(r());
+      MouseBlock t;
+      if (t.deserialize(evil.data(), evil.size())) (void)t.score(b_test.data(), 20);
+    }
+  }
+  // An invalid weight set refuses to enroll; a block needs two actions.
+  CHECK(!MouseBlock::enroll(a_enr, &pop, MouseBlockWeights{}).valid());
+  MouseBlock mb = MouseBlock::enroll(a_enr, &pop, MouseBlockWeights::unit());
+  double t1[kBlockTerms];
+  mb.terms(a_test.data(), 1, t1);
+  bool zero = true;
+  for (double v : t1) zero = zero && v == 0;
+  CHECK(zero);
+  // Weights: fit() on separable term rows, round trip, truncation, bad version.
+  std::vector<double> X;
+  std::vector<uint8_t> y;
+  std::array<bool, kBlockTerms> use{};
+  for (int k = 3; k < kBlockTerms; ++k) use[k] = true;
+  for (size_t i = 0; i + 20 <= 200; i += 5) {
+    double t[kBlockTerms];
+    mb.terms(&a_test[i], 20, t);
+    X.insert(X.end(), t, t + kBlockTerms);
+    y.push_back(1);
+    mb.terms(&b_test[i], 20, t);
+    X.insert(X.end(), t, t + kBlockTerms);
+    y.push_back(0);
+  }
+  MouseBlockWeights fw = MouseBlockWeights::fit(X, y, BlockStat::kCvm, true, 20, 1e-2, use);
+  CHECK(fw.valid());
+  mb.set_weights(fw);
+  std::vector<double> g, im;
+  for (size_t i = 0; i + 20 <= 200; i += 10) {
+    g.push_back(mb.score(&a_test[i], 20));
+    im.push_back(mb.score(&b_test[i], 20));
+  }
+  CHECK(roc_summary(g, im).auc > 0.95);
+  std::vector<uint8_t> wb = fw.serialize();
+  MouseBlockWeights fw2;
+  CHECK(fw2.deserialize(wb.data(), wb.size()));
+  CHECK(fw2.serialize() == wb);
+  bool wrej = true;
+  for (size_t n = 0; n < wb.size(); ++n) {
+    MouseBlockWeights t;
+    if (t.deserialize(wb.data(), n)) wrej = false;
+  }
+  CHECK(wrej);
+  std::vector<uint8_t> we = wb;
+  we[4] = uint8_t(MouseBlockWeights::kVersion + 1);
+  CHECK(!fw2.deserialize(we.data(), we.size()));
+  we = wb;
+  we.push_back(1);
+  CHECK(!fw2.deserialize(we.data(), we.size()));
+  // The shipped weights (models/mouse/block_weights.bin), if present, parse.
+  for (const char* path : {"models/mouse/block_weights.bin", "../../models/mouse/block_weights.bin"}) {
+    FILE* fp = std::fopen(path, "rb");
+    if (!fp) continue;
+    std::vector<uint8_t> b;
+    int c;
+    while ((c = std::fgetc(fp)) != EOF) b.push_back(uint8_t(c));
+    std::fclose(fp);
+    MouseBlockWeights shipped;
+    CHECK(shipped.deserialize(b.data(), b.size()));
+    std::printf("  shipped mouse block weights: %zu bytes, parsed\n", b.size());
+    break;
+  }
+}
+
 // Two synthetic typists over the same 26-key text: different per-digraph
 // rhythm and hold times. Enroll each on 500 keystrokes, score fresh windows.
 struct Typist {
@@ -561,6 +691,7 @@ int main() {
   test_forest();
   test_mouse_profile();
   test_mouse_oneclass();
+  test_mouse_block();
   test_two_typists();
   std::printf("%d checks, %d failures\n", checks, failures);
   if (failures == 0) std::printf("bio_test: all passed\n");
