@@ -21,24 +21,13 @@ import {
   type RawDeviceEvent,
   type RawInputBatch,
   type RawInputCollector,
+  type RawInputCollectorOptions,
   type RawInputCollectorStats,
 } from '../binding.js';
 import { SentinelError } from '../errors.js';
 
-export interface InputSourceOptions {
-  /** Devices to open at once: character devices, FIFOs or recordings. */
-  paths?: string[];
-  /** Directory whose `event*` entries are opened and watched for hot-plug (e.g. /dev/input). */
-  dir?: string;
-  /** Hot-plug in `dir` (default true). */
-  watch?: boolean;
-  /** Host-local digraph key file (created 0600 when absent). */
-  keyPath: string;
-  /** Key code counted as backspace (default 14, evdev KEY_BACKSPACE). */
-  backspaceCode?: number;
-  /** Outputs that may wait for a drain before new ones are dropped (default 65536). */
-  maxQueued?: number;
-}
+/** The collector's options (documented in src/binding.ts); validated and defaulted here. */
+export type InputSourceOptions = RawInputCollectorOptions;
 
 export type InputBatch = RawInputBatch;
 export type DeviceEvent = RawDeviceEvent;
