@@ -144,6 +144,11 @@ export class AppModality {
     }
   }
 
+  /** App changes the watcher's queue dropped (0 when not running). */
+  get dropped(): number {
+    return this.source?.stats().dropped ?? 0;
+  }
+
   get hasModel(): boolean {
     return this.model !== null;
   }

@@ -67,7 +67,7 @@ export interface BiometricsStatus {
   blocksScored: number;
   locks: number;
   input: Record<string, number | boolean> | null;
-  app: { on: boolean; reason: string | null; model: boolean; visits: number; windowsScored: number; learned: number };
+  app: { on: boolean; reason: string | null; model: boolean; visits: number; windowsScored: number; learned: number; dropped: number };
 }
 
 /** uid of a local user name from /etc/passwd, or null. */
@@ -371,6 +371,7 @@ export class BiometricsService {
         visits: this.app?.visits ?? 0,
         windowsScored: this.app?.windowsScored ?? 0,
         learned: this.app?.learned ?? 0,
+        dropped: this.app?.dropped ?? 0,
       },
     };
   }

@@ -165,6 +165,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       gauges['session_locks'] = b.locks;
       gauges['input_dropped'] = Number(b.input?.['dropped'] ?? 0);
       gauges['input_malformed_records'] = Number(b.input?.['malformed'] ?? 0);
+      gauges['app_changes_dropped'] = b.app.dropped;
       return counters.render(gauges);
     },
   };
