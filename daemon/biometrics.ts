@@ -135,6 +135,8 @@ export class BiometricsService {
       this.offReason = `biometrics off: ${code}: ${(err as Error).message}`;
       this.source?.stop();
       this.source = null;
+      void this.app?.stop();
+      this.app = null;
       this.monitor = null;
       this.keystrokes = null;
       this.mouse = null;
