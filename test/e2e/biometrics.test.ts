@@ -149,6 +149,28 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
     }
   }, 120_000);
 
+  it('runs without the modality, and says why, when the profile is damaged', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bio-bad-'));
+    try {
+      mkdirSync(path.join(dir, 'profiles'), { recursive: true });
+      writeFileSync(path.join(dir, 'bio.key'), Buffer.alloc(16, 7), { mode: 0o600 });
+      writeFileSync(path.join(dir, 'profiles', 'user.json'), '{"format":"sentinel-bio-profile","version":1,"user":"al', { mode: 0o600 });
+      const daemon = await startDaemonProcess({ dataDir: dir });
+      try {
+        const line = await daemon.waitLog((l) => l['event.action'] === 'biometrics_off');
+        expect(line['error.code']).toBe('SENTINEL_E_BIO_PROFILE');
+        const st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
+        expect(st.on).toBe(false);
+        expect(st.reason).toMatch(/SENTINEL_E_BIO_PROFILE: profile .* not valid JSON/);
+        expect(await daemon.stop()).toBe(0);
+      } finally {
+        daemon.cleanup();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('runs without the modality, and says why, when nothing is enrolled', async () => {
     const daemon = await startDaemonProcess();
     try {
