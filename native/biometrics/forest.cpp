@@ -1,5 +1,7 @@
 #include "forest.h"
 
+#include "le_bytes.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -125,34 +127,6 @@ double RandomForest::predict(const float* x) const {
   return s / trees_.size();
 }
 
-namespace {
-void put32(std::vector<uint8_t>& b, uint32_t v) {
-  for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i)));
-}
-void putf(std::vector<uint8_t>& b, float f) {
-  uint32_t v;
-  std::memcpy(&v, &f, 4);
-  put32(b, v);
-}
-struct Reader {
-  const uint8_t* p;
-  size_t n, off = 0;
-  bool ok = true;
-  uint32_t u32() {
-    if (off + 4 > n) { ok = false; return 0; }
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= uint32_t(p[off + i]) << (8 * i);
-    off += 4;
-    return v;
-  }
-  float f32() {
-    uint32_t v = u32();
-    float f;
-    std::memcpy(&f, &v, 4);
-    return f;
-  }
-};
-}  // namespace
 
 std::vector<uint8_t> RandomForest::serialize() const {
   std::vector<uint8_t> b = {'S', 'R', 'F', '1'};
@@ -177,14 +151,14 @@ std::vector<uint8_t> RandomForest::serialize() const {
 
 bool RandomForest::deserialize(const uint8_t* data, size_t len) {
   if (len < 8 || std::memcmp(data, "SRF1", 4) != 0) return false;
-  Reader r{data, len, 4};
+  LeReader r{data, len, 4};
   int d = int(r.u32());
   if (!r.ok || d <= 0 || d > 4096) return false;
   std::vector<std::vector<float>> edges(d);
   for (auto& e : edges) {
     uint32_t m = r.u32();
     if (!r.ok || m > 63) return false;
-    for (uint32_t i = 0; i < m; ++i) e.push_back(r.f32());
+    for (uint32_t i = 0; i < m; ++i) e.push_back(r.f32_any());
   }
   uint32_t nt = r.u32();
   if (!r.ok || nt > 100000) return false;
@@ -198,7 +172,7 @@ bool RandomForest::deserialize(const uint8_t* data, size_t len) {
       uint32_t bin = r.u32();
       nd.left = int32_t(r.u32());
       nd.right = int32_t(r.u32());
-      nd.value = r.f32();
+      nd.value = r.f32_any();
       if (!r.ok || bin > 63) return false;
       nd.bin = uint8_t(bin);
     }

@@ -11,6 +11,7 @@
 #include <numeric>
 #include <unordered_map>
 
+#include "le_bytes.h"
 #include "metrics.h"
 #include "siphash.h"
 
@@ -339,75 +340,27 @@ constexpr uint32_t kProfileMagic = 0x31504B53;  // "SKP1" little-endian
 constexpr uint32_t kProfileVersion = 1;
 constexpr uint32_t kMaxLooWindows = 1u << 20;
 
-class Writer {
- public:
-  void u32(uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(uint8_t(v >> (8 * i)));
-  }
-  void f64(double v) {
-    uint64_t b;
-    std::memcpy(&b, &v, 8);
-    for (int i = 0; i < 8; ++i) out.push_back(uint8_t(b >> (8 * i)));
-  }
-  void f32(float v) {
-    uint32_t b;
-    std::memcpy(&b, &v, 4);
-    u32(b);
-  }
-  std::vector<uint8_t> out;
-};
-
-class Reader {
- public:
-  Reader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
-  bool u32(uint32_t* v) {
-    if (n_ - at_ < 4) return false;
-    *v = 0;
-    for (int i = 0; i < 4; ++i) *v |= uint32_t(p_[at_ + i]) << (8 * i);
-    at_ += 4;
-    return true;
-  }
-  bool f64(double* v) {
-    if (n_ - at_ < 8) return false;
-    uint64_t b = 0;
-    for (int i = 0; i < 8; ++i) b |= uint64_t(p_[at_ + i]) << (8 * i);
-    at_ += 8;
-    std::memcpy(v, &b, 8);
-    return std::isfinite(*v);
-  }
-  bool f32(float* v) {
-    uint32_t b;
-    if (!u32(&b)) return false;
-    std::memcpy(v, &b, 4);
-    return std::isfinite(*v);
-  }
-  bool done() const { return at_ == n_; }
-  size_t left() const { return n_ - at_; }
-
- private:
-  const uint8_t* p_;
-  size_t n_;
-  size_t at_ = 0;
-};
-
-void write_stats(Writer& w, const std::vector<BucketStat>& v) {
-  w.u32(uint32_t(v.size()));
-  for (const BucketStat& b : v) {
-    w.u32(b.bucket);
-    w.u32(b.n);
-    w.f32(b.mean);
-    w.f32(b.m2);
+void write_stats(std::vector<uint8_t>& b, const std::vector<BucketStat>& v) {
+  put32(b, uint32_t(v.size()));
+  for (const BucketStat& s : v) {
+    put32(b, s.bucket);
+    put32(b, s.n);
+    putf(b, s.mean);
+    putf(b, s.m2);
   }
 }
 
-bool read_stats(Reader& r, std::vector<BucketStat>* v, uint32_t buckets) {
-  uint32_t n;
-  if (!r.u32(&n) || n > buckets || size_t(n) * 16 > r.left()) return false;
+bool read_stats(LeReader& r, std::vector<BucketStat>* v, uint32_t buckets) {
+  uint32_t n = r.u32();
+  if (!r.ok || n > buckets || size_t(n) * 16 > r.left()) return false;
   v->resize(n);
   for (uint32_t i = 0; i < n; ++i) {
     BucketStat& b = (*v)[i];
-    if (!r.u32(&b.bucket) || !r.u32(&b.n) || !r.f32(&b.mean) || !r.f32(&b.m2)) return false;
-    if (b.bucket >= buckets || b.n == 0 || b.m2 < 0) return false;
+    b.bucket = r.u32();
+    b.n = r.u32();
+    b.mean = r.f32();
+    b.m2 = r.f32();
+    if (!r.ok || b.bucket >= buckets || b.n == 0 || b.m2 < 0) return false;
     if (i > 0 && b.bucket <= (*v)[i - 1].bucket) return false;  // sorted, unique
   }
   return true;
@@ -416,46 +369,48 @@ bool read_stats(Reader& r, std::vector<BucketStat>* v, uint32_t buckets) {
 }  // namespace
 
 std::vector<uint8_t> KeystrokeProfile::serialize() const {
-  Writer w;
-  w.u32(kProfileMagic);
-  w.u32(kProfileVersion);
-  w.u32(window);
-  w.f64(threshold);
-  for (int k = 0; k < kComponents; ++k) w.f64(mu_[k]);
-  for (int k = 0; k < kComponents; ++k) w.f64(sd_[k]);
-  w.u32(ref_.n_keys);
-  for (float g : ref_.global) w.f32(g);
-  write_stats(w, ref_.hold);
-  write_stats(w, ref_.pp);
-  write_stats(w, ref_.rp);
-  w.u32(uint32_t(loo_.size()));
+  std::vector<uint8_t> b;
+  put32(b, kProfileMagic);
+  put32(b, kProfileVersion);
+  put32(b, window);
+  putd(b, threshold);
+  for (int k = 0; k < kComponents; ++k) putd(b, mu_[k]);
+  for (int k = 0; k < kComponents; ++k) putd(b, sd_[k]);
+  put32(b, ref_.n_keys);
+  for (float g : ref_.global) putf(b, g);
+  write_stats(b, ref_.hold);
+  write_stats(b, ref_.pp);
+  write_stats(b, ref_.rp);
+  put32(b, uint32_t(loo_.size()));
   for (const Components& c : loo_)
-    for (double x : c) w.f64(x);
-  return std::move(w.out);
+    for (double x : c) putd(b, x);
+  return b;
 }
 
 bool KeystrokeProfile::deserialize(const uint8_t* data, size_t len) {
-  Reader r(data, len);
+  LeReader r{data, len};
   KeystrokeProfile p;
-  uint32_t magic, version, nloo;
-  if (!r.u32(&magic) || magic != kProfileMagic || !r.u32(&version) || version != kProfileVersion) return false;
-  if (!r.u32(&p.window) || p.window == 0 || !r.f64(&p.threshold)) return false;
-  for (int k = 0; k < kComponents; ++k)
-    if (!r.f64(&p.mu_[k])) return false;
-  for (int k = 0; k < kComponents; ++k)
-    if (!r.f64(&p.sd_[k]) || !(p.sd_[k] > 0)) return false;
-  if (!r.u32(&p.ref_.n_keys)) return false;
-  for (float& g : p.ref_.global)
-    if (!r.f32(&g)) return false;
+  if (r.u32() != kProfileMagic || r.u32() != kProfileVersion || !r.ok) return false;
+  p.window = r.u32();
+  p.threshold = r.f64();
+  if (!r.ok || p.window == 0) return false;
+  for (int k = 0; k < kComponents; ++k) p.mu_[k] = r.f64();
+  for (int k = 0; k < kComponents; ++k) {
+    p.sd_[k] = r.f64();
+    if (!(p.sd_[k] > 0)) return false;
+  }
+  p.ref_.n_keys = r.u32();
+  for (float& g : p.ref_.global) g = r.f32();
+  if (!r.ok) return false;
   if (!read_stats(r, &p.ref_.hold, kMonoBuckets) || !read_stats(r, &p.ref_.pp, kDigraphBuckets) ||
       !read_stats(r, &p.ref_.rp, kDigraphBuckets))
     return false;
-  if (!r.u32(&nloo) || nloo > kMaxLooWindows || size_t(nloo) * 8 * kComponents != r.left()) return false;
+  uint32_t nloo = r.u32();
+  if (!r.ok || nloo > kMaxLooWindows || size_t(nloo) * 8 * kComponents != r.left()) return false;
   p.loo_.resize(nloo);
   for (Components& c : p.loo_)
-    for (double& x : c)
-      if (!r.f64(&x)) return false;
-  if (!r.done()) return false;
+    for (double& x : c) x = r.f64();
+  if (!r.ok || r.left() != 0) return false;
   *this = std::move(p);
   return true;
 }

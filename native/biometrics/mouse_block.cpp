@@ -1,5 +1,6 @@
 #include "mouse_block.h"
 
+#include "le_bytes.h"
 #include "metrics.h"
 
 #include <algorithm>
@@ -10,72 +11,8 @@ namespace sentinel {
 namespace bio {
 
 namespace {
+using Reader = LeReader;
 constexpr int D = kActionFeatures;
-
-void put8(std::vector<uint8_t>& b, uint8_t v) { b.push_back(v); }
-void put32(std::vector<uint8_t>& b, uint32_t v) {
-  for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i)));
-}
-void putf(std::vector<uint8_t>& b, float f) {
-  uint32_t v;
-  std::memcpy(&v, &f, 4);
-  put32(b, v);
-}
-void putd(std::vector<uint8_t>& b, double f) {
-  uint64_t v;
-  std::memcpy(&v, &f, 8);
-  for (int i = 0; i < 8; ++i) b.push_back(uint8_t(v >> (8 * i)));
-}
-void putblob(std::vector<uint8_t>& b, const std::vector<uint8_t>& x) {
-  put32(b, uint32_t(x.size()));
-  b.insert(b.end(), x.begin(), x.end());
-}
-struct Reader {
-  const uint8_t* p;
-  size_t len, off = 0;
-  bool ok = true;
-  uint8_t u8() {
-    if (len - off < 1) { ok = false; return 0; }
-    return p[off++];
-  }
-  uint32_t u32() {
-    if (len - off < 4) { ok = false; return 0; }
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= uint32_t(p[off + i]) << (8 * i);
-    off += 4;
-    return v;
-  }
-  float f32() {
-    uint32_t v = u32();
-    float f;
-    std::memcpy(&f, &v, 4);
-    if (!std::isfinite(f)) ok = false;
-    return f;
-  }
-  double f64() {
-    if (len - off < 8) { ok = false; return 0; }
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t(p[off + i]) << (8 * i);
-    off += 8;
-    double d;
-    std::memcpy(&d, &v, 8);
-    if (!std::isfinite(d)) ok = false;
-    return d;
-  }
-  bool magic(const char* m) {
-    if (len - off < 4 || std::memcmp(p + off, m, 4) != 0) { ok = false; return false; }
-    off += 4;
-    return true;
-  }
-  const uint8_t* blob(size_t* n) {
-    uint32_t k = u32();
-    if (!ok || len - off < k) { ok = false; return nullptr; }
-    const uint8_t* q = p + off;
-    off += k;
-    *n = k;
-    return q;
-  }
-};
 
 bool stat_ok(uint8_t s) { return s <= uint8_t(BlockStat::kKs); }
 }  // namespace

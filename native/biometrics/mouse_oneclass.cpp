@@ -1,5 +1,6 @@
 #include "mouse_oneclass.h"
 
+#include "le_bytes.h"
 #include "metrics.h"
 
 #include <algorithm>
@@ -11,67 +12,9 @@ namespace sentinel {
 namespace bio {
 
 namespace {
+using Reader = LeReader;
 constexpr int D = kActionFeatures;
 constexpr int Q = kPopQuantiles;
-
-// --- little-endian byte helpers ---
-void put32(std::vector<uint8_t>& b, uint32_t v) {
-  for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i)));
-}
-void putf(std::vector<uint8_t>& b, float f) {
-  uint32_t v;
-  std::memcpy(&v, &f, 4);
-  put32(b, v);
-}
-void putd(std::vector<uint8_t>& b, double f) {
-  uint64_t v;
-  std::memcpy(&v, &f, 8);
-  for (int i = 0; i < 8; ++i) b.push_back(uint8_t(v >> (8 * i)));
-}
-void putvec(std::vector<uint8_t>& b, const std::vector<float>& v) {
-  put32(b, uint32_t(v.size()));
-  for (float x : v) putf(b, x);
-}
-struct Reader {
-  const uint8_t* p;
-  size_t len, off;
-  bool ok = true;
-  uint32_t u32() {
-    if (len - off < 4) { ok = false; return 0; }
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= uint32_t(p[off + i]) << (8 * i);
-    off += 4;
-    return v;
-  }
-  uint8_t u8() {
-    if (len - off < 1) { ok = false; return 0; }
-    return p[off++];
-  }
-  float f32() {
-    uint32_t v = u32();
-    float f;
-    std::memcpy(&f, &v, 4);
-    if (!std::isfinite(f)) ok = false;
-    return f;
-  }
-  double f64() {
-    if (len - off < 8) { ok = false; return 0; }
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t(p[off + i]) << (8 * i);
-    off += 8;
-    double f;
-    std::memcpy(&f, &v, 8);
-    if (!std::isfinite(f)) ok = false;
-    return f;
-  }
-  bool vec(std::vector<float>* v, size_t max_n) {
-    uint32_t n = u32();
-    if (!ok || n > max_n || n > (len - off) / 4) return ok = false;
-    v->resize(n);
-    for (uint32_t i = 0; i < n && ok; ++i) (*v)[i] = f32();
-    return ok;
-  }
-};
 
 bool strictly_ascending(const std::vector<float>& v) {
   for (size_t i = 1; i < v.size(); ++i)
