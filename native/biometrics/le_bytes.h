@@ -1,10 +1,12 @@
 // Little-endian byte writing and bounds-checked reading for the biometric model formats
-// (SRF1 forest, SKP1 keystroke profile, SMP1/SMO1 mouse one-class, SMB1/SMW1 mouse block).
+// (SRF1 forest, SKP1 keystroke profile, SMP1/SMO1 mouse one-class, SMB1/SMW1 mouse block,
+// SAPM app model).
 // Header-only, no allocation beyond the output vector, no exceptions.
 //
 // Reader contract: every read past the end, and every non-finite f32()/f64(), clears `ok` and
 // returns 0; once `ok` is false it stays false, so a deserializer may read a whole record and
-// check `ok` once. f32_any() is the unchecked read for formats that may hold any float.
+// check `ok` once. f32_any()/f64_any() are the unchecked reads for fields that may hold any
+// value (NaN meaning "not calibrated", for example); the caller checks them.
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -27,6 +29,9 @@ inline void putf(std::vector<uint8_t>& b, float f) {
 inline void putd(std::vector<uint8_t>& b, double f) {
   uint64_t v;
   std::memcpy(&v, &f, 8);
+  for (int i = 0; i < 8; ++i) b.push_back(uint8_t(v >> (8 * i)));
+}
+inline void put64(std::vector<uint8_t>& b, uint64_t v) {
   for (int i = 0; i < 8; ++i) b.push_back(uint8_t(v >> (8 * i)));
 }
 inline void putvec(std::vector<uint8_t>& b, const std::vector<float>& v) {
@@ -66,13 +71,21 @@ struct LeReader {
     if (!std::isfinite(f)) { ok = false; return 0; }
     return f;
   }
-  double f64() {
+  uint64_t u64() {
     if (len - off < 8) { ok = false; return 0; }
     uint64_t v = 0;
     for (int i = 0; i < 8; ++i) v |= uint64_t(p[off + i]) << (8 * i);
     off += 8;
+    return v;
+  }
+  double f64_any() {
+    uint64_t v = u64();
     double d;
     std::memcpy(&d, &v, 8);
+    return d;
+  }
+  double f64() {
+    double d = f64_any();
     if (!std::isfinite(d)) { ok = false; return 0; }
     return d;
   }

@@ -1,6 +1,8 @@
 // Per-user active-application model; the contract is in app_model.h.
 #include "app_model.h"
 
+#include "../biometrics/le_bytes.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -8,6 +10,11 @@
 #include <set>
 
 namespace sentinel::x11 {
+
+using bio::put32;
+using bio::put64;
+using bio::put8;
+using bio::putd;
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
@@ -16,62 +23,6 @@ constexpr double kMinDwellS = 0.05;    // dwell floor before the log (sub-frame 
 constexpr char kMagic[4] = {'S', 'A', 'P', 'M'};
 
 double logNormal(double x, double mu, double var) { return -0.5 * (std::log(2 * kPi * var) + (x - mu) * (x - mu) / var); }
-
-class Writer {
- public:
-  void u8(uint8_t v) { b_.push_back(v); }
-  void u32(uint32_t v) {
-    for (int i = 0; i < 4; i++) b_.push_back(uint8_t(v >> (8 * i)));
-  }
-  void u64(uint64_t v) {
-    for (int i = 0; i < 8; i++) b_.push_back(uint8_t(v >> (8 * i)));
-  }
-  void f64(double d) {
-    uint64_t v;
-    std::memcpy(&v, &d, 8);
-    u64(v);
-  }
-  std::vector<uint8_t> take() { return std::move(b_); }
-
- private:
-  std::vector<uint8_t> b_;
-};
-
-class Reader {
- public:
-  Reader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
-  bool u8(uint8_t* v) {
-    if (n_ - at_ < 1) return false;
-    *v = p_[at_++];
-    return true;
-  }
-  bool u32(uint32_t* v) {
-    if (n_ - at_ < 4) return false;
-    *v = 0;
-    for (int i = 0; i < 4; i++) *v |= uint32_t(p_[at_ + i]) << (8 * i);
-    at_ += 4;
-    return true;
-  }
-  bool u64(uint64_t* v) {
-    if (n_ - at_ < 8) return false;
-    *v = 0;
-    for (int i = 0; i < 8; i++) *v |= uint64_t(p_[at_ + i]) << (8 * i);
-    at_ += 8;
-    return true;
-  }
-  bool f64(double* d) {
-    uint64_t v;
-    if (!u64(&v)) return false;
-    std::memcpy(d, &v, 8);
-    return true;
-  }
-  size_t left() const { return n_ - at_; }
-
- private:
-  const uint8_t* p_;
-  size_t n_;
-  size_t at_ = 0;
-};
 
 }  // namespace
 
@@ -253,73 +204,78 @@ bool AppModel::enroll(const std::vector<AppVisit>& visits, const AppModelOptions
 }
 
 std::vector<uint8_t> AppModel::serialize() const {
-  Writer w;
-  for (char c : kMagic) w.u8(uint8_t(c));
-  w.u32(kVersion);
-  w.u32(vocab_);
-  w.f64(beta_);
-  w.f64(maxGapS_);
-  w.f64(threshold_);
-  w.u32(calWindows_);
-  w.u64(total_);
-  w.u64(dwellAll_.n);
-  w.f64(dwellAll_.mean);
-  w.f64(dwellAll_.m2);
-  w.u32(uint32_t(pairAll_.size()));
+  std::vector<uint8_t> b;
+  for (char c : kMagic) put8(b, uint8_t(c));
+  put32(b, kVersion);
+  put32(b, vocab_);
+  putd(b, beta_);
+  putd(b, maxGapS_);
+  putd(b, threshold_);
+  put32(b, calWindows_);
+  put64(b, total_);
+  put64(b, dwellAll_.n);
+  putd(b, dwellAll_.mean);
+  putd(b, dwellAll_.m2);
+  put32(b, uint32_t(pairAll_.size()));
   for (const auto& [k, c] : pairAll_) {
-    w.u64(k.first);
-    w.u64(k.second);
-    w.u32(c);
+    put64(b, k.first);
+    put64(b, k.second);
+    put32(b, c);
   }
-  w.u32(uint32_t(pairHour_.size()));
+  put32(b, uint32_t(pairHour_.size()));
   for (const auto& [k, c] : pairHour_) {
-    w.u8(std::get<0>(k));
-    w.u64(std::get<1>(k));
-    w.u64(std::get<2>(k));
-    w.u32(c);
+    put8(b, std::get<0>(k));
+    put64(b, std::get<1>(k));
+    put64(b, std::get<2>(k));
+    put32(b, c);
   }
-  w.u32(uint32_t(dwell_.size()));
+  put32(b, uint32_t(dwell_.size()));
   for (const auto& [app, d] : dwell_) {
-    w.u64(app);
-    w.u64(d.n);
-    w.f64(d.mean);
-    w.f64(d.m2);
+    put64(b, app);
+    put64(b, d.n);
+    putd(b, d.mean);
+    putd(b, d.m2);
   }
-  return w.take();
+  return b;
 }
 
 bool AppModel::deserialize(const uint8_t* data, size_t len, AppModel* out, std::string* err) {
-  Reader r(data, len);
+  // Unchecked reads: every field's range is checked below, with its own message.
+  bio::LeReader r{data, len};
   auto fail = [&](const char* why) {
     *err = std::string("app model: ") + why;
     return false;
   };
-  uint8_t m[4];
-  for (uint8_t& c : m)
-    if (!r.u8(&c)) return fail("truncated (header)");
-  if (std::memcmp(m, kMagic, 4) != 0) return fail("bad magic (not an app model)");
-  uint32_t version;
-  if (!r.u32(&version)) return fail("truncated (header)");
+  if (r.left() < 4) return fail("truncated (header)");
+  if (std::memcmp(data, kMagic, 4) != 0) return fail("bad magic (not an app model)");
+  r.off = 4;
+  uint32_t version = r.u32();
+  if (!r.ok) return fail("truncated (header)");
   if (version != kVersion) return fail("unsupported version");
   AppModel x;
-  if (!r.u32(&x.vocab_) || !r.f64(&x.beta_) || !r.f64(&x.maxGapS_) || !r.f64(&x.threshold_) || !r.u32(&x.calWindows_) ||
-      !r.u64(&x.total_) || !r.u64(&x.dwellAll_.n) || !r.f64(&x.dwellAll_.mean) || !r.f64(&x.dwellAll_.m2))
-    return fail("truncated (header)");
+  x.vocab_ = r.u32();
+  x.beta_ = r.f64_any();
+  x.maxGapS_ = r.f64_any();
+  x.threshold_ = r.f64_any();
+  x.calWindows_ = r.u32();
+  x.total_ = r.u64();
+  x.dwellAll_.n = r.u64();
+  x.dwellAll_.mean = r.f64_any();
+  x.dwellAll_.m2 = r.f64_any();
+  if (!r.ok) return fail("truncated (header)");
   if (x.vocab_ < 2 || x.vocab_ > (1u << 30)) return fail("vocabulary out of range");
   if (!(x.beta_ > 0) || !std::isfinite(x.beta_) || !(x.maxGapS_ > 0) || !std::isfinite(x.maxGapS_))
     return fail("options out of range");
   if (std::isinf(x.threshold_)) return fail("threshold is infinite");
   if (!std::isfinite(x.dwellAll_.mean) || !(x.dwellAll_.m2 >= 0) || !std::isfinite(x.dwellAll_.m2))
     return fail("dwell statistics are not finite");
-  uint32_t n;
   uint64_t sumAll = 0, sumHour = 0, sumDwell = 0;
-  if (!r.u32(&n)) return fail("truncated (pairs)");
-  if (size_t(n) * 20 > r.left()) return fail("truncated (pairs)");
+  uint32_t n = r.u32();
+  if (!r.ok || size_t(n) * 20 > r.left()) return fail("truncated (pairs)");
   std::set<uint64_t> apps;
   for (uint32_t i = 0; i < n; i++) {
-    uint64_t a = 0, b = 0;
-    uint32_t c = 0;
-    r.u64(&a), r.u64(&b), r.u32(&c);
+    uint64_t a = r.u64(), b = r.u64();
+    uint32_t c = r.u32();
     if (c == 0 || a == b) return fail("bad pair entry");
     auto key = std::make_pair(a, b);
     if (!x.pairAll_.empty() && !(x.pairAll_.rbegin()->first < key)) return fail("pairs not strictly sorted");
@@ -328,25 +284,26 @@ bool AppModel::deserialize(const uint8_t* data, size_t len, AppModel* out, std::
     apps.insert(a);
     apps.insert(b);
   }
-  if (!r.u32(&n)) return fail("truncated (hourly pairs)");
-  if (size_t(n) * 21 > r.left()) return fail("truncated (hourly pairs)");
+  n = r.u32();
+  if (!r.ok || size_t(n) * 21 > r.left()) return fail("truncated (hourly pairs)");
   for (uint32_t i = 0; i < n; i++) {
-    uint8_t h = 0;
-    uint64_t a = 0, b = 0;
-    uint32_t c = 0;
-    r.u8(&h), r.u64(&a), r.u64(&b), r.u32(&c);
+    uint8_t h = r.u8();
+    uint64_t a = r.u64(), b = r.u64();
+    uint32_t c = r.u32();
     if (h > 23 || c == 0 || a == b) return fail("bad hourly pair entry");
     auto key = std::make_tuple(h, a, b);
     if (!x.pairHour_.empty() && !(x.pairHour_.rbegin()->first < key)) return fail("hourly pairs not strictly sorted");
     x.pairHour_.emplace_hint(x.pairHour_.end(), key, c);
     sumHour += c;
   }
-  if (!r.u32(&n)) return fail("truncated (dwell)");
-  if (size_t(n) * 32 > r.left()) return fail("truncated (dwell)");
+  n = r.u32();
+  if (!r.ok || size_t(n) * 32 > r.left()) return fail("truncated (dwell)");
   for (uint32_t i = 0; i < n; i++) {
-    uint64_t app = 0;
+    uint64_t app = r.u64();
     Dwell d;
-    r.u64(&app), r.u64(&d.n), r.f64(&d.mean), r.f64(&d.m2);
+    d.n = r.u64();
+    d.mean = r.f64_any();
+    d.m2 = r.f64_any();
     if (d.n == 0 || !std::isfinite(d.mean) || !(d.m2 >= 0) || !std::isfinite(d.m2)) return fail("bad dwell entry");
     if (!x.dwell_.empty() && !(x.dwell_.rbegin()->first < app)) return fail("dwell entries not strictly sorted");
     x.dwell_.emplace_hint(x.dwell_.end(), app, d);
