@@ -5,6 +5,8 @@
 // there is no static Napi::FunctionReference.
 #include <napi.h>
 
+#include "napi_args.h"
+
 #include <cmath>
 #include <memory>
 #include <string>
@@ -30,8 +32,8 @@ struct AddonData {
   Napi::FunctionReference engineCtor;
 };
 
-[[noreturn]] void throwType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
-[[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+using sentinel::addon::throwRange;
+using sentinel::addon::throwType;
 
 double numberArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsNumber()) throwType(info.Env(), std::string(what) + " must be a number");

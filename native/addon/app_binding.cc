@@ -11,6 +11,7 @@
 // the JS thread. An environment cleanup hook stops the thread and releases the function when
 // the environment goes away.
 #include "app_binding.h"
+#include "napi_args.h"
 
 #include <cmath>
 #include <cstring>
@@ -26,8 +27,8 @@
 namespace sentinel::x11 {
 namespace {
 
-[[noreturn]] void throwType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
-[[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+using sentinel::addon::throwRange;
+using sentinel::addon::throwType;
 // An Error with a catalog code (src/errors.ts) the TypeScript wrapper maps without parsing text.
 [[noreturn]] void throwCoded(Napi::Env env, const std::string& msg, const char* code) {
   Napi::Error e = Napi::Error::New(env, msg);

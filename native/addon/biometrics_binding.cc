@@ -16,6 +16,7 @@
 // and cheap (scoring a 100-keystroke window is a few microseconds to tens of microseconds). An
 // environment cleanup hook stops the reader thread when the environment goes away.
 #include "biometrics_binding.h"
+#include "napi_args.h"
 
 #include <cmath>
 #include <memory>
@@ -39,8 +40,8 @@ constexpr uint32_t kActionMetaStride = 3;
 constexpr size_t kMaxDecodeBytes = 256 * 1024;  // decodeInputEvents is synchronous: keep it short
 constexpr size_t kMaxEnrollKeys = 1u << 20;
 
-[[noreturn]] void throwType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
-[[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+using sentinel::addon::throwRange;
+using sentinel::addon::throwType;
 
 std::string stringOpt(Napi::Env env, Napi::Object o, const char* key, bool required) {
   Napi::Value v = o.Get(key);
@@ -206,18 +207,7 @@ class InputCollector : public Napi::ObjectWrap<InputCollector> {
     Napi::Object o = info[0].As<Napi::Object>();
     ev::CollectorOptions opt;
     Napi::Value paths = o.Get("paths");
-    if (!paths.IsUndefined()) {
-      if (!paths.IsArray()) throwType(env, "options.paths must be an array of strings");
-      Napi::Array pa = paths.As<Napi::Array>();
-      if (pa.Length() > 256) throwRange(env, "options.paths must hold at most 256 paths");
-      for (uint32_t i = 0; i < pa.Length(); i++) {
-        Napi::Value v = pa.Get(i);
-        if (!v.IsString()) throwType(env, "options.paths must be an array of strings");
-        std::string s = v.As<Napi::String>().Utf8Value();
-        if (s.empty() || s.size() > 4096 || s.find('\0') != std::string::npos) throwRange(env, "options.paths: bad path");
-        opt.paths.push_back(std::move(s));
-      }
-    }
+    if (!paths.IsUndefined()) opt.paths = sentinel::addon::pathListOpt(env, paths, "paths", 0, 256);
     opt.dir = stringOpt(env, o, "dir", false);
     Napi::Value w = o.Get("watch");
     if (!w.IsUndefined()) {

@@ -6,6 +6,7 @@
 // locks only to swap a queue or a table pointer. JsWakeup (js_wakeup.h) owns the
 // ThreadSafeFunction and the environment cleanup hook that stops the threads.
 #include "fanotify_binding.h"
+#include "napi_args.h"
 
 #include <memory>
 #include <string>
@@ -18,8 +19,8 @@
 namespace sentinel::fanotify {
 namespace {
 
-[[noreturn]] void throwType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
-[[noreturn]] void throwRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+using sentinel::addon::throwRange;
+using sentinel::addon::throwType;
 
 class FanotifyWatcher : public Napi::ObjectWrap<FanotifyWatcher> {
  public:
@@ -42,17 +43,7 @@ class FanotifyWatcher : public Napi::ObjectWrap<FanotifyWatcher> {
       throwType(env, "FanotifyWatcher(options): options must be an object");
     Napi::Object o = info[0].As<Napi::Object>();
     Options opt;
-    Napi::Value paths = o.Get("paths");
-    if (!paths.IsArray()) throwType(env, "options.paths must be an array of strings");
-    Napi::Array pa = paths.As<Napi::Array>();
-    if (pa.Length() == 0 || pa.Length() > 1024) throwRange(env, "options.paths must hold 1..1024 paths");
-    for (uint32_t i = 0; i < pa.Length(); i++) {
-      Napi::Value v = pa.Get(i);
-      if (!v.IsString()) throwType(env, "options.paths must be an array of strings");
-      std::string s = v.As<Napi::String>().Utf8Value();
-      if (s.empty() || s.size() > 4096 || s.find('\0') != std::string::npos) throwRange(env, "options.paths: bad path");
-      opt.paths.push_back(std::move(s));
-    }
+    opt.paths = sentinel::addon::pathListOpt(env, o.Get("paths"), "paths", 1, 1024);
     auto flag = [&](const char* key) {
       Napi::Value v = o.Get(key);
       if (v.IsUndefined()) return false;
