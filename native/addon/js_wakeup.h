@@ -8,7 +8,8 @@
 // - arm(env, onReady, name) creates the ThreadSafeFunction and returns the notify callable for
 //   the native thread (any thread; non-blocking: a full TSFN queue drops the call, and the
 //   caller's own queue keeps the data, so a dropped wake-up loses nothing but a call). onReady
-//   runs on the JS thread; an exception it throws goes to 'uncaughtException', never into libuv.
+//   runs on the JS thread; an exception it throws goes to 'uncaughtException', never into libuv,
+//   and a wake-up that lands while a worker environment is terminating is dropped.
 // - disarm() releases the TSFN without stopping (a start that failed after arm()).
 // - shutdown() calls `stop` (so no notify runs after it) and then releases the TSFN. Idempotent;
 //   the cleanup hook and the destructor call it.
@@ -62,13 +63,17 @@ class JsWakeup {
     self->shutdown();
   }
 
-  // Runs on the JS thread. It fails when the environment is going away (worker terminating),
-  // and onReady may throw: neither may let a C++ exception escape into libuv.
+  // Runs on the JS thread. When the environment is going away (a worker terminating) the call
+  // fails, and onReady may throw: neither may let a C++ exception escape into libuv, which would
+  // end the process. So this uses the C API only (it reports, never throws): an exception from
+  // onReady goes to 'uncaughtException'; a failed call in a dying environment is dropped.
   static void CallJs(Napi::Env env, Napi::Function fn) {
-    try {
-      fn.Call({});
-    } catch (const Napi::Error& e) {
-      if (!e.IsEmpty()) napi_fatal_exception(env, e.Value());
+    if (env == nullptr || fn.IsEmpty()) return;
+    napi_value undefined, result;
+    if (napi_get_undefined(env, &undefined) != napi_ok) return;
+    if (napi_call_function(env, undefined, fn, 0, nullptr, &result) == napi_pending_exception) {
+      napi_value exc;
+      if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
     }
   }
 
