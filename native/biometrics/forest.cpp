@@ -1,5 +1,6 @@
 #include "forest.h"
 
+#include "feature_bins.h"
 #include "le_bytes.h"
 
 #include <algorithm>
@@ -11,8 +12,7 @@ namespace sentinel {
 namespace bio {
 
 uint8_t RandomForest::bin_of(int f, float v) const {
-  const std::vector<float>& e = edges_[f];
-  return uint8_t(std::lower_bound(e.begin(), e.end(), v) - e.begin());
+  return bin_index(edges_[f], v);
 }
 
 size_t RandomForest::nodes() const {
@@ -29,17 +29,7 @@ void RandomForest::fit(const std::vector<float>& X, int d, const std::vector<uin
   edges_.assign(d, {});
   if (n == 0) return;
   const int B = std::max(2, std::min(64, p.bins));
-  // Quantile bin edges per feature.
-  std::vector<float> col(n);
-  for (int f = 0; f < d; ++f) {
-    for (size_t i = 0; i < n; ++i) col[i] = X[i * d + f];
-    std::sort(col.begin(), col.end());
-    std::vector<float>& e = edges_[f];
-    for (int b = 1; b < B; ++b) {
-      float v = col[std::min(n - 1, (n * b) / B)];
-      if (e.empty() || v > e.back()) e.push_back(v);
-    }
-  }
+  edges_ = quantile_edges(X, n, d, B);
   std::vector<uint8_t> Xb(n * d);
   for (size_t i = 0; i < n; ++i)
     for (int f = 0; f < d; ++f) Xb[i * d + f] = bin_of(f, X[i * d + f]);

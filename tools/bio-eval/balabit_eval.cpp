@@ -53,6 +53,7 @@
 #include "../../native/biometrics/mouse_block.h"
 #include "../../native/biometrics/mouse_model.h"
 #include "../../native/biometrics/mouse_oneclass.h"
+#include "../../native/biometrics/boosting.h"
 
 using namespace sentinel::bio;
 
@@ -732,6 +733,82 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
   std::fflush(stdout);
 }
 
+// ---------------------------------------------------------------- multi-class (--multiclass 1)
+// Closed-set, every user enrolled on one host: fold k holds out session k mod |sessions| of every
+// user and trains one softmax GBT over all users' remaining sessions (at most max_pos actions per
+// user). A user's score for an action is log p(user|x) - log mean_{v != user} p(v|x), clipped
+// to +-6; blocks average it. Genuine: the user's held-out session; impostors: the other users'
+// held-out sessions. Users with fewer sessions than k+1 sit that fold out as targets.
+static void run_multiclass_eval(const std::vector<Session>& S, const std::vector<std::vector<int>>& sess_of,
+                                const std::vector<std::string>& users, const std::vector<int>& Ns,
+                                const BoostParams& bp, size_t max_pos, const char* mode, bool per_user) {
+  const int U = int(users.size());
+  size_t folds = 0;
+  for (const auto& v : sess_of) folds = std::max(folds, v.size());
+  Scores sc_;
+  std::mt19937 rng(7);
+  for (size_t k = 0; k < folds; ++k) {
+    std::vector<int> held(U, -1);
+    std::vector<float> X;
+    std::vector<uint16_t> y;
+    for (int u = 0; u < U; ++u) {
+      if (sess_of[u].empty()) continue;
+      held[u] = sess_of[u][k % sess_of[u].size()];
+      std::vector<const MouseAction*> pos;
+      for (int s : sess_of[u])
+        if (s != held[u])
+          for (const MouseAction& a : S[s].actions) pos.push_back(&a);
+      std::shuffle(pos.begin(), pos.end(), rng);
+      if (pos.size() > max_pos) pos.resize(max_pos);
+      for (const MouseAction* a : pos) {
+        X.insert(X.end(), a->f.begin(), a->f.end());
+        y.push_back(uint16_t(u));
+      }
+    }
+    GradientBoosting m;
+    m.fit(X, kActionFeatures, y, U, bp);
+    // Log-probabilities of every held-out action, per user.
+    std::vector<std::vector<std::vector<double>>> lp(U);
+    std::vector<double> mg(U);
+    for (int v = 0; v < U; ++v) {
+      if (held[v] < 0) continue;
+      for (const MouseAction& a : S[held[v]].actions) {
+        m.margins(a.f.data(), mg.data());
+        const double mx = *std::max_element(mg.begin(), mg.end());
+        double z = 0;
+        for (double x : mg) z += std::exp(x - mx);
+        std::vector<double> row(U);
+        for (int w = 0; w < U; ++w) row[w] = mg[w] - mx - std::log(z);
+        lp[v].push_back(std::move(row));
+      }
+    }
+    for (int u = 0; u < U; ++u) {
+      if (held[u] < 0 || k >= sess_of[u].size()) continue;
+      for (int v = 0; v < U; ++v) {
+        if (held[v] < 0) continue;
+        std::vector<double> p;
+        for (const std::vector<double>& row : lp[v]) {
+          double others = 0;
+          for (int w = 0; w < U; ++w)
+            if (w != u) others += std::exp(row[w]);
+          others = std::log(std::max(1e-300, others / double(U - 1)));
+          p.push_back(std::min(6.0, std::max(-6.0, row[u] - others)));
+        }
+        std::vector<std::vector<double>> b;
+        session_blocks(p, Ns, &b);
+        auto& dst = v == u ? sc_.g[u] : sc_.im[u];
+        dst.resize(Ns.size());
+        for (size_t ni = 0; ni < Ns.size(); ++ni) dst[ni].insert(dst[ni].end(), b[ni].begin(), b[ni].end());
+      }
+    }
+    std::fprintf(stderr, "multiclass fold %zu/%zu done\n", k + 1, folds);
+  }
+  std::printf("\n[%s] learner=gbt-softmax (%d rounds, lr %.2f, %d leaves) protocol=closed-set, all users on one host\n",
+              mode, bp.rounds, bp.learning_rate, bp.max_leaves);
+  print_scores(sc_, Ns, users, per_user);
+  std::fflush(stdout);
+}
+
 int main(int argc, char** argv) {
   std::string dir, data_mode = "both";
   std::vector<int> Ns = {1, 5, 10, 20, 50};
@@ -749,6 +826,11 @@ int main(int argc, char** argv) {
   int block_n = 0;
   std::vector<int> drop_features;  // --drop-feature K (repeatable): zeroed in every action
   bool oneclass = false;
+  std::string learner = "rf";  // --learner rf|gbt: the closed-set per-user model
+  bool multiclass = false;     // --multiclass 1: one softmax GBT over all users per fold
+  BoostParams bp;
+  std::vector<std::string> excluded;  // --exclude-session USER/SESSION (repeatable)
+  std::string dump_path;  // --dump FILE: per-action CSV (user, session, features) for offline study
   OneClassOpts oco;
   fp.trees = 100;
   fp.max_depth = 20;
@@ -777,6 +859,15 @@ int main(int argc, char** argv) {
       if (k < 0 || k >= kActionFeatures) { std::fprintf(stderr, "bad feature index\n"); return 2; }
       drop_features.push_back(k);
     }
+    else if (a == "--dump") dump_path = next();
+    else if (a == "--learner") learner = next();
+    else if (a == "--multiclass") multiclass = std::atoi(next().c_str()) != 0;
+    else if (a == "--rounds") bp.rounds = std::atoi(next().c_str());
+    else if (a == "--lr") bp.learning_rate = std::atof(next().c_str());
+    else if (a == "--leaves") bp.max_leaves = std::atoi(next().c_str());
+    else if (a == "--gbt-min-leaf") bp.min_leaf = std::atoi(next().c_str());
+    else if (a == "--gbt-l2") bp.l2 = std::atof(next().c_str());
+    else if (a == "--exclude-session") excluded.push_back(next());
     else if (a == "--oneclass") oneclass = std::atoi(next().c_str()) != 0;
     else if (a == "--oc-methods") {
       oco.methods.clear();
@@ -833,6 +924,7 @@ int main(int argc, char** argv) {
       Session se;
       se.user = int(u);
       se.name = users[u] + "/" + s;
+      if (std::find(excluded.begin(), excluded.end(), se.name) != excluded.end()) continue;
       if (load_session(dir + "/" + users[u] + "/" + s, &se.events)) base.push_back(std::move(se));
     }
   std::printf("sessions: %zu, users: %zu; resample step %.3f s, pause %.2f s, min path %.0f px;\n"
@@ -871,6 +963,25 @@ int main(int argc, char** argv) {
     std::vector<std::vector<int>> sess_of(users.size());
     for (size_t i = 0; i < S.size(); ++i) sess_of[S[i].user].push_back(int(i));
 
+    if (!dump_path.empty()) {
+      const std::string path = modes.size() > 1 ? dump_path + "." + mode : dump_path;
+      std::ofstream f(path);
+      f << "user,session,index,type,t_start,t_end";
+      for (int k = 0; k < kActionFeatures; ++k) f << ',' << kActionFeatureNames[k];
+      f << ",cad_median,cad_p10,cad_p90\n";
+      for (size_t i = 0; i < S.size(); ++i)
+        for (size_t j = 0; j < S[i].actions.size(); ++j) {
+          const MouseAction& a = S[i].actions[j];
+          f << users[S[i].user] << ',' << S[i].name << ',' << j << ',' << int(a.type) << ','
+            << a.t_start << ',' << a.t_end;
+          for (float v : a.f) f << ',' << v;
+          for (float v : a.cadence) f << ',' << v;
+          f << '\n';
+        }
+      if (!f) { std::fprintf(stderr, "cannot write %s\n", path.c_str()); return 1; }
+      std::printf("wrote %s\n", path.c_str());
+      continue;
+    }
     if (!oco.write_model.empty()) {
       std::vector<int> all;
       for (size_t u = 0; u < users.size(); ++u) all.push_back(int(u));
@@ -897,6 +1008,10 @@ int main(int argc, char** argv) {
     }
     if (oneclass) {
       run_oneclass_eval(S, sess_of, users, Ns, fp, max_pos, mode.c_str(), oco, per_user_report);
+      continue;
+    }
+    if (multiclass) {
+      run_multiclass_eval(S, sess_of, users, Ns, bp, max_pos, mode.c_str(), per_user_report);
       continue;
     }
     if (block_n > 0) {
@@ -934,7 +1049,8 @@ int main(int argc, char** argv) {
                 if (v != u && int(v) != excl) negu.push_back(int(v));
               std::vector<int> test_imp;  // impostor sessions scored by this model
               // Our features go through the runtime enrollment (MouseProfile).
-              const bool runtime_path = fs == FeatSet::kOurs && !g_pair && neg_ratio == 1.0;
+              const bool gbt = learner == "gbt";
+              const bool runtime_path = fs == FeatSet::kOurs && !g_pair && neg_ratio == 1.0 && !gbt;
               std::vector<MouseAction> bg;
               size_t per = size_t(neg_ratio * pos.size()) / negu.size() + 1;
               for (int v : negu) {
@@ -958,7 +1074,10 @@ int main(int argc, char** argv) {
               fp.seed = uint32_t(1000 * u + 10 * k + (excl + 1));
               MouseProfile prof;
               RandomForest direct;
-              if (runtime_path) {
+              GradientBoosting boosted;
+              if (gbt) {
+                boosted.fit(X, d, std::vector<uint16_t>(y.begin(), y.end()), 2, bp);
+              } else if (runtime_path) {
                 std::vector<MouseAction> ua;
                 for (const MouseAction* a : pos) ua.push_back(*a);
                 prof = MouseProfile::enroll(ua, bg, fp, cap);
@@ -966,13 +1085,14 @@ int main(int argc, char** argv) {
                 direct.fit(X, d, y, fp);
               }
               const RandomForest& rf = runtime_path ? prof.forest() : direct;
+              auto predict = [&](const float* x) { return gbt ? boosted.predict(x) : rf.predict(x); };
               auto score_session = [&](int s, bool genuine) {
                 std::vector<double> p;
                 std::vector<float> row;
                 for (const MouseAction& a : S[s].actions) {
                   row.clear();
                   row_of(a, fs, &row);
-                  p.push_back(rf.predict(row.data()));
+                  p.push_back(predict(row.data()));
                 }
                 auto& dst = genuine ? sc_.g[int(u)] : sc_.im[int(u)];
                 dst.resize(Ns.size());
@@ -998,7 +1118,7 @@ int main(int argc, char** argv) {
             }
           }
         }
-        std::printf("\n[%s] features=%s protocol=%s\n", mode.c_str(),
+        std::printf("\n[%s] learner=%s features=%s protocol=%s\n", mode.c_str(), learner.c_str(),
                     fs == FeatSet::kOurs ? "ours (cadence-invariant, 44 per action)" : "cadence-only (3 timing numbers)",
                     protocol == 0 ? "closed-set (impostor users seen as negatives, their test sessions not)"
                                   : "open-set (impostor user never seen)");

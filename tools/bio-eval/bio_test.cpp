@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../../native/biometrics/boosting.h"
 #include "../../native/biometrics/forest.h"
 #include "../../native/biometrics/keystroke.h"
 #include "../../native/biometrics/metrics.h"
@@ -340,6 +341,98 @@ static std::vector<MouseAction> synth_actions(std::mt19937& r, double speed, dou
     out.push_back(a);
   }
   return out;
+}
+
+// GradientBoosting: one hand-computed Newton step, the class prior with no rounds, binary and
+// softmax separation of synthetic classes, and determinism.
+static void test_boosting() {
+  {
+    // 40 rows at x=0 (class 0), 40 at x=1 (class 1). Prior margin log(41/41) = 0, so p = 0.5,
+    // g = p - y = +-0.5, h = 0.25. With lr 1 and l2 0 the one split gives leaf values
+    // -G/H = -(40 * 0.5)/(40 * 0.25) = -2 (x=0) and +2 (x=1): p(x=1) = 1/(1+e^-2).
+    std::vector<float> X;
+    std::vector<uint16_t> y;
+    for (int i = 0; i < 80; ++i) {
+      X.push_back(i < 40 ? 0.f : 1.f);
+      y.push_back(i < 40 ? 0 : 1);
+    }
+    BoostParams p;
+    p.rounds = 1;
+    p.learning_rate = 1.0;
+    p.l2 = 0.0;
+    p.min_leaf = 20;
+    GradientBoosting m;
+    m.fit(X, 1, y, 2, p);
+    float one = 1.f, zero = 0.f;
+    NEAR(m.predict(&one), 1.0 / (1.0 + std::exp(-2.0)), 1e-6);
+    NEAR(m.predict(&zero), 1.0 / (1.0 + std::exp(2.0)), 1e-6);
+    p.rounds = 0;  // no trees: the smoothed prior, (30+1)/(50+1) of class 1 against class 0
+    std::vector<uint16_t> y2(y);
+    for (int i = 0; i < 10; ++i) y2[size_t(i) + 40] = 0;
+    m.fit(X, 1, y2, 2, p);
+    NEAR(m.predict(&one), 31.0 / 82.0, 1e-9);
+  }
+  std::mt19937 rng(5);
+  std::normal_distribution<float> n(0, 1);
+  {
+    std::vector<float> X;
+    std::vector<uint16_t> y;
+    for (int i = 0; i < 600; ++i) {
+      int c = i % 2;
+      X.push_back(n(rng) + (c ? 2.5f : 0.f));
+      X.push_back(n(rng));
+      X.push_back(n(rng) * (c ? 1.f : 3.f));
+      y.push_back(uint16_t(c));
+    }
+    GradientBoosting m, again;
+    m.fit(X, 3, y, 2);
+    again.fit(X, 3, y, 2);
+    std::vector<double> g, im;
+    bool same = true;
+    for (int i = 0; i < 400; ++i) {
+      int c = i % 2;
+      float x[3] = {n(rng) + (c ? 2.5f : 0.f), n(rng), n(rng) * (c ? 1.f : 3.f)};
+      (c ? g : im).push_back(m.predict(x));
+      same = same && m.predict(x) == again.predict(x);
+    }
+    CHECK(roc_summary(g, im).auc > 0.93);
+    CHECK(same);
+  }
+  {
+    // Three classes around three centres: most held-out points go to their own class, and the
+    // softmax probabilities sum to one.
+    const float cx[3] = {0.f, 3.f, 0.f}, cy[3] = {0.f, 0.f, 3.f};
+    std::vector<float> X;
+    std::vector<uint16_t> y;
+    for (int i = 0; i < 900; ++i) {
+      int c = i % 3;
+      X.push_back(cx[c] + n(rng));
+      X.push_back(cy[c] + n(rng));
+      y.push_back(uint16_t(c));
+    }
+    BoostParams p;
+    p.rounds = 50;
+    GradientBoosting m;
+    m.fit(X, 2, y, 3, p);
+    CHECK(m.classes() == 3);
+    int right = 0;
+    double worst_sum = 0;
+    for (int i = 0; i < 300; ++i) {
+      int c = i % 3;
+      float x[2] = {cx[c] + n(rng), cy[c] + n(rng)};
+      double best = -1, sum = 0;
+      int arg = -1;
+      for (int k = 0; k < 3; ++k) {
+        double q = m.predict(x, k);
+        sum += q;
+        if (q > best) best = q, arg = k;
+      }
+      worst_sum = std::max(worst_sum, std::fabs(sum - 1.0));
+      right += arg == c;
+    }
+    CHECK(right > 240);  // the Bayes rate here is about 90%
+    CHECK(worst_sum < 1e-9);
+  }
 }
 
 static void test_mouse_profile() {
@@ -689,6 +782,7 @@ int main() {
   test_segmenter();
   test_common_grid();
   test_forest();
+  test_boosting();
   test_mouse_profile();
   test_mouse_oneclass();
   test_mouse_block();

@@ -1,0 +1,189 @@
+#include "boosting.h"
+
+#include "feature_bins.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sentinel {
+namespace bio {
+
+namespace {
+
+struct Hist {
+  double g = 0, h = 0;
+  uint32_t n = 0;
+};
+
+struct Split {
+  double gain = 0;
+  int feature = -1, bin = -1;
+};
+
+struct Leaf {
+  size_t lo, hi;  // rows idx[lo, hi)
+  int node;
+  double g, h;
+  Split best;
+};
+
+double score(double g, double h, double l2) { return g * g / (h + l2); }
+
+}  // namespace
+
+void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector<uint16_t>& y, int classes,
+                           const BoostParams& p) {
+  d_ = d;
+  classes_ = std::max(2, classes);
+  outputs_ = classes_ == 2 ? 1 : classes_;
+  trees_.clear();
+  const size_t n = y.size();
+  edges_.assign(size_t(d), {});
+  base_.assign(size_t(outputs_), 0.0);
+  if (n == 0) return;
+  edges_ = quantile_edges(X, n, d, std::max(2, std::min(64, p.bins)));
+  std::vector<uint8_t> Xb(n * size_t(d));
+  for (size_t i = 0; i < n; ++i)
+    for (int f = 0; f < d; ++f) Xb[i * d + f] = bin_index(edges_[f], X[i * d + f]);
+
+  // Prior margins from the class frequencies (smoothed so no class is at +-infinity).
+  std::vector<double> freq(size_t(classes_), 1.0);
+  for (uint16_t c : y) freq[std::min<size_t>(c, size_t(classes_ - 1))] += 1;
+  if (outputs_ == 1) base_[0] = std::log(freq[1] / freq[0]);
+  else
+    for (int k = 0; k < classes_; ++k) base_[k] = std::log(freq[k] / double(n + classes_));
+
+  std::vector<double> F(n * size_t(outputs_));
+  for (size_t i = 0; i < n; ++i)
+    for (int k = 0; k < outputs_; ++k) F[i * outputs_ + k] = base_[k];
+  std::vector<double> g(n), h(n), prob(n * size_t(outputs_));
+  std::vector<size_t> idx(n);
+  std::vector<Hist> hist(size_t(d) * 64);
+  const double min_h = 1e-6;
+
+  auto best_split = [&](Leaf& lf) {
+    lf.best = Split{};
+    if (lf.hi - lf.lo < size_t(2 * p.min_leaf)) return;
+    std::fill(hist.begin(), hist.end(), Hist{});
+    for (size_t i = lf.lo; i < lf.hi; ++i) {
+      const size_t r = idx[i];
+      const uint8_t* xb = &Xb[r * d];
+      for (int f = 0; f < d; ++f) {
+        Hist& c = hist[size_t(f) * 64 + xb[f]];
+        c.g += g[r];
+        c.h += h[r];
+        c.n += 1;
+      }
+    }
+    const double parent = score(lf.g, lf.h, p.l2);
+    const uint32_t tot = uint32_t(lf.hi - lf.lo);
+    for (int f = 0; f < d; ++f) {
+      const int nb = int(edges_[f].size()) + 1;
+      double gl = 0, hl = 0;
+      uint32_t nl = 0;
+      for (int b = 0; b + 1 < nb; ++b) {
+        const Hist& c = hist[size_t(f) * 64 + b];
+        gl += c.g;
+        hl += c.h;
+        nl += c.n;
+        if (nl < uint32_t(p.min_leaf)) continue;
+        if (tot - nl < uint32_t(p.min_leaf)) break;
+        const double gain = score(gl, hl, p.l2) + score(lf.g - gl, lf.h - hl, p.l2) - parent;
+        if (gain > lf.best.gain + 1e-12) lf.best = Split{gain, f, b};
+      }
+    }
+  };
+
+  for (int round = 0; round < p.rounds; ++round) {
+    // Current probabilities.
+    for (size_t i = 0; i < n; ++i) {
+      if (outputs_ == 1) {
+        prob[i] = 1.0 / (1.0 + std::exp(-F[i]));
+      } else {
+        double m = F[i * outputs_];
+        for (int k = 1; k < outputs_; ++k) m = std::max(m, F[i * outputs_ + k]);
+        double s = 0;
+        for (int k = 0; k < outputs_; ++k) s += (prob[i * outputs_ + k] = std::exp(F[i * outputs_ + k] - m));
+        for (int k = 0; k < outputs_; ++k) prob[i * outputs_ + k] /= s;
+      }
+    }
+    for (int k = 0; k < outputs_; ++k) {
+      double G = 0, H = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const double q = prob[i * outputs_ + k];
+        const double target = outputs_ == 1 ? double(y[i] == 1) : double(y[i] == k);
+        g[i] = q - target;
+        h[i] = std::max(min_h, q * (1 - q));
+        G += g[i];
+        H += h[i];
+        idx[i] = i;
+      }
+      std::vector<Node> tree(1);
+      std::vector<Leaf> leaves{Leaf{0, n, 0, G, H, {}}};
+      best_split(leaves[0]);
+      while (int(leaves.size()) < p.max_leaves) {
+        size_t pick = leaves.size();
+        for (size_t l = 0; l < leaves.size(); ++l)
+          if (leaves[l].best.feature >= 0 && (pick == leaves.size() || leaves[l].best.gain > leaves[pick].best.gain))
+            pick = l;
+        if (pick == leaves.size()) break;
+        Leaf lf = leaves[pick];
+        const int f = lf.best.feature, b = lf.best.bin;
+        const size_t mid = size_t(std::partition(idx.begin() + lf.lo, idx.begin() + lf.hi,
+                                                 [&](size_t r) { return Xb[r * d + f] <= b; }) -
+                                  idx.begin());
+        Leaf L{lf.lo, mid, int(tree.size()), 0, 0, {}}, R{mid, lf.hi, int(tree.size()) + 1, 0, 0, {}};
+        for (size_t i = L.lo; i < L.hi; ++i) { L.g += g[idx[i]]; L.h += h[idx[i]]; }
+        R.g = lf.g - L.g;
+        R.h = lf.h - L.h;
+        tree[lf.node].feature = f;
+        tree[lf.node].bin = uint8_t(b);
+        tree[lf.node].left = L.node;
+        tree[lf.node].right = R.node;
+        tree.emplace_back();
+        tree.emplace_back();
+        best_split(L);
+        best_split(R);
+        leaves[pick] = L;
+        leaves.push_back(R);
+      }
+      for (const Leaf& lf : leaves) {
+        const double v = -p.learning_rate * lf.g / (lf.h + p.l2);
+        tree[lf.node].value = float(v);
+        for (size_t i = lf.lo; i < lf.hi; ++i) F[idx[i] * outputs_ + k] += v;
+      }
+      trees_.push_back(std::move(tree));
+    }
+  }
+}
+
+void GradientBoosting::margins(const float* x, double* out) const {
+  uint8_t xb[256];
+  std::vector<uint8_t> big;
+  uint8_t* bins = xb;
+  if (d_ > 256) {
+    big.resize(size_t(d_));
+    bins = big.data();
+  }
+  for (int f = 0; f < d_; ++f) bins[f] = edges_.empty() ? 0 : bin_index(edges_[f], x[f]);
+  for (int k = 0; k < outputs_; ++k) out[k] = base_.empty() ? 0.0 : base_[k];
+  for (size_t t = 0; t < trees_.size(); ++t) {
+    const std::vector<Node>& tr = trees_[t];
+    int j = 0;
+    while (tr[j].feature >= 0) j = bins[tr[j].feature] <= tr[j].bin ? tr[j].left : tr[j].right;
+    out[t % size_t(outputs_)] += tr[j].value;
+  }
+}
+
+double GradientBoosting::predict(const float* x, int k) const {
+  std::vector<double> m(static_cast<size_t>(outputs_));
+  margins(x, m.data());
+  if (outputs_ == 1) return 1.0 / (1.0 + std::exp(-m[0]));
+  const double mx = *std::max_element(m.begin(), m.end());
+  double s = 0;
+  for (double v : m) s += std::exp(v - mx);
+  return std::exp(m[size_t(k)] - mx) / s;
+}
+
+}  // namespace bio
+}  // namespace sentinel
