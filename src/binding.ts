@@ -223,8 +223,13 @@ export const KEY_RECORD_STRIDE = 7;
 export const KeyRec = { PressMs: 0, Flags: 1, MonoBucket: 2, DigraphBucket: 3, HoldMs: 4, PpMs: 5, RpMs: 6 } as const;
 /** Bits of KeyRec.Flags. */
 export const KeyFlag = { Backspace: 1, Hold: 2, Digraph: 4 } as const;
-/** Float64 values per mouse action in `actionMeta`: [type (0 MM, 1 PC, 2 DD), tStartS, tEndS]. */
-export const ACTION_META_STRIDE = 3;
+/**
+ * Float64 values per mouse action in `actionMeta`: [type (0 MM, 1 PC, 2 DD), tStartS, tEndS,
+ * device]. `device` is the collector's number of the device the action came from (0 from
+ * decodeInputEvents); a batch's `devices` events map it to the device's identity.
+ */
+export const ACTION_META_STRIDE = 4;
+export const ActionMeta = { Type: 0, TStartS: 1, TEndS: 2, Device: 3 } as const;
 
 export interface RawInputCollectorOptions {
   /** Devices opened at once (character devices, FIFOs, recordings); a failure throws (errno set). */
@@ -249,12 +254,25 @@ export interface RawDeviceEvent {
   /** Removal only: bytes of an incomplete last record (a truncated stream). */
   truncatedBytes: number;
   message: string;
+  /**
+   * 'added' / 'removed': the device's number in this collector (1, 2, ... in open order, never
+   * reused), as in the Device column of its actions' `actionMeta`; 0 for 'error'.
+   */
+  device: number;
+  /**
+   * 'added' / 'removed': what the device is, independent of its path: "bus:vvvv:pppp name" (hex,
+   * from EVIOCGID and EVIOCGNAME; printable ASCII, the name at most 64 characters) for an evdev
+   * character device, "file:<basename>" for anything else (FIFO, recording); '' for 'error'.
+   */
+  identity: string;
 }
 
 /**
- * One drained batch. Every array is new and owned by JavaScript.
- * `keys`: KEY_RECORD_STRIDE numbers per keystroke (KeyRec offsets), in press order.
- * `actions`: actionFeatures float32 per mouse action; `actionMeta`: ACTION_META_STRIDE per action.
+ * One drained batch. Every array is new and owned by JavaScript (zero-copy: its memory is the
+ * addon's drained vector, freed when the array is collected; the addon keeps no reference).
+ * `keys`: KEY_RECORD_STRIDE numbers per keystroke (KeyRec offsets), in press order; no device.
+ * `actions`: actionFeatures float32 per mouse action; `actionMeta`: ACTION_META_STRIDE per action
+ * (ActionMeta offsets). The 'added' event of an action's device is in this batch or an earlier one.
  */
 export interface RawInputBatch {
   keys: Float64Array;

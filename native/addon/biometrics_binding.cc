@@ -6,9 +6,16 @@
 //   [press_ms, flags, mono_bucket, digraph_bucket, hold_ms, pp_ms, rp_ms], flags bit 0 backspace,
 //   bit 1 hold present, bit 2 digraph present. No key code is in it.
 // - Mouse actions cross as a Float32Array of kActionFeatures per action plus a Float64Array of
-//   kActionMetaStride per action: [type, t_start_s, t_end_s].
-// - Arrays returned by drain()/decodeInputEvents() are new and owned by JavaScript (their memory
-//   is the drained vector; no second copy). Arrays passed in are read during the call only.
+//   kActionMetaStride per action: [type, t_start_s, t_end_s, device]. `device` is the
+//   collector's number of the device the action came from (0 from decodeInputEvents); the
+//   batch's `devices` events ("added", "removed") map the number to its `identity`, and the
+//   "added" of a device comes in the same batch as its first action or an earlier one. The
+//   scorer and enrollment read the device column only to check the layout (the JS side picks
+//   which devices' actions it passes).
+// - Arrays returned by drain()/decodeInputEvents() are new and owned by JavaScript: their
+//   ArrayBuffer is external memory over the drained vector itself (no second copy), freed by its
+//   finalizer when the array is collected; C++ keeps no pointer into it. Arrays passed in are
+//   read during the call only and never retained.
 //
 // Threading: the collector's reader thread calls onReady through a ThreadSafeFunction
 // (non-blocking), so JavaScript drains when there is output and never polls. enrollKeystrokes
@@ -36,7 +43,7 @@ namespace bio = sentinel::bio;
 namespace ev = sentinel::evdev;
 
 constexpr uint32_t kKeyStride = 7;
-constexpr uint32_t kActionMetaStride = 3;
+constexpr uint32_t kActionMetaStride = 4;  // type, t_start_s, t_end_s, device
 constexpr size_t kMaxDecodeBytes = 256 * 1024;  // decodeInputEvents is synchronous: keep it short
 constexpr size_t kMaxEnrollKeys = 1u << 20;
 
@@ -150,9 +157,11 @@ Napi::Object batchObject(Napi::Env env, ev::CollectorBatch& b) {
   for (size_t i = 0; i < na; i++) {
     const bio::MouseAction& a = b.actions[i].action;
     std::copy(a.f.begin(), a.f.end(), feats->begin() + long(i * bio::kActionFeatures));
-    (*meta)[i * 3] = double(a.type);
-    (*meta)[i * 3 + 1] = a.t_start;
-    (*meta)[i * 3 + 2] = a.t_end;
+    double* m = meta->data() + i * kActionMetaStride;
+    m[0] = double(a.type);
+    m[1] = a.t_start;
+    m[2] = a.t_end;
+    m[3] = double(b.actions[i].device);
   }
   o.Set("actions", ownedArray<float, Napi::Float32Array>(env, feats));
   o.Set("actionMeta", ownedArray<double, Napi::Float64Array>(env, meta));
@@ -166,6 +175,8 @@ Napi::Object batchObject(Napi::Env env, ev::CollectorBatch& b) {
     e.Set("errno", Napi::Number::New(env, d.err));
     e.Set("truncatedBytes", Napi::Number::New(env, d.truncatedBytes));
     e.Set("message", Napi::String::New(env, d.message));
+    e.Set("device", Napi::Number::New(env, d.device));
+    e.Set("identity", Napi::String::New(env, d.identity));
     devs.Set(uint32_t(i), e);
   }
   o.Set("devices", devs);
@@ -293,7 +304,7 @@ Napi::Value DecodeInputEvents(const Napi::CallbackInfo& info) {
   Napi::Object o = info[1].As<Napi::Object>();
   bio::HashKey key = loadKey(env, stringOpt(env, o, "keyPath", true));
   ev::InputAssembler as(key, decoderConfig(env, o));
-  ev::DeviceDecoder dec(&as);
+  ev::DeviceDecoder dec(&as, 0);  // no collector: device number 0
   double chunk = numberOpt(env, o, "chunkBytes", 0, 0, 1 << 20);  // >0: feed in pieces (short reads)
   const uint8_t* p = bytes.Data();
   size_t len = bytes.ElementLength();
@@ -303,6 +314,7 @@ Napi::Value DecodeInputEvents(const Napi::CallbackInfo& info) {
     dec.feed(p, len);
   }
   as.flush();
+  dec.flush();
   ev::CollectorBatch b;
   b.keys = std::move(as.keys);
   b.actions = std::move(as.actions);
@@ -453,8 +465,8 @@ class KeystrokeScorer : public Napi::ObjectWrap<KeystrokeScorer> {
 };
 
 // Mouse action rows from a caller's Float32Array (kActionFeatures per action) and Float64Array
-// meta (kActionMetaStride per action). Validated: lengths must agree, types be 0..2, features
-// finite.
+// meta (kActionMetaStride per action). Validated: lengths must agree, types be 0..2, device
+// numbers non-negative integers, features finite.
 std::vector<bio::MouseAction> actionsFrom(Napi::Env env, Napi::Value fv, Napi::Value mv) {
   if (!fv.IsTypedArray() || fv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     throwType(env, "actions must be a Float32Array of action feature rows");
@@ -464,15 +476,20 @@ std::vector<bio::MouseAction> actionsFrom(Napi::Env env, Napi::Value fv, Napi::V
   auto m = mv.As<Napi::Float64Array>();
   if (f.ElementLength() % bio::kActionFeatures) throwRange(env, "actions: length must be a multiple of the feature count");
   size_t n = f.ElementLength() / bio::kActionFeatures;
-  if (m.ElementLength() != n * kActionMetaStride) throwRange(env, "actionMeta: length must be 3 per action");
+  if (m.ElementLength() != n * kActionMetaStride)
+    throwRange(env, "actionMeta: length must be " + std::to_string(kActionMetaStride) + " per action");
   if (n > kMaxEnrollKeys) throwRange(env, "too many actions");
   std::vector<bio::MouseAction> out(n);
   for (size_t i = 0; i < n; i++) {
-    double type = m[i * 3];
+    const size_t at = i * kActionMetaStride;
+    double type = m[at];
     if (!(type == 0 || type == 1 || type == 2)) throwRange(env, "actionMeta: bad action type at index " + std::to_string(i));
+    double device = m[at + 3];
+    if (!(device >= 0 && device <= 4294967295.0) || device != std::floor(device))
+      throwRange(env, "actionMeta: bad device number at index " + std::to_string(i));
     out[i].type = bio::ActionType(uint8_t(type));
-    out[i].t_start = m[i * 3 + 1];
-    out[i].t_end = m[i * 3 + 2];
+    out[i].t_start = m[at + 1];
+    out[i].t_end = m[at + 2];
     for (int k = 0; k < bio::kActionFeatures; k++) {
       float v = f[i * bio::kActionFeatures + size_t(k)];
       if (!std::isfinite(v)) throwRange(env, "actions: non-finite feature at action " + std::to_string(i));

@@ -2,13 +2,17 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/input.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -36,7 +40,37 @@ int64_t monoUs() {
       .count();
 }
 
+// Printable ASCII only, at most kIdentityNameMax bytes: identities go to JSON, logs and the
+// profile, and a device name is whatever the device's firmware says.
+constexpr size_t kIdentityNameMax = 64;
+
+std::string printableName(const char* s, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n && s[i] && out.size() < kIdentityNameMax; i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    out.push_back(c >= 0x20 && c < 0x7f ? char(c) : '?');
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 }  // namespace
+
+std::string deviceIdentity(int fd, const std::string& path) {
+  struct stat st;
+  struct input_id id;
+  if (::fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && ::ioctl(fd, EVIOCGID, &id) == 0) {
+    char head[16];
+    std::snprintf(head, sizeof head, "%04x:%04x:%04x", unsigned(id.bustype), unsigned(id.vendor), unsigned(id.product));
+    char name[256] = {0};
+    int n = ::ioctl(fd, EVIOCGNAME(sizeof name - 1), name);
+    std::string nm = n > 0 ? printableName(name, size_t(n)) : std::string();
+    return nm.empty() ? std::string(head) : std::string(head) + " " + nm;
+  }
+  size_t slash = path.find_last_of('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  return "file:" + printableName(base.data(), base.size());
+}
 
 Collector::Collector(const CollectorOptions& opt) : opt_(opt), assembler_(opt.key, opt.decoder) {}
 
@@ -49,12 +83,7 @@ std::unique_ptr<Collector> Collector::open(const CollectorOptions& opt, std::str
       *err = openErrorMessage(p, errno);
       return nullptr;
     }
-    Device d;
-    d.path = p;
-    d.fd = fd;
-    d.decoder = std::make_unique<DeviceDecoder>(&c->assembler_);
-    c->devices_.push_back(std::move(d));
-    c->pendingDeviceEvents_.push_back({DeviceEvent::kAdded, p, 0, 0, ""});
+    c->addDevice(p, fd);
   }
   if (!opt.dir.empty() && opt.watch) {
     c->inotifyFd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -119,6 +148,18 @@ void Collector::deviceEvent(DeviceEvent ev) {
   pendingDeviceEvents_.push_back(std::move(ev));
 }
 
+void Collector::addDevice(const std::string& path, int fd) {
+  Device d;
+  d.path = path;
+  d.fd = fd;
+  d.number = nextDevice_++;
+  d.identity = deviceIdentity(fd, path);
+  d.decoder = std::make_unique<DeviceDecoder>(&assembler_, d.number);
+  DeviceEvent ev{DeviceEvent::kAdded, path, 0, 0, "", d.number, d.identity};
+  devices_.push_back(std::move(d));
+  deviceEvent(std::move(ev));
+}
+
 void Collector::openDiscovered(const std::string& name) {
   std::string path = opt_.dir + "/" + name;
   for (const Device& d : devices_)
@@ -126,20 +167,17 @@ void Collector::openDiscovered(const std::string& name) {
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
-    deviceEvent({DeviceEvent::kError, path, e, 0, openErrorMessage(path, e)});
+    deviceEvent({DeviceEvent::kError, path, e, 0, openErrorMessage(path, e), 0, ""});
     return;
   }
-  Device d;
-  d.path = path;
-  d.fd = fd;
-  d.decoder = std::make_unique<DeviceDecoder>(&assembler_);
-  devices_.push_back(std::move(d));
-  deviceEvent({DeviceEvent::kAdded, path, 0, 0, ""});
+  addDevice(path, fd);
 }
 
 void Collector::closeDevice(size_t i, int err) {
   Device& d = devices_[i];
   uint32_t partial = uint32_t(d.decoder->partialBytes());
+  // Nothing more will come from this device: its action in progress is complete.
+  d.decoder->flush();
   ::close(d.fd);
   std::string msg;
   if (err) msg = std::string("input device ") + d.path + " failed: " + std::strerror(err);
@@ -147,9 +185,9 @@ void Collector::closeDevice(size_t i, int err) {
     std::lock_guard<std::mutex> lk(mu_);
     shared_.truncatedRecords++;
   }
-  deviceEvent({DeviceEvent::kRemoved, d.path, err, partial, msg});
+  deviceEvent({DeviceEvent::kRemoved, d.path, err, partial, msg, d.number, d.identity});
   devices_.erase(devices_.begin() + long(i));
-  // With no device left nothing will complete what is in progress: emit it now.
+  // With no device left nothing will release the keys still held: emit them now.
   if (devices_.empty()) assembler_.flush();
 }
 
@@ -203,7 +241,7 @@ void Collector::run() {
     } else {
       int e = errno;
       deviceEvent({DeviceEvent::kError, opt_.dir, e, 0,
-                   "cannot list input directory " + opt_.dir + ": " + std::strerror(e)});
+                   "cannot list input directory " + opt_.dir + ": " + std::strerror(e), 0, ""});
     }
   }
   publish();
@@ -227,7 +265,9 @@ void Collector::run() {
     if (fds[0].revents) break;
     if (n == 0) {
       // Timed out: extrapolate the event clock (which may be a recording's) by the real time since.
-      assembler_.idle(lastEventUs + (monoUs() - lastEventMono));
+      const int64_t nowUs = lastEventUs + (monoUs() - lastEventMono);
+      assembler_.idle(nowUs);
+      for (Device& d : devices_) d.decoder->idle(nowUs);
       inProgress = false;
       publish();
       continue;

@@ -13,6 +13,17 @@
 // - A device ends at EOF (a FIFO's writer closed, a recording's end) or on ENODEV (unplugged):
 //   a DeviceEvent kRemoved, with the count of bytes of a truncated last record if any.
 //
+// Device numbers and identities
+// - Each device opened gets a number, 1, 2, 3, ... in open order, never reused within one
+//   Collector (a device unplugged and plugged again gets a new one). Its kAdded and kRemoved
+//   events carry the number and the identity, and every mouse action it produced carries the
+//   number (MouseActionOut::device); its kAdded is queued no later than its first action.
+// - The identity (deviceIdentity()) names the pointing device independent of its path, because
+//   a mouse model's verdict on a device it was not enrolled on carries no information: a
+//   character device is "bus:vendor:product name" from EVIOCGID and EVIOCGNAME, e.g.
+//   "0003:046d:c077 Logitech USB Optical Mouse"; anything else (a FIFO, a recording, a
+//   character device that is not evdev) is "file:<basename of the path>".
+//
 // Threads and ownership
 // - One reader thread: poll(devices, inotify fd, stop eventfd) with a timeout that lets a
 //   movement ending in a pause be emitted. It decodes, appends to a bounded output queue and
@@ -51,7 +62,14 @@ struct DeviceEvent {
   int err = 0;              // errno for kError / kRemoved by error
   uint32_t truncatedBytes = 0;  // kRemoved: bytes of an incomplete last record
   std::string message;
+  uint32_t device = 0;      // kAdded / kRemoved: the device's number (0 for kError)
+  std::string identity;     // kAdded / kRemoved: deviceIdentity() of the device ("" for kError)
 };
+
+// The identity of the open device `fd` found at `path` (see "Device numbers and identities"):
+// at most 14 + 1 + 64 bytes, printable ASCII only (other bytes become '?'). Synchronous (two
+// ioctls, or none); never fails: a character device that answers no EVIOCGID is named by path.
+std::string deviceIdentity(int fd, const std::string& path);
 
 struct CollectorBatch {
   std::vector<KeyRecordOut> keys;
@@ -92,10 +110,14 @@ class Collector {
   struct Device {
     std::string path;
     int fd = -1;
+    uint32_t number = 0;
+    std::string identity;
     std::unique_ptr<DeviceDecoder> decoder;
   };
   explicit Collector(const CollectorOptions& opt);
   void run();
+  // Adds the open `fd` as a device (number, identity, decoder) and queues its kAdded event.
+  void addDevice(const std::string& path, int fd);
   void openDiscovered(const std::string& name);
   void closeDevice(size_t i, int err);
   void publish();
@@ -105,6 +127,7 @@ class Collector {
   InputAssembler assembler_;  // reader thread only
   std::vector<Device> devices_;  // reader thread only after start()
   std::vector<DeviceEvent> pendingDeviceEvents_;  // reader thread only
+  uint32_t nextDevice_ = 1;  // open() and then the reader thread only
   int inotifyFd_ = -1;
   int stopFd_ = -1;
   std::thread thread_;

@@ -19,7 +19,7 @@ bool isKeyboardCode(uint16_t code) { return code < BTN_MISC || code >= KEY_OK; }
 }  // namespace
 
 InputAssembler::InputAssembler(const bio::HashKey& key, const DecoderConfig& cfg)
-    : cfg_(cfg), extractor_(key, cfg.keys), segmenter_(cfg.mouse) {}
+    : cfg_(cfg), extractor_(key, cfg.keys) {}
 
 void InputAssembler::key(uint16_t code, int64_t t_us, bool press) {
   if (press) {
@@ -60,34 +60,42 @@ void InputAssembler::emitReady(int64_t now_us, bool force) {
   }
 }
 
-void InputAssembler::pointer(const bio::MouseEvent& e) {
-  stats.pointerEvents++;
+void InputAssembler::idle(int64_t now_us) { emitReady(now_us, false); }
+
+void InputAssembler::breakChain() { extractor_.break_chain(); }
+
+void InputAssembler::flush() { emitReady(0, true); }
+
+DeviceDecoder::DeviceDecoder(InputAssembler* out, uint32_t device)
+    : out_(out), device_(device), segmenter_(out->config().mouse) {}
+
+void DeviceDecoder::emit() {
+  for (const bio::MouseAction& a : scratch_) out_->actions.push_back({a, device_});
+  out_->stats.actions += scratch_.size();
+  scratch_.clear();
+}
+
+void DeviceDecoder::pointer(const bio::MouseEvent& e) {
+  out_->stats.pointerEvents++;
   scratch_.clear();
   segmenter_.push(e, &scratch_);
   lastPointerT_ = e.t;
-  for (const bio::MouseAction& a : scratch_) actions.push_back({a});
-  stats.actions += scratch_.size();
+  emit();
 }
 
-void InputAssembler::idle(int64_t now_us) {
-  emitReady(now_us, false);
-  if (lastPointerT_ >= 0 && double(now_us) / 1e6 - lastPointerT_ >= cfg_.mouse.pause_s) {
+void DeviceDecoder::idle(int64_t now_us) {
+  if (lastPointerT_ >= 0 && double(now_us) / 1e6 - lastPointerT_ >= out_->config().mouse.pause_s) {
     scratch_.clear();
     segmenter_.flush(&scratch_);
-    for (const bio::MouseAction& a : scratch_) actions.push_back({a});
-    stats.actions += scratch_.size();
+    emit();
     lastPointerT_ = -1;
   }
 }
 
-void InputAssembler::breakChain() { extractor_.break_chain(); }
-
-void InputAssembler::flush() {
-  emitReady(0, true);
+void DeviceDecoder::flush() {
   scratch_.clear();
   segmenter_.flush(&scratch_);
-  for (const bio::MouseAction& a : scratch_) actions.push_back({a});
-  stats.actions += scratch_.size();
+  emit();
   lastPointerT_ = -1;
 }
 
@@ -213,7 +221,7 @@ void DeviceDecoder::endFrame(int64_t t_us) {
     e.x = posX_;
     e.y = posY_;
     e.state = bio::MouseState::kMove;
-    out_->pointer(e);
+    pointer(e);
   }
   for (const Button& b : buttons_) {
     bio::MouseEvent e;
@@ -224,7 +232,7 @@ void DeviceDecoder::endFrame(int64_t t_us) {
                : b.code == BTN_RIGHT ? bio::MouseButton::kRight
                                      : bio::MouseButton::kMiddle;
     e.state = b.press ? bio::MouseState::kPressed : bio::MouseState::kReleased;
-    out_->pointer(e);
+    pointer(e);
   }
   if (wheel_ != 0) {
     bio::MouseEvent e;
@@ -233,7 +241,7 @@ void DeviceDecoder::endFrame(int64_t t_us) {
     e.y = posY_;
     e.button = bio::MouseButton::kScroll;
     e.state = wheel_ > 0 ? bio::MouseState::kScrollUp : bio::MouseState::kScrollDown;
-    out_->pointer(e);
+    pointer(e);
   }
   relX_ = relY_ = 0;
   moved_ = haveAbs_ = false;

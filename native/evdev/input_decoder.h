@@ -18,8 +18,12 @@
 //   further than the extractor: an InputSink sees buckets and timings only.
 // - Pointer: BTN_LEFT/RIGHT/MIDDLE, REL_X/REL_Y (accumulated into a virtual position),
 //   ABS_X/ABS_Y (device units, used as positions), REL_WHEEL. Each SYN_REPORT frame becomes at
-//   most one motion event plus its button and wheel events, fed to bio::ActionSegmenter. No
-//   absolute screen position is kept beyond the action in progress.
+//   most one motion event plus its button and wheel events, fed to the DEVICE'S OWN
+//   bio::ActionSegmenter: two pointers moving at once never make one action, and every action
+//   is attributed to the device it came from (MouseActionOut::device, the number the caller
+//   gave the decoder). No absolute screen position is kept beyond the action in progress.
+// - Keys of every device share one InputAssembler (one keyboard state and digraph chain per
+//   session); keystrokes carry no device.
 // - Times are the kernel's event timestamps (µs). Not internally synchronised.
 #pragma once
 
@@ -41,6 +45,7 @@ struct KeyRecordOut {
 
 struct MouseActionOut {
   bio::MouseAction action;
+  uint32_t device = 0;  // the DeviceDecoder's device number (0: decodeInputEvents, no collector)
 };
 
 struct DecodeStats {
@@ -61,16 +66,16 @@ struct DecoderConfig {
   bio::SegmenterConfig mouse;
 };
 
-// The keyboard and pointer state shared by every device of one user session. Owns the
-// extractor and segmenter; appends what it completes to the output vectors.
+// The keyboard state shared by every device of one user session, and the outputs: owns the
+// keystroke extractor; appends completed keystrokes and (from the DeviceDecoders) mouse actions
+// to the output vectors. Pointer state is per device (DeviceDecoder).
 class InputAssembler {
  public:
   InputAssembler(const bio::HashKey& key, const DecoderConfig& cfg);
 
   void key(uint16_t code, int64_t t_us, bool press);
-  void pointer(const bio::MouseEvent& e);
-  // Called when no input arrived for a while (the collector's poll timeout): a movement that
-  // ended in a pause becomes an MM action, and a press whose release never came is emitted.
+  // Called when no input arrived for a while (the collector's poll timeout): a press whose
+  // release never came is emitted. (Each DeviceDecoder::idle does the same for its pointer.)
   void idle(int64_t now_us);
   void breakChain();
   // Newest kernel timestamp seen in any well-formed record (µs; 0 before the first).
@@ -78,8 +83,9 @@ class InputAssembler {
     if (t_us > lastEventUs_) lastEventUs_ = t_us;
   }
   int64_t lastEventUs() const { return lastEventUs_; }
-  // End of all input: emit whatever is in progress.
+  // End of all input: emit every keystroke still waiting for its release.
   void flush();
+  const DecoderConfig& config() const { return cfg_; }
 
   std::vector<KeyRecordOut> keys;
   std::vector<MouseActionOut> actions;
@@ -95,25 +101,38 @@ class InputAssembler {
 
   DecoderConfig cfg_;
   bio::KeystrokeExtractor extractor_;
-  bio::ActionSegmenter segmenter_;
   std::deque<Pending> pending_;
-  std::vector<bio::MouseAction> scratch_;
-  double lastPointerT_ = -1;
   int64_t lastEventUs_ = 0;
 };
 
+// One device's decoder: framing, pointer state and its own action segmenter. `device` is the
+// number its actions carry (the collector's per-device number). Not copyable (holds a pointer
+// to the assembler, which must outlive it).
 class DeviceDecoder {
  public:
-  explicit DeviceDecoder(InputAssembler* out) : out_(out) {}
+  DeviceDecoder(InputAssembler* out, uint32_t device);
+  DeviceDecoder(const DeviceDecoder&) = delete;
+  DeviceDecoder& operator=(const DeviceDecoder&) = delete;
   void feed(const uint8_t* data, size_t len);
+  // No input for a while: a movement of this device that ended in a pause becomes an action.
+  void idle(int64_t now_us);
+  // This device ended: emit its action in progress, if any.
+  void flush();
   // Bytes of an incomplete record held back (a device that ends here had a truncated record).
   size_t partialBytes() const { return partialLen_; }
+  uint32_t device() const { return device_; }
 
  private:
   void record(const uint8_t* rec);
   void endFrame(int64_t t_us);
+  void pointer(const bio::MouseEvent& e);
+  void emit();  // moves scratch_ into the assembler's actions, tagged with device_
 
   InputAssembler* out_;
+  uint32_t device_;
+  bio::ActionSegmenter segmenter_;
+  std::vector<bio::MouseAction> scratch_;
+  double lastPointerT_ = -1;  // s; -1: no movement in progress
   uint8_t partial_[64];
   size_t partialLen_ = 0;
   // Frame in progress (between SYN_REPORTs).

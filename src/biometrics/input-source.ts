@@ -9,6 +9,10 @@
  * - Asynchronous: `start()` returns at once; `onBatch` is called on the JS thread whenever the
  *   reader thread has output (woken by a ThreadSafeFunction, never polled).
  * - Buffer ownership: every array of an `InputBatch` is new and owned by the receiver.
+ * - Devices: every mouse action names its device by number (ActionMeta.Device); `onBatch` also
+ *   gets the identities of the devices by number (docs/biometrics.md, "evdev collector"). The
+ *   table holds every device open or named in the batch; a removed device leaves it after the
+ *   callback of the batch that removed it returns.
  * - The constructor throws SentinelError: SENTINEL_E_INPUT_PERMISSION when a device may not be
  *   read (EACCES/EPERM), SENTINEL_E_INPUT_DEVICE for any other open failure or a missing input
  *   directory, SENTINEL_E_BIO_KEY for an unsafe key file, SENTINEL_E_INVALID_ARGUMENT for bad
@@ -32,6 +36,8 @@ export type InputSourceOptions = RawInputCollectorOptions;
 export type InputBatch = RawInputBatch;
 export type DeviceEvent = RawDeviceEvent;
 export type InputSourceStats = RawInputCollectorStats;
+/** Device identities by the collector's device number (ActionMeta.Device of an action). */
+export type DeviceIdentities = ReadonlyMap<number, string>;
 
 const EACCES = 13;
 const EPERM = 1;
@@ -54,6 +60,7 @@ export class InputSource {
   private readonly raw: RawInputCollector;
   private started = false;
   private stopped = false;
+  private readonly deviceIds = new Map<number, string>();
 
   constructor(options: InputSourceOptions) {
     const paths = (options.paths ?? []).map((p, i) => checkPath(`paths[${i}]`, p));
@@ -85,13 +92,29 @@ export class InputSource {
     }
   }
 
-  /** Starts the reader thread; `onBatch` receives every batch on the JS thread. */
-  start(onBatch: (batch: InputBatch) => void): void {
+  /**
+   * Starts the reader thread; `onBatch` receives every batch on the JS thread, with the
+   * identities of the devices its actions name.
+   */
+  start(onBatch: (batch: InputBatch, identities: DeviceIdentities) => void): void {
     if (this.started) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', 'input source already started');
     this.started = true;
     this.raw.start(() => {
-      for (let b = this.raw.drain(); b; b = this.raw.drain()) onBatch(b);
+      for (let b = this.raw.drain(); b; b = this.raw.drain()) {
+        this.noteAdded(b);
+        onBatch(b, this.deviceIds);
+        for (const d of b.devices) if (d.kind === 'removed') this.deviceIds.delete(d.device);
+      }
     });
+  }
+
+  /** Identities of the open devices (and of those named by the batch `stop` returned). */
+  get identities(): DeviceIdentities {
+    return this.deviceIds;
+  }
+
+  private noteAdded(b: InputBatch): void {
+    for (const d of b.devices) if (d.kind === 'added' || d.kind === 'removed') this.deviceIds.set(d.device, d.identity);
   }
 
   stats(): InputSourceStats {
@@ -103,7 +126,9 @@ export class InputSource {
     if (this.stopped) return null;
     this.stopped = true;
     this.raw.stop();
-    return this.raw.drain();
+    const rest = this.raw.drain();
+    if (rest) this.noteAdded(rest);
+    return rest;
   }
 }
 

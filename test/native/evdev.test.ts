@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { addon, KEY_RECORD_STRIDE, KeyFlag, KeyRec, ACTION_META_STRIDE, type RawInputBatch } from '../../src/binding.js';
+import { addon, KEY_RECORD_STRIDE, KeyFlag, KeyRec, ACTION_META_STRIDE, ActionMeta, type RawInputBatch } from '../../src/binding.js';
 import { InputSource, type InputBatch } from '../../src/biometrics/input-source.js';
 import { catchError } from '../support/catch-error.js';
 import { cleanupStack } from '../support/cleanups.js';
@@ -23,6 +23,7 @@ import {
   encodeInputEvents,
   keyEvents,
   mouseMove,
+  mouseSession,
   type RawInput,
 } from '../support/input-events.js';
 
@@ -150,6 +151,10 @@ describe('decodeInputEvents (synchronous decoder)', () => {
     expect(out.actionMeta[ACTION_META_STRIDE]).toBe(1); // PC
     expect(f(1, 'chord_px')).toBeCloseTo(196, 0); // 200 px in 50 frames, first frame 4 px in
     expect(f(1, 'hold_s')).toBeCloseTo(0.09, 3);
+    // The synchronous decoder has no collector device: device number 0.
+    expect(out.actionMeta[ActionMeta.Device]).toBe(0);
+    expect(out.actionMeta[ACTION_META_STRIDE + ActionMeta.Device]).toBe(0);
+    expect(addon().biometricsConstants().actionMetaStride).toBe(ACTION_META_STRIDE);
   });
 });
 
@@ -238,6 +243,99 @@ describe('InputCollector (reader thread)', () => {
     expect(keysOf(all).length).toBe(3 * KEY_RECORD_STRIDE);
     // A non-device name in the directory is not opened.
     expect(all.flatMap((b) => b.devices).every((e) => path.basename(e.path).startsWith('event'))).toBe(true);
+  });
+
+  it('attributes each mouse action to its own device, segmented apart, and names devices by identity', async () => {
+    const d = tempDir();
+    const keyPath = path.join(d, 'bio.key');
+    const [fifoA, fifoB] = [path.join(d, 'mouse-a'), path.join(d, 'mouse-b')];
+    execFileSync('mkfifo', [fifoA]);
+    execFileSync('mkfifo', [fifoB]);
+    // Two people's mice over the same stretch of time: one shared segmenter would glue or cut
+    // their movements; one per device gives exactly what each stream decodes to on its own.
+    const bytesA = encodeInputEvents(mouseSession(1, 6, 1_000_000, 3));
+    const bytesB = encodeInputEvents(mouseSession(2, 6, 1_000_000, 4));
+    expect(Math.max(bytesA.length, bytesB.length)).toBeLessThan(60_000); // fits a pipe: the non-blocking writes below cannot stall
+    const src = new InputSource({ paths: [fifoA, fifoB], keyPath });
+    cleanups.push(() => void src.stop());
+    const seen = new Map<number, string>();
+    const unidentified: number[] = []; // devices named by an action before their batch identified them
+    const all: InputBatch[] = [];
+    const got = new Promise<void>((resolve) => {
+      src.start((b, ids) => {
+        all.push(b);
+        for (const [n, id] of ids) seen.set(n, id);
+        for (let i = 0; i < b.actionMeta.length / ACTION_META_STRIDE; i++) {
+          const dev = b.actionMeta[i * ACTION_META_STRIDE + ActionMeta.Device] as number;
+          if (!ids.has(dev)) unidentified.push(dev);
+        }
+        if (removedCount(all) === 2) resolve();
+      });
+    });
+    const fdA = openSync(fifoA, constants.O_WRONLY | constants.O_NONBLOCK);
+    const fdB = openSync(fifoB, constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      for (let at = 0; at < Math.max(bytesA.length, bytesB.length); at += 2400) {
+        if (at < bytesA.length) writeSync(fdA, bytesA.subarray(at, Math.min(bytesA.length, at + 2400)));
+        if (at < bytesB.length) writeSync(fdB, bytesB.subarray(at, Math.min(bytesB.length, at + 2400)));
+      }
+    } finally {
+      closeSync(fdA);
+      closeSync(fdB);
+    }
+    await got;
+    expect(unidentified).toEqual([]);
+    const events = all.flatMap((b) => b.devices);
+    const added = events.filter((e) => e.kind === 'added');
+    expect(added.map((e) => [e.path, e.identity])).toEqual([
+      [fifoA, 'file:mouse-a'],
+      [fifoB, 'file:mouse-b'],
+    ]);
+    const [numA, numB] = added.map((e) => e.device);
+    expect(numA).toBeGreaterThan(0);
+    expect(numB).not.toBe(numA);
+    for (const e of events.filter((x) => x.kind === 'removed')) expect(e.identity).toBe(e.device === numA ? 'file:mouse-a' : 'file:mouse-b');
+    expect(seen.get(numA as number)).toBe('file:mouse-a');
+    const nf = addon().biometricsConstants().actionFeatures;
+    const rowsOf = (device: number): { meta: number[][]; feats: number[][] } => {
+      const meta: number[][] = [];
+      const feats: number[][] = [];
+      for (const b of all) {
+        for (let i = 0; i < b.actionMeta.length / ACTION_META_STRIDE; i++) {
+          const m = Array.from(b.actionMeta.subarray(i * ACTION_META_STRIDE, (i + 1) * ACTION_META_STRIDE));
+          if (m[ActionMeta.Device] !== device) continue;
+          meta.push(m.slice(0, ActionMeta.Device));
+          feats.push(Array.from(b.actions.subarray(i * nf, (i + 1) * nf)));
+        }
+      }
+      return { meta, feats };
+    };
+    const alone = (bytes: Buffer): { meta: number[][]; feats: number[][] } => {
+      const out = addon().decodeInputEvents(bytes, { keyPath });
+      const n = out.actionMeta.length / ACTION_META_STRIDE;
+      return {
+        meta: Array.from({ length: n }, (_, i) => Array.from(out.actionMeta.subarray(i * ACTION_META_STRIDE, i * ACTION_META_STRIDE + ActionMeta.Device))),
+        feats: Array.from({ length: n }, (_, i) => Array.from(out.actions.subarray(i * nf, (i + 1) * nf))),
+      };
+    };
+    const [a, b] = [rowsOf(numA as number), rowsOf(numB as number)];
+    expect(a.meta.length).toBeGreaterThanOrEqual(4);
+    expect(b.meta.length).toBeGreaterThanOrEqual(4);
+    expect(a).toEqual(alone(bytesA));
+    expect(b).toEqual(alone(bytesB));
+    const total = all.reduce((n, x) => n + x.actionMeta.length / ACTION_META_STRIDE, 0);
+    expect(total).toBe(a.meta.length + b.meta.length); // no action without one of the two devices
+    // After the batch that removed them, the devices leave the identity table.
+    expect(src.identities.size).toBe(0);
+  });
+
+  it('names a character device that is not evdev by its path', async () => {
+    const keyPath = path.join(tempDir(), 'bio.key');
+    const src = new InputSource({ paths: ['/dev/null'], keyPath }); // a character device; EVIOCGID fails; reads EOF at once
+    cleanups.push(() => void src.stop());
+    const all = await collectUntil(src, (a) => removedCount(a) === 1);
+    const added = all.flatMap((b) => b.devices).find((e) => e.kind === 'added');
+    expect(added).toMatchObject({ path: '/dev/null', identity: 'file:null' });
   });
 
   it('refuses a missing device, a missing directory and an unsafe key with clear codes', () => {
