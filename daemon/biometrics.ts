@@ -11,17 +11,25 @@
  *   command is logged with SENTINEL_E_LOCK_FAILED.
  * - Nothing from the input is logged or stored beyond scores, states and counts.
  * - Collector drops (full queue) become audit `drops` rows (hop "input") as they rise.
+ * - Pointer devices (`mouseDevices`, default 'enrolled'): a mouse action from a device whose
+ *   identity is not among the profile's `mouse.devices` is not scored, because the mouse model's
+ *   verdict on a device it was not enrolled on carries no information (a genuine user's new
+ *   mouse would look like an impostor). Such actions are counted; the first action of each such
+ *   identity is logged and audited once as a `notify` on the session subject. A profile without
+ *   `mouse.devices` (enrolled before they were recorded) scores every device.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AuditStore } from '../src/audit/store.js';
 import type { ActionRecord, TransitionRecord } from '../src/audit/records.js';
-import { InputSource, inputUnavailableReason, type InputBatch } from '../src/biometrics/input-source.js';
+import { InputSource, inputUnavailableReason, type DeviceIdentities, type InputBatch } from '../src/biometrics/input-source.js';
+import { selectActions } from '../src/biometrics/input-batch.js';
 import { KeystrokeStream } from '../src/biometrics/keystroke-model.js';
 import { MouseStream } from '../src/biometrics/mouse-model.js';
 import { keyFingerprint, loadProfile, saveProfile, type BioProfile } from '../src/biometrics/profile-file.js';
 import { AppModality, type AppModalityConfig } from './app-modality.js';
+import type { MouseDevicesPolicy } from './config.js';
 import { SessionMonitor, type ModalityStatus } from '../src/biometrics/session-monitor.js';
 import { SentinelError } from '../src/errors.js';
 import { stateName } from '../src/scoring/scorer.js';
@@ -48,10 +56,26 @@ export interface BiometricsConfig {
   sessionUid: number;
   /** Score a keystroke window every this many keystrokes (0: a quarter of the window). */
   stride: number;
+  /**
+   * Which pointing devices the mouse model scores: 'enrolled' (those in the profile's
+   * `mouse.devices`; every device when the profile lists none) or 'any'.
+   */
+  mouseDevices: MouseDevicesPolicy;
   emaAlpha: number;
   silentAfterMs: number;
   policy: Partial<TrustPolicy>;
   app: AppModalityConfig;
+}
+
+/** The mouse modality's pointing devices, as /v1/status shows them. */
+export interface PointerDevicesStatus {
+  policy: MouseDevicesPolicy;
+  /** The profile's enrolled identities; null when every device is scored (policy 'any', or a profile without `mouse.devices`). */
+  enrolled: string[] | null;
+  /** Mouse actions not scored because their device is not enrolled. */
+  unenrolledActions: number;
+  /** Each unenrolled identity seen, with its count of actions not scored. */
+  unenrolled: { identity: string; actions: number }[];
 }
 
 export interface BiometricsStatus {
@@ -66,6 +90,7 @@ export interface BiometricsStatus {
   windowsScored: number;
   blocksScored: number;
   locks: number;
+  pointerDevices: PointerDevicesStatus;
   input: Record<string, number | boolean> | null;
   app: { on: boolean; reason: string | null; model: boolean; visits: number; windowsScored: number; learned: number; dropped: number };
 }
@@ -99,6 +124,11 @@ export class BiometricsService {
   private locks = 0;
   private lastDropped = 0;
   private readonly pendingActions = new Set<Promise<void>>();
+  /** Identities whose mouse actions are scored; null: every device's. */
+  private enrolledPointers: ReadonlySet<string> | null = null;
+  /** Actions not scored, per unenrolled identity (insertion order: first seen first). */
+  private readonly unenrolledPointers = new Map<string, number>();
+  private unenrolledActions = 0;
 
   /** uid of the session's user (from the configuration or the profile's user name), or -1 unknown. */
   private uid = -1;
@@ -166,6 +196,7 @@ export class BiometricsService {
     if (profile.keystroke) this.keystrokes = new KeystrokeStream(profile.keystroke.bytes, this.cfg.stride > 0 ? this.cfg.stride : undefined);
     const m = profile.mouse;
     if (m) this.mouse = new MouseStream(m.bytes, m.threshold as number, m.genuineSd as number, m.window);
+    this.enrolledPointers = m && this.cfg.mouseDevices === 'enrolled' && m.devices ? new Set(m.devices) : null;
     this.monitor = new SessionMonitor({
       subjectId: SESSION_SUBJECT_ID,
       policy: this.cfg.policy,
@@ -178,7 +209,7 @@ export class BiometricsService {
       this.log.info({ 'event.action': 'input_modality_off', reason: inputWhy }, inputWhy);
     } else {
       this.source = new InputSource({ paths: this.cfg.devices, ...(dir ? { dir } : {}), keyPath: this.cfg.keyPath });
-      this.source.start((b) => this.onBatch(b));
+      this.source.start((b, ids) => this.onBatch(b, ids));
     }
     this.startApp(profile);
     if (inputWhy && this.app?.offReason) {
@@ -189,7 +220,15 @@ export class BiometricsService {
       return;
     }
     this.log.info(
-      { 'event.action': 'biometrics_on', user: profile.user, inputDir: dir ?? null, devices: this.cfg.devices.length, keystroke: this.keystrokes !== null, mouse: this.mouse !== null },
+      {
+        'event.action': 'biometrics_on',
+        user: profile.user,
+        inputDir: dir ?? null,
+        devices: this.cfg.devices.length,
+        keystroke: this.keystrokes !== null,
+        mouse: this.mouse !== null,
+        mouseDevices: this.enrolledPointers ? [...this.enrolledPointers] : 'any',
+      },
       `continuous authentication on for ${profile.user}`,
     );
   }
@@ -230,10 +269,16 @@ export class BiometricsService {
     return dirWhy && this.cfg.devices.length === 0 ? dirWhy : null;
   }
 
-  private onBatch(b: InputBatch): void {
+  private onBatch(b: InputBatch, identities: DeviceIdentities): void {
     const now = Date.now();
     for (const d of b.devices) {
-      const fields = { 'event.action': `input_device_${d.kind}`, 'device.path': d.path, errno: d.errno || undefined, truncatedBytes: d.truncatedBytes || undefined };
+      const fields = {
+        'event.action': `input_device_${d.kind}`,
+        'device.path': d.path,
+        'device.identity': d.identity || undefined,
+        errno: d.errno || undefined,
+        truncatedBytes: d.truncatedBytes || undefined,
+      };
       if (d.kind === 'error') this.log.warn({ ...fields, 'error.code': d.errno === 13 || d.errno === 1 ? 'SENTINEL_E_INPUT_PERMISSION' : 'SENTINEL_E_INPUT_DEVICE' }, d.message);
       else this.log.info(fields, `input device ${d.kind}: ${d.path}`);
     }
@@ -247,7 +292,8 @@ export class BiometricsService {
       }
     }
     if (this.mouse && this.monitor && b.actionMeta.length) {
-      for (const p of this.mouse.push(b.actions, b.actionMeta)) {
+      const scored = this.scoredPointerActions(b, identities, now, actions);
+      for (const p of this.mouse.push(scored.actions, scored.actionMeta)) {
         this.blocksScored++;
         const t = this.monitor.observe('mouse', p, now);
         if (t) this.onTransition(t, transitions, actions);
@@ -258,6 +304,30 @@ export class BiometricsService {
     if (drops.length) this.log.warn({ 'error.code': 'SENTINEL_E_ALERT_DROPPED', hop: 'input', count: dropped - this.lastDropped }, 'input collector dropped outputs (queue full)');
     this.lastDropped = dropped;
     if (transitions.length || actions.length || drops.length) this.audit.writeTick({ transitions, actions, drops });
+  }
+
+  /**
+   * The batch's mouse actions from enrolled devices (all of them when every device is scored).
+   * The others are counted; the first sighting of each unenrolled identity is logged and
+   * audited (a `notify` appended to `actions`).
+   */
+  private scoredPointerActions(b: InputBatch, identities: DeviceIdentities, now: number, actions: ActionRecord[]): { actions: Float32Array; actionMeta: Float64Array } {
+    const enrolled = this.enrolledPointers;
+    if (!enrolled) return b;
+    // A number the table does not know cannot be shown to be an enrolled device.
+    const identityOf = (n: number): string => identities.get(n) ?? `unknown device ${n}`;
+    const sel = selectActions(b.actions, b.actionMeta, (n) => enrolled.has(identityOf(n)));
+    for (const [n, count] of sel.refused) {
+      const identity = identityOf(n);
+      this.unenrolledActions += count;
+      const before = this.unenrolledPointers.get(identity);
+      this.unenrolledPointers.set(identity, (before ?? 0) + count);
+      if (before !== undefined) continue;
+      const reason = `pointer device not enrolled: ${identity}; run sentinel enroll to add it`;
+      this.log.warn({ 'event.action': 'pointer_device_unenrolled', 'device.identity': identity, user: this.user }, reason);
+      actions.push({ atMs: now, subjectId: SESSION_SUBJECT_ID, action: 'notify', target: `session ${this.user ?? ''}`, result: 'logged', detail: { reason, device: identity } });
+    }
+    return sel;
   }
 
   private onTransition(t: Transition, transitions: TransitionRecord[], actions: ActionRecord[]): void {
@@ -365,6 +435,12 @@ export class BiometricsService {
       windowsScored: this.windowsScored,
       blocksScored: this.blocksScored,
       locks: this.locks,
+      pointerDevices: {
+        policy: this.cfg.mouseDevices,
+        enrolled: this.enrolledPointers ? [...this.enrolledPointers] : null,
+        unenrolledActions: this.unenrolledActions,
+        unenrolled: [...this.unenrolledPointers].map(([identity, n]) => ({ identity, actions: n })),
+      },
       input: st ? { ...st } : null,
       app: {
         on: this.app !== null && this.app.offReason === null,
@@ -381,7 +457,7 @@ export class BiometricsService {
   /** Stops the collector, scores what it still held, and waits for running lock commands. */
   async stop(): Promise<void> {
     const rest = this.source?.stop();
-    if (rest) this.onBatch(rest);
+    if (rest && this.source) this.onBatch(rest, this.source.identities);
     await this.app?.stop();
     await Promise.all([...this.pendingActions]);
   }

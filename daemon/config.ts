@@ -28,6 +28,10 @@ export interface SentinelConfig {
   biometrics: BiometricsConfig;
 }
 
+/** Values of `biometrics.mouseDevices`: score the enrolled pointing devices only, or any. */
+export const MOUSE_DEVICES_POLICIES = ['enrolled', 'any'] as const;
+export type MouseDevicesPolicy = (typeof MOUSE_DEVICES_POLICIES)[number];
+
 /** The checkout root (holds binding.gyp), or undefined when installed elsewhere. */
 export function projectRoot(): string | undefined {
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -68,6 +72,7 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       restrictProcesses: true,
       sessionUid: -1,
       stride: 0,
+      mouseDevices: 'enrolled',
       emaAlpha: 0.5,
       silentAfterMs: 120_000,
       policy: {},
@@ -168,6 +173,9 @@ function validate(c: SentinelConfig): void {
   if (!Number.isInteger(b.stride) || b.stride < 0) fail('biometrics.stride', 'must be an integer >= 0');
   if (!(b.emaAlpha > 0 && b.emaAlpha <= 1)) fail('biometrics.emaAlpha', 'must be in (0, 1]');
   if (!(b.silentAfterMs > 0)) fail('biometrics.silentAfterMs', 'must be > 0');
+  if (!(MOUSE_DEVICES_POLICIES as readonly string[]).includes(b.mouseDevices)) {
+    fail('biometrics.mouseDevices', `must be ${MOUSE_DEVICES_POLICIES.map((p) => `"${p}"`).join(' or ')}, got ${JSON.stringify(b.mouseDevices)}`);
+  }
   const a = b.app;
   for (const k of ['learnAfter', 'window', 'stride'] as const) {
     if (!Number.isInteger(a[k]) || a[k] < 1) fail(`biometrics.app.${k}`, 'must be an integer >= 1');

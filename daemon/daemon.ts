@@ -163,6 +163,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       gauges['session_windows_scored{modality="mouse"}'] = b.blocksScored;
       gauges['session_windows_scored{modality="app"}'] = b.app.windowsScored;
       gauges['session_locks'] = b.locks;
+      gauges['session_unenrolled_pointer_actions'] = b.pointerDevices.unenrolledActions;
       gauges['input_dropped'] = Number(b.input?.['dropped'] ?? 0);
       gauges['input_malformed_records'] = Number(b.input?.['malformed'] ?? 0);
       gauges['app_changes_dropped'] = b.app.dropped;

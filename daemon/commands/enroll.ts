@@ -9,13 +9,16 @@
  * every device given with `--device` has ended (a recording's end, a FIFO's writer closing). A
  * modality with too little input is skipped (said on stderr and in the summary); when neither
  * can be enrolled the command fails with SENTINEL_E_BIO_ENROLL and writes nothing.
+ *
+ * The mouse modality records the identities of the pointing devices its actions came from
+ * (`mouse.devices`); the daemon scores only those devices' actions (`biometrics.mouseDevices`).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
-import { InputSource, type InputBatch } from '../../src/biometrics/input-source.js';
-import { concatFloat32 } from '../../src/biometrics/input-batch.js';
+import { InputSource, type DeviceIdentities, type InputBatch } from '../../src/biometrics/input-source.js';
+import { actionDevices, concatFloat32 } from '../../src/biometrics/input-batch.js';
 import { concatKeyRecords, enrollKeystrokeProfile, keyRecordCount, KeystrokeStream, DEFAULT_ENROLL_FRR, DEFAULT_KEYSTROKE_WINDOW } from '../../src/biometrics/keystroke-model.js';
 import { keyFingerprint, saveProfile, type ModalityProfile } from '../../src/biometrics/profile-file.js';
 import { actionCount, DEFAULT_MOUSE_BLOCK, enrollMouseProfile, loadMousePopulation } from '../../src/biometrics/mouse-model.js';
@@ -41,6 +44,8 @@ interface Collected {
   keys: Float64Array;
   actions: Float32Array;
   actionMeta: Float64Array;
+  /** Identities of the devices the collected actions came from, in order of first action. */
+  pointerDevices: string[];
 }
 
 /** Collects until both targets are met, or every given device has ended (when no directory is watched). */
@@ -51,10 +56,13 @@ function collect(source: InputSource, wantKeys: number, wantActions: number, dev
   let haveKeys = 0;
   let haveActions = 0;
   let ended = 0;
+  // Device numbers are never reused by one collector, so this keeps every device ever seen.
+  const identities = new Map<number, string>();
   return new Promise((resolve) => {
     let done = false;
-    source.start((b: InputBatch) => {
+    source.start((b: InputBatch, ids: DeviceIdentities) => {
       if (done) return;
+      for (const [n, id] of ids) identities.set(n, id);
       if (b.keys.length) {
         keys.push(b.keys);
         haveKeys += keyRecordCount(b.keys);
@@ -72,10 +80,12 @@ function collect(source: InputSource, wantKeys: number, wantActions: number, dev
         done = true;
         const nf = addon().biometricsConstants().actionFeatures;
         const na = Math.min(haveActions, wantActions || haveActions);
+        const actionMeta = concatKeyRecords(metas).subarray(0, na * ACTION_META_STRIDE);
         resolve({
           keys: concatKeyRecords(keys).subarray(0, Math.min(haveKeys, wantKeys || haveKeys) * KEY_RECORD_STRIDE),
           actions: concatFloat32(acts).subarray(0, na * nf),
-          actionMeta: concatKeyRecords(metas).subarray(0, na * ACTION_META_STRIDE),
+          actionMeta,
+          pointerDevices: [...new Set(actionDevices(actionMeta).map((n) => identities.get(n) ?? `unknown:${n}`))],
         });
       }
     });
@@ -134,7 +144,7 @@ export function registerEnroll(program: Command): void {
       if (opts.actions > 0) {
         try {
           const m = await enrollMouseProfile(got.actions, got.actionMeta, loadMousePopulation(cfg.modelsDir), { blockActions: opts.block, frr: opts.frr });
-          mouse = { bytes: m.bytes, samples: nActions, window: opts.block, frr: opts.frr, threshold: m.threshold, genuineSd: m.genuineSd };
+          mouse = { bytes: m.bytes, samples: nActions, window: opts.block, frr: opts.frr, threshold: m.threshold, genuineSd: m.genuineSd, devices: got.pointerDevices };
         } catch (err) {
           skipped['mouse'] = (err as Error).message;
         }
@@ -157,7 +167,7 @@ export function registerEnroll(program: Command): void {
           keystrokes: nKeys,
           actions: nActions,
           keystroke: ks ? { window: ks.window, enrollmentWindows: ks.enrollmentWindows, threshold: ks.threshold, genuineSd: ks.genuineSd } : null,
-          mouse: mouse ? { block: mouse.window, threshold: mouse.threshold, genuineSd: mouse.genuineSd } : null,
+          mouse: mouse ? { block: mouse.window, threshold: mouse.threshold, genuineSd: mouse.genuineSd, devices: mouse.devices } : null,
           skipped,
         }) + '\n',
       );

@@ -20,6 +20,7 @@ interface SessionStatus {
   score: number;
   modalities: { modality: string; live: boolean }[];
   app?: { on: boolean; reason: string | null };
+  pointerDevices?: { unenrolledActions: number; unenrolled: { identity: string; actions: number }[] };
 }
 
 /** One line on the user-session subject: its state and live modalities, or why it is off. */
@@ -28,7 +29,9 @@ function sessionLine(b: SessionStatus | undefined): string {
   if (!b.on) return `session     off: ${b.reason ?? 'unknown'}`;
   const live = b.modalities.filter((m) => m.live).map((m) => m.modality);
   const app = b.app && !b.app.on && b.app.reason ? `; ${b.app.reason}` : '';
-  return `session     ${b.user ?? ''} ${b.state} (score ${b.score.toFixed(3)}; live: ${live.length ? live.join(', ') : 'none'}${app})`;
+  const un = b.pointerDevices?.unenrolled ?? [];
+  const pointers = un.length ? `; not scored, pointer device not enrolled: ${un.map((u) => `${u.identity} (${u.actions} actions)`).join(', ')}` : '';
+  return `session     ${b.user ?? ''} ${b.state} (score ${b.score.toFixed(3)}; live: ${live.length ? live.join(', ') : 'none'}${app}${pointers})`;
 }
 
 export function registerStatus(program: Command): void {

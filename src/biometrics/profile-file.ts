@@ -3,9 +3,11 @@
  * (temporary file, fsync, rename).
  *
  * It holds per-bucket timing statistics (keyed-hash buckets, never key codes) and the per-user
- * calibration; nothing from which a typed text could be read back (docs/privacy.md). Buckets are
- * only meaningful with the host key they were made with, so the file records the key's sha256
- * and loading refuses a profile made under another key.
+ * calibration, and the identities (bus, vendor and product ids and name, or a recording's file
+ * name) of the pointing devices the mouse model was enrolled on; nothing from which a typed text
+ * could be read back (docs/privacy.md). Buckets are only meaningful with the host key they were
+ * made with, so the file records the key's sha256 and loading refuses a profile made under
+ * another key.
  *
  * Synchronous (small files, read once at start-up or written once by `sentinel enroll`). Throws
  * SentinelError SENTINEL_E_BIO_PROFILE for a missing, unreadable, malformed, tampered or
@@ -30,6 +32,12 @@ export interface ModalityProfile {
   /** Calibrated threshold and genuine spread, for modalities whose native profile lacks them (mouse). */
   threshold?: number;
   genuineSd?: number;
+  /**
+   * Mouse: identities of the pointing devices the enrolled actions came from (the collector's
+   * "bus:vvvv:pppp name" or "file:<basename>"). Absent in profiles written before devices were
+   * recorded: then every device is scored.
+   */
+  devices?: string[];
 }
 
 export interface BioProfile {
@@ -48,6 +56,7 @@ interface ModalityJson {
   frr: number;
   threshold?: number;
   genuineSd?: number;
+  devices?: string[];
   sha256: string;
   data: string;
 }
@@ -76,6 +85,7 @@ export function saveProfile(file: string, p: BioProfile): void {
     frr: m.frr,
     ...(m.threshold === undefined ? {} : { threshold: m.threshold }),
     ...(m.genuineSd === undefined ? {} : { genuineSd: m.genuineSd }),
+    ...(m.devices === undefined ? {} : { devices: [...m.devices] }),
     sha256: sha256(m.bytes),
     data: Buffer.from(m.bytes).toString('base64'),
   });
@@ -118,6 +128,14 @@ function modality(file: string, name: string, v: unknown): ModalityProfile | und
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isFinite(v)) bad(file, `${name}.${k} must be a finite number`);
     out[k] = v;
+  }
+  const devices = m['devices'];
+  if (devices !== undefined) {
+    // An empty list would silently stop scoring every device: refused like a malformed one.
+    if (!Array.isArray(devices) || devices.length === 0 || !devices.every((d): d is string => typeof d === 'string' && d.length > 0)) {
+      bad(file, `${name}.devices must be a non-empty array of non-empty strings (device identities), got ${String(JSON.stringify(devices)).slice(0, 200)}`);
+    }
+    out.devices = devices;
   }
   return out;
 }

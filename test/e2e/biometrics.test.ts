@@ -4,7 +4,7 @@
 // impostor's drives the session subject to Lockdown, and the configured lock command runs.
 // Afterwards no file the daemon or the enrollment wrote holds the typed text or its key codes.
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,10 +14,22 @@ import { encodeInputEvents, FIXTURE_TEXT, keyEvents, mouseSession, textCodes, ty
 const SESSION = 2 ** 32;
 
 interface Status {
-  biometrics: { on: boolean; reason: string | null; state: string; windowsScored: number; blocksScored: number; locks: number; user: string | null };
+  biometrics: {
+    on: boolean;
+    reason: string | null;
+    state: string;
+    windowsScored: number;
+    blocksScored: number;
+    locks: number;
+    user: string | null;
+    pointerDevices: { unenrolledActions: number };
+  };
 }
 
-/** Writes `bytes` into a new FIFO in `dir` once the daemon has opened it, then closes it. */
+/**
+ * Writes `bytes` into a new FIFO in `dir` once the daemon has opened it, closes it, and removes
+ * the node once the daemon has seen the device end (so the same name can be plugged again).
+ */
 async function plugAndType(d: DaemonProcess, dir: string, name: string, bytes: Buffer): Promise<void> {
   const node = path.join(dir, name);
   const added = d.waitLog((l) => l['event.action'] === 'input_device_added' && l['device.path'] === node);
@@ -31,6 +43,7 @@ async function plugAndType(d: DaemonProcess, dir: string, name: string, bytes: B
     closeSync(fd);
   }
   await removed; // the removal comes after every record the device sent has been scored
+  unlinkSync(node);
 }
 
 function filesUnder(dir: string): string[] {
@@ -59,18 +72,21 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
           },
         }),
       );
-      // Enrollment from recordings of user 1's keyboard and mouse.
+      // Enrollment from recordings of user 1's keyboard and mouse. The mouse's identity is its
+      // file name ("file:event-mouse"); the daemon scores only that pointer, so every mouse fed
+      // to it below comes through a FIFO of the same name.
       const kbd = path.join(dir, 'enroll-kbd.bin');
-      const mouse = path.join(dir, 'enroll-mouse.bin');
+      mkdirSync(path.join(dir, 'recordings'));
+      const mouse = path.join(dir, 'recordings', 'event-mouse');
       writeFileSync(kbd, encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
       writeFileSync(mouse, encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
       const enroll = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', kbd, mouse]);
       expect(enroll.code, enroll.stderr).toBe(0);
-      const summary = JSON.parse(enroll.stdout) as { keystrokes: number; actions: number; keystroke: { enrollmentWindows: number } | null; mouse: object | null; profile: string };
+      const summary = JSON.parse(enroll.stdout) as { keystrokes: number; actions: number; keystroke: { enrollmentWindows: number } | null; mouse: { devices: string[] } | null; profile: string };
       expect(summary.keystrokes).toBe(600);
       expect(summary.actions).toBe(200);
       expect(summary.keystroke?.enrollmentWindows).toBeGreaterThan(4);
-      expect(summary.mouse).not.toBeNull();
+      expect(summary.mouse?.devices).toEqual(['file:event-mouse']); // the keyboard recording made no action
       expect(statSync(summary.profile).mode & 0o777).toBe(0o600);
       expect(statSync(path.join(data, 'bio.key')).mode & 0o777).toBe(0o600);
 
@@ -79,12 +95,13 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
 
       // The enrolled user, on other text and other movements: scored, stays Normal.
       await plugAndType(daemon, input, 'event0', encodeInputEvents(keyEvents(typedKeystrokes(1, 300, 900_000_000, 5, 41))));
-      await plugAndType(daemon, input, 'event1', encodeInputEvents(mouseSession(1, 60, 900_000_000, 77)));
+      await plugAndType(daemon, input, 'event-mouse', encodeInputEvents(mouseSession(1, 60, 900_000_000, 77)));
       let st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.on).toBe(true);
       expect(st.user).toBe('alice');
       expect(st.windowsScored).toBeGreaterThanOrEqual(8);
       expect(st.blocksScored).toBeGreaterThanOrEqual(8);
+      expect(st.pointerDevices.unenrolledActions).toBe(0); // the keyboards are not enrolled pointers, but made no action
       expect(st.state).toBe('Normal');
 
       // Someone else at the keyboard: Lockdown and the lock command.
@@ -112,7 +129,7 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       const reset = await daemon.http<{ changed: boolean }>('POST', `/v1/subjects/${SESSION}/state`, { state: 'Normal', by: 'test' });
       expect(reset.body.changed).toBe(true);
       const lockedAgain = daemon.waitLog((l) => l['event.action'] === 'lock_session' && daemon!.logs.filter((x) => x['event.action'] === 'lock_session').length === 2);
-      await plugAndType(daemon, input, 'event3', encodeInputEvents(mouseSession(2, 60, 2_900_000_000, 78)));
+      await plugAndType(daemon, input, 'event-mouse', encodeInputEvents(mouseSession(2, 60, 2_900_000_000, 78)));
       await lockedAgain;
       st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.state).toBe('Lockdown');

@@ -57,6 +57,16 @@ describe('configuration', () => {
     expect(codeOf(() => loadConfig(withFile('{ not json')))).toMatch(/is not valid JSON/);
     rmSync(dir, { recursive: true });
     expect(codeOf(() => loadConfig(withFile({ http: { port: 70000 } })))).toMatch(/http\.port: must be an integer/);
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseDevices: 'all' } })))).toMatch(
+      /^SENTINEL_E_CONFIG: config biometrics\.mouseDevices: must be "enrolled" or "any", got "all"/,
+    );
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseDevices: true } })))).toMatch(/config biometrics\.mouseDevices: must be a string/);
+    rmSync(dir, { recursive: true });
+    expect(loadConfig(withFile({ biometrics: { mouseDevices: 'any' } })).biometrics.mouseDevices).toBe('any');
+    expect(defaultConfig().biometrics.mouseDevices).toBe('enrolled');
+    rmSync(dir, { recursive: true });
     expect(codeOf(() => loadConfig(path.join(dir, 'nope.json')))).toMatch(/cannot read config file/);
   });
 });

@@ -103,4 +103,24 @@ describe('profile file', () => {
     expect(other.code).toBe('SENTINEL_E_BIO_PROFILE');
     expect(other.message).toMatch(/another host key/);
   });
+
+  it("keeps the mouse modality's enrolled pointer devices, and refuses a malformed list", () => {
+    const f = file();
+    const key = 'a'.repeat(64);
+    const mouse = { bytes: new Uint8Array([5, 6]), samples: 200, window: 20, frr: 0.05, threshold: -1, genuineSd: 0.5 };
+    saveProfile(f, { ...profile(), mouse: { ...mouse, devices: ['0003:046d:c077 Logitech USB Optical Mouse', 'file:event-mouse'] } });
+    expect(loadProfile(f, key).mouse?.devices).toEqual(['0003:046d:c077 Logitech USB Optical Mouse', 'file:event-mouse']);
+    // Written before devices were recorded: no list, and every device is scored.
+    saveProfile(f, { ...profile(), mouse });
+    const text = readFileSync(f, 'utf8');
+    expect(text).not.toContain('devices');
+    expect(loadProfile(f, key).mouse?.devices).toBeUndefined();
+    const j = JSON.parse(text) as { mouse: Record<string, unknown> };
+    for (const devices of ['file:event-mouse', [], [''], ['file:a', 3], [null], { 0: 'file:a' }]) {
+      writeFileSync(f, JSON.stringify({ ...j, mouse: { ...j.mouse, devices } }));
+      const err = catchError(() => loadProfile(f, key));
+      expect(err.code, JSON.stringify(devices)).toBe('SENTINEL_E_BIO_PROFILE');
+      expect(err.message).toMatch(/mouse\.devices must be a non-empty array of non-empty strings/);
+    }
+  });
 });

@@ -1,0 +1,122 @@
+// Pointer-device identity end to end, with the real daemon and CLI: the mouse model is enrolled
+// from a recording named "event-mouse" (identity "file:event-mouse"). Another person's mouse
+// coming through a device of another identity is not scored (the model's verdict on a pointer it
+// was not enrolled on carries no information): the session stays Normal, the actions are
+// counted, and the first sighting is audited once as a notify. The same person's mouse through a
+// device with the enrolled identity still locks the session.
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AuditStore } from '../../src/audit/store.js';
+import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { encodeInputEvents, mouseSession } from '../support/input-events.js';
+
+const SESSION = 2 ** 32;
+
+interface Status {
+  biometrics: {
+    on: boolean;
+    state: string;
+    blocksScored: number;
+    locks: number;
+    pointerDevices: { policy: string; enrolled: string[] | null; unenrolledActions: number; unenrolled: { identity: string; actions: number }[] };
+    input: { actions: number } | null;
+  };
+}
+
+/** Writes `bytes` into a new FIFO `name` in `dir` once the daemon has opened it; returns after the daemon saw it end, with the node removed. */
+async function plug(d: DaemonProcess, dir: string, name: string, bytes: Buffer): Promise<void> {
+  const node = path.join(dir, name);
+  // The same name may be plugged more than once: wait for the next added/removed line, not the first.
+  const count = (action: string): number => d.logs.filter((l) => l['event.action'] === action && l['device.path'] === node).length;
+  const nth = (action: string, n: number): Promise<unknown> => d.waitLog((l) => l['event.action'] === action && l['device.path'] === node && count(action) >= n);
+  const opened = nth('input_device_added', count('input_device_added') + 1);
+  execFileSync('mkfifo', [node]);
+  await opened;
+  const removed = nth('input_device_removed', count('input_device_removed') + 1);
+  const fd = openSync(node, constants.O_WRONLY); // the daemon holds the read side: does not block
+  try {
+    for (let at = 0; at < bytes.length; at += 4096) writeSync(fd, bytes.subarray(at, Math.min(bytes.length, at + 4096)));
+  } finally {
+    closeSync(fd);
+  }
+  await removed; // every action of the device has been through the service by now
+  unlinkSync(node);
+}
+
+describe('pointer-device identity (daemon + sentinel enroll)', () => {
+  it('scores only the enrolled pointer: another device is counted and notified once, the enrolled one still locks', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bio-pointer-'));
+    let daemon: DaemonProcess | undefined;
+    try {
+      const data = path.join(dir, 'data');
+      const input = path.join(dir, 'input');
+      mkdirSync(input);
+      mkdirSync(path.join(dir, 'recordings'));
+      const marker = path.join(dir, 'locked.txt');
+      const cfgFile = path.join(dir, 'sentinel.json');
+      writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/sh', '-c', `echo locked >> ${marker}`] } }));
+      const rec = path.join(dir, 'recordings', 'event-mouse');
+      writeFileSync(rec, encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
+      const enroll = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', rec, '--keys', '0']);
+      expect(enroll.code, enroll.stderr).toBe(0);
+      expect((JSON.parse(enroll.stdout) as { mouse: { devices: string[] } | null }).mouse?.devices).toEqual(['file:event-mouse']);
+
+      daemon = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', cfgFile] });
+      const on = await daemon.waitLog((l) => l['event.action'] === 'biometrics_on');
+      expect(on['mouseDevices']).toEqual(['file:event-mouse']);
+
+      // Another person's mouse on a pointer the model was not enrolled on: not scored.
+      await plug(daemon, input, 'event-other', encodeInputEvents(mouseSession(2, 60, 900_000_000, 78)));
+      let st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect(st.on).toBe(true);
+      expect(st.state).toBe('Normal');
+      expect(st.blocksScored).toBe(0);
+      const first = st.pointerDevices.unenrolledActions;
+      expect(first).toBeGreaterThanOrEqual(40);
+      expect(first).toBe(st.input?.actions); // every action the collector made was from that device
+      expect(st.pointerDevices).toEqual({ policy: 'enrolled', enrolled: ['file:event-mouse'], unenrolledActions: first, unenrolled: [{ identity: 'file:event-other', actions: first }] });
+      // The same identity again, later: counted, not notified a second time.
+      await plug(daemon, input, 'event-other', encodeInputEvents(mouseSession(2, 30, 1_900_000_000, 79)));
+      st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect(st.state).toBe('Normal');
+      expect(st.blocksScored).toBe(0);
+      const total = st.pointerDevices.unenrolledActions;
+      expect(total).toBeGreaterThan(first);
+      const metrics = await fetch(`http://127.0.0.1:${daemon.httpPort}/metrics`, { headers: { authorization: `Bearer ${daemon.token}` } }).then((r) => r.text());
+      expect(metrics).toMatch(new RegExp(`^sentinel_session_unenrolled_pointer_actions ${total}$`, 'm'));
+      expect(metrics).toMatch(/^sentinel_session_state 0$/m);
+      const status = await runCli(['status', '--data-dir', data]);
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toContain(`pointer device not enrolled: file:event-other (${total} actions)`);
+      expect(daemon.logs.filter((l) => l['event.action'] === 'pointer_device_unenrolled').map((l) => l['device.identity'])).toEqual(['file:event-other']);
+
+      // The same person's mouse through a pointer with the enrolled identity: scored, and it locks.
+      const locked = daemon.waitLog((l) => l['event.action'] === 'lock_session');
+      await plug(daemon, input, 'event-mouse', encodeInputEvents(mouseSession(2, 60, 2_900_000_000, 78)));
+      await locked;
+      st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect(st.state).toBe('Lockdown');
+      expect(st.locks).toBe(1);
+      expect(st.blocksScored).toBeGreaterThan(0);
+      expect(st.pointerDevices.unenrolledActions).toBe(total);
+      expect(await daemon.stop()).toBe(0);
+
+      const audit = new AuditStore(path.join(data, 'sentinel.db'), { readonly: true });
+      try {
+        const notes = audit.actions({ subjectId: SESSION, action: 'notify' });
+        const pointer = notes.filter((a) => a.detail?.['device'] !== undefined);
+        expect(pointer).toHaveLength(1);
+        expect(pointer[0]?.detail).toEqual({ device: 'file:event-other', reason: 'pointer device not enrolled: file:event-other; run sentinel enroll to add it' });
+        expect(notes.some((a) => a.detail?.['state'] === 'Restricted' || a.detail?.['state'] === 'Lockdown')).toBe(true);
+      } finally {
+        audit.close();
+      }
+    } finally {
+      daemon?.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
