@@ -4,13 +4,13 @@
 // was not enrolled on carries no information): the session stays Normal, the actions are
 // counted, and the first sighting is audited once as a notify. The same person's mouse through a
 // device with the enrolled identity still locks the session.
-import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditStore } from '../../src/audit/store.js';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, mouseSession } from '../support/input-events.js';
 
 const SESSION = 2 ** 32;
@@ -26,25 +26,6 @@ interface Status {
   };
 }
 
-/** Writes `bytes` into a new FIFO `name` in `dir` once the daemon has opened it; returns after the daemon saw it end, with the node removed. */
-async function plug(d: DaemonProcess, dir: string, name: string, bytes: Buffer): Promise<void> {
-  const node = path.join(dir, name);
-  // The same name may be plugged more than once: wait for the next added/removed line, not the first.
-  const count = (action: string): number => d.logs.filter((l) => l['event.action'] === action && l['device.path'] === node).length;
-  const nth = (action: string, n: number): Promise<unknown> => d.waitLog((l) => l['event.action'] === action && l['device.path'] === node && count(action) >= n);
-  const opened = nth('input_device_added', count('input_device_added') + 1);
-  execFileSync('mkfifo', [node]);
-  await opened;
-  const removed = nth('input_device_removed', count('input_device_removed') + 1);
-  const fd = openSync(node, constants.O_WRONLY); // the daemon holds the read side: does not block
-  try {
-    for (let at = 0; at < bytes.length; at += 4096) writeSync(fd, bytes.subarray(at, Math.min(bytes.length, at + 4096)));
-  } finally {
-    closeSync(fd);
-  }
-  await removed; // every action of the device has been through the service by now
-  unlinkSync(node);
-}
 
 describe('pointer-device identity (daemon + sentinel enroll)', () => {
   it('scores only the enrolled pointer: another device is counted and notified once, the enrolled one still locks', async () => {
@@ -69,7 +50,7 @@ describe('pointer-device identity (daemon + sentinel enroll)', () => {
       expect(on['mouseDevices']).toEqual(['file:event-mouse']);
 
       // Another person's mouse on a pointer the model was not enrolled on: not scored.
-      await plug(daemon, input, 'event-other', encodeInputEvents(mouseSession(2, 60, 900_000_000, 78)));
+      await plugFifoDevice(daemon, input, 'event-other', encodeInputEvents(mouseSession(2, 60, 900_000_000, 78)));
       let st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.on).toBe(true);
       expect(st.state).toBe('Normal');
@@ -79,7 +60,7 @@ describe('pointer-device identity (daemon + sentinel enroll)', () => {
       expect(first).toBe(st.input?.actions); // every action the collector made was from that device
       expect(st.pointerDevices).toEqual({ policy: 'enrolled', enrolled: ['file:event-mouse'], unenrolledActions: first, unenrolled: [{ identity: 'file:event-other', actions: first }] });
       // The same identity again, later: counted, not notified a second time.
-      await plug(daemon, input, 'event-other', encodeInputEvents(mouseSession(2, 30, 1_900_000_000, 79)));
+      await plugFifoDevice(daemon, input, 'event-other', encodeInputEvents(mouseSession(2, 30, 1_900_000_000, 79)));
       st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.state).toBe('Normal');
       expect(st.blocksScored).toBe(0);
@@ -95,7 +76,7 @@ describe('pointer-device identity (daemon + sentinel enroll)', () => {
 
       // The same person's mouse through a pointer with the enrolled identity: scored, and it locks.
       const locked = daemon.waitLog((l) => l['event.action'] === 'lock_session');
-      await plug(daemon, input, 'event-mouse', encodeInputEvents(mouseSession(2, 60, 2_900_000_000, 78)));
+      await plugFifoDevice(daemon, input, 'event-mouse', encodeInputEvents(mouseSession(2, 60, 2_900_000_000, 78)));
       await locked;
       st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.state).toBe('Lockdown');

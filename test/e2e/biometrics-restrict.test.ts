@@ -2,14 +2,14 @@
 // session user's own processes are held at the session's state in the deny set, so a process of
 // that user writing through a sentinel-fuse mount is refused; the operator's reset lifts it.
 // Real daemon, real sentinel-fuse, real input_event records through a hot-plugged FIFO.
-import { execFileSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Worker, ensureFuseBuilt, poll, tmpDir } from '../fixtures/fuse/helpers.js';
 import { runCli, startDaemonProcess, type SubjectView } from '../support/daemon-process.js';
 import { startProtect, unmount, type FuseLogLine } from '../../daemon/commands/protect.js';
 import { cleanupStack } from '../support/cleanups.js';
+import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
 
 const haveFuse = existsSync('/dev/fuse') && process.getuid?.() === 0;
@@ -67,16 +67,7 @@ describe.skipIf(!haveFuse)('session subject → file-system restriction', () => 
     // Someone else types: the session goes to Restricted and on; the worker lands in the deny set.
     const from = mount.lines.length;
     const held = mount.waitForLine((l) => pushEntries(l).some((e) => e.pid === w.pid && e.state >= 2), 30_000, from);
-    const node = path.join(input, 'event0');
-    const added = daemon.waitLog((l) => l['event.action'] === 'input_device_added' && l['device.path'] === node);
-    execFileSync('mkfifo', [node]);
-    await added;
-    const fd = openSync(node, constants.O_WRONLY);
-    try {
-      writeSync(fd, encodeInputEvents(keyEvents(typedKeystrokes(2, 400, 1_900_000_000, 7, 41))));
-    } finally {
-      closeSync(fd);
-    }
+    await plugFifoDevice(daemon, input, 'event0', encodeInputEvents(keyEvents(typedKeystrokes(2, 400, 1_900_000_000, 7, 41))));
     await held;
     expect(await w.do({ op: 'write', path: f('during.txt'), data: 'x' })).toMatchObject({ ok: false, code: 'EPERM' });
 

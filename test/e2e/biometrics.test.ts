@@ -3,12 +3,12 @@
 // devices (FIFOs fed real input_event records). The enrolled typist's stream stays Normal; an
 // impostor's drives the session subject to Lockdown, and the configured lock command runs.
 // Afterwards no file the daemon or the enrollment wrote holds the typed text or its key codes.
-import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, FIXTURE_TEXT, keyEvents, mouseSession, textCodes, typedKeystrokes } from '../support/input-events.js';
 
 const SESSION = 2 ** 32;
@@ -24,26 +24,6 @@ interface Status {
     user: string | null;
     pointerDevices: { unenrolledActions: number };
   };
-}
-
-/**
- * Writes `bytes` into a new FIFO in `dir` once the daemon has opened it, closes it, and removes
- * the node once the daemon has seen the device end (so the same name can be plugged again).
- */
-async function plugAndType(d: DaemonProcess, dir: string, name: string, bytes: Buffer): Promise<void> {
-  const node = path.join(dir, name);
-  const added = d.waitLog((l) => l['event.action'] === 'input_device_added' && l['device.path'] === node);
-  execFileSync('mkfifo', [node]);
-  await added;
-  const removed = d.waitLog((l) => l['event.action'] === 'input_device_removed' && l['device.path'] === node);
-  const fd = openSync(node, constants.O_WRONLY); // the daemon holds the read side: does not block
-  try {
-    for (let at = 0; at < bytes.length; at += 4096) writeSync(fd, bytes.subarray(at, Math.min(bytes.length, at + 4096)));
-  } finally {
-    closeSync(fd);
-  }
-  await removed; // the removal comes after every record the device sent has been scored
-  unlinkSync(node);
 }
 
 function filesUnder(dir: string): string[] {
@@ -94,8 +74,8 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       await daemon.waitLog((l) => l['event.action'] === 'biometrics_on');
 
       // The enrolled user, on other text and other movements: scored, stays Normal.
-      await plugAndType(daemon, input, 'event0', encodeInputEvents(keyEvents(typedKeystrokes(1, 300, 900_000_000, 5, 41))));
-      await plugAndType(daemon, input, 'event-mouse', encodeInputEvents(mouseSession(1, 60, 900_000_000, 77)));
+      await plugFifoDevice(daemon, input, 'event0', encodeInputEvents(keyEvents(typedKeystrokes(1, 300, 900_000_000, 5, 41))));
+      await plugFifoDevice(daemon, input, 'event-mouse', encodeInputEvents(mouseSession(1, 60, 900_000_000, 77)));
       let st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.on).toBe(true);
       expect(st.user).toBe('alice');
@@ -106,7 +86,7 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
 
       // Someone else at the keyboard: Lockdown and the lock command.
       const locked = daemon.waitLog((l) => l['event.action'] === 'lock_session');
-      await plugAndType(daemon, input, 'event2', encodeInputEvents(keyEvents(typedKeystrokes(2, 400, 1_900_000_000, 7, 41))));
+      await plugFifoDevice(daemon, input, 'event2', encodeInputEvents(keyEvents(typedKeystrokes(2, 400, 1_900_000_000, 7, 41))));
       await locked;
       const restricted = daemon.waitLog((l) => l['event.action'] === 'restrict_session');
       await restricted; // both commands run; their order is the order their processes exit
@@ -129,7 +109,7 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       const reset = await daemon.http<{ changed: boolean }>('POST', `/v1/subjects/${SESSION}/state`, { state: 'Normal', by: 'test' });
       expect(reset.body.changed).toBe(true);
       const lockedAgain = daemon.waitLog((l) => l['event.action'] === 'lock_session' && daemon!.logs.filter((x) => x['event.action'] === 'lock_session').length === 2);
-      await plugAndType(daemon, input, 'event-mouse', encodeInputEvents(mouseSession(2, 60, 2_900_000_000, 78)));
+      await plugFifoDevice(daemon, input, 'event-mouse', encodeInputEvents(mouseSession(2, 60, 2_900_000_000, 78)));
       await lockedAgain;
       st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.state).toBe('Lockdown');

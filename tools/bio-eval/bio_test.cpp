@@ -257,25 +257,37 @@ static void test_common_grid() {
     if (std::abs(a[i].t - b[i].t) < 1e-9) NEAR(a[i].x, b[i].x, 1e-6);
 }
 
+// Two synthetic classes in 3 features (for the tree learners): class 1 is shifted on the first
+// feature and narrower on the third.
+static void two_class_row(std::mt19937& rng, int c, float x[3]) {
+  std::normal_distribution<float> n(0, 1);
+  x[0] = n(rng) + (c ? 2.5f : 0.f);
+  x[1] = n(rng);
+  x[2] = n(rng) * (c ? 1.f : 3.f);
+}
+
+static void two_class_rows(std::mt19937& rng, int rows, std::vector<float>* X, std::vector<uint8_t>* y) {
+  for (int i = 0; i < rows; ++i) {
+    float x[3];
+    two_class_row(rng, i % 2, x);
+    X->insert(X->end(), x, x + 3);
+    y->push_back(uint8_t(i % 2));
+  }
+}
+
 static void test_forest() {
   std::mt19937 rng(3);
   std::normal_distribution<float> n(0, 1);
   std::vector<float> X;
   std::vector<uint8_t> y;
-  for (int i = 0; i < 600; ++i) {
-    uint8_t c = i % 2;
-    X.push_back(n(rng) + (c ? 2.5f : 0.f));
-    X.push_back(n(rng));
-    X.push_back(n(rng) * (c ? 1.f : 3.f));
-    y.push_back(c);
-  }
+  two_class_rows(rng, 600, &X, &y);
   RandomForest rf;
   rf.fit(X, 3, y);
   std::vector<double> g, im;
   for (int i = 0; i < 400; ++i) {
-    uint8_t c = i % 2;
-    float x[3] = {n(rng) + (c ? 2.5f : 0.f), n(rng), n(rng) * (c ? 1.f : 3.f)};
-    (c ? g : im).push_back(rf.predict(x));
+    float x[3];
+    two_class_row(rng, i % 2, x);
+    (i % 2 ? g : im).push_back(rf.predict(x));
   }
   CHECK(roc_summary(g, im).auc > 0.93);
   // Serialisation round trip gives identical predictions; corruption is refused.
@@ -376,23 +388,18 @@ static void test_boosting() {
   std::normal_distribution<float> n(0, 1);
   {
     std::vector<float> X;
-    std::vector<uint16_t> y;
-    for (int i = 0; i < 600; ++i) {
-      int c = i % 2;
-      X.push_back(n(rng) + (c ? 2.5f : 0.f));
-      X.push_back(n(rng));
-      X.push_back(n(rng) * (c ? 1.f : 3.f));
-      y.push_back(uint16_t(c));
-    }
+    std::vector<uint8_t> y8;
+    two_class_rows(rng, 600, &X, &y8);
+    const std::vector<uint16_t> y(y8.begin(), y8.end());
     GradientBoosting m, again;
     m.fit(X, 3, y, 2);
     again.fit(X, 3, y, 2);
     std::vector<double> g, im;
     bool same = true;
     for (int i = 0; i < 400; ++i) {
-      int c = i % 2;
-      float x[3] = {n(rng) + (c ? 2.5f : 0.f), n(rng), n(rng) * (c ? 1.f : 3.f)};
-      (c ? g : im).push_back(m.predict(x));
+      float x[3];
+      two_class_row(rng, i % 2, x);
+      (i % 2 ? g : im).push_back(m.predict(x));
       same = same && m.predict(x) == again.predict(x);
     }
     CHECK(roc_summary(g, im).auc > 0.93);
