@@ -68,6 +68,9 @@ def main():
     ap.add_argument("--model", choices=["rf", "hgb"], default="hgb")
     ap.add_argument("--trees", type=int, default=200)
     ap.add_argument("--max-pos", type=int, default=4000)
+    ap.add_argument("--neg-ratio", type=float, default=1.0, help="closed: negatives per positive")
+    ap.add_argument("--lr", type=float, default=0.1, help="hgb learning rate")
+    ap.add_argument("--leaves", type=int, default=31, help="hgb leaves per tree")
     ap.add_argument("--actions", default="1,20")
     ap.add_argument("--exclude-session", action="append", default=[])
     ap.add_argument("--background", choices=["real", "gmm"], default="real")
@@ -88,7 +91,7 @@ def main():
     def make():
         if a.model == "rf":
             return RandomForestClassifier(a.trees, max_depth=20, min_samples_leaf=2, n_jobs=2, random_state=1)
-        return HistGradientBoostingClassifier(max_iter=a.trees, learning_rate=0.1, max_leaf_nodes=31,
+        return HistGradientBoostingClassifier(max_iter=a.trees, learning_rate=a.lr, max_leaf_nodes=a.leaves,
                                               l2_regularization=1.0, min_samples_leaf=20, random_state=1)
 
     def rows(sessions, cap):
@@ -145,7 +148,7 @@ def main():
                     for v in others:
                         th = sess_of[v]
                         scored.append(th[k % len(th)])
-                        neg.append(rows([s for s in th if s != scored[-1]], len(pos) // len(others) + 1))
+                        neg.append(rows([s for s in th if s != scored[-1]], int(a.neg_ratio * len(pos)) // len(others) + 1))
                     neg_x = X[np.concatenate(neg)]
                 else:
                     scored = [sess_of[v][k % len(sess_of[v])] for v in targets if v != u]
