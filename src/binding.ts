@@ -242,6 +242,12 @@ export interface RawInputCollectorOptions {
   keyPath: string;
   /** Key code counted as backspace (default 14, evdev KEY_BACKSPACE). */
   backspaceCode?: number;
+  /**
+   * Pixels per ABS_X/ABS_Y device unit for a device that reports no resolution (FIFOs,
+   * recordings; a positive finite number, default 1). An evdev device whose EVIOCGABS gives a
+   * resolution is scaled to nominal pixels at 96 dpi instead.
+   */
+  absScale?: number;
   /** Keystrokes + actions that may wait for drain (default 65536); more are dropped, counted. */
   maxQueued?: number;
 }
@@ -472,10 +478,13 @@ export interface RawAddon extends RawAppAddon {
   /**
    * Synchronous decode of at most 256 KiB of input_event records (tests, benchmarks; the
    * collector is the asynchronous path). `chunkBytes` > 0 feeds it in pieces (short reads).
+   * `absScale`: pixels per ABS_X/ABS_Y device unit (a positive finite number, default 1; the
+   * bytes have no EVIOCGABS resolution), as in RawInputCollectorOptions. Validated by the
+   * caller (checkAbsScale); the addon throws RangeError for one that is not.
    */
   decodeInputEvents(
     bytes: Uint8Array,
-    options: { keyPath: string; backspaceCode?: number; chunkBytes?: number },
+    options: { keyPath: string; backspaceCode?: number; chunkBytes?: number; absScale?: number },
   ): RawInputBatch & { stats: RawDecodeStats; partialBytes: number };
   /** Enrollment on the libuv pool: resolves a serialized keystroke profile (rejects SENTINEL_E_BIO_ENROLL). */
   enrollKeystrokes(keys: Float64Array, window: number, frr: number): Promise<Uint8Array>;

@@ -26,6 +26,7 @@
 #include "napi_args.h"
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,6 +84,10 @@ bio::HashKey loadKey(Napi::Env env, const std::string& path) {
 ev::DecoderConfig decoderConfig(Napi::Env env, Napi::Object o) {
   ev::DecoderConfig c;
   c.keys.backspace_code = uint32_t(numberOpt(env, o, "backspaceCode", 14, 0, 767));
+  // px per ABS device unit where the device tells no resolution (FIFOs, recordings): positive
+  // and finite (the upper bound refuses Infinity).
+  c.abs_scale = numberOpt(env, o, "absScale", 1, 0, std::numeric_limits<double>::max());
+  if (!(c.abs_scale > 0)) throwRange(env, "options.absScale must be > 0");
   return c;
 }
 

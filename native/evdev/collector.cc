@@ -54,6 +54,30 @@ std::string printableName(const char* s, size_t n) {
   return out;
 }
 
+// Nominal screen density the device units of an absolute pointer are scaled to, so that a
+// touchpad's speeds and lengths compare with a mouse's pixels.
+constexpr double kNominalPxPerMm = 96.0 / 25.4;
+
+bool testBit(const unsigned long* bits, unsigned bit) {
+  constexpr unsigned kBitsPerLong = 8 * sizeof(unsigned long);
+  return (bits[bit / kBitsPerLong] >> (bit % kBitsPerLong)) & 1UL;
+}
+
+// What an evdev character device says about its absolute axes (see "Absolute pointers" in
+// collector.h); nothing for anything else, which keeps the configured scale.
+void setupAbsolutePointer(int fd, DeviceDecoder* decoder) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode)) return;
+  struct input_absinfo ax, ay;
+  if (::ioctl(fd, EVIOCGABS(ABS_X), &ax) == 0 && ::ioctl(fd, EVIOCGABS(ABS_Y), &ay) == 0 && ax.resolution > 0 &&
+      ay.resolution > 0)
+    decoder->setAbsScale(kNominalPxPerMm / ax.resolution, kNominalPxPerMm / ay.resolution);
+  unsigned long keys[KEY_MAX / (8 * sizeof(unsigned long)) + 1] = {0};
+  if (::ioctl(fd, EVIOCGBIT(EV_KEY, sizeof keys), keys) >= 0 &&
+      (testBit(keys, BTN_TOUCH) || testBit(keys, BTN_TOOL_FINGER)))
+    decoder->markTouchDevice();
+}
+
 }  // namespace
 
 std::string deviceIdentity(int fd, const std::string& path) {
@@ -155,6 +179,7 @@ void Collector::addDevice(const std::string& path, int fd) {
   d.number = nextDevice_++;
   d.identity = deviceIdentity(fd, path);
   d.decoder = std::make_unique<DeviceDecoder>(&assembler_, d.number);
+  setupAbsolutePointer(fd, d.decoder.get());
   DeviceEvent ev{DeviceEvent::kAdded, path, 0, 0, "", d.number, d.identity};
   devices_.push_back(std::move(d));
   deviceEvent(std::move(ev));

@@ -24,6 +24,15 @@
 //   "0003:046d:c077 Logitech USB Optical Mouse"; anything else (a FIFO, a recording, a
 //   character device that is not evdev) is "file:<basename of the path>".
 //
+// Absolute pointers (touchpads, touchscreens, tablets; the decoder's contract in input_decoder.h)
+// - A character device whose EVIOCGABS(ABS_X) and EVIOCGABS(ABS_Y) both report a resolution
+//   (units per mm) gets its ABS coordinates scaled to nominal pixels at 96 dpi (96/25.4 px per
+//   mm), so that speeds and lengths compare with a mouse's pixels; any other device (no
+//   resolution, a FIFO, a recording) keeps DecoderConfig::abs_scale.
+// - A character device whose key bits (EVIOCGBIT) include BTN_TOUCH or BTN_TOOL_FINGER is a
+//   touch device from the start (DeviceDecoder::markTouchDevice): a finger already on the pad
+//   when it is opened moves nothing until it touches again.
+//
 // Threads and ownership
 // - One reader thread: poll(devices, inotify fd, stop eventfd) with a timeout that lets a
 //   movement ending in a pause be emitted. It decodes, appends to a bounded output queue and

@@ -16,6 +16,18 @@ static_assert(kRec <= 64, "input_event larger than the partial buffer");
 constexpr size_t kMaxPending = 32;
 
 bool isKeyboardCode(uint16_t code) { return code < BTN_MISC || code >= KEY_OK; }
+
+// The finger-count bit of a touch tool key (DeviceDecoder::tools_), 0 for any other code.
+uint8_t toolBit(uint16_t code) {
+  switch (code) {
+    case BTN_TOOL_FINGER: return 1;
+    case BTN_TOOL_DOUBLETAP: return 2;
+    case BTN_TOOL_TRIPLETAP: return 4;
+    case BTN_TOOL_QUADTAP: return 8;
+    case BTN_TOOL_QUINTTAP: return 16;
+    default: return 0;
+  }
+}
 }  // namespace
 
 InputAssembler::InputAssembler(const bio::HashKey& key, const DecoderConfig& cfg)
@@ -67,7 +79,50 @@ void InputAssembler::breakChain() { extractor_.break_chain(); }
 void InputAssembler::flush() { emitReady(0, true); }
 
 DeviceDecoder::DeviceDecoder(InputAssembler* out, uint32_t device)
-    : out_(out), device_(device), segmenter_(out->config().mouse) {}
+    : out_(out), device_(device), segmenter_(out->config().mouse) {
+  absX_.scale = absY_.scale = out->config().abs_scale;
+}
+
+void DeviceDecoder::setAbsScale(double x_px_per_unit, double y_px_per_unit) {
+  absX_.scale = x_px_per_unit;
+  absY_.scale = y_px_per_unit;
+}
+
+void DeviceDecoder::touchKey(uint16_t code, bool down) {
+  touchDevice_ = true;
+  touchKeyInFrame_ = true;
+  if (code == BTN_TOUCH) {
+    hasTouchKey_ = true;
+    touchDown_ = down;
+    return;
+  }
+  const uint8_t bit = toolBit(code);
+  tools_ = down ? uint8_t(tools_ | bit) : uint8_t(tools_ & ~bit);
+}
+
+bool DeviceDecoder::absFrame() {
+  if (!touchDevice_) {
+    // Absolute pointer: the (scaled) coordinates are the position.
+    if (!absX_.updated && !absY_.updated) return false;
+    posX_ = absX_.value * absX_.scale;
+    posY_ = absY_.value * absY_.scale;
+    return true;
+  }
+  const bool contact = hasTouchKey_ ? touchDown_ : tools_ != 0;
+  const bool oneFinger = (tools_ & ~1u) == 0;  // two or more: a scroll or gesture
+  bool moved = false;
+  for (AbsAxis* a : {&absX_, &absY_}) {
+    if (!contact || !oneFinger || touchKeyInFrame_) a->refValid = false;
+    if (!contact || !oneFinger || !a->known) continue;
+    if (a->refValid && a->updated) {
+      (a == &absX_ ? posX_ : posY_) += (a->value - a->ref) * a->scale;
+      moved = true;
+    }
+    a->ref = a->value;
+    a->refValid = true;
+  }
+  return moved;
+}
 
 void DeviceDecoder::emit() {
   for (const bio::MouseAction& a : scratch_) out_->actions.push_back({a, device_});
@@ -139,7 +194,12 @@ void DeviceDecoder::record(const uint8_t* raw) {
       st.synDropped++;
       dropping_ = true;
       relX_ = relY_ = 0;
-      moved_ = haveAbs_ = false;
+      moved_ = false;
+      absX_.updated = absY_.updated = false;
+      // Touch keys or coordinates of the lost frames may be missing: measure the next change
+      // from a fresh reference, never across the gap.
+      absX_.refValid = absY_.refValid = false;
+      touchKeyInFrame_ = false;
       wheel_ = 0;
       buttons_.clear();
       out_->breakChain();
@@ -172,6 +232,10 @@ void DeviceDecoder::record(const uint8_t* raw) {
         buttons_.push_back({ev.code, ev.value == 1});
         return;
       }
+      if (ev.code == BTN_TOUCH || toolBit(ev.code) != 0) {
+        touchKey(ev.code, ev.value == 1);
+        return;
+      }
       st.ignored++;
       return;
     }
@@ -189,12 +253,11 @@ void DeviceDecoder::record(const uint8_t* raw) {
       }
       return;
     case EV_ABS:
-      if (ev.code == ABS_X) {
-        absX_ = ev.value;
-        haveAbs_ = true;
-      } else if (ev.code == ABS_Y) {
-        absY_ = ev.value;
-        haveAbs_ = true;
+      if (ev.code == ABS_X || ev.code == ABS_Y) {
+        AbsAxis& a = ev.code == ABS_X ? absX_ : absY_;
+        a.value = ev.value;
+        a.known = true;
+        a.updated = true;
       } else {
         st.ignored++;
       }
@@ -207,15 +270,12 @@ void DeviceDecoder::record(const uint8_t* raw) {
 
 void DeviceDecoder::endFrame(int64_t t_us) {
   const double t = double(t_us) / 1e6;
-  if (haveAbs_) {
-    posX_ = absX_;
-    posY_ = absY_;
-  }
+  const bool absMoved = absFrame();
   if (moved_) {
     posX_ += relX_;
     posY_ += relY_;
   }
-  if (moved_ || haveAbs_) {
+  if (moved_ || absMoved) {
     bio::MouseEvent e;
     e.t = t;
     e.x = posX_;
@@ -244,7 +304,9 @@ void DeviceDecoder::endFrame(int64_t t_us) {
     pointer(e);
   }
   relX_ = relY_ = 0;
-  moved_ = haveAbs_ = false;
+  moved_ = false;
+  absX_.updated = absY_.updated = false;
+  touchKeyInFrame_ = false;
   wheel_ = 0;
   buttons_.clear();
 }

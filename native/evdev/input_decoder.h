@@ -17,7 +17,24 @@
 //   after max_hold_ms of later input is emitted with the release unknown. The key code goes no
 //   further than the extractor: an InputSink sees buckets and timings only.
 // - Pointer: BTN_LEFT/RIGHT/MIDDLE, REL_X/REL_Y (accumulated into a virtual position),
-//   ABS_X/ABS_Y (device units, used as positions), REL_WHEEL. Each SYN_REPORT frame becomes at
+//   ABS_X/ABS_Y, REL_WHEEL. ABS coordinates are multiplied by the device's absolute scale
+//   (pixels per device unit: DecoderConfig::abs_scale, or setAbsScale()).
+// - Touch devices (touchpads, touchscreens, pen tablets): a device that has reported BTN_TOUCH
+//   or BTN_TOOL_FINGER (or was marked by markTouchDevice()) is touch-relative, because its ABS
+//   position is where the finger is on the pad, not where the pointer is: ABS_X/ABS_Y move the
+//   virtual position by their CHANGE, and only while in contact (BTN_TOUCH down; for a device
+//   that never reports BTN_TOUCH, BTN_TOOL_FINGER down). A frame carrying a touch or finger-count
+//   key (BTN_TOUCH, BTN_TOOL_FINGER/DOUBLETAP/TRIPLETAP/QUADTAP/QUINTTAP) re-takes the reference
+//   from that frame's coordinates and moves nothing (a touch-down; or another finger, which the
+//   kernel's single-touch emulation may follow instead); an axis whose value is not known yet
+//   takes its reference from its first value. With two or more fingers down (a scroll or
+//   gesture) nothing moves. So lifting the finger and touching down elsewhere never jumps. A
+//   finger already down before the decoder started moves nothing until it lifts and touches
+//   again. Buttons (a clickpad's BTN_LEFT) are pointer events at the virtual position as for a
+//   mouse; taps are not clicks (tap-to-click is done by libinput, evdev has no such event).
+// - An ABS pointer that never reports a touch key (a virtual machine's absolute tablet) keeps
+//   absolute positions: ABS_X/ABS_Y (scaled) are the position.
+// - Each SYN_REPORT frame becomes at
 //   most one motion event plus its button and wheel events, fed to the DEVICE'S OWN
 //   bio::ActionSegmenter: two pointers moving at once never make one action, and every action
 //   is attributed to the device it came from (MouseActionOut::device, the number the caller
@@ -58,12 +75,16 @@ struct DecodeStats {
   uint64_t unreleased = 0;   // keystrokes emitted with the release unknown
   uint64_t pointerEvents = 0;  // motion/button/wheel events fed to the segmenter
   uint64_t actions = 0;      // mouse actions emitted
-  uint64_t ignored = 0;      // well-formed records of no interest (LEDs, MSC_SCAN, touch, ...)
+  uint64_t ignored = 0;      // well-formed records of no interest (LEDs, MSC_SCAN, ABS_MT_*, ...)
 };
 
 struct DecoderConfig {
   bio::ExtractorConfig keys;
   bio::SegmenterConfig mouse;
+  // Pixels per ABS_X/ABS_Y device unit, both axes (> 0): the scale of a device whose resolution
+  // is not known (FIFOs, recordings). The collector replaces it per device with
+  // setAbsScale() when EVIOCGABS reports a resolution.
+  double abs_scale = 1.0;
 };
 
 // The keyboard state shared by every device of one user session, and the outputs: owns the
@@ -118,6 +139,13 @@ class DeviceDecoder {
   void idle(int64_t now_us);
   // This device ended: emit its action in progress, if any.
   void flush();
+  // Pixels per device unit of ABS_X and ABS_Y (each > 0; replaces DecoderConfig::abs_scale).
+  // Call before the first feed(): a change in the middle of a contact would scale its motion
+  // partly one way and partly the other.
+  void setAbsScale(double x_px_per_unit, double y_px_per_unit);
+  // The device is a touch device (its key bits include BTN_TOUCH or BTN_TOOL_FINGER) before any
+  // touch key was seen: its ABS motion counts only inside a contact that starts after this.
+  void markTouchDevice() { touchDevice_ = true; }
   // Bytes of an incomplete record held back (a device that ends here had a truncated record).
   size_t partialBytes() const { return partialLen_; }
   uint32_t device() const { return device_; }
@@ -127,6 +155,21 @@ class DeviceDecoder {
   void endFrame(int64_t t_us);
   void pointer(const bio::MouseEvent& e);
   void emit();  // moves scratch_ into the assembler's actions, tagged with device_
+  void touchKey(uint16_t code, bool down);
+  // The ABS part of a frame: returns whether the virtual position moved (or, for an absolute
+  // device, was set).
+  bool absFrame();
+
+  // One ABS axis: its latest value (kept across frames, because the kernel reports an axis only
+  // when it changes) and, for a touch device, the value the next change is measured from.
+  struct AbsAxis {
+    double value = 0;  // device units
+    bool known = false;
+    bool updated = false;  // in the frame in progress
+    double ref = 0;
+    bool refValid = false;
+    double scale = 1;  // px per unit
+  };
 
   InputAssembler* out_;
   uint32_t device_;
@@ -138,8 +181,14 @@ class DeviceDecoder {
   // Frame in progress (between SYN_REPORTs).
   double relX_ = 0, relY_ = 0;
   bool moved_ = false;
-  double absX_ = 0, absY_ = 0;
-  bool haveAbs_ = false;
+  AbsAxis absX_, absY_;
+  // Touch state (persists across frames). Finger-count tools: bit 0 BTN_TOOL_FINGER, bit 1
+  // DOUBLETAP, bit 2 TRIPLETAP, bit 3 QUADTAP, bit 4 QUINTTAP.
+  bool touchDevice_ = false;
+  bool hasTouchKey_ = false;  // BTN_TOUCH seen: it, not BTN_TOOL_FINGER, says "in contact"
+  bool touchDown_ = false;
+  uint8_t tools_ = 0;
+  bool touchKeyInFrame_ = false;
   int wheel_ = 0;
   struct Button {
     uint16_t code;

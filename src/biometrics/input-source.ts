@@ -56,6 +56,18 @@ function checkPath(what: string, p: unknown): string {
   return p;
 }
 
+/**
+ * The absScale option (pixels per ABS device unit, RawInputCollectorOptions.absScale) checked:
+ * a positive finite number, default 1. Also for callers of the addon's decodeInputEvents.
+ */
+export function checkAbsScale(v: unknown): number {
+  if (v === undefined) return 1;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `absScale must be a positive finite number, got ${String(v)}`);
+  }
+  return v;
+}
+
 export class InputSource {
   private readonly raw: RawInputCollector;
   private started = false;
@@ -76,6 +88,7 @@ export class InputSource {
     if (!Number.isInteger(bs) || bs < 0 || bs > 767) {
       throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `backspaceCode must be an integer 0..767, got ${String(bs)}`);
     }
+    const absScale = checkAbsScale(options.absScale);
     const mq = options.maxQueued ?? 65536;
     if (!Number.isInteger(mq) || mq < 16) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `maxQueued must be an integer >= 16`);
     try {
@@ -85,6 +98,7 @@ export class InputSource {
         watch: options.watch ?? true,
         keyPath: checkPath('keyPath', options.keyPath),
         backspaceCode: bs,
+        absScale,
         maxQueued: mq,
       });
     } catch (err) {

@@ -11,19 +11,27 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { addon, KEY_RECORD_STRIDE, KeyFlag, KeyRec, ACTION_META_STRIDE, ActionMeta, type RawInputBatch } from '../../src/binding.js';
-import { InputSource, type InputBatch } from '../../src/biometrics/input-source.js';
+import { InputSource, checkAbsScale, type InputBatch } from '../../src/biometrics/input-source.js';
 import { catchError } from '../support/catch-error.js';
 import { cleanupStack } from '../support/cleanups.js';
 import {
+  BTN_TOOL_DOUBLETAP,
+  BTN_TOUCH,
+  EV_ABS,
   EV_KEY,
   EV_SYN,
   SYN_DROPPED,
   SYN_REPORT,
+  ABS_X,
+  ABS_Y,
+  absoluteMoves,
   click,
   encodeInputEvents,
   keyEvents,
   mouseMove,
   mouseSession,
+  touchLift,
+  touchStroke,
   type RawInput,
 } from '../support/input-events.js';
 
@@ -155,6 +163,99 @@ describe('decodeInputEvents (synchronous decoder)', () => {
     expect(out.actionMeta[ActionMeta.Device]).toBe(0);
     expect(out.actionMeta[ACTION_META_STRIDE + ActionMeta.Device]).toBe(0);
     expect(addon().biometricsConstants().actionMetaStride).toBe(ACTION_META_STRIDE);
+  });
+});
+
+describe('decodeInputEvents: touchpads and absolute pointers', () => {
+  const names = (): string[] => addon().biometricsConstants().actionFeatureNames;
+  interface Decoded {
+    types: number[];
+    f: (i: number, name: string) => number;
+    pointerEvents: number;
+  }
+  const decode = (events: RawInput[], absScale?: number): Decoded => {
+    const keyPath = path.join(tempDir(), 'bio.key');
+    const out = addon().decodeInputEvents(encodeInputEvents(events), { keyPath, ...(absScale === undefined ? {} : { absScale }) });
+    const nf = names().length;
+    const n = out.actions.length / nf;
+    return {
+      types: Array.from({ length: n }, (_, i) => out.actionMeta[i * ACTION_META_STRIDE + ActionMeta.Type] as number),
+      f: (i, name) => out.actions[i * nf + names().indexOf(name)] as number,
+      pointerEvents: out.stats.pointerEvents,
+    };
+  };
+
+  // Stroke A lands at (1000, 1000) and moves 50 frames of (30, 40) units (50 units a frame); the
+  // finger lifts, hovers far away (ABS without contact), and stroke B lands at (200, 3500), far
+  // from where A ended (2500, 3000), moving 40 frames of (30, 40). B starts 0.3 s after A ends,
+  // less than the segmenter's 1 s pause: one movement action. The touch-down frames set the
+  // reference and move nothing, so A counts from its first frame (49 x 50 = 2450 units) and B
+  // continues from where A ended (40 x 50 = 2000): 4450 units, straight, with no jump between.
+  const strokes = (): RawInput[] => [
+    ...touchStroke({ startUs: 1_000_000, x: 1000, y: 1000, dx: 30, dy: 40, frames: 50, stepUs: 8_000 }),
+    ...absoluteMoves(1_500_000, [{ x: 5000, y: 100 }, { x: 4000, y: 200 }], 8_000), // hovering
+    ...touchStroke({ startUs: 1_700_000, x: 200, y: 3500, dx: 30, dy: 40, frames: 40, stepUs: 8_000 }),
+  ];
+
+  it('accumulates a touchpad contact as relative motion: a re-touch elsewhere never jumps', () => {
+    const d = decode(strokes());
+    expect(d.types).toEqual([0]); // one MM
+    expect(d.f(0, 'path_px')).toBeCloseTo(4450, 1);
+    expect(d.f(0, 'chord_px')).toBeCloseTo(4450, 1);
+    expect(d.f(0, 'straightness')).toBeCloseTo(1, 5);
+    expect(d.pointerEvents).toBe(50 + 40); // motion frames only: no touch-down, lift or hover frame
+  });
+
+  it('scales ABS device units by absScale: path lengths by exactly that factor', () => {
+    const one = decode(strokes());
+    const scaled = decode(strokes(), 2.5);
+    expect(scaled.types).toEqual(one.types);
+    expect(scaled.f(0, 'path_px') / one.f(0, 'path_px')).toBeCloseTo(2.5, 6);
+    expect(scaled.f(0, 'chord_px') / one.f(0, 'chord_px')).toBeCloseTo(2.5, 6);
+    expect(scaled.f(0, 'duration_s')).toBe(one.f(0, 'duration_s'));
+    // An absolute pointer without touch keys keeps absolute positions, scaled the same way.
+    const tablet = absoluteMoves(1_000_000, Array.from({ length: 21 }, (_, i) => ({ x: 100 + 20 * i, y: 500 })), 8_000);
+    expect(decode(tablet).f(0, 'path_px')).toBeCloseTo(400, 2);
+    expect(decode(tablet, 0.5).f(0, 'path_px')).toBeCloseTo(200, 2);
+  });
+
+  it('takes absScale as a positive finite number only', () => {
+    expect(checkAbsScale(undefined)).toBe(1);
+    expect(checkAbsScale(0.25)).toBe(0.25);
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '2']) {
+      expect(catchError(() => checkAbsScale(bad))).toMatchObject({ code: 'SENTINEL_E_INVALID_ARGUMENT' });
+    }
+    const keyPath = path.join(tempDir(), 'bio.key');
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => addon().decodeInputEvents(encodeInputEvents([]), { keyPath, absScale: bad })).toThrow(RangeError);
+    }
+  });
+
+  it('turns a clickpad button pressed inside a touch into a point-click', () => {
+    const events = [
+      ...touchStroke({ startUs: 1_000_000, x: 1000, y: 1000, dx: 30, dy: 0, frames: 20, stepUs: 8_000, lift: false }),
+      ...click(1_300_000, 90_000), // the pad pressed down, the finger still on it
+      ...touchLift(1_500_000),
+    ];
+    const d = decode(events);
+    expect(d.types).toEqual([1]); // PC
+    expect(d.f(0, 'hold_s')).toBeCloseTo(0.09, 3);
+    expect(d.f(0, 'path_px')).toBeCloseTo(19 * 30, 1);
+  });
+
+  it('moves nothing while two fingers are down (a scroll or gesture) and nothing without contact', () => {
+    const twoFingers = touchStroke({ startUs: 1_000_000, x: 1000, y: 1000, dx: 0, dy: 40, frames: 50, stepUs: 8_000, keys: [BTN_TOUCH, BTN_TOOL_DOUBLETAP] });
+    expect(decode(twoFingers).pointerEvents).toBe(0);
+    // A touch device's ABS frames after the lift (hovering) are no motion either.
+    const hover: RawInput[] = [
+      ...touchLift(900_000),
+      ...Array.from({ length: 30 }, (_, i): RawInput[] => [
+        { tUs: 1_000_000 + i * 8_000, type: EV_ABS, code: ABS_X, value: 1000 + 30 * i },
+        { tUs: 1_000_000 + i * 8_000, type: EV_ABS, code: ABS_Y, value: 1000 },
+        { tUs: 1_000_000 + i * 8_000, type: EV_SYN, code: SYN_REPORT, value: 0 },
+      ]).flat(),
+    ];
+    expect(decode(hover).pointerEvents).toBe(0);
   });
 });
 

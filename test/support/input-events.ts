@@ -10,13 +10,19 @@ export const INPUT_EVENT_SIZE = 24;
 export const EV_SYN = 0;
 export const EV_KEY = 1;
 export const EV_REL = 2;
+export const EV_ABS = 3;
 export const EV_MSC = 4;
 export const SYN_REPORT = 0;
 export const SYN_DROPPED = 3;
 export const REL_X = 0;
 export const REL_Y = 1;
 export const REL_WHEEL = 8;
+export const ABS_X = 0;
+export const ABS_Y = 1;
 export const BTN_LEFT = 0x110;
+export const BTN_TOOL_FINGER = 0x145;
+export const BTN_TOUCH = 0x14a;
+export const BTN_TOOL_DOUBLETAP = 0x14d;
 export const KEY_BACKSPACE = 14;
 
 export interface RawInput {
@@ -191,4 +197,62 @@ export function mouseSession(seed: number, actions: number, startUs: number, noi
     }
   }
   return out;
+}
+
+export interface TouchStroke {
+  startUs: number;
+  /** Where the finger touches down, device units. */
+  x: number;
+  y: number;
+  /** Device units per frame. */
+  dx: number;
+  dy: number;
+  frames: number;
+  stepUs: number;
+  /** The touch key(s) of the contact (default BTN_TOUCH and BTN_TOOL_FINGER, as a touchpad). */
+  keys?: readonly number[];
+  /** Lift the finger one step after the last frame (default true). */
+  lift?: boolean;
+}
+
+/**
+ * One touchpad contact as the kernel reports it: a touch-down frame (the touch keys at 1 with
+ * ABS_X/ABS_Y where the finger lands) at `startUs`, then `frames` frames moving by (dx, dy) one
+ * every `stepUs` (like the kernel, an axis is written only when its value changes), then the
+ * lift frame (the keys at 0). No REL events: positions are where the finger is on the pad.
+ */
+export function touchStroke(s: TouchStroke): RawInput[] {
+  const keys = s.keys ?? [BTN_TOUCH, BTN_TOOL_FINGER];
+  const syn = (tUs: number): RawInput => ({ tUs, type: EV_SYN, code: SYN_REPORT, value: 0 });
+  const out: RawInput[] = [
+    ...keys.map((code) => ({ tUs: s.startUs, type: EV_KEY, code, value: 1 })),
+    { tUs: s.startUs, type: EV_ABS, code: ABS_X, value: s.x },
+    { tUs: s.startUs, type: EV_ABS, code: ABS_Y, value: s.y },
+    syn(s.startUs),
+  ];
+  for (let i = 1; i <= s.frames; i++) {
+    const t = s.startUs + i * s.stepUs;
+    if (s.dx !== 0) out.push({ tUs: t, type: EV_ABS, code: ABS_X, value: s.x + i * s.dx });
+    if (s.dy !== 0) out.push({ tUs: t, type: EV_ABS, code: ABS_Y, value: s.y + i * s.dy });
+    out.push(syn(t));
+  }
+  if (s.lift ?? true) out.push(...touchLift(s.startUs + (s.frames + 1) * s.stepUs, keys));
+  return out;
+}
+
+/** The lift frame of a contact: its touch keys at 0. */
+export function touchLift(tUs: number, keys: readonly number[] = [BTN_TOUCH, BTN_TOOL_FINGER]): RawInput[] {
+  return [...keys.map((code) => ({ tUs, type: EV_KEY, code, value: 0 })), { tUs, type: EV_SYN, code: SYN_REPORT, value: 0 }];
+}
+
+/** Frames of an absolute pointer without touch keys (a virtual machine's tablet) at each point. */
+export function absoluteMoves(startUs: number, points: readonly { x: number; y: number }[], stepUs: number): RawInput[] {
+  return points.flatMap((p, i) => {
+    const tUs = startUs + i * stepUs;
+    return [
+      { tUs, type: EV_ABS, code: ABS_X, value: p.x },
+      { tUs, type: EV_ABS, code: ABS_Y, value: p.y },
+      { tUs, type: EV_SYN, code: SYN_REPORT, value: 0 },
+    ];
+  });
 }
