@@ -829,6 +829,7 @@ int main(int argc, char** argv) {
   std::string learner = "rf";  // --learner rf|gbt: the closed-set per-user model
   bool multiclass = false;     // --multiclass 1: one softmax GBT over all users per fold
   BoostParams bp;
+  int enroll_sessions = 0;  // --enroll-sessions K: closed-set positives from only K of the user's other sessions
   std::vector<std::string> excluded;  // --exclude-session USER/SESSION (repeatable)
   std::string dump_path;  // --dump FILE: per-action CSV (user, session, features) for offline study
   OneClassOpts oco;
@@ -867,6 +868,7 @@ int main(int argc, char** argv) {
     else if (a == "--leaves") bp.max_leaves = std::atoi(next().c_str());
     else if (a == "--gbt-min-leaf") bp.min_leaf = std::atoi(next().c_str());
     else if (a == "--gbt-l2") bp.l2 = std::atof(next().c_str());
+    else if (a == "--enroll-sessions") enroll_sessions = std::atoi(next().c_str());
     else if (a == "--exclude-session") excluded.push_back(next());
     else if (a == "--oneclass") oneclass = std::atoi(next().c_str()) != 0;
     else if (a == "--oc-methods") {
@@ -1036,9 +1038,16 @@ int main(int argc, char** argv) {
               std::vector<float> X;
               std::vector<uint8_t> y;
               std::vector<const MouseAction*> pos;
-              for (size_t j = 0; j < mine.size(); ++j)
-                if (j != k)
-                  for (const MouseAction& a : S[mine[j]].actions) pos.push_back(&a);
+              if (enroll_sessions <= 0) {
+                for (size_t j = 0; j < mine.size(); ++j)
+                  if (j != k)
+                    for (const MouseAction& a : S[mine[j]].actions) pos.push_back(&a);
+              } else {
+                // A learning curve over sessions: only the K sessions that follow the held-out
+                // one (cyclically) enroll.
+                for (size_t step = 1; step < mine.size() && step <= size_t(enroll_sessions); ++step)
+                  for (const MouseAction& a : S[mine[(k + step) % mine.size()]].actions) pos.push_back(&a);
+              }
               std::shuffle(pos.begin(), pos.end(), rng);
               const size_t cap = protocol == 0 ? max_pos : open_max_pos;
               if (pos.size() > cap) pos.resize(cap);
@@ -1118,6 +1127,7 @@ int main(int argc, char** argv) {
             }
           }
         }
+        if (enroll_sessions > 0) std::printf("\nenrollment: %d session(s) per user", enroll_sessions);
         std::printf("\n[%s] learner=%s features=%s protocol=%s\n", mode.c_str(), learner.c_str(),
                     fs == FeatSet::kOurs ? "ours (cadence-invariant, 44 per action)" : "cadence-only (3 timing numbers)",
                     protocol == 0 ? "closed-set (impostor users seen as negatives, their test sessions not)"
