@@ -217,6 +217,21 @@ describe.skipIf(!isRoot)('FanotifyWatcher lifetime', () => {
   });
 });
 
+describe.skipIf(!isRoot)('FanotifyWatcher in terminating workers', () => {
+  it('a worker terminated while its watcher wakes it up and it drains never takes the process down', () => {
+    // In a child process: the failure this guards against aborts the process that hosts the worker.
+    const dir = tmp();
+    const script = path.resolve('test/fixtures/native/worker-teardown-stress.cjs');
+    const r = spawnSync(process.execPath, [script, path.resolve('build/Release/sentinel.node'), dir, '100'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(r.stderr).not.toMatch(/terminate called|FATAL ERROR/);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('survived 100');
+  }, 150_000);
+});
+
 describe.skipIf(!isRoot)('FanotifyWatcher records', () => {
   it('create/write/close/rename/mkdir/rmdir/unlink with pid, comm, start time, sample and entropy; nothing outside the paths', async () => {
     const dir = tmp();
