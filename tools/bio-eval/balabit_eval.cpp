@@ -127,6 +127,20 @@ static void row_of(const MouseAction& a, FeatSet fs, std::vector<float>* X) {
   else X->insert(X->end(), a.cadence.begin(), a.cadence.end());
 }
 
+// The sessions a user enrolls on when session k of `mine` is held out: every other one in index
+// order, or with --enroll-sessions K > 0 only the K that follow k cyclically (a learning curve
+// over the number of enrollment sessions).
+static std::vector<int> enrollment_sessions(const std::vector<int>& mine, size_t k, int K) {
+  std::vector<int> out;
+  if (K <= 0) {
+    for (size_t j = 0; j < mine.size(); ++j)
+      if (j != k) out.push_back(mine[j]);
+  } else {
+    for (size_t step = 1; step < mine.size() && step <= size_t(K); ++step) out.push_back(mine[(k + step) % mine.size()]);
+  }
+  return out;
+}
+
 struct Scores {
   // per target user: genuine and impostor block scores, per N
   std::map<int, std::vector<std::vector<double>>> g, im;
@@ -238,6 +252,7 @@ struct OneClassOpts {
   // block-level two-sample scorer (methods block, block-2s, block-unit; MouseBlock)
   BlockStat block_stat = BlockStat::kCvm;
   bool block_log = true;
+  int enroll_sessions = 0;  // --enroll-sessions K (see enrollment_sessions)
   int block_fit_n = 20;  // block size of the FIT-user rows the block weights are learned on
   double block_l2 = 1e-2;
   std::string write_block;  // --write-block-weights FILE: block weights from ALL users, then exit
@@ -563,8 +578,8 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
       const auto& mine = sess_of[u];
       for (size_t k = 0; k < mine.size(); ++k) {
         std::vector<MouseAction> enr;
-        for (size_t j = 0; j < mine.size(); ++j)
-          if (j != k) enr.insert(enr.end(), S[mine[j]].actions.begin(), S[mine[j]].actions.end());
+        for (int es : enrollment_sessions(mine, k, o.enroll_sessions))
+          enr.insert(enr.end(), S[es].actions.begin(), S[es].actions.end());
         std::vector<int> imp;
         for (int v : testu)
           if (v != u) imp.push_back(sess_of[v][k % sess_of[v].size()]);
@@ -868,7 +883,7 @@ int main(int argc, char** argv) {
     else if (a == "--leaves") bp.max_leaves = std::atoi(next().c_str());
     else if (a == "--gbt-min-leaf") bp.min_leaf = std::atoi(next().c_str());
     else if (a == "--gbt-l2") bp.l2 = std::atof(next().c_str());
-    else if (a == "--enroll-sessions") enroll_sessions = std::atoi(next().c_str());
+    else if (a == "--enroll-sessions") oco.enroll_sessions = enroll_sessions = std::atoi(next().c_str());
     else if (a == "--exclude-session") excluded.push_back(next());
     else if (a == "--oneclass") oneclass = std::atoi(next().c_str()) != 0;
     else if (a == "--oc-methods") {
@@ -1038,16 +1053,8 @@ int main(int argc, char** argv) {
               std::vector<float> X;
               std::vector<uint8_t> y;
               std::vector<const MouseAction*> pos;
-              if (enroll_sessions <= 0) {
-                for (size_t j = 0; j < mine.size(); ++j)
-                  if (j != k)
-                    for (const MouseAction& a : S[mine[j]].actions) pos.push_back(&a);
-              } else {
-                // A learning curve over sessions: only the K sessions that follow the held-out
-                // one (cyclically) enroll.
-                for (size_t step = 1; step < mine.size() && step <= size_t(enroll_sessions); ++step)
-                  for (const MouseAction& a : S[mine[(k + step) % mine.size()]].actions) pos.push_back(&a);
-              }
+              for (int es : enrollment_sessions(mine, k, enroll_sessions))
+                for (const MouseAction& a : S[es].actions) pos.push_back(&a);
               std::shuffle(pos.begin(), pos.end(), rng);
               const size_t cap = protocol == 0 ? max_pos : open_max_pos;
               if (pos.size() > cap) pos.resize(cap);
