@@ -176,9 +176,13 @@ void GradientBoosting::margins(const float* x, double* out) const {
 }
 
 double GradientBoosting::predict(const float* x, int k) const {
+  if (outputs_ == 1) {  // the evaluation's hot path: no allocation
+    double m = 0;
+    margins(x, &m);
+    return 1.0 / (1.0 + std::exp(-m));
+  }
   std::vector<double> m(static_cast<size_t>(outputs_));
   margins(x, m.data());
-  if (outputs_ == 1) return 1.0 / (1.0 + std::exp(-m[0]));
   const double mx = *std::max_element(m.begin(), m.end());
   double s = 0;
   for (double v : m) s += std::exp(v - mx);

@@ -141,6 +141,14 @@ static std::vector<int> enrollment_sessions(const std::vector<int>& mine, size_t
   return out;
 }
 
+// The enrollment actions of those sessions, concatenated in session order.
+static std::vector<MouseAction> enrollment_actions(const std::vector<Session>& S, const std::vector<int>& mine,
+                                                   size_t k, int K) {
+  std::vector<MouseAction> enr;
+  for (int es : enrollment_sessions(mine, k, K)) enr.insert(enr.end(), S[es].actions.begin(), S[es].actions.end());
+  return enr;
+}
+
 struct Scores {
   // per target user: genuine and impostor block scores, per N
   std::map<int, std::vector<std::vector<double>>> g, im;
@@ -396,9 +404,7 @@ static MousePopulation learn_population(const std::vector<Session>& S, const std
   for (int u : fit_users) {
     const auto& mine = sess_of[u];
     for (size_t k = 0; k < mine.size(); ++k) {
-      std::vector<MouseAction> enr;
-      for (size_t j = 0; j < mine.size(); ++j)
-        if (j != k) enr.insert(enr.end(), S[mine[j]].actions.begin(), S[mine[j]].actions.end());
+      const std::vector<MouseAction> enr = enrollment_actions(S, mine, k, 0);
       MouseOneClass m = MouseOneClass::enroll(enr, &pop, p);
       if (!m.valid()) continue;
       auto add = [&](int s, uint8_t lab) {
@@ -498,9 +504,7 @@ static void learn_block_weights(const std::vector<Session>& S, const std::vector
   for (int u : fit_users) {
     const auto& mine = sess_of[u];
     for (size_t k = 0; k < mine.size(); ++k) {
-      std::vector<MouseAction> enr;
-      for (size_t j = 0; j < mine.size(); ++j)
-        if (j != k) enr.insert(enr.end(), S[mine[j]].actions.begin(), S[mine[j]].actions.end());
+      const std::vector<MouseAction> enr = enrollment_actions(S, mine, k, 0);
       MouseBlock mb = MouseBlock::enroll(enr, &pop, unit, bp);
       if (!mb.valid()) continue;
       auto add = [&](int s, uint8_t lab) {
@@ -577,9 +581,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
     for (int u : testu) {
       const auto& mine = sess_of[u];
       for (size_t k = 0; k < mine.size(); ++k) {
-        std::vector<MouseAction> enr;
-        for (int es : enrollment_sessions(mine, k, o.enroll_sessions))
-          enr.insert(enr.end(), S[es].actions.begin(), S[es].actions.end());
+        const std::vector<MouseAction> enr = enrollment_actions(S, mine, k, o.enroll_sessions);
         std::vector<int> imp;
         for (int v : testu)
           if (v != u) imp.push_back(sess_of[v][k % sess_of[v].size()]);
