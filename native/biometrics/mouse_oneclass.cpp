@@ -106,6 +106,12 @@ void mean_cov(const std::vector<double>& Z, size_t n, double shrink, std::vector
   *cov = c;
 }
 
+uint64_t fnv1a(const std::vector<uint8_t>& b) {
+  uint64_t h = 1469598103934665603ull;
+  for (uint8_t c : b) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
 double quantile_sorted(const std::vector<float>& s, double q) {
   if (s.empty()) return 0;
   double pos = q * double(s.size() - 1);
@@ -329,6 +335,23 @@ MouseOneClass MouseOneClass::build(const std::vector<const MouseAction*>& user, 
   if (user.size() < 10) return o;
   for (int m = 0; m < kOneClassModels; ++m)
     for (int f = 0; f < D; ++f) o.w_[m][f] = pop ? pop->weight[m][f] : 1.f;
+  if (p.method == OneClassMethod::kHistLlr) {
+    // Counts first (the mergeable form, see add_sitting), then the models from them.
+    for (int m = 0; m < kOneClassModels; ++m) {
+      if (pop->model(m).q.empty()) continue;
+      HistCounts& C = o.counts_[m];
+      C.c.assign(D, {});
+      for (int f = 0; f < D; ++f) C.c[f].assign(pop->model(m).p[f].size(), 0.f);
+      for (const MouseAction* a : user) {
+        if (!is_type(*a, m)) continue;
+        ++C.n;
+        for (int f = 0; f < D; ++f) C.c[f][pop->bin_of(m, f, a->f[f])] += 1.f;
+      }
+    }
+    o.has_counts_ = true;
+    o.hist_from_counts(*pop);
+    return o;
+  }
   std::vector<float> col;
   for (int m = 0; m < kOneClassModels; ++m) {
     std::vector<const MouseAction*> s;
@@ -370,22 +393,8 @@ MouseOneClass MouseOneClass::build(const std::vector<const MouseAction*>& user, 
         }
         break;
       }
-      case OneClassMethod::kHistLlr: {
-        const auto& PM = pop->model(m);
-        M.edges = PM.edges;
-        M.llr.assign(D, {});
-        for (int f = 0; f < D; ++f) {
-          std::vector<double> c(PM.p[f].size(), 0.0);
-          for (const MouseAction* a : s) c[pop->bin_of(m, f, a->f[f])] += 1;
-          M.llr[f].resize(c.size());
-          const double n = double(s.size()), al = p.alpha;
-          for (size_t b = 0; b < c.size(); ++b) {
-            double pu = (c[b] + al * PM.p[f][b]) / (n + al);
-            M.llr[f][b] = float(std::log(pu / PM.p[f][b]));
-          }
-        }
-        break;
-      }
+      case OneClassMethod::kHistLlr:
+        break;  // built from counts below
       case OneClassMethod::kGauss: {
         const auto& PM = pop->model(m);
         M.q = PM.q;
@@ -404,6 +413,30 @@ MouseOneClass MouseOneClass::build(const std::vector<const MouseAction*>& user, 
   }
   o.valid_ = o.m_[3].present;
   return o;
+}
+
+void MouseOneClass::hist_from_counts(const MousePopulation& pop) {
+  for (Model& M : m_) M = Model();
+  valid_ = false;
+  if (counts_[3].n < 10) return;
+  for (int m = 0; m < kOneClassModels; ++m) {
+    const HistCounts& C = counts_[m];
+    if (C.c.empty() || (m < 3 && C.n < p_.min_type_actions)) continue;
+    const auto& PM = pop.model(m);
+    Model& M = m_[m];
+    M.present = true;
+    M.edges = PM.edges;
+    M.llr.assign(D, {});
+    const double n = double(C.n), al = p_.alpha;
+    for (int f = 0; f < D; ++f) {
+      M.llr[f].resize(C.c[f].size());
+      for (size_t b = 0; b < C.c[f].size(); ++b) {
+        double pu = (C.c[f][b] + al * PM.p[f][b]) / (n + al);
+        M.llr[f][b] = float(std::log(pu / PM.p[f][b]));
+      }
+    }
+  }
+  valid_ = m_[3].present;
 }
 
 double MouseOneClass::raw_score(const MouseAction& a) const {
@@ -536,6 +569,10 @@ MouseOneClass MouseOneClass::enroll(const std::vector<MouseAction>& user, const 
   std::vector<const MouseAction*> all;
   for (const MouseAction& a : user) all.push_back(&a);
   MouseOneClass o = build(all, pop, p);
+  if (o.has_counts_) {
+    o.pop_hash_ = fnv1a(pop->serialize());
+    o.sittings_ = 1;
+  }
   if (o.valid_ && p.self_norm) {
     std::vector<double> s = o.leave_out_scores(user, pop, 0);
     if (s.size() >= 2) {
@@ -558,6 +595,55 @@ double MouseOneClass::calibrate(const std::vector<MouseAction>& enrollment, cons
   for (double s : leave_out_scores(enrollment, pop, n)) calib_.push_back((s - norm_mean_) / norm_sd_);
   if (!calib_.empty()) threshold = threshold_for_frr(calib_, frr);
   return threshold;
+}
+
+bool MouseOneClass::add_sitting(const std::vector<MouseAction>& sitting, const MousePopulation* pop, size_t n,
+                                double frr, const char** why) {
+  const char* dummy;
+  if (!why) why = &dummy;
+  if (!valid_ || !has_counts_ || p_.method != OneClassMethod::kHistLlr) {
+    *why = "the profile keeps no bin counts (written before sittings could be added, or not the histogram method)";
+    return false;
+  }
+  if (!pop || !pop->valid() || fnv1a(pop->serialize()) != pop_hash_) {
+    *why = "the population model differs from the one the profile was enrolled with";
+    return false;
+  }
+  if (n == 0 || sitting.size() < n) {
+    *why = "the sitting holds fewer actions than one scoring block";
+    return false;
+  }
+  // Cross-sitting calibration first: the model as it stands has never seen this sitting.
+  std::vector<double> r;
+  r.reserve(sitting.size());
+  for (const MouseAction& a : sitting) r.push_back(action_score(a));
+  std::vector<float> cross = cross_;
+  for (size_t s = 0; s + n <= r.size(); s += std::max<size_t>(1, n / 4)) {
+    double t = 0;
+    for (size_t i = s; i < s + n; ++i) t += r[i];
+    cross.push_back(float(t / double(n)));
+  }
+  MouseOneClass o = *this;
+  for (int m = 0; m < kOneClassModels; ++m) {
+    HistCounts& C = o.counts_[m];
+    if (C.c.empty()) continue;
+    for (const MouseAction& a : sitting) {
+      if (!is_type(a, m)) continue;
+      ++C.n;
+      for (int f = 0; f < D; ++f) C.c[f][pop->bin_of(m, f, a.f[f])] += 1.f;
+    }
+  }
+  o.hist_from_counts(*pop);
+  if (!o.valid_) {
+    *why = "the model could not be rebuilt from the added counts";
+    return false;
+  }
+  o.cross_ = std::move(cross);
+  o.sittings_ = sittings_ + 1;
+  o.calib_.assign(o.cross_.begin(), o.cross_.end());
+  o.threshold = threshold_for_frr(o.calib_, frr);
+  *this = std::move(o);
+  return true;
 }
 
 std::vector<uint8_t> MouseOneClass::serialize() const {
@@ -598,13 +684,26 @@ std::vector<uint8_t> MouseOneClass::serialize() const {
     putf(b, M.ld_u);
     putf(b, M.ld_p);
   }
+  // version 3: sittings, counts, population hash, cross-sitting scores
+  b.push_back(has_counts_ ? 1 : 0);
+  if (has_counts_) {
+    put32(b, sittings_);
+    put64(b, pop_hash_);
+    putvec(b, cross_);
+    for (const HistCounts& C : counts_) {
+      put32(b, C.n);
+      put32(b, uint32_t(C.c.size()));
+      for (const auto& c : C.c) putvec(b, c);
+    }
+  }
   return b;
 }
 
 bool MouseOneClass::deserialize(const uint8_t* data, size_t len) {
   if (!data || len < 16 || std::memcmp(data, "SMO1", 4) != 0) return false;
   Reader r{data, len, 4};
-  if (r.u32() != kVersion || r.u32() != uint32_t(kMouseSchemaVersion)) return false;
+  const uint32_t version = r.u32();
+  if ((version != 2 && version != kVersion) || r.u32() != uint32_t(kMouseSchemaVersion)) return false;
   MouseOneClass o;
   uint8_t valid = r.u8(), method = r.u8();
   if (!r.ok || valid > 1 || method > uint8_t(OneClassMethod::kGauss)) return false;
@@ -670,6 +769,37 @@ bool MouseOneClass::deserialize(const uint8_t* data, size_t len) {
           if (!(M.L_u[size_t(f) * D + f] > 0) || !(M.L_p[size_t(f) * D + f] > 0)) return false;
         }
         break;
+    }
+  }
+  if (version >= 3) {
+    uint8_t hc = r.u8();
+    if (!r.ok || hc > 1 || (hc && o.p_.method != OneClassMethod::kHistLlr)) return false;
+    if (hc) {
+      o.has_counts_ = true;
+      o.sittings_ = r.u32();
+      o.pop_hash_ = r.u64();
+      if (!r.ok || o.sittings_ == 0 || !r.vec(&o.cross_, big)) return false;
+      for (int m = 0; m < kOneClassModels; ++m) {
+        HistCounts& C = o.counts_[m];
+        C.n = r.u32();
+        uint32_t nf = r.u32();
+        if (!r.ok || (nf != 0 && nf != uint32_t(D))) return false;
+        C.c.assign(nf, {});
+        for (uint32_t f = 0; f < nf; ++f) {
+          if (!r.vec(&C.c[f], Q + 1)) return false;
+          double sum = 0;
+          for (float v : C.c[f]) {
+            if (v < 0 || v != std::floor(v)) return false;
+            sum += v;
+          }
+          if (sum != double(C.n)) return false;  // every action lands in one bin of every feature
+        }
+        // The counts must be what the stored log ratios were built from.
+        const Model& M = o.m_[m];
+        if (M.present && (nf == 0 || M.llr.size() != nf)) return false;
+        for (uint32_t f = 0; M.present && f < nf; ++f)
+          if (M.llr[f].size() != C.c[f].size()) return false;
+      }
     }
   }
   if (r.off != len) return false;

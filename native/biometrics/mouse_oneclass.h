@@ -37,10 +37,22 @@
 //  * calibrate(enrollment, n, frr): leave-out (same 4 chunks) block scores of
 //    n actions from the enrollment, threshold = the frr quantile of them;
 //    accept when block_score >= threshold.
+//  * Several sittings (kHistLlr only): the profile keeps, per model, the
+//    user's bin counts and action count (the sufficient statistics of the
+//    density ratio), so add_sitting() can add another sitting's actions
+//    later without keeping any action. It first scores the new sitting's
+//    blocks with the model as it stands (genuine blocks from another
+//    sitting, never seen by the model: cross-sitting calibration), then adds
+//    the counts and rebuilds the log ratios. enroll(A) then add_sitting(B)
+//    scores exactly as enroll(A+B). The threshold becomes the frr quantile of
+//    every cross-sitting block score collected so far: one sitting's own
+//    leave-out chunks come from the same task and under-estimate the
+//    false-reject rate on another day (docs/biometrics.md, "Several sittings").
 //  * serialize()/deserialize(): versioned little-endian byte format (magic
 //    "SMO1" for a profile, "SMP1" for a population); deserialize() validates
 //    every length and value and returns false (object unchanged) on
-//    truncated, oversized, wrong-magic or wrong-version input.
+//    truncated, oversized, wrong-magic or wrong-version input. Profiles of
+//    version 2 (no counts) still load and score; add_sitting() refuses them.
 //  * Thread-compat: const methods may be called concurrently; enroll(),
 //    calibrate() and deserialize() need exclusive access.
 #pragma once
@@ -116,7 +128,7 @@ struct OneClassParams {
 
 class MouseOneClass {
  public:
-  static constexpr uint32_t kVersion = 2;  // 2: per-model weights
+  static constexpr uint32_t kVersion = 3;  // 2: per-model weights; 3: bin counts, sittings, cross-sitting scores
   // `pop` may be null for kRobustZ / kKnn; kHistLlr and kGauss need it
   // (without it they return an empty profile: valid() false).
   static MouseOneClass enroll(const std::vector<MouseAction>& user, const MousePopulation* pop,
@@ -134,8 +146,24 @@ class MouseOneClass {
   // to enroll() (same order); `pop` the same population.
   double calibrate(const std::vector<MouseAction>& enrollment, const MousePopulation* pop,
                    size_t n, double frr);
-  // The leave-out block scores the last calibrate() used.
+  // The leave-out block scores the last calibrate() used, or after
+  // add_sitting() every cross-sitting block score the threshold came from.
   const std::vector<double>& calibration_scores() const { return calib_; }
+  // Adds one more sitting of the enrolled user (see the header comment).
+  // `pop` must be the population the profile was enrolled with (checked by a
+  // hash of its bytes); blocks are n actions at stride max(1, n/4), as in
+  // calibrate(). Returns false with *why set, profile unchanged, when the
+  // method is not kHistLlr, the profile has no counts (version 2), the
+  // population differs, or the sitting holds fewer than n actions.
+  bool add_sitting(const std::vector<MouseAction>& sitting, const MousePopulation* pop, size_t n,
+                   double frr, const char** why);
+  // Sittings the model was built from (1 after enroll()).
+  uint32_t sittings() const { return sittings_; }
+  // Cross-sitting block scores kept for the next calibration (empty until a
+  // second sitting was added).
+  const std::vector<float>& cross_sitting_scores() const { return cross_; }
+  // False for version-2 profiles and methods other than kHistLlr.
+  bool can_add_sittings() const { return has_counts_; }
   double threshold = 0;  // accept when block_score >= threshold
   const OneClassParams& params() const { return p_; }
 
@@ -153,8 +181,16 @@ class MouseOneClass {
     std::vector<float> mu_u, L_u, mu_p, L_p;  // kGauss: means, Cholesky factors
     float ld_u = 0, ld_p = 0;               // kGauss: log-determinants
   };
+  // Per model: the user's action count and per-feature bin counts under the
+  // population's edges (kHistLlr; empty c when the population lacks the model).
+  struct HistCounts {
+    uint32_t n = 0;
+    std::vector<std::vector<float>> c;
+  };
   static MouseOneClass build(const std::vector<const MouseAction*>& user, const MousePopulation* pop,
                              const OneClassParams& p);
+  // kHistLlr: models (presence, edges, log ratios) from counts_ and `pop`.
+  void hist_from_counts(const MousePopulation& pop);
   double raw_score(const MouseAction& a) const;
   int model_for(const MouseAction& a) const;
   std::vector<double> leave_out_scores(const std::vector<MouseAction>& user, const MousePopulation* pop,
@@ -165,6 +201,11 @@ class MouseOneClass {
   std::array<Model, kOneClassModels> m_;
   double norm_mean_ = 0, norm_sd_ = 1;
   std::vector<double> calib_;
+  bool has_counts_ = false;
+  std::array<HistCounts, kOneClassModels> counts_;
+  uint64_t pop_hash_ = 0;  // FNV-1a of the population's serialized bytes
+  uint32_t sittings_ = 0;
+  std::vector<float> cross_;
 };
 
 }  // namespace bio
