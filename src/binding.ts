@@ -359,6 +359,19 @@ export interface RawMouseEnrollResult {
   calibrationBlocks: number;
 }
 
+/** What `addMouseSitting` resolves with: the grown profile and its new calibration. */
+export interface RawMouseAddSittingResult extends RawMouseEnrollResult {
+  /** Sittings the profile is now built from (2 after the first added sitting). */
+  sittings: number;
+}
+
+export interface RawMouseProfileInfo {
+  threshold: number;
+  sittings: number;
+  canAddSittings: boolean;
+  crossSittingBlocks: number;
+}
+
 /**
  * Scores mouse action rows against a serialized one-class profile (throws code
  * SENTINEL_E_BIO_PROFILE when malformed). `push` returns the block scores (mean action score over
@@ -501,6 +514,30 @@ export interface RawAddon extends RawAppAddon {
     population: Uint8Array | null,
     options: { method?: RawMouseMethod; blockActions?: number; frr?: number },
   ): Promise<RawMouseEnrollResult>;
+  /**
+   * Adds one more sitting of the enrolled user to a one-class mouse profile (histogram method,
+   * profile version 3), on the libuv pool. The returned profile scores as if enrolled from every
+   * sitting together; its threshold is the `frr` quantile of the cross-sitting block scores (each
+   * new sitting scored by the model before it was added), and `genuineSd`/`calibrationBlocks`
+   * describe those scores. The arrays passed in are read, never kept; the returned profile is
+   * owned by JavaScript. Throws SENTINEL_E_BIO_PROFILE synchronously for a malformed profile or
+   * one that cannot take sittings (version 2, another method); rejects SENTINEL_E_BIO_ENROLL
+   * when the sitting holds fewer than 4 * blockActions actions and SENTINEL_E_BIO_PROFILE when
+   * the population is not the one the profile was enrolled with.
+   */
+  /**
+   * What a serialized one-class mouse profile says about its sittings (synchronous; throws
+   * SENTINEL_E_BIO_PROFILE when malformed). `canAddSittings` is false for version-2 profiles and
+   * methods other than 'histLlr'; `crossSittingBlocks` is 0 until a second sitting was added.
+   */
+  mouseProfileInfo(profile: Uint8Array): RawMouseProfileInfo;
+  addMouseSitting(
+    profile: Uint8Array,
+    actions: Float32Array,
+    actionMeta: Float64Array,
+    population: Uint8Array,
+    options: { blockActions?: number; frr?: number },
+  ): Promise<RawMouseAddSittingResult>;
   /** Feature names in row order, e.g. "w10s.write_rate". */
   featureNames(): string[];
   /** Heuristic contribution names in contrib order. */

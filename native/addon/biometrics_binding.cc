@@ -18,10 +18,11 @@
 //   read during the call only and never retained.
 //
 // Threading: the collector's reader thread calls onReady through a ThreadSafeFunction
-// (non-blocking), so JavaScript drains when there is output and never polls. enrollKeystrokes
-// runs on the libuv pool (AsyncWorker) and resolves a Promise; everything else is synchronous
-// and cheap (scoring a 100-keystroke window is a few microseconds to tens of microseconds). An
-// environment cleanup hook stops the reader thread when the environment goes away.
+// (non-blocking), so JavaScript drains when there is output and never polls. enrollKeystrokes,
+// enrollMouse and addMouseSitting run on the libuv pool (AsyncWorker) and resolve a Promise;
+// everything else is synchronous and cheap (scoring a 100-keystroke window is a few microseconds
+// to tens of microseconds). An environment cleanup hook stops the reader thread when the
+// environment goes away.
 #include "biometrics_binding.h"
 #include "napi_args.h"
 
@@ -347,9 +348,11 @@ class EnrollPromiseWorker : public Napi::AsyncWorker {
   void OnOK() override { deferred_.Resolve(Result(Env())); }
   void OnError(const Napi::Error& e) override {
     Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), "SENTINEL_E_BIO_ENROLL"));
+    err.Set("code", Napi::String::New(Env(), errorCode_));
     deferred_.Reject(err.Value());
   }
+  // The code the rejection carries; Execute may change it before SetError (static strings only).
+  const char* errorCode_ = "SENTINEL_E_BIO_ENROLL";
 
  private:
   Napi::Promise::Deferred deferred_;
@@ -590,6 +593,119 @@ Napi::Value EnrollMouse(const Napi::CallbackInfo& info) {
   return (new MouseEnrollWorker(env, std::move(acts), havePop ? std::move(pop) : nullptr, p, size_t(block), frr))->QueuePromise();
 }
 
+// Sample sd of calibration block scores (0 with fewer than two).
+double sampleSd(const std::vector<double>& c) {
+  if (c.size() < 2) return 0;
+  double mean = 0, ss = 0;
+  for (double x : c) mean += x;
+  mean /= double(c.size());
+  for (double x : c) ss += (x - mean) * (x - mean);
+  return std::sqrt(ss / double(c.size() - 1));
+}
+
+// Adds one sitting to a deserialized profile on the libuv pool (MouseOneClass::add_sitting).
+// Rejects SENTINEL_E_BIO_ENROLL for a sitting shorter than four blocks, SENTINEL_E_BIO_PROFILE
+// with add_sitting's reason otherwise (population differs, profile without counts).
+class MouseAddSittingWorker : public EnrollPromiseWorker {
+ public:
+  MouseAddSittingWorker(Napi::Env env, bio::MouseOneClass profile, std::vector<bio::MouseAction> acts,
+                        std::unique_ptr<bio::MousePopulation> pop, size_t block, double frr)
+      : EnrollPromiseWorker(env, "sentinel-enroll-mouse-add"), m_(std::move(profile)), acts_(std::move(acts)),
+        pop_(std::move(pop)), block_(block), frr_(frr) {}
+
+ protected:
+  void Execute() override {
+    if (acts_.size() < 4 * block_) {
+      SetError("not enough mouse actions in the sitting: need at least four blocks of the scoring length (" +
+               std::to_string(4 * block_) + "), got " + std::to_string(acts_.size()));
+      return;
+    }
+    const char* why = nullptr;
+    if (!m_.add_sitting(acts_, pop_.get(), block_, frr_, &why)) {
+      errorCode_ = "SENTINEL_E_BIO_PROFILE";
+      SetError(std::string("cannot add the sitting to the mouse profile: ") + (why ? why : "refused"));
+      return;
+    }
+    const std::vector<double>& c = m_.calibration_scores();
+    genuineSd_ = sampleSd(c);
+    threshold_ = m_.threshold;
+    blocks_ = c.size();
+    sittings_ = m_.sittings();
+    bytes_ = m_.serialize();
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("profile", ownedArray<uint8_t, Napi::Uint8Array>(env, new std::vector<uint8_t>(std::move(bytes_))));
+    o.Set("threshold", Napi::Number::New(env, threshold_));
+    o.Set("genuineSd", Napi::Number::New(env, genuineSd_));
+    o.Set("calibrationBlocks", Napi::Number::New(env, double(blocks_)));
+    o.Set("sittings", Napi::Number::New(env, double(sittings_)));
+    return o;
+  }
+
+ private:
+  bio::MouseOneClass m_;
+  std::vector<bio::MouseAction> acts_;
+  std::unique_ptr<bio::MousePopulation> pop_;
+  size_t block_;
+  double frr_;
+  std::vector<uint8_t> bytes_;
+  double threshold_ = 0, genuineSd_ = 0;
+  size_t blocks_ = 0;
+  uint32_t sittings_ = 0;
+};
+
+// A serialized one-class mouse profile, deserialized and validated (throws SENTINEL_E_BIO_PROFILE).
+bio::MouseOneClass mouseProfileFrom(Napi::Env env, Napi::Value v, const char* usage) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) throwType(env, usage);
+  auto b = v.As<Napi::Uint8Array>();
+  bio::MouseOneClass profile;
+  if (!profile.deserialize(b.Data(), b.ElementLength()) || !profile.valid()) {
+    Napi::Error e = Napi::Error::New(env, "mouse profile is malformed, truncated or of an unknown version");
+    e.Set("code", Napi::String::New(env, "SENTINEL_E_BIO_PROFILE"));
+    throw e;
+  }
+  return profile;
+}
+
+// mouseProfileInfo(profile) → {threshold, sittings, canAddSittings, crossSittingBlocks}: what a
+// caller checks before recording another sitting. Synchronous.
+Napi::Value MouseProfileInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bio::MouseOneClass m = mouseProfileFrom(env, info.Length() ? info[0] : env.Undefined(), "mouseProfileInfo(profile: Uint8Array)");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("threshold", Napi::Number::New(env, m.threshold));
+  o.Set("sittings", Napi::Number::New(env, double(m.sittings())));
+  o.Set("canAddSittings", Napi::Boolean::New(env, m.can_add_sittings()));
+  o.Set("crossSittingBlocks", Napi::Number::New(env, double(m.cross_sitting_scores().size())));
+  return o;
+}
+
+// addMouseSitting(profile, actions, actionMeta, population, {blockActions, frr}) →
+// Promise<{profile, threshold, genuineSd, calibrationBlocks, sittings}>. The profile is checked
+// here, on the JS thread: malformed, or one that cannot take sittings (version 2, another
+// method), throws SENTINEL_E_BIO_PROFILE.
+Napi::Value AddMouseSitting(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "addMouseSitting(profile: Uint8Array, actions, actionMeta, population: Uint8Array, options)";
+  if (info.Length() < 5 || !info[4].IsObject()) throwType(env, usage);
+  bio::MouseOneClass profile = mouseProfileFrom(env, info[0], usage);
+  if (!profile.can_add_sittings()) {
+    Napi::Error e = Napi::Error::New(env,
+        "mouse profile was written before sittings could be added (version 2) or uses another method; enroll again without --add");
+    e.Set("code", Napi::String::New(env, "SENTINEL_E_BIO_PROFILE"));
+    throw e;
+  }
+  std::vector<bio::MouseAction> acts = actionsFrom(env, info[1], info[2]);
+  auto pop = std::make_unique<bio::MousePopulation>();
+  if (!populationFrom(env, info[3], pop.get())) throwType(env, "addMouseSitting: population must be a Uint8Array (the model the profile was enrolled with)");
+  Napi::Object o = info[4].As<Napi::Object>();
+  double block = numberOpt(env, o, "blockActions", 20, 1, 1000);
+  double frr = numberOpt(env, o, "frr", 0.05, 1e-4, 0.5);
+  if (block != std::floor(block)) throwRange(env, "options.blockActions must be an integer");
+  return (new MouseAddSittingWorker(env, std::move(profile), std::move(acts), std::move(pop), size_t(block), frr))->QueuePromise();
+}
+
 // MouseScorer(profile, blockActions, stride): keeps the last `blockActions` action scores and
 // returns the block score (mean; higher = more likely the enrolled user) every `stride` actions.
 class MouseScorer : public Napi::ObjectWrap<MouseScorer> {
@@ -681,6 +797,8 @@ void RegisterBiometrics(Napi::Env env, Napi::Object exports) {
   exports.Set("KeystrokeScorer", KeystrokeScorer::Define(env));
   exports.Set("MouseScorer", MouseScorer::Define(env));
   exports.Set("enrollMouse", Napi::Function::New<EnrollMouse>(env, "enrollMouse"));
+  exports.Set("addMouseSitting", Napi::Function::New<AddMouseSitting>(env, "addMouseSitting"));
+  exports.Set("mouseProfileInfo", Napi::Function::New<MouseProfileInfo>(env, "mouseProfileInfo"));
   exports.Set("decodeInputEvents", Napi::Function::New<DecodeInputEvents>(env, "decodeInputEvents"));
   exports.Set("enrollKeystrokes", Napi::Function::New<EnrollKeystrokes>(env, "enrollKeystrokes"));
   exports.Set("biometricsConstants", Napi::Function::New<BiometricsConstants>(env, "biometricsConstants"));

@@ -1,19 +1,24 @@
 /**
  * Mouse model: one-class enrollment from the user's own actions (with the shipped population
  * model in models/mouse) and streaming block scoring (docs/biometrics.md, "Mouse method" and
- * "Session subject"). Thin typed layer over the addon's enrollMouse and MouseScorer.
+ * "Session subject"). Thin typed layer over the addon's enrollMouse, addMouseSitting and
+ * MouseScorer.
  *
  * Contract
  * - `loadMousePopulation(modelsDir)` is synchronous; it verifies the manifest's sha256 and kind
  *   and throws SentinelError SENTINEL_E_CONFIG otherwise.
  * - `enrollMouseProfile` is asynchronous (libuv pool); SENTINEL_E_BIO_ENROLL when the actions
  *   are too few to calibrate.
+ * - `addMouseSitting` is asynchronous (libuv pool): another sitting of the same user added to an
+ *   enrolled profile (histogram method, profile version 3). SENTINEL_E_BIO_ENROLL when the
+ *   sitting is shorter than four blocks; SENTINEL_E_BIO_PROFILE for a malformed profile, one that
+ *   cannot take sittings (version 2, another method) or another population.
  * - `MouseStream.push` is synchronous and returns impostor probabilities (0.5 at the user's
  *   threshold, as for keystrokes); its constructor throws SENTINEL_E_BIO_PROFILE for a malformed
  *   profile.
  */
 import path from 'node:path';
-import { addon, ACTION_META_STRIDE, type RawMouseMethod, type RawMouseScorer } from '../binding.js';
+import { addon, ACTION_META_STRIDE, type RawMouseMethod, type RawMouseProfileInfo, type RawMouseScorer } from '../binding.js';
 import { SentinelError } from '../errors.js';
 import { loadModelOfKind } from '../models/manifest.js';
 import { impostorProbability } from './keystroke-model.js';
@@ -57,9 +62,60 @@ export async function enrollMouseProfile(
     });
     return { bytes: r.profile, threshold: r.threshold, genuineSd: r.genuineSd, blockActions, calibrationBlocks: r.calibrationBlocks };
   } catch (err) {
-    if (err instanceof SentinelError) throw err;
-    const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_BIO_ENROLL';
+    throw enrollError(err);
+  }
+}
+
+/** Sittings of a serialized mouse profile; SENTINEL_E_BIO_PROFILE when it is malformed. */
+export function mouseProfileInfo(profile: Uint8Array): RawMouseProfileInfo {
+  try {
+    return addon().mouseProfileInfo(profile);
+  } catch (err) {
+    const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_INVALID_ARGUMENT';
     throw new SentinelError(code, (err as Error).message, { cause: err });
+  }
+}
+
+export interface MouseSittingResult extends MouseEnrollment {
+  /** Sittings the profile is now built from. */
+  sittings: number;
+}
+
+function enrollError(err: unknown): SentinelError {
+  if (err instanceof SentinelError) return err;
+  const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_BIO_ENROLL';
+  return new SentinelError(code, (err as Error).message, { cause: err });
+}
+
+/**
+ * Adds one more sitting (`actions`) to an enrolled mouse profile. `population` must be the one
+ * the profile was enrolled with and `blockActions` its block. Resolves with the new profile,
+ * recalibrated on every cross-sitting block score so far; the input profile is not changed.
+ */
+export async function addMouseSitting(
+  profile: Uint8Array,
+  actions: Float32Array,
+  actionMeta: Float64Array,
+  population: Uint8Array,
+  options: { blockActions?: number; frr?: number } = {},
+): Promise<MouseSittingResult> {
+  const blockActions = options.blockActions ?? DEFAULT_MOUSE_BLOCK;
+  const need = 4 * blockActions;
+  if (actionCount(actionMeta) < need) {
+    throw new SentinelError('SENTINEL_E_BIO_ENROLL', `a mouse sitting needs at least ${need} actions for ${blockActions}-action blocks, got ${actionCount(actionMeta)}`);
+  }
+  try {
+    const r = await addon().addMouseSitting(profile, actions, actionMeta, population, { blockActions, frr: options.frr ?? 0.05 });
+    return {
+      bytes: r.profile,
+      threshold: r.threshold,
+      genuineSd: r.genuineSd,
+      blockActions,
+      calibrationBlocks: r.calibrationBlocks,
+      sittings: r.sittings,
+    };
+  } catch (err) {
+    throw enrollError(err);
   }
 }
 

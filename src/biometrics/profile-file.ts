@@ -2,14 +2,16 @@
  * The enrolled user's biometric profile on disk: one JSON file, mode 0600, written atomically
  * (temporary file, fsync, rename).
  *
- * It holds per-bucket timing statistics (keyed-hash buckets, never key codes) and the per-user
- * calibration, and the identities (bus, vendor and product ids and name, or a recording's file
+ * It holds per-bucket timing statistics (keyed-hash buckets, never key codes), the mouse model's
+ * per-feature bin counts of the user's actions (histograms under the shipped population's bins,
+ * no action rows), the per-user calibration, the number of mouse sittings, and the identities (bus, vendor and product ids and name, or a recording's file
  * name) of the pointing devices the mouse model was enrolled on; nothing from which a typed text
  * could be read back (docs/privacy.md). Buckets are only meaningful with the host key they were
  * made with, so the file records the key's sha256 and loading refuses a profile made under
  * another key.
  *
- * Synchronous (small files, read once at start-up or written once by `sentinel enroll`). Throws
+ * Synchronous (small files, read once at start-up or written by `sentinel enroll`, which with
+ * `--add` rewrites it with one more mouse sitting). Throws
  * SentinelError SENTINEL_E_BIO_PROFILE for a missing, unreadable, malformed, tampered or
  * unknown-version file, or one made under another key.
  */
@@ -38,6 +40,11 @@ export interface ModalityProfile {
    * recorded: then every device is scored.
    */
   devices?: string[];
+  /**
+   * Mouse: sittings the model was enrolled from (`sentinel enroll --add` adds one). A positive
+   * integer; absent means one (and in profiles written before sittings could be added).
+   */
+  sittings?: number;
 }
 
 export interface BioProfile {
@@ -57,6 +64,7 @@ interface ModalityJson {
   threshold?: number;
   genuineSd?: number;
   devices?: string[];
+  sittings?: number;
   sha256: string;
   data: string;
 }
@@ -86,6 +94,7 @@ export function saveProfile(file: string, p: BioProfile): void {
     ...(m.threshold === undefined ? {} : { threshold: m.threshold }),
     ...(m.genuineSd === undefined ? {} : { genuineSd: m.genuineSd }),
     ...(m.devices === undefined ? {} : { devices: [...m.devices] }),
+    ...(m.sittings === undefined ? {} : { sittings: m.sittings }),
     sha256: sha256(m.bytes),
     data: Buffer.from(m.bytes).toString('base64'),
   });
@@ -136,6 +145,13 @@ function modality(file: string, name: string, v: unknown): ModalityProfile | und
       bad(file, `${name}.devices must be a non-empty array of non-empty strings (device identities), got ${String(JSON.stringify(devices)).slice(0, 200)}`);
     }
     out.devices = devices;
+  }
+  const sittings = m['sittings'];
+  if (sittings !== undefined) {
+    if (typeof sittings !== 'number' || !Number.isSafeInteger(sittings) || sittings < 1) {
+      bad(file, `${name}.sittings must be a positive integer (sittings enrolled), got ${String(JSON.stringify(sittings)).slice(0, 200)}`);
+    }
+    out.sittings = sittings;
   }
   return out;
 }

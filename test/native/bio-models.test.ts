@@ -1,14 +1,15 @@
 // The keystroke and mouse models through the addon: enrollment on the libuv pool separates two
 // synthetic users; profiles round-trip and a truncated or altered one is refused with its code;
-// too little input is refused at enrollment.
-import { mkdtempSync, rmSync } from 'node:fs';
+// too little input is refused at enrollment. A mouse sitting added to a profile gives the model
+// of one enrollment from both sittings; profiles that cannot take one are refused.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addon } from '../../src/binding.js';
 import { enrollKeystrokeProfile, KeystrokeStream } from '../../src/biometrics/keystroke-model.js';
-import { concatInputBatches } from '../../src/biometrics/input-batch.js';
-import { enrollMouseProfile, loadMousePopulation, MouseStream } from '../../src/biometrics/mouse-model.js';
+import { concatFloat32, concatFloat64, concatInputBatches } from '../../src/biometrics/input-batch.js';
+import { addMouseSitting, enrollMouseProfile, loadMousePopulation, mouseProfileInfo, MouseStream } from '../../src/biometrics/mouse-model.js';
 import { ROOT } from '../support/daemon-process.js';
 import { cleanupStack } from '../support/cleanups.js';
 import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
@@ -84,5 +85,99 @@ describe('mouse model (addon, one-class with the shipped population)', () => {
     expect(() => new MouseStream(m.bytes.subarray(0, m.bytes.length - 1), m.threshold, m.genuineSd)).toThrow(
       expect.objectContaining({ code: 'SENTINEL_E_BIO_PROFILE' }),
     );
+  });
+});
+
+describe('mouse sittings (addon, addMouseSitting)', () => {
+  type Acts = { actions: Float32Array; actionMeta: Float64Array };
+  const join = (a: Acts, b: Acts): Acts => ({ actions: concatFloat32([a.actions, b.actions]), actionMeta: concatFloat64([a.actionMeta, b.actionMeta]) });
+  const n = (a: Acts): number => a.actionMeta.length / 4;
+  // Blocks of 20 at stride 5, as add_sitting scores a sitting.
+  const blocks = (a: Acts): number => Math.floor((n(a) - 20) / 5) + 1;
+
+  it('enroll(A) + add(B) scores every block as enroll(A+B); sittings count up; the threshold comes from cross-sitting blocks', async () => {
+    const kp = keyPath();
+    const pop = loadMousePopulation(path.join(ROOT, 'models'));
+    const A = decodeAll(mouseSession(1, 200, 1e6, 3), kp);
+    const B = decodeAll(mouseSession(1, 200, 6e8, 41), kp);
+    const C = decodeAll(mouseSession(1, 120, 9e8, 55), kp);
+    const a = await enrollMouseProfile(A.actions, A.actionMeta, pop);
+    const aBefore = a.bytes.slice();
+    expect(mouseProfileInfo(a.bytes)).toMatchObject({ sittings: 1, canAddSittings: true, crossSittingBlocks: 0 });
+    const ab = await addMouseSitting(a.bytes, B.actions, B.actionMeta, pop, { blockActions: 20, frr: 0.05 });
+    expect(a.bytes).toEqual(aBefore); // the input profile is read, not changed
+    expect(ab.sittings).toBe(2);
+    expect(ab.calibrationBlocks).toBe(blocks(B));
+    expect(Number.isFinite(ab.threshold) && ab.genuineSd > 0).toBe(true);
+    expect(mouseProfileInfo(ab.bytes)).toMatchObject({ sittings: 2, canAddSittings: true, crossSittingBlocks: blocks(B), threshold: ab.threshold });
+
+    const whole = join(A, B);
+    const once = await enrollMouseProfile(whole.actions, whole.actionMeta, pop);
+    // Held-out actions of the user and of another one, each scored by both profiles.
+    for (const seed of [1, 2]) {
+      const d = decodeAll(mouseSession(seed, 80, 2e9, 77), kp);
+      const s1 = new MouseStream(ab.bytes, ab.threshold, ab.genuineSd).pushScores(d.actions, d.actionMeta);
+      const s2 = new MouseStream(once.bytes, once.threshold, once.genuineSd).pushScores(d.actions, d.actionMeta);
+      expect(s1.length).toBeGreaterThanOrEqual(10);
+      expect(s1.length).toBe(s2.length);
+      for (let i = 0; i < s1.length; i++) expect(Math.abs((s1[i] as number) - (s2[i] as number))).toBeLessThan(1e-9);
+    }
+    // The merged profile still separates the user from another one.
+    const score = (p: typeof ab, seed: number): number[] => {
+      const d = decodeAll(mouseSession(seed, 60, 3e9, 78), kp);
+      return new MouseStream(p.bytes, p.threshold, p.genuineSd).push(d.actions, d.actionMeta);
+    };
+    expect(mean(score(ab, 1))).toBeLessThan(0.5);
+    expect(mean(score(ab, 2))).toBeGreaterThan(0.9);
+
+    // A third sitting: the calibration keeps every cross-sitting block so far.
+    const abc = await addMouseSitting(ab.bytes, C.actions, C.actionMeta, pop, { blockActions: 20, frr: 0.05 });
+    expect(abc.sittings).toBe(3);
+    expect(abc.calibrationBlocks).toBe(blocks(B) + blocks(C));
+    const all = await enrollMouseProfile(join(whole, C).actions, join(whole, C).actionMeta, pop);
+    const d = decodeAll(mouseSession(1, 60, 4e9, 79), kp);
+    const s3 = new MouseStream(abc.bytes, abc.threshold, abc.genuineSd).pushScores(d.actions, d.actionMeta);
+    const s4 = new MouseStream(all.bytes, all.threshold, all.genuineSd).pushScores(d.actions, d.actionMeta);
+    expect(Array.from(s3, (x, i) => Math.abs(x - (s4[i] as number)) < 1e-9)).toEqual(Array.from(s4, () => true));
+  });
+
+  it('refuses a version-2 profile, too few actions, a malformed profile and another population', async () => {
+    const kp = keyPath();
+    const pop = loadMousePopulation(path.join(ROOT, 'models'));
+    const B = decodeAll(mouseSession(1, 200, 6e8, 41), kp);
+    // Written by the build before sittings (SMO1 version 2, mouseSession(1, 200, 1e6, 3)): it
+    // still loads and scores, but keeps no counts to add to.
+    const v2 = new Uint8Array(readFileSync(path.join(ROOT, 'test', 'fixtures', 'native', 'mouse-profile-v2.smo1')));
+    expect(Buffer.from(v2.subarray(0, 8)).toString('hex')).toBe('534d4f3102000000');
+    expect(mouseProfileInfo(v2).canAddSittings).toBe(false);
+    expect(new MouseStream(v2, 0, 1).pushScores(B.actions, B.actionMeta).length).toBeGreaterThan(0);
+    await expect(addMouseSitting(v2, B.actions, B.actionMeta, pop)).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_PROFILE', message: expect.stringMatching(/version 2/) });
+
+    const A = decodeAll(mouseSession(1, 200, 1e6, 3), kp);
+    const a = await enrollMouseProfile(A.actions, A.actionMeta, pop);
+    const few = decodeAll(mouseSession(1, 70, 6e8, 41), kp);
+    expect(n(few)).toBeLessThan(80);
+    await expect(addMouseSitting(a.bytes, few.actions, few.actionMeta, pop)).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_ENROLL' });
+    // The addon checks it too, not only the TypeScript wrapper.
+    await expect(addon().addMouseSitting(a.bytes, few.actions, few.actionMeta, pop, { blockActions: 20, frr: 0.05 })).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_ENROLL' });
+
+    await expect(addMouseSitting(a.bytes.subarray(0, a.bytes.length - 1), B.actions, B.actionMeta, pop)).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_PROFILE' });
+    const wrongMagic = a.bytes.slice();
+    wrongMagic[0] = 0x58;
+    await expect(addMouseSitting(wrongMagic, B.actions, B.actionMeta, pop)).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_PROFILE' });
+    expect(() => mouseProfileInfo(wrongMagic)).toThrow(expect.objectContaining({ code: 'SENTINEL_E_BIO_PROFILE' }));
+    await expect(addMouseSitting(a.bytes, B.actions, B.actionMeta, pop.subarray(0, 1000))).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_PROFILE' });
+
+    // A valid population that is not the one the profile was enrolled with: its first weight changed.
+    const other = pop.slice();
+    const dv = new DataView(other.buffer, other.byteOffset, other.byteLength);
+    dv.setFloat32(16, dv.getFloat32(16, true) * 0.5 + 0.25, true);
+    const m2 = await enrollMouseProfile(B.actions, B.actionMeta, other); // it is a loadable population
+    expect(m2.calibrationBlocks).toBeGreaterThanOrEqual(4);
+    await expect(addMouseSitting(a.bytes, B.actions, B.actionMeta, other)).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_PROFILE', message: expect.stringMatching(/population/) });
+    // A profile of another method keeps no counts either.
+    const rz = await enrollMouseProfile(B.actions, B.actionMeta, null, { method: 'robustZ' });
+    expect(mouseProfileInfo(rz.bytes).canAddSittings).toBe(false);
+    await expect(addMouseSitting(rz.bytes, B.actions, B.actionMeta, pop)).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_PROFILE' });
   });
 });
