@@ -323,7 +323,7 @@ export class BiometricsService {
       const before = this.unenrolledPointers.get(identity);
       this.unenrolledPointers.set(identity, (before ?? 0) + count);
       if (before !== undefined) continue;
-      const reason = `pointer device not enrolled: ${identity}; run sentinel enroll to add it`;
+      const reason = `pointer device not enrolled: ${identity}; run sentinel enroll --add on it, then restart the daemon`;
       this.log.warn({ 'event.action': 'pointer_device_unenrolled', 'device.identity': identity, user: this.user }, reason);
       actions.push({ atMs: now, subjectId: SESSION_SUBJECT_ID, action: 'notify', target: `session ${this.user ?? ''}`, result: 'logged', detail: { reason, device: identity } });
     }

@@ -12,16 +12,25 @@
  *
  * The mouse modality records the identities of the pointing devices its actions came from
  * (`mouse.devices`); the daemon scores only those devices' actions (`biometrics.mouseDevices`).
+ *
+ * `--add` records one more sitting of the mouse only and adds it to the existing profile
+ * (`addMouseSitting`: the model then scores as if enrolled from every sitting together, and the
+ * threshold is recalibrated on blocks of sittings the model had not seen). The keystroke and
+ * app modalities, the user, creation time and key fingerprint are kept as they are; the mouse
+ * keeps its block and (unless `--frr` is given) its false-reject rate, sums its samples and
+ * takes the union of the device identities. On any failure nothing is written. The daemon
+ * reads the profile at start only: restart it afterwards.
  */
-import { mkdirSync } from 'node:fs';
+import { timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { InputSource, type DeviceIdentities, type InputBatch } from '../../src/biometrics/input-source.js';
 import { actionDevices, concatFloat32 } from '../../src/biometrics/input-batch.js';
 import { concatKeyRecords, enrollKeystrokeProfile, keyRecordCount, KeystrokeStream, DEFAULT_ENROLL_FRR, DEFAULT_KEYSTROKE_WINDOW } from '../../src/biometrics/keystroke-model.js';
-import { keyFingerprint, saveProfile, type ModalityProfile } from '../../src/biometrics/profile-file.js';
-import { actionCount, DEFAULT_MOUSE_BLOCK, enrollMouseProfile, loadMousePopulation } from '../../src/biometrics/mouse-model.js';
+import { keyFingerprint, loadProfile, saveProfile, type BioProfile, type ModalityProfile } from '../../src/biometrics/profile-file.js';
+import { actionCount, addMouseSitting, DEFAULT_MOUSE_BLOCK, enrollMouseProfile, loadMousePopulation, mouseProfileInfo } from '../../src/biometrics/mouse-model.js';
 import { addon, ACTION_META_STRIDE, KEY_RECORD_STRIDE } from '../../src/binding.js';
 import { intOption } from './options.js';
 import { SentinelError } from '../../src/errors.js';
@@ -38,6 +47,7 @@ interface EnrollOptions {
   block: number;
   frr: number;
   profile?: string;
+  add?: boolean;
 }
 
 interface Collected {
@@ -107,8 +117,13 @@ export function registerEnroll(program: Command): void {
     .option('--block <n>', 'mouse scoring block in actions', intOption, DEFAULT_MOUSE_BLOCK)
     .option('--frr <rate>', 'false-reject rate to calibrate the thresholds to', (v) => Number(v), DEFAULT_ENROLL_FRR)
     .option('--profile <file>', 'profile file to write (default from the configuration)')
-    .action(async (opts: EnrollOptions) => {
+    .option('--add', 'add one more mouse sitting to the existing profile (keystroke and app models kept as they are)')
+    .action(async (opts: EnrollOptions, cmd: Command) => {
       const cfg = loadConfig(opts.config, opts.dataDir ? { dataDir: opts.dataDir } : {});
+      if (opts.add) {
+        await addSitting(cfg, opts, (name) => cmd.getOptionValueSource(name) === 'cli');
+        return;
+      }
       const b = cfg.biometrics;
       const devices = opts.device ?? [];
       const dir = opts.inputDir ?? (devices.length ? undefined : b.inputDir);
@@ -144,7 +159,7 @@ export function registerEnroll(program: Command): void {
       if (opts.actions > 0) {
         try {
           const m = await enrollMouseProfile(got.actions, got.actionMeta, loadMousePopulation(cfg.modelsDir), { blockActions: opts.block, frr: opts.frr });
-          mouse = { bytes: m.bytes, samples: nActions, window: opts.block, frr: opts.frr, threshold: m.threshold, genuineSd: m.genuineSd, devices: got.pointerDevices };
+          mouse = { bytes: m.bytes, samples: nActions, window: opts.block, frr: opts.frr, threshold: m.threshold, genuineSd: m.genuineSd, devices: got.pointerDevices, sittings: 1 };
         } catch (err) {
           skipped['mouse'] = (err as Error).message;
         }
@@ -167,9 +182,111 @@ export function registerEnroll(program: Command): void {
           keystrokes: nKeys,
           actions: nActions,
           keystroke: ks ? { window: ks.window, enrollmentWindows: ks.enrollmentWindows, threshold: ks.threshold, genuineSd: ks.genuineSd } : null,
-          mouse: mouse ? { block: mouse.window, threshold: mouse.threshold, genuineSd: mouse.genuineSd, devices: mouse.devices } : null,
+          mouse: mouse ? { block: mouse.window, threshold: mouse.threshold, genuineSd: mouse.genuineSd, devices: mouse.devices, sittings: 1 } : null,
+          sittings: mouse ? 1 : 0,
+          added: false,
           skipped,
         }) + '\n',
       );
     });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * `sentinel enroll --add`: one more mouse sitting added to the profile on disk. Everything that
+ * can be refused is checked before recording; the profile is written only once the new model is
+ * built, and re-read just before (a running daemon may have saved a newly learned app model in
+ * the meantime: that one is kept; a mouse model changed meanwhile fails instead of being lost).
+ */
+async function addSitting(cfg: ReturnType<typeof loadConfig>, opts: EnrollOptions, fromCli: (option: string) => boolean): Promise<void> {
+  const b = cfg.biometrics;
+  for (const o of ['keys', 'window'] as const) {
+    if (fromCli(o)) {
+      throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `--${o} cannot be given with --add: --add extends the mouse model only (the keystroke model is kept as it is; enroll again without --add to re-record typing)`);
+    }
+  }
+  if (opts.actions === 0) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', 'nothing to add: --actions is 0 (--add records one more mouse sitting)');
+  const profilePath = opts.profile ?? b.profilePath;
+  if (!existsSync(profilePath)) throw new SentinelError('SENTINEL_E_BIO_PROFILE', `no profile to add to at ${profilePath}; run sentinel enroll first`);
+  const keySha256 = keyFingerprint(b.keyPath);
+  const old = loadProfile(profilePath, keySha256);
+  const oldMouse = old.mouse;
+  if (!oldMouse) throw new SentinelError('SENTINEL_E_BIO_PROFILE', `profile ${profilePath} has no mouse model to add a sitting to; run sentinel enroll with --actions first`);
+  if (fromCli('user') && opts.user !== old.user) {
+    throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `--user ${opts.user} differs from the profile's user ${old.user}: a sitting is added to the same user's profile`);
+  }
+  const block = fromCli('block') ? opts.block : oldMouse.window;
+  if (block !== oldMouse.window) {
+    throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `--block ${block} differs from the profile's mouse block (${oldMouse.window}): a sitting is added with the block the profile was enrolled with`);
+  }
+  const frr = fromCli('frr') ? opts.frr : oldMouse.frr;
+  if (!(frr >= 1e-4 && frr <= 0.5)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `--frr must be in 0.0001..0.5, got ${frr}`);
+  if (opts.actions < 4 * block) {
+    throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `--actions must be at least four times the block (${4 * block})`);
+  }
+  const info = mouseProfileInfo(oldMouse.bytes);
+  if (!info.canAddSittings) {
+    throw new SentinelError('SENTINEL_E_BIO_PROFILE', `profile ${profilePath}: the mouse model was written before sittings could be added (version 2) or uses another method; enroll again without --add`);
+  }
+  const population = loadMousePopulation(cfg.modelsDir);
+  const sitting = (oldMouse.sittings ?? 1) + 1;
+
+  const devices = opts.device ?? [];
+  const dir = opts.inputDir ?? (devices.length ? undefined : b.inputDir);
+  const source = new InputSource({ paths: devices, ...(dir ? { dir } : {}), keyPath: b.keyPath });
+  if (process.stderr.isTTY) {
+    process.stderr.write(`sentinel enroll --add: use the mouse naturally; recording mouse sitting ${sitting} (${opts.actions} actions; keystrokes are not recorded)...\n`);
+  }
+  let got: Collected;
+  try {
+    got = await collect(source, 0, opts.actions, devices.length, dir !== undefined);
+  } finally {
+    source.stop();
+  }
+  const nActions = actionCount(got.actionMeta);
+  const m = await addMouseSitting(oldMouse.bytes, got.actions, got.actionMeta, population, { blockActions: block, frr });
+
+  // Re-read: keep whatever else is on disk now, but never overwrite a mouse model that changed.
+  const now: BioProfile = loadProfile(profilePath, keySha256);
+  if (!now.mouse || !sameBytes(now.mouse.bytes, oldMouse.bytes)) {
+    throw new SentinelError('SENTINEL_E_BIO_PROFILE', `profile ${profilePath}: its mouse model changed while the sitting was recorded (another sentinel enroll?); nothing written`);
+  }
+  const mouse: ModalityProfile = {
+    bytes: m.bytes,
+    samples: oldMouse.samples + nActions,
+    window: block,
+    frr,
+    threshold: m.threshold,
+    genuineSd: m.genuineSd,
+    // A profile without devices scores every device: it stays that way.
+    ...(oldMouse.devices ? { devices: [...new Set([...oldMouse.devices, ...got.pointerDevices])] } : {}),
+    sittings: m.sittings,
+  };
+  saveProfile(profilePath, {
+    user: now.user,
+    createdMs: now.createdMs,
+    keySha256: now.keySha256,
+    ...(now.keystroke ? { keystroke: now.keystroke } : {}),
+    mouse,
+    ...(now.app ? { app: now.app } : {}),
+  });
+  const ks = now.keystroke ? new KeystrokeStream(now.keystroke.bytes).info : undefined;
+  process.stdout.write(
+    JSON.stringify({
+      user: now.user,
+      profile: profilePath,
+      keystrokes: 0,
+      actions: nActions,
+      keystroke: ks ? { window: ks.window, enrollmentWindows: ks.enrollmentWindows, threshold: ks.threshold, genuineSd: ks.genuineSd } : null,
+      mouse: { block, threshold: m.threshold, genuineSd: m.genuineSd, devices: mouse.devices ?? null, sittings: m.sittings, calibrationBlocks: m.calibrationBlocks, samples: mouse.samples },
+      sittings: m.sittings,
+      added: true,
+      kept: [...(now.keystroke ? ['keystroke'] : []), ...(now.app ? ['app'] : [])],
+      skipped: {},
+    }) + '\n',
+  );
+  if (process.stderr.isTTY) process.stderr.write(`sentinel enroll --add: mouse sitting ${m.sittings} added; restart the daemon to use it\n`);
 }
