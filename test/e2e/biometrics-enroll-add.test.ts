@@ -3,7 +3,8 @@
 // another pointer ("event-trackball") is added to the mouse model only. The profile then holds
 // two sittings, the summed samples and both identities, a recalibrated threshold, and the
 // keystroke modality exactly as it was. Every refusal (--keys with --add, another --block, no
-// profile, a version-2 mouse model, too short a sitting) leaves the file byte-identical.
+// profile, a version-2 mouse model, a bad mouse.sittings, too short a sitting) leaves the file
+// byte-identical.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -112,7 +113,7 @@ describe('sentinel enroll --add', () => {
     }
   }, 120_000);
 
-  it('refuses --keys with --add, another --block, a missing profile, a version-2 mouse model and a short sitting, writing nothing', async () => {
+  it('refuses --keys with --add, another --block, a missing profile, a version-2 mouse model, a bad sittings field and a short sitting, writing nothing; keeps the app modality', async () => {
     const t = setup();
     try {
       const mouse = t.rec('event-mouse', encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
@@ -162,7 +163,34 @@ describe('sentinel enroll --add', () => {
       expect(old.code).toBe(1);
       expect(old.stderr).toMatch(/sentinel: SENTINEL_E_BIO_PROFILE: .*written before sittings could be added \(version 2\).*enroll again without --add/);
       expect(readFileSync(v2Path).equals(v2Bytes)).toBe(true);
+
+      // A profile file whose mouse.sittings is not a positive integer is refused on load.
+      for (const bad of [0, 1.5, '2', null]) {
+        const j = JSON.parse(bytes.toString('utf8')) as { mouse: Record<string, unknown> };
+        j.mouse['sittings'] = bad;
+        const badPath = path.join(t.dir, 'bad-sittings.json');
+        writeFileSync(badPath, JSON.stringify(j), { mode: 0o600 });
+        const r = await runCli(['enroll', '--add', ...base, '--profile', badPath, '--device', second]);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(`sentinel: SENTINEL_E_BIO_PROFILE: profile ${badPath}: mouse.sittings must be a positive integer`);
+        expect(readFileSync(badPath, 'utf8')).toBe(JSON.stringify(j));
+      }
       unchanged();
+
+      // The app modality (learned by the daemon) is kept as it is, and so is a mouse without
+      // `devices` (a profile that scores every pointer stays that way).
+      const withApp = loadProfile(profilePath, keyFingerprint(path.join(t.data, 'bio.key')));
+      const { devices: _devices, ...mouseNoDevices } = withApp.mouse as NonNullable<typeof withApp.mouse>;
+      saveProfile(profilePath, { ...withApp, mouse: mouseNoDevices, app: { bytes: new Uint8Array([1, 2, 3, 4]), samples: 250, window: 20, frr: 0.05, threshold: -1.5 } });
+      const appBefore = (JSON.parse(readFileSync(profilePath, 'utf8')) as { app: unknown }).app;
+      const ok = await runCli(['enroll', '--add', ...base, '--device', second, '--frr', '0.1']);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(JSON.parse(ok.stdout)).toMatchObject({ added: true, sittings: 2, kept: ['app'], keystroke: null, mouse: { devices: null } });
+      const j = JSON.parse(readFileSync(profilePath, 'utf8')) as ProfileJson & { app: unknown };
+      expect(j.app).toEqual(appBefore);
+      expect(j.keystroke).toBeUndefined();
+      expect(j.mouse).toMatchObject({ sittings: 2, samples: 400, frr: 0.1 });
+      expect(j.mouse?.devices).toBeUndefined();
     } finally {
       t.done();
     }
