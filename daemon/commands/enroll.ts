@@ -114,8 +114,8 @@ export function registerEnroll(program: Command): void {
     .option('--keys <n>', 'keystrokes to record (0: no keystroke model)', intOption, 600)
     .option('--window <n>', 'keystroke scoring window', intOption, DEFAULT_KEYSTROKE_WINDOW)
     .option('--actions <n>', 'mouse actions to record (0: no mouse model)', intOption, 200)
-    .option('--block <n>', 'mouse scoring block in actions', intOption, DEFAULT_MOUSE_BLOCK)
-    .option('--frr <rate>', 'false-reject rate to calibrate the thresholds to', (v) => Number(v), DEFAULT_ENROLL_FRR)
+    .option('--block <n>', "mouse scoring block in actions (with --add: must be the profile's)", intOption, DEFAULT_MOUSE_BLOCK)
+    .option('--frr <rate>', "false-reject rate to calibrate the thresholds to (with --add: default the profile's)", (v) => Number(v), DEFAULT_ENROLL_FRR)
     .option('--profile <file>', 'profile file to write (default from the configuration)')
     .option('--add', 'add one more mouse sitting to the existing profile (keystroke and app models kept as they are)')
     .action(async (opts: EnrollOptions, cmd: Command) => {
