@@ -369,7 +369,8 @@ export interface RawMouseProfileInfo {
   threshold: number;
   sittings: number;
   canAddSittings: boolean;
-  crossSittingBlocks: number;
+  /** Actions of the quantised enrollment the model is built from (0 for a version-2 profile). */
+  enrolledActions: number;
 }
 
 /**
@@ -517,9 +518,11 @@ export interface RawAddon extends RawAppAddon {
   /**
    * Adds one more sitting of the enrolled user to a one-class mouse profile (histogram method,
    * profile version 3), on the libuv pool. The returned profile scores as if enrolled from every
-   * sitting together; its threshold is the `frr` quantile of the cross-sitting block scores (each
-   * new sitting scored by the model before it was added), and `genuineSd`/`calibrationBlocks`
-   * describe those scores. The arrays passed in are read, never kept; the returned profile is
+   * sitting together, calibrated exactly as enrolling on every sitting's actions at once would be
+   * (leave-out blocks of 4 contiguous chunks over all of them), and `genuineSd`/`calibrationBlocks`
+   * describe those blocks. `maxActions` > 0 keeps only the most recent that many actions (oldest
+   * first out; RangeError below four blocks); 0 keeps every one. The arrays passed in are read,
+   * never kept; the returned profile is
    * owned by JavaScript. Throws SENTINEL_E_BIO_PROFILE synchronously for a malformed profile or
    * one that cannot take sittings (version 2, another method); rejects SENTINEL_E_BIO_ENROLL
    * when the sitting holds fewer than 4 * blockActions actions and SENTINEL_E_BIO_PROFILE when
@@ -528,7 +531,7 @@ export interface RawAddon extends RawAppAddon {
   /**
    * What a serialized one-class mouse profile says about its sittings (synchronous; throws
    * SENTINEL_E_BIO_PROFILE when malformed). `canAddSittings` is false for version-2 profiles and
-   * methods other than 'histLlr'; `crossSittingBlocks` is 0 until a second sitting was added.
+   * methods other than 'histLlr'.
    */
   mouseProfileInfo(profile: Uint8Array): RawMouseProfileInfo;
   addMouseSitting(
@@ -536,7 +539,7 @@ export interface RawAddon extends RawAppAddon {
     actions: Float32Array,
     actionMeta: Float64Array,
     population: Uint8Array,
-    options: { blockActions?: number; frr?: number },
+    options: { blockActions?: number; frr?: number; maxActions?: number },
   ): Promise<RawMouseAddSittingResult>;
   /** Feature names in row order, e.g. "w10s.write_rate". */
   featureNames(): string[];

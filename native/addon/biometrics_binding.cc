@@ -609,9 +609,9 @@ double sampleSd(const std::vector<double>& c) {
 class MouseAddSittingWorker : public EnrollPromiseWorker {
  public:
   MouseAddSittingWorker(Napi::Env env, bio::MouseOneClass profile, std::vector<bio::MouseAction> acts,
-                        std::unique_ptr<bio::MousePopulation> pop, size_t block, double frr)
+                        std::unique_ptr<bio::MousePopulation> pop, size_t block, double frr, size_t maxActions)
       : EnrollPromiseWorker(env, "sentinel-enroll-mouse-add"), m_(std::move(profile)), acts_(std::move(acts)),
-        pop_(std::move(pop)), block_(block), frr_(frr) {}
+        pop_(std::move(pop)), block_(block), frr_(frr), maxActions_(maxActions) {}
 
  protected:
   void Execute() override {
@@ -621,7 +621,7 @@ class MouseAddSittingWorker : public EnrollPromiseWorker {
       return;
     }
     const char* why = nullptr;
-    if (!m_.add_sitting(acts_, pop_.get(), block_, frr_, &why)) {
+    if (!m_.add_sitting(acts_, pop_.get(), block_, frr_, &why, maxActions_)) {
       errorCode_ = "SENTINEL_E_BIO_PROFILE";
       SetError(std::string("cannot add the sitting to the mouse profile: ") + (why ? why : "refused"));
       return;
@@ -649,6 +649,7 @@ class MouseAddSittingWorker : public EnrollPromiseWorker {
   std::unique_ptr<bio::MousePopulation> pop_;
   size_t block_;
   double frr_;
+  size_t maxActions_;
   std::vector<uint8_t> bytes_;
   double threshold_ = 0, genuineSd_ = 0;
   size_t blocks_ = 0;
@@ -668,7 +669,7 @@ bio::MouseOneClass mouseProfileFrom(Napi::Env env, Napi::Value v, const char* us
   return profile;
 }
 
-// mouseProfileInfo(profile) → {threshold, sittings, canAddSittings, crossSittingBlocks}: what a
+// mouseProfileInfo(profile) → {threshold, sittings, canAddSittings, enrolledActions}: what a
 // caller checks before recording another sitting. Synchronous.
 Napi::Value MouseProfileInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -677,11 +678,11 @@ Napi::Value MouseProfileInfo(const Napi::CallbackInfo& info) {
   o.Set("threshold", Napi::Number::New(env, m.threshold));
   o.Set("sittings", Napi::Number::New(env, double(m.sittings())));
   o.Set("canAddSittings", Napi::Boolean::New(env, m.can_add_sittings()));
-  o.Set("crossSittingBlocks", Napi::Number::New(env, double(m.cross_sitting_scores().size())));
+  o.Set("enrolledActions", Napi::Number::New(env, double(m.enrolled_actions())));
   return o;
 }
 
-// addMouseSitting(profile, actions, actionMeta, population, {blockActions, frr}) →
+// addMouseSitting(profile, actions, actionMeta, population, {blockActions, frr, maxActions}) →
 // Promise<{profile, threshold, genuineSd, calibrationBlocks, sittings}>. The profile is checked
 // here, on the JS thread: malformed, or one that cannot take sittings (version 2, another
 // method), throws SENTINEL_E_BIO_PROFILE.
@@ -702,8 +703,12 @@ Napi::Value AddMouseSitting(const Napi::CallbackInfo& info) {
   Napi::Object o = info[4].As<Napi::Object>();
   double block = numberOpt(env, o, "blockActions", 20, 1, 1000);
   double frr = numberOpt(env, o, "frr", 0.05, 1e-4, 0.5);
+  double maxActions = numberOpt(env, o, "maxActions", 0, 0, 1e7);
   if (block != std::floor(block)) throwRange(env, "options.blockActions must be an integer");
-  return (new MouseAddSittingWorker(env, std::move(profile), std::move(acts), std::move(pop), size_t(block), frr))->QueuePromise();
+  if (maxActions != std::floor(maxActions) || (maxActions > 0 && maxActions < 4 * block))
+    throwRange(env, "options.maxActions must be 0 (keep every action) or an integer of at least four blocks");
+  return (new MouseAddSittingWorker(env, std::move(profile), std::move(acts), std::move(pop), size_t(block), frr,
+                                    size_t(maxActions)))->QueuePromise();
 }
 
 // MouseScorer(profile, blockActions, stride): keeps the last `blockActions` action scores and

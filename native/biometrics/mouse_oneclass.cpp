@@ -336,19 +336,11 @@ MouseOneClass MouseOneClass::build(const std::vector<const MouseAction*>& user, 
   for (int m = 0; m < kOneClassModels; ++m)
     for (int f = 0; f < D; ++f) o.w_[m][f] = pop ? pop->weight[m][f] : 1.f;
   if (p.method == OneClassMethod::kHistLlr) {
-    // Counts first (the mergeable form, see add_sitting), then the models from them.
-    for (int m = 0; m < kOneClassModels; ++m) {
-      if (pop->model(m).q.empty()) continue;
-      HistCounts& C = o.counts_[m];
-      C.c.assign(D, {});
-      for (int f = 0; f < D; ++f) C.c[f].assign(pop->model(m).p[f].size(), 0.f);
-      for (const MouseAction* a : user) {
-        if (!is_type(*a, m)) continue;
-        ++C.n;
-        for (int f = 0; f < D; ++f) C.c[f][pop->bin_of(m, f, a->f[f])] += 1.f;
-      }
-    }
-    o.has_counts_ = true;
+    // The quantised enrollment first (what add_sitting extends), then counts and models from it.
+    o.codes_.resize(user.size() * kCodeBytes);
+    for (size_t i = 0; i < user.size(); ++i) encode(*user[i], *pop, &o.codes_[i * kCodeBytes]);
+    o.has_codes_ = true;
+    o.counts_from_codes(*pop, 0, 0);
     o.hist_from_counts(*pop);
     return o;
   }
@@ -413,6 +405,68 @@ MouseOneClass MouseOneClass::build(const std::vector<const MouseAction*>& user, 
   }
   o.valid_ = o.m_[3].present;
   return o;
+}
+
+void MouseOneClass::encode(const MouseAction& a, const MousePopulation& pop, uint8_t* rec) {
+  const int t = int(a.type);
+  rec[0] = uint8_t(t);
+  for (int f = 0; f < D; ++f) {
+    rec[1 + f] = (t < 3 && !pop.model(t).q.empty()) ? uint8_t(pop.bin_of(t, f, a.f[f])) : kNoBin;
+    rec[1 + D + f] = uint8_t(pop.bin_of(3, f, a.f[f]));
+  }
+}
+
+void MouseOneClass::counts_from_codes(const MousePopulation& pop, size_t skip_b, size_t skip_e) {
+  for (int m = 0; m < kOneClassModels; ++m) {
+    HistCounts& C = counts_[m];
+    C = HistCounts();
+    if (pop.model(m).q.empty()) continue;
+    C.c.assign(D, {});
+    for (int f = 0; f < D; ++f) C.c[f].assign(pop.model(m).p[f].size(), 0.f);
+  }
+  const size_t N = codes_.size() / kCodeBytes;
+  for (size_t i = 0; i < N; ++i) {
+    if (i >= skip_b && i < skip_e) continue;
+    const uint8_t* rec = &codes_[i * kCodeBytes];
+    for (int m : {int(rec[0]), 3}) {
+      HistCounts& C = counts_[m];
+      if (C.c.empty()) continue;
+      const uint8_t* bins = rec + (m == 3 ? 1 + D : 1);
+      ++C.n;
+      for (int f = 0; f < D; ++f) C.c[f][bins[f]] += 1.f;
+    }
+  }
+}
+
+double MouseOneClass::code_raw_score(const uint8_t* rec) const {
+  const int t = rec[0];
+  const int mi = m_[t].present ? t : 3;
+  const Model& M = m_[mi];
+  const uint8_t* bins = rec + (mi == 3 ? 1 + D : 1);
+  double s = 0;
+  for (int f = 0; f < D; ++f)
+    if (w_[mi][f] != 0) s += w_[mi][f] * M.llr[f][bins[f]];
+  return std::max(-p_.clip, std::min(p_.clip, s));
+}
+
+std::vector<double> MouseOneClass::code_leave_out_blocks(const MousePopulation& pop, size_t n) const {
+  std::vector<double> out;
+  const size_t N = codes_.size() / kCodeBytes, K = 4;
+  MouseOneClass m = *this;
+  for (size_t c = 0; c < K; ++c) {
+    size_t b = c * N / K, e = (c + 1) * N / K;
+    m.counts_from_codes(pop, b, e);
+    m.hist_from_counts(pop);
+    if (!m.valid_) continue;
+    std::vector<double> r;
+    for (size_t i = b; i < e; ++i) r.push_back(m.code_raw_score(&codes_[i * kCodeBytes]));
+    for (size_t s = 0; s + n <= r.size(); s += std::max<size_t>(1, n / 4)) {
+      double t = 0;
+      for (size_t i = s; i < s + n; ++i) t += r[i];
+      out.push_back(t / double(n));
+    }
+  }
+  return out;
 }
 
 void MouseOneClass::hist_from_counts(const MousePopulation& pop) {
@@ -569,7 +623,7 @@ MouseOneClass MouseOneClass::enroll(const std::vector<MouseAction>& user, const 
   std::vector<const MouseAction*> all;
   for (const MouseAction& a : user) all.push_back(&a);
   MouseOneClass o = build(all, pop, p);
-  if (o.has_counts_) {
+  if (o.has_codes_) {
     o.pop_hash_ = fnv1a(pop->serialize());
     o.sittings_ = 1;
   }
@@ -598,11 +652,11 @@ double MouseOneClass::calibrate(const std::vector<MouseAction>& enrollment, cons
 }
 
 bool MouseOneClass::add_sitting(const std::vector<MouseAction>& sitting, const MousePopulation* pop, size_t n,
-                                double frr, const char** why) {
+                                double frr, const char** why, size_t max_actions) {
   const char* dummy;
   if (!why) why = &dummy;
-  if (!valid_ || !has_counts_ || p_.method != OneClassMethod::kHistLlr) {
-    *why = "the profile keeps no bin counts (written before sittings could be added, or not the histogram method)";
+  if (!valid_ || !has_codes_ || p_.method != OneClassMethod::kHistLlr || p_.self_norm) {
+    *why = "the profile keeps no quantised enrollment (written before sittings could be added, or not the histogram method)";
     return false;
   }
   if (!pop || !pop->valid() || fnv1a(pop->serialize()) != pop_hash_) {
@@ -613,35 +667,25 @@ bool MouseOneClass::add_sitting(const std::vector<MouseAction>& sitting, const M
     *why = "the sitting holds fewer actions than one scoring block";
     return false;
   }
-  // Cross-sitting calibration first: the model as it stands has never seen this sitting.
-  std::vector<double> r;
-  r.reserve(sitting.size());
-  for (const MouseAction& a : sitting) r.push_back(action_score(a));
-  std::vector<float> cross = cross_;
-  for (size_t s = 0; s + n <= r.size(); s += std::max<size_t>(1, n / 4)) {
-    double t = 0;
-    for (size_t i = s; i < s + n; ++i) t += r[i];
-    cross.push_back(float(t / double(n)));
-  }
   MouseOneClass o = *this;
-  for (int m = 0; m < kOneClassModels; ++m) {
-    HistCounts& C = o.counts_[m];
-    if (C.c.empty()) continue;
-    for (const MouseAction& a : sitting) {
-      if (!is_type(a, m)) continue;
-      ++C.n;
-      for (int f = 0; f < D; ++f) C.c[f][pop->bin_of(m, f, a.f[f])] += 1.f;
-    }
-  }
+  const size_t old = o.codes_.size();
+  o.codes_.resize(old + sitting.size() * kCodeBytes);
+  for (size_t i = 0; i < sitting.size(); ++i) encode(sitting[i], *pop, &o.codes_[old + i * kCodeBytes]);
+  if (max_actions > 0 && o.codes_.size() > max_actions * kCodeBytes)
+    o.codes_.erase(o.codes_.begin(), o.codes_.end() - long(max_actions * kCodeBytes));
+  o.counts_from_codes(*pop, 0, 0);
   o.hist_from_counts(*pop);
   if (!o.valid_) {
-    *why = "the model could not be rebuilt from the added counts";
+    *why = "the model could not be rebuilt from the added sitting";
     return false;
   }
-  o.cross_ = std::move(cross);
-  o.sittings_ = sittings_ + 1;
-  o.calib_.assign(o.cross_.begin(), o.cross_.end());
+  o.calib_ = o.code_leave_out_blocks(*pop, n);
+  if (o.calib_.empty()) {
+    *why = "too few actions to calibrate";
+    return false;
+  }
   o.threshold = threshold_for_frr(o.calib_, frr);
+  o.sittings_ = sittings_ + 1;
   *this = std::move(o);
   return true;
 }
@@ -684,17 +728,13 @@ std::vector<uint8_t> MouseOneClass::serialize() const {
     putf(b, M.ld_u);
     putf(b, M.ld_p);
   }
-  // version 3: sittings, counts, population hash, cross-sitting scores
-  b.push_back(has_counts_ ? 1 : 0);
-  if (has_counts_) {
+  // version 3: the quantised enrollment (kHistLlr)
+  b.push_back(has_codes_ ? 1 : 0);
+  if (has_codes_) {
     put32(b, sittings_);
     put64(b, pop_hash_);
-    putvec(b, cross_);
-    for (const HistCounts& C : counts_) {
-      put32(b, C.n);
-      put32(b, uint32_t(C.c.size()));
-      for (const auto& c : C.c) putvec(b, c);
-    }
+    put32(b, uint32_t(codes_.size() / kCodeBytes));
+    b.insert(b.end(), codes_.begin(), codes_.end());
   }
   return b;
 }
@@ -773,32 +813,24 @@ bool MouseOneClass::deserialize(const uint8_t* data, size_t len) {
   }
   if (version >= 3) {
     uint8_t hc = r.u8();
-    if (!r.ok || hc > 1 || (hc && o.p_.method != OneClassMethod::kHistLlr)) return false;
+    if (!r.ok || hc > 1 || (hc && (o.p_.method != OneClassMethod::kHistLlr || !valid))) return false;
     if (hc) {
-      o.has_counts_ = true;
+      o.has_codes_ = true;
       o.sittings_ = r.u32();
       o.pop_hash_ = r.u64();
-      if (!r.ok || o.sittings_ == 0 || !r.vec(&o.cross_, big)) return false;
-      for (int m = 0; m < kOneClassModels; ++m) {
-        HistCounts& C = o.counts_[m];
-        C.n = r.u32();
-        uint32_t nf = r.u32();
-        if (!r.ok || (nf != 0 && nf != uint32_t(D))) return false;
-        C.c.assign(nf, {});
-        for (uint32_t f = 0; f < nf; ++f) {
-          if (!r.vec(&C.c[f], Q + 1)) return false;
-          double sum = 0;
-          for (float v : C.c[f]) {
-            if (v < 0 || v != std::floor(v)) return false;
-            sum += v;
-          }
-          if (sum != double(C.n)) return false;  // every action lands in one bin of every feature
+      const uint32_t N = r.u32();
+      if (!r.ok || o.sittings_ == 0 || N < 10 || r.left() / kCodeBytes < N) return false;
+      o.codes_.assign(data + r.off, data + r.off + size_t(N) * kCodeBytes);
+      r.off += size_t(N) * kCodeBytes;
+      // Every bin must exist in the model that would read it.
+      for (size_t i = 0; i < N; ++i) {
+        const uint8_t* rec = &o.codes_[i * kCodeBytes];
+        if (rec[0] > 2) return false;
+        const Model& T = o.m_[rec[0]];
+        for (int f = 0; f < D; ++f) {
+          if (rec[1 + D + f] >= o.m_[3].llr[f].size()) return false;
+          if (T.present ? rec[1 + f] >= T.llr[f].size() : (rec[1 + f] != kNoBin && rec[1 + f] > Q)) return false;
         }
-        // The counts must be what the stored log ratios were built from.
-        const Model& M = o.m_[m];
-        if (M.present && (nf == 0 || M.llr.size() != nf)) return false;
-        for (uint32_t f = 0; M.present && f < nf; ++f)
-          if (M.llr[f].size() != C.c[f].size()) return false;
       }
     }
   }

@@ -37,22 +37,24 @@
 //  * calibrate(enrollment, n, frr): leave-out (same 4 chunks) block scores of
 //    n actions from the enrollment, threshold = the frr quantile of them;
 //    accept when block_score >= threshold.
-//  * Several sittings (kHistLlr only): the profile keeps, per model, the
-//    user's bin counts and action count (the sufficient statistics of the
-//    density ratio), so add_sitting() can add another sitting's actions
-//    later without keeping any action. It first scores the new sitting's
-//    blocks with the model as it stands (genuine blocks from another
-//    sitting, never seen by the model: cross-sitting calibration), then adds
-//    the counts and rebuilds the log ratios. enroll(A) then add_sitting(B)
-//    scores exactly as enroll(A+B). The threshold becomes the frr quantile of
-//    every cross-sitting block score collected so far: one sitting's own
-//    leave-out chunks come from the same task and under-estimate the
-//    false-reject rate on another day (docs/biometrics.md, "Several sittings").
+//  * Several sittings (kHistLlr only): the profile keeps the enrollment in
+//    quantised form, one record per action (its type and, per feature, the
+//    population quantile bin it fell in under its type's model and under the
+//    all-types model; kHistLlr sees nothing else of an action), so
+//    add_sitting() can add another sitting later and recalibrate over every
+//    sitting without keeping any feature value. The result is exactly what
+//    enroll() then calibrate() on all the sittings' actions together give
+//    (same scores, same leave-out blocks, same threshold). Measured on
+//    Balabit (docs/biometrics.md, "Several sittings"): calibration sets from
+//    models of other sizes (each new sitting scored by the model before it,
+//    or leave one sitting out with two sittings) land far from the target,
+//    so the leave-out stays the 4 contiguous chunks over everything enrolled.
 //  * serialize()/deserialize(): versioned little-endian byte format (magic
 //    "SMO1" for a profile, "SMP1" for a population); deserialize() validates
 //    every length and value and returns false (object unchanged) on
 //    truncated, oversized, wrong-magic or wrong-version input. Profiles of
-//    version 2 (no counts) still load and score; add_sitting() refuses them.
+//    version 2 (no quantised enrollment) still load and score; add_sitting()
+//    refuses them.
 //  * Thread-compat: const methods may be called concurrently; enroll(),
 //    calibrate() and deserialize() need exclusive access.
 #pragma once
@@ -128,7 +130,7 @@ struct OneClassParams {
 
 class MouseOneClass {
  public:
-  static constexpr uint32_t kVersion = 3;  // 2: per-model weights; 3: bin counts, sittings, cross-sitting scores
+  static constexpr uint32_t kVersion = 3;  // 2: per-model weights; 3: quantised enrollment, sittings
   // `pop` may be null for kRobustZ / kKnn; kHistLlr and kGauss need it
   // (without it they return an empty profile: valid() false).
   static MouseOneClass enroll(const std::vector<MouseAction>& user, const MousePopulation* pop,
@@ -146,24 +148,25 @@ class MouseOneClass {
   // to enroll() (same order); `pop` the same population.
   double calibrate(const std::vector<MouseAction>& enrollment, const MousePopulation* pop,
                    size_t n, double frr);
-  // The leave-out block scores the last calibrate() used, or after
-  // add_sitting() every cross-sitting block score the threshold came from.
+  // The leave-out block scores the last calibrate() or add_sitting() used.
   const std::vector<double>& calibration_scores() const { return calib_; }
-  // Adds one more sitting of the enrolled user (see the header comment).
-  // `pop` must be the population the profile was enrolled with (checked by a
-  // hash of its bytes); blocks are n actions at stride max(1, n/4), as in
-  // calibrate(). Returns false with *why set, profile unchanged, when the
-  // method is not kHistLlr, the profile has no counts (version 2), the
-  // population differs, or the sitting holds fewer than n actions.
+  // Adds one more sitting of the enrolled user (see the header comment) and
+  // recalibrates to `frr` on blocks of n actions (stride max(1, n/4)), as
+  // calibrate() on every sitting's actions would. `pop` must be the
+  // population the profile was enrolled with (checked by a hash of its
+  // bytes). max_actions > 0 keeps only the most recent max_actions actions
+  // (oldest dropped first). Returns false with *why set, profile unchanged,
+  // when the method is not kHistLlr (or self-normalised), the profile has no
+  // quantised enrollment (version 2), the population differs, or the sitting
+  // holds fewer than n actions.
   bool add_sitting(const std::vector<MouseAction>& sitting, const MousePopulation* pop, size_t n,
-                   double frr, const char** why);
+                   double frr, const char** why, size_t max_actions = 0);
   // Sittings the model was built from (1 after enroll()).
   uint32_t sittings() const { return sittings_; }
-  // Cross-sitting block scores kept for the next calibration (empty until a
-  // second sitting was added).
-  const std::vector<float>& cross_sitting_scores() const { return cross_; }
+  // Actions of the quantised enrollment the model is built from.
+  size_t enrolled_actions() const { return codes_.size() / kCodeBytes; }
   // False for version-2 profiles and methods other than kHistLlr.
-  bool can_add_sittings() const { return has_counts_; }
+  bool can_add_sittings() const { return has_codes_; }
   double threshold = 0;  // accept when block_score >= threshold
   const OneClassParams& params() const { return p_; }
 
@@ -187,6 +190,16 @@ class MouseOneClass {
     uint32_t n = 0;
     std::vector<std::vector<float>> c;
   };
+  // One quantised action: type, then per feature its bin in the type's model
+  // (kNoBin where the population lacks it), then per feature its bin in model 3.
+  static constexpr size_t kCodeBytes = 1 + 2 * size_t(kActionFeatures);
+  static constexpr uint8_t kNoBin = 255;
+  static void encode(const MouseAction& a, const MousePopulation& pop, uint8_t* rec);
+  // counts_ from the records [0, N) of codes_ except [skip_b, skip_e).
+  void counts_from_codes(const MousePopulation& pop, size_t skip_b, size_t skip_e);
+  double code_raw_score(const uint8_t* rec) const;
+  // leave_out_scores() over codes_ (same chunks, same blocks).
+  std::vector<double> code_leave_out_blocks(const MousePopulation& pop, size_t n) const;
   static MouseOneClass build(const std::vector<const MouseAction*>& user, const MousePopulation* pop,
                              const OneClassParams& p);
   // kHistLlr: models (presence, edges, log ratios) from counts_ and `pop`.
@@ -201,11 +214,11 @@ class MouseOneClass {
   std::array<Model, kOneClassModels> m_;
   double norm_mean_ = 0, norm_sd_ = 1;
   std::vector<double> calib_;
-  bool has_counts_ = false;
-  std::array<HistCounts, kOneClassModels> counts_;
+  bool has_codes_ = false;
+  std::vector<uint8_t> codes_;  // kCodeBytes per enrolled action, oldest first
+  std::array<HistCounts, kOneClassModels> counts_;  // working state, derived from codes_
   uint64_t pop_hash_ = 0;  // FNV-1a of the population's serialized bytes
   uint32_t sittings_ = 0;
-  std::vector<float> cross_;
 };
 
 }  // namespace bio

@@ -88,24 +88,40 @@ function enrollError(err: unknown): SentinelError {
 }
 
 /**
+ * Most recent mouse actions a profile keeps across added sittings (its quantised enrollment,
+ * 89 bytes each: about 1.8 MB at the cap); older ones leave the model first.
+ */
+export const MAX_ENROLLED_MOUSE_ACTIONS = 20_000;
+
+/**
  * Adds one more sitting (`actions`) to an enrolled mouse profile. `population` must be the one
  * the profile was enrolled with and `blockActions` its block. Resolves with the new profile,
- * recalibrated on every cross-sitting block score so far; the input profile is not changed.
+ * modelled and calibrated as enrolling on every sitting's actions at once would be (at most
+ * `maxActions`, default MAX_ENROLLED_MOUSE_ACTIONS, the most recent kept); the input profile is
+ * not changed.
  */
 export async function addMouseSitting(
   profile: Uint8Array,
   actions: Float32Array,
   actionMeta: Float64Array,
   population: Uint8Array,
-  options: { blockActions?: number; frr?: number } = {},
+  options: { blockActions?: number; frr?: number; maxActions?: number } = {},
 ): Promise<MouseSittingResult> {
   const blockActions = options.blockActions ?? DEFAULT_MOUSE_BLOCK;
   const need = 4 * blockActions;
+  const maxActions = options.maxActions ?? MAX_ENROLLED_MOUSE_ACTIONS;
+  if (!Number.isInteger(maxActions) || (maxActions !== 0 && maxActions < need)) {
+    throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `maxActions must be 0 (keep every action) or an integer of at least ${need} (four blocks), got ${maxActions}`);
+  }
   if (actionCount(actionMeta) < need) {
     throw new SentinelError('SENTINEL_E_BIO_ENROLL', `a mouse sitting needs at least ${need} actions for ${blockActions}-action blocks, got ${actionCount(actionMeta)}`);
   }
   try {
-    const r = await addon().addMouseSitting(profile, actions, actionMeta, population, { blockActions, frr: options.frr ?? 0.05 });
+    const r = await addon().addMouseSitting(profile, actions, actionMeta, population, {
+      blockActions,
+      frr: options.frr ?? 0.05,
+      maxActions,
+    });
     return {
       bytes: r.profile,
       threshold: r.threshold,

@@ -92,10 +92,8 @@ describe('mouse sittings (addon, addMouseSitting)', () => {
   type Acts = { actions: Float32Array; actionMeta: Float64Array };
   const join = (a: Acts, b: Acts): Acts => ({ actions: concatFloat32([a.actions, b.actions]), actionMeta: concatFloat64([a.actionMeta, b.actionMeta]) });
   const n = (a: Acts): number => a.actionMeta.length / 4;
-  // Blocks of 20 at stride 5, as add_sitting scores a sitting.
-  const blocks = (a: Acts): number => Math.floor((n(a) - 20) / 5) + 1;
 
-  it('enroll(A) + add(B) scores every block as enroll(A+B); sittings count up; the threshold comes from cross-sitting blocks', async () => {
+  it('enroll(A) + add(B) is enroll(A+B): the same block scores, threshold and calibration; sittings count up; maxActions keeps the newest', async () => {
     const kp = keyPath();
     const pop = loadMousePopulation(path.join(ROOT, 'models'));
     const A = decodeAll(mouseSession(1, 200, 1e6, 3), kp);
@@ -103,16 +101,21 @@ describe('mouse sittings (addon, addMouseSitting)', () => {
     const C = decodeAll(mouseSession(1, 120, 9e8, 55), kp);
     const a = await enrollMouseProfile(A.actions, A.actionMeta, pop);
     const aBefore = a.bytes.slice();
-    expect(mouseProfileInfo(a.bytes)).toMatchObject({ sittings: 1, canAddSittings: true, crossSittingBlocks: 0 });
+    expect(mouseProfileInfo(a.bytes)).toMatchObject({ sittings: 1, canAddSittings: true, enrolledActions: n(A) });
     const ab = await addMouseSitting(a.bytes, B.actions, B.actionMeta, pop, { blockActions: 20, frr: 0.05 });
     expect(a.bytes).toEqual(aBefore); // the input profile is read, not changed
     expect(ab.sittings).toBe(2);
-    expect(ab.calibrationBlocks).toBe(blocks(B));
     expect(Number.isFinite(ab.threshold) && ab.genuineSd > 0).toBe(true);
-    expect(mouseProfileInfo(ab.bytes)).toMatchObject({ sittings: 2, canAddSittings: true, crossSittingBlocks: blocks(B), threshold: ab.threshold });
+    expect(mouseProfileInfo(ab.bytes)).toMatchObject({ sittings: 2, canAddSittings: true, enrolledActions: n(A) + n(B), threshold: ab.threshold });
 
     const whole = join(A, B);
     const once = await enrollMouseProfile(whole.actions, whole.actionMeta, pop);
+    // Calibrated as the one-shot enrollment on both sittings: the same leave-out blocks.
+    expect({ threshold: ab.threshold, genuineSd: ab.genuineSd, calibrationBlocks: ab.calibrationBlocks }).toEqual({
+      threshold: once.threshold,
+      genuineSd: once.genuineSd,
+      calibrationBlocks: once.calibrationBlocks,
+    });
     // Held-out actions of the user and of another one, each scored by both profiles.
     for (const seed of [1, 2]) {
       const d = decodeAll(mouseSession(seed, 80, 2e9, 77), kp);
@@ -130,15 +133,22 @@ describe('mouse sittings (addon, addMouseSitting)', () => {
     expect(mean(score(ab, 1))).toBeLessThan(0.5);
     expect(mean(score(ab, 2))).toBeGreaterThan(0.9);
 
-    // A third sitting: the calibration keeps every cross-sitting block so far.
+    // A third sitting: still the one-shot enrollment on all three.
     const abc = await addMouseSitting(ab.bytes, C.actions, C.actionMeta, pop, { blockActions: 20, frr: 0.05 });
     expect(abc.sittings).toBe(3);
-    expect(abc.calibrationBlocks).toBe(blocks(B) + blocks(C));
     const all = await enrollMouseProfile(join(whole, C).actions, join(whole, C).actionMeta, pop);
+    expect([abc.threshold, abc.calibrationBlocks]).toEqual([all.threshold, all.calibrationBlocks]);
     const d = decodeAll(mouseSession(1, 60, 4e9, 79), kp);
     const s3 = new MouseStream(abc.bytes, abc.threshold, abc.genuineSd).pushScores(d.actions, d.actionMeta);
     const s4 = new MouseStream(all.bytes, all.threshold, all.genuineSd).pushScores(d.actions, d.actionMeta);
     expect(Array.from(s3, (x, i) => Math.abs(x - (s4[i] as number)) < 1e-9)).toEqual(Array.from(s4, () => true));
+
+    // maxActions: only the newest actions stay; here exactly sitting C's.
+    const onlyC = await addMouseSitting(ab.bytes, C.actions, C.actionMeta, pop, { blockActions: 20, frr: 0.05, maxActions: n(C) });
+    const c = await enrollMouseProfile(C.actions, C.actionMeta, pop);
+    expect(mouseProfileInfo(onlyC.bytes)).toMatchObject({ sittings: 3, enrolledActions: n(C) });
+    expect([onlyC.threshold, onlyC.calibrationBlocks]).toEqual([c.threshold, c.calibrationBlocks]);
+    await expect(addMouseSitting(ab.bytes, C.actions, C.actionMeta, pop, { blockActions: 20, maxActions: 79 })).rejects.toMatchObject({ code: 'SENTINEL_E_INVALID_ARGUMENT' });
   });
 
   it('refuses a version-2 profile, too few actions, a malformed profile and another population', async () => {

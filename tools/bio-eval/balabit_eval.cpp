@@ -28,6 +28,9 @@
 //        --oc-methods block,block-2s,block-unit: block-level two-sample scorer (MouseBlock)
 //         [--block-stat cvm|ad|ks] [--block-log 0|1] [--block-fit-n 20] [--block-l2 0.01]
 //        [--write-block-weights FILE]  (MouseBlock weights from all users; models/mouse)
+//        [--enroll-sessions K] [--sitting-actions A]  (enroll on K sessions, each cut to its first A
+//         actions: K sittings of `sentinel enroll`; the one-class hist methods then also report the
+//         several-sittings calibration of MouseOneClass::add_sitting)
 //        --data-mode all = raw, common and grid
 // Block score = mean logit of the per-action P(u) (--agg logit, default).
 // The open-set protocol is run for our features only.
@@ -141,11 +144,29 @@ static std::vector<int> enrollment_sessions(const std::vector<int>& mine, size_t
   return out;
 }
 
-// The enrollment actions of those sessions, concatenated in session order.
+// --sitting-actions A > 0: each enrollment session contributes only its first A actions, as one
+// `sentinel enroll` sitting would (200 by default); 0 keeps whole sessions.
+static size_t g_sitting_actions = 0;
+// Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
+static size_t g_sitting_folds = 0, g_sitting_same = 0;
+
+// The enrollment sittings: the first g_sitting_actions actions (or all) of each enrollment session.
+static std::vector<std::vector<MouseAction>> enrollment_sittings(const std::vector<Session>& S,
+                                                                 const std::vector<int>& mine, size_t k, int K) {
+  std::vector<std::vector<MouseAction>> out;
+  for (int es : enrollment_sessions(mine, k, K)) {
+    const auto& A = S[es].actions;
+    size_t n = g_sitting_actions ? std::min(A.size(), g_sitting_actions) : A.size();
+    out.emplace_back(A.begin(), A.begin() + long(n));
+  }
+  return out;
+}
+
+// The enrollment actions of those sittings, concatenated in session order.
 static std::vector<MouseAction> enrollment_actions(const std::vector<Session>& S, const std::vector<int>& mine,
                                                    size_t k, int K) {
   std::vector<MouseAction> enr;
-  for (int es : enrollment_sessions(mine, k, K)) enr.insert(enr.end(), S[es].actions.begin(), S[es].actions.end());
+  for (const auto& s : enrollment_sittings(S, mine, k, K)) enr.insert(enr.end(), s.begin(), s.end());
   return enr;
 }
 
@@ -711,11 +732,49 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                 const MousePopulation* pp = m == "hist-w" ? &pop : &pop_flat;
                 double thr = oc.calibrate(enr, (m == "z" || m == "knn") ? nullptr : pp, 20, targets[t]);
                 if (oc.calibration_scores().empty()) continue;
-                Cal& c = cal[m][t];
-                for (double s : oc.calibration_scores()) { ++c.enr; c.enrrej += s < thr; }
-                for (double s : gb[n20]) { ++c.g; c.grej += s < thr; }
-                for (auto& b : ib)
-                  for (double s : b[n20]) { ++c.im; c.iacc += s >= thr; }
+                auto tally = [&](const std::string& key, double th, const std::vector<double>& calib) {
+                  Cal& c = cal[key][t];
+                  for (double s : calib) { ++c.enr; c.enrrej += s < th; }
+                  for (double s : gb[n20]) { ++c.g; c.grej += s < th; }
+                  for (auto& b : ib)
+                    for (double s : b[n20]) { ++c.im; c.iacc += s >= th; }
+                };
+                tally(m, thr, oc.calibration_scores());
+                // Several sittings, as `sentinel enroll --add` builds them (add_sitting: the
+                // model and threshold of enroll + calibrate on every sitting, checked here), and
+                // two calibration sets measured against it: each later sitting scored by the
+                // model of the sittings before it (cross), alone or with the first sitting's own
+                // leave-out chunks (within+cross); and leave one sitting out (loso).
+                if ((m == "hist" || m == "hist-w") && o.enroll_sessions > 1) {
+                  const auto sit = enrollment_sittings(S, mine, k, o.enroll_sessions);
+                  MouseOneClass inc = MouseOneClass::enroll(sit[0], pp, oc_params(m, o));
+                  if (!inc.valid()) continue;
+                  inc.calibrate(sit[0], pp, 20, targets[t]);
+                  std::vector<double> within = inc.calibration_scores(), cross;
+                  bool ok = true;
+                  for (size_t i = 1; i < sit.size() && ok; ++i) {
+                    for (size_t b = 0; b + 20 <= sit[i].size(); b += 5) cross.push_back(inc.block_score(&sit[i][b], 20));
+                    ok = inc.add_sitting(sit[i], pp, 20, targets[t], nullptr);
+                  }
+                  if (!ok) continue;
+                  ++g_sitting_folds;
+                  g_sitting_same += inc.threshold == thr && inc.calibration_scores() == oc.calibration_scores();
+                  tally(m + " sittings:cross", threshold_for_frr(cross, targets[t]), cross);
+                  std::vector<double> uni = within;
+                  uni.insert(uni.end(), cross.begin(), cross.end());
+                  tally(m + " sittings:within+cross", threshold_for_frr(uni, targets[t]), uni);
+                  // Leave one sitting out: each sitting's blocks scored by a model of all the others.
+                  std::vector<double> loso;
+                  for (size_t i = 0; i < sit.size(); ++i) {
+                    std::vector<MouseAction> rest;
+                    for (size_t j = 0; j < sit.size(); ++j)
+                      if (j != i) rest.insert(rest.end(), sit[j].begin(), sit[j].end());
+                    MouseOneClass li = MouseOneClass::enroll(rest, pp, oc_params(m, o));
+                    if (!li.valid()) continue;
+                    for (size_t b = 0; b + 20 <= sit[i].size(); b += 5) loso.push_back(li.block_score(&sit[i][b], 20));
+                  }
+                  if (!loso.empty()) tally(m + " sittings:loso", threshold_for_frr(loso, targets[t]), loso);
+                }
               }
           }
         }
@@ -737,9 +796,14 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                                    : "per-user RF, cadence-only (3 timing numbers), background = FIT users";
     std::printf("\n[%s] oneclass method=%s: %s; TEST users, impostors = other TEST users\n", mode, m.c_str(), desc);
     print_scores(res[m], Ns, users, per_user);
-    if (cal.count(m)) {
+    if (g_sitting_folds)
+      std::printf("   add_sitting over the sittings = enroll + calibrate on all of them: %zu of %zu folds identical\n",
+                  g_sitting_same, g_sitting_folds);
+    for (const std::string& key : {m, m + " sittings:cross", m + " sittings:within+cross", m + " sittings:loso"}) {
+      if (!cal.count(key)) continue;
+      if (key != m) std::printf("   calibration %s\n", key.substr(m.size() + 1).c_str());
       for (int t = 0; t < 2; ++t) {
-        const Cal& c = cal[m][t];
+        const Cal& c = cal[key][t];
         std::printf("   calibrated to %.0f%% enrollment FRR at 20 actions: enrollment FRR %.1f%%, TEST FRR %.1f%%, "
                     "TEST FAR %.1f%%\n",
                     100 * targets[t], 100.0 * c.enrrej / std::max<size_t>(c.enr, 1),
@@ -887,6 +951,7 @@ int main(int argc, char** argv) {
     else if (a == "--gbt-l2") bp.l2 = std::atof(next().c_str());
     else if (a == "--enroll-sessions") oco.enroll_sessions = enroll_sessions = std::atoi(next().c_str());
     else if (a == "--exclude-session") excluded.push_back(next());
+    else if (a == "--sitting-actions") g_sitting_actions = std::stoul(next());
     else if (a == "--oneclass") oneclass = std::atoi(next().c_str()) != 0;
     else if (a == "--oc-methods") {
       oco.methods.clear();

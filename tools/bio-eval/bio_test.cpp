@@ -580,10 +580,11 @@ static void test_mouse_oneclass() {
   CHECK(finite);
 }
 
-// Several sittings (MouseOneClass::add_sitting): enroll(A1) then add(A2) scores exactly as
-// enroll(A1 + A2); the threshold comes from A2's blocks scored by the A1-only model; the counts
-// survive serialisation; a version-2 profile, another population, a short sitting and a method
-// without counts are refused with the profile unchanged.
+// Several sittings (MouseOneClass::add_sitting): enroll(A1) then add(A2) gives exactly what
+// enroll(A1 + A2) then calibrate(A1 + A2) give (scores, leave-out blocks, threshold); the
+// quantised enrollment survives serialisation; max_actions keeps the most recent actions; a
+// version-2 profile, another population, a short sitting and a method without a quantised
+// enrollment are refused with the profile unchanged.
 static void test_mouse_sittings() {
   std::mt19937 r(21);
   std::vector<std::vector<MouseAction>> popu = {synth_actions(r, 600, 0.03, 400), synth_actions(r, 950, 0.09, 400),
@@ -597,37 +598,44 @@ static void test_mouse_sittings() {
   a123.insert(a123.end(), a3.begin(), a3.end());
   MouseOneClass one = MouseOneClass::enroll(a1, &pop);
   one.calibrate(a1, &pop, 20, 0.05);
-  CHECK(one.valid() && one.can_add_sittings() && one.sittings() == 1 && one.cross_sitting_scores().empty());
-  // What the A1-only model gives A2's blocks (stride 5): the expected cross-sitting scores.
-  std::vector<double> want;
-  for (size_t s = 0; s + 20 <= a2.size(); s += 5) want.push_back(one.block_score(&a2[s], 20));
+  CHECK(one.valid() && one.can_add_sittings() && one.sittings() == 1 && one.enrolled_actions() == 300);
   MouseOneClass added = one;
   const char* why = nullptr;
   CHECK(added.add_sitting(a2, &pop, 20, 0.10, &why));
-  CHECK(added.sittings() == 2);
-  const MouseOneClass both = MouseOneClass::enroll(a12, &pop);
+  CHECK(added.sittings() == 2 && added.enrolled_actions() == 600);
+  MouseOneClass both = MouseOneClass::enroll(a12, &pop);
+  both.calibrate(a12, &pop, 20, 0.10);
   bool same = true;
   for (const auto* v : {&probe, &a1, &a2})
     for (const MouseAction& a : *v) same = same && added.action_score(a) == both.action_score(a);
   CHECK(same);
-  CHECK(added.calibration_scores().size() == want.size() && want.size() == 57);
-  bool cross_ok = added.cross_sitting_scores().size() == want.size();
-  for (size_t i = 0; cross_ok && i < want.size(); ++i) cross_ok = std::abs(added.calibration_scores()[i] - want[i]) < 1e-5;
-  CHECK(cross_ok);
+  CHECK(!both.calibration_scores().empty() && added.calibration_scores() == both.calibration_scores());
+  CHECK(added.threshold == both.threshold);
   size_t rej = 0;
   for (double v : added.calibration_scores()) rej += v < added.threshold;
-  NEAR(double(rej) / double(want.size()), 0.10, 1.0 / double(want.size()) + 1e-9);
-  // Round trip keeps counts, sittings and the cross-sitting scores; a third sitting still merges exactly.
+  NEAR(double(rej) / double(added.calibration_scores().size()), 0.10, 1.0 / double(added.calibration_scores().size()) + 1e-9);
+  // Round trip keeps the quantised enrollment and sittings; a third sitting still matches.
   std::vector<uint8_t> blob = added.serialize();
   MouseOneClass back;
   CHECK(back.deserialize(blob.data(), blob.size()));
   CHECK(back.sittings() == 2 && back.can_add_sittings() && back.threshold == added.threshold);
-  CHECK(back.cross_sitting_scores() == added.cross_sitting_scores());
+  CHECK(back.serialize() == blob);
+  MouseOneClass capped = back;
   CHECK(back.add_sitting(a3, &pop, 20, 0.05, &why));
-  CHECK(back.sittings() == 3 && back.cross_sitting_scores().size() == want.size() + 21);
-  const MouseOneClass all3 = MouseOneClass::enroll(a123, &pop);
-  same = true;
+  CHECK(back.sittings() == 3 && back.enrolled_actions() == 720);
+  MouseOneClass all3 = MouseOneClass::enroll(a123, &pop);
+  all3.calibrate(a123, &pop, 20, 0.05);
+  same = back.threshold == all3.threshold && back.calibration_scores() == all3.calibration_scores();
   for (const MouseAction& a : probe) same = same && back.action_score(a) == all3.action_score(a);
+  CHECK(same);
+  // max_actions: only the most recent 400 actions stay (the end of A2, then A3).
+  CHECK(capped.add_sitting(a3, &pop, 20, 0.05, &why, 400));
+  CHECK(capped.enrolled_actions() == 400 && capped.sittings() == 3);
+  std::vector<MouseAction> tail(a123.end() - 400, a123.end());
+  MouseOneClass last = MouseOneClass::enroll(tail, &pop);
+  last.calibrate(tail, &pop, 20, 0.05);
+  same = capped.threshold == last.threshold;
+  for (const MouseAction& a : probe) same = same && capped.action_score(a) == last.action_score(a);
   CHECK(same);
   bool prefix_rejected = true;
   for (size_t n = 0; n < blob.size(); n += (n < 64 ? 1 : 17)) {
@@ -635,6 +643,14 @@ static void test_mouse_sittings() {
     if (t.deserialize(blob.data(), n)) prefix_rejected = false;
   }
   CHECK(prefix_rejected);
+  // A bin past its model's bins, or an unknown type, is refused.
+  const size_t codes_at = blob.size() - 600 * (1 + 2 * size_t(kActionFeatures));
+  std::vector<uint8_t> bad = blob;
+  bad[codes_at] = 3;
+  CHECK(!MouseOneClass().deserialize(bad.data(), bad.size()));
+  bad = blob;
+  bad[codes_at + 1 + kActionFeatures] = 200;
+  CHECK(!MouseOneClass().deserialize(bad.data(), bad.size()));
   // Refusals leave the profile as it was.
   const double before = added.action_score(probe[0]);
   std::vector<std::vector<MouseAction>> other = {synth_actions(r, 700, 0.04, 400), synth_actions(r, 1000, 0.1, 400)};
@@ -649,22 +665,17 @@ static void test_mouse_sittings() {
   zp.self_norm = true;
   MouseOneClass z = MouseOneClass::enroll(a1, nullptr, zp);
   CHECK(z.valid() && !z.can_add_sittings() && !z.add_sitting(a2, &pop, 20, 0.05, &why));
-  // A version-2 profile (the same bytes without the counts section) still loads and scores the
-  // same, but cannot take another sitting.
+  // A version-2 profile (the same bytes without the quantised enrollment) still loads and
+  // scores the same, but cannot take another sitting.
   std::vector<uint8_t> b1 = one.serialize();
-  size_t section = 1 + 4 + 8 + 4;  // flag, sittings, population hash, empty cross-score vector
-  for (int m = 0; m < kOneClassModels; ++m) {
-    section += 8;
-    if (!pop.model(m).q.empty())
-      for (int f = 0; f < kActionFeatures; ++f) section += 4 + 4 * pop.model(m).p[f].size();
-  }
+  const size_t section = 1 + 4 + 8 + 4 + 300 * (1 + 2 * size_t(kActionFeatures));
   std::vector<uint8_t> v2(b1.begin(), b1.end() - long(section));
   v2[4] = 2;
   MouseOneClass old;
   CHECK(old.deserialize(v2.data(), v2.size()));
   CHECK(old.valid() && !old.can_add_sittings() && old.action_score(probe[0]) == one.action_score(probe[0]));
   CHECK(!old.add_sitting(a2, &pop, 20, 0.05, &why));
-  // A version-3 profile with its counts section cut off is refused.
+  // A version-3 profile with that section cut off is refused.
   std::vector<uint8_t> cut(b1.begin(), b1.end() - long(section));
   CHECK(!old.deserialize(cut.data(), cut.size()));
 }
