@@ -17,17 +17,31 @@
  *   mouse would look like an impostor). Such actions are counted; the first action of each such
  *   identity is logged and audited once as a `notify` on the session subject. A profile without
  *   `mouse.devices` (enrolled before they were recorded) scores every device.
+ * - Mouse learning by use (`mouseLearnActions`, default 1000; 0 off): the scored mouse actions
+ *   are buffered in memory while the session is Normal; any transition out of Normal discards
+ *   the buffer. Each time it holds `mouseLearnActions` actions they become one more sitting
+ *   (`addMouseSitting`, on the libuv pool, one at a time), the profile file is re-read and
+ *   rewritten with only `mouse` replaced (never when its mouse model changed on disk since:
+ *   then learning stops until a restart), the mouse stream switches to the new model, and the
+ *   sitting is logged and audited (`mouse_model_learned`). Off, with the reason in the log and
+ *   /v1/status, for a profile that cannot take sittings, a sitting under four blocks, or no
+ *   population model. Nothing of the buffered actions is logged or written, except through the
+ *   profile's model.
+ * - The app model learned by use is written the same way: the file is re-read and only `app`
+ *   replaced, so a `sentinel enroll --add` run since the daemon started is kept.
  */
 import { spawn } from 'node:child_process';
+import { timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AuditStore } from '../src/audit/store.js';
 import type { ActionRecord, TransitionRecord } from '../src/audit/records.js';
 import { InputSource, inputUnavailableReason, type DeviceIdentities, type InputBatch } from '../src/biometrics/input-source.js';
-import { selectActions } from '../src/biometrics/input-batch.js';
+import { concatFloat32, concatFloat64, selectActions } from '../src/biometrics/input-batch.js';
 import { KeystrokeStream } from '../src/biometrics/keystroke-model.js';
-import { MouseStream } from '../src/biometrics/mouse-model.js';
-import { keyFingerprint, loadProfile, saveProfile, type BioProfile } from '../src/biometrics/profile-file.js';
+import { actionCount, addMouseSitting, loadMousePopulation, mouseProfileInfo, MouseStream } from '../src/biometrics/mouse-model.js';
+import { keyFingerprint, loadProfile, saveProfile, type BioProfile, type ModalityProfile } from '../src/biometrics/profile-file.js';
+import { ACTION_META_STRIDE } from '../src/binding.js';
 import { AppModality, type AppModalityConfig } from './app-modality.js';
 import type { MouseDevicesPolicy } from './config.js';
 import { SessionMonitor, type ModalityStatus } from '../src/biometrics/session-monitor.js';
@@ -61,6 +75,13 @@ export interface BiometricsConfig {
    * `mouse.devices`; every device when the profile lists none) or 'any'.
    */
   mouseDevices: MouseDevicesPolicy;
+  /**
+   * Mouse actions per sitting learned by use while the session is Normal (0: no learning; else
+   * at least four of the profile's blocks, checked at start).
+   */
+  mouseLearnActions: number;
+  /** The shipped models (`models/mouse` is the population mouse learning needs); set by the daemon from the top-level `modelsDir`. */
+  modelsDir?: string;
   emaAlpha: number;
   silentAfterMs: number;
   policy: Partial<TrustPolicy>;
@@ -93,6 +114,26 @@ export interface BiometricsStatus {
   pointerDevices: PointerDevicesStatus;
   input: Record<string, number | boolean> | null;
   app: { on: boolean; reason: string | null; model: boolean; visits: number; windowsScored: number; learned: number; dropped: number };
+  mouseLearning: MouseLearningStatus;
+}
+
+/** Mouse learning by use, as /v1/status shows it. */
+export interface MouseLearningStatus {
+  on: boolean;
+  /** Why it is off (null when on). */
+  reason: string | null;
+  /** Actions held for the next sitting (Normal-state, scored actions). */
+  buffered: number;
+  /** Sittings this daemon run added to the profile. */
+  learnedSittings: number;
+  /** Buffered actions discarded because the session left Normal. */
+  discardedActions: number;
+  /** Sittings that could not be added or written (each logged with its error code). */
+  failures: number;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** uid of a local user name from /etc/passwd, or null. */
@@ -129,6 +170,19 @@ export class BiometricsService {
   /** Actions not scored, per unenrolled identity (insertion order: first seen first). */
   private readonly unenrolledPointers = new Map<string, number>();
   private unenrolledActions = 0;
+
+  // Mouse learning by use (see the file comment).
+  private learnPopulation: Uint8Array | null = null;
+  private learnOffReason: string | null = 'mouse learning off: biometrics off';
+  private learnActions: Float32Array[] = [];
+  private learnMeta: Float64Array[] = [];
+  private learnBuffered = 0;
+  private learnInFlight: Promise<void> | null = null;
+  private learnedSittings = 0;
+  private discardedActions = 0;
+  private learnFailures = 0;
+  /** Transitions out of Normal so far (a batch during which one happened is not learned from). */
+  private leftNormal = 0;
 
   /** uid of the session's user (from the configuration or the profile's user name), or -1 unknown. */
   private uid = -1;
@@ -170,6 +224,8 @@ export class BiometricsService {
       this.monitor = null;
       this.keystrokes = null;
       this.mouse = null;
+      this.learnPopulation = null;
+      this.learnOffReason = 'mouse learning off: biometrics off';
       this.log.error({ 'error.code': code, 'event.action': 'biometrics_off' }, this.offReason);
     }
   }
@@ -197,6 +253,7 @@ export class BiometricsService {
     const m = profile.mouse;
     if (m) this.mouse = new MouseStream(m.bytes, m.threshold as number, m.genuineSd as number, m.window);
     this.enrolledPointers = m && this.cfg.mouseDevices === 'enrolled' && m.devices ? new Set(m.devices) : null;
+    this.startMouseLearning(m);
     this.monitor = new SessionMonitor({
       subjectId: SESSION_SUBJECT_ID,
       policy: this.cfg.policy,
@@ -239,8 +296,12 @@ export class BiometricsService {
       isNormal: () => (this.monitor?.state ?? 0) === 0,
       onLearned: (m) => {
         if (!this.profile) return;
-        this.profile = { ...this.profile, app: { bytes: m.bytes, samples: m.info.transitions, window: this.cfg.app.window, frr: 0.05, threshold: m.info.threshold } };
-        saveProfile(this.cfg.profilePath, this.profile);
+        const app: ModalityProfile = { bytes: m.bytes, samples: m.info.transitions, window: this.cfg.app.window, frr: 0.05, threshold: m.info.threshold };
+        // Re-read: what is on disk now (a `sentinel enroll --add` since the start) is kept; only
+        // the app model is replaced. A failure here throws into AppModality, which logs it.
+        const now = this.readProfile();
+        saveProfile(this.cfg.profilePath, { ...now, app });
+        this.profile = { ...this.profile, app };
       },
       onScore: (p) => {
         if (!this.monitor) return;
@@ -293,11 +354,17 @@ export class BiometricsService {
     }
     if (this.mouse && this.monitor && b.actionMeta.length) {
       const scored = this.scoredPointerActions(b, identities, now, actions);
+      const leftBefore = this.leftNormal;
+      const wasNormal = this.monitor.state === 0;
       for (const p of this.mouse.push(scored.actions, scored.actionMeta)) {
         this.blocksScored++;
         const t = this.monitor.observe('mouse', p, now);
         if (t) this.onTransition(t, transitions, actions);
       }
+      // Only actions scored throughout Normal: none of a batch that moved the session out of it.
+      const n = actionCount(scored.actionMeta);
+      if (n > 0 && wasNormal && this.monitor.state === 0 && this.leftNormal === leftBefore) this.bufferForLearning(scored.actions, scored.actionMeta, n);
+      else if (n > 0 && wasNormal && this.learnOffReason === null) this.discardedActions += n;
     }
     const dropped = this.source?.stats().dropped ?? 0;
     const drops = dropped > this.lastDropped ? [{ atMs: now, hop: 'input', reason: 'queue_full', count: dropped - this.lastDropped }] : [];
@@ -332,6 +399,7 @@ export class BiometricsService {
 
   private onTransition(t: Transition, transitions: TransitionRecord[], actions: ActionRecord[]): void {
     const monitor = this.monitor as SessionMonitor;
+    if (t.from === 0 && t.to !== 0) this.discardLearning(t.to);
     transitions.push(this.record(t, monitor));
     const fields = { 'event.action': 'transition', 'subject.id': t.subjectId, 'subject.kind': 'session', user: this.user, from: stateName(t.from), to: stateName(t.to), score: Number(t.score.toFixed(4)), reason: t.reason };
     const msg = `session ${this.user ?? ''} ${stateName(t.from)} -> ${stateName(t.to)}`;
@@ -410,6 +478,7 @@ export class BiometricsService {
     if (!this.monitor) throw new SentinelError('SENTINEL_E_NOT_FOUND', this.offReason ?? 'biometrics off');
     const now = Date.now();
     const t = state === 0 ? this.monitor.reset(now, by) : this.monitor.force(state, now, by);
+    if (t && t.from === 0 && t.to !== 0) this.discardLearning(t.to);
     if (t) {
       this.audit.writeTick({ transitions: [this.record(t, this.monitor)], actions: [], drops: [] });
       this.applyFloor();
@@ -451,14 +520,144 @@ export class BiometricsService {
         learned: this.app?.learned ?? 0,
         dropped: this.app?.dropped ?? 0,
       },
+      mouseLearning: {
+        on: this.learnOffReason === null,
+        reason: this.learnOffReason,
+        buffered: this.learnBuffered,
+        learnedSittings: this.learnedSittings,
+        discardedActions: this.discardedActions,
+        failures: this.learnFailures,
+      },
     };
   }
 
-  /** Stops the collector, scores what it still held, and waits for running lock commands. */
+  /** Stops the collector, scores what it still held, and waits for running lock commands and a mouse sitting being added. */
   async stop(): Promise<void> {
     const rest = this.source?.stop();
     if (rest && this.source) this.onBatch(rest, this.source.identities);
     await this.app?.stop();
     await Promise.all([...this.pendingActions]);
+    // One add at a time; the one that ends may start the next from what was buffered meanwhile.
+    while (this.learnInFlight) await this.learnInFlight;
+  }
+
+  /** The profile file as it is on disk now (SentinelError SENTINEL_E_BIO_PROFILE / _BIO_KEY). */
+  private readProfile(): BioProfile {
+    return loadProfile(this.cfg.profilePath, keyFingerprint(this.cfg.keyPath));
+  }
+
+  /** Decides whether the mouse is learned by use; logs why not. */
+  private startMouseLearning(m: ModalityProfile | undefined): void {
+    this.learnPopulation = null;
+    const off = (reason: string, fields: Record<string, unknown> = {}): void => {
+      this.learnOffReason = reason;
+      this.log.info({ 'event.action': 'mouse_learning_off', reason, ...fields }, reason);
+    };
+    const n = this.cfg.mouseLearnActions;
+    if (n === 0) return off('mouse learning off: biometrics.mouseLearnActions is 0');
+    if (!m || !this.mouse) return off('mouse learning off: the profile has no mouse model');
+    if (n < 4 * m.window) {
+      return off(`mouse learning off: biometrics.mouseLearnActions ${n} is under four of the profile's ${m.window}-action blocks (${4 * m.window}); raise it or set 0`);
+    }
+    try {
+      if (!mouseProfileInfo(m.bytes).canAddSittings) {
+        return off('mouse learning off: the profile\'s mouse model was written before sittings could be added (version 2) or uses another method; re-enroll (sentinel enroll) to let the daemon learn');
+      }
+      if (!this.cfg.modelsDir) return off('mouse learning off: no models directory (the mouse population model is needed)');
+      this.learnPopulation = loadMousePopulation(this.cfg.modelsDir);
+    } catch (err) {
+      const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_IO';
+      return off(`mouse learning off: ${code}: ${(err as Error).message}`, { 'error.code': code });
+    }
+    this.learnOffReason = null;
+    this.log.info({ 'event.action': 'mouse_learning_on', actions: n, block: m.window, sittings: m.sittings ?? 1 }, `mouse learning on: a sitting every ${n} Normal-state actions`);
+  }
+
+  /** Holds Normal-state scored actions for the next sitting (copies: the batch is not kept). */
+  private bufferForLearning(actions: Float32Array, actionMeta: Float64Array, n: number): void {
+    if (this.learnOffReason !== null) return;
+    const want = this.cfg.mouseLearnActions;
+    // While an add is in flight the next sitting fills; beyond one full sitting nothing more is held.
+    if (this.learnBuffered >= want) return;
+    this.learnActions.push(actions.slice());
+    this.learnMeta.push(actionMeta.slice());
+    this.learnBuffered += n;
+    this.maybeLearn();
+  }
+
+  /** Any transition out of Normal: the buffered actions are not the user's for sure any more. */
+  private discardLearning(to: TrustState): void {
+    this.leftNormal++;
+    if (this.learnBuffered === 0) return;
+    this.log.info({ 'event.action': 'mouse_learning_discarded', actions: this.learnBuffered, to: stateName(to) }, `mouse learning: ${this.learnBuffered} buffered actions discarded (session left Normal)`);
+    this.discardedActions += this.learnBuffered;
+    this.learnActions = [];
+    this.learnMeta = [];
+    this.learnBuffered = 0;
+  }
+
+  /** Starts adding a sitting when one is buffered and none is in flight. */
+  private maybeLearn(): void {
+    const want = this.cfg.mouseLearnActions;
+    if (this.learnInFlight || this.learnOffReason !== null || this.learnBuffered < want) return;
+    const base = this.profile?.mouse;
+    const population = this.learnPopulation;
+    if (!base || !population) return;
+    const allA = concatFloat32(this.learnActions);
+    const allM = concatFloat64(this.learnMeta);
+    const nf = allA.length / this.learnBuffered;
+    const actions = allA.slice(0, want * nf);
+    const actionMeta = allM.slice(0, want * ACTION_META_STRIDE);
+    const restN = this.learnBuffered - want;
+    this.learnActions = restN > 0 ? [allA.slice(want * nf)] : [];
+    this.learnMeta = restN > 0 ? [allM.slice(want * ACTION_META_STRIDE)] : [];
+    this.learnBuffered = restN;
+    const run = this.learnSitting(base, actions, actionMeta, population, want).finally(() => {
+      this.learnInFlight = null;
+      this.maybeLearn();
+    });
+    this.learnInFlight = run;
+  }
+
+  private async learnSitting(base: ModalityProfile, actions: Float32Array, actionMeta: Float64Array, population: Uint8Array, n: number): Promise<void> {
+    try {
+      const r = await addMouseSitting(base.bytes, actions, actionMeta, population, { blockActions: base.window, frr: base.frr });
+      // Re-read: keep whatever else is on disk now; never overwrite a mouse model changed meanwhile.
+      const now = this.readProfile();
+      if (!now.mouse || !sameBytes(now.mouse.bytes, base.bytes)) {
+        this.learnOffReason = 'mouse learning off: the profile\'s mouse model changed on disk since the daemon loaded it (sentinel enroll?); the learned sitting was dropped; restart the daemon to use the new model and learn again';
+        this.learnActions = [];
+        this.learnMeta = [];
+        this.learnBuffered = 0;
+        this.log.warn({ 'event.action': 'mouse_model_learn_dropped', reason: this.learnOffReason }, this.learnOffReason);
+        return;
+      }
+      const mouse: ModalityProfile = {
+        bytes: r.bytes,
+        samples: now.mouse.samples + n,
+        window: now.mouse.window,
+        frr: now.mouse.frr,
+        threshold: r.threshold,
+        genuineSd: r.genuineSd,
+        ...(now.mouse.devices ? { devices: [...now.mouse.devices] } : {}),
+        sittings: r.sittings,
+      };
+      const stream = new MouseStream(mouse.bytes, r.threshold, r.genuineSd, mouse.window);
+      saveProfile(this.cfg.profilePath, { ...now, mouse });
+      this.mouse = stream;
+      this.profile = { ...(this.profile ?? now), mouse };
+      this.learnedSittings++;
+      const detail = { sittings: r.sittings, actions: n, samples: mouse.samples, threshold: r.threshold, calibrationBlocks: r.calibrationBlocks };
+      this.log.info({ 'event.action': 'mouse_model_learned', ...detail }, `mouse model learned: sitting ${r.sittings} from ${n} Normal-state actions`);
+      try {
+        this.audit.writeTick({ transitions: [], actions: [{ atMs: Date.now(), subjectId: SESSION_SUBJECT_ID, action: 'mouse_model_learned', target: `session ${this.user ?? ''}`, result: 'ok', detail }], drops: [] });
+      } catch (err) {
+        this.log.error({ err, 'error.code': err instanceof SentinelError ? err.code : 'SENTINEL_E_DB' }, 'could not audit the mouse_model_learned action');
+      }
+    } catch (err) {
+      this.learnFailures++;
+      const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_BIO_ENROLL';
+      this.log.error({ 'error.code': code, 'event.action': 'mouse_model_learn_failed', actions: n }, `mouse sitting not learned: ${(err as Error).message}`);
+    }
   }
 }

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { SentinelError } from '../src/errors.js';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../src/engine.js';
 import type { TrustPolicy } from '../src/state/trust-machine.js';
+import { MAX_ENROLLED_MOUSE_ACTIONS } from '../src/biometrics/mouse-model.js';
 import type { BiometricsConfig } from './biometrics.js';
 
 export interface SentinelConfig {
@@ -25,7 +26,8 @@ export interface SentinelConfig {
   tick: { intervalMs: number; decayIntervalMs: number; maxRows: number; maxDueBeforePause: number };
   decoys: string[];
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
-  biometrics: BiometricsConfig;
+  /** `modelsDir` is not a key of its own here: the daemon passes the top-level one. */
+  biometrics: Omit<BiometricsConfig, 'modelsDir'>;
 }
 
 /** Values of `biometrics.mouseDevices`: score the enrolled pointing devices only, or any. */
@@ -73,6 +75,7 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       sessionUid: -1,
       stride: 0,
       mouseDevices: 'enrolled',
+      mouseLearnActions: 1000,
       emaAlpha: 0.5,
       silentAfterMs: 120_000,
       policy: {},
@@ -175,6 +178,9 @@ function validate(c: SentinelConfig): void {
   if (!(b.silentAfterMs > 0)) fail('biometrics.silentAfterMs', 'must be > 0');
   if (!(MOUSE_DEVICES_POLICIES as readonly string[]).includes(b.mouseDevices)) {
     fail('biometrics.mouseDevices', `must be ${MOUSE_DEVICES_POLICIES.map((p) => `"${p}"`).join(' or ')}, got ${JSON.stringify(b.mouseDevices)}`);
+  }
+  if (!Number.isInteger(b.mouseLearnActions) || b.mouseLearnActions < 0 || b.mouseLearnActions > MAX_ENROLLED_MOUSE_ACTIONS) {
+    fail('biometrics.mouseLearnActions', `must be 0 (the daemon does not learn the mouse by use) or an integer of mouse actions per learned sitting up to ${MAX_ENROLLED_MOUSE_ACTIONS} (at least four of the profile's blocks), got ${JSON.stringify(b.mouseLearnActions)}`);
   }
   const a = b.app;
   for (const k of ['learnAfter', 'window', 'stride'] as const) {

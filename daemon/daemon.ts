@@ -59,7 +59,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
   const startedAt = Date.now();
   // The session subject holds its user's processes at its state; `socket` exists by the time
   // the first session transition can happen (the collectors start after it listens).
-  const bio = new BiometricsService(cfg.biometrics, audit, log, (uid, state) => {
+  const bio = new BiometricsService({ ...cfg.biometrics, modelsDir: cfg.modelsDir }, audit, log, (uid, state) => {
     if (engine.setUidFloor(uid, state)) socket.pushStates();
   });
 

@@ -21,6 +21,15 @@ interface SessionStatus {
   modalities: { modality: string; live: boolean }[];
   app?: { on: boolean; reason: string | null };
   pointerDevices?: { unenrolledActions: number; unenrolled: { identity: string; actions: number }[] };
+  mouseLearning?: { on: boolean; reason: string | null; buffered: number; learnedSittings: number; discardedActions: number; failures: number };
+}
+
+/** One line on mouse learning by use: its counts, or why it is off (nothing when not reported). */
+function mouseLearningLine(b: SessionStatus | undefined): string[] {
+  const m = b?.on ? b.mouseLearning : undefined;
+  if (!m) return [];
+  if (!m.on) return [`mouse learn ${m.reason ?? 'off'}${m.learnedSittings ? ` (${m.learnedSittings} sittings learned before)` : ''}`];
+  return [`mouse learn on: ${m.buffered} actions buffered, ${m.learnedSittings} sittings learned, ${m.discardedActions} actions discarded (left Normal), ${m.failures} failures`];
 }
 
 /** One line on the user-session subject: its state and live modalities, or why it is off. */
@@ -70,6 +79,7 @@ export function registerStatus(program: Command): void {
         `subjects    ${String(engine['subjectsLive'])} live; ${Object.entries(body['subjectsByState'] as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
         `models      ${Object.entries(body['models'] as Record<string, string>).map(([k, v]) => `${k} ${v.slice(0, 12)}`).join(', ')}`,
         sessionLine(body['biometrics'] as SessionStatus | undefined),
+        ...mouseLearningLine(body['biometrics'] as SessionStatus | undefined),
       ];
       process.stdout.write(lines.join('\n') + '\n');
     });

@@ -67,6 +67,23 @@ describe('configuration', () => {
     expect(loadConfig(withFile({ biometrics: { mouseDevices: 'any' } })).biometrics.mouseDevices).toBe('any');
     expect(defaultConfig().biometrics.mouseDevices).toBe('enrolled');
     rmSync(dir, { recursive: true });
+    // mouseLearnActions: 0 (off) or a sitting size up to the profile's cap; default 1000.
+    expect(defaultConfig().biometrics.mouseLearnActions).toBe(1000);
+    for (const bad of [-1, 1.5, 20_001]) {
+      expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseLearnActions: bad } })))).toMatch(
+        /^SENTINEL_E_CONFIG: config biometrics\.mouseLearnActions: must be 0 \(the daemon does not learn the mouse by use\) or an integer of mouse actions per learned sitting up to 20000/,
+      );
+      rmSync(dir, { recursive: true });
+    }
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseLearnActions: '1000' } })))).toMatch(/config biometrics\.mouseLearnActions: must be a number/);
+    rmSync(dir, { recursive: true });
+    expect(loadConfig(withFile({ biometrics: { mouseLearnActions: 0 } })).biometrics.mouseLearnActions).toBe(0);
+    rmSync(dir, { recursive: true });
+    expect(loadConfig(withFile({ biometrics: { mouseLearnActions: 400 } })).biometrics.mouseLearnActions).toBe(400);
+    rmSync(dir, { recursive: true });
+    // The models directory is the daemon's top-level one, not a biometrics key.
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { modelsDir: '/tmp' } })))).toMatch(/config biometrics\.modelsDir: unknown key/);
+    rmSync(dir, { recursive: true });
     expect(codeOf(() => loadConfig(path.join(dir, 'nope.json')))).toMatch(/cannot read config file/);
   });
 });

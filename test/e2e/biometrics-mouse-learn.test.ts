@@ -1,0 +1,228 @@
+// Mouse learning by use, end to end with the real daemon and CLI: the mouse model is enrolled
+// from one 200-action sitting (recording "event-mouse"); the daemon runs with
+// biometrics.mouseLearnActions 100 (block 20). The same user's mouse through the enrolled pointer
+// (a FIFO of that name) keeps the session Normal: after 100 of its actions the daemon adds them as
+// a second sitting, rewrites the profile (sittings 2, samples 300, keystroke kept), audits
+// `mouse_model_learned` and shows it in /v1/status and `sentinel status`. Another person's mouse
+// through the same pointer moves the session out of Normal before a sitting fills: what was
+// buffered is discarded and the profile file stays byte-identical. A `sentinel enroll --add`
+// run while the daemon is up is never undone: the daemon's learned sitting is dropped instead.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AuditStore } from '../../src/audit/store.js';
+import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { plugFifoDevice } from '../support/fifo-device.js';
+import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
+
+const SESSION = 2 ** 32;
+
+interface ModalityJson {
+  samples: number;
+  window: number;
+  frr: number;
+  threshold?: number;
+  genuineSd?: number;
+  devices?: string[];
+  sittings?: number;
+  sha256: string;
+}
+
+interface ProfileJson {
+  user: string;
+  createdMs: number;
+  keySha256: string;
+  keystroke?: ModalityJson;
+  mouse?: ModalityJson;
+}
+
+interface MouseLearning {
+  on: boolean;
+  reason: string | null;
+  buffered: number;
+  learnedSittings: number;
+  discardedActions: number;
+  failures: number;
+}
+
+interface Status {
+  biometrics: { on: boolean; state: string; blocksScored: number; mouseLearning: MouseLearning };
+}
+
+/** A temporary directory with an input directory (FIFOs), recordings and a config; removed by `done`. */
+function setup(extra: Record<string, unknown> = {}): { dir: string; data: string; input: string; cfgFile: string; profile: string; rec: (name: string, bytes: Buffer) => string; done: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-mouse-learn-'));
+  const input = path.join(dir, 'input');
+  mkdirSync(input);
+  mkdirSync(path.join(dir, 'recordings'));
+  const cfgFile = path.join(dir, 'sentinel.json');
+  writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/true'], mouseLearnActions: 100, app: { enabled: false }, ...extra } }));
+  const data = path.join(dir, 'data');
+  return {
+    dir,
+    data,
+    input,
+    cfgFile,
+    profile: path.join(data, 'profiles', 'user.json'),
+    rec: (name, bytes) => {
+      const f = path.join(dir, 'recordings', name);
+      writeFileSync(f, bytes);
+      return f;
+    },
+    done: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Enrolls alice's typing and her mouse (200 actions of synthetic user 1, identity file:event-mouse). */
+async function enroll(t: ReturnType<typeof setup>): Promise<void> {
+  const kbd = t.rec('enroll-kbd', encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
+  const mouse = t.rec('event-mouse', encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
+  const r = await runCli(['enroll', '--config', t.cfgFile, '--data-dir', t.data, '--user', 'alice', '--device', kbd, mouse]);
+  expect(r.code, r.stderr).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ actions: 200, sittings: 1, mouse: { block: 20, devices: ['file:event-mouse'] } });
+}
+
+function auditActions(data: string, action: string): { detail: Record<string, unknown> | null; result: string; target: string }[] {
+  const audit = new AuditStore(path.join(data, 'sentinel.db'), { readonly: true });
+  try {
+    return audit.actions({ subjectId: SESSION, action });
+  } finally {
+    audit.close();
+  }
+}
+
+describe('mouse learning by use (daemon)', () => {
+  it('learns a second sitting from 100 Normal-state actions: profile sittings 2 / samples 300, audited, in the status', async () => {
+    const t = setup();
+    let daemon: DaemonProcess | undefined;
+    try {
+      await enroll(t);
+      const before = JSON.parse(readFileSync(t.profile, 'utf8')) as ProfileJson;
+      daemon = await startDaemonProcess({ dataDir: t.data, extraArgs: ['--config', t.cfgFile] });
+      const d = daemon;
+      const on = await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
+      expect(on).toMatchObject({ actions: 100, block: 20, sittings: 1 });
+      const status = async (): Promise<Status['biometrics']> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect((await status()).mouseLearning).toEqual({ on: true, reason: null, buffered: 0, learnedSittings: 0, discardedActions: 0, failures: 0 });
+
+      // Alice again, later, through the enrolled pointer: 120 actions, one sitting of 100.
+      const learned = d.waitLog((l) => l['event.action'] === 'mouse_model_learned');
+      await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(1, 120, 900_000_000, 77)));
+      const line = await learned;
+      expect(line).toMatchObject({ sittings: 2, actions: 100, samples: 300 });
+      const st = await status();
+      expect(st.state).toBe('Normal');
+      expect(st.blocksScored).toBeGreaterThan(0);
+      expect(st.mouseLearning).toMatchObject({ on: true, reason: null, learnedSittings: 1, discardedActions: 0, failures: 0 });
+      expect(st.mouseLearning.buffered).toBeGreaterThanOrEqual(0);
+      expect(st.mouseLearning.buffered).toBeLessThan(100);
+      expect(d.logs.filter((l) => l['event.action'] === 'mouse_model_learned')).toHaveLength(1);
+
+      const after = JSON.parse(readFileSync(t.profile, 'utf8')) as ProfileJson;
+      expect({ user: after.user, createdMs: after.createdMs, keySha256: after.keySha256 }).toEqual({ user: before.user, createdMs: before.createdMs, keySha256: before.keySha256 });
+      expect(after.keystroke).toEqual(before.keystroke);
+      const m0 = before.mouse as ModalityJson;
+      const m1 = after.mouse as ModalityJson;
+      expect(m1).toMatchObject({ sittings: 2, samples: 300, window: 20, frr: m0.frr, devices: ['file:event-mouse'] });
+      expect(m1.sha256).not.toBe(m0.sha256);
+      expect(m1.threshold).toBe(line['threshold']);
+
+      const cli = await runCli(['status', '--data-dir', t.data]);
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(cli.stdout).toMatch(/^mouse learn on: \d+ actions buffered, 1 sittings learned, 0 actions discarded \(left Normal\), 0 failures$/m);
+      expect(await d.stop()).toBe(0);
+
+      const rows = auditActions(t.data, 'mouse_model_learned');
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ result: 'ok', target: 'session alice', detail: { sittings: 2, actions: 100, samples: 300, threshold: m1.threshold } });
+
+      // The next start loads the grown model.
+      daemon.cleanup();
+      daemon = await startDaemonProcess({ dataDir: t.data, extraArgs: ['--config', t.cfgFile] });
+      expect(await daemon.waitLog((l) => l['event.action'] === 'mouse_learning_on')).toMatchObject({ sittings: 2 });
+      expect(await daemon.stop()).toBe(0);
+    } catch (err) {
+      console.error(daemon?.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n'));
+      throw err;
+    } finally {
+      daemon?.cleanup();
+      t.done();
+    }
+  }, 120_000);
+
+  it("discards the buffer when another person's mouse moves the session out of Normal; the profile stays byte-identical", async () => {
+    const t = setup();
+    let daemon: DaemonProcess | undefined;
+    try {
+      await enroll(t);
+      const bytes = readFileSync(t.profile);
+      daemon = await startDaemonProcess({ dataDir: t.data, extraArgs: ['--config', t.cfgFile] });
+      const d = daemon;
+      await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
+      const status = async (): Promise<Status['biometrics']> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;
+      // Alice first, 60 actions: Normal, buffered for the next sitting.
+      await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(1, 60, 900_000_000, 77)));
+      let st = await status();
+      expect(st.state).toBe('Normal');
+      const held = st.mouseLearning.buffered;
+      expect(held).toBeGreaterThanOrEqual(40);
+      expect(held).toBeLessThan(100);
+      expect(st.mouseLearning.discardedActions).toBe(0);
+      // Then 150 actions of synthetic user 2 through the same pointer: with what was held, more
+      // than a sitting, so without the discard a sitting would be learned.
+      const left = d.waitLog((l) => l['event.action'] === 'transition' && l['subject.kind'] === 'session' && l['from'] === 'Normal');
+      await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(2, 150, 1_900_000_000, 78)));
+      await left;
+      st = await status();
+      expect(st.state).not.toBe('Normal');
+      expect(st.mouseLearning.on).toBe(true);
+      expect(st.mouseLearning.learnedSittings).toBe(0);
+      expect(st.mouseLearning.discardedActions).toBeGreaterThan(held); // alice's held actions and the batch that left Normal
+      expect(st.mouseLearning.buffered).toBe(0);
+      expect(await d.stop()).toBe(0); // waits for any sitting being added
+      expect(d.logs.some((l) => l['event.action'] === 'mouse_model_learned')).toBe(false);
+      expect(d.logs.filter((l) => l['event.action'] === 'mouse_learning_discarded').map((l) => l['actions'])).toEqual([held]);
+      expect(readFileSync(t.profile).equals(bytes)).toBe(true);
+      expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(0);
+    } catch (err) {
+      console.error(daemon?.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n'));
+      throw err;
+    } finally {
+      daemon?.cleanup();
+      t.done();
+    }
+  }, 120_000);
+
+  it('never undoes a sentinel enroll --add run while it is up: the learned sitting is dropped and learning stops', async () => {
+    const t = setup();
+    let daemon: DaemonProcess | undefined;
+    try {
+      await enroll(t);
+      daemon = await startDaemonProcess({ dataDir: t.data, extraArgs: ['--config', t.cfgFile] });
+      const d = daemon;
+      await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
+      const trackball = t.rec('event-trackball', encodeInputEvents(mouseSession(1, 210, 600_000_000, 41)));
+      const add = await runCli(['enroll', '--add', '--config', t.cfgFile, '--data-dir', t.data, '--device', trackball]);
+      expect(add.code, add.stderr).toBe(0);
+      const added = readFileSync(t.profile);
+      expect((JSON.parse(added.toString('utf8')) as ProfileJson).mouse).toMatchObject({ sittings: 2, samples: 400 });
+
+      const dropped = d.waitLog((l) => l['event.action'] === 'mouse_model_learn_dropped');
+      await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(1, 120, 900_000_000, 77)));
+      await dropped;
+      const st = (await d.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect(st.mouseLearning).toMatchObject({ on: false, learnedSittings: 0, buffered: 0 });
+      expect(st.mouseLearning.reason).toMatch(/^mouse learning off: the profile's mouse model changed on disk since the daemon loaded it/);
+      expect(await d.stop()).toBe(0);
+      expect(readFileSync(t.profile).equals(added)).toBe(true);
+      expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(0);
+    } catch (err) {
+      console.error(daemon?.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n'));
+      throw err;
+    } finally {
+      daemon?.cleanup();
+      t.done();
+    }
+  }, 120_000);
+});
