@@ -144,19 +144,22 @@ static std::vector<int> enrollment_sessions(const std::vector<int>& mine, size_t
   return out;
 }
 
-// --sitting-actions A > 0: each enrollment session contributes only its first A actions, as one
-// `sentinel enroll` sitting would (200 by default); 0 keeps whole sessions.
+// --sitting-actions A > 0: in the one-class protocol each TEST user's enrollment session
+// contributes only its first A actions, as one `sentinel enroll` sitting would (200 by default);
+// 0 keeps whole sessions. The FIT users' weight learning always uses whole sessions, as the
+// shipped population model does (scripts/bio/mouse_model.sh).
 static size_t g_sitting_actions = 0;
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
 static size_t g_sitting_folds = 0, g_sitting_same = 0;
 
-// The enrollment sittings: the first g_sitting_actions actions (or all) of each enrollment session.
+// The enrollment sittings: the first `cap` actions (0: all) of each enrollment session.
 static std::vector<std::vector<MouseAction>> enrollment_sittings(const std::vector<Session>& S,
-                                                                 const std::vector<int>& mine, size_t k, int K) {
+                                                                 const std::vector<int>& mine, size_t k, int K,
+                                                                 size_t cap) {
   std::vector<std::vector<MouseAction>> out;
   for (int es : enrollment_sessions(mine, k, K)) {
     const auto& A = S[es].actions;
-    size_t n = g_sitting_actions ? std::min(A.size(), g_sitting_actions) : A.size();
+    size_t n = cap ? std::min(A.size(), cap) : A.size();
     out.emplace_back(A.begin(), A.begin() + long(n));
   }
   return out;
@@ -164,9 +167,9 @@ static std::vector<std::vector<MouseAction>> enrollment_sittings(const std::vect
 
 // The enrollment actions of those sittings, concatenated in session order.
 static std::vector<MouseAction> enrollment_actions(const std::vector<Session>& S, const std::vector<int>& mine,
-                                                   size_t k, int K) {
+                                                   size_t k, int K, size_t cap = 0) {
   std::vector<MouseAction> enr;
-  for (const auto& s : enrollment_sittings(S, mine, k, K)) enr.insert(enr.end(), s.begin(), s.end());
+  for (const auto& s : enrollment_sittings(S, mine, k, K, cap)) enr.insert(enr.end(), s.begin(), s.end());
   return enr;
 }
 
@@ -563,6 +566,106 @@ static void learn_block_weights(const std::vector<Session>& S, const std::vector
   }
 }
 
+// Exploratory (--oc-methods hist-pairL, L the weight): a pairwise correction to the naive-Bayes
+// density ratio. For the P feature pairs with the highest mutual information in the FIT users'
+// actions (8 coarse bins per feature, from the all-types model's quantile bins), the score adds
+// L * sum over pairs of [log pu(bf,bg)/pp(bf,bg) - log pu(bf)/pp(bf) - log pu(bg)/pp(bg)]:
+// what the joint says beyond its two marginals. pp: mean of the FIT users' histograms; pu: the
+// user's enrollment counts smoothed towards pp (alpha 1), as kHistLlr does.
+static int g_pairs = 30;
+struct PairModel {
+  static constexpr int C = 8;
+  const MousePopulation* pop = nullptr;
+  std::vector<std::pair<int, int>> pairs;
+  std::vector<std::array<double, C * C>> pj;           // per pair
+  std::vector<std::array<double, C>> pm;               // per feature
+  int coarse(int f, float v) const {
+    int nb = int(pop->model(3).edges[f].size()) + 1, b = pop->bin_of(3, f, v);
+    return nb <= C ? b : b * C / nb;
+  }
+};
+struct PairUser {
+  std::vector<std::array<double, PairModel::C * PairModel::C>> lj;
+  std::vector<std::array<double, PairModel::C>> lm;
+};
+
+static PairModel fit_pairs(const std::vector<Session>& S, const std::vector<std::vector<int>>& sess_of,
+                           const std::vector<int>& fitu, const MousePopulation& pop) {
+  constexpr int C = PairModel::C, D = kActionFeatures;
+  PairModel P;
+  P.pop = &pop;
+  std::vector<std::vector<std::array<uint8_t, D>>> codes(fitu.size());
+  for (size_t i = 0; i < fitu.size(); ++i)
+    for (int s : sess_of[fitu[i]])
+      for (const MouseAction& a : S[s].actions) {
+        std::array<uint8_t, D> c;
+        for (int f = 0; f < D; ++f) c[f] = uint8_t(P.coarse(f, a.f[f]));
+        codes[i].push_back(c);
+      }
+  // pooled mutual information of every pair
+  std::vector<std::pair<double, std::pair<int, int>>> mi;
+  for (int f = 0; f < D; ++f)
+    for (int g = f + 1; g < D; ++g) {
+      double j[C * C] = {}, mf[C] = {}, mg[C] = {}, n = 0;
+      for (const auto& cu : codes)
+        for (const auto& c : cu) { j[c[f] * C + c[g]] += 1; mf[c[f]] += 1; mg[c[g]] += 1; n += 1; }
+      double v = 0;
+      for (int a = 0; a < C; ++a)
+        for (int b = 0; b < C; ++b)
+          if (j[a * C + b] > 0) v += j[a * C + b] / n * std::log(j[a * C + b] * n / (mf[a] * mg[b]));
+      mi.push_back({v, {f, g}});
+    }
+  std::sort(mi.rbegin(), mi.rend());
+  for (int i = 0; i < g_pairs && i < int(mi.size()); ++i) P.pairs.push_back(mi[i].second);
+  P.pj.assign(P.pairs.size(), {});
+  P.pm.assign(D, {});
+  for (const auto& cu : codes) {
+    if (cu.empty()) continue;
+    const double w = 1.0 / double(cu.size()) / double(codes.size());
+    for (const auto& c : cu) {
+      for (size_t p = 0; p < P.pairs.size(); ++p) P.pj[p][c[P.pairs[p].first] * C + c[P.pairs[p].second]] += w;
+      for (int f = 0; f < D; ++f) P.pm[f][c[f]] += w;
+    }
+  }
+  auto norm = [](double* v, int n) {
+    double z = 0;
+    for (int i = 0; i < n; ++i) z += (v[i] = std::max(v[i], 1e-4));
+    for (int i = 0; i < n; ++i) v[i] /= z;
+  };
+  for (auto& t : P.pj) norm(t.data(), C * C);
+  for (auto& t : P.pm) norm(t.data(), C);
+  return P;
+}
+
+static PairUser enroll_pairs(const PairModel& P, const std::vector<MouseAction>& enr) {
+  constexpr int C = PairModel::C, D = kActionFeatures;
+  PairUser U;
+  U.lj.assign(P.pairs.size(), {});
+  U.lm.assign(D, {});
+  for (const MouseAction& a : enr) {
+    int c[D];
+    for (int f = 0; f < D; ++f) c[f] = P.coarse(f, a.f[f]);
+    for (size_t p = 0; p < P.pairs.size(); ++p) U.lj[p][c[P.pairs[p].first] * C + c[P.pairs[p].second]] += 1;
+    for (int f = 0; f < D; ++f) U.lm[f][c[f]] += 1;
+  }
+  const double n = double(enr.size());
+  for (size_t p = 0; p < P.pairs.size(); ++p)
+    for (int b = 0; b < C * C; ++b) U.lj[p][b] = std::log((U.lj[p][b] + P.pj[p][b]) / (n + 1) / P.pj[p][b]);
+  for (int f = 0; f < D; ++f)
+    for (int b = 0; b < C; ++b) U.lm[f][b] = std::log((U.lm[f][b] + P.pm[f][b]) / (n + 1) / P.pm[f][b]);
+  return U;
+}
+
+static double pair_term(const PairModel& P, const PairUser& U, const MouseAction& a) {
+  constexpr int C = PairModel::C;
+  double s = 0;
+  for (size_t p = 0; p < P.pairs.size(); ++p) {
+    int f = P.pairs[p].first, g = P.pairs[p].second, cf = P.coarse(f, a.f[f]), cg = P.coarse(g, a.f[g]);
+    s += U.lj[p][cf * C + cg] - U.lm[f][cf] - U.lm[g][cg];
+  }
+  return s;
+}
+
 static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<std::vector<int>>& sess_of,
                               const std::vector<std::string>& users, const std::vector<int>& Ns, ForestParams fp,
                               size_t max_pos, const char* mode, const OneClassOpts& o, bool per_user) {
@@ -594,6 +697,13 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
     MouseBlockWeights bw_hist, bw_2s;
     if (std::any_of(o.methods.begin(), o.methods.end(), [](const std::string& m) { return m.rfind("block", 0) == 0; }))
       learn_block_weights(S, sess_of, fitu, pop, o, &bw_hist, &bw_2s, true);
+    PairModel pairs;
+    if (std::any_of(o.methods.begin(), o.methods.end(), [](const std::string& m) { return m.rfind("hist-pair", 0) == 0; })) {
+      pairs = fit_pairs(S, sess_of, fitu, pop);
+      std::printf("   pairs:");
+      for (auto& pr : pairs.pairs) std::printf(" %s*%s", kActionFeatureNames[pr.first], kActionFeatureNames[pr.second]);
+      std::printf("\n");
+    }
     for (int mi = 0; mi < kOneClassModels; ++mi)  // unit weights for features that vary (as fit() sets them)
       for (int f = 0; f < kActionFeatures; ++f) {
         const auto& M = pop.model(pop.model(mi).q.empty() ? 3 : mi);
@@ -602,7 +712,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
     for (int u : testu) {
       const auto& mine = sess_of[u];
       for (size_t k = 0; k < mine.size(); ++k) {
-        const std::vector<MouseAction> enr = enrollment_actions(S, mine, k, o.enroll_sessions);
+        const std::vector<MouseAction> enr = enrollment_actions(S, mine, k, o.enroll_sessions, g_sitting_actions);
         std::vector<int> imp;
         for (int v : testu)
           if (v != u) imp.push_back(sess_of[v][k % sess_of[v].size()]);
@@ -647,6 +757,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           }
           std::function<double(const MouseAction&)> score;
           MouseOneClass oc;
+          PairUser pu;
           MouseProfile prof;
           RandomForest cadrf;
           if (m == "hist-rf") {
@@ -704,6 +815,12 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                 return std::log(q / (1 - q));
               };
             }
+          } else if (m.rfind("hist-pair", 0) == 0) {
+            const double lam = std::atof(m.c_str() + 9);
+            oc = MouseOneClass::enroll(enr, &pop, oc_params("hist-w", o));
+            if (!oc.valid()) continue;
+            pu = enroll_pairs(pairs, enr);
+            score = [&, lam](const MouseAction& a) { return oc.action_score(a) + lam * pair_term(pairs, pu, a); };
           } else {
             const MousePopulation* pp = m == "hist-w" ? &pop : &pop_flat;
             oc = MouseOneClass::enroll(enr, (m == "z" || m == "knn") ? nullptr : pp, oc_params(m, o));
@@ -725,7 +842,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           std::vector<std::vector<std::vector<double>>> ib;
           for (int s : imp) ib.push_back(run(s, false));
           // calibration to a target FRR on the enrollment (one-class methods)
-          if (m != "rf" && m != "cad" && m != "synth" && m != "hist-rf") {
+          if (m != "rf" && m != "cad" && m != "synth" && m != "hist-rf" && m.rfind("hist-pair", 0) != 0) {
             size_t n20 = std::find(Ns.begin(), Ns.end(), 20) - Ns.begin();
             if (n20 < Ns.size())
               for (int t = 0; t < 2; ++t) {
@@ -746,7 +863,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                 // model of the sittings before it (cross), alone or with the first sitting's own
                 // leave-out chunks (within+cross); and leave one sitting out (loso).
                 if ((m == "hist" || m == "hist-w") && o.enroll_sessions > 1) {
-                  const auto sit = enrollment_sittings(S, mine, k, o.enroll_sessions);
+                  const auto sit = enrollment_sittings(S, mine, k, o.enroll_sessions, g_sitting_actions);
                   MouseOneClass inc = MouseOneClass::enroll(sit[0], pp, oc_params(m, o));
                   if (!inc.valid()) continue;
                   inc.calibrate(sit[0], pp, 20, targets[t]);
@@ -792,6 +909,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                        : m == "block-unit" ? "block two-sample scorer, unit weights (-1 per goodness-of-fit term, +1 hist-w block mean)"
                        : m == "hist-rf" ? "one-class histogram terms scored by a global verifier forest learned on FIT users"
                        : m == "synth" ? "per-user RF against synthetic actions sampled from the FIT population model"
+                       : m.rfind("hist-pair", 0) == 0 ? "hist-w plus a pairwise correction on the FIT users' top mutual-information feature pairs (exploratory)"
                        : m == "rf" ? "per-user RF (ours, 44 features), background = FIT users' actions"
                                    : "per-user RF, cadence-only (3 timing numbers), background = FIT users";
     std::printf("\n[%s] oneclass method=%s: %s; TEST users, impostors = other TEST users\n", mode, m.c_str(), desc);
@@ -952,6 +1070,7 @@ int main(int argc, char** argv) {
     else if (a == "--enroll-sessions") oco.enroll_sessions = enroll_sessions = std::atoi(next().c_str());
     else if (a == "--exclude-session") excluded.push_back(next());
     else if (a == "--sitting-actions") g_sitting_actions = std::stoul(next());
+    else if (a == "--pairs") g_pairs = std::atoi(next().c_str());
     else if (a == "--oneclass") oneclass = std::atoi(next().c_str()) != 0;
     else if (a == "--oc-methods") {
       oco.methods.clear();
