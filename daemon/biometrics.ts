@@ -19,7 +19,9 @@
  *   `mouse.devices` (enrolled before they were recorded) scores every device.
  * - Mouse learning by use (`mouseLearnActions`, default 1000; 0 off): the scored mouse actions
  *   are buffered in memory while the session is Normal; any transition out of Normal discards
- *   the buffer. Each time it holds `mouseLearnActions` actions they become one more sitting
+ *   the buffer. The newest two blocks' actions are held back (the monitor needs a few blocks to
+ *   move out of Normal on someone else's mouse). Each time the buffer holds `mouseLearnActions`
+ *   actions before those, the oldest `mouseLearnActions` become one more sitting
  *   (`addMouseSitting`, on the libuv pool, one at a time), the profile file is re-read and
  *   rewritten with only `mouse` replaced (never when its mouse model changed on disk since:
  *   then learning stops until a restart), the mouse stream switches to the new model, and the
@@ -570,19 +572,32 @@ export class BiometricsService {
       return off(`mouse learning off: ${code}: ${(err as Error).message}`, { 'error.code': code });
     }
     this.learnOffReason = null;
-    this.log.info({ 'event.action': 'mouse_learning_on', actions: n, block: m.window, sittings: m.sittings ?? 1 }, `mouse learning on: a sitting every ${n} Normal-state actions`);
+    this.log.info(
+      { 'event.action': 'mouse_learning_on', actions: n, block: m.window, holdback: 2 * m.window, sittings: m.sittings ?? 1 },
+      `mouse learning on: a sitting every ${n} Normal-state actions (the newest ${2 * m.window} held back until more follow in Normal)`,
+    );
   }
 
   /** Holds Normal-state scored actions for the next sitting (copies: the batch is not kept). */
   private bufferForLearning(actions: Float32Array, actionMeta: Float64Array, n: number): void {
     if (this.learnOffReason !== null) return;
     const want = this.cfg.mouseLearnActions;
-    // While an add is in flight the next sitting fills; beyond one full sitting nothing more is held.
-    if (this.learnBuffered >= want) return;
+    // While an add is in flight the next sitting fills; beyond one full sitting (and its holdback) nothing more is held.
+    if (this.learnBuffered >= want + this.learnHoldback()) return;
     this.learnActions.push(actions.slice());
     this.learnMeta.push(actionMeta.slice());
     this.learnBuffered += n;
     this.maybeLearn();
+  }
+
+  /**
+   * Newest actions never put into a sitting until this many more followed them in Normal: two
+   * of the profile's blocks. Someone else's first actions are scored only as the blocks that
+   * hold them complete, and the smoothed score takes a few of those to leave Normal; without
+   * the holdback those actions could complete a sitting just before the session left Normal.
+   */
+  private learnHoldback(): number {
+    return 2 * (this.profile?.mouse?.window ?? 0);
   }
 
   /** Any transition out of Normal: the buffered actions are not the user's for sure any more. */
@@ -599,7 +614,7 @@ export class BiometricsService {
   /** Starts adding a sitting when one is buffered and none is in flight. */
   private maybeLearn(): void {
     const want = this.cfg.mouseLearnActions;
-    if (this.learnInFlight || this.learnOffReason !== null || this.learnBuffered < want) return;
+    if (this.learnInFlight || this.learnOffReason !== null || this.learnBuffered < want + this.learnHoldback()) return;
     const base = this.profile?.mouse;
     const population = this.learnPopulation;
     if (!base || !population) return;
