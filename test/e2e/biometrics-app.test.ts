@@ -2,12 +2,14 @@
 // daemon learns the user's app routine by use, scores the following windows as the user's
 // (Normal), and escalates the session when focus moves in an order the user never follows.
 // The learned model lands in the profile file; no window class appears in any file or log line.
+// A mouse sitting added with `sentinel enroll --add` while the daemon runs is kept when the daemon
+// writes its learned app model (it re-reads the file and replaces only `app`).
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
-import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
+import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
 import { haveX11Tools, X11Fixture } from '../support/x11.js';
 
 const x11 = new X11Fixture();
@@ -31,9 +33,12 @@ describe.skipIf(!haveX11Tools)('app modality (daemon under Xvfb)', () => {
       const wins: string[] = [];
       for (const c of classes) wins.push(await x11.openWindow(display, c, c.toLowerCase()));
 
-      // A profile is needed first (the session's user); keystrokes only.
+      // A profile is needed first (the session's user): keystrokes and a mouse sitting (from
+      // recordings; the daemon itself reads no input device).
       const kbd = path.join(dir, 'kbd.bin');
       writeFileSync(kbd, encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
+      const mouse = path.join(dir, 'event-mouse');
+      writeFileSync(mouse, encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
       const cfgFile = path.join(dir, 'sentinel.json');
       writeFileSync(
         cfgFile,
@@ -46,12 +51,20 @@ describe.skipIf(!haveX11Tools)('app modality (daemon under Xvfb)', () => {
           },
         }),
       );
-      const enroll = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', kbd, '--actions', '0']);
+      const enroll = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', kbd, mouse]);
       expect(enroll.code, enroll.stderr).toBe(0);
       daemon = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', cfgFile] });
       const d = daemon;
       await d.waitLog((l) => l['event.action'] === 'input_modality_off'); // no input directory, no device
       await d.waitLog((l) => l['event.action'] === 'app_modality_on');
+      // A second mouse sitting added on disk after the daemon loaded the profile.
+      const mouse2 = path.join(dir, 'event-trackball');
+      writeFileSync(mouse2, encodeInputEvents(mouseSession(1, 210, 600_000_000, 41)));
+      const add = await runCli(['enroll', '--add', '--config', cfgFile, '--data-dir', data, '--device', mouse2]);
+      expect(add.code, add.stderr).toBe(0);
+      const profilePath = path.join(data, 'profiles', 'user.json');
+      const addedMouse = (JSON.parse(readFileSync(profilePath, 'utf8')) as { mouse?: { sittings?: number } }).mouse;
+      expect(addedMouse?.sittings).toBe(2);
       const activate = (i: number): Promise<string> => x11.xdotool(display, ['windowactivate', '--sync', wins[i] as string]);
       const status = async (): Promise<AppStatus['biometrics']> => (await d.http<AppStatus>('GET', '/v1/status')).body.biometrics;
 
@@ -78,8 +91,9 @@ describe.skipIf(!haveX11Tools)('app modality (daemon under Xvfb)', () => {
       expect(await d.stop()).toBe(0);
 
       // The model is in the profile; no class name anywhere in the data directory or the log.
-      const profile = JSON.parse(readFileSync(path.join(data, 'profiles', 'user.json'), 'utf8')) as { app?: { data: string } };
+      const profile = JSON.parse(readFileSync(profilePath, 'utf8')) as { app?: { data: string }; mouse?: unknown };
       expect(profile.app?.data.length ?? 0).toBeGreaterThan(0);
+      expect(profile.mouse).toEqual(addedMouse); // the --add sitting survived the app model's writes
       const logs = d.logs.map((l) => JSON.stringify(l)).join('\n');
       for (const f of readdirSync(data, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())) {
         const content = readFileSync(path.join(f.parentPath, f.name));
