@@ -7,7 +7,9 @@
  * - Synchronous, single-owner, no I/O; time is passed in, never read from a clock.
  * - `observe(modality, p, now)` takes an impostor probability in [0, 1] (0.5 = at the user's
  *   calibrated threshold). Each modality keeps an exponential moving average of its scores, in
- *   log-odds (`emaAlpha` weight on the newest). A modality with no score for `silentAfterMs`
+ *   log-odds (`emaAlpha` weight on the newest, per modality or for all), starting from the first
+ *   score or from `emaStart` (an impostor probability, as if scored once before). A modality
+ *   with no score for `silentAfterMs`
  *   drops out of the fusion; the fused score is the weight-averaged log-odds of the modalities
  *   still live, mapped back to [0, 1]. Each observation is one trust-machine observation.
  * - Throws SentinelError SENTINEL_E_INVALID_ARGUMENT for a score outside [0, 1] or an unknown
@@ -23,12 +25,23 @@ export interface SessionMonitorOptions {
   /** Subject id of the session in the audit trail and the operator API. */
   subjectId: number;
   policy?: Partial<TrustPolicy>;
-  /** EMA weight of the newest score per modality (0 < a <= 1; 1 = no smoothing). Default 0.5. */
-  emaAlpha?: number;
+  /**
+   * EMA weight of the newest score (0 < a <= 1; 1 = no smoothing): one number for every
+   * modality, or per modality (a missing one: 0.5). Default 0.5.
+   */
+  emaAlpha?: number | Partial<Record<Modality, number>>;
   /** A modality silent this long leaves the fusion (default 120 s). */
   silentAfterMs?: number;
   /** Fusion weight per modality (default keystroke 1, mouse 1, app 0.5). */
   weights?: Partial<Record<Modality, number>>;
+  /**
+   * Impostor probability (0 < p < 1) a modality's average starts from, at start and after a
+   * reset, as if one score of it came first: one number for every modality, or per modality.
+   * Absent: the first score itself, so one unlucky first window weighs as much as a long
+   * history; with a small emaAlpha that window dominates for long (docs/biometrics.md,
+   * "Mouse: what the session subject does with these scores").
+   */
+  emaStart?: number | Partial<Record<Modality, number>>;
 }
 
 export interface ModalityStatus {
@@ -59,18 +72,30 @@ interface ModalityState {
 export class SessionMonitor {
   readonly subjectId: number;
   private readonly machine: TrustMachine;
-  private readonly alpha: number;
+  private readonly alpha: Record<Modality, number>;
   private readonly silentAfterMs: number;
   private readonly weights: Record<Modality, number>;
+  private readonly emaStart: Record<Modality, number | null>;
   private readonly mods = new Map<Modality, ModalityState>();
   private fusedScore = 0;
 
   constructor(options: SessionMonitorOptions) {
     this.subjectId = options.subjectId;
-    this.alpha = options.emaAlpha ?? 0.5;
     this.silentAfterMs = options.silentAfterMs ?? 120_000;
-    if (!(this.alpha > 0 && this.alpha <= 1)) throw new SentinelError('SENTINEL_E_CONFIG', `emaAlpha must be in (0, 1], got ${this.alpha}`);
     if (!(this.silentAfterMs > 0)) throw new SentinelError('SENTINEL_E_CONFIG', `silentAfterMs must be > 0`);
+    const perModality = <T>(v: number | Partial<Record<Modality, number>> | undefined, dflt: T): Record<Modality, number | T> => {
+      const out = {} as Record<Modality, number | T>;
+      for (const m of MODALITIES) out[m] = typeof v === 'number' ? v : (v?.[m] ?? dflt);
+      return out;
+    };
+    this.alpha = perModality(options.emaAlpha, 0.5) as Record<Modality, number>;
+    this.emaStart = perModality(options.emaStart, null);
+    for (const m of MODALITIES) {
+      const a = this.alpha[m];
+      if (!(a > 0 && a <= 1)) throw new SentinelError('SENTINEL_E_CONFIG', `emaAlpha of ${m} must be in (0, 1], got ${a}`);
+      const st = this.emaStart[m];
+      if (st !== null && !(st > 0 && st < 1)) throw new SentinelError('SENTINEL_E_CONFIG', `emaStart of ${m} must be in (0, 1), got ${st}`);
+    }
     this.weights = { keystroke: 1, mouse: 1, app: 0.5, ...options.weights };
     for (const m of MODALITIES) {
       const w = this.weights[m];
@@ -87,7 +112,10 @@ export class SessionMonitor {
       throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `impostor score must be in [0, 1], got ${String(impostorP)}`);
     }
     const l = logit(impostorP);
-    m.ema = m.ema === null ? l : this.alpha * l + (1 - this.alpha) * m.ema;
+    const start = this.emaStart[modality];
+    const prev = m.ema ?? (start === null ? null : logit(start));
+    const a = this.alpha[modality];
+    m.ema = prev === null ? l : a * l + (1 - a) * prev;
     m.lastMs = nowMs;
     m.scores++;
     this.fusedScore = this.fuse(nowMs);

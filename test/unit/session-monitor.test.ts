@@ -48,11 +48,34 @@ describe('SessionMonitor', () => {
     expect(m.status(10).every((s) => s.smoothed === null)).toBe(true);
   });
 
+  it('starts a modality from emaStart and smooths each modality with its own alpha', () => {
+    const m = new SessionMonitor({ subjectId: 2, emaAlpha: { mouse: 0.5 }, emaStart: { mouse: 0.2 } });
+    // 0.5 logit(0.9) + 0.5 logit(0.2) = 0.5 ln 9 + 0.5 ln 0.25 = ln 1.5: p = 1.5 / 2.5.
+    m.observe('mouse', 0.9, 0);
+    expect(m.score).toBeCloseTo(0.6, 9);
+    m.reset(1, 'op');
+    m.observe('mouse', 0.9, 2); // after a reset it starts from emaStart again
+    expect(m.score).toBeCloseTo(0.6, 9);
+    // keystroke: no start (its first score), and the default alpha 0.5 on the next one
+    const k = new SessionMonitor({ subjectId: 2, emaAlpha: { mouse: 0.1 }, emaStart: { mouse: 0.2 } });
+    k.observe('keystroke', 0.9, 0);
+    expect(k.score).toBeCloseTo(0.9, 9);
+    k.observe('keystroke', 0.1, 1);
+    expect(k.score).toBeCloseTo(0.5, 9);
+    // mouse alone with alpha 0.1 from 0.2: 0.1 logit(0.9) + 0.9 logit(0.2)
+    const mo = new SessionMonitor({ subjectId: 2, emaAlpha: { mouse: 0.1 }, emaStart: 0.2 });
+    mo.observe('mouse', 0.9, 0);
+    expect(mo.score).toBeCloseTo(1 / (1 + Math.exp(-(0.1 * Math.log(9) + 0.9 * Math.log(0.25)))), 9);
+  });
+
   it('refuses scores outside [0, 1] and bad options', () => {
     const m = new SessionMonitor({ subjectId: 1 });
     expect(catchError(() => m.observe('keystroke', 1.5, 0)).code).toBe('SENTINEL_E_INVALID_ARGUMENT');
     expect(catchError(() => m.observe('keystroke', Number.NaN, 0)).code).toBe('SENTINEL_E_INVALID_ARGUMENT');
     expect(catchError(() => new SessionMonitor({ subjectId: 1, emaAlpha: 0 })).code).toBe('SENTINEL_E_CONFIG');
+    expect(catchError(() => new SessionMonitor({ subjectId: 1, emaAlpha: { mouse: 1.5 } })).code).toBe('SENTINEL_E_CONFIG');
+    expect(catchError(() => new SessionMonitor({ subjectId: 1, emaStart: 1 })).code).toBe('SENTINEL_E_CONFIG');
+    expect(catchError(() => new SessionMonitor({ subjectId: 1, emaStart: { app: 0 } })).code).toBe('SENTINEL_E_CONFIG');
   });
 });
 

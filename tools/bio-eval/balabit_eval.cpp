@@ -31,6 +31,7 @@
 //        [--enroll-sessions K] [--sitting-actions A]  (enroll on K sessions, each cut to its first A
 //         actions: K sittings of `sentinel enroll`; the one-class hist methods then also report the
 //         several-sittings calibration of MouseOneClass::add_sitting)
+//        [--dump-blocks FILE]  (one-class hist-w: the daemon's blocks, for scripts/bio/session_replay.mjs)
 //        --data-mode all = raw, common and grid
 // Block score = mean logit of the per-action P(u) (--agg logit, default).
 // The open-set protocol is run for our features only.
@@ -149,6 +150,10 @@ static std::vector<int> enrollment_sessions(const std::vector<int>& mine, size_t
 // 0 keeps whole sessions. The FIT users' weight learning always uses whole sessions, as the
 // shipped population model does (scripts/bio/mouse_model.sh).
 static size_t g_sitting_actions = 0;
+// --dump-blocks FILE (one-class, method hist-w): every block the daemon's MouseStream would score
+// (20 actions, stride 5) of each scored session, with the profile's 5% threshold and genuine sd,
+// for scripts/bio/session_replay.mjs (the daemon's session monitor over these blocks).
+static FILE* g_dump_blocks = nullptr;
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
 static size_t g_sitting_folds = 0, g_sitting_same = 0;
 
@@ -827,9 +832,36 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
             if (!oc.valid()) continue;
             score = [&](const MouseAction& a) { return oc.action_score(a); };
           }
+          double dump_thr = 0, dump_sd = 1;
+          const bool dumping = g_dump_blocks && m == "hist-w";
+          if (dumping) {
+            MouseOneClass c = oc;
+            dump_thr = c.calibrate(enr, &pop, 20, 0.05);
+            const auto& cs = c.calibration_scores();
+            double mu = 0, ss = 0;
+            for (double v : cs) mu += v / double(cs.size());
+            for (double v : cs) ss += (v - mu) * (v - mu);
+            dump_sd = cs.size() > 1 ? std::sqrt(ss / double(cs.size() - 1)) : 1;
+          }
           auto run = [&](int s, bool genuine) {
             std::vector<double> p;
             for (const MouseAction& a : S[s].actions) p.push_back(score(a));
+            if (dumping) {
+              // elapsed time: gap before each action (capped at 30 s by the extractor) + its duration
+              static const int f_gap = int(std::find_if(kActionFeatureNames, kActionFeatureNames + kActionFeatures,
+                                                        [](const char* n) { return std::strcmp(n, "gap_before_s") == 0; }) - kActionFeatureNames);
+              static const int f_dur = int(std::find_if(kActionFeatureNames, kActionFeatureNames + kActionFeatures,
+                                                        [](const char* n) { return std::strcmp(n, "duration_s") == 0; }) - kActionFeatureNames);
+              double t = 0, win = 0;
+              for (size_t i = 0; i < p.size(); ++i) {
+                t += S[s].actions[i].f[f_gap] + S[s].actions[i].f[f_dur];
+                win += p[i];
+                if (i >= 20) win -= p[i - 20];
+                if (i >= 19 && (i - 19) % 5 == 0)
+                  std::fprintf(g_dump_blocks, "%s,%zu,%s,%d,%.3f,%.6f,%.6f,%.6f\n", users[u].c_str(), k, S[s].name.c_str(),
+                               genuine ? 1 : 0, t, win / 20, dump_thr, dump_sd);
+              }
+            }
             std::vector<std::vector<double>> blocks;
             session_blocks(p, Ns, &blocks);
             auto& dst = genuine ? sc_.g[u] : sc_.im[u];
@@ -1071,6 +1103,11 @@ int main(int argc, char** argv) {
     else if (a == "--exclude-session") excluded.push_back(next());
     else if (a == "--sitting-actions") g_sitting_actions = std::stoul(next());
     else if (a == "--pairs") g_pairs = std::atoi(next().c_str());
+    else if (a == "--dump-blocks") {
+      g_dump_blocks = std::fopen(next().c_str(), "w");
+      if (!g_dump_blocks) { std::perror("--dump-blocks"); return 2; }
+      std::fprintf(g_dump_blocks, "user,fold,session,genuine,t_s,score,threshold,genuine_sd\n");
+    }
     else if (a == "--oneclass") oneclass = std::atoi(next().c_str()) != 0;
     else if (a == "--oc-methods") {
       oco.methods.clear();

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// The daemon's session subject over recorded mouse block scores: what a user of the product
+// sees (false lockdowns of the enrolled user, how fast another person is locked out), not a
+// per-block error rate.
+//
+// Input: the CSV of `balabit_eval --oneclass 1 --oc-methods hist-w --dump-blocks FILE`: one row
+// per block the daemon's MouseStream would score (20 actions, every 5 actions) of each scored
+// session, with the profile's threshold (calibrated to 5%) and genuine sd. Each session is
+// replayed through the compiled SessionMonitor (dist/, `npm run build:ts`) with the daemon's
+// defaults (mouse only; EMA 0.5; the default trust policy), each block mapped to an impostor
+// probability exactly as MouseStream.push does, at the session's own elapsed time (the gaps
+// between actions, capped at 30 s by the extractor, plus the actions' durations). tickDecay runs
+// before every observation, as the daemon's tick would.
+//
+// A Lockdown of the enrolled user is counted and then reset (the user unlocks the screen and the
+// operator resets the session subject), so the replay goes on and counts lockdowns per hour of
+// the user's own mouse use. For another person's session the first Lockdown ends the replay.
+//
+// usage: node scripts/bio/session_replay.mjs [--ema A] [--ema-start P] [--policy JSON] FILE.csv ...
+//        (one JSON line per file; --ema, --ema-start and --policy as biometrics.emaAlpha,
+//        biometrics.emaStart and biometrics.policy)
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { SessionMonitor } = await import(path.join(root, 'dist', 'src', 'biometrics', 'session-monitor.js'));
+const { impostorProbability } = await import(path.join(root, 'dist', 'src', 'biometrics', 'keystroke-model.js'));
+
+function sessions(file) {
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  const head = lines.shift().split(',');
+  const col = (n) => {
+    const i = head.indexOf(n);
+    if (i < 0) throw new Error(`${file}: no column ${n}`);
+    return i;
+  };
+  const [cu, cf, cs, cg, ct, cx, cth, csd] = ['user', 'fold', 'session', 'genuine', 't_s', 'score', 'threshold', 'genuine_sd'].map(col);
+  const out = new Map();
+  for (const line of lines) {
+    const r = line.split(',');
+    const key = `${r[cu]}|${r[cf]}|${r[cs]}|${r[cg]}`;
+    let s = out.get(key);
+    if (!s) out.set(key, (s = { genuine: r[cg] === '1', blocks: [] }));
+    s.blocks.push({ t: Number(r[ct]), p: impostorProbability(Number(r[cx]), Number(r[cth]), Number(r[csd])) });
+  }
+  return [...out.values()];
+}
+
+const args = process.argv.slice(2);
+let emaAlpha = 0.5;
+let emaStart;
+let policy = {};
+const files = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--ema') emaAlpha = Number(args[++i]);
+  else if (args[i] === '--policy') policy = JSON.parse(args[++i]);
+  else if (args[i] === '--ema-start') emaStart = Number(args[++i]);
+  else files.push(args[i]);
+}
+
+function replay(s) {
+  const mon = new SessionMonitor({ subjectId: 1, emaAlpha, policy, ...(emaStart === undefined ? {} : { emaStart }) });
+  let lockdowns = 0;
+  let restricted = 0;
+  let firstLockdownActions = null;
+  let firstLockdownS = null;
+  for (let i = 0; i < s.blocks.length; i++) {
+    const b = s.blocks[i];
+    const ms = b.t * 1000;
+    mon.tickDecay(ms);
+    const before = mon.state;
+    mon.observe('mouse', b.p, ms);
+    if (mon.state >= 2 && before < 2) restricted++;
+    if (mon.state === 3 && before < 3) {
+      lockdowns++;
+      if (firstLockdownActions === null) {
+        firstLockdownActions = 20 + 5 * i;
+        firstLockdownS = b.t;
+      }
+      if (!s.genuine) break;
+      mon.reset(ms, 'replay');
+    }
+  }
+  const hours = (s.blocks.at(-1)?.t ?? 0) / 3600;
+  return { lockdowns, restricted, firstLockdownActions, firstLockdownS, hours };
+}
+
+function median(v) {
+  if (!v.length) return null;
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+for (const file of files) {
+  const all = sessions(file).map((s) => ({ genuine: s.genuine, ...replay(s) }));
+  const g = all.filter((s) => s.genuine);
+  const im = all.filter((s) => !s.genuine);
+  const locked = im.filter((s) => s.lockdowns > 0);
+  const gh = g.reduce((a, s) => a + s.hours, 0);
+  const gl = g.reduce((a, s) => a + s.lockdowns, 0);
+  process.stdout.write(
+    JSON.stringify({
+      file: path.basename(file),
+      emaAlpha,
+      ...(emaStart === undefined ? {} : { emaStart }),
+      ...(Object.keys(policy).length ? { policy } : {}),
+      genuineSessions: g.length,
+      genuineHours: Number(gh.toFixed(1)),
+      genuineSessionsWithLockdown: Number((g.filter((s) => s.lockdowns > 0).length / Math.max(1, g.length)).toFixed(3)),
+      genuineLockdownsPerHour: Number((gl / Math.max(gh, 1e-9)).toFixed(3)),
+      genuineRestrictedPerHour: Number((g.reduce((a, s) => a + s.restricted, 0) / Math.max(gh, 1e-9)).toFixed(3)),
+      impostorSessions: im.length,
+      impostorSessionsLocked: Number((locked.length / Math.max(1, im.length)).toFixed(3)),
+      impostorMedianActionsToLockdown: median(locked.map((s) => s.firstLockdownActions)),
+      impostorMedianSecondsToLockdown: median(locked.map((s) => Number(s.firstLockdownS.toFixed(1)))),
+    }) + '\n',
+  );
+}
