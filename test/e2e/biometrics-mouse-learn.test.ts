@@ -150,6 +150,7 @@ describe('mouse learning by use (daemon)', () => {
       daemon.cleanup();
       daemon = await startDaemonProcess({ dataDir: t.data, extraArgs: ['--config', t.cfgFile] });
       expect(await daemon.waitLog((l) => l['event.action'] === 'mouse_learning_on')).toMatchObject({ sittings: 2 });
+      expect((await daemon.http<Status>('GET', '/v1/status')).body.biometrics.mouseLearning).toMatchObject({ on: true, learnedSittings: 0 });
       expect(await daemon.stop()).toBe(0);
     } catch (err) {
       console.error(daemon?.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n'));
@@ -191,7 +192,12 @@ describe('mouse learning by use (daemon)', () => {
       expect(st.mouseLearning.buffered).toBe(0);
       expect(await d.stop()).toBe(0); // waits for any sitting being added
       expect(d.logs.some((l) => l['event.action'] === 'mouse_model_learned')).toBe(false);
-      expect(d.logs.filter((l) => l['event.action'] === 'mouse_learning_discarded').map((l) => l['actions'])).toEqual([held]);
+      // One discard: alice's held actions, with any of the other person's that came in a batch of
+      // their own before the session left Normal (the collector's batches follow its timing).
+      const discards = d.logs.filter((l) => l['event.action'] === 'mouse_learning_discarded').map((l) => l['actions'] as number);
+      expect(discards).toHaveLength(1);
+      expect(discards[0]).toBeGreaterThanOrEqual(held);
+      expect(discards[0]).toBeLessThan(held + 40); // the other person left Normal within the two held-back blocks
       expect(readFileSync(t.profile).equals(bytes)).toBe(true);
       expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(0);
     } catch (err) {
