@@ -17,7 +17,7 @@
  *   mouse would look like an impostor). Such actions are counted; the first action of each such
  *   identity is logged and audited once as a `notify` on the session subject. A profile without
  *   `mouse.devices` (enrolled before they were recorded) scores every device.
- * - Mouse learning by use (`mouseLearnActions`, default 1000; 0 off): the scored mouse actions
+ * - Mouse learning by use (`mouseLearnActions`, default 500; 0 off): the scored mouse actions
  *   are buffered in memory while the session is Normal; any transition out of Normal discards
  *   the buffer. The newest two blocks' actions are held back (the monitor needs a few blocks to
  *   move out of Normal on someone else's mouse). Each time the buffer holds `mouseLearnActions`
@@ -46,7 +46,7 @@ import { keyFingerprint, loadProfile, saveProfile, type BioProfile, type Modalit
 import { ACTION_META_STRIDE } from '../src/binding.js';
 import { AppModality, type AppModalityConfig } from './app-modality.js';
 import type { MouseDevicesPolicy } from './config.js';
-import { SessionMonitor, type ModalityStatus } from '../src/biometrics/session-monitor.js';
+import { SessionMonitor, type Modality, type ModalityStatus } from '../src/biometrics/session-monitor.js';
 import { SentinelError } from '../src/errors.js';
 import { stateName } from '../src/scoring/scorer.js';
 import type { Transition, TrustPolicy, TrustState } from '../src/state/trust-machine.js';
@@ -84,7 +84,16 @@ export interface BiometricsConfig {
   mouseLearnActions: number;
   /** The shipped models (`models/mouse` is the population mouse learning needs); set by the daemon from the top-level `modelsDir`. */
   modelsDir?: string;
-  emaAlpha: number;
+  /**
+   * Sittings the mouse profile must hold before its scores take part in the fusion (1: from
+   * enrollment). Below that the mouse is scored, shown and learned from, but cannot move the
+   * session: one sitting locks the user out too often (docs/biometrics.md).
+   */
+  mouseMinSittings: number;
+  /** EMA weight of the newest score, per modality (SessionMonitor). */
+  emaAlpha: Record<Modality, number>;
+  /** Impostor probability each modality's average starts from; 0: from its first score. */
+  emaStart: Record<Modality, number>;
   silentAfterMs: number;
   policy: Partial<TrustPolicy>;
   app: AppModalityConfig;
@@ -117,6 +126,17 @@ export interface BiometricsStatus {
   input: Record<string, number | boolean> | null;
   app: { on: boolean; reason: string | null; model: boolean; visits: number; windowsScored: number; learned: number; dropped: number };
   mouseLearning: MouseLearningStatus;
+  mouseFusion: MouseFusionStatus;
+}
+
+/** Whether the mouse's scores take part in the fusion (`mouseMinSittings`), as /v1/status shows it. */
+export interface MouseFusionStatus {
+  on: boolean;
+  /** Sittings the mouse profile holds now (0 without a mouse model). */
+  sittings: number;
+  minSittings: number;
+  /** Mouse blocks scored but kept out of the fusion because the profile held too few sittings. */
+  blocksNotFused: number;
 }
 
 /** Mouse learning by use, as /v1/status shows it. */
@@ -181,6 +201,15 @@ export class BiometricsService {
   private learnBuffered = 0;
   private learnInFlight: Promise<void> | null = null;
   private learnedSittings = 0;
+  private mouseBlocksNotFused = 0;
+  /**
+   * While the mouse does not vote (too few sittings) its scores still drive this mouse-only
+   * monitor, with the session's policy and smoothing, so that learning never takes in a sitting
+   * the mouse itself finds foreign: reaching Restricted here discards what was buffered. It
+   * acts on nothing else and is not audited.
+   */
+  private shadow: SessionMonitor | null = null;
+  private shadowRestricted = 0;
   private discardedActions = 0;
   private learnFailures = 0;
   /** Transitions out of Normal so far (a batch during which one happened is not learned from). */
@@ -256,12 +285,16 @@ export class BiometricsService {
     if (m) this.mouse = new MouseStream(m.bytes, m.threshold as number, m.genuineSd as number, m.window);
     this.enrolledPointers = m && this.cfg.mouseDevices === 'enrolled' && m.devices ? new Set(m.devices) : null;
     this.startMouseLearning(m);
-    this.monitor = new SessionMonitor({
+    this.logMouseFusion();
+    const monitorOptions = {
       subjectId: SESSION_SUBJECT_ID,
       policy: this.cfg.policy,
       emaAlpha: this.cfg.emaAlpha,
+      emaStart: Object.fromEntries(Object.entries(this.cfg.emaStart).filter(([, v]) => v > 0)),
       silentAfterMs: this.cfg.silentAfterMs,
-    });
+    };
+    this.monitor = new SessionMonitor(monitorOptions);
+    this.shadow = m ? new SessionMonitor(monitorOptions) : null;
     const inputWhy = this.inputUnavailable();
     const dir = this.cfg.inputDir && !inputUnavailableReason(this.cfg.inputDir) ? this.cfg.inputDir : undefined;
     if (inputWhy) {
@@ -358,14 +391,23 @@ export class BiometricsService {
       const scored = this.scoredPointerActions(b, identities, now, actions);
       const leftBefore = this.leftNormal;
       const wasNormal = this.monitor.state === 0;
+      const votes = this.mouseVotes();
+      const shadowBefore = this.shadowRestricted;
       for (const p of this.mouse.push(scored.actions, scored.actionMeta)) {
         this.blocksScored++;
+        if (!votes) {
+          this.mouseBlocksNotFused++;
+          this.observeShadow(p, now);
+          continue;
+        }
         const t = this.monitor.observe('mouse', p, now);
         if (t) this.onTransition(t, transitions, actions);
       }
-      // Only actions scored throughout Normal: none of a batch that moved the session out of it.
+      // Only actions scored throughout Normal (and, while the mouse is not fused, not found foreign
+      // by it): none of a batch that moved the session out of Normal or the mouse to Restricted.
+      const foreign = !votes && (this.shadowRestricted !== shadowBefore || (this.shadow?.state ?? 0) >= 2);
       const n = actionCount(scored.actionMeta);
-      if (n > 0 && wasNormal && this.monitor.state === 0 && this.leftNormal === leftBefore) this.bufferForLearning(scored.actions, scored.actionMeta, n);
+      if (n > 0 && wasNormal && this.monitor.state === 0 && this.leftNormal === leftBefore && !foreign) this.bufferForLearning(scored.actions, scored.actionMeta, n);
       else if (n > 0 && wasNormal && this.learnOffReason === null) this.discardedActions += n;
     }
     const dropped = this.source?.stats().dropped ?? 0;
@@ -522,6 +564,12 @@ export class BiometricsService {
         learned: this.app?.learned ?? 0,
         dropped: this.app?.dropped ?? 0,
       },
+      mouseFusion: {
+        on: this.mouse !== null && this.mouseVotes(),
+        sittings: this.mouse ? (this.profile?.mouse?.sittings ?? 1) : 0,
+        minSittings: this.cfg.mouseMinSittings,
+        blocksNotFused: this.mouseBlocksNotFused,
+      },
       mouseLearning: {
         on: this.learnOffReason === null,
         reason: this.learnOffReason,
@@ -549,6 +597,36 @@ export class BiometricsService {
   }
 
   /** Decides whether the mouse is learned by use; logs why not. */
+  /** One non-voting mouse block: into the shadow monitor; Restricted there discards the learning buffer. */
+  private observeShadow(p: number, now: number): void {
+    if (!this.shadow) return;
+    this.shadow.tickDecay(now);
+    const before = this.shadow.state;
+    this.shadow.observe('mouse', p, now);
+    if (this.shadow.state >= 2 && before < 2) {
+      this.shadowRestricted++;
+      this.log.info({ 'event.action': 'mouse_shadow_restricted', score: Number(this.shadow.score.toFixed(4)) }, 'mouse (not fused yet) finds the recent actions foreign: not learned from');
+      this.clearLearnBuffer('the mouse, not fused yet, reached Restricted on its own', { shadow: stateName(this.shadow.state) });
+    }
+  }
+
+  /** Whether the mouse profile holds enough sittings for its scores to move the session. */
+  private mouseVotes(): boolean {
+    return (this.profile?.mouse?.sittings ?? 1) >= this.cfg.mouseMinSittings;
+  }
+
+  /** Says once at start (and when a learned sitting changes it) whether the mouse takes part in the fusion. */
+  private logMouseFusion(): void {
+    if (!this.mouse) return;
+    const sittings = this.profile?.mouse?.sittings ?? 1;
+    if (this.mouseVotes()) {
+      this.log.info({ 'event.action': 'mouse_fusion_on', sittings, minSittings: this.cfg.mouseMinSittings }, `mouse scores take part in the session score (${sittings} sittings)`);
+    } else {
+      const why = `mouse scored but not fused yet: the profile holds ${sittings} sitting(s), biometrics.mouseMinSittings is ${this.cfg.mouseMinSittings} (learned by use while Normal, or sentinel enroll --add)`;
+      this.log.info({ 'event.action': 'mouse_fusion_waiting', sittings, minSittings: this.cfg.mouseMinSittings }, why);
+    }
+  }
+
   private startMouseLearning(m: ModalityProfile | undefined): void {
     this.learnPopulation = null;
     const off = (reason: string, fields: Record<string, unknown> = {}): void => {
@@ -603,8 +681,12 @@ export class BiometricsService {
   /** Any transition out of Normal: the buffered actions are not the user's for sure any more. */
   private discardLearning(to: TrustState): void {
     this.leftNormal++;
+    this.clearLearnBuffer('session left Normal', { to: stateName(to) });
+  }
+
+  private clearLearnBuffer(why: string, fields: Record<string, unknown>): void {
     if (this.learnBuffered === 0) return;
-    this.log.info({ 'event.action': 'mouse_learning_discarded', actions: this.learnBuffered, to: stateName(to) }, `mouse learning: ${this.learnBuffered} buffered actions discarded (session left Normal)`);
+    this.log.info({ 'event.action': 'mouse_learning_discarded', actions: this.learnBuffered, ...fields }, `mouse learning: ${this.learnBuffered} buffered actions discarded (${why})`);
     this.discardedActions += this.learnBuffered;
     this.learnActions = [];
     this.learnMeta = [];
@@ -662,6 +744,7 @@ export class BiometricsService {
       this.mouse = stream;
       this.profile = { ...(this.profile ?? now), mouse };
       this.learnedSittings++;
+      if ((r.sittings >= this.cfg.mouseMinSittings) !== ((base.sittings ?? 1) >= this.cfg.mouseMinSittings)) this.logMouseFusion();
       const detail = { sittings: r.sittings, actions: n, samples: mouse.samples, threshold: r.threshold, calibrationBlocks: r.calibrationBlocks };
       this.log.info({ 'event.action': 'mouse_model_learned', ...detail }, `mouse model learned: sitting ${r.sittings} from ${n} Normal-state actions`);
       try {

@@ -14,6 +14,7 @@ import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../src/engine.js';
 import type { TrustPolicy } from '../src/state/trust-machine.js';
 import { MAX_ENROLLED_MOUSE_ACTIONS } from '../src/biometrics/mouse-model.js';
 import type { BiometricsConfig } from './biometrics.js';
+import { MODALITIES } from '../src/biometrics/session-monitor.js';
 
 export interface SentinelConfig {
   dataDir: string;
@@ -75,8 +76,12 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       sessionUid: -1,
       stride: 0,
       mouseDevices: 'enrolled',
-      mouseLearnActions: 1000,
-      emaAlpha: 0.5,
+      mouseLearnActions: 500,
+      mouseMinSittings: 2,
+      // Per modality; a number in the file sets every modality. The mouse averages longer and
+      // from a prior (docs/biometrics.md, "Mouse: what the session subject does with these scores").
+      emaAlpha: { keystroke: 0.5, mouse: 0.1, app: 0.5 },
+      emaStart: { keystroke: 0, mouse: 0.2, app: 0 },
       silentAfterMs: 120_000,
       policy: {},
       app: { enabled: true, display: '', learnAfter: 200, window: 20, stride: 5, scale: 1 },
@@ -91,6 +96,14 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 function fail(key: string, why: string): never {
   throw new SentinelError('SENTINEL_E_CONFIG', `config ${key}: ${why}`);
+}
+
+/** `biometrics.<key>` given as one number means that number for every modality. */
+function expandPerModality(file: Record<string, Json>, key: 'emaAlpha' | 'emaStart'): void {
+  const b = file['biometrics'];
+  if (b === null || typeof b !== 'object' || Array.isArray(b)) return;
+  const v = b[key];
+  if (typeof v === 'number') b[key] = Object.fromEntries(MODALITIES.map((m) => [m, v]));
 }
 
 /** Merges `patch` into `base` key by key, checking each leaf against the base's type. */
@@ -146,6 +159,8 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   const dataDirFromFile = typeof fileObj['dataDir'] === 'string' ? path.resolve(path.dirname(file ?? '.'), fileObj['dataDir']) : undefined;
   const cfg = defaultConfig(overrides.dataDir ? path.resolve(overrides.dataDir) : dataDirFromFile);
   const { dataDir: _ignored, ...rest } = fileObj;
+  expandPerModality(rest, 'emaAlpha');
+  expandPerModality(rest, 'emaStart');
   // `policy` is checked by TrustMachine itself; it starts empty so its keys are open here.
   merge(cfg as unknown as Record<string, unknown>, rest, '', new Set(['policy', 'biometrics.policy']));
   if (file) {
@@ -174,7 +189,13 @@ function validate(c: SentinelConfig): void {
   if (!Number.isInteger(c.tick.maxRows) || c.tick.maxRows <= 0) fail('tick.maxRows', 'must be a positive integer');
   const b = c.biometrics;
   if (!Number.isInteger(b.stride) || b.stride < 0) fail('biometrics.stride', 'must be an integer >= 0');
-  if (!(b.emaAlpha > 0 && b.emaAlpha <= 1)) fail('biometrics.emaAlpha', 'must be in (0, 1]');
+  for (const m of MODALITIES) {
+    if (!(b.emaAlpha[m] > 0 && b.emaAlpha[m] <= 1)) fail(`biometrics.emaAlpha.${m}`, `must be in (0, 1], got ${b.emaAlpha[m]}`);
+    if (!(b.emaStart[m] >= 0 && b.emaStart[m] < 1)) fail(`biometrics.emaStart.${m}`, `must be in [0, 1) (0: start from the first score), got ${b.emaStart[m]}`);
+  }
+  if (!Number.isInteger(b.mouseMinSittings) || b.mouseMinSittings < 1 || b.mouseMinSittings > 1000) {
+    fail('biometrics.mouseMinSittings', `must be an integer from 1 (the mouse takes part from its first sitting) to 1000, got ${JSON.stringify(b.mouseMinSittings)}`);
+  }
   if (!(b.silentAfterMs > 0)) fail('biometrics.silentAfterMs', 'must be > 0');
   if (!(MOUSE_DEVICES_POLICIES as readonly string[]).includes(b.mouseDevices)) {
     fail('biometrics.mouseDevices', `must be ${MOUSE_DEVICES_POLICIES.map((p) => `"${p}"`).join(' or ')}, got ${JSON.stringify(b.mouseDevices)}`);

@@ -22,6 +22,15 @@ interface SessionStatus {
   app?: { on: boolean; reason: string | null };
   pointerDevices?: { unenrolledActions: number; unenrolled: { identity: string; actions: number }[] };
   mouseLearning?: { on: boolean; reason: string | null; buffered: number; learnedSittings: number; discardedActions: number; failures: number };
+  mouseFusion?: { on: boolean; sittings: number; minSittings: number; blocksNotFused: number };
+}
+
+/** One line on whether the mouse takes part in the session score (nothing without a mouse model). */
+function mouseFusionLine(b: SessionStatus | undefined): string[] {
+  const m = b?.on ? b.mouseFusion : undefined;
+  if (!m || m.sittings === 0) return [];
+  if (m.on) return [`mouse fuse  on: ${m.sittings} sittings`];
+  return [`mouse fuse  waiting: ${m.sittings} of ${m.minSittings} sittings (${m.blocksNotFused} blocks scored, not fused)`];
 }
 
 /** One line on mouse learning by use: its counts, or why it is off (nothing when not reported). */
@@ -79,6 +88,7 @@ export function registerStatus(program: Command): void {
         `subjects    ${String(engine['subjectsLive'])} live; ${Object.entries(body['subjectsByState'] as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
         `models      ${Object.entries(body['models'] as Record<string, string>).map(([k, v]) => `${k} ${v.slice(0, 12)}`).join(', ')}`,
         sessionLine(body['biometrics'] as SessionStatus | undefined),
+        ...mouseFusionLine(body['biometrics'] as SessionStatus | undefined),
         ...mouseLearningLine(body['biometrics'] as SessionStatus | undefined),
       ];
       process.stdout.write(lines.join('\n') + '\n');

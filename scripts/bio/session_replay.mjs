@@ -63,6 +63,7 @@ function replay(s) {
   const mon = new SessionMonitor({ subjectId: 1, emaAlpha, policy, ...(emaStart === undefined ? {} : { emaStart }) });
   let lockdowns = 0;
   let restricted = 0;
+  let leftNormal = 0;
   let firstLockdownActions = null;
   let firstLockdownS = null;
   for (let i = 0; i < s.blocks.length; i++) {
@@ -72,6 +73,7 @@ function replay(s) {
     const before = mon.state;
     mon.observe('mouse', b.p, ms);
     if (mon.state >= 2 && before < 2) restricted++;
+    if (mon.state >= 1 && before === 0) leftNormal++;
     if (mon.state === 3 && before < 3) {
       lockdowns++;
       if (firstLockdownActions === null) {
@@ -83,7 +85,7 @@ function replay(s) {
     }
   }
   const hours = (s.blocks.at(-1)?.t ?? 0) / 3600;
-  return { lockdowns, restricted, firstLockdownActions, firstLockdownS, hours };
+  return { lockdowns, restricted, leftNormal, firstLockdownActions, firstLockdownS, hours };
 }
 
 function median(v) {
@@ -111,6 +113,8 @@ for (const file of files) {
       genuineSessionsWithLockdown: Number((g.filter((s) => s.lockdowns > 0).length / Math.max(1, g.length)).toFixed(3)),
       genuineLockdownsPerHour: Number((gl / Math.max(gh, 1e-9)).toFixed(3)),
       genuineRestrictedPerHour: Number((g.reduce((a, s) => a + s.restricted, 0) / Math.max(gh, 1e-9)).toFixed(3)),
+      // how often the enrolled user's session leaves Normal (what discards a sitting being learned)
+      genuineLeftNormalPerHour: Number((g.reduce((a, s) => a + s.leftNormal, 0) / Math.max(gh, 1e-9)).toFixed(3)),
       impostorSessions: im.length,
       impostorSessionsLocked: Number((locked.length / Math.max(1, im.length)).toFixed(3)),
       impostorMedianActionsToLockdown: median(locked.map((s) => s.firstLockdownActions)),

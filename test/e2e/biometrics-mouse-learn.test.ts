@@ -15,6 +15,7 @@ import { AuditStore } from '../../src/audit/store.js';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
+import { MOUSE_VOTES_FROM_ONE_SITTING } from '../support/biometrics-config.js';
 
 const SESSION = 2 ** 32;
 
@@ -46,8 +47,15 @@ interface MouseLearning {
   failures: number;
 }
 
+interface MouseFusion {
+  on: boolean;
+  sittings: number;
+  minSittings: number;
+  blocksNotFused: number;
+}
+
 interface Status {
-  biometrics: { on: boolean; state: string; blocksScored: number; mouseLearning: MouseLearning };
+  biometrics: { on: boolean; state: string; blocksScored: number; mouseLearning: MouseLearning; mouseFusion: MouseFusion };
 }
 
 /** A temporary directory with an input directory (FIFOs), recordings and a config; removed by `done`. */
@@ -140,6 +148,20 @@ describe('mouse learning by use (daemon)', () => {
       const cli = await runCli(['status', '--data-dir', t.data]);
       expect(cli.code, cli.stderr).toBe(0);
       expect(cli.stdout).toMatch(/^mouse learn on: \d+ actions buffered, 1 sittings learned, 0 actions discarded \(left Normal\), 0 failures$/m);
+      // With two sittings (biometrics.mouseMinSittings 2, the default) the mouse takes part in the
+      // session score: another person's mouse now moves the session out of Normal.
+      expect(d.logs.filter((l) => l['event.action'] === 'mouse_fusion_on')).toEqual([expect.objectContaining({ sittings: 2, minSittings: 2 })]);
+      expect(cli.stdout).toMatch(/^mouse fuse {2}on: 2 sittings$/m);
+      st = await status();
+      expect(st.mouseFusion).toMatchObject({ on: true, sittings: 2, minSittings: 2 });
+      const notFusedBefore = st.mouseFusion.blocksNotFused;
+      expect(notFusedBefore).toBeGreaterThan(0); // alice's blocks before the second sitting
+      const left = d.waitLog((l) => l['event.action'] === 'transition' && l['subject.kind'] === 'session' && l['from'] === 'Normal');
+      await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(2, 150, 2_900_000_000, 79)));
+      await left;
+      st = await status();
+      expect(st.state).not.toBe('Normal');
+      expect(st.mouseFusion.blocksNotFused).toBe(notFusedBefore);
       expect(await d.stop()).toBe(0);
 
       const rows = auditActions(t.data, 'mouse_model_learned');
@@ -161,8 +183,46 @@ describe('mouse learning by use (daemon)', () => {
     }
   }, 120_000);
 
+  it("keeps a one-sitting mouse out of the session score, and does not learn another person's mouse it finds foreign on its own", async () => {
+    const t = setup(); // defaults: mouseMinSittings 2, mouse smoothed with alpha 0.1 from 0.2
+    let daemon: DaemonProcess | undefined;
+    try {
+      await enroll(t);
+      const bytes = readFileSync(t.profile);
+      daemon = await startDaemonProcess({ dataDir: t.data, extraArgs: ['--config', t.cfgFile] });
+      const d = daemon;
+      expect(await d.waitLog((l) => l['event.action'] === 'mouse_fusion_waiting')).toMatchObject({ sittings: 1, minSittings: 2 });
+      await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
+      const status = async (): Promise<Status['biometrics']> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect((await status()).mouseFusion).toEqual({ on: false, sittings: 1, minSittings: 2, blocksNotFused: 0 });
+      // 200 actions of synthetic user 2 through the enrolled pointer: twice a sitting.
+      const foreign = d.waitLog((l) => l['event.action'] === 'mouse_shadow_restricted');
+      await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(2, 200, 900_000_000, 78)));
+      await foreign;
+      const st = await status();
+      expect(st.state).toBe('Normal'); // the mouse does not vote yet
+      expect(st.blocksScored).toBeGreaterThan(20);
+      expect(st.mouseFusion).toEqual({ on: false, sittings: 1, minSittings: 2, blocksNotFused: st.blocksScored });
+      expect(st.mouseLearning).toMatchObject({ on: true, learnedSittings: 0, buffered: 0 });
+      expect(st.mouseLearning.discardedActions).toBeGreaterThan(0);
+      expect(d.logs.some((l) => l['event.action'] === 'transition')).toBe(false);
+      const cli = await runCli(['status', '--data-dir', t.data]);
+      expect(cli.stdout).toMatch(new RegExp(`^mouse fuse {2}waiting: 1 of 2 sittings \\(${st.blocksScored} blocks scored, not fused\\)$`, 'm'));
+      expect(await d.stop()).toBe(0);
+      expect(d.logs.some((l) => l['event.action'] === 'mouse_model_learned')).toBe(false);
+      expect(readFileSync(t.profile).equals(bytes)).toBe(true);
+      expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(0);
+    } catch (err) {
+      console.error(daemon?.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n'));
+      throw err;
+    } finally {
+      daemon?.cleanup();
+      t.done();
+    }
+  }, 120_000);
+
   it("discards the buffer when another person's mouse moves the session out of Normal; the profile stays byte-identical", async () => {
-    const t = setup();
+    const t = setup(MOUSE_VOTES_FROM_ONE_SITTING);
     let daemon: DaemonProcess | undefined;
     try {
       await enroll(t);

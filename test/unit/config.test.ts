@@ -67,8 +67,8 @@ describe('configuration', () => {
     expect(loadConfig(withFile({ biometrics: { mouseDevices: 'any' } })).biometrics.mouseDevices).toBe('any');
     expect(defaultConfig().biometrics.mouseDevices).toBe('enrolled');
     rmSync(dir, { recursive: true });
-    // mouseLearnActions: 0 (off) or a sitting size up to the profile's cap; default 1000.
-    expect(defaultConfig().biometrics.mouseLearnActions).toBe(1000);
+    // mouseLearnActions: 0 (off) or a sitting size up to the profile's cap; default 500.
+    expect(defaultConfig().biometrics.mouseLearnActions).toBe(500);
     for (const bad of [-1, 1.5, 20_001]) {
       expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseLearnActions: bad } })))).toMatch(
         /^SENTINEL_E_CONFIG: config biometrics\.mouseLearnActions: must be 0 \(the daemon does not learn the mouse by use\) or an integer of mouse actions per learned sitting up to 20000/,
@@ -81,6 +81,27 @@ describe('configuration', () => {
     rmSync(dir, { recursive: true });
     expect(loadConfig(withFile({ biometrics: { mouseLearnActions: 400 } })).biometrics.mouseLearnActions).toBe(400);
     rmSync(dir, { recursive: true });
+    // Smoothing per modality: defaults, one number for all, per-modality objects, bad values.
+    expect(defaultConfig().biometrics.emaAlpha).toEqual({ keystroke: 0.5, mouse: 0.1, app: 0.5 });
+    expect(defaultConfig().biometrics.emaStart).toEqual({ keystroke: 0, mouse: 0.2, app: 0 });
+    expect(defaultConfig().biometrics.mouseMinSittings).toBe(2);
+    expect(loadConfig(withFile({ biometrics: { emaAlpha: 0.3, emaStart: 0 } })).biometrics).toMatchObject({
+      emaAlpha: { keystroke: 0.3, mouse: 0.3, app: 0.3 },
+      emaStart: { keystroke: 0, mouse: 0, app: 0 },
+    });
+    rmSync(dir, { recursive: true });
+    expect(loadConfig(withFile({ biometrics: { emaAlpha: { mouse: 0.05 } } })).biometrics.emaAlpha).toEqual({ keystroke: 0.5, mouse: 0.05, app: 0.5 });
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { emaAlpha: { mouse: 0 } } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.emaAlpha\.mouse: must be in \(0, 1\]/);
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { emaAlpha: { pen: 0.5 } } })))).toMatch(/config biometrics\.emaAlpha\.pen: unknown key/);
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { emaStart: { mouse: 1 } } })))).toMatch(/config biometrics\.emaStart\.mouse: must be in \[0, 1\)/);
+    rmSync(dir, { recursive: true });
+    for (const bad of [0, 1.5, 1001]) {
+      expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseMinSittings: bad } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.mouseMinSittings: must be an integer from 1/);
+      rmSync(dir, { recursive: true });
+    }
     // The models directory is the daemon's top-level one, not a biometrics key.
     expect(codeOf(() => loadConfig(withFile({ biometrics: { modelsDir: '/tmp' } })))).toMatch(/config biometrics\.modelsDir: unknown key/);
     rmSync(dir, { recursive: true });
