@@ -21,4 +21,19 @@ nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --per-user 1 | tee 
 nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --data-mode grid --open 0 --per-user 1 | tee "$OUT/balabit_grid.txt"
 nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --data-mode all --oneclass 1 \
   --oc-methods z,hist,hist-w,gauss,rf,cad --trees 50 --max-pos 4000 --per-user 1 | tee "$OUT/balabit_oneclass.txt"
+# Several sittings, and the session subject over the daemon's blocks (docs/biometrics.md,
+# "Mouse: several sittings" and "Mouse: what the session subject does with these scores").
+X=user20/session_9673196280
+for KA in "1 200" "1 500" "1 1000" "1 2000" "2 200" "3 200" "4 200" "5 200" "2 500" "2 1000" "5 500" "0 0"; do
+  set -- $KA
+  nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --data-mode raw --oneclass 1 --oc-methods hist-w \
+    --actions 20 --exclude-session $X --enroll-sessions $1 --sitting-actions $2 --dump-blocks "$OUT/blocks_K$1_A$2.csv" \
+    > "$OUT/sittings_K$1_A$2.txt"
+done
+if [ -f "$ROOT/dist/src/biometrics/session-monitor.js" ]; then
+  node "$ROOT/scripts/bio/session_replay.mjs" "$OUT"/blocks_K*.csv | tee "$OUT/replay_before.txt"
+  node "$ROOT/scripts/bio/session_replay.mjs" --ema 0.1 --ema-start 0.2 "$OUT"/blocks_K*.csv | tee "$OUT/replay_now.txt"
+else
+  echo "session replay skipped: run npm run build:ts first (it uses the compiled SessionMonitor)"
+fi
 "$BIN/bio_bench" | tee "$OUT/bench.txt"
