@@ -24,7 +24,7 @@ nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --data-mode all --o
 # Several sittings, and the session subject over the daemon's blocks (docs/biometrics.md,
 # "Mouse: several sittings" and "Mouse: what the session subject does with these scores").
 X=user20/session_9673196280
-for KA in "1 200" "1 500" "1 1000" "1 2000" "2 200" "3 200" "4 200" "5 200" "2 500" "2 1000" "5 500" "0 0"; do
+for KA in "1 200" "1 500" "1 1000" "1 2000" "2 200" "3 200" "4 200" "5 200" "2 500" "2 1000" "5 500" "1 0" "5 0" "0 0"; do
   set -- $KA
   nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --data-mode raw --oneclass 1 --oc-methods hist-w \
     --actions 20 --exclude-session $X --enroll-sessions $1 --sitting-actions $2 --dump-blocks "$OUT/blocks_K$1_A$2.csv" \
