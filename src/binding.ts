@@ -357,11 +357,7 @@ export interface RawMouseEnrollResult {
   /** Sd of the enrollment's leave-out block scores. */
   genuineSd: number;
   calibrationBlocks: number;
-}
-
-/** What `addMouseSitting` resolves with: the grown profile and its new calibration. */
-export interface RawMouseAddSittingResult extends RawMouseEnrollResult {
-  /** Sittings the profile is now built from (2 after the first added sitting). */
+  /** Sittings the profile is built from: 1 after enrollment ('histLlr'; 0 for the other methods), 2 after the first added sitting. */
   sittings: number;
 }
 
@@ -540,7 +536,7 @@ export interface RawAddon extends RawAppAddon {
     actionMeta: Float64Array,
     population: Uint8Array,
     options: { blockActions?: number; frr?: number; maxActions?: number },
-  ): Promise<RawMouseAddSittingResult>;
+  ): Promise<RawMouseEnrollResult>;
   /** Feature names in row order, e.g. "w10s.write_rate". */
   featureNames(): string[];
   /** Heuristic contribution names in contrib order. */

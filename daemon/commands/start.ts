@@ -4,6 +4,7 @@ import { loadConfig, type SentinelConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { startDaemon } from '../daemon.js';
 import { intOption } from './options.js';
+import { SentinelError } from '../../src/errors.js';
 
 export function registerStart(program: Command): void {
   program
@@ -22,12 +23,25 @@ export function registerStart(program: Command): void {
         ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
       });
       const log = createLogger(cfg.log.level);
-      const daemon = await startDaemon(cfg, log);
+      // The handlers go in before start-up: a signal that comes while the daemon starts (or
+      // right after its `ready` line) must stop it cleanly once it is up, not kill it by the
+      // signal's default action.
+      let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
+      let pending: NodeJS.Signals | undefined;
+      const stop = (d: NonNullable<typeof daemon>, sig: NodeJS.Signals): void => {
+        d.stop(sig).catch((err: unknown) => {
+          log.error({ err, 'error.code': err instanceof SentinelError ? err.code : 'SENTINEL_E_IO' }, 'shutdown failed');
+          process.exit(1);
+        });
+      };
       const onSignal = (sig: NodeJS.Signals): void => {
-        void daemon.stop(sig);
+        if (daemon) stop(daemon, sig);
+        else pending ??= sig;
       };
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
+      daemon = await startDaemon(cfg, log);
+      if (pending) stop(daemon, pending);
       await daemon.stopped;
     });
 }

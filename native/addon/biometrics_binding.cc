@@ -520,6 +520,43 @@ bool populationFrom(Napi::Env env, Napi::Value v, bio::MousePopulation* pop) {
   return true;
 }
 
+// Sample sd of calibration block scores (0 with fewer than two).
+double sampleSd(const std::vector<double>& c) {
+  if (c.size() < 2) return 0;
+  double mean = 0, ss = 0;
+  for (double x : c) mean += x;
+  mean /= double(c.size());
+  for (double x : c) ss += (x - mean) * (x - mean);
+  return std::sqrt(ss / double(c.size() - 1));
+}
+
+// What enrollMouse and addMouseSitting resolve with: the serialized profile (handed to JavaScript,
+// which owns it) and its calibration, taken on the worker thread and set on the JS thread.
+struct MouseProfileResult {
+  std::vector<uint8_t> bytes;
+  double threshold = 0, genuineSd = 0;
+  size_t blocks = 0;
+  uint32_t sittings = 0;
+
+  void take(const bio::MouseOneClass& m) {
+    const std::vector<double>& c = m.calibration_scores();
+    genuineSd = sampleSd(c);
+    threshold = m.threshold;
+    blocks = c.size();
+    sittings = m.sittings();
+    bytes = m.serialize();
+  }
+  Napi::Value toJs(Napi::Env env) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("profile", ownedArray<uint8_t, Napi::Uint8Array>(env, new std::vector<uint8_t>(std::move(bytes))));
+    o.Set("threshold", Napi::Number::New(env, threshold));
+    o.Set("genuineSd", Napi::Number::New(env, genuineSd));
+    o.Set("calibrationBlocks", Napi::Number::New(env, double(blocks)));
+    o.Set("sittings", Napi::Number::New(env, double(sittings)));
+    return o;
+  }
+};
+
 class MouseEnrollWorker : public EnrollPromiseWorker {
  public:
   MouseEnrollWorker(Napi::Env env, std::vector<bio::MouseAction> acts, std::unique_ptr<bio::MousePopulation> pop,
@@ -540,23 +577,9 @@ class MouseEnrollWorker : public EnrollPromiseWorker {
       SetError("not enough mouse actions to calibrate: need several blocks of the scoring length");
       return;
     }
-    double mean = 0, ss = 0;
-    for (double x : c) mean += x;
-    mean /= double(c.size());
-    for (double x : c) ss += (x - mean) * (x - mean);
-    genuineSd_ = std::sqrt(ss / double(c.size() - 1));
-    threshold_ = m.threshold;
-    blocks_ = c.size();
-    bytes_ = m.serialize();
+    result_.take(m);
   }
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("profile", ownedArray<uint8_t, Napi::Uint8Array>(env, new std::vector<uint8_t>(std::move(bytes_))));
-    o.Set("threshold", Napi::Number::New(env, threshold_));
-    o.Set("genuineSd", Napi::Number::New(env, genuineSd_));
-    o.Set("calibrationBlocks", Napi::Number::New(env, double(blocks_)));
-    return o;
-  }
+  Napi::Value Result(Napi::Env env) override { return result_.toJs(env); }
 
  private:
   std::vector<bio::MouseAction> acts_;
@@ -564,13 +587,12 @@ class MouseEnrollWorker : public EnrollPromiseWorker {
   bio::OneClassParams params_;
   size_t block_;
   double frr_;
-  std::vector<uint8_t> bytes_;
-  double threshold_ = 0, genuineSd_ = 0;
-  size_t blocks_ = 0;
+  MouseProfileResult result_;
 };
 
 // enrollMouse(actions, actionMeta, population|null, {method, blockActions, frr}) →
-// Promise<{profile, threshold, genuineSd, calibrationBlocks}>.
+// Promise<{profile, threshold, genuineSd, calibrationBlocks, sittings}> (sittings 1 for
+// 'histLlr', 0 for the methods that cannot take more).
 Napi::Value EnrollMouse(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[3].IsObject()) throwType(env, "enrollMouse(actions, actionMeta, population, options)");
@@ -591,16 +613,6 @@ Napi::Value EnrollMouse(const Napi::CallbackInfo& info) {
   double block = numberOpt(env, o, "blockActions", 20, 1, 1000);
   double frr = numberOpt(env, o, "frr", 0.05, 1e-4, 0.5);
   return (new MouseEnrollWorker(env, std::move(acts), havePop ? std::move(pop) : nullptr, p, size_t(block), frr))->QueuePromise();
-}
-
-// Sample sd of calibration block scores (0 with fewer than two).
-double sampleSd(const std::vector<double>& c) {
-  if (c.size() < 2) return 0;
-  double mean = 0, ss = 0;
-  for (double x : c) mean += x;
-  mean /= double(c.size());
-  for (double x : c) ss += (x - mean) * (x - mean);
-  return std::sqrt(ss / double(c.size() - 1));
 }
 
 // Adds one sitting to a deserialized profile on the libuv pool (MouseOneClass::add_sitting).
@@ -626,22 +638,9 @@ class MouseAddSittingWorker : public EnrollPromiseWorker {
       SetError(std::string("cannot add the sitting to the mouse profile: ") + (why ? why : "refused"));
       return;
     }
-    const std::vector<double>& c = m_.calibration_scores();
-    genuineSd_ = sampleSd(c);
-    threshold_ = m_.threshold;
-    blocks_ = c.size();
-    sittings_ = m_.sittings();
-    bytes_ = m_.serialize();
+    result_.take(m_);
   }
-  Napi::Value Result(Napi::Env env) override {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("profile", ownedArray<uint8_t, Napi::Uint8Array>(env, new std::vector<uint8_t>(std::move(bytes_))));
-    o.Set("threshold", Napi::Number::New(env, threshold_));
-    o.Set("genuineSd", Napi::Number::New(env, genuineSd_));
-    o.Set("calibrationBlocks", Napi::Number::New(env, double(blocks_)));
-    o.Set("sittings", Napi::Number::New(env, double(sittings_)));
-    return o;
-  }
+  Napi::Value Result(Napi::Env env) override { return result_.toJs(env); }
 
  private:
   bio::MouseOneClass m_;
@@ -650,10 +649,7 @@ class MouseAddSittingWorker : public EnrollPromiseWorker {
   size_t block_;
   double frr_;
   size_t maxActions_;
-  std::vector<uint8_t> bytes_;
-  double threshold_ = 0, genuineSd_ = 0;
-  size_t blocks_ = 0;
-  uint32_t sittings_ = 0;
+  MouseProfileResult result_;
 };
 
 // A serialized one-class mouse profile, deserialized and validated (throws SENTINEL_E_BIO_PROFILE).

@@ -57,7 +57,8 @@ export interface BioProfile {
   app?: ModalityProfile;
 }
 
-interface ModalityJson {
+/** One modality as the file holds it (what tests and tools read back). */
+export interface ModalityJson {
   samples: number;
   window: number;
   frr: number;
@@ -67,6 +68,18 @@ interface ModalityJson {
   sittings?: number;
   sha256: string;
   data: string;
+}
+
+/** The profile file's JSON. */
+export interface ProfileJson {
+  format: typeof PROFILE_FORMAT;
+  version: number;
+  user: string;
+  createdMs: number;
+  keySha256: string;
+  keystroke?: ModalityJson;
+  mouse?: ModalityJson;
+  app?: ModalityJson;
 }
 
 function sha256(b: Uint8Array): string {
@@ -98,7 +111,7 @@ export function saveProfile(file: string, p: BioProfile): void {
     sha256: sha256(m.bytes),
     data: Buffer.from(m.bytes).toString('base64'),
   });
-  const json = {
+  const json: ProfileJson = {
     format: PROFILE_FORMAT,
     version: PROFILE_VERSION,
     user: p.user,

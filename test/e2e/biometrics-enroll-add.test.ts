@@ -12,26 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { keyFingerprint, loadProfile, saveProfile } from '../../src/biometrics/profile-file.js';
 import { ROOT, runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
-
-interface ModalityJson {
-  samples: number;
-  window: number;
-  frr: number;
-  threshold?: number;
-  genuineSd?: number;
-  devices?: string[];
-  sittings?: number;
-  sha256: string;
-  data: string;
-}
-
-interface ProfileJson {
-  user: string;
-  createdMs: number;
-  keySha256: string;
-  keystroke?: ModalityJson;
-  mouse?: ModalityJson;
-}
+import type { ModalityJson, ProfileJson } from '../../src/biometrics/profile-file.js';
 
 interface Summary {
   user: string;

@@ -16,46 +16,13 @@ import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemo
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
 import { MOUSE_VOTES_FROM_ONE_SITTING } from '../support/biometrics-config.js';
+import type { ModalityJson, ProfileJson } from '../../src/biometrics/profile-file.js';
+import type { BiometricsStatus } from '../../daemon/biometrics.js';
 
 const SESSION = 2 ** 32;
 
-interface ModalityJson {
-  samples: number;
-  window: number;
-  frr: number;
-  threshold?: number;
-  genuineSd?: number;
-  devices?: string[];
-  sittings?: number;
-  sha256: string;
-}
-
-interface ProfileJson {
-  user: string;
-  createdMs: number;
-  keySha256: string;
-  keystroke?: ModalityJson;
-  mouse?: ModalityJson;
-}
-
-interface MouseLearning {
-  on: boolean;
-  reason: string | null;
-  buffered: number;
-  learnedSittings: number;
-  discardedActions: number;
-  failures: number;
-}
-
-interface MouseFusion {
-  on: boolean;
-  sittings: number;
-  minSittings: number;
-  blocksNotFused: number;
-}
-
 interface Status {
-  biometrics: { on: boolean; state: string; blocksScored: number; mouseLearning: MouseLearning; mouseFusion: MouseFusion };
+  biometrics: BiometricsStatus;
 }
 
 /** A temporary directory with an input directory (FIFOs), recordings and a config; removed by `done`. */
@@ -100,14 +67,36 @@ function auditActions(data: string, action: string): { detail: Record<string, un
   }
 }
 
+/**
+ * Runs one scenario: a fresh setup(extra), `start()` (re)starting the daemon on it. On a failure
+ * the daemon's last log lines are printed; the daemon and the directory are always cleaned up.
+ */
+async function scenario(extra: Record<string, unknown>, body: (t: ReturnType<typeof setup>, start: () => Promise<DaemonProcess>) => Promise<void>): Promise<void> {
+  const t = setup(extra);
+  let daemon: DaemonProcess | undefined;
+  const start = async (): Promise<DaemonProcess> => {
+    daemon?.cleanup();
+    daemon = await startDaemonProcess({ dataDir: t.data, extraArgs: ['--config', t.cfgFile] });
+    return daemon;
+  };
+  try {
+    await body(t, start);
+  } catch (err) {
+    console.error(daemon?.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n'));
+    throw err;
+  } finally {
+    daemon?.cleanup();
+    t.done();
+  }
+}
+
 describe('mouse learning by use (daemon)', () => {
   it('learns a second sitting from 100 Normal-state actions: profile sittings 2 / samples 300, audited, in the status', async () => {
-    const t = setup();
-    let daemon: DaemonProcess | undefined;
-    try {
+    await scenario({}, async (t, start) => {
+      let daemon: DaemonProcess;
       await enroll(t);
       const before = JSON.parse(readFileSync(t.profile, 'utf8')) as ProfileJson;
-      daemon = await startDaemonProcess({ dataDir: t.data, extraArgs: ['--config', t.cfgFile] });
+      daemon = await start();
       const d = daemon;
       const on = await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
       expect(on).toMatchObject({ actions: 100, block: 20, holdback: 40, sittings: 1 });
@@ -169,27 +158,19 @@ describe('mouse learning by use (daemon)', () => {
       expect(rows[0]).toMatchObject({ result: 'ok', target: 'session alice', detail: { sittings: 2, actions: 100, samples: 300, threshold: m1.threshold } });
 
       // The next start loads the grown model.
-      daemon.cleanup();
-      daemon = await startDaemonProcess({ dataDir: t.data, extraArgs: ['--config', t.cfgFile] });
+      daemon = await start(); // stops the previous one
       expect(await daemon.waitLog((l) => l['event.action'] === 'mouse_learning_on')).toMatchObject({ sittings: 2 });
       expect((await daemon.http<Status>('GET', '/v1/status')).body.biometrics.mouseLearning).toMatchObject({ on: true, learnedSittings: 0 });
       expect(await daemon.stop()).toBe(0);
-    } catch (err) {
-      console.error(daemon?.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n'));
-      throw err;
-    } finally {
-      daemon?.cleanup();
-      t.done();
-    }
+    });
   }, 120_000);
 
   it("keeps a one-sitting mouse out of the session score, and does not learn another person's mouse it finds foreign on its own", async () => {
-    const t = setup(); // defaults: mouseMinSittings 2, mouse smoothed with alpha 0.1 from 0.2
-    let daemon: DaemonProcess | undefined;
-    try {
+    await scenario({}, async (t, start) => {
+      let daemon: DaemonProcess;
       await enroll(t);
       const bytes = readFileSync(t.profile);
-      daemon = await startDaemonProcess({ dataDir: t.data, extraArgs: ['--config', t.cfgFile] });
+      daemon = await start();
       const d = daemon;
       expect(await d.waitLog((l) => l['event.action'] === 'mouse_fusion_waiting')).toMatchObject({ sittings: 1, minSittings: 2 });
       await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
@@ -212,22 +193,15 @@ describe('mouse learning by use (daemon)', () => {
       expect(d.logs.some((l) => l['event.action'] === 'mouse_model_learned')).toBe(false);
       expect(readFileSync(t.profile).equals(bytes)).toBe(true);
       expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(0);
-    } catch (err) {
-      console.error(daemon?.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n'));
-      throw err;
-    } finally {
-      daemon?.cleanup();
-      t.done();
-    }
+    });
   }, 120_000);
 
   it("discards the buffer when another person's mouse moves the session out of Normal; the profile stays byte-identical", async () => {
-    const t = setup(MOUSE_VOTES_FROM_ONE_SITTING);
-    let daemon: DaemonProcess | undefined;
-    try {
+    await scenario(MOUSE_VOTES_FROM_ONE_SITTING, async (t, start) => {
+      let daemon: DaemonProcess;
       await enroll(t);
       const bytes = readFileSync(t.profile);
-      daemon = await startDaemonProcess({ dataDir: t.data, extraArgs: ['--config', t.cfgFile] });
+      daemon = await start();
       const d = daemon;
       await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
       const status = async (): Promise<Status['biometrics']> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;
@@ -260,21 +234,14 @@ describe('mouse learning by use (daemon)', () => {
       expect(discards[0]).toBeLessThan(held + 40); // the other person left Normal within the two held-back blocks
       expect(readFileSync(t.profile).equals(bytes)).toBe(true);
       expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(0);
-    } catch (err) {
-      console.error(daemon?.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n'));
-      throw err;
-    } finally {
-      daemon?.cleanup();
-      t.done();
-    }
+    });
   }, 120_000);
 
   it('never undoes a sentinel enroll --add run while it is up: the learned sitting is dropped and learning stops', async () => {
-    const t = setup();
-    let daemon: DaemonProcess | undefined;
-    try {
+    await scenario({}, async (t, start) => {
+      let daemon: DaemonProcess;
       await enroll(t);
-      daemon = await startDaemonProcess({ dataDir: t.data, extraArgs: ['--config', t.cfgFile] });
+      daemon = await start();
       const d = daemon;
       await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
       const trackball = t.rec('event-trackball', encodeInputEvents(mouseSession(1, 210, 600_000_000, 41)));
@@ -292,12 +259,6 @@ describe('mouse learning by use (daemon)', () => {
       expect(await d.stop()).toBe(0);
       expect(readFileSync(t.profile).equals(added)).toBe(true);
       expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(0);
-    } catch (err) {
-      console.error(daemon?.logs.slice(-20).map((l) => JSON.stringify(l)).join('\n'));
-      throw err;
-    } finally {
-      daemon?.cleanup();
-      t.done();
-    }
+    });
   }, 120_000);
 });

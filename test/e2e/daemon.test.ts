@@ -169,4 +169,21 @@ describe('daemon end to end', () => {
     const stopped = await daemon.waitLog((l) => l.message === 'stopped');
     expect(stopped['events']).toBe(events.length);
   });
+
+  it('stops cleanly on a SIGTERM that comes right after its ready line', async () => {
+    // The signal handlers used to be installed only after start-up returned; a SIGTERM in that
+    // gap killed the daemon by the signal's default action (no "stopping", exit by signal).
+    const exits: { code: number | null; signal: NodeJS.Signals | null; stopping: boolean }[] = [];
+    for (let i = 0; i < 15; i++) {
+      const d = await startDaemonProcess();
+      try {
+        d.proc.kill('SIGTERM'); // at once: startDaemonProcess resolves on the ready line
+        const [code, signal] = (await once(d.proc, 'exit')) as [number | null, NodeJS.Signals | null];
+        exits.push({ code, signal, stopping: d.logs.some((l) => l.message === 'stopping') });
+      } finally {
+        d.cleanup();
+      }
+    }
+    expect(exits).toEqual(Array.from({ length: 15 }, () => ({ code: 0, signal: null, stopping: true })));
+  });
 });

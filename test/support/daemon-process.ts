@@ -47,6 +47,8 @@ export interface DaemonProcess {
   httpPort: number;
   token: string;
   logs: LogLine[];
+  /** Every stderr line as text (JSON or not: a crash's stack trace is only here). */
+  raw: string[];
   /** Resolves with the first log line (past or future) matching pred. */
   waitLog(pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   http<T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }>;
@@ -71,7 +73,7 @@ export async function startDaemonProcess(opts: { dataDir?: string; socket?: stri
   const httpPort = ready['httpPort'] as number;
   const token = readFileSync(path.join(dataDir, 'http.token'), 'utf8').trim();
   return {
-    proc, dataDir, socket, httpPort, token, logs, waitLog,
+    proc, dataDir, socket, httpPort, token, logs, raw: child.raw, waitLog,
     async http<T>(method: string, p: string, body?: unknown) {
       const res = await fetch(`http://127.0.0.1:${httpPort}${p}`, {
         method,
