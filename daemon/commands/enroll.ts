@@ -188,6 +188,10 @@ export function registerEnroll(program: Command): void {
           skipped,
         }) + '\n',
       );
+      if (mouse && process.stderr.isTTY) {
+        // With the default biometrics.mouseMinSittings (2) a one-sitting mouse is scored but does not move the session.
+        process.stderr.write('sentinel enroll: the mouse takes part in the session score from its second sitting: the daemon learns one from use while the session is Normal, or run sentinel enroll --add on another day\n');
+      }
     });
 }
 
