@@ -31,6 +31,11 @@
  *   profile's model.
  * - The app model learned by use is written the same way: the file is re-read and only `app`
  *   replaced, so a `sentinel enroll --add` run since the daemon started is kept.
+ * - A mouse profile of fewer than `mouseMinSittings` sittings (default 2) is scored but not fused
+ *   into the session score; a mouse-only shadow monitor takes its blocks instead, and its
+ *   reaching Restricted discards the learning buffer (nothing is learned while it stays there).
+ *   Smoothing per modality: `emaAlpha`, `emaStart` (docs/biometrics.md, "Mouse: what the session
+ *   subject does with these scores").
  */
 import { spawn } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
