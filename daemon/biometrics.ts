@@ -601,7 +601,6 @@ export class BiometricsService {
     return loadProfile(this.cfg.profilePath, keyFingerprint(this.cfg.keyPath));
   }
 
-  /** Decides whether the mouse is learned by use; logs why not. */
   /** One non-voting mouse block: into the shadow monitor; Restricted there discards the learning buffer. */
   private observeShadow(p: number, now: number): void {
     if (!this.shadow) return;
@@ -632,6 +631,7 @@ export class BiometricsService {
     }
   }
 
+  /** Decides whether the mouse is learned by use; logs why not. */
   private startMouseLearning(m: ModalityProfile | undefined): void {
     this.learnPopulation = null;
     const off = (reason: string, fields: Record<string, unknown> = {}): void => {
