@@ -617,7 +617,7 @@ Napi::Value EnrollMouse(const Napi::CallbackInfo& info) {
 
 // Adds one sitting to a deserialized profile on the libuv pool (MouseOneClass::add_sitting).
 // Rejects SENTINEL_E_BIO_ENROLL for a sitting shorter than four blocks, SENTINEL_E_BIO_PROFILE
-// with add_sitting's reason otherwise (population differs, profile without counts).
+// with add_sitting's reason otherwise (population differs, profile without a quantised enrollment).
 class MouseAddSittingWorker : public EnrollPromiseWorker {
  public:
   MouseAddSittingWorker(Napi::Env env, bio::MouseOneClass profile, std::vector<bio::MouseAction> acts,

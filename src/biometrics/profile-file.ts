@@ -2,9 +2,10 @@
  * The enrolled user's biometric profile on disk: one JSON file, mode 0600, written atomically
  * (temporary file, fsync, rename).
  *
- * It holds per-bucket timing statistics (keyed-hash buckets, never key codes), the mouse model's
- * per-feature bin counts of the user's actions (histograms under the shipped population's bins,
- * no action rows), the per-user calibration, the number of mouse sittings, and the identities (bus, vendor and product ids and name, or a recording's file
+ * It holds per-bucket timing statistics (keyed-hash buckets, never key codes), the mouse model
+ * with its quantised enrollment (per action: type and the population quantile bin of each
+ * feature; no feature value, time or position), the per-user calibration, the number of mouse
+ * sittings, and the identities (bus, vendor and product ids and name, or a recording's file
  * name) of the pointing devices the mouse model was enrolled on; nothing from which a typed text
  * could be read back (docs/privacy.md). Buckets are only meaningful with the host key they were
  * made with, so the file records the key's sha256 and loading refuses a profile made under
