@@ -10,6 +10,7 @@
 #include "../../native/biometrics/forest.h"
 #include "../../native/biometrics/keystroke.h"
 #include "../../native/biometrics/mouse.h"
+#include "../../native/biometrics/mouse_oneclass.h"
 
 using namespace sentinel::bio;
 using Clock = std::chrono::steady_clock;
@@ -86,6 +87,31 @@ int main() {
   t0 = Clock::now();
   for (size_t i = 0; i < acts.size(); ++i) sink += rf.predict(acts[i].f.data());
   std::printf("forest score: %.1f us/action\n", ns_since(t0, acts.size()) / 1e3);
+  // One-class mouse profile with several sittings: what the daemon's learning by use costs on
+  // the libuv pool (enroll + calibrate, then add one 500-action sitting to a profile that holds
+  // N actions: the 4-chunk leave-out over all of them), and the profile's size.
+  {
+    std::vector<std::vector<MouseAction>> per(3);
+    for (size_t i = 0; i < acts.size(); ++i) per[i % 3].push_back(acts[i]);
+    MousePopulation pop = MousePopulation::fit(per);
+    std::vector<MouseAction> pool;
+    while (pool.size() < 20500) pool.insert(pool.end(), acts.begin(), acts.end());
+    for (size_t n : {1000, 5000, 20000}) {
+      std::vector<MouseAction> enr(pool.begin(), pool.begin() + long(n));
+      std::vector<MouseAction> sit(pool.begin() + long(n), pool.begin() + long(n) + 500);
+      t0 = Clock::now();
+      MouseOneClass oc = MouseOneClass::enroll(enr, &pop);
+      oc.calibrate(enr, &pop, 20, 0.05);
+      double enroll_ms = ns_since(t0, 1) / 1e6;
+      t0 = Clock::now();
+      const char* why = nullptr;
+      bool ok = oc.add_sitting(sit, &pop, 20, 0.05, &why, 20000);
+      double add_ms = ns_since(t0, 1) / 1e6;
+      std::printf("mouse one-class, %zu enrolled actions: enroll + calibrate %.0f ms; add a 500-action sitting %.0f ms%s; profile %zu bytes\n",
+                  n, enroll_ms, add_ms, ok ? "" : " (refused)", oc.serialize().size());
+      sink += oc.threshold;
+    }
+  }
   std::printf("(checksum %.3f)\n", sink);
   return 0;
 }
