@@ -24,11 +24,14 @@
  *   actions before those, the oldest `mouseLearnActions` become one more sitting
  *   (`addMouseSitting`, on the libuv pool, one at a time), the profile file is re-read and
  *   rewritten with only `mouse` replaced (never when its mouse model changed on disk since:
- *   then learning stops until a restart), the mouse stream switches to the new model, and the
+ *   then the sitting is dropped and the daemon switches to the model on disk), the mouse
+ *   stream switches to the new model, and the
  *   sitting is logged and audited (`mouse_model_learned`). Off, with the reason in the log and
  *   /v1/status, for a profile that cannot take sittings, a sitting under four blocks, or no
  *   population model. Nothing of the buffered actions is logged or written, except through the
  *   profile's model.
+ * - The profile file is watched: a profile rewritten while the daemon runs (`sentinel enroll`,
+ *   `--add`) is reloaded, each changed model switched in, the session state kept.
  * - The app model learned by use is written the same way: the file is re-read and only `app`
  *   replaced, so a `sentinel enroll --add` run since the daemon started is kept.
  * - A mouse profile of fewer than `mouseMinSittings` sittings (default 2) is scored but not fused
@@ -39,7 +42,8 @@
  */
 import { spawn } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditStore } from '../src/audit/store.js';
 import type { ActionRecord, TransitionRecord } from '../src/audit/records.js';
@@ -163,6 +167,10 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+function sameOptionalBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : sameBytes(a, b);
+}
+
 /** uid of a local user name from /etc/passwd, or null. */
 export function uidOfUser(name: string, passwd = '/etc/passwd'): number | null {
   let text: string;
@@ -214,6 +222,8 @@ export class BiometricsService {
    * acts on nothing else and is not audited.
    */
   private shadow: SessionMonitor | null = null;
+  private watcher: FSWatcher | null = null;
+  private reloadTimer: NodeJS.Timeout | null = null;
   private shadowRestricted = 0;
   private discardedActions = 0;
   private learnFailures = 0;
@@ -291,15 +301,8 @@ export class BiometricsService {
     this.enrolledPointers = m && this.cfg.mouseDevices === 'enrolled' && m.devices ? new Set(m.devices) : null;
     this.startMouseLearning(m);
     this.logMouseFusion();
-    const monitorOptions = {
-      subjectId: SESSION_SUBJECT_ID,
-      policy: this.cfg.policy,
-      emaAlpha: this.cfg.emaAlpha,
-      emaStart: Object.fromEntries(Object.entries(this.cfg.emaStart).filter(([, v]) => v > 0)),
-      silentAfterMs: this.cfg.silentAfterMs,
-    };
-    this.monitor = new SessionMonitor(monitorOptions);
-    this.shadow = m ? new SessionMonitor(monitorOptions) : null;
+    this.monitor = new SessionMonitor(this.monitorOptions());
+    this.shadow = m ? new SessionMonitor(this.monitorOptions()) : null;
     const inputWhy = this.inputUnavailable();
     const dir = this.cfg.inputDir && !inputUnavailableReason(this.cfg.inputDir) ? this.cfg.inputDir : undefined;
     if (inputWhy) {
@@ -328,6 +331,87 @@ export class BiometricsService {
       },
       `continuous authentication on for ${profile.user}`,
     );
+    this.watchProfile();
+  }
+
+  /** The session monitor's options (the shadow monitor uses the same). */
+  private monitorOptions(): ConstructorParameters<typeof SessionMonitor>[0] {
+    return {
+      subjectId: SESSION_SUBJECT_ID,
+      policy: this.cfg.policy,
+      emaAlpha: this.cfg.emaAlpha,
+      emaStart: Object.fromEntries(Object.entries(this.cfg.emaStart).filter(([, v]) => v > 0)),
+      silentAfterMs: this.cfg.silentAfterMs,
+    };
+  }
+
+  /**
+   * Picks up a profile rewritten on disk while the daemon runs (`sentinel enroll`, `--add`):
+   * its folder is watched (the file is replaced by rename), and a change to the file is
+   * reloaded once the events settle (reloadProfile). Without a watch (an error from inotify),
+   * changes need a restart; that is logged.
+   */
+  private watchProfile(): void {
+    const base = path.basename(this.cfg.profilePath);
+    try {
+      this.watcher = watch(path.dirname(this.cfg.profilePath), (_event, name) => {
+        if (name !== base || this.reloadTimer) return;
+        // One reload for the burst of events a rename makes.
+        this.reloadTimer = setTimeout(() => {
+          this.reloadTimer = null;
+          this.reloadProfile('the profile file changed');
+        }, 50);
+        this.reloadTimer.unref();
+      });
+      this.watcher.on('error', (err) => {
+        this.log.warn({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'profile_watch_failed' }, 'profile watch failed: a changed profile is used after a restart');
+        this.watcher?.close();
+        this.watcher = null;
+      });
+    } catch (err) {
+      this.log.warn({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'profile_watch_failed' }, 'cannot watch the profile: a changed profile is used after a restart');
+    }
+  }
+
+  /**
+   * Re-reads the profile and switches every model whose bytes changed (keystroke, mouse and its
+   * devices, mouse learning, whether the mouse votes); the session state and the other models
+   * are kept. A file that does not load (mid-write by a foreign tool, another key) is logged
+   * and the models in use stay. The daemon's own writes change nothing here: they match what
+   * it holds.
+   */
+  private reloadProfile(why: string): void {
+    if (!this.monitor || !this.profile) return;
+    let now: BioProfile;
+    try {
+      now = this.readProfile();
+    } catch (err) {
+      const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_IO';
+      this.log.warn({ 'error.code': code, 'event.action': 'profile_not_reloaded' }, `profile not reloaded (${why}): ${(err as Error).message}; the models in use stay`);
+      return;
+    }
+    const old = this.profile;
+    const changed: string[] = [];
+    if (!sameOptionalBytes(now.keystroke?.bytes, old.keystroke?.bytes)) {
+      this.keystrokes = now.keystroke ? new KeystrokeStream(now.keystroke.bytes, this.cfg.stride > 0 ? this.cfg.stride : undefined) : null;
+      changed.push('keystroke');
+    }
+    const m = now.mouse;
+    const mouseChanged = !sameOptionalBytes(m?.bytes, old.mouse?.bytes) || JSON.stringify(m?.devices) !== JSON.stringify(old.mouse?.devices);
+    this.profile = now;
+    this.user = now.user;
+    if (mouseChanged) {
+      this.mouse = m ? new MouseStream(m.bytes, m.threshold as number, m.genuineSd as number, m.window) : null;
+      this.enrolledPointers = m && this.cfg.mouseDevices === 'enrolled' && m.devices ? new Set(m.devices) : null;
+      this.clearLearnBuffer('the profile changed on disk', {});
+      this.startMouseLearning(m);
+      this.shadow = m ? new SessionMonitor(this.monitorOptions()) : null;
+      this.logMouseFusion();
+      changed.push('mouse');
+    }
+    if (changed.length) {
+      this.log.info({ 'event.action': 'profile_reloaded', changed, sittings: m?.sittings ?? (m ? 1 : 0) }, `profile reloaded (${why}): ${changed.join(', ')}`);
+    }
   }
 
   /** The app modality runs beside the input collector; when it cannot, the reason is logged and shown. */
@@ -439,7 +523,7 @@ export class BiometricsService {
       const before = this.unenrolledPointers.get(identity);
       this.unenrolledPointers.set(identity, (before ?? 0) + count);
       if (before !== undefined) continue;
-      const reason = `pointer device not enrolled: ${identity}; run sentinel enroll --add on it, then restart the daemon`;
+      const reason = `pointer device not enrolled: ${identity}; run sentinel enroll --add on it`;
       this.log.warn({ 'event.action': 'pointer_device_unenrolled', 'device.identity': identity, user: this.user }, reason);
       actions.push({ atMs: now, subjectId: SESSION_SUBJECT_ID, action: 'notify', target: `session ${this.user ?? ''}`, result: 'logged', detail: { reason, device: identity } });
     }
@@ -588,6 +672,10 @@ export class BiometricsService {
 
   /** Stops the collector, scores what it still held, and waits for running lock commands and a mouse sitting being added. */
   async stop(): Promise<void> {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.reloadTimer = null;
     const rest = this.source?.stop();
     if (rest && this.source) this.onBatch(rest, this.source.identities);
     await this.app?.stop();
@@ -727,11 +815,11 @@ export class BiometricsService {
       // Re-read: keep whatever else is on disk now; never overwrite a mouse model changed meanwhile.
       const now = this.readProfile();
       if (!now.mouse || !sameBytes(now.mouse.bytes, base.bytes)) {
-        this.learnOffReason = 'mouse learning off: the profile\'s mouse model changed on disk since the daemon loaded it (sentinel enroll?); the learned sitting was dropped; restart the daemon to use the new model and learn again';
-        this.learnActions = [];
-        this.learnMeta = [];
-        this.learnBuffered = 0;
-        this.log.warn({ 'event.action': 'mouse_model_learn_dropped', reason: this.learnOffReason }, this.learnOffReason);
+        // Someone enrolled meanwhile (sentinel enroll, --add): their model wins; this sitting was
+        // built on the older one and is dropped, and the daemon switches to what is on disk.
+        const reason = 'the profile\'s mouse model changed on disk while a sitting was being learned (sentinel enroll?); the sitting was dropped';
+        this.log.warn({ 'event.action': 'mouse_model_learn_dropped', reason }, reason);
+        this.reloadProfile(reason);
         return;
       }
       const mouse: ModalityProfile = {

@@ -15,11 +15,11 @@
  *
  * `--add` records one more sitting of the mouse only and adds it to the existing profile
  * (`addMouseSitting`: the model then scores as if enrolled from every sitting together, and the
- * threshold is recalibrated on blocks of sittings the model had not seen). The keystroke and
+ * threshold is recalibrated as enrolling on every sitting at once would calibrate it). The keystroke and
  * app modalities, the user, creation time and key fingerprint are kept as they are; the mouse
  * keeps its block and (unless `--frr` is given) its false-reject rate, sums its samples and
- * takes the union of the device identities. On any failure nothing is written. The daemon
- * reads the profile at start only: restart it afterwards.
+ * takes the union of the device identities. On any failure nothing is written. A running
+ * daemon watches the file and switches to the new model.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -292,5 +292,5 @@ async function addSitting(cfg: ReturnType<typeof loadConfig>, opts: EnrollOption
       skipped: {},
     }) + '\n',
   );
-  if (process.stderr.isTTY) process.stderr.write(`sentinel enroll --add: mouse sitting ${m.sittings} added; restart the daemon to use it\n`);
+  if (process.stderr.isTTY) process.stderr.write(`sentinel enroll --add: mouse sitting ${m.sittings} added; a running daemon switches to it\n`);
 }

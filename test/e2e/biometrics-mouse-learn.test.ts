@@ -6,7 +6,7 @@
 // `mouse_model_learned` and shows it in /v1/status and `sentinel status`. Another person's mouse
 // through the same pointer moves the session out of Normal before a sitting fills: what was
 // buffered is discarded and the profile file stays byte-identical. A `sentinel enroll --add`
-// run while the daemon is up is never undone: the daemon's learned sitting is dropped instead.
+// run while the daemon is up is picked up at once, and the daemon learns on from that model.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -237,28 +237,42 @@ describe('mouse learning by use (daemon)', () => {
     });
   }, 120_000);
 
-  it('never undoes a sentinel enroll --add run while it is up: the learned sitting is dropped and learning stops', async () => {
-    await scenario({}, async (t, start) => {
+  it('switches to a sentinel enroll --add made while it runs, keeps the session, and learns on from that model', async () => {
+    // mouseMinSittings 3: the two-sitting model after --add still does not vote, so alice's
+    // stream below is learned whatever that model makes of her (the shadow decides).
+    await scenario({ mouseMinSittings: 3 }, async (t, start) => {
       let daemon: DaemonProcess;
       await enroll(t);
       daemon = await start();
       const d = daemon;
       await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
+      const status = async (): Promise<Status['biometrics']> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect((await status()).mouseFusion).toMatchObject({ sittings: 1, minSittings: 3 });
+      const reloaded = d.waitLog((l) => l['event.action'] === 'profile_reloaded');
       const trackball = t.rec('event-trackball', encodeInputEvents(mouseSession(1, 210, 600_000_000, 41)));
       const add = await runCli(['enroll', '--add', '--config', t.cfgFile, '--data-dir', t.data, '--device', trackball]);
       expect(add.code, add.stderr).toBe(0);
-      const added = readFileSync(t.profile);
-      expect((JSON.parse(added.toString('utf8')) as ProfileJson).mouse).toMatchObject({ sittings: 2, samples: 400 });
+      const added = JSON.parse(readFileSync(t.profile, 'utf8')) as ProfileJson;
+      expect(added.mouse).toMatchObject({ sittings: 2, samples: 400, devices: ['file:event-mouse', 'file:event-trackball'] });
+      expect(await reloaded).toMatchObject({ changed: ['mouse'], sittings: 2 });
+      let st = await status();
+      expect(st.state).toBe('Normal');
+      expect(st.mouseFusion).toMatchObject({ on: false, sittings: 2, minSittings: 3 });
+      expect(st.mouseLearning).toMatchObject({ on: true, learnedSittings: 0 });
+      expect(st.pointerDevices.enrolled).toEqual(['file:event-mouse', 'file:event-trackball']);
 
-      const dropped = d.waitLog((l) => l['event.action'] === 'mouse_model_learn_dropped', 20_000);
-      await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(1, 200, 900_000_000, 88)));
-      await dropped;
-      const st = (await d.http<Status>('GET', '/v1/status')).body.biometrics;
-      expect(st.mouseLearning).toMatchObject({ on: false, learnedSittings: 0, buffered: 0 });
-      expect(st.mouseLearning.reason).toMatch(/^mouse learning off: the profile's mouse model changed on disk since the daemon loaded it/);
+      // The daemon's next sitting grows the --add model (sittings 3), not the one it started with.
+      const learned = d.waitLog((l) => l['event.action'] === 'mouse_model_learned');
+      await plugFifoDevice(d, t.input, 'event-trackball', encodeInputEvents(mouseSession(1, 160, 900_000_000, 77)));
+      expect(await learned).toMatchObject({ sittings: 3, actions: 100, samples: 500 });
+      st = await status();
+      expect(st.mouseLearning).toMatchObject({ on: true, learnedSittings: 1, failures: 0 });
+      expect(d.logs.some((l) => l['event.action'] === 'mouse_model_learn_dropped')).toBe(false);
       expect(await d.stop()).toBe(0);
-      expect(readFileSync(t.profile).equals(added)).toBe(true);
-      expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(0);
+      const after = JSON.parse(readFileSync(t.profile, 'utf8')) as ProfileJson;
+      expect(after.mouse).toMatchObject({ sittings: 3, samples: 500, devices: ['file:event-mouse', 'file:event-trackball'] });
+      expect(after.keystroke).toEqual(added.keystroke);
+      expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(1);
     });
   }, 120_000);
 });

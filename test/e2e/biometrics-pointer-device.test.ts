@@ -91,7 +91,7 @@ describe('pointer-device identity (daemon + sentinel enroll)', () => {
         const notes = audit.actions({ subjectId: SESSION, action: 'notify' });
         const pointer = notes.filter((a) => a.detail?.['device'] !== undefined);
         expect(pointer).toHaveLength(1);
-        expect(pointer[0]?.detail).toEqual({ device: 'file:event-other', reason: 'pointer device not enrolled: file:event-other; run sentinel enroll --add on it, then restart the daemon' });
+        expect(pointer[0]?.detail).toEqual({ device: 'file:event-other', reason: 'pointer device not enrolled: file:event-other; run sentinel enroll --add on it' });
         expect(notes.some((a) => a.detail?.['state'] === 'Restricted' || a.detail?.['state'] === 'Lockdown')).toBe(true);
       } finally {
         audit.close();
