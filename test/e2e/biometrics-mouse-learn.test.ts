@@ -90,6 +90,13 @@ async function scenario(extra: Record<string, unknown>, body: (t: ReturnType<typ
   }
 }
 
+/** 150 actions of synthetic user 2 through the enrolled pointer; resolves once the session has left Normal. */
+async function anotherPersonLeavesNormal(d: DaemonProcess, t: ReturnType<typeof setup>, startUs: number, seed: number): Promise<void> {
+  const left = d.waitLog((l) => l['event.action'] === 'transition' && l['subject.kind'] === 'session' && l['from'] === 'Normal');
+  await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(2, 150, startUs, seed)));
+  await left;
+}
+
 describe('mouse learning by use (daemon)', () => {
   it('learns a second sitting from 100 Normal-state actions: profile sittings 2 / samples 300, audited, in the status', async () => {
     await scenario({}, async (t, start) => {
@@ -145,9 +152,7 @@ describe('mouse learning by use (daemon)', () => {
       expect(st.mouseFusion).toMatchObject({ on: true, sittings: 2, minSittings: 2 });
       const notFusedBefore = st.mouseFusion.blocksNotFused;
       expect(notFusedBefore).toBeGreaterThan(0); // alice's blocks before the second sitting
-      const left = d.waitLog((l) => l['event.action'] === 'transition' && l['subject.kind'] === 'session' && l['from'] === 'Normal');
-      await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(2, 150, 2_900_000_000, 79)));
-      await left;
+      await anotherPersonLeavesNormal(d, t, 2_900_000_000, 79);
       st = await status();
       expect(st.state).not.toBe('Normal');
       expect(st.mouseFusion.blocksNotFused).toBe(notFusedBefore);
@@ -215,9 +220,7 @@ describe('mouse learning by use (daemon)', () => {
       expect(st.mouseLearning.discardedActions).toBe(0);
       // Then 150 actions of synthetic user 2 through the same pointer: with what was held, more
       // than a sitting, so without the discard a sitting would be learned.
-      const left = d.waitLog((l) => l['event.action'] === 'transition' && l['subject.kind'] === 'session' && l['from'] === 'Normal');
-      await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(2, 150, 1_900_000_000, 78)));
-      await left;
+      await anotherPersonLeavesNormal(d, t, 1_900_000_000, 78);
       st = await status();
       expect(st.state).not.toBe('Normal');
       expect(st.mouseLearning.on).toBe(true);
