@@ -31,7 +31,8 @@
  *   population model. Nothing of the buffered actions is logged or written, except through the
  *   profile's model.
  * - The profile file is watched: a profile rewritten while the daemon runs (`sentinel enroll`,
- *   `--add`) is reloaded, each changed model switched in, the session state kept.
+ *   `--add`) is reloaded, each changed model switched in, the session state kept; one enrolled
+ *   while the modality is off for want of a profile starts it.
  * - The app model learned by use is written the same way: the file is re-read and only `app`
  *   replaced, so a `sentinel enroll --add` run since the daemon started is kept.
  * - A mouse profile of fewer than `mouseMinSittings` sittings (default 2) is scored but not fused
@@ -42,7 +43,7 @@
  */
 import { spawn } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditStore } from '../src/audit/store.js';
@@ -274,9 +275,20 @@ export class BiometricsService {
       this.learnOffReason = 'mouse learning off: biometrics off';
       this.log.error({ 'error.code': code, 'event.action': 'biometrics_off' }, this.offReason);
     }
+    // Off for want of a (loadable) profile: a profile enrolled later starts it (watchProfile).
+    if (this.cfg.enabled) this.watchProfile();
+  }
+
+  /** Starts again from the profile on disk, after being off (no profile, or one that did not load). */
+  private restart(): void {
+    void this.app?.stop();
+    this.app = null;
+    this.log.info({ 'event.action': 'biometrics_restart' }, 'profile changed while off: starting continuous authentication again');
+    this.start();
   }
 
   private startOrThrow(): void {
+    this.offReason = null; // a restart (watchProfile) starts from a clean slate
     const why = this.unavailable();
     if (why) {
       this.offReason = why;
@@ -331,7 +343,6 @@ export class BiometricsService {
       },
       `continuous authentication on for ${profile.user}`,
     );
-    this.watchProfile();
   }
 
   /** The session monitor's options (the shadow monitor uses the same). */
@@ -346,20 +357,25 @@ export class BiometricsService {
   }
 
   /**
-   * Picks up a profile rewritten on disk while the daemon runs (`sentinel enroll`, `--add`):
-   * its folder is watched (the file is replaced by rename), and a change to the file is
-   * reloaded once the events settle (reloadProfile). Without a watch (an error from inotify),
-   * changes need a restart; that is logged.
+   * Picks up a profile written on disk while the daemon runs (`sentinel enroll`, `--add`): its
+   * folder (created, 0700, if missing) is watched, since the file is replaced by rename. Once the
+   * events settle, a change is reloaded (reloadProfile), or, while the modality is off for want
+   * of a profile, the modality starts. Without a watch (an error from inotify) changes need a
+   * restart; that is logged. Idempotent.
    */
   private watchProfile(): void {
+    if (this.watcher) return;
+    const dir = path.dirname(this.cfg.profilePath);
     const base = path.basename(this.cfg.profilePath);
     try {
-      this.watcher = watch(path.dirname(this.cfg.profilePath), (_event, name) => {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.watcher = watch(dir, (_event, name) => {
         if (name !== base || this.reloadTimer) return;
         // One reload for the burst of events a rename makes.
         this.reloadTimer = setTimeout(() => {
           this.reloadTimer = null;
-          this.reloadProfile('the profile file changed');
+          if (this.monitor) this.reloadProfile('the profile file changed');
+          else if (existsSync(this.cfg.profilePath)) this.restart();
         }, 50);
         this.reloadTimer.unref();
       });

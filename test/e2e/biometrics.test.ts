@@ -172,6 +172,38 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
     }
   }, 60_000);
 
+  it('starts the modality when a profile is enrolled while it runs, without a restart', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bio-late-'));
+    let daemon: DaemonProcess | undefined;
+    try {
+      const data = path.join(dir, 'data');
+      const input = path.join(dir, 'input');
+      mkdirSync(input);
+      const cfgFile = path.join(dir, 'sentinel.json');
+      writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, app: { enabled: false } } }));
+      daemon = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', cfgFile] });
+      const d = daemon;
+      const off = (await d.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect(off.on).toBe(false);
+      expect(off.reason).toMatch(/no enrolled profile/);
+      const on = d.waitLog((l) => l['event.action'] === 'biometrics_on');
+      const kbd = path.join(dir, 'kbd');
+      const mouse = path.join(dir, 'event-mouse');
+      writeFileSync(kbd, encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
+      writeFileSync(mouse, encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
+      const r = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', kbd, mouse]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await on).toMatchObject({ user: 'alice', keystroke: true, mouse: true });
+      const st = (await d.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect(st).toMatchObject({ on: true, reason: null, user: 'alice', state: 'Normal' });
+      expect(d.logs.filter((l) => l['event.action'] === 'biometrics_restart')).toHaveLength(1);
+      expect(await d.stop()).toBe(0);
+    } finally {
+      daemon?.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('runs without the modality, and says why, when nothing is enrolled', async () => {
     const daemon = await startDaemonProcess();
     try {
