@@ -415,7 +415,15 @@ export class BiometricsService {
     const m = now.mouse;
     const mouseChanged = !sameOptionalBytes(m?.bytes, old.mouse?.bytes) || JSON.stringify(m?.devices) !== JSON.stringify(old.mouse?.devices);
     this.profile = now;
-    this.user = now.user;
+    if (now.user !== old.user) {
+      // Another user enrolled: the session user's processes are theirs now.
+      this.user = now.user;
+      const uid = this.cfg.sessionUid >= 0 ? this.cfg.sessionUid : (uidOfUser(now.user) ?? -1);
+      if (uid !== this.uid && this.uid >= 0 && this.cfg.restrictProcesses) this.onFloor(this.uid, 0); // the old user's processes are free again
+      this.uid = uid;
+      this.applyFloor();
+      changed.push('user');
+    }
     if (mouseChanged) {
       this.mouse = m ? new MouseStream(m.bytes, m.threshold as number, m.genuineSd as number, m.window) : null;
       this.enrolledPointers = m && this.cfg.mouseDevices === 'enrolled' && m.devices ? new Set(m.devices) : null;
