@@ -172,7 +172,7 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
     }
   }, 60_000);
 
-  it('starts the modality when a profile is enrolled while it runs, without a restart', async () => {
+  it('starts the modality when a profile is enrolled while it runs, and switches to a new enrollment, without a restart', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bio-late-'));
     let daemon: DaemonProcess | undefined;
     try {
@@ -197,6 +197,15 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       const st = (await d.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st).toMatchObject({ on: true, reason: null, user: 'alice', state: 'Normal' });
       expect(d.logs.filter((l) => l['event.action'] === 'biometrics_restart')).toHaveLength(1);
+      // Enrolling someone else while it runs: every model and the session user switch, no restart.
+      const reloaded = d.waitLog((l) => l['event.action'] === 'profile_reloaded');
+      const kbd2 = path.join(dir, 'kbd2');
+      writeFileSync(kbd2, encodeInputEvents(keyEvents(typedKeystrokes(2, 600, 1_000_000, 12))));
+      writeFileSync(mouse, encodeInputEvents(mouseSession(2, 210, 1_000_000, 4)));
+      const r2 = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'bob', '--device', kbd2, mouse]);
+      expect(r2.code, r2.stderr).toBe(0);
+      expect(await reloaded).toMatchObject({ changed: ['keystroke', 'user', 'mouse'] });
+      expect((await d.http<Status>('GET', '/v1/status')).body.biometrics).toMatchObject({ on: true, user: 'bob', state: 'Normal' });
       expect(await d.stop()).toBe(0);
     } finally {
       daemon?.cleanup();
