@@ -42,7 +42,6 @@
  *   subject does with these scores").
  */
 import { spawn } from 'node:child_process';
-import { timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -52,7 +51,7 @@ import { InputSource, inputUnavailableReason, type DeviceIdentities, type InputB
 import { concatFloat32, concatFloat64, selectActions } from '../src/biometrics/input-batch.js';
 import { KeystrokeStream } from '../src/biometrics/keystroke-model.js';
 import { actionCount, addMouseSitting, loadMousePopulation, mouseProfileInfo, MouseStream } from '../src/biometrics/mouse-model.js';
-import { keyFingerprint, loadProfile, saveProfile, type BioProfile, type ModalityProfile } from '../src/biometrics/profile-file.js';
+import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type ModalityProfile } from '../src/biometrics/profile-file.js';
 import { ACTION_META_STRIDE } from '../src/binding.js';
 import { AppModality, type AppModalityConfig } from './app-modality.js';
 import type { MouseDevicesPolicy } from './config.js';
@@ -162,14 +161,6 @@ export interface MouseLearningStatus {
   discardedActions: number;
   /** Sittings that could not be added or written (each logged with its error code). */
   failures: number;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-function sameOptionalBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  return a === undefined || b === undefined ? a === b : sameBytes(a, b);
 }
 
 /** uid of a local user name from /etc/passwd, or null. */
@@ -307,10 +298,9 @@ export class BiometricsService {
     if (this.cfg.restrictProcesses && this.uid < 0) {
       this.log.warn({ 'event.action': 'session_uid_unknown', user: profile.user }, `no uid for user ${profile.user}: the session user's processes will not be restricted (set biometrics.sessionUid)`);
     }
-    if (profile.keystroke) this.keystrokes = new KeystrokeStream(profile.keystroke.bytes, this.cfg.stride > 0 ? this.cfg.stride : undefined);
+    this.useKeystrokeModel(profile.keystroke);
     const m = profile.mouse;
-    if (m) this.mouse = new MouseStream(m.bytes, m.threshold as number, m.genuineSd as number, m.window);
-    this.enrolledPointers = m && this.cfg.mouseDevices === 'enrolled' && m.devices ? new Set(m.devices) : null;
+    this.useMouseModel(m);
     this.startMouseLearning(m);
     this.logMouseFusion();
     this.monitor = new SessionMonitor(this.monitorOptions());
@@ -343,6 +333,17 @@ export class BiometricsService {
       },
       `continuous authentication on for ${profile.user}`,
     );
+  }
+
+  /** Scores keystrokes with this model (none: the modality is not scored). */
+  private useKeystrokeModel(k: ModalityProfile | undefined): void {
+    this.keystrokes = k ? new KeystrokeStream(k.bytes, this.cfg.stride > 0 ? this.cfg.stride : undefined) : null;
+  }
+
+  /** Scores the mouse with this model, on its enrolled pointers (`mouseDevices`). */
+  private useMouseModel(m: ModalityProfile | undefined): void {
+    this.mouse = m ? new MouseStream(m.bytes, m.threshold as number, m.genuineSd as number, m.window) : null;
+    this.enrolledPointers = m && this.cfg.mouseDevices === 'enrolled' && m.devices ? new Set(m.devices) : null;
   }
 
   /** The session monitor's options (the shadow monitor uses the same). */
@@ -408,12 +409,12 @@ export class BiometricsService {
     }
     const old = this.profile;
     const changed: string[] = [];
-    if (!sameOptionalBytes(now.keystroke?.bytes, old.keystroke?.bytes)) {
-      this.keystrokes = now.keystroke ? new KeystrokeStream(now.keystroke.bytes, this.cfg.stride > 0 ? this.cfg.stride : undefined) : null;
+    if (!sameModelBytes(now.keystroke?.bytes, old.keystroke?.bytes)) {
+      this.useKeystrokeModel(now.keystroke);
       changed.push('keystroke');
     }
     const m = now.mouse;
-    const mouseChanged = !sameOptionalBytes(m?.bytes, old.mouse?.bytes) || JSON.stringify(m?.devices) !== JSON.stringify(old.mouse?.devices);
+    const mouseChanged = !sameModelBytes(m?.bytes, old.mouse?.bytes) || JSON.stringify(m?.devices) !== JSON.stringify(old.mouse?.devices);
     this.profile = now;
     if (now.user !== old.user) {
       // Another user enrolled: the session user's processes are theirs now.
@@ -425,8 +426,7 @@ export class BiometricsService {
       changed.push('user');
     }
     if (mouseChanged) {
-      this.mouse = m ? new MouseStream(m.bytes, m.threshold as number, m.genuineSd as number, m.window) : null;
-      this.enrolledPointers = m && this.cfg.mouseDevices === 'enrolled' && m.devices ? new Set(m.devices) : null;
+      this.useMouseModel(m);
       this.clearLearnBuffer('the profile changed on disk', {});
       this.startMouseLearning(m);
       this.shadow = m ? new SessionMonitor(this.monitorOptions()) : null;
@@ -838,7 +838,7 @@ export class BiometricsService {
       const r = await addMouseSitting(base.bytes, actions, actionMeta, population, { blockActions: base.window, frr: base.frr });
       // Re-read: keep whatever else is on disk now; never overwrite a mouse model changed meanwhile.
       const now = this.readProfile();
-      if (!now.mouse || !sameBytes(now.mouse.bytes, base.bytes)) {
+      if (!now.mouse || !sameModelBytes(now.mouse.bytes, base.bytes)) {
         // Someone enrolled meanwhile (sentinel enroll, --add): their model wins; this sitting was
         // built on the older one and is dropped, and the daemon switches to what is on disk.
         const reason = 'the profile\'s mouse model changed on disk while a sitting was being learned (sentinel enroll?); the sitting was dropped';

@@ -21,7 +21,6 @@
  * takes the union of the device identities. On any failure nothing is written. A running
  * daemon watches the file and switches to the new model.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -29,7 +28,7 @@ import { loadConfig } from '../config.js';
 import { InputSource, type DeviceIdentities, type InputBatch } from '../../src/biometrics/input-source.js';
 import { actionDevices, concatFloat32 } from '../../src/biometrics/input-batch.js';
 import { concatKeyRecords, enrollKeystrokeProfile, keyRecordCount, KeystrokeStream, DEFAULT_ENROLL_FRR, DEFAULT_KEYSTROKE_WINDOW } from '../../src/biometrics/keystroke-model.js';
-import { keyFingerprint, loadProfile, saveProfile, type BioProfile, type ModalityProfile } from '../../src/biometrics/profile-file.js';
+import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type ModalityProfile } from '../../src/biometrics/profile-file.js';
 import { actionCount, addMouseSitting, DEFAULT_MOUSE_BLOCK, enrollMouseProfile, loadMousePopulation, mouseProfileInfo } from '../../src/biometrics/mouse-model.js';
 import { addon, ACTION_META_STRIDE, KEY_RECORD_STRIDE } from '../../src/binding.js';
 import { intOption } from './options.js';
@@ -195,10 +194,6 @@ export function registerEnroll(program: Command): void {
     });
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /**
  * `sentinel enroll --add`: one more mouse sitting added to the profile on disk. Everything that
  * can be refused is checked before recording; the profile is written only once the new model is
@@ -255,7 +250,7 @@ async function addSitting(cfg: ReturnType<typeof loadConfig>, opts: EnrollOption
 
   // Re-read: keep whatever else is on disk now, but never overwrite a mouse model that changed.
   const now: BioProfile = loadProfile(profilePath, keySha256);
-  if (!now.mouse || !sameBytes(now.mouse.bytes, oldMouse.bytes)) {
+  if (!now.mouse || !sameModelBytes(now.mouse.bytes, oldMouse.bytes)) {
     throw new SentinelError('SENTINEL_E_BIO_PROFILE', `profile ${profilePath}: its mouse model changed while the sitting was recorded (another sentinel enroll?); nothing written`);
   }
   const mouse: ModalityProfile = {

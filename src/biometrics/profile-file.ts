@@ -16,7 +16,7 @@
  * SentinelError SENTINEL_E_BIO_PROFILE for a missing, unreadable, malformed, tampered or
  * unknown-version file, or one made under another key.
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, mkdirSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { SentinelError } from '../errors.js';
@@ -81,6 +81,12 @@ export interface ProfileJson {
   keystroke?: ModalityJson;
   mouse?: ModalityJson;
   app?: ModalityJson;
+}
+
+/** Whether two serialized models (or their absence) are the same bytes. */
+export function sameModelBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function sha256(b: Uint8Array): string {
