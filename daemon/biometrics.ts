@@ -50,6 +50,7 @@ import type { ActionRecord, TransitionRecord } from '../src/audit/records.js';
 import { InputSource, inputUnavailableReason, type DeviceIdentities, type InputBatch } from '../src/biometrics/input-source.js';
 import { concatFloat32, concatFloat64, selectActions } from '../src/biometrics/input-batch.js';
 import { KeystrokeStream } from '../src/biometrics/keystroke-model.js';
+import { EmbeddedKeystrokeStream, embeddingUnusable, openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../src/biometrics/keystroke-embedded-stream.js';
 import { actionCount, addMouseSitting, loadMousePopulation, mouseProfileInfo, MouseStream } from '../src/biometrics/mouse-model.js';
 import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type ModalityProfile } from '../src/biometrics/profile-file.js';
 import { ACTION_META_STRIDE } from '../src/binding.js';
@@ -81,6 +82,11 @@ export interface BiometricsConfig {
   sessionUid: number;
   /** Score a keystroke window every this many keystrokes (0: a quarter of the window). */
   stride: number;
+  /**
+   * Combine the classical keystroke score with the learned embedding (models/keystroke-embed,
+   * models/keystroke-fusion) when the profile holds a reference from the shipped embedder.
+   */
+  keystrokeEmbedding: boolean;
   /**
    * Which pointing devices the mouse model scores: 'enrolled' (those in the profile's
    * `mouse.devices`; every device when the profile lists none) or 'any'.
@@ -136,6 +142,19 @@ export interface BiometricsStatus {
   app: { on: boolean; reason: string | null; model: boolean; visits: number; windowsScored: number; learned: number; dropped: number };
   mouseLearning: MouseLearningStatus;
   mouseFusion: MouseFusionStatus;
+  keystrokeScoring: KeystrokeScoringStatus;
+}
+
+/** How keystroke windows are scored, as /v1/status shows it. */
+export interface KeystrokeScoringStatus {
+  /** 'fused+embedding': the classical fused score combined with the learned embedding; 'fused': the classical score alone; null: keystrokes not scored. */
+  method: 'fused+embedding' | 'fused' | null;
+  /** Why the embedding is not used (null when it is, or keystrokes are not scored). */
+  reason: string | null;
+  /** sha256 of the ONNX embedder in use (null when the embedding is not used). */
+  model: string | null;
+  /** Batches whose windows were lost because the embedder failed (scoring then falls back to 'fused'). */
+  embeddingFailures: number;
 }
 
 /** Whether the mouse's scores take part in the fusion (`mouseMinSittings`), as /v1/status shows it. */
@@ -180,7 +199,17 @@ export function uidOfUser(name: string, passwd = '/etc/passwd'): number | null {
 
 export class BiometricsService {
   private source: InputSource | null = null;
-  private keystrokes: KeystrokeStream | null = null;
+  private keystrokes: KeystrokeStream | EmbeddedKeystrokeStream | null = null;
+  /** The shipped embedder and its fusion (openModels); null with the reason in embeddingOffReason. */
+  private embedding: KeystrokeEmbeddingModels | null = null;
+  private embeddingOffReason: string | null = 'keystroke embedding not loaded';
+  private keystrokeEmbeddingWhy: string | null = null;
+  private embeddingFailures = 0;
+  /**
+   * Set while a batch waits for its keystroke embedding: later batches queue behind it, so the
+   * session sees every batch whole and in order (stop waits for the queue).
+   */
+  private batchQueue: Promise<void> | null = null;
   private mouse: MouseStream | null = null;
   private app: AppModality | null = null;
   private profile: BioProfile | null = null;
@@ -242,6 +271,32 @@ export class BiometricsService {
     if (!this.cfg.restrictProcesses || this.uid < 0) return;
     const st = this.monitor?.state ?? 0;
     this.onFloor(this.uid, st >= 2 ? st : 0);
+  }
+
+  /**
+   * Loads the shipped models whose runtime starts asynchronously (the keystroke embedder's ONNX
+   * Runtime session, on its worker thread). Call once before `start`. Never throws: without them
+   * keystrokes are scored by the classical score alone, and the reason is logged and shown.
+   */
+  async openModels(): Promise<void> {
+    if (!this.cfg.enabled) return;
+    if (!this.cfg.keystrokeEmbedding) {
+      this.embeddingOffReason = 'keystroke embedding off: biometrics.keystrokeEmbedding is false';
+      return;
+    }
+    if (!this.cfg.modelsDir) {
+      this.embeddingOffReason = 'keystroke embedding off: no models directory';
+      return;
+    }
+    try {
+      this.embedding = await openKeystrokeEmbedding(this.cfg.modelsDir);
+      this.embeddingOffReason = null;
+      this.log.info({ 'event.action': 'keystroke_embedding_loaded', model: this.embedding.embedder.sha256, fusion: this.embedding.fusion.version }, 'keystroke embedder loaded (ONNX Runtime, worker thread)');
+    } catch (err) {
+      const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_MODEL_RUNTIME';
+      this.embeddingOffReason = `keystroke embedding off: ${code}: ${(err as Error).message}`;
+      this.log.warn({ 'error.code': code, 'event.action': 'keystroke_embedding_off' }, this.embeddingOffReason);
+    }
   }
 
   /**
@@ -335,9 +390,45 @@ export class BiometricsService {
     );
   }
 
-  /** Scores keystrokes with this model (none: the modality is not scored). */
+  /**
+   * Scores keystrokes with this model (none: the modality is not scored): combined with the
+   * embedding when the profile's reference fits the loaded embedder, else by the classical score.
+   */
   private useKeystrokeModel(k: ModalityProfile | undefined): void {
-    this.keystrokes = k ? new KeystrokeStream(k.bytes, this.cfg.stride > 0 ? this.cfg.stride : undefined) : null;
+    const stride = this.cfg.stride > 0 ? this.cfg.stride : undefined;
+    if (!k) {
+      this.keystrokes = null;
+      this.keystrokeEmbeddingWhy = null;
+      return;
+    }
+    const why = this.embedding ? embeddingUnusable(this.embedding, k) : this.embeddingOffReason;
+    if (this.embedding && why === null && k.embedding) {
+      const params = this.embedding.fusion.windows.get(k.window);
+      if (params) {
+        this.keystrokes = new EmbeddedKeystrokeStream(k.bytes, Float32Array.from(k.embedding.reference), params, this.embedding.embedder, k.frr, stride);
+        this.keystrokeEmbeddingWhy = null;
+        return;
+      }
+    }
+    this.keystrokes = new KeystrokeStream(k.bytes, stride);
+    this.keystrokeEmbeddingWhy = why;
+    this.log.info({ 'event.action': 'keystroke_embedding_unused', reason: why }, `keystrokes scored by the classical score alone: ${why ?? 'no fusion parameters'}`);
+  }
+
+  /**
+   * The embedder failed on a batch: its windows are lost (counted), and keystrokes are scored by
+   * the classical score from now on.
+   */
+  private embeddingFailed(stream: EmbeddedKeystrokeStream, err: unknown): void {
+    this.embeddingFailures++;
+    const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_MODEL_RUNTIME';
+    this.log.error({ 'error.code': code, 'event.action': 'keystroke_embedding_failed' }, `keystroke embedding failed; this batch's windows are lost and keystrokes are scored by the classical score from now on: ${(err as Error).message}`);
+    if (this.keystrokes !== stream) return;
+    this.embeddingOffReason = `keystroke embedding off: ${code}: ${(err as Error).message}`;
+    const models = this.embedding;
+    this.embedding = null;
+    void models?.embedder.close();
+    this.useKeystrokeModel(this.profile?.keystroke);
   }
 
   /** Scores the mouse with this model, on its enrolled pointers (`mouseDevices`). */
@@ -409,7 +500,7 @@ export class BiometricsService {
     }
     const old = this.profile;
     const changed: string[] = [];
-    if (!sameModelBytes(now.keystroke?.bytes, old.keystroke?.bytes)) {
+    if (!sameModelBytes(now.keystroke?.bytes, old.keystroke?.bytes) || JSON.stringify(now.keystroke?.embedding) !== JSON.stringify(old.keystroke?.embedding)) {
       this.useKeystrokeModel(now.keystroke);
       changed.push('keystroke');
     }
@@ -478,8 +569,46 @@ export class BiometricsService {
     return dirWhy && this.cfg.devices.length === 0 ? dirWhy : null;
   }
 
+  /**
+   * A drained batch. With the embedded keystroke score its windows go to the embedder now (the
+   * native window buffer advances in arrival order), and the batch is handled once their scores
+   * are back; until then, later batches wait their turn. Otherwise it is handled at once.
+   */
   private onBatch(b: InputBatch, identities: DeviceIdentities): void {
     const now = Date.now();
+    const stream = this.keystrokes instanceof EmbeddedKeystrokeStream && this.monitor && b.keys.length ? this.keystrokes : null;
+    if (!stream && !this.batchQueue) {
+      this.handleBatch(b, identities, now, null);
+      return;
+    }
+    const scored = stream ? { stream, scores: stream.push(b.keys) } : null;
+    const run = (this.batchQueue ?? Promise.resolve()).then(async () => {
+      let keystrokes: number[] | null = null;
+      if (scored) {
+        try {
+          keystrokes = await scored.scores;
+        } catch (err) {
+          this.embeddingFailed(scored.stream, err);
+          keystrokes = [];
+        }
+      }
+      this.handleBatch(b, identities, now, keystrokes);
+    });
+    const queued = run.catch((err: unknown) => {
+      this.log.error({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'input_batch_failed' }, 'an input batch could not be handled');
+    });
+    this.batchQueue = queued;
+    void queued.then(() => {
+      if (this.batchQueue === queued) this.batchQueue = null;
+    });
+  }
+
+  /**
+   * One batch into the session: device events, keystroke windows (`keystrokes`: their impostor
+   * probabilities when already scored with the embedding; null: score them here, classically),
+   * mouse actions, drops.
+   */
+  private handleBatch(b: InputBatch, identities: DeviceIdentities, now: number, keystrokes: number[] | null): void {
     for (const d of b.devices) {
       const fields = {
         'event.action': `input_device_${d.kind}`,
@@ -493,8 +622,9 @@ export class BiometricsService {
     }
     const transitions: TransitionRecord[] = [];
     const actions: ActionRecord[] = [];
-    if (this.keystrokes && this.monitor && b.keys.length) {
-      for (const p of this.keystrokes.push(b.keys)) {
+    const keystrokeScores = keystrokes ?? (this.keystrokes instanceof KeystrokeStream && this.monitor && b.keys.length ? this.keystrokes.push(b.keys) : []);
+    if (this.monitor) {
+      for (const p of keystrokeScores) {
         this.windowsScored++;
         const t = this.monitor.observe('keystroke', p, now);
         if (t) this.onTransition(t, transitions, actions);
@@ -677,6 +807,12 @@ export class BiometricsService {
         learned: this.app?.learned ?? 0,
         dropped: this.app?.dropped ?? 0,
       },
+      keystrokeScoring: {
+        method: this.keystrokes === null ? null : this.keystrokes instanceof EmbeddedKeystrokeStream ? 'fused+embedding' : 'fused',
+        reason: this.keystrokes === null ? null : this.keystrokeEmbeddingWhy,
+        model: this.keystrokes instanceof EmbeddedKeystrokeStream ? (this.embedding?.embedder.sha256 ?? null) : null,
+        embeddingFailures: this.embeddingFailures,
+      },
       mouseFusion: {
         on: this.mouse !== null && this.mouseVotes(),
         sittings: this.mouse ? (this.profile?.mouse?.sittings ?? 1) : 0,
@@ -702,6 +838,9 @@ export class BiometricsService {
     this.reloadTimer = null;
     const rest = this.source?.stop();
     if (rest && this.source) this.onBatch(rest, this.source.identities);
+    while (this.batchQueue) await this.batchQueue;
+    await this.embedding?.embedder.close();
+    this.embedding = null;
     await this.app?.stop();
     await Promise.all([...this.pendingActions]);
     // One add at a time; the one that ends may start the next from what was buffered meanwhile.

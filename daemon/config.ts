@@ -75,6 +75,7 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       restrictProcesses: true,
       sessionUid: -1,
       stride: 0,
+      keystrokeEmbedding: true,
       mouseDevices: 'enrolled',
       mouseLearnActions: 500,
       mouseMinSittings: 2,

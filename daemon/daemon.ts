@@ -115,6 +115,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
     drops.check(Date.now());
     bio.tickDecay(Date.now());
   }, cfg.tick.decayIntervalMs);
+  await bio.openModels();
   bio.start();
 
   const api: OperatorApi = {

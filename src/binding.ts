@@ -343,6 +343,8 @@ export interface RawKeystrokeScorerInfo {
  */
 export interface RawKeystrokeScorer {
   push(keys: Float64Array): Float64Array;
+  /** As `push`; `ends[i]` is the index (in records of `keys`) of the record that completed window i. */
+  pushWindows(keys: Float64Array): { scores: Float64Array; ends: Uint32Array };
   info(): RawKeystrokeScorerInfo;
   reset(): void;
 }

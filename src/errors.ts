@@ -31,6 +31,7 @@ export const ERROR_CATALOG = {
   SENTINEL_E_BIO_PROFILE: { wire: 0, message: 'a biometric profile is malformed, truncated or of an unknown version' },
   SENTINEL_E_BIO_ENROLL: { wire: 0, message: 'enrollment failed (not enough input)' },
   SENTINEL_E_LOCK_FAILED: { wire: 0, message: 'the session lock command failed' },
+  SENTINEL_E_MODEL_RUNTIME: { wire: 0, message: 'a shipped model could not be loaded or run by its runtime (ONNX Runtime)' },
   SENTINEL_E_APP_UNAVAILABLE: { wire: 0, message: 'app modality off: no reachable X display or no EWMH window manager' },
 } as const;
 

@@ -28,7 +28,8 @@ import { loadConfig } from '../config.js';
 import { InputSource, type DeviceIdentities, type InputBatch } from '../../src/biometrics/input-source.js';
 import { actionDevices, concatFloat32 } from '../../src/biometrics/input-batch.js';
 import { concatKeyRecords, enrollKeystrokeProfile, keyRecordCount, KeystrokeStream, DEFAULT_ENROLL_FRR, DEFAULT_KEYSTROKE_WINDOW } from '../../src/biometrics/keystroke-model.js';
-import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type ModalityProfile } from '../../src/biometrics/profile-file.js';
+import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type KeystrokeEmbeddingRef, type ModalityProfile } from '../../src/biometrics/profile-file.js';
+import { openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../../src/biometrics/keystroke-embedded-stream.js';
 import { actionCount, addMouseSitting, DEFAULT_MOUSE_BLOCK, enrollMouseProfile, loadMousePopulation, mouseProfileInfo } from '../../src/biometrics/mouse-model.js';
 import { addon, ACTION_META_STRIDE, KEY_RECORD_STRIDE } from '../../src/binding.js';
 import { intOption } from './options.js';
@@ -145,6 +146,7 @@ export function registerEnroll(program: Command): void {
       const skipped: Record<string, string> = {};
       let keystroke: ModalityProfile | undefined;
       let mouse: ModalityProfile | undefined;
+      let embeddingOff: string | null = null;
       const nKeys = keyRecordCount(got.keys);
       if (opts.keys > 0) {
         try {
@@ -152,6 +154,13 @@ export function registerEnroll(program: Command): void {
           keystroke = { bytes, samples: nKeys, window: opts.window, frr: opts.frr };
         } catch (err) {
           skipped['keystroke'] = (err as Error).message;
+        }
+        if (keystroke) {
+          const e = await keystrokeEmbeddingReference(cfg.modelsDir, cfg.biometrics.keystrokeEmbedding, got.keys, opts.window);
+          if (typeof e === 'string') {
+            embeddingOff = e;
+            process.stderr.write(`sentinel enroll: keystrokes enrolled without the learned embedding: ${e}\n`);
+          } else keystroke.embedding = e;
         }
       }
       const nActions = actionCount(got.actionMeta);
@@ -180,7 +189,7 @@ export function registerEnroll(program: Command): void {
           profile: profilePath,
           keystrokes: nKeys,
           actions: nActions,
-          keystroke: ks ? { window: ks.window, enrollmentWindows: ks.enrollmentWindows, threshold: ks.threshold, genuineSd: ks.genuineSd } : null,
+          keystroke: ks ? { window: ks.window, enrollmentWindows: ks.enrollmentWindows, threshold: ks.threshold, genuineSd: ks.genuineSd, embedding: keystroke?.embedding !== undefined, embeddingOff } : null,
           mouse: mouse ? { block: mouse.window, threshold: mouse.threshold, genuineSd: mouse.genuineSd, devices: mouse.devices, sittings: 1 } : null,
           sittings: mouse ? 1 : 0,
           added: false,
@@ -192,6 +201,30 @@ export function registerEnroll(program: Command): void {
         process.stderr.write('sentinel enroll: the mouse takes part in the session score from its second sitting: the daemon learns one from use while the session is Normal, or run sentinel enroll --add on another day\n');
       }
     });
+}
+
+/**
+ * The enrollment's reference under the shipped keystroke embedder, or why there is none (the
+ * embedder off in the configuration, missing or refused by ONNX Runtime, a window the fusion was
+ * not fit for). The embedder's worker is closed before this returns.
+ */
+async function keystrokeEmbeddingReference(modelsDir: string, enabled: boolean, keys: Float64Array, window: number): Promise<KeystrokeEmbeddingRef | string> {
+  if (!enabled) return 'biometrics.keystrokeEmbedding is false';
+  let models: KeystrokeEmbeddingModels;
+  try {
+    models = await openKeystrokeEmbedding(modelsDir);
+  } catch (err) {
+    return `${err instanceof SentinelError ? err.code : 'SENTINEL_E_MODEL_RUNTIME'}: ${(err as Error).message}`;
+  }
+  try {
+    if (!models.fusion.windows.has(window)) return `the embedding is calibrated for ${[...models.fusion.windows.keys()].join(', ')}-keystroke windows, not ${window}`;
+    const ref = await models.embedder.reference(keys);
+    return { modelSha256: models.embedder.sha256, reference: Array.from(ref) };
+  } catch (err) {
+    return `${err instanceof SentinelError ? err.code : 'SENTINEL_E_MODEL_RUNTIME'}: ${(err as Error).message}`;
+  } finally {
+    await models.embedder.close();
+  }
 }
 
 /**

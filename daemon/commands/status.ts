@@ -23,6 +23,15 @@ interface SessionStatus {
   pointerDevices?: { unenrolledActions: number; unenrolled: { identity: string; actions: number }[] };
   mouseLearning?: { on: boolean; reason: string | null; buffered: number; learnedSittings: number; discardedActions: number; failures: number };
   mouseFusion?: { on: boolean; sittings: number; minSittings: number; blocksNotFused: number };
+  keystrokeScoring?: { method: string | null; reason: string | null; embeddingFailures: number };
+}
+
+/** One line on how keystroke windows are scored (nothing without a keystroke model). */
+function keystrokeScoringLine(b: SessionStatus | undefined): string[] {
+  const k = b?.on ? b.keystrokeScoring : undefined;
+  if (!k || k.method === null) return [];
+  const failures = k.embeddingFailures ? `; ${k.embeddingFailures} embedding failures` : '';
+  return [`keystrokes  ${k.method}${k.reason ? ` (${k.reason})` : ''}${failures}`];
 }
 
 /** One line on whether the mouse takes part in the session score (nothing without a mouse model). */
@@ -88,6 +97,7 @@ export function registerStatus(program: Command): void {
         `subjects    ${String(engine['subjectsLive'])} live; ${Object.entries(body['subjectsByState'] as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
         `models      ${Object.entries(body['models'] as Record<string, string>).map(([k, v]) => `${k} ${v.slice(0, 12)}`).join(', ')}`,
         sessionLine(body['biometrics'] as SessionStatus | undefined),
+        ...keystrokeScoringLine(body['biometrics'] as SessionStatus | undefined),
         ...mouseFusionLine(body['biometrics'] as SessionStatus | undefined),
         ...mouseLearningLine(body['biometrics'] as SessionStatus | undefined),
       ];

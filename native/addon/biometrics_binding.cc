@@ -399,13 +399,14 @@ Napi::Value EnrollKeystrokes(const Napi::CallbackInfo& info) {
 
 // KeystrokeScorer(profile, stride): keeps the last `window` records and scores a window every
 // `stride` records. push(keys) returns the fused scores (higher = more likely the enrolled user)
-// of the windows completed by this batch, in order.
+// of the windows completed by this batch, in order; pushWindows(keys) also says where each ends.
 class KeystrokeScorer : public Napi::ObjectWrap<KeystrokeScorer> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "KeystrokeScorer",
                        {
                            InstanceMethod<&KeystrokeScorer::Push>("push"),
+                           InstanceMethod<&KeystrokeScorer::PushWindows>("pushWindows"),
                            InstanceMethod<&KeystrokeScorer::Info>("info"),
                            InstanceMethod<&KeystrokeScorer::Reset>("reset"),
                        });
@@ -429,22 +430,47 @@ class KeystrokeScorer : public Napi::ObjectWrap<KeystrokeScorer> {
   }
 
  private:
-  Napi::Value Push(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    std::vector<bio::KeystrokeRecord> recs = recordsFrom(env, info.Length() ? info[0] : env.Undefined(), "keys");
+  // Scores the windows the records complete; `ends` gets, per score, the index in `recs` of
+  // the record that completed its window.
+  std::vector<double> score(const std::vector<bio::KeystrokeRecord>& recs, std::vector<uint32_t>* ends) {
     std::vector<double> scores;
     const size_t W = profile_.window;
-    for (const bio::KeystrokeRecord& r : recs) {
-      ring_.push_back(r);
+    for (size_t i = 0; i < recs.size(); ++i) {
+      ring_.push_back(recs[i]);
       if (ring_.size() > W) ring_.erase(ring_.begin());
       if (ring_.size() == W && ++sinceScore_ >= stride_) {
         sinceScore_ = 0;
         scores.push_back(profile_.fused_score(bio::TimingStats::from_records(ring_.data(), W), fw_));
+        if (ends) ends->push_back(uint32_t(i));
       }
     }
+    return scores;
+  }
+
+  Napi::Value Push(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<bio::KeystrokeRecord> recs = recordsFrom(env, info.Length() ? info[0] : env.Undefined(), "keys");
+    std::vector<double> scores = score(recs, nullptr);
     Napi::Float64Array out = Napi::Float64Array::New(env, scores.size());
     std::copy(scores.begin(), scores.end(), out.Data());
     return out;
+  }
+
+  // pushWindows(keys) -> { scores: Float64Array, ends: Uint32Array }: as push, plus where in the
+  // batch each scored window ends (the caller keeps the records to look at the same window).
+  Napi::Value PushWindows(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<bio::KeystrokeRecord> recs = recordsFrom(env, info.Length() ? info[0] : env.Undefined(), "keys");
+    std::vector<uint32_t> ends;
+    std::vector<double> scores = score(recs, &ends);
+    Napi::Float64Array s = Napi::Float64Array::New(env, scores.size());
+    std::copy(scores.begin(), scores.end(), s.Data());
+    Napi::Uint32Array e = Napi::Uint32Array::New(env, ends.size());
+    std::copy(ends.begin(), ends.end(), e.Data());
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("scores", s);
+    o.Set("ends", e);
+    return o;
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {

@@ -20,6 +20,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, mkdirSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { SentinelError } from '../errors.js';
+import { EMBED_DIM } from './keystroke-embedder-protocol.js';
 
 export const PROFILE_FORMAT = 'sentinel-bio-profile';
 export const PROFILE_VERSION = 1;
@@ -46,6 +47,17 @@ export interface ModalityProfile {
    * integer; absent means one (and in profiles written before sittings could be added).
    */
   sittings?: number;
+  /**
+   * Keystroke: the enrollment's reference under the learned embedding (unit length, EMBED_DIM
+   * numbers) and the sha256 of the ONNX model that computed it. Absent: the profile was enrolled
+   * without the embedder, and keystrokes are scored by the classical fused score alone.
+   */
+  embedding?: KeystrokeEmbeddingRef;
+}
+
+export interface KeystrokeEmbeddingRef {
+  modelSha256: string;
+  reference: number[];
 }
 
 export interface BioProfile {
@@ -67,6 +79,7 @@ export interface ModalityJson {
   genuineSd?: number;
   devices?: string[];
   sittings?: number;
+  embedding?: KeystrokeEmbeddingRef;
   sha256: string;
   data: string;
 }
@@ -115,6 +128,7 @@ export function saveProfile(file: string, p: BioProfile): void {
     ...(m.genuineSd === undefined ? {} : { genuineSd: m.genuineSd }),
     ...(m.devices === undefined ? {} : { devices: [...m.devices] }),
     ...(m.sittings === undefined ? {} : { sittings: m.sittings }),
+    ...(m.embedding === undefined ? {} : { embedding: { modelSha256: m.embedding.modelSha256, reference: [...m.embedding.reference] } }),
     sha256: sha256(m.bytes),
     data: Buffer.from(m.bytes).toString('base64'),
   });
@@ -172,6 +186,18 @@ function modality(file: string, name: string, v: unknown): ModalityProfile | und
       bad(file, `${name}.sittings must be a positive integer (sittings enrolled), got ${String(JSON.stringify(sittings)).slice(0, 200)}`);
     }
     out.sittings = sittings;
+  }
+  const embedding = m['embedding'];
+  if (embedding !== undefined) {
+    const e = embedding as Record<string, unknown> | null;
+    const ref = e?.['reference'];
+    if (e === null || typeof e !== 'object' || typeof e['modelSha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(e['modelSha256'])) {
+      bad(file, `${name}.embedding must be an object with modelSha256 (64 lowercase hex digits) and reference`);
+    }
+    if (!Array.isArray(ref) || ref.length !== EMBED_DIM || !ref.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      bad(file, `${name}.embedding.reference must be ${EMBED_DIM} finite numbers`);
+    }
+    out.embedding = { modelSha256: e['modelSha256'] as string, reference: [...(ref as number[])] };
   }
   return out;
 }

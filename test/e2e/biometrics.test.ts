@@ -24,6 +24,7 @@ interface Status {
     locks: number;
     user: string | null;
     pointerDevices: { unenrolledActions: number };
+    keystrokeScoring: { method: string | null; reason: string | null; model: string | null };
   };
 }
 
@@ -66,10 +67,11 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       writeFileSync(mouse, encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
       const enroll = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', kbd, mouse]);
       expect(enroll.code, enroll.stderr).toBe(0);
-      const summary = JSON.parse(enroll.stdout) as { keystrokes: number; actions: number; keystroke: { enrollmentWindows: number } | null; mouse: { devices: string[] } | null; profile: string };
+      const summary = JSON.parse(enroll.stdout) as { keystrokes: number; actions: number; keystroke: { enrollmentWindows: number; embedding: boolean } | null; mouse: { devices: string[] } | null; profile: string };
       expect(summary.keystrokes).toBe(600);
       expect(summary.actions).toBe(200);
       expect(summary.keystroke?.enrollmentWindows).toBeGreaterThan(4);
+      expect(summary.keystroke?.embedding).toBe(true); // the shipped embedder's reference is in the profile
       expect(summary.mouse?.devices).toEqual(['file:event-mouse']); // the keyboard recording made no action
       expect(statSync(summary.profile).mode & 0o777).toBe(0o600);
       expect(statSync(path.join(data, 'bio.key')).mode & 0o777).toBe(0o600);
@@ -87,6 +89,8 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       expect(st.blocksScored).toBeGreaterThanOrEqual(8);
       expect(st.pointerDevices.unenrolledActions).toBe(0); // the keyboards are not enrolled pointers, but made no action
       expect(st.state).toBe('Normal');
+      expect(st.keystrokeScoring).toMatchObject({ method: 'fused+embedding', reason: null });
+      expect(st.keystrokeScoring.model).toMatch(/^[0-9a-f]{64}$/);
 
       // Someone else at the keyboard: Lockdown and the lock command.
       const locked = daemon.waitLog((l) => l['event.action'] === 'lock_session');

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { hashFile, sha256Hex } from '../../src/models/hash.js';
 import { loadModel, parseManifest } from '../../src/models/manifest.js';
 import { loadFusionModel } from '../../src/models/fusion-model.js';
 import { loadHeuristicModel } from '../../src/models/heuristic-model.js';
+import { fusionThreshold, loadKeystrokeFusion } from '../../src/models/keystroke-fusion-model.js';
 import { Fusion } from '../../src/fusion/fusion.js';
 import { HeuristicDetector } from '../../src/detectors/heuristic.js';
 import { catchError } from '../support/catch-error.js';
@@ -138,5 +139,52 @@ describe('shipped models', () => {
     expect(h.version).toBe('heuristic-v2');
     expect(Object.keys(h.contributions).length).toBeGreaterThan(0);
     expect(new HeuristicDetector(h).sha256).toBe(h.sha256);
+  });
+});
+
+describe('loadKeystrokeFusion', () => {
+  const quantiles = Array.from({ length: 99 }, (_, i) => -5 + i / 10);
+  const entry = { fusedWeight: 0.7, similarityWeight: 40, bias: -30, genuineQuantiles: quantiles, genuineSd: 1.5 };
+  const write = (content: unknown, over: Record<string, unknown> = {}): void => {
+    mkdirSync(path.join(dir, 'keystroke-fusion'), { recursive: true });
+    const text = JSON.stringify(content);
+    writeFileSync(path.join(dir, 'keystroke-fusion', 'fusion.json'), text);
+    const manifest = { name: 'keystroke-fusion', version: 'k-v1', kind: 'keystroke-fusion', file: 'fusion.json', sha256: sha256Hex(Buffer.from(text)), featureSchemaVersion: 1, ...over };
+    writeFileSync(path.join(dir, 'keystroke-fusion', 'manifest.json'), JSON.stringify(manifest));
+  };
+  const fails = (content: unknown): string => {
+    write(content);
+    const err = catchError(() => loadKeystrokeFusion(dir));
+    expect(err.code).toBe('SENTINEL_E_CONFIG');
+    return err.message;
+  };
+
+  it('loads the shipped parameters, fit for the shipped embedder', () => {
+    const m = loadKeystrokeFusion(path.join(ROOT, 'models'));
+    const embedder = JSON.parse(readFileSync(path.join(ROOT, 'models', 'keystroke-embed', 'manifest.json'), 'utf8')) as { sha256: string };
+    expect(m.embedderSha256).toBe(embedder.sha256);
+    expect([...m.windows.keys()].sort((a, b) => a - b)).toEqual([50, 100, 200]);
+  });
+
+  it('reads a threshold for a false-reject rate between the percentiles', () => {
+    write({ embedderSha256: 'd'.repeat(64), windows: { '100': entry } });
+    const w = loadKeystrokeFusion(dir).windows.get(100)!;
+    expect(fusionThreshold(w, 0.05)).toBeCloseTo(quantiles[4]!, 9);
+    expect(fusionThreshold(w, 0.055)).toBeCloseTo((quantiles[4]! + quantiles[5]!) / 2, 9);
+    expect(fusionThreshold(w, 0.001)).toBe(quantiles[0]); // below 1 %: the 1 % threshold
+    expect(fusionThreshold(w, 0.999)).toBe(quantiles[98]);
+  });
+
+  it('refuses malformed parameters with the field named', () => {
+    const sha = 'd'.repeat(64);
+    expect(fails({ embedderSha256: 'x', windows: { '100': entry } })).toMatch(/embedderSha256/);
+    expect(fails({ embedderSha256: sha, windows: {} })).toMatch(/"windows" is empty/);
+    expect(fails({ embedderSha256: sha, windows: { abc: entry } })).toMatch(/windows key "abc"/);
+    expect(fails({ embedderSha256: sha, windows: { '100': { ...entry, bias: 'x' } } })).toMatch(/windows\.100\.bias/);
+    expect(fails({ embedderSha256: sha, windows: { '100': { ...entry, genuineQuantiles: quantiles.slice(1) } } })).toMatch(/genuineQuantiles must be 99/);
+    expect(fails({ embedderSha256: sha, windows: { '100': { ...entry, genuineQuantiles: [...quantiles].reverse() } } })).toMatch(/non-decreasing/);
+    expect(fails({ embedderSha256: sha, windows: { '100': { ...entry, genuineSd: 0 } } })).toMatch(/genuineSd must be > 0/);
+    write({ embedderSha256: sha, windows: { '100': entry } }, { kind: 'fusion' });
+    expect(catchError(() => loadKeystrokeFusion(dir)).message).toMatch(/kind is "fusion", expected "keystroke-fusion"/);
   });
 });

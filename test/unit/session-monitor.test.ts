@@ -146,4 +146,31 @@ describe('profile file', () => {
       expect(err.message).toMatch(/mouse\.devices must be a non-empty array of non-empty strings/);
     }
   });
+
+  it("keeps the keystroke embedding reference, and refuses a malformed one", () => {
+    const f = file();
+    const key = 'a'.repeat(64);
+    const reference = Array.from({ length: 64 }, (_, i) => Math.sin(i) / 8);
+    const base = profile();
+    saveProfile(f, { ...base, keystroke: { ...base.keystroke!, embedding: { modelSha256: 'c'.repeat(64), reference } } });
+    expect(loadProfile(f, key).keystroke?.embedding).toEqual({ modelSha256: 'c'.repeat(64), reference });
+    const j = JSON.parse(readFileSync(f, 'utf8')) as { keystroke: Record<string, unknown> };
+    const bad = [
+      { modelSha256: 'C'.repeat(64), reference },
+      { modelSha256: 'c'.repeat(64), reference: reference.slice(1) },
+      { modelSha256: 'c'.repeat(64), reference: [...reference.slice(1), 'x'] },
+      { reference },
+      null,
+      [1, 2],
+    ];
+    for (const embedding of bad) {
+      writeFileSync(f, JSON.stringify({ ...j, keystroke: { ...j.keystroke, embedding } }));
+      const err = catchError(() => loadProfile(f, key));
+      expect(err.code, JSON.stringify(embedding)).toBe('SENTINEL_E_BIO_PROFILE');
+      expect(err.message).toMatch(/keystroke\.embedding/);
+    }
+    // A profile from before the embedding: none, and it loads.
+    saveProfile(f, base);
+    expect(loadProfile(f, key).keystroke?.embedding).toBeUndefined();
+  });
 });

@@ -12,6 +12,11 @@
 //
 // usage: aalto_eval --data DIR [--windows 50,100,200] [--max-users N]
 //                   [--enroll-sentences 10] [--seed S] [--split-salt STR]
+//                   [--dump DIR]
+// --dump writes DIR/records.tsv (every typist's keystroke records, as the
+// extractor emits them, plus the browser key code for offline experiments) and
+// DIR/fused_W.tsv (the fused score of every profile-vs-window row, FIT and
+// TEST), for scripts/bio/keystroke_learned.py.
 // --seed changes the (evaluation-only) bucket hash key, --split-salt the
 // FIT/TEST split of the typists.
 #include <algorithm>
@@ -88,7 +93,7 @@ static uint64_t fnv(const std::string& s) {
   return h;
 }
 
-struct Row { Components z, raw; bool genuine; size_t user; };
+struct Row { Components z, raw; bool genuine; size_t user, owner = 0, window = 0; };
 static std::vector<double> g_user_thr;  // per TEST user, fused (FIT weights), FRR target
 
 // Logistic regression on z components (class-balanced), returns weights so
@@ -123,6 +128,7 @@ int main(int argc, char** argv) {
   size_t max_users = 0, enroll_n = 10;
   unsigned seed = 1;
   std::string salt;  // changes which typists land in FIT and TEST
+  std::string dump_dir;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -131,6 +137,7 @@ int main(int argc, char** argv) {
     else if (a == "--enroll-sentences") enroll_n = std::stoul(next());
     else if (a == "--seed") seed = std::stoul(next());
     else if (a == "--split-salt") salt = next();
+    else if (a == "--dump") dump_dir = next();
     else if (a == "--windows") {
       windows.clear();
       std::stringstream ss(next());
@@ -166,19 +173,40 @@ int main(int argc, char** argv) {
   ExtractorConfig cfg;
   cfg.backspace_code = 8;  // browser key code in the Aalto data
   std::vector<Typist> fit, test;
+  FILE* records_out = nullptr;
+  if (!dump_dir.empty()) {
+    records_out = std::fopen((dump_dir + "/records.tsv").c_str(), "w");
+    if (!records_out) {
+      std::perror(dump_dir.c_str());
+      return 1;
+    }
+    std::fprintf(records_out, "split\tuser\tpart\tsentence\tcode\tbackspace\thas_hold\thas_digraph"
+                              "\tmono\tdigraph\thold_ms\tpp_ms\trp_ms\n");
+  }
   for (const std::string& f : files) {
     Typist t;
     if (!load_typist(f, &t) || t.sentences.size() <= enroll_n) continue;
     KeystrokeExtractor ex(key, cfg);
+    const bool is_fit = (fnv(salt + t.id) >> 40) % 2 == 0;
     for (size_t s = 0; s < t.sentences.size(); ++s) {
       ex.break_chain();
       auto& dst = s < enroll_n ? t.enroll : t.test;
-      for (const Keystroke& k : t.sentences[s].keys) dst.push_back(ex.push(k));
+      for (const Keystroke& k : t.sentences[s].keys) {
+        dst.push_back(ex.push(k));
+        if (records_out) {
+          const KeystrokeRecord& r = dst.back();
+          std::fprintf(records_out, "%s\t%s\t%c\t%zu\t%u\t%d\t%d\t%d\t%u\t%u\t%.1f\t%.1f\t%.1f\n",
+                       is_fit ? "fit" : "test", t.id.c_str(), s < enroll_n ? 'e' : 't', s, k.code,
+                       int(r.backspace), int(r.has_hold), int(r.has_digraph), r.mono_bucket,
+                       r.digraph_bucket, r.hold_ms, r.pp_ms, r.rp_ms);
+        }
+      }
     }
     t.sentences.clear();
     t.sentences.shrink_to_fit();
-    ((fnv(salt + t.id) >> 40) % 2 == 0 ? fit : test).push_back(std::move(t));
+    (is_fit ? fit : test).push_back(std::move(t));
   }
+  if (records_out) std::fclose(records_out);
   std::printf("typists: fit %zu, test %zu (of %zu files); enroll on first %zu sentences\n",
               fit.size(), test.size(), files.size(), enroll_n);
 
@@ -195,8 +223,11 @@ int main(int argc, char** argv) {
       std::vector<Row> rows;
       for (size_t u = 0; u < grp.size(); ++u)
         for (size_t v = 0; v < grp.size(); ++v)
-          for (const TimingStats& w : wins[v]) {
+          for (size_t wi = 0; wi < wins[v].size(); ++wi) {
+            const TimingStats& w = wins[v][wi];
             Row r;
+            r.owner = v;
+            r.window = wi;
             r.raw = prof[u].raw(w);
             for (int k = 0; k < kComponents; ++k)
               r.z[k] = (r.raw[k] - prof[u].mu()[k]) / prof[u].sd()[k];
@@ -218,6 +249,26 @@ int main(int argc, char** argv) {
     std::vector<KeystrokeProfile> tprof;
     for (const Typist& t : test) tprof.push_back(KeystrokeProfile::enroll(t.enroll, W));
     std::vector<Row> tr = rows_for(test);
+    if (!dump_dir.empty()) {
+      std::string path = dump_dir + "/fused_" + std::to_string(W) + ".tsv";
+      FILE* out = std::fopen(path.c_str(), "w");
+      if (!out) {
+        std::perror(path.c_str());
+        return 1;
+      }
+      std::fprintf(out, "split\tprofile\towner\twindow\tfused\n");
+      auto write = [&](const char* split, const std::vector<Typist>& grp, const std::vector<Row>& rows) {
+        for (const Row& r : rows) {
+          double v = 0;
+          for (int k = 0; k < kComponents; ++k) v += fw.w[k] * std::max(-20.0, std::min(20.0, r.z[k]));
+          std::fprintf(out, "%s\t%s\t%s\t%zu\t%.5f\n", split, grp[r.user].id.c_str(),
+                       grp[r.owner].id.c_str(), r.window, -v);
+        }
+      };
+      write("fit", fit, fr);
+      write("test", test, tr);
+      std::fclose(out);
+    }
 
     struct Method { const char* name; std::function<double(const Row&)> f; };
     auto fused = [&](const FusionWeights& w) {
