@@ -7,6 +7,11 @@
  *   window), native against the plain-TypeScript mirror (bench/ts-keystroke-score.ts, checked
  *   score for score by test/native/keystroke-score-mirror.test.ts), same profile, same stream,
  *   same run;
+ * - the learned keystroke embedding (EmbeddedKeystrokeStream, ONNX Runtime on its worker thread)
+ *   against the classical fused score alone (KeystrokeStream), both at the daemon's stride of 25
+ *   keystrokes on the same stream and profile, same run: wall time per window with the whole
+ *   stream in one batch, latency of a batch that completes one window, and the time per window
+ *   the embedded path spends on the calling (JS) thread;
  * - the collector's CPU use at a realistic 100 mouse events/s: a child process runs an
  *   InputCollector on a FIFO the bench feeds; its CPU time is compared with an idle child
  *   started the same way, over the same wall time.
@@ -21,7 +26,9 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { addon } from '../../src/binding.js';
-import { enrollKeystrokeProfile } from '../../src/biometrics/keystroke-model.js';
+import { enrollKeystrokeProfile, KeystrokeStream } from '../../src/biometrics/keystroke-model.js';
+import { EmbeddedKeystrokeStream, openKeystrokeEmbedding } from '../../src/biometrics/keystroke-embedded-stream.js';
+import { KEY_RECORD_STRIDE } from '../../src/binding.js';
 import { encodeInputEvents, keyEvents, mouseMove, typedKeystrokes } from '../../test/support/input-events.js';
 import type { BenchRow } from '../types.js';
 import { TsKeystrokeDecoder } from '../ts-keystrokes.js';
@@ -85,6 +92,54 @@ async function childCpu(dir: string, keyPath: string, rate: number, seconds: num
   return used;
 }
 
+/** The embedded keystroke score against the classical one (see the file comment). */
+async function embeddedRows(profile: Uint8Array, enrollKeys: Float64Array, stream: Float64Array): Promise<BenchRow[]> {
+  const models = await openKeystrokeEmbedding(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../models'));
+  try {
+    const params = models.fusion.windows.get(100);
+    if (!params) throw new Error('no keystroke fusion parameters for 100-keystroke windows');
+    const reference = await models.embedder.reference(enrollKeys);
+    const whole: number[] = [];
+    const fused: number[] = [];
+    const sync: number[] = [];
+    const single: number[] = [];
+    for (let r = 0; r < REPS; r++) {
+      const classical = new KeystrokeStream(profile, 25);
+      let n = 0;
+      fused.push(timeNs(() => (n = classical.push(stream).length)) / n);
+      const embedded = new EmbeddedKeystrokeStream(profile, reference, params, models.embedder, 0.05, 25);
+      const t0 = process.hrtime.bigint();
+      const pending = embedded.push(stream);
+      sync.push(Number(process.hrtime.bigint() - t0) / n);
+      const got = (await pending).length;
+      whole.push(Number(process.hrtime.bigint() - t0) / got);
+      if (got !== n) throw new Error(`embedded stream scored ${got} windows, classical ${n}`);
+      // One window per batch, as the daemon sees typing: 100 keystrokes, then 25 at a time.
+      const one = new EmbeddedKeystrokeStream(profile, reference, params, models.embedder, 0.05, 25);
+      await one.push(stream.subarray(0, 124 * KEY_RECORD_STRIDE));
+      const lat: number[] = [];
+      for (let at = 124; at + 25 <= 124 + 25 * 20; at += 25) {
+        const t1 = process.hrtime.bigint();
+        const w = await one.push(stream.subarray(at * KEY_RECORD_STRIDE, (at + 25) * KEY_RECORD_STRIDE));
+        if (w.length !== 1) throw new Error(`a 25-keystroke batch completed ${w.length} windows`);
+        lat.push(Number(process.hrtime.bigint() - t1));
+      }
+      single.push(median(lat));
+    }
+    const fusedUs = median(fused) / 1000;
+    const wholeUs = median(whole) / 1000;
+    return [
+      { name: 'bio.keystroke_window_fused_stride25', unit: 'us/window(100 keys)', value: fusedUs },
+      { name: 'bio.keystroke_window_embedded_stride25', unit: 'us/window(100 keys)', value: wholeUs },
+      { name: 'bio.keystroke_window_embedded_over_fused', unit: 'ratio', value: wholeUs / fusedUs },
+      { name: 'bio.keystroke_window_embedded_js_thread', unit: 'us/window(100 keys)', value: median(sync) / 1000 },
+      { name: 'bio.keystroke_window_embedded_one_window_batch', unit: 'us/batch', value: median(single) / 1000 },
+    ];
+  } finally {
+    await models.embedder.close();
+  }
+}
+
 export async function run(): Promise<BenchRow[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bench-bio-'));
   try {
@@ -127,6 +182,8 @@ export async function run(): Promise<BenchRow[]> {
     const winUs = median(win) / 1000;
     const winTsUs = median(winTs) / 1000;
 
+    const emb = await embeddedRows(profile, enrollKeys, stream);
+
     const seconds = Number(process.env['SENTINEL_BENCH_BIO_SECONDS'] ?? 10);
     const idle = await childCpu(dir, keyPath, 0, seconds);
     const busy = await childCpu(dir, keyPath, 100, seconds);
@@ -137,6 +194,7 @@ export async function run(): Promise<BenchRow[]> {
       { name: 'bio.keystroke_window_score_native', unit: 'us/window(100 keys)', value: winUs },
       { name: 'bio.keystroke_window_score_ts', unit: 'us/window(100 keys)', value: winTsUs },
       { name: 'bio.keystroke_window_score_ts_over_native', unit: 'ratio', value: winTsUs / winUs },
+      ...emb,
       { name: 'bio.collector_cpu_idle', unit: '% of a core', value: (100 * idle) / seconds },
       { name: 'bio.collector_cpu_100_mouse_ev_s', unit: '% of a core', value: (100 * busy) / seconds },
       { name: 'bio.collector_cpu_100_mouse_ev_s_over_idle', unit: '% of a core', value: (100 * (busy - idle)) / seconds },

@@ -15,8 +15,8 @@
 //                   [--dump DIR]
 // --dump writes DIR/records.tsv (every typist's keystroke records, as the
 // extractor emits them, plus the browser key code for offline experiments) and
-// DIR/fused_W.tsv (the fused score of every profile-vs-window row, FIT and
-// TEST), for scripts/bio/keystroke_learned.py.
+// DIR/fused_W.tsv (the daemon's fused score, fused_v1(), of every
+// profile-vs-window row, FIT and TEST), for scripts/bio/keystroke_learned.py.
 // --seed changes the (evaluation-only) bucket hash key, --split-salt the
 // FIT/TEST split of the typists.
 #include <algorithm>
@@ -257,10 +257,13 @@ int main(int argc, char** argv) {
         return 1;
       }
       std::fprintf(out, "split\tprofile\towner\twindow\tfused\n");
+      // The score the daemon computes (KeystrokeProfile::fused_score with fused_v1(): the
+      // shipped weights, no clipping), whatever W, so the learned fusion is fit on what it gets.
+      const FusionWeights shipped = fused_v1();
       auto write = [&](const char* split, const std::vector<Typist>& grp, const std::vector<Row>& rows) {
         for (const Row& r : rows) {
           double v = 0;
-          for (int k = 0; k < kComponents; ++k) v += fw.w[k] * std::max(-20.0, std::min(20.0, r.z[k]));
+          for (int k = 0; k < kComponents; ++k) v += shipped.w[k] * r.z[k];
           std::fprintf(out, "%s\t%s\t%s\t%zu\t%.5f\n", split, grp[r.user].id.c_str(),
                        grp[r.owner].id.c_str(), r.window, -v);
         }
