@@ -576,20 +576,21 @@ export class BiometricsService {
    */
   private onBatch(b: InputBatch, identities: DeviceIdentities): void {
     const now = Date.now();
-    const stream = this.keystrokes instanceof EmbeddedKeystrokeStream && this.monitor && b.keys.length ? this.keystrokes : null;
-    if (!stream && !this.batchQueue) {
-      this.handleBatch(b, identities, now, null);
+    // Keystrokes go to their stream now, in arrival order, whatever waits in the queue.
+    const stream = this.monitor && b.keys.length ? this.keystrokes : null;
+    const classical = stream instanceof KeystrokeStream ? stream.push(b.keys) : [];
+    const embedded = stream instanceof EmbeddedKeystrokeStream ? { stream, scores: stream.push(b.keys) } : null;
+    if (!embedded && !this.batchQueue) {
+      this.handleBatch(b, identities, now, classical);
       return;
     }
-    const scored = stream ? { stream, scores: stream.push(b.keys) } : null;
     const run = (this.batchQueue ?? Promise.resolve()).then(async () => {
-      let keystrokes: number[] | null = null;
-      if (scored) {
+      let keystrokes = classical;
+      if (embedded) {
         try {
-          keystrokes = await scored.scores;
+          keystrokes = await embedded.scores;
         } catch (err) {
-          this.embeddingFailed(scored.stream, err);
-          keystrokes = [];
+          this.embeddingFailed(embedded.stream, err);
         }
       }
       this.handleBatch(b, identities, now, keystrokes);
@@ -604,11 +605,10 @@ export class BiometricsService {
   }
 
   /**
-   * One batch into the session: device events, keystroke windows (`keystrokes`: their impostor
-   * probabilities when already scored with the embedding; null: score them here, classically),
-   * mouse actions, drops.
+   * One batch into the session: device events, the impostor probabilities of the keystroke
+   * windows it completed (scored on arrival), mouse actions, drops.
    */
-  private handleBatch(b: InputBatch, identities: DeviceIdentities, now: number, keystrokes: number[] | null): void {
+  private handleBatch(b: InputBatch, identities: DeviceIdentities, now: number, keystrokes: readonly number[]): void {
     for (const d of b.devices) {
       const fields = {
         'event.action': `input_device_${d.kind}`,
@@ -622,9 +622,8 @@ export class BiometricsService {
     }
     const transitions: TransitionRecord[] = [];
     const actions: ActionRecord[] = [];
-    const keystrokeScores = keystrokes ?? (this.keystrokes instanceof KeystrokeStream && this.monitor && b.keys.length ? this.keystrokes.push(b.keys) : []);
     if (this.monitor) {
-      for (const p of keystrokeScores) {
+      for (const p of keystrokes) {
         this.windowsScored++;
         const t = this.monitor.observe('keystroke', p, now);
         if (t) this.onTransition(t, transitions, actions);

@@ -170,6 +170,21 @@ describe('embedded keystroke stream', () => {
     expect(Math.min(...genuine)).toBeGreaterThan(Math.max(...impostor));
   });
 
+  it('rejects the windows of a batch when the embedder has gone, with its code', async () => {
+    const kp = path.join(tempDir(), 'bio.key');
+    const enroll = keysOf(1, 600, 1e6, 11, kp);
+    const profile = await enrollKeystrokeProfile(enroll);
+    const own = await KeystrokeEmbedder.open(MODELS);
+    const reference = await own.reference(enroll);
+    const params = models.fusion.windows.get(100);
+    if (!params) throw new Error('no fusion parameters for 100-keystroke windows');
+    const stream = new EmbeddedKeystrokeStream(profile, reference, params, own, 0.05);
+    const later = keysOf(1, 400, 5e8, 99, kp, 37);
+    expect((await stream.push(later.subarray(0, 200 * KEY_RECORD_STRIDE))).length).toBeGreaterThan(0);
+    await own.close();
+    await expect(stream.push(later.subarray(200 * KEY_RECORD_STRIDE))).rejects.toMatchObject({ code: 'SENTINEL_E_MODEL_RUNTIME' });
+  });
+
   it('refuses a reference of the wrong length', async () => {
     const kp = path.join(tempDir(), 'bio.key');
     const profile = await enrollKeystrokeProfile(keysOf(1, 600, 1e6, 11, kp));
