@@ -16,11 +16,11 @@
  *   when the embedder fails. `keys` is read during the call only.
  * - `reset()` forgets the buffered window (takes effect for batches pushed after it).
  */
-import { addon, type RawKeystrokeScorer, type RawKeystrokeScorerInfo } from '../binding.js';
+import type { RawKeystrokeScorer, RawKeystrokeScorerInfo } from '../binding.js';
 import { SentinelError } from '../errors.js';
 import { fusionThreshold, KEYSTROKE_FUSION_DIR, loadKeystrokeFusion, type KeystrokeFusionModel, type KeystrokeFusionWindow } from '../models/keystroke-fusion-model.js';
 import { EMBED_DIM, EMBED_INPUTS, embeddingInputs, KeystrokeEmbedder, similarity } from './keystroke-embedder.js';
-import { impostorProbability } from './keystroke-model.js';
+import { impostorProbability, openKeystrokeScorer } from './keystroke-model.js';
 
 const FUSED_CLIP = 30;
 
@@ -48,16 +48,8 @@ export class EmbeddedKeystrokeStream {
     stride?: number,
   ) {
     if (reference.length !== EMBED_DIM) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `keystroke reference must have ${EMBED_DIM} numbers, has ${reference.length}`);
-    let raw: RawKeystrokeScorer;
-    try {
-      raw = new (addon().KeystrokeScorer)(profile, stride ?? 1);
-      if (stride === undefined) raw = new (addon().KeystrokeScorer)(profile, Math.max(1, Math.floor(raw.info().window / 4)));
-    } catch (err) {
-      const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_INVALID_ARGUMENT';
-      throw new SentinelError(code, (err as Error).message, { cause: err });
-    }
-    this.raw = raw;
-    this.info = Object.freeze(raw.info());
+    this.raw = openKeystrokeScorer(profile, stride);
+    this.info = Object.freeze(this.raw.info());
     this.threshold = fusionThreshold(params, frr);
   }
 

@@ -59,23 +59,30 @@ export async function enrollKeystrokeProfile(
   }
 }
 
+/**
+ * The native scorer of a serialized profile, scoring every `stride` keystrokes (default a quarter
+ * of the profile's window). Throws SENTINEL_E_BIO_PROFILE for a bad profile,
+ * SENTINEL_E_INVALID_ARGUMENT for a bad stride.
+ */
+export function openKeystrokeScorer(profile: Uint8Array, stride?: number): RawKeystrokeScorer {
+  try {
+    const raw = new (addon().KeystrokeScorer)(profile, stride ?? 1);
+    // The default stride depends on the profile's window, known only once it is parsed.
+    return stride === undefined ? new (addon().KeystrokeScorer)(profile, Math.max(1, Math.floor(raw.info().window / 4))) : raw;
+  } catch (err) {
+    const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_INVALID_ARGUMENT';
+    throw new SentinelError(code, (err as Error).message, { cause: err });
+  }
+}
+
 export class KeystrokeStream {
   private readonly raw: RawKeystrokeScorer;
   readonly info: Readonly<RawKeystrokeScorerInfo>;
 
   /** `stride`: score a window every this many keystrokes (default a quarter of the window). */
   constructor(profile: Uint8Array, stride?: number) {
-    let raw: RawKeystrokeScorer;
-    try {
-      raw = new (addon().KeystrokeScorer)(profile, stride ?? 1);
-      // The default stride depends on the profile's window, known only once it is parsed.
-      if (stride === undefined) raw = new (addon().KeystrokeScorer)(profile, Math.max(1, Math.floor(raw.info().window / 4)));
-    } catch (err) {
-      const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_INVALID_ARGUMENT';
-      throw new SentinelError(code, (err as Error).message, { cause: err });
-    }
-    this.raw = raw;
-    this.info = Object.freeze(raw.info());
+    this.raw = openKeystrokeScorer(profile, stride);
+    this.info = Object.freeze(this.raw.info());
   }
 
   /** Fused scores (higher = more likely the enrolled user) of the windows this batch completed. */
