@@ -10,6 +10,11 @@
  * modality with too little input is skipped (said on stderr and in the summary); when neither
  * can be enrolled the command fails with SENTINEL_E_BIO_ENROLL and writes nothing.
  *
+ * The keystroke modality also stores its reference under the shipped learned embedding
+ * (`keystroke.embedding`, computed on the embedder's worker thread) when the embedder loads and
+ * the window is one its fusion was fit for; otherwise the keystrokes are enrolled without it and
+ * the summary (`keystroke.embeddingOff`) and stderr say why.
+ *
  * The mouse modality records the identities of the pointing devices its actions came from
  * (`mouse.devices`); the daemon scores only those devices' actions (`biometrics.mouseDevices`).
  *
