@@ -259,11 +259,16 @@ export class BiometricsService {
    * the session user's own processes at that state on the file-system side
    * (`biometrics.restrictProcesses`).
    */
+  /**
+   * `openEmbedding` loads the keystroke embedder and its fusion (default: the shipped models of
+   * `modelsDir`); tests pass their own to hold a handle on the embedder.
+   */
   constructor(
     private readonly cfg: BiometricsConfig,
     private readonly audit: AuditStore,
     private readonly log: Logger,
     private readonly onFloor: (uid: number, state: TrustState) => void = () => {},
+    private readonly openEmbedding: (modelsDir: string) => Promise<KeystrokeEmbeddingModels> = openKeystrokeEmbedding,
   ) {}
 
   /** The floor for the session user's processes follows the session state (Restricted and up). */
@@ -289,7 +294,7 @@ export class BiometricsService {
       return;
     }
     try {
-      this.embedding = await openKeystrokeEmbedding(this.cfg.modelsDir);
+      this.embedding = await this.openEmbedding(this.cfg.modelsDir);
       this.embeddingOffReason = null;
       this.log.info({ 'event.action': 'keystroke_embedding_loaded', model: this.embedding.embedder.sha256, fusion: this.embedding.fusion.version }, 'keystroke embedder loaded (ONNX Runtime, worker thread)');
     } catch (err) {

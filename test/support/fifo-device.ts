@@ -14,7 +14,7 @@ import { closeSync, constants, openSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { DaemonProcess } from './daemon-process.js';
 
-export async function plugFifoDevice(d: DaemonProcess, dir: string, name: string, bytes: Buffer): Promise<void> {
+export async function plugFifoDevice(d: Pick<DaemonProcess, 'logs' | 'waitLog'>, dir: string, name: string, bytes: Buffer): Promise<void> {
   const node = path.join(dir, name);
   const count = (action: string): number => d.logs.filter((l) => l['event.action'] === action && l['device.path'] === node).length;
   const nth = (action: string, n: number): Promise<unknown> =>
