@@ -17,6 +17,15 @@ for a in "--seed 2" "--split-salt a" "--split-salt b"; do
   echo "== $a"
   nice -n 15 "$BIN/aalto_eval" --data "$DATA/aalto_dev" --windows 100 $a
 done | tee "$OUT/aalto_splits.txt"
+# The learned keystroke embedding (docs/biometrics.md, "Keystrokes: the learned embedding"):
+# about 30 min per training; needs Debian's python3-torch and python3-onnx (/usr/bin/python3).
+# It trains a new model in $OUT/ksmodel; scripts/bio/install_keystroke_models.py ships one.
+if /usr/bin/python3 -c 'import torch, onnx' 2>/dev/null; then
+  nice -n 15 "$BIN/aalto_eval" --data "$DATA/aalto_dev" --dump "$OUT" > /dev/null
+  nice /usr/bin/python3 "$ROOT/scripts/bio/keystroke_learned.py" --dump "$OUT" --epochs 20 --out "$OUT/ksmodel" | tee "$OUT/keystroke_learned.txt"
+else
+  echo "keystroke embedding skipped: apt-get install python3-torch python3-onnx"
+fi
 nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --per-user 1 | tee "$OUT/balabit.txt"
 nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --data-mode grid --open 0 --per-user 1 | tee "$OUT/balabit_grid.txt"
 nice -n 15 "$BIN/balabit_eval" --data "$DATA/training_files" --data-mode all --oneclass 1 \
