@@ -220,10 +220,17 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--windows", default="50,100,200")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-hold", action="store_true",
+                    help="ablation: hide hold times (and their flag) from the model, in training and scoring")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     log = lambda m: (print(m), sys.stdout.flush())
     users = load_records(os.path.join(args.dump, "records.tsv"))
+    if args.no_hold:
+        for u in users.values():
+            for part in ("e", "t"):
+                u[part][:, 0] = 0
+                u[part][:, 3] = 0
     ids = list(users)
     # A quarter of the FIT typists is held out of training: the fusion weights
     # and the FIT thresholds are fit on their rows, where the embedding is as
