@@ -8,8 +8,8 @@
  *
  * Contract
  * - The constructor is synchronous and throws SENTINEL_E_BIO_PROFILE for a bad native profile,
- *   SENTINEL_E_INVALID_ARGUMENT for a reference of the wrong length or a window the fusion
- *   parameters do not cover.
+ *   SENTINEL_E_INVALID_ARGUMENT for a bad stride or a reference of the wrong length. `params`
+ *   must be the fusion's entry for the profile's window (`embeddingUnusable` checks that).
  * - `push(keys)` is asynchronous (the embedding runs on the embedder's worker thread); calls are
  *   processed in order, each batch after the previous one. It resolves the impostor
  *   probabilities of the windows the batch completed, in order; it rejects SENTINEL_E_MODEL_RUNTIME
