@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::fprintf(records_out, "split\tuser\tpart\tsentence\tcode\tbackspace\thas_hold\thas_digraph"
-                              "\tmono\tdigraph\thold_ms\tpp_ms\trp_ms\n");
+                              "\tmono\tdigraph\thold_ms\tpp_ms\trp_ms\tpress_ms\n");
   }
   for (const std::string& f : files) {
     Typist t;
@@ -195,10 +195,10 @@ int main(int argc, char** argv) {
         dst.push_back(ex.push(k));
         if (records_out) {
           const KeystrokeRecord& r = dst.back();
-          std::fprintf(records_out, "%s\t%s\t%c\t%zu\t%u\t%d\t%d\t%d\t%u\t%u\t%.1f\t%.1f\t%.1f\n",
+          std::fprintf(records_out, "%s\t%s\t%c\t%zu\t%u\t%d\t%d\t%d\t%u\t%u\t%.1f\t%.1f\t%.1f\t%lld\n",
                        is_fit ? "fit" : "test", t.id.c_str(), s < enroll_n ? 'e' : 't', s, k.code,
                        int(r.backspace), int(r.has_hold), int(r.has_digraph), r.mono_bucket,
-                       r.digraph_bucket, r.hold_ms, r.pp_ms, r.rp_ms);
+                       r.digraph_bucket, r.hold_ms, r.pp_ms, r.rp_ms, (long long)(k.press_us / 1000));
         }
       }
     }
