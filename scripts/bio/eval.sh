@@ -23,6 +23,9 @@ done | tee "$OUT/aalto_splits.txt"
 if /usr/bin/python3 -c 'import torch, onnx' 2>/dev/null; then
   nice -n 15 "$BIN/aalto_eval" --data "$DATA/aalto_dev" --dump "$OUT" > /dev/null
   nice /usr/bin/python3 "$ROOT/scripts/bio/keystroke_learned.py" --dump "$OUT" --epochs 20 --out "$OUT/ksmodel" | tee "$OUT/keystroke_learned.txt"
+  if [ -f "$ROOT/dist/src/biometrics/keystroke-embedded-stream.js" ]; then
+    node "$ROOT/scripts/bio/keystroke_replay.mjs" "$OUT" --impostors 10 | tee "$OUT/keystroke_replay.txt"
+  fi
 else
   echo "keystroke embedding skipped: apt-get install python3-torch python3-onnx"
 fi
