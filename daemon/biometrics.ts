@@ -781,6 +781,11 @@ export class BiometricsService {
     return SESSION_SUBJECT_ID;
   }
 
+  /** Keystroke batches lost because the embedder failed (a loss counter the daemon alerts on). */
+  get keystrokeEmbeddingFailures(): number {
+    return this.embeddingFailures;
+  }
+
   status(): BiometricsStatus {
     const now = Date.now();
     const st = this.source?.stats() ?? null;

@@ -105,6 +105,8 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       { hop: 'socket', reason: 'truncated_frame_bytes', read: () => counters.get('ingest_truncated_bytes_total') },
       { hop: 'engine', reason: 'subject_table_full', read: () => engine.stats().eventsDroppedNoSubject },
       { hop: 'tick', reason: 'tick_failed', read: () => counters.get('tick_errors_total') },
+      // keystroke batches whose windows were lost when the embedder failed (then: classical)
+      { hop: 'keystroke_embedding', reason: 'embedder_failed', read: () => bio.keystrokeEmbeddingFailures },
     ],
     audit,
     log,
@@ -164,6 +166,9 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       gauges['session_windows_scored{modality="mouse"}'] = b.blocksScored;
       gauges['session_windows_scored{modality="app"}'] = b.app.windowsScored;
       gauges['session_locks'] = b.locks;
+      // 1 while keystrokes are scored with the learned embedding, 0 otherwise (classical or none).
+      gauges['session_keystroke_embedding'] = b.keystrokeScoring.method === 'fused+embedding' ? 1 : 0;
+      gauges['session_keystroke_embedding_failures'] = b.keystrokeScoring.embeddingFailures;
       gauges['session_unenrolled_pointer_actions'] = b.pointerDevices.unenrolledActions;
       gauges['input_dropped'] = Number(b.input?.['dropped'] ?? 0);
       gauges['input_malformed_records'] = Number(b.input?.['malformed'] ?? 0);

@@ -105,6 +105,8 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       const metrics = await fetch(`http://127.0.0.1:${daemon.httpPort}/metrics`, { headers: { authorization: `Bearer ${daemon.token}` } }).then((r) => r.text());
       expect(metrics).toMatch(/^sentinel_session_state 3$/m);
       expect(metrics).toMatch(/^sentinel_session_locks 1$/m);
+      expect(metrics).toMatch(/^sentinel_session_keystroke_embedding 1$/m);
+      expect(metrics).toMatch(/^sentinel_session_keystroke_embedding_failures 0$/m);
       expect(metrics).toMatch(/^sentinel_session_windows_scored\{modality="keystroke"\} [1-9]\d*$/m);
       const audit = await daemon.http<{ transitions: { subjectKind: string; toState: number; fromState: number }[] }>(
         'GET',
