@@ -70,7 +70,8 @@ describe('sentinel enroll --add', () => {
       expect(statSync(s1.profile).mode & 0o777).toBe(0o600);
       expect(readdirSync(path.dirname(s1.profile))).toEqual([path.basename(s1.profile)]); // no temporary file left
       expect({ user: after.user, createdMs: after.createdMs, keySha256: after.keySha256 }).toEqual({ user: before.user, createdMs: before.createdMs, keySha256: before.keySha256 });
-      expect(after.keystroke).toEqual(before.keystroke); // data, sha256 and calibration untouched
+      expect(before.keystroke?.embedding?.reference).toHaveLength(64);
+      expect(after.keystroke).toEqual(before.keystroke); // data, sha256, calibration and embedding reference untouched
       const m0 = before.mouse as ModalityJson;
       const m1 = after.mouse as ModalityJson;
       expect(m1).toMatchObject({ sittings: 2, samples: 400, window: 20, frr: m0.frr, devices: ['file:event-mouse', 'file:event-trackball'] });
