@@ -16,7 +16,14 @@
 // operator resets the session subject), so the replay goes on and counts lockdowns per hour of
 // the user's own mouse use. For another person's session the first Lockdown ends the replay.
 //
-// usage: node scripts/bio/session_replay.mjs [--ema A] [--ema-start P] [--policy JSON] FILE.csv ...
+// --learn N also simulates mouse learning by use (biometrics.mouseLearnActions N; 5 new actions per
+// block, the newest two 20-action blocks held back) under two rules: "strict" (the daemon's: any
+// exit from Normal discards the buffer) and "restricted" (only reaching Restricted discards it;
+// blocks scored outside Normal are not buffered). It reports the sittings learned per hour of the
+// enrolled user's use and the share of other people's sessions a sitting would be learned from.
+// --learn-gate G learns a sitting only when its blocks' mean impostor probability is under G.
+//
+// usage: node scripts/bio/session_replay.mjs [--ema A] [--ema-start P] [--policy JSON] [--learn N [--learn-gate G]] FILE.csv ...
 //        (one JSON line per file; --ema, --ema-start and --policy as biometrics.emaAlpha,
 //        biometrics.emaStart and biometrics.policy)
 import { readFileSync } from 'node:fs';
@@ -51,11 +58,15 @@ const args = process.argv.slice(2);
 let emaAlpha = 0.5;
 let emaStart;
 let policy = {};
+let learnActions = 0;
+let learnGate = 1;
 const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--ema') emaAlpha = Number(args[++i]);
   else if (args[i] === '--policy') policy = JSON.parse(args[++i]);
   else if (args[i] === '--ema-start') emaStart = Number(args[++i]);
+  else if (args[i] === '--learn') learnActions = Number(args[++i]);
+  else if (args[i] === '--learn-gate') learnGate = Number(args[++i]);
   else files.push(args[i]);
 }
 
@@ -66,6 +77,8 @@ function replay(s) {
   let leftNormal = 0;
   let firstLockdownActions = null;
   let firstLockdownS = null;
+  const HOLDBACK = 40;
+  const learn = { strict: { buffered: 0, sittings: 0, sum: 0, n: 0 }, restricted: { buffered: 0, sittings: 0, sum: 0, n: 0 } };
   for (let i = 0; i < s.blocks.length; i++) {
     const b = s.blocks[i];
     const ms = b.t * 1000;
@@ -74,6 +87,35 @@ function replay(s) {
     mon.observe('mouse', b.p, ms);
     if (mon.state >= 2 && before < 2) restricted++;
     if (mon.state >= 1 && before === 0) leftNormal++;
+    if (learnActions > 0) {
+      const fresh = i === 0 ? 20 : 5;
+      const inNormal = before === 0 && mon.state === 0;
+      // strict: any exit from Normal discards; restricted: only reaching Restricted does
+      const add = (r) => {
+        r.buffered += fresh;
+        r.sum += b.p;
+        r.n++;
+      };
+      const clear = (r) => {
+        r.buffered = 0;
+        r.sum = 0;
+        r.n = 0;
+      };
+      if (inNormal) add(learn.strict);
+      else if (before === 0) clear(learn.strict);
+      if (inNormal) add(learn.restricted);
+      if (mon.state >= 2 && before < 2) clear(learn.restricted);
+      for (const r of Object.values(learn)) {
+        if (r.buffered >= learnActions + HOLDBACK) {
+          // --learn-gate G: a sitting is learned only if its blocks' mean impostor probability is
+          // under G (measured and rejected: docs/biometrics.md); the rest stays buffered.
+          if (r.sum / r.n < learnGate) r.sittings++;
+          r.buffered -= learnActions;
+          r.sum = 0;
+          r.n = 0;
+        }
+      }
+    }
     if (mon.state === 3 && before < 3) {
       lockdowns++;
       if (firstLockdownActions === null) {
@@ -85,7 +127,7 @@ function replay(s) {
     }
   }
   const hours = (s.blocks.at(-1)?.t ?? 0) / 3600;
-  return { lockdowns, restricted, leftNormal, firstLockdownActions, firstLockdownS, hours };
+  return { lockdowns, restricted, leftNormal, firstLockdownActions, firstLockdownS, hours, learnedStrict: learn.strict.sittings, learnedRestricted: learn.restricted.sittings };
 }
 
 function median(v) {
@@ -119,6 +161,19 @@ for (const file of files) {
       impostorSessionsLocked: Number((locked.length / Math.max(1, im.length)).toFixed(3)),
       impostorMedianActionsToLockdown: median(locked.map((s) => s.firstLockdownActions)),
       impostorMedianSecondsToLockdown: median(locked.map((s) => Number(s.firstLockdownS.toFixed(1)))),
+      ...(learnActions > 0
+        ? {
+            learnActions,
+            genuineSittingsLearnedPerHour: {
+              strict: Number((g.reduce((a, s) => a + s.learnedStrict, 0) / Math.max(gh, 1e-9)).toFixed(3)),
+              restricted: Number((g.reduce((a, s) => a + s.learnedRestricted, 0) / Math.max(gh, 1e-9)).toFixed(3)),
+            },
+            impostorSessionsLearnedFrom: {
+              strict: Number((im.filter((s) => s.learnedStrict > 0).length / Math.max(1, im.length)).toFixed(3)),
+              restricted: Number((im.filter((s) => s.learnedRestricted > 0).length / Math.max(1, im.length)).toFixed(3)),
+            },
+          }
+        : {}),
     }) + '\n',
   );
 }
