@@ -257,11 +257,9 @@ export class BiometricsService {
   /**
    * `onFloor(uid, state)` is told the session state whenever it changes, so the daemon can hold
    * the session user's own processes at that state on the file-system side
-   * (`biometrics.restrictProcesses`).
-   */
-  /**
-   * `openEmbedding` loads the keystroke embedder and its fusion (default: the shipped models of
-   * `modelsDir`); tests pass their own to hold a handle on the embedder.
+   * (`biometrics.restrictProcesses`). `openEmbedding` loads the keystroke embedder and its
+   * fusion (default: the shipped models of `modelsDir`); tests pass their own to hold a handle
+   * on the embedder.
    */
   constructor(
     private readonly cfg: BiometricsConfig,

@@ -526,12 +526,6 @@ export interface RawAddon extends RawAppAddon {
    * when the sitting holds fewer than 4 * blockActions actions and SENTINEL_E_BIO_PROFILE when
    * the population is not the one the profile was enrolled with.
    */
-  /**
-   * What a serialized one-class mouse profile says about its sittings (synchronous; throws
-   * SENTINEL_E_BIO_PROFILE when malformed). `canAddSittings` is false for version-2 profiles and
-   * methods other than 'histLlr'.
-   */
-  mouseProfileInfo(profile: Uint8Array): RawMouseProfileInfo;
   addMouseSitting(
     profile: Uint8Array,
     actions: Float32Array,
@@ -539,6 +533,12 @@ export interface RawAddon extends RawAppAddon {
     population: Uint8Array,
     options: { blockActions?: number; frr?: number; maxActions?: number },
   ): Promise<RawMouseEnrollResult>;
+  /**
+   * What a serialized one-class mouse profile says about its sittings (synchronous; throws
+   * SENTINEL_E_BIO_PROFILE when malformed). `canAddSittings` is false for version-2 profiles and
+   * methods other than 'histLlr'.
+   */
+  mouseProfileInfo(profile: Uint8Array): RawMouseProfileInfo;
   /** Feature names in row order, e.g. "w10s.write_rate". */
   featureNames(): string[];
   /** Heuristic contribution names in contrib order. */
