@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import { AppModel, AppSource, NO_APP, type AppChangeBatch } from '../src/biometrics/app-source.js';
-import { SentinelError } from '../src/errors.js';
+import { errorCode } from '../src/errors.js';
 
 export interface AppModalityConfig {
   enabled: boolean;
@@ -139,7 +139,7 @@ export class AppModality {
         `app model learned from ${this.learn.t.length} visits`,
       );
     } catch (err) {
-      const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_BIO_ENROLL';
+      const code = errorCode(err, 'SENTINEL_E_BIO_ENROLL');
       this.log.warn({ 'error.code': code }, `app model not learned: ${(err as Error).message}`);
     }
   }

@@ -57,7 +57,7 @@ import { ACTION_META_STRIDE } from '../src/binding.js';
 import { AppModality, type AppModalityConfig } from './app-modality.js';
 import type { MouseDevicesPolicy } from './config.js';
 import { SessionMonitor, type Modality, type ModalityStatus } from '../src/biometrics/session-monitor.js';
-import { SentinelError } from '../src/errors.js';
+import { errorCode, SentinelError } from '../src/errors.js';
 import { stateName } from '../src/scoring/scorer.js';
 import type { Transition, TrustPolicy, TrustState } from '../src/state/trust-machine.js';
 
@@ -296,7 +296,7 @@ export class BiometricsService {
       this.embeddingOffReason = null;
       this.log.info({ 'event.action': 'keystroke_embedding_loaded', model: this.embedding.embedder.sha256, fusion: this.embedding.fusion.version }, 'keystroke embedder loaded (ONNX Runtime, worker thread)');
     } catch (err) {
-      const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_MODEL_RUNTIME';
+      const code = errorCode(err, 'SENTINEL_E_MODEL_RUNTIME');
       this.embeddingOffReason = `keystroke embedding off: ${code}: ${(err as Error).message}`;
       this.log.warn({ 'error.code': code, 'event.action': 'keystroke_embedding_off' }, this.embeddingOffReason);
     }
@@ -311,7 +311,7 @@ export class BiometricsService {
     try {
       this.startOrThrow();
     } catch (err) {
-      const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_IO';
+      const code = errorCode(err, 'SENTINEL_E_IO');
       this.offReason = `biometrics off: ${code}: ${(err as Error).message}`;
       this.source?.stop();
       this.source = null;
@@ -424,7 +424,7 @@ export class BiometricsService {
    */
   private embeddingFailed(stream: EmbeddedKeystrokeStream, err: unknown): void {
     this.embeddingFailures++;
-    const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_MODEL_RUNTIME';
+    const code = errorCode(err, 'SENTINEL_E_MODEL_RUNTIME');
     this.log.error({ 'error.code': code, 'event.action': 'keystroke_embedding_failed' }, `keystroke embedding failed; this batch's windows are lost and keystrokes are scored by the classical score from now on: ${(err as Error).message}`);
     if (this.keystrokes !== stream) return;
     this.embeddingOffReason = `keystroke embedding off: ${code}: ${(err as Error).message}`;
@@ -497,7 +497,7 @@ export class BiometricsService {
     try {
       now = this.readProfile();
     } catch (err) {
-      const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_IO';
+      const code = errorCode(err, 'SENTINEL_E_IO');
       this.log.warn({ 'error.code': code, 'event.action': 'profile_not_reloaded' }, `profile not reloaded (${why}): ${(err as Error).message}; the models in use stay`);
       return;
     }
@@ -740,7 +740,7 @@ export class BiometricsService {
         try {
           this.audit.writeTick({ transitions: [], actions: [{ atMs, subjectId: SESSION_SUBJECT_ID, action, target: `session ${this.user ?? ''}`, result, detail: { command: argv.join(' '), ...detail } }], drops: [] });
         } catch (err) {
-          this.log.error({ err, 'error.code': err instanceof SentinelError ? err.code : 'SENTINEL_E_DB' }, `could not audit the ${action} action`);
+          this.log.error({ err, 'error.code': errorCode(err, 'SENTINEL_E_DB') }, `could not audit the ${action} action`);
         }
         resolve();
       };
@@ -909,7 +909,7 @@ export class BiometricsService {
       if (!this.cfg.modelsDir) return off('mouse learning off: no models directory (the mouse population model is needed)');
       this.learnPopulation = loadMousePopulation(this.cfg.modelsDir);
     } catch (err) {
-      const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_IO';
+      const code = errorCode(err, 'SENTINEL_E_IO');
       return off(`mouse learning off: ${code}: ${(err as Error).message}`, { 'error.code': code });
     }
     this.learnOffReason = null;
@@ -1013,11 +1013,11 @@ export class BiometricsService {
       try {
         this.audit.writeTick({ transitions: [], actions: [{ atMs: Date.now(), subjectId: SESSION_SUBJECT_ID, action: 'mouse_model_learned', target: `session ${this.user ?? ''}`, result: 'ok', detail }], drops: [] });
       } catch (err) {
-        this.log.error({ err, 'error.code': err instanceof SentinelError ? err.code : 'SENTINEL_E_DB' }, 'could not audit the mouse_model_learned action');
+        this.log.error({ err, 'error.code': errorCode(err, 'SENTINEL_E_DB') }, 'could not audit the mouse_model_learned action');
       }
     } catch (err) {
       this.learnFailures++;
-      const code = err instanceof SentinelError ? err.code : 'SENTINEL_E_BIO_ENROLL';
+      const code = errorCode(err, 'SENTINEL_E_BIO_ENROLL');
       this.log.error({ 'error.code': code, 'event.action': 'mouse_model_learn_failed', actions: n }, `mouse sitting not learned: ${(err as Error).message}`);
     }
   }

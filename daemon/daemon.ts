@@ -22,7 +22,7 @@ import { Counters } from './counters.js';
 import { DropAlerts } from './drop-alerts.js';
 import type { SentinelConfig } from './config.js';
 import { TRUST_STATES } from '../src/protocol/constants.js';
-import { SentinelError } from '../src/errors.js';
+import { errorCode } from '../src/errors.js';
 import { BiometricsService } from './biometrics.js';
 
 export const VERSION = '0.1.0';
@@ -83,7 +83,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       },
       (err: unknown) => {
         counters.inc('tick_errors_total');
-        log.error({ err, 'error.code': err instanceof SentinelError ? err.code : 'SENTINEL_E_IO' }, 'scoring tick failed');
+        log.error({ err, 'error.code': errorCode(err, 'SENTINEL_E_IO') }, 'scoring tick failed');
       },
     );
   };

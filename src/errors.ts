@@ -51,6 +51,22 @@ export class SentinelError extends Error {
   }
 }
 
+/** The catalog code of a SentinelError, or `fallback` for any other error (what logs and reasons name). */
+export function errorCode(err: unknown, fallback: ErrorCode): ErrorCode {
+  return err instanceof SentinelError ? err.code : fallback;
+}
+
+/**
+ * A SentinelError for what the addon threw: its `code` when that is `passThrough` (the addon sets
+ * it on its own errors, e.g. SENTINEL_E_BIO_PROFILE for a malformed profile), else `fallback`
+ * (argument checks throw plain TypeError/RangeError). A SentinelError is returned as it is.
+ */
+export function fromNative(err: unknown, passThrough: ErrorCode, fallback: ErrorCode): SentinelError {
+  if (err instanceof SentinelError) return err;
+  const code = (err as { code?: string }).code === passThrough ? passThrough : fallback;
+  return new SentinelError(code, (err as Error).message, { cause: err });
+}
+
 const byWire = new Map<number, ErrorCode>(
   (Object.entries(ERROR_CATALOG) as [ErrorCode, { wire: number }][]).filter(([, v]) => v.wire > 0).map(([k, v]) => [v.wire, k]),
 );

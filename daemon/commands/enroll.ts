@@ -38,7 +38,7 @@ import { openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../../src
 import { actionCount, addMouseSitting, DEFAULT_MOUSE_BLOCK, enrollMouseProfile, loadMousePopulation, mouseProfileInfo } from '../../src/biometrics/mouse-model.js';
 import { addon, ACTION_META_STRIDE, KEY_RECORD_STRIDE } from '../../src/binding.js';
 import { intOption } from './options.js';
-import { SentinelError } from '../../src/errors.js';
+import { errorCode, SentinelError } from '../../src/errors.js';
 
 interface EnrollOptions {
   config?: string;
@@ -219,14 +219,14 @@ async function keystrokeEmbeddingReference(modelsDir: string, enabled: boolean, 
   try {
     models = await openKeystrokeEmbedding(modelsDir);
   } catch (err) {
-    return `${err instanceof SentinelError ? err.code : 'SENTINEL_E_MODEL_RUNTIME'}: ${(err as Error).message}`;
+    return `${errorCode(err, 'SENTINEL_E_MODEL_RUNTIME')}: ${(err as Error).message}`;
   }
   try {
     if (!models.fusion.windows.has(window)) return `the embedding is calibrated for ${[...models.fusion.windows.keys()].join(', ')}-keystroke windows, not ${window}`;
     const ref = await models.embedder.reference(keys);
     return { modelSha256: models.embedder.sha256, reference: Array.from(ref) };
   } catch (err) {
-    return `${err instanceof SentinelError ? err.code : 'SENTINEL_E_MODEL_RUNTIME'}: ${(err as Error).message}`;
+    return `${errorCode(err, 'SENTINEL_E_MODEL_RUNTIME')}: ${(err as Error).message}`;
   } finally {
     await models.embedder.close();
   }

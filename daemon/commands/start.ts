@@ -4,7 +4,7 @@ import { loadConfig, type SentinelConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { startDaemon } from '../daemon.js';
 import { intOption } from './options.js';
-import { SentinelError } from '../../src/errors.js';
+import { errorCode } from '../../src/errors.js';
 
 export function registerStart(program: Command): void {
   program
@@ -30,7 +30,7 @@ export function registerStart(program: Command): void {
       let pending: NodeJS.Signals | undefined;
       const stop = (d: NonNullable<typeof daemon>, sig: NodeJS.Signals): void => {
         d.stop(sig).catch((err: unknown) => {
-          log.error({ err, 'error.code': err instanceof SentinelError ? err.code : 'SENTINEL_E_IO' }, 'shutdown failed');
+          log.error({ err, 'error.code': errorCode(err, 'SENTINEL_E_IO') }, 'shutdown failed');
           process.exit(1);
         });
       };

@@ -12,7 +12,7 @@
  * - Input arrays are read during the call only.
  */
 import { addon, KEY_RECORD_STRIDE, type RawKeystrokeScorer, type RawKeystrokeScorerInfo } from '../binding.js';
-import { SentinelError } from '../errors.js';
+import { fromNative, SentinelError } from '../errors.js';
 import { concatFloat64 } from './input-batch.js';
 
 export const DEFAULT_KEYSTROKE_WINDOW = 100;
@@ -70,8 +70,7 @@ export function openKeystrokeScorer(profile: Uint8Array, stride?: number): RawKe
     // The default stride depends on the profile's window, known only once it is parsed.
     return stride === undefined ? new (addon().KeystrokeScorer)(profile, Math.max(1, Math.floor(raw.info().window / 4))) : raw;
   } catch (err) {
-    const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_INVALID_ARGUMENT';
-    throw new SentinelError(code, (err as Error).message, { cause: err });
+    throw fromNative(err, 'SENTINEL_E_BIO_PROFILE', 'SENTINEL_E_INVALID_ARGUMENT');
   }
 }
 

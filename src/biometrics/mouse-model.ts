@@ -19,7 +19,7 @@
  */
 import path from 'node:path';
 import { addon, ACTION_META_STRIDE, type RawMouseMethod, type RawMouseProfileInfo, type RawMouseScorer } from '../binding.js';
-import { SentinelError } from '../errors.js';
+import { fromNative, SentinelError } from '../errors.js';
 import { loadModelOfKind } from '../models/manifest.js';
 import { impostorProbability } from './keystroke-model.js';
 
@@ -62,7 +62,7 @@ export async function enrollMouseProfile(
     });
     return { bytes: r.profile, threshold: r.threshold, genuineSd: r.genuineSd, blockActions, calibrationBlocks: r.calibrationBlocks };
   } catch (err) {
-    throw enrollError(err);
+    throw fromNative(err, 'SENTINEL_E_BIO_PROFILE', 'SENTINEL_E_BIO_ENROLL');
   }
 }
 
@@ -71,20 +71,13 @@ export function mouseProfileInfo(profile: Uint8Array): RawMouseProfileInfo {
   try {
     return addon().mouseProfileInfo(profile);
   } catch (err) {
-    const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_INVALID_ARGUMENT';
-    throw new SentinelError(code, (err as Error).message, { cause: err });
+    throw fromNative(err, 'SENTINEL_E_BIO_PROFILE', 'SENTINEL_E_INVALID_ARGUMENT');
   }
 }
 
 export interface MouseSittingResult extends MouseEnrollment {
   /** Sittings the profile is now built from. */
   sittings: number;
-}
-
-function enrollError(err: unknown): SentinelError {
-  if (err instanceof SentinelError) return err;
-  const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_BIO_ENROLL';
-  return new SentinelError(code, (err as Error).message, { cause: err });
 }
 
 /**
@@ -131,7 +124,7 @@ export async function addMouseSitting(
       sittings: r.sittings,
     };
   } catch (err) {
-    throw enrollError(err);
+    throw fromNative(err, 'SENTINEL_E_BIO_PROFILE', 'SENTINEL_E_BIO_ENROLL');
   }
 }
 
@@ -149,8 +142,7 @@ export class MouseStream {
     try {
       this.raw = new (addon().MouseScorer)(profile, blockActions, stride);
     } catch (err) {
-      const code = (err as { code?: string }).code === 'SENTINEL_E_BIO_PROFILE' ? 'SENTINEL_E_BIO_PROFILE' : 'SENTINEL_E_INVALID_ARGUMENT';
-      throw new SentinelError(code, (err as Error).message, { cause: err });
+      throw fromNative(err, 'SENTINEL_E_BIO_PROFILE', 'SENTINEL_E_INVALID_ARGUMENT');
     }
   }
 
