@@ -50,7 +50,7 @@ import type { ActionRecord, TransitionRecord } from '../src/audit/records.js';
 import { InputSource, inputUnavailableReason, type DeviceIdentities, type InputBatch } from '../src/biometrics/input-source.js';
 import { concatFloat32, concatFloat64, selectActions } from '../src/biometrics/input-batch.js';
 import { KeystrokeStream } from '../src/biometrics/keystroke-model.js';
-import { EmbeddedKeystrokeStream, embeddingUnusable, openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../src/biometrics/keystroke-embedded-stream.js';
+import { EmbeddedKeystrokeStream, embeddingFit, openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../src/biometrics/keystroke-embedded-stream.js';
 import { actionCount, addMouseSitting, loadMousePopulation, mouseProfileInfo, MouseStream } from '../src/biometrics/mouse-model.js';
 import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type ModalityProfile } from '../src/biometrics/profile-file.js';
 import { ACTION_META_STRIDE } from '../src/binding.js';
@@ -202,7 +202,7 @@ export class BiometricsService {
   private keystrokes: KeystrokeStream | EmbeddedKeystrokeStream | null = null;
   /** The shipped embedder and its fusion (openModels); null with the reason in embeddingOffReason. */
   private embedding: KeystrokeEmbeddingModels | null = null;
-  private embeddingOffReason: string | null = 'keystroke embedding not loaded';
+  private embeddingOffReason = 'keystroke embedding not loaded';
   private keystrokeEmbeddingWhy: string | null = null;
   private embeddingFailures = 0;
   /**
@@ -293,7 +293,6 @@ export class BiometricsService {
     }
     try {
       this.embedding = await this.openEmbedding(this.cfg.modelsDir);
-      this.embeddingOffReason = null;
       this.log.info({ 'event.action': 'keystroke_embedding_loaded', model: this.embedding.embedder.sha256, fusion: this.embedding.fusion.version }, 'keystroke embedder loaded (ONNX Runtime, worker thread)');
     } catch (err) {
       const code = errorCode(err, 'SENTINEL_E_MODEL_RUNTIME');
@@ -404,18 +403,19 @@ export class BiometricsService {
       this.keystrokeEmbeddingWhy = null;
       return;
     }
-    const why = this.embedding ? embeddingUnusable(this.embedding, k) : this.embeddingOffReason;
-    if (this.embedding && why === null && k.embedding) {
-      const params = this.embedding.fusion.windows.get(k.window);
-      if (params) {
-        this.keystrokes = new EmbeddedKeystrokeStream(k.bytes, Float32Array.from(k.embedding.reference), params, this.embedding.embedder, k.frr, stride);
+    let why = this.embeddingOffReason;
+    if (this.embedding) {
+      const fit = embeddingFit(this.embedding, k);
+      if ('params' in fit) {
+        this.keystrokes = new EmbeddedKeystrokeStream(k.bytes, fit.reference, fit.params, this.embedding.embedder, k.frr, stride);
         this.keystrokeEmbeddingWhy = null;
         return;
       }
+      why = fit.why;
     }
     this.keystrokes = new KeystrokeStream(k.bytes, stride);
     this.keystrokeEmbeddingWhy = why;
-    this.log.info({ 'event.action': 'keystroke_embedding_unused', reason: why }, `keystrokes scored by the classical score alone: ${why ?? 'no fusion parameters'}`);
+    this.log.info({ 'event.action': 'keystroke_embedding_unused', reason: why }, `keystrokes scored by the classical score alone: ${why}`);
   }
 
   /**

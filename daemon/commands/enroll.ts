@@ -35,6 +35,7 @@ import { actionDevices, concatFloat32 } from '../../src/biometrics/input-batch.j
 import { concatKeyRecords, enrollKeystrokeProfile, keyRecordCount, KeystrokeStream, DEFAULT_ENROLL_FRR, DEFAULT_KEYSTROKE_WINDOW } from '../../src/biometrics/keystroke-model.js';
 import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type KeystrokeEmbeddingRef, type ModalityProfile } from '../../src/biometrics/profile-file.js';
 import { openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../../src/biometrics/keystroke-embedded-stream.js';
+import { fusionWindow } from '../../src/models/keystroke-fusion-model.js';
 import { actionCount, addMouseSitting, DEFAULT_MOUSE_BLOCK, enrollMouseProfile, loadMousePopulation, mouseProfileInfo } from '../../src/biometrics/mouse-model.js';
 import { addon, ACTION_META_STRIDE, KEY_RECORD_STRIDE } from '../../src/binding.js';
 import { intOption } from './options.js';
@@ -222,7 +223,8 @@ async function keystrokeEmbeddingReference(modelsDir: string, enabled: boolean, 
     return `${errorCode(err, 'SENTINEL_E_MODEL_RUNTIME')}: ${(err as Error).message}`;
   }
   try {
-    if (!models.fusion.windows.has(window)) return `the embedding is calibrated for ${[...models.fusion.windows.keys()].join(', ')}-keystroke windows, not ${window}`;
+    const params = fusionWindow(models.fusion, window);
+    if (typeof params === 'string') return params;
     const ref = await models.embedder.reference(keys);
     return { modelSha256: models.embedder.sha256, reference: Array.from(ref) };
   } catch (err) {

@@ -9,7 +9,7 @@
  * Contract
  * - The constructor is synchronous and throws SENTINEL_E_BIO_PROFILE for a bad native profile,
  *   SENTINEL_E_INVALID_ARGUMENT for a bad stride or a reference of the wrong length. `params`
- *   must be the fusion's entry for the profile's window (`embeddingUnusable` checks that).
+ *   must be the fusion's entry for the profile's window (`embeddingFit` picks it).
  * - `push(keys)` is asynchronous (the embedding runs on the embedder's worker thread); calls are
  *   processed in order, each batch after the previous one. It resolves the impostor
  *   probabilities of the windows the batch completed, in order; it rejects SENTINEL_E_MODEL_RUNTIME
@@ -18,7 +18,7 @@
  */
 import type { RawKeystrokeScorer, RawKeystrokeScorerInfo } from '../binding.js';
 import { SentinelError } from '../errors.js';
-import { fusionThreshold, KEYSTROKE_FUSION_DIR, loadKeystrokeFusion, type KeystrokeFusionModel, type KeystrokeFusionWindow } from '../models/keystroke-fusion-model.js';
+import { fusionThreshold, fusionWindow, KEYSTROKE_FUSION_DIR, loadKeystrokeFusion, type KeystrokeFusionModel, type KeystrokeFusionWindow } from '../models/keystroke-fusion-model.js';
 import { EMBED_DIM, EMBED_INPUTS, embeddingInputs, KeystrokeEmbedder, similarity } from './keystroke-embedder.js';
 import { impostorProbability, openKeystrokeScorer } from './keystroke-model.js';
 
@@ -117,12 +117,18 @@ export async function openKeystrokeEmbedding(modelsDir: string): Promise<Keystro
 }
 
 /**
- * Why a keystroke profile cannot be scored with the embedding (null: it can): no reference in
- * the profile, a reference from another embedder, or a window the fusion was not fit for.
+ * What a keystroke profile is scored with under the loaded models: its reference and the fusion
+ * parameters of its window, or why it cannot use the embedding (no reference in the profile, a
+ * reference from another embedder, a window the fusion was not fit for).
  */
-export function embeddingUnusable(models: KeystrokeEmbeddingModels, k: { window: number; embedding?: { modelSha256: string } }): string | null {
-  if (!k.embedding) return 'the keystroke profile has no embedding reference (enrolled without the embedder; run sentinel enroll again to use it)';
-  if (k.embedding.modelSha256 !== models.embedder.sha256) return `the keystroke profile's embedding reference comes from another embedder (${k.embedding.modelSha256.slice(0, 12)}…, shipped ${models.embedder.sha256.slice(0, 12)}…); run sentinel enroll again`;
-  if (!models.fusion.windows.has(k.window)) return `the keystroke embedding is calibrated for ${[...models.fusion.windows.keys()].join(', ')}-keystroke windows, not ${k.window}`;
-  return null;
+export function embeddingFit(
+  models: KeystrokeEmbeddingModels,
+  k: { window: number; embedding?: { modelSha256: string; reference: readonly number[] } },
+): { reference: Float32Array; params: KeystrokeFusionWindow } | { why: string } {
+  if (!k.embedding) return { why: 'the keystroke profile has no embedding reference (enrolled without the embedder; run sentinel enroll again to use it)' };
+  if (k.embedding.modelSha256 !== models.embedder.sha256) {
+    return { why: `the keystroke profile's embedding reference comes from another embedder (${k.embedding.modelSha256.slice(0, 12)}…, shipped ${models.embedder.sha256.slice(0, 12)}…); run sentinel enroll again` };
+  }
+  const params = fusionWindow(models.fusion, k.window);
+  return typeof params === 'string' ? { why: params } : { reference: Float32Array.from(k.embedding.reference), params };
 }

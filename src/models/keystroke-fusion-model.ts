@@ -69,6 +69,11 @@ export function loadKeystrokeFusion(modelsDir: string): KeystrokeFusionModel {
   return { version: m.manifest.version, sha256: m.manifest.sha256, embedderSha256: sha as string, windows };
 }
 
+/** The parameters fit for W-keystroke windows, or why there are none (a sentence for logs and status). */
+export function fusionWindow(fusion: KeystrokeFusionModel, W: number): KeystrokeFusionWindow | string {
+  return fusion.windows.get(W) ?? `the keystroke embedding is calibrated for ${[...fusion.windows.keys()].join(', ')}-keystroke windows, not ${W}`;
+}
+
 /** The combined-score threshold that rejects a share `frr` of genuine windows (linear between percentiles). */
 export function fusionThreshold(w: KeystrokeFusionWindow, frr: number): number {
   const q = w.genuineQuantiles;
