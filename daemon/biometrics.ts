@@ -51,7 +51,7 @@ import { InputSource, inputUnavailableReason, type DeviceIdentities, type InputB
 import { concatFloat32, concatFloat64, selectActions } from '../src/biometrics/input-batch.js';
 import { KeystrokeStream } from '../src/biometrics/keystroke-model.js';
 import { EmbeddedKeystrokeStream, embeddingFit, openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../src/biometrics/keystroke-embedded-stream.js';
-import { actionCount, addMouseSitting, loadMousePopulation, mouseProfileInfo, MouseStream } from '../src/biometrics/mouse-model.js';
+import { actionCount, addMouseSitting, loadMousePopulation, mouseProfileInfo, MouseStream, withSitting } from '../src/biometrics/mouse-model.js';
 import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type ModalityProfile } from '../src/biometrics/profile-file.js';
 import { ACTION_META_STRIDE } from '../src/binding.js';
 import { AppModality, type AppModalityConfig } from './app-modality.js';
@@ -992,16 +992,7 @@ export class BiometricsService {
         this.reloadProfile(reason);
         return;
       }
-      const mouse: ModalityProfile = {
-        bytes: r.bytes,
-        samples: now.mouse.samples + n,
-        window: now.mouse.window,
-        frr: now.mouse.frr,
-        threshold: r.threshold,
-        genuineSd: r.genuineSd,
-        ...(now.mouse.devices ? { devices: [...now.mouse.devices] } : {}),
-        sittings: r.sittings,
-      };
+      const mouse = withSitting(now.mouse, r, n);
       const stream = new MouseStream(mouse.bytes, r.threshold, r.genuineSd, mouse.window);
       saveProfile(this.cfg.profilePath, { ...now, mouse });
       this.mouse = stream;

@@ -36,7 +36,7 @@ import { concatKeyRecords, enrollKeystrokeProfile, keyRecordCount, KeystrokeStre
 import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type KeystrokeEmbeddingRef, type ModalityProfile } from '../../src/biometrics/profile-file.js';
 import { openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../../src/biometrics/keystroke-embedded-stream.js';
 import { fusionWindow } from '../../src/models/keystroke-fusion-model.js';
-import { actionCount, addMouseSitting, DEFAULT_MOUSE_BLOCK, enrollMouseProfile, loadMousePopulation, mouseProfileInfo } from '../../src/biometrics/mouse-model.js';
+import { actionCount, addMouseSitting, DEFAULT_MOUSE_BLOCK, enrollMouseProfile, loadMousePopulation, mouseProfileInfo, withSitting } from '../../src/biometrics/mouse-model.js';
 import { addon, ACTION_META_STRIDE, KEY_RECORD_STRIDE } from '../../src/binding.js';
 import { intOption } from './options.js';
 import { errorCode, SentinelError } from '../../src/errors.js';
@@ -188,14 +188,13 @@ export function registerEnroll(program: Command): void {
         ...(keystroke ? { keystroke } : {}),
         ...(mouse ? { mouse } : {}),
       });
-      const ks = keystroke ? new KeystrokeStream(keystroke.bytes).info : undefined;
       process.stdout.write(
         JSON.stringify({
           user: opts.user,
           profile: profilePath,
           keystrokes: nKeys,
           actions: nActions,
-          keystroke: ks ? { window: ks.window, enrollmentWindows: ks.enrollmentWindows, threshold: ks.threshold, genuineSd: ks.genuineSd, embedding: keystroke?.embedding !== undefined, embeddingOff } : null,
+          keystroke: keystroke ? { ...keystrokeSummary(keystroke.bytes), embedding: keystroke.embedding !== undefined, embeddingOff } : null,
           mouse: mouse ? { block: mouse.window, threshold: mouse.threshold, genuineSd: mouse.genuineSd, devices: mouse.devices, sittings: 1 } : null,
           sittings: mouse ? 1 : 0,
           added: false,
@@ -207,6 +206,12 @@ export function registerEnroll(program: Command): void {
         process.stderr.write('sentinel enroll: the mouse takes part in the session score from its second sitting: the daemon learns one from use while the session is Normal, or run sentinel enroll --add on another day\n');
       }
     });
+}
+
+/** The keystroke model's part of the JSON summary both forms of the command print. */
+function keystrokeSummary(profile: Uint8Array): { window: number; enrollmentWindows: number; threshold: number; genuineSd: number } {
+  const ks = new KeystrokeStream(profile).info;
+  return { window: ks.window, enrollmentWindows: ks.enrollmentWindows, threshold: ks.threshold, genuineSd: ks.genuineSd };
 }
 
 /**
@@ -293,33 +298,16 @@ async function addSitting(cfg: ReturnType<typeof loadConfig>, opts: EnrollOption
   if (!now.mouse || !sameModelBytes(now.mouse.bytes, oldMouse.bytes)) {
     throw new SentinelError('SENTINEL_E_BIO_PROFILE', `profile ${profilePath}: its mouse model changed while the sitting was recorded (another sentinel enroll?); nothing written`);
   }
-  const mouse: ModalityProfile = {
-    bytes: m.bytes,
-    samples: oldMouse.samples + nActions,
-    window: block,
-    frr,
-    threshold: m.threshold,
-    genuineSd: m.genuineSd,
-    // A profile without devices scores every device: it stays that way.
-    ...(oldMouse.devices ? { devices: [...new Set([...oldMouse.devices, ...got.pointerDevices])] } : {}),
-    sittings: m.sittings,
-  };
-  saveProfile(profilePath, {
-    user: now.user,
-    createdMs: now.createdMs,
-    keySha256: now.keySha256,
-    ...(now.keystroke ? { keystroke: now.keystroke } : {}),
-    mouse,
-    ...(now.app ? { app: now.app } : {}),
-  });
-  const ks = now.keystroke ? new KeystrokeStream(now.keystroke.bytes).info : undefined;
+  // The block is the profile's (checked above); a profile without devices keeps scoring every device.
+  const mouse = withSitting(oldMouse, m, nActions, { frr, devices: [...new Set([...(oldMouse.devices ?? []), ...got.pointerDevices])] });
+  saveProfile(profilePath, { ...now, mouse });
   process.stdout.write(
     JSON.stringify({
       user: now.user,
       profile: profilePath,
       keystrokes: 0,
       actions: nActions,
-      keystroke: ks ? { window: ks.window, enrollmentWindows: ks.enrollmentWindows, threshold: ks.threshold, genuineSd: ks.genuineSd } : null,
+      keystroke: now.keystroke ? keystrokeSummary(now.keystroke.bytes) : null,
       mouse: { block, threshold: m.threshold, genuineSd: m.genuineSd, devices: mouse.devices ?? null, sittings: m.sittings, calibrationBlocks: m.calibrationBlocks, samples: mouse.samples },
       sittings: m.sittings,
       added: true,

@@ -22,6 +22,7 @@ import { addon, ACTION_META_STRIDE, type RawMouseMethod, type RawMouseProfileInf
 import { fromNative, SentinelError } from '../errors.js';
 import { loadModelOfKind } from '../models/manifest.js';
 import { impostorProbability } from './keystroke-model.js';
+import type { ModalityProfile } from './profile-file.js';
 
 export const DEFAULT_MOUSE_BLOCK = 20;
 export const DEFAULT_MOUSE_METHOD: RawMouseMethod = 'histLlr';
@@ -126,6 +127,26 @@ export async function addMouseSitting(
   } catch (err) {
     throw fromNative(err, 'SENTINEL_E_BIO_PROFILE', 'SENTINEL_E_BIO_ENROLL');
   }
+}
+
+/**
+ * The mouse modality of a profile after a sitting was added to `base`: the new model and its
+ * calibration, `actions` more samples, the same block, and `base`'s false-reject rate and
+ * device identities unless `over` gives others. A base without devices keeps none (every device
+ * is scored).
+ */
+export function withSitting(base: ModalityProfile, r: MouseSittingResult, actions: number, over: { frr?: number; devices?: string[] } = {}): ModalityProfile {
+  const devices = base.devices ? (over.devices ?? base.devices) : undefined;
+  return {
+    bytes: r.bytes,
+    samples: base.samples + actions,
+    window: base.window,
+    frr: over.frr ?? base.frr,
+    threshold: r.threshold,
+    genuineSd: r.genuineSd,
+    ...(devices ? { devices: [...devices] } : {}),
+    sittings: r.sittings,
+  };
 }
 
 export class MouseStream {
