@@ -9,8 +9,6 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { AuditStore } from '../../src/audit/store.js';
-import { addon } from '../../src/binding.js';
-import { concatInputBatches } from '../../src/biometrics/input-batch.js';
 import { openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../../src/biometrics/keystroke-embedded-stream.js';
 import { enrollKeystrokeProfile } from '../../src/biometrics/keystroke-model.js';
 import { keyFingerprint, saveProfile } from '../../src/biometrics/profile-file.js';
@@ -18,6 +16,7 @@ import { BiometricsService } from '../../daemon/biometrics.js';
 import { defaultConfig } from '../../daemon/config.js';
 import { createLogger } from '../../daemon/log.js';
 import { ROOT, type LogLine } from '../support/daemon-process.js';
+import { decodeEvents } from '../support/decode-events.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { cleanupStack } from '../support/cleanups.js';
 import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
@@ -65,7 +64,7 @@ describe('keystroke embedder failing under the daemon', () => {
     const models: KeystrokeEmbeddingModels = await openKeystrokeEmbedding(cfg.modelsDir);
     cleanups.push(() => models.embedder.close());
     const events = keyEvents(typedKeystrokes(1, 600, 1_000_000, 11));
-    const keys = concatInputBatches([addon().decodeInputEvents(encodeInputEvents(events), { keyPath: cfg.keyPath })]).keys;
+    const keys = decodeEvents(events, cfg.keyPath).keys;
     const bytes = await enrollKeystrokeProfile(keys);
     const reference = Array.from(await models.embedder.reference(keys));
     saveProfile(cfg.profilePath, {

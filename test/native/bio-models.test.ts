@@ -8,11 +8,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { addon } from '../../src/binding.js';
 import { enrollKeystrokeProfile, KeystrokeStream } from '../../src/biometrics/keystroke-model.js';
-import { concatFloat32, concatFloat64, concatInputBatches } from '../../src/biometrics/input-batch.js';
+import { concatFloat32, concatFloat64 } from '../../src/biometrics/input-batch.js';
 import { addMouseSitting, enrollMouseProfile, loadMousePopulation, mouseProfileInfo, MouseStream } from '../../src/biometrics/mouse-model.js';
 import { ROOT } from '../support/daemon-process.js';
+import { decodeEvents } from '../support/decode-events.js';
 import { cleanupStack } from '../support/cleanups.js';
-import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
+import { keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
 
 const cleanups = cleanupStack();
 
@@ -22,21 +23,16 @@ function keyPath(): string {
   return path.join(d, 'bio.key');
 }
 
-function decodeAll(events: ReturnType<typeof mouseSession>, kp: string): { keys: Float64Array; actions: Float32Array; actionMeta: Float64Array } {
-  const parts = [];
-  for (let i = 0; i < events.length; i += 9000) parts.push(addon().decodeInputEvents(encodeInputEvents(events.slice(i, i + 9000)), { keyPath: kp }));
-  return concatInputBatches(parts);
-}
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 describe('keystroke model (addon)', () => {
   it('separates the enrolled typist from another one on held-out text', async () => {
     const kp = keyPath();
-    const enroll = decodeAll(keyEvents(typedKeystrokes(1, 600, 1e6, 11)), kp);
+    const enroll = decodeEvents(keyEvents(typedKeystrokes(1, 600, 1e6, 11)), kp);
     const profile = await enrollKeystrokeProfile(enroll.keys);
-    const genuine = new KeystrokeStream(profile).push(decodeAll(keyEvents(typedKeystrokes(1, 400, 5e8, 99, 37)), kp).keys);
-    const impostor = new KeystrokeStream(profile).push(decodeAll(keyEvents(typedKeystrokes(2, 400, 5e8, 99, 37)), kp).keys);
+    const genuine = new KeystrokeStream(profile).push(decodeEvents(keyEvents(typedKeystrokes(1, 400, 5e8, 99, 37)), kp).keys);
+    const impostor = new KeystrokeStream(profile).push(decodeEvents(keyEvents(typedKeystrokes(2, 400, 5e8, 99, 37)), kp).keys);
     expect(genuine.length).toBeGreaterThanOrEqual(10);
     expect(impostor.length).toBe(genuine.length);
     expect(mean(genuine)).toBeLessThan(0.5);
@@ -45,9 +41,9 @@ describe('keystroke model (addon)', () => {
 
   it('refuses too few keystrokes, and a truncated or altered profile', async () => {
     const kp = keyPath();
-    const few = decodeAll(keyEvents(typedKeystrokes(1, 150, 1e6, 11)), kp);
+    const few = decodeEvents(keyEvents(typedKeystrokes(1, 150, 1e6, 11)), kp);
     await expect(enrollKeystrokeProfile(few.keys)).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_ENROLL' });
-    const profile = await enrollKeystrokeProfile(decodeAll(keyEvents(typedKeystrokes(1, 600, 1e6, 11)), kp).keys);
+    const profile = await enrollKeystrokeProfile(decodeEvents(keyEvents(typedKeystrokes(1, 600, 1e6, 11)), kp).keys);
     expect(() => new KeystrokeStream(profile.subarray(0, profile.length - 3))).toThrow(expect.objectContaining({ code: 'SENTINEL_E_BIO_PROFILE' }));
     const wrongVersion = profile.slice();
     wrongVersion[4] = 9;
@@ -59,11 +55,11 @@ describe('mouse model (addon, one-class with the shipped population)', () => {
   it('separates the enrolled mouse user from two others', async () => {
     const kp = keyPath();
     const pop = loadMousePopulation(path.join(ROOT, 'models'));
-    const en = decodeAll(mouseSession(1, 200, 1e6, 3), kp);
+    const en = decodeEvents(mouseSession(1, 200, 1e6, 3), kp);
     const m = await enrollMouseProfile(en.actions, en.actionMeta, pop);
     expect(m.calibrationBlocks).toBeGreaterThanOrEqual(4);
     const score = (seed: number): number[] => {
-      const d = decodeAll(mouseSession(seed, 60, 9e8, 77), kp);
+      const d = decodeEvents(mouseSession(seed, 60, 9e8, 77), kp);
       return new MouseStream(m.bytes, m.threshold, m.genuineSd).push(d.actions, d.actionMeta);
     };
     const genuine = score(1);
@@ -76,9 +72,9 @@ describe('mouse model (addon, one-class with the shipped population)', () => {
   it('refuses too few actions, a method without its population, and a truncated profile or population', async () => {
     const kp = keyPath();
     const pop = loadMousePopulation(path.join(ROOT, 'models'));
-    const few = decodeAll(mouseSession(1, 40, 1e6, 3), kp);
+    const few = decodeEvents(mouseSession(1, 40, 1e6, 3), kp);
     await expect(enrollMouseProfile(few.actions, few.actionMeta, pop)).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_ENROLL' });
-    const en = decodeAll(mouseSession(1, 200, 1e6, 3), kp);
+    const en = decodeEvents(mouseSession(1, 200, 1e6, 3), kp);
     await expect(enrollMouseProfile(en.actions, en.actionMeta, pop.subarray(0, 1000))).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_PROFILE' });
     await expect(enrollMouseProfile(en.actions, en.actionMeta, null)).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_ENROLL' });
     const m = await enrollMouseProfile(en.actions, en.actionMeta, null, { method: 'robustZ' });
@@ -96,9 +92,9 @@ describe('mouse sittings (addon, addMouseSitting)', () => {
   it('enroll(A) + add(B) is enroll(A+B): the same block scores, threshold and calibration; sittings count up; maxActions keeps the newest', async () => {
     const kp = keyPath();
     const pop = loadMousePopulation(path.join(ROOT, 'models'));
-    const A = decodeAll(mouseSession(1, 200, 1e6, 3), kp);
-    const B = decodeAll(mouseSession(1, 200, 6e8, 41), kp);
-    const C = decodeAll(mouseSession(1, 120, 9e8, 55), kp);
+    const A = decodeEvents(mouseSession(1, 200, 1e6, 3), kp);
+    const B = decodeEvents(mouseSession(1, 200, 6e8, 41), kp);
+    const C = decodeEvents(mouseSession(1, 120, 9e8, 55), kp);
     const a = await enrollMouseProfile(A.actions, A.actionMeta, pop);
     const aBefore = a.bytes.slice();
     expect(mouseProfileInfo(a.bytes)).toMatchObject({ sittings: 1, canAddSittings: true, enrolledActions: n(A) });
@@ -118,7 +114,7 @@ describe('mouse sittings (addon, addMouseSitting)', () => {
     });
     // Held-out actions of the user and of another one, each scored by both profiles.
     for (const seed of [1, 2]) {
-      const d = decodeAll(mouseSession(seed, 80, 2e9, 77), kp);
+      const d = decodeEvents(mouseSession(seed, 80, 2e9, 77), kp);
       const s1 = new MouseStream(ab.bytes, ab.threshold, ab.genuineSd).pushScores(d.actions, d.actionMeta);
       const s2 = new MouseStream(once.bytes, once.threshold, once.genuineSd).pushScores(d.actions, d.actionMeta);
       expect(s1.length).toBeGreaterThanOrEqual(10);
@@ -127,7 +123,7 @@ describe('mouse sittings (addon, addMouseSitting)', () => {
     }
     // The merged profile still separates the user from another one.
     const score = (p: typeof ab, seed: number): number[] => {
-      const d = decodeAll(mouseSession(seed, 60, 3e9, 78), kp);
+      const d = decodeEvents(mouseSession(seed, 60, 3e9, 78), kp);
       return new MouseStream(p.bytes, p.threshold, p.genuineSd).push(d.actions, d.actionMeta);
     };
     expect(mean(score(ab, 1))).toBeLessThan(0.5);
@@ -138,7 +134,7 @@ describe('mouse sittings (addon, addMouseSitting)', () => {
     expect(abc.sittings).toBe(3);
     const all = await enrollMouseProfile(join(whole, C).actions, join(whole, C).actionMeta, pop);
     expect([abc.threshold, abc.calibrationBlocks]).toEqual([all.threshold, all.calibrationBlocks]);
-    const d = decodeAll(mouseSession(1, 60, 4e9, 79), kp);
+    const d = decodeEvents(mouseSession(1, 60, 4e9, 79), kp);
     const s3 = new MouseStream(abc.bytes, abc.threshold, abc.genuineSd).pushScores(d.actions, d.actionMeta);
     const s4 = new MouseStream(all.bytes, all.threshold, all.genuineSd).pushScores(d.actions, d.actionMeta);
     expect(Array.from(s3, (x, i) => Math.abs(x - (s4[i] as number)) < 1e-9)).toEqual(Array.from(s4, () => true));
@@ -154,7 +150,7 @@ describe('mouse sittings (addon, addMouseSitting)', () => {
   it('refuses a version-2 profile, too few actions, a malformed profile and another population', async () => {
     const kp = keyPath();
     const pop = loadMousePopulation(path.join(ROOT, 'models'));
-    const B = decodeAll(mouseSession(1, 200, 6e8, 41), kp);
+    const B = decodeEvents(mouseSession(1, 200, 6e8, 41), kp);
     // Written by the build before sittings (SMO1 version 2, mouseSession(1, 200, 1e6, 3)): it
     // still loads and scores, but keeps no counts to add to.
     const v2 = new Uint8Array(readFileSync(path.join(ROOT, 'test', 'fixtures', 'native', 'mouse-profile-v2.smo1')));
@@ -163,9 +159,9 @@ describe('mouse sittings (addon, addMouseSitting)', () => {
     expect(new MouseStream(v2, 0, 1).pushScores(B.actions, B.actionMeta).length).toBeGreaterThan(0);
     await expect(addMouseSitting(v2, B.actions, B.actionMeta, pop)).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_PROFILE', message: expect.stringMatching(/version 2/) });
 
-    const A = decodeAll(mouseSession(1, 200, 1e6, 3), kp);
+    const A = decodeEvents(mouseSession(1, 200, 1e6, 3), kp);
     const a = await enrollMouseProfile(A.actions, A.actionMeta, pop);
-    const few = decodeAll(mouseSession(1, 70, 6e8, 41), kp);
+    const few = decodeEvents(mouseSession(1, 70, 6e8, 41), kp);
     expect(n(few)).toBeLessThan(80);
     await expect(addMouseSitting(a.bytes, few.actions, few.actionMeta, pop)).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_ENROLL' });
     // The addon checks it too, not only the TypeScript wrapper.

@@ -8,15 +8,15 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addon, KEY_RECORD_STRIDE, KeyFlag, KeyRec } from '../../src/binding.js';
-import { concatInputBatches } from '../../src/biometrics/input-batch.js';
+import { KEY_RECORD_STRIDE, KeyFlag, KeyRec } from '../../src/binding.js';
 import { chunkStarts, EMBED_CHUNK, EMBED_DIM, EMBED_INPUTS, embeddingInputs, KeystrokeEmbedder, similarity } from '../../src/biometrics/keystroke-embedder.js';
 import { EmbeddedKeystrokeStream, openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../../src/biometrics/keystroke-embedded-stream.js';
 import { enrollKeystrokeProfile, KeystrokeStream } from '../../src/biometrics/keystroke-model.js';
 import { fusionThreshold, loadKeystrokeFusion } from '../../src/models/keystroke-fusion-model.js';
 import { ROOT } from '../support/daemon-process.js';
+import { decodeEvents } from '../support/decode-events.js';
 import { cleanupStack } from '../support/cleanups.js';
-import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
+import { keyEvents, typedKeystrokes } from '../support/input-events.js';
 
 const MODELS = path.join(ROOT, 'models');
 const cleanups = cleanupStack();
@@ -36,10 +36,7 @@ function tempDir(): string {
 }
 
 function keysOf(seed: number, n: number, startUs: number, noise: number, kp: string, offset = 0): Float64Array {
-  const events = keyEvents(typedKeystrokes(seed, n, startUs, noise, offset));
-  const parts = [];
-  for (let i = 0; i < events.length; i += 9000) parts.push(addon().decodeInputEvents(encodeInputEvents(events.slice(i, i + 9000)), { keyPath: kp }));
-  return concatInputBatches(parts).keys;
+  return decodeEvents(keyEvents(typedKeystrokes(seed, n, startUs, noise, offset)), kp).keys;
 }
 
 /** A models directory holding `bytes` as the embedder, with a manifest whose hash matches them. */

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addon, KEY_RECORD_STRIDE, KeyFlag } from '../../src/binding.js';
-import { concatKeyRecords, enrollKeystrokeProfile } from '../../src/biometrics/keystroke-model.js';
+import { enrollKeystrokeProfile } from '../../src/biometrics/keystroke-model.js';
 import {
   fusedScore,
   parseKeystrokeProfile,
@@ -24,7 +24,8 @@ import {
   TsKeystrokeScorer,
   TsProfileError,
 } from '../../bench/ts-keystroke-score.js';
-import { encodeInputEvents, KEY_BACKSPACE, keyEvents, typedKeystrokes, type Keystroke } from '../support/input-events.js';
+import { KEY_BACKSPACE, keyEvents, typedKeystrokes, type Keystroke } from '../support/input-events.js';
+import { decodeEvents } from '../support/decode-events.js';
 
 const REL_TOL = 1e-9;
 const WINDOW = 100;
@@ -45,14 +46,8 @@ function stream(seed: number, n: number, noiseSeed: number, offset: number): Key
   });
 }
 
-/** Decodes in pieces: decodeInputEvents takes at most 256 KiB a call (9000 events = 211 KiB). */
 function decode(keys: Keystroke[], keyPath: string): Float64Array {
-  const events = keyEvents(keys);
-  const parts: Float64Array[] = [];
-  for (let i = 0; i < events.length; i += 9000) {
-    parts.push(addon().decodeInputEvents(encodeInputEvents(events.slice(i, i + 9000)), { keyPath }).keys);
-  }
-  return concatKeyRecords(parts);
+  return decodeEvents(keyEvents(keys), keyPath).keys;
 }
 
 function nativeScores(profile: Uint8Array, keys: Float64Array): Float64Array {
