@@ -112,6 +112,16 @@ uint64_t fnv1a(const std::vector<uint8_t>& b) {
   return h;
 }
 
+// Means of n consecutive scores, every max(1, n/4) scores: the calibration blocks of one
+// left-out chunk (leave_out_scores and code_leave_out_blocks).
+void append_block_means(const std::vector<double>& r, size_t n, std::vector<double>* out) {
+  for (size_t s = 0; s + n <= r.size(); s += std::max<size_t>(1, n / 4)) {
+    double t = 0;
+    for (size_t i = s; i < s + n; ++i) t += r[i];
+    out->push_back(t / double(n));
+  }
+}
+
 double quantile_sorted(const std::vector<float>& s, double q) {
   if (s.empty()) return 0;
   double pos = q * double(s.size() - 1);
@@ -386,7 +396,7 @@ MouseOneClass MouseOneClass::build(const std::vector<const MouseAction*>& user, 
         break;
       }
       case OneClassMethod::kHistLlr:
-        break;  // built from counts below
+        break;  // not reached: built from the quantised enrollment above
       case OneClassMethod::kGauss: {
         const auto& PM = pop->model(m);
         M.q = PM.q;
@@ -460,11 +470,7 @@ std::vector<double> MouseOneClass::code_leave_out_blocks(const MousePopulation& 
     if (!m.valid_) continue;
     std::vector<double> r;
     for (size_t i = b; i < e; ++i) r.push_back(m.code_raw_score(&codes_[i * kCodeBytes]));
-    for (size_t s = 0; s + n <= r.size(); s += std::max<size_t>(1, n / 4)) {
-      double t = 0;
-      for (size_t i = s; i < s + n; ++i) t += r[i];
-      out.push_back(t / double(n));
-    }
+    append_block_means(r, n, &out);
   }
   return out;
 }
@@ -608,11 +614,7 @@ std::vector<double> MouseOneClass::leave_out_scores(const std::vector<MouseActio
     } else {
       std::vector<double> r;
       for (size_t i = b; i < e; ++i) r.push_back(m.raw_score(user[i]));
-      for (size_t s = 0; s + n <= r.size(); s += std::max<size_t>(1, n / 4)) {
-        double t = 0;
-        for (size_t i = s; i < s + n; ++i) t += r[i];
-        out.push_back(t / double(n));
-      }
+      append_block_means(r, n, &out);
     }
   }
   return out;
