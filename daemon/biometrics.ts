@@ -907,7 +907,11 @@ export class BiometricsService {
         return off('mouse learning off: the profile\'s mouse model was written before sittings could be added (version 2) or uses another method; re-enroll (sentinel enroll) to let the daemon learn');
       }
       if (!this.cfg.modelsDir) return off('mouse learning off: no models directory (the mouse population model is needed)');
-      this.learnPopulation = loadMousePopulation(this.cfg.modelsDir);
+      const population = loadMousePopulation(this.cfg.modelsDir);
+      if (!mouseProfileInfo(m.bytes, population).populationMatches) {
+        return off('mouse learning off: the profile\'s mouse model was enrolled with another mouse population model than models/mouse (an older release\'s); re-enroll (sentinel enroll) to let the daemon learn');
+      }
+      this.learnPopulation = population;
     } catch (err) {
       const code = errorCode(err, 'SENTINEL_E_IO');
       return off(`mouse learning off: ${code}: ${(err as Error).message}`, { 'error.code': code });

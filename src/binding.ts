@@ -369,6 +369,11 @@ export interface RawMouseProfileInfo {
   canAddSittings: boolean;
   /** Actions of the quantised enrollment the model is built from (0 for a version-2 profile). */
   enrolledActions: number;
+  /**
+   * Whether the profile was enrolled with the population passed to `mouseProfileInfo` (what
+   * `addMouseSitting` requires); null when none was passed.
+   */
+  populationMatches: boolean | null;
 }
 
 /**
@@ -535,10 +540,11 @@ export interface RawAddon extends RawAppAddon {
   ): Promise<RawMouseEnrollResult>;
   /**
    * What a serialized one-class mouse profile says about its sittings (synchronous; throws
-   * SENTINEL_E_BIO_PROFILE when malformed). `canAddSittings` is false for version-2 profiles and
-   * methods other than 'histLlr'.
+   * SENTINEL_E_BIO_PROFILE when the profile or the optional population is malformed).
+   * `canAddSittings` is false for version-2 profiles and methods other than 'histLlr';
+   * `populationMatches` says whether `population` is the one the profile was enrolled with.
    */
-  mouseProfileInfo(profile: Uint8Array): RawMouseProfileInfo;
+  mouseProfileInfo(profile: Uint8Array, population?: Uint8Array | null): RawMouseProfileInfo;
   /** Feature names in row order, e.g. "w10s.write_rate". */
   featureNames(): string[];
   /** Heuristic contribution names in contrib order. */

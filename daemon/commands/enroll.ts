@@ -271,11 +271,14 @@ async function addSitting(cfg: ReturnType<typeof loadConfig>, opts: EnrollOption
   if (opts.actions < 4 * block) {
     throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `--actions must be at least four times the block (${4 * block})`);
   }
-  const info = mouseProfileInfo(oldMouse.bytes);
+  const population = loadMousePopulation(cfg.modelsDir);
+  const info = mouseProfileInfo(oldMouse.bytes, population);
   if (!info.canAddSittings) {
     throw new SentinelError('SENTINEL_E_BIO_PROFILE', `profile ${profilePath}: the mouse model was written before sittings could be added (version 2) or uses another method; enroll again without --add`);
   }
-  const population = loadMousePopulation(cfg.modelsDir);
+  if (!info.populationMatches) {
+    throw new SentinelError('SENTINEL_E_BIO_PROFILE', `profile ${profilePath}: the mouse model was enrolled with another mouse population model than ${path.join(cfg.modelsDir, 'mouse')} (an older release's); enroll again without --add`);
+  }
   const sitting = (oldMouse.sittings ?? 1) + 1;
 
   const devices = opts.device ?? [];

@@ -691,16 +691,23 @@ bio::MouseOneClass mouseProfileFrom(Napi::Env env, Napi::Value v, const char* us
   return profile;
 }
 
-// mouseProfileInfo(profile) → {threshold, sittings, canAddSittings, enrolledActions}: what a
-// caller checks before recording another sitting. Synchronous.
+// mouseProfileInfo(profile, population?) → {threshold, sittings, canAddSittings, enrolledActions,
+// populationMatches}: what a caller checks before recording another sitting. populationMatches
+// (null without a population) says whether addMouseSitting would accept that population.
+// Synchronous; a malformed population throws SENTINEL_E_BIO_PROFILE.
 Napi::Value MouseProfileInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  bio::MouseOneClass m = mouseProfileFrom(env, info.Length() ? info[0] : env.Undefined(), "mouseProfileInfo(profile: Uint8Array)");
+  bio::MouseOneClass m = mouseProfileFrom(env, info.Length() ? info[0] : env.Undefined(), "mouseProfileInfo(profile: Uint8Array, population?: Uint8Array)");
   Napi::Object o = Napi::Object::New(env);
   o.Set("threshold", Napi::Number::New(env, m.threshold));
   o.Set("sittings", Napi::Number::New(env, double(m.sittings())));
   o.Set("canAddSittings", Napi::Boolean::New(env, m.can_add_sittings()));
   o.Set("enrolledActions", Napi::Number::New(env, double(m.enrolled_actions())));
+  bio::MousePopulation pop;
+  if (info.Length() > 1 && populationFrom(env, info[1], &pop))
+    o.Set("populationMatches", Napi::Boolean::New(env, m.enrolled_with(pop)));
+  else
+    o.Set("populationMatches", env.Null());
   return o;
 }
 

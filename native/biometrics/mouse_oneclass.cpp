@@ -130,6 +130,41 @@ double quantile_sorted(const std::vector<float>& s, double q) {
   double a = pos - double(i);
   return s[i] * (1 - a) + s[i + 1] * a;
 }
+
+// Coarse bin of every bin of feature f: the coarse edges are the quantile levels 4k/32 (k = 1..7),
+// which are also bin edges, so the coarse bin of a value follows from its bin alone.
+std::vector<uint8_t> coarse_of_bins(const std::vector<float>& q, const std::vector<float>& edges, int f) {
+  std::vector<float> ce;
+  const int step = (Q - 1) / kPairBins;
+  for (int k = 1; k < kPairBins; ++k) {
+    float v = q[size_t(f) * Q + size_t(k * step)];
+    if (ce.empty() || v > ce.back()) ce.push_back(v);
+  }
+  std::vector<uint8_t> out(edges.size() + 1, 0);
+  for (size_t b = 1; b < out.size(); ++b)
+    out[b] = uint8_t(std::upper_bound(ce.begin(), ce.end(), edges[b - 1]) - ce.begin());
+  return out;
+}
+
+// A coarse map as coarse_of_bins writes it: starts at 0, steps of 0 or 1, below kPairBins.
+bool valid_coarse(const uint8_t* c, size_t n, size_t bins) {
+  if (n != bins || n == 0 || c[0] != 0) return false;
+  for (size_t b = 1; b < n; ++b)
+    if (c[b] < c[b - 1] || c[b] - c[b - 1] > 1 || c[b] >= kPairBins) return false;
+  return true;
+}
+
+// Pairs as fit() writes them: f < g < D, no duplicates.
+bool valid_pairs(const std::vector<std::array<uint8_t, 2>>& pairs) {
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    if (pairs[i][0] >= pairs[i][1] || pairs[i][1] >= D) return false;
+    for (size_t j = 0; j < i; ++j)
+      if (pairs[j] == pairs[i]) return false;
+  }
+  return true;
+}
+
+constexpr int kPairCells = kPairBins * kPairBins;
 }  // namespace
 
 // ---------------------------------------------------------------- population
@@ -155,7 +190,62 @@ double MousePopulation::normal_score(int m, int f, float v) const {
   return inv_norm(u);
 }
 
-MousePopulation MousePopulation::fit(const std::vector<std::vector<MouseAction>>& per_user) {
+// Model m's coarse maps, its n_pairs feature pairs of highest mutual information (pooled coarse
+// bins of `sel`; the type one-hots and constant features left out) and their joint coarse-bin
+// probabilities (mean of per-user histograms, floored at 1e-4).
+void MousePopulation::fit_pairs(Model& M, const std::vector<std::vector<const MouseAction*>>& sel, size_t n_pairs) {
+  M.coarse.assign(D, {});
+  for (int f = 0; f < D; ++f) M.coarse[f] = coarse_of_bins(M.q, M.edges[f], f);
+  M.pairs.clear();
+  M.joint.clear();
+  if (n_pairs == 0) return;
+  std::vector<std::vector<std::array<uint8_t, D>>> codes(sel.size());
+  for (size_t u = 0; u < sel.size(); ++u)
+    for (const MouseAction* a : sel[u]) {
+      std::array<uint8_t, D> c;
+      for (int f = 0; f < D; ++f) {
+        const auto& e = M.edges[f];
+        c[f] = M.coarse[f][size_t(std::upper_bound(e.begin(), e.end(), a->f[f]) - e.begin())];
+      }
+      codes[u].push_back(c);
+    }
+  std::vector<std::pair<double, std::array<uint8_t, 2>>> mi;
+  for (int f = 3; f < D; ++f)
+    for (int g = f + 1; g < D; ++g) {
+      if (M.edges[f].empty() || M.edges[g].empty()) continue;
+      double j[kPairCells] = {}, mf[kPairBins] = {}, mg[kPairBins] = {}, n = 0;
+      for (const auto& cu : codes)
+        for (const auto& c : cu) {
+          j[c[f] * kPairBins + c[g]] += 1;
+          mf[c[f]] += 1;
+          mg[c[g]] += 1;
+          n += 1;
+        }
+      double v = 0;
+      for (int a = 0; a < kPairBins; ++a)
+        for (int b = 0; b < kPairBins; ++b)
+          if (j[a * kPairBins + b] > 0) v += j[a * kPairBins + b] / n * std::log(j[a * kPairBins + b] * n / (mf[a] * mg[b]));
+      mi.push_back({v, {uint8_t(f), uint8_t(g)}});
+    }
+  // highest first; ties broken by the pair so the choice does not depend on the sort
+  std::sort(mi.begin(), mi.end(), [](const auto& x, const auto& y) { return x.first != y.first ? x.first > y.first : x.second < y.second; });
+  for (size_t i = 0; i < n_pairs && i < mi.size(); ++i) M.pairs.push_back(mi[i].second);
+  M.joint.assign(M.pairs.size(), std::vector<float>(kPairCells, 0.f));
+  for (size_t k = 0; k < M.pairs.size(); ++k) {
+    std::vector<double> acc(kPairCells, 0.0);
+    const int f = M.pairs[k][0], g = M.pairs[k][1];
+    for (const auto& cu : codes) {
+      if (cu.empty()) continue;
+      const double w = 1.0 / double(cu.size()) / double(codes.size());
+      for (const auto& c : cu) acc[c[f] * kPairBins + c[g]] += w;
+    }
+    double z = 0;
+    for (double& v : acc) z += (v = std::max(v, 1e-4));
+    for (int c = 0; c < kPairCells; ++c) M.joint[k][c] = float(acc[c] / z);
+  }
+}
+
+MousePopulation MousePopulation::fit(const std::vector<std::vector<MouseAction>>& per_user, size_t pairs) {
   MousePopulation P;
   std::mt19937 rng(12345);
   const size_t cap = 3000;  // at most this many actions per user and model: users weigh about equally
@@ -205,6 +295,7 @@ MousePopulation MousePopulation::fit(const std::vector<std::vector<MouseAction>>
       M.p[f].resize(acc.size());
       for (size_t b = 0; b < acc.size(); ++b) M.p[f][b] = float(acc[b] / z);
     }
+    fit_pairs(M, sel, std::min(pairs, kMaxPairs));
     P.valid_ = true;  // provisional: normal_score() needs models_[m].q
     std::vector<double> Z;
     for (const auto& s : sel)
@@ -218,6 +309,7 @@ MousePopulation MousePopulation::fit(const std::vector<std::vector<MouseAction>>
   for (int m = 0; m < kOneClassModels; ++m) {
     const auto& e = P.models_[P.models_[m].q.empty() ? 3 : m].edges;
     for (int f = 0; f < D; ++f) P.weight[m][f] = (P.valid_ && !e[f].empty()) ? 1.f : 0.f;
+    P.pair_weight[m].assign(P.models_[m].pairs.size(), 0.f);
   }
   return P;
 }
@@ -268,13 +360,18 @@ std::vector<MouseAction> MousePopulation::sample(const std::vector<uint8_t>& typ
   return out;
 }
 
-std::vector<uint8_t> MousePopulation::serialize() const {
+std::vector<uint8_t> MousePopulation::serialize(uint32_t version) const {
+  bool pairs = false;
+  for (const Model& M : models_) pairs = pairs || !M.pairs.empty();
+  if ((version != 2 && version != kVersion) || (version < 3 && pairs)) return {};
   std::vector<uint8_t> b = {'S', 'M', 'P', '1'};
-  put32(b, kVersion);
+  put32(b, version);
   put32(b, uint32_t(kMouseSchemaVersion));
   put32(b, uint32_t(D));
   for (const auto& wm : weight)
     for (float w : wm) putf(b, w);
+  if (version >= 3)
+    for (const auto& pw : pair_weight) putvec(b, pw);
   for (const Model& M : models_) {
     bool present = !M.q.empty();
     b.push_back(present ? 1 : 0);
@@ -286,6 +383,13 @@ std::vector<uint8_t> MousePopulation::serialize() const {
     }
     putvec(b, M.mu);
     putvec(b, M.cov);
+    if (version < 3) continue;
+    put32(b, uint32_t(M.pairs.size()));
+    for (size_t k = 0; k < M.pairs.size(); ++k) {
+      b.push_back(M.pairs[k][0]);
+      b.push_back(M.pairs[k][1]);
+      putvec(b, M.joint[k]);
+    }
   }
   return b;
 }
@@ -293,12 +397,20 @@ std::vector<uint8_t> MousePopulation::serialize() const {
 bool MousePopulation::deserialize(const uint8_t* data, size_t len) {
   if (!data || len < 16 || std::memcmp(data, "SMP1", 4) != 0) return false;
   Reader r{data, len, 4};
-  if (r.u32() != kVersion || r.u32() != uint32_t(kMouseSchemaVersion) || r.u32() != uint32_t(D)) return false;
+  const uint32_t version = r.u32();
+  if ((version != 2 && version != kVersion) || r.u32() != uint32_t(kMouseSchemaVersion) || r.u32() != uint32_t(D))
+    return false;
   MousePopulation P;
   for (auto& wm : P.weight)
     for (float& w : wm) {
       w = r.f32();
       if (!r.ok || w < 0 || w > 1e3) return false;
+    }
+  if (version >= 3)
+    for (auto& pw : P.pair_weight) {
+      if (!r.vec(&pw, kMaxPairs)) return false;
+      for (float w : pw)
+        if (w < 0 || w > 1e3) return false;
     }
   for (Model& M : P.models_) {
     uint8_t present = r.u8();
@@ -322,8 +434,28 @@ bool MousePopulation::deserialize(const uint8_t* data, size_t len) {
     std::vector<float> L;
     float ld;
     if (!cholesky(c, D, &L, &ld)) return false;
+    M.coarse.assign(D, {});
+    for (int f = 0; f < D; ++f) M.coarse[f] = coarse_of_bins(M.q, M.edges[f], f);
+    if (version >= 3) {
+      const uint32_t np = r.u32();
+      if (!r.ok || np > kMaxPairs || np > r.left() / 6) return false;
+      M.pairs.resize(np);
+      M.joint.resize(np);
+      for (uint32_t k = 0; k < np; ++k) {
+        M.pairs[k][0] = r.u8();
+        M.pairs[k][1] = r.u8();
+        if (!r.vec(&M.joint[k], kPairCells) || M.joint[k].size() != size_t(kPairCells)) return false;
+        for (float v : M.joint[k])
+          if (!(v > 0 && v <= 1)) return false;
+      }
+      if (!valid_pairs(M.pairs)) return false;
+    }
   }
   if (!r.ok || r.off != len || P.models_[3].q.empty()) return false;
+  for (int m = 0; m < kOneClassModels; ++m) {
+    if (version < 3) P.pair_weight[m].assign(P.models_[m].pairs.size(), 0.f);
+    if (P.pair_weight[m].size() != P.models_[m].pairs.size()) return false;
+  }
   P.valid_ = true;
   *this = std::move(P);
   return true;
@@ -343,8 +475,10 @@ MouseOneClass MouseOneClass::build(const std::vector<const MouseAction*>& user, 
   const bool need_pop = p.method == OneClassMethod::kHistLlr || p.method == OneClassMethod::kGauss;
   if (need_pop && (!pop || !pop->valid())) return o;
   if (user.size() < 10) return o;
-  for (int m = 0; m < kOneClassModels; ++m)
+  for (int m = 0; m < kOneClassModels; ++m) {
     for (int f = 0; f < D; ++f) o.w_[m][f] = pop ? pop->weight[m][f] : 1.f;
+    if (pop && p.method == OneClassMethod::kHistLlr) o.pw_[m] = pop->pair_weight[m];
+  }
   if (p.method == OneClassMethod::kHistLlr) {
     // The quantised enrollment first (what add_sitting extends), then counts and models from it.
     o.codes_.resize(user.size() * kCodeBytes);
@@ -433,6 +567,7 @@ void MouseOneClass::counts_from_codes(const MousePopulation& pop, size_t skip_b,
     if (pop.model(m).q.empty()) continue;
     C.c.assign(D, {});
     for (int f = 0; f < D; ++f) C.c[f].assign(pop.model(m).p[f].size(), 0.f);
+    C.pc.assign(pop.model(m).pairs.size(), std::vector<float>(kPairCells, 0.f));
   }
   const size_t N = codes_.size() / kCodeBytes;
   for (size_t i = 0; i < N; ++i) {
@@ -444,19 +579,32 @@ void MouseOneClass::counts_from_codes(const MousePopulation& pop, size_t skip_b,
       const uint8_t* bins = rec + (m == 3 ? 1 + D : 1);
       ++C.n;
       for (int f = 0; f < D; ++f) C.c[f][bins[f]] += 1.f;
+      const auto& PM = pop.model(m);
+      for (size_t k = 0; k < PM.pairs.size(); ++k) {
+        const int f = PM.pairs[k][0], g = PM.pairs[k][1];
+        C.pc[k][PM.coarse[f][bins[f]] * kPairBins + PM.coarse[g][bins[g]]] += 1.f;
+      }
     }
   }
+}
+
+double MouseOneClass::hist_score(int mi, const uint8_t* bins) const {
+  const Model& M = m_[mi];
+  double s = 0;
+  for (int f = 0; f < D; ++f)
+    if (w_[mi][f] != 0) s += w_[mi][f] * M.llr[f][bins[f]];
+  for (size_t k = 0; k < M.pairs.size(); ++k)
+    if (pw_[mi][k] != 0) {
+      const int f = M.pairs[k][0], g = M.pairs[k][1];
+      s += pw_[mi][k] * M.pair_llr[k][M.coarse[f][bins[f]] * kPairBins + M.coarse[g][bins[g]]];
+    }
+  return std::max(-p_.clip, std::min(p_.clip, s));
 }
 
 double MouseOneClass::code_raw_score(const uint8_t* rec) const {
   const int t = rec[0];
   const int mi = m_[t].present ? t : 3;
-  const Model& M = m_[mi];
-  const uint8_t* bins = rec + (mi == 3 ? 1 + D : 1);
-  double s = 0;
-  for (int f = 0; f < D; ++f)
-    if (w_[mi][f] != 0) s += w_[mi][f] * M.llr[f][bins[f]];
-  return std::max(-p_.clip, std::min(p_.clip, s));
+  return hist_score(mi, rec + (mi == 3 ? 1 + D : 1));
 }
 
 std::vector<double> MouseOneClass::code_leave_out_blocks(const MousePopulation& pop, size_t n) const {
@@ -494,6 +642,31 @@ void MouseOneClass::hist_from_counts(const MousePopulation& pop) {
         double pu = (C.c[f][b] + al * PM.p[f][b]) / (n + al);
         M.llr[f][b] = float(std::log(pu / PM.p[f][b]));
       }
+    }
+    // Pair terms: the joint's log ratio minus its two coarse marginals' (both from the joint
+    // tables, smoothed the same way), so a pair adds only what the marginals do not say.
+    M.coarse = PM.coarse;
+    M.pairs = PM.pairs;
+    M.pair_llr.assign(PM.pairs.size(), std::vector<float>(kPairCells, 0.f));
+    for (size_t k = 0; k < PM.pairs.size(); ++k) {
+      const auto& pj = PM.joint[k];
+      const auto& cj = C.pc[k];
+      double pf[kPairBins] = {}, pg[kPairBins] = {}, cf[kPairBins] = {}, cg[kPairBins] = {};
+      for (int a = 0; a < kPairBins; ++a)
+        for (int b = 0; b < kPairBins; ++b) {
+          pf[a] += pj[a * kPairBins + b];
+          pg[b] += pj[a * kPairBins + b];
+          cf[a] += cj[a * kPairBins + b];
+          cg[b] += cj[a * kPairBins + b];
+        }
+      for (int a = 0; a < kPairBins; ++a)
+        for (int b = 0; b < kPairBins; ++b) {
+          const int c = a * kPairBins + b;
+          double lj = std::log((cj[c] + al * pj[c]) / (n + al) / pj[c]);
+          double lf = std::log((cf[a] + al * pf[a]) / (n + al) / pf[a]);
+          double lg = std::log((cg[b] + al * pg[b]) / (n + al) / pg[b]);
+          M.pair_llr[k][c] = float(lj - lf - lg);
+        }
     }
   }
   valid_ = m_[3].present;
@@ -540,13 +713,12 @@ double MouseOneClass::raw_score(const MouseAction& a) const {
       return k ? -s / double(k) / std::max(used, 1) : 0;
     }
     case OneClassMethod::kHistLlr: {
-      double s = 0;
+      uint8_t bins[D];
       for (int f = 0; f < D; ++f) {
-        if (w_[f] == 0) continue;
         const auto& e = M.edges[f];
-        s += w_[f] * M.llr[f][std::upper_bound(e.begin(), e.end(), a.f[f]) - e.begin()];
+        bins[f] = uint8_t(std::upper_bound(e.begin(), e.end(), a.f[f]) - e.begin());
       }
-      return std::max(-p_.clip, std::min(p_.clip, s));
+      return hist_score(mi, bins);
     }
     case OneClassMethod::kGauss: {
       double z[D];
@@ -572,13 +744,19 @@ double MouseOneClass::raw_score(const MouseAction& a) const {
   return 0;
 }
 
-void MouseOneClass::hist_terms(const MouseAction& a, float* out) const {
-  for (int f = 0; f < D; ++f) out[f] = 0;
-  if (!valid_ || p_.method != OneClassMethod::kHistLlr) return;
-  const Model& M = m_[model_for(a)];
+void MouseOneClass::hist_terms(const MouseAction& a, int m, std::vector<float>* out) const {
+  out->clear();
+  if (!valid_ || p_.method != OneClassMethod::kHistLlr || m < 0 || m >= kOneClassModels || !m_[m].present) return;
+  const Model& M = m_[m];
+  uint8_t bins[D];
   for (int f = 0; f < D; ++f) {
     const auto& e = M.edges[f];
-    out[f] = M.llr[f][std::upper_bound(e.begin(), e.end(), a.f[f]) - e.begin()];
+    bins[f] = uint8_t(std::upper_bound(e.begin(), e.end(), a.f[f]) - e.begin());
+    out->push_back(M.llr[f][bins[f]]);
+  }
+  for (size_t k = 0; k < M.pairs.size(); ++k) {
+    const int f = M.pairs[k][0], g = M.pairs[k][1];
+    out->push_back(M.pair_llr[k][M.coarse[f][bins[f]] * kPairBins + M.coarse[g][bins[g]]]);
   }
 }
 
@@ -653,6 +831,10 @@ double MouseOneClass::calibrate(const std::vector<MouseAction>& enrollment, cons
   return threshold;
 }
 
+bool MouseOneClass::enrolled_with(const MousePopulation& pop) const {
+  return has_codes_ && pop.valid() && fnv1a(pop.serialize()) == pop_hash_;
+}
+
 bool MouseOneClass::add_sitting(const std::vector<MouseAction>& sitting, const MousePopulation* pop, size_t n,
                                 double frr, const char** why, size_t max_actions) {
   const char* dummy;
@@ -661,7 +843,7 @@ bool MouseOneClass::add_sitting(const std::vector<MouseAction>& sitting, const M
     *why = "the profile keeps no quantised enrollment (written before sittings could be added, or not the histogram method)";
     return false;
   }
-  if (!pop || !pop->valid() || fnv1a(pop->serialize()) != pop_hash_) {
+  if (!pop || !enrolled_with(*pop)) {
     *why = "the population model differs from the one the profile was enrolled with";
     return false;
   }
@@ -692,9 +874,12 @@ bool MouseOneClass::add_sitting(const std::vector<MouseAction>& sitting, const M
   return true;
 }
 
-std::vector<uint8_t> MouseOneClass::serialize() const {
+std::vector<uint8_t> MouseOneClass::serialize(uint32_t version) const {
+  bool pairs = false;
+  for (const Model& M : m_) pairs = pairs || !M.pairs.empty();
+  if (version < 2 || version > kVersion || (version < 4 && pairs) || (version < 3 && has_codes_)) return {};
   std::vector<uint8_t> b = {'S', 'M', 'O', '1'};
-  put32(b, kVersion);
+  put32(b, version);
   put32(b, uint32_t(kMouseSchemaVersion));
   b.push_back(valid_ ? 1 : 0);
   b.push_back(uint8_t(p_.method));
@@ -708,6 +893,8 @@ std::vector<uint8_t> MouseOneClass::serialize() const {
   b.push_back(p_.self_norm ? 1 : 0);
   for (const auto& wm : w_)
     for (float w : wm) putf(b, w);
+  if (version >= 4)
+    for (const auto& pw : pw_) putvec(b, pw);
   putd(b, norm_mean_);
   putd(b, norm_sd_);
   putd(b, threshold);
@@ -729,7 +916,18 @@ std::vector<uint8_t> MouseOneClass::serialize() const {
     putvec(b, M.L_p);
     putf(b, M.ld_u);
     putf(b, M.ld_p);
+    if (version < 4) continue;
+    // version 4: the pair terms (kHistLlr; empty otherwise)
+    put32(b, uint32_t(M.coarse.size()));
+    for (const auto& c : M.coarse) putblob(b, c);
+    put32(b, uint32_t(M.pairs.size()));
+    for (size_t k = 0; k < M.pairs.size(); ++k) {
+      b.push_back(M.pairs[k][0]);
+      b.push_back(M.pairs[k][1]);
+      putvec(b, M.pair_llr[k]);
+    }
   }
+  if (version < 3) return b;
   // version 3: the quantised enrollment (kHistLlr)
   b.push_back(has_codes_ ? 1 : 0);
   if (has_codes_) {
@@ -745,7 +943,7 @@ bool MouseOneClass::deserialize(const uint8_t* data, size_t len) {
   if (!data || len < 16 || std::memcmp(data, "SMO1", 4) != 0) return false;
   Reader r{data, len, 4};
   const uint32_t version = r.u32();
-  if ((version != 2 && version != kVersion) || r.u32() != uint32_t(kMouseSchemaVersion)) return false;
+  if ((version < 2 || version > kVersion) || r.u32() != uint32_t(kMouseSchemaVersion)) return false;
   MouseOneClass o;
   uint8_t valid = r.u8(), method = r.u8();
   if (!r.ok || valid > 1 || method > uint8_t(OneClassMethod::kGauss)) return false;
@@ -764,6 +962,12 @@ bool MouseOneClass::deserialize(const uint8_t* data, size_t len) {
   o.p_.self_norm = sn;
   for (auto& wm : o.w_)
     for (float& w : wm) w = r.f32();
+  if (version >= 4)
+    for (auto& pw : o.pw_) {
+      if (!r.vec(&pw, kMaxPairs)) return false;
+      for (float w : pw)
+        if (w < 0) return false;
+    }
   o.norm_mean_ = r.f64();
   o.norm_sd_ = r.f64();
   o.threshold = r.f64();
@@ -790,6 +994,27 @@ bool MouseOneClass::deserialize(const uint8_t* data, size_t len) {
     M.ld_u = r.f32();
     M.ld_p = r.f32();
     if (!r.ok) return false;
+    if (version >= 4) {
+      const uint32_t nc = r.u32();
+      if (!r.ok || nc != (o.p_.method == OneClassMethod::kHistLlr ? nf : 0)) return false;
+      M.coarse.assign(nc, {});
+      for (uint32_t f = 0; f < nc; ++f) {
+        size_t n = 0;
+        const uint8_t* c = r.blob(&n);
+        if (!c || !valid_coarse(c, n, M.llr[f].size())) return false;
+        M.coarse[f].assign(c, c + n);
+      }
+      const uint32_t np = r.u32();
+      if (!r.ok || np > kMaxPairs || np > r.left() / 6 || (np && nc == 0)) return false;
+      M.pairs.resize(np);
+      M.pair_llr.resize(np);
+      for (uint32_t k = 0; k < np; ++k) {
+        M.pairs[k][0] = r.u8();
+        M.pairs[k][1] = r.u8();
+        if (!r.vec(&M.pair_llr[k], kPairCells) || M.pair_llr[k].size() != size_t(kPairCells)) return false;
+      }
+      if (!valid_pairs(M.pairs)) return false;
+    }
     switch (o.p_.method) {
       case OneClassMethod::kRobustZ:
       case OneClassMethod::kKnn:
@@ -813,6 +1038,8 @@ bool MouseOneClass::deserialize(const uint8_t* data, size_t len) {
         break;
     }
   }
+  for (int m = 0; m < kOneClassModels; ++m)  // (an absent model keeps the population's weights)
+    if (o.m_[m].present && o.pw_[m].size() != o.m_[m].pairs.size()) return false;
   if (version >= 3) {
     uint8_t hc = r.u8();
     if (!r.ok || hc > 1 || (hc && (o.p_.method != OneClassMethod::kHistLlr || !valid))) return false;

@@ -9,9 +9,12 @@
 //    data (Balabit training users). It holds per-action-type, per-feature
 //    quantile tables (33 levels), the population bin probabilities of those
 //    quantile bins (averaged over users, each user weighted equally), a
-//    population mean and covariance in normal-score space, and per-feature
-//    weights learned on fitting users. These are aggregate parameters; no
-//    action vector of any person is stored in it.
+//    population mean and covariance in normal-score space, per-feature
+//    weights learned on fitting users, and (version 3) for the feature pairs
+//    with the highest mutual information the joint probabilities of their
+//    coarse bins (kPairBins per feature; averaged over users) with one learned
+//    weight per pair. These are aggregate parameters; no action vector of
+//    any person is stored in it.
 //  * Methods (OneClassMethod):
 //      kRobustZ  per-type median/MAD z distance to the user's enrollment
 //                (mean clipped |z|); needs no population.
@@ -19,7 +22,11 @@
 //                nearest enrollment actions of the same type; no population.
 //      kHistLlr  naive-Bayes density ratio: sum over features of
 //                w_f * log(p_user(bin) / p_pop(bin)), p_user smoothed towards
-//                p_pop (Dirichlet strength alpha); needs a population.
+//                p_pop (Dirichlet strength alpha); needs a population. Where
+//                the population has pairs, each pair (f, g) adds
+//                w_fg * [log(p_user(cf,cg) / p_pop(cf,cg)) - log(p_user(cf) /
+//                p_pop(cf)) - log(p_user(cg) / p_pop(cg))] over coarse bins:
+//                what the joint says beyond its two marginals.
 //      kGauss    full-covariance Gaussian density ratio in the population's
 //                normal-score (copula) space: log N(z; user) - log N(z; pop),
 //                clipped; needs a population.
@@ -54,7 +61,8 @@
 //    every length and value and returns false (object unchanged) on
 //    truncated, oversized, wrong-magic or wrong-version input. Profiles of
 //    version 2 (no quantised enrollment) still load and score; add_sitting()
-//    refuses them.
+//    refuses them. Profiles of version 3 (no pair terms) and populations of
+//    version 2 (no pairs) load and score as before.
 //  * Thread-compat: const methods may be called concurrently; enroll(),
 //    calibrate() and deserialize() need exclusive access.
 #pragma once
@@ -73,14 +81,22 @@ enum class OneClassMethod : uint8_t { kRobustZ = 0, kKnn = 1, kHistLlr = 2, kGau
 // Model index: 0..2 = ActionType MM/PC/DD, 3 = all types together.
 constexpr int kOneClassModels = 4;
 constexpr int kPopQuantiles = 33;  // quantile levels 0, 1/32, ..., 1
+// Coarse bins of the pair terms: cut at the quantile levels 4/32, 8/32, ..., 28/32, so every coarse
+// edge is also a fine edge and a quantised enrollment record gives the coarse bins exactly.
+constexpr int kPairBins = 8;
+constexpr size_t kMaxPairs = 1024;  // per model; the deserializers refuse more
 
 class MousePopulation {
  public:
-  static constexpr uint32_t kVersion = 2;  // 2: per-model weights
+  static constexpr uint32_t kVersion = 3;  // 2: per-model weights; 3: pair terms
   // Learns the density part (quantiles, bin probabilities, normal-score
-  // mean/covariance) from actions grouped per user (offline, FIT users).
-  // Weights are set to 1 for every feature that varies.
-  static MousePopulation fit(const std::vector<std::vector<MouseAction>>& per_user);
+  // mean/covariance) from actions grouped per user (offline, FIT users), and
+  // per model the `pairs` feature pairs (type one-hots left out) with the
+  // highest mutual information of their coarse bins in the pooled actions,
+  // with their joint coarse-bin probabilities (mean of per-user histograms).
+  // Weights are set to 1 for every feature that varies and 0 for every pair
+  // (pairs count only once weights are learned).
+  static MousePopulation fit(const std::vector<std::vector<MouseAction>>& per_user, size_t pairs = 0);
   // Synthetic background for the per-user forest (MouseProfile::enroll):
   // `n` actions drawn from the population's Gaussian copula of action type
   // `type_of[i]` (0..2; model 3 where that type has no model): z ~ N(mu, cov)
@@ -92,9 +108,13 @@ class MousePopulation {
   // (index-aligned with MouseAction::f); a zero weight leaves the feature out
   // of kRobustZ too.
   std::array<std::array<float, kActionFeatures>, kOneClassModels> weight{};
+  // Per model, one weight per pair of model(m).pairs (same order).
+  std::array<std::vector<float>, kOneClassModels> pair_weight;
   bool valid() const { return valid_; }
 
-  std::vector<uint8_t> serialize() const;
+  // `version` 2 writes the layout without pairs (empty when the population has pairs); for
+  // compatibility tests.
+  std::vector<uint8_t> serialize(uint32_t version = kVersion) const;
   bool deserialize(const uint8_t* data, size_t len);
 
   // --- used by MouseOneClass (read-only views) ---
@@ -104,6 +124,9 @@ class MousePopulation {
     std::vector<std::vector<float>> p;      // per feature: bin probabilities (edges+1)
     std::vector<float> mu;     // kActionFeatures, normal-score space
     std::vector<float> cov;    // kActionFeatures^2, normal-score space
+    std::vector<std::vector<uint8_t>> coarse;  // per feature: coarse bin of each bin (derived from q)
+    std::vector<std::array<uint8_t, 2>> pairs;  // feature pairs (f < g)
+    std::vector<std::vector<float>> joint;     // per pair: kPairBins^2 coarse-bin probabilities
   };
   const Model& model(int m) const { return models_[m]; }
   // Normal score of value v of feature f under model m's quantile table.
@@ -112,6 +135,7 @@ class MousePopulation {
   int bin_of(int m, int f, float v) const;
 
  private:
+  static void fit_pairs(Model& M, const std::vector<std::vector<const MouseAction*>>& sel, size_t n_pairs);
   bool valid_ = false;
   std::array<Model, kOneClassModels> models_;
 };
@@ -130,7 +154,7 @@ struct OneClassParams {
 
 class MouseOneClass {
  public:
-  static constexpr uint32_t kVersion = 3;  // 2: per-model weights; 3: quantised enrollment, sittings
+  static constexpr uint32_t kVersion = 4;  // 2: per-model weights; 3: quantised enrollment, sittings; 4: pairs
   // `pop` may be null for kRobustZ / kKnn; kHistLlr and kGauss need it
   // (without it they return an empty profile: valid() false).
   static MouseOneClass enroll(const std::vector<MouseAction>& user, const MousePopulation* pop,
@@ -140,9 +164,11 @@ class MouseOneClass {
   // Which model (0..2 = MM/PC/DD, 3 = all types) scores this action.
   int model_index(const MouseAction& a) const { return model_for(a); }
   double block_score(const MouseAction* a, size_t n) const;
-  // Per-feature terms of the raw kHistLlr score (unweighted; sum of
-  // weight[f] * out[f] is the raw score). For offline weight learning.
-  void hist_terms(const MouseAction& a, float* out) const;
+  // Terms of the raw kHistLlr score under model m (unweighted): one per
+  // feature, then one per pair of that model; the raw score is their sum
+  // weighted by weight[m] and pair_weight[m]. Empty when the profile has no
+  // model m. For offline weight learning.
+  void hist_terms(const MouseAction& a, int m, std::vector<float>* out) const;
   // Sets and returns `threshold` so that `frr` of the leave-out enrollment
   // blocks of n actions are rejected. `enrollment` must be the actions given
   // to enroll() (same order); `pop` the same population.
@@ -167,10 +193,15 @@ class MouseOneClass {
   size_t enrolled_actions() const { return codes_.size() / kCodeBytes; }
   // False for version-2 profiles and methods other than kHistLlr.
   bool can_add_sittings() const { return has_codes_; }
+  // Whether add_sitting() would accept `pop`: the profile keeps a quantised enrollment and was
+  // enrolled with exactly this population (a hash of its bytes).
+  bool enrolled_with(const MousePopulation& pop) const;
   double threshold = 0;  // accept when block_score >= threshold
   const OneClassParams& params() const { return p_; }
 
-  std::vector<uint8_t> serialize() const;
+  // An older `version` (2 or 3) writes that layout, for compatibility tests; empty when the
+  // profile holds what the layout cannot (pair terms before 4, a quantised enrollment before 3).
+  std::vector<uint8_t> serialize(uint32_t version = kVersion) const;
   bool deserialize(const uint8_t* data, size_t len);
 
  private:
@@ -180,6 +211,9 @@ class MouseOneClass {
     std::vector<float> rows;                // kKnn: enrollment rows in z space
     std::vector<std::vector<float>> edges;  // kHistLlr: per feature bin edges
     std::vector<std::vector<float>> llr;    // kHistLlr: per feature per bin log ratio
+    std::vector<std::vector<uint8_t>> coarse;     // kHistLlr pairs: per feature, coarse bin of each bin
+    std::vector<std::array<uint8_t, 2>> pairs;    // kHistLlr pairs: (f, g)
+    std::vector<std::vector<float>> pair_llr;     // kHistLlr pairs: kPairBins^2 interaction terms each
     std::vector<float> q;                   // kGauss: quantile tables (copied from pop)
     std::vector<float> mu_u, L_u, mu_p, L_p;  // kGauss: means, Cholesky factors
     float ld_u = 0, ld_p = 0;               // kGauss: log-determinants
@@ -189,6 +223,7 @@ class MouseOneClass {
   struct HistCounts {
     uint32_t n = 0;
     std::vector<std::vector<float>> c;
+    std::vector<std::vector<float>> pc;  // per pair: kPairBins^2 coarse-bin counts
   };
   // One quantised action: type, then per feature its bin in the type's model
   // (kNoBin where the population lacks it), then per feature its bin in model 3.
@@ -198,6 +233,8 @@ class MouseOneClass {
   // counts_ from the records [0, N) of codes_ except [skip_b, skip_e).
   void counts_from_codes(const MousePopulation& pop, size_t skip_b, size_t skip_e);
   double code_raw_score(const uint8_t* rec) const;
+  // kHistLlr score of one action given its bin per feature under model mi.
+  double hist_score(int mi, const uint8_t* bins) const;
   // leave_out_scores() over codes_ (same chunks, same blocks).
   std::vector<double> code_leave_out_blocks(const MousePopulation& pop, size_t n) const;
   static MouseOneClass build(const std::vector<const MouseAction*>& user, const MousePopulation* pop,
@@ -211,6 +248,7 @@ class MouseOneClass {
   bool valid_ = false;
   OneClassParams p_;
   std::array<std::array<float, kActionFeatures>, kOneClassModels> w_{};
+  std::array<std::vector<float>, kOneClassModels> pw_;  // pair weights (copied from the population)
   std::array<Model, kOneClassModels> m_;
   double norm_mean_ = 0, norm_sd_ = 1;
   std::vector<double> calib_;

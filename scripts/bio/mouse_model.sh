@@ -1,7 +1,8 @@
 #!/bin/sh
 # Regenerate the shipped mouse population model (models/mouse/): per-type,
 # per-feature quantile tables, population bin probabilities, normal-score mean
-# and covariance, and histogram-ratio feature weights, learned from ALL
+# and covariance, the 300 feature pairs per model with their joint coarse-bin
+# probabilities, and histogram-ratio feature and pair weights, learned from ALL
 # Balabit training users (aggregate parameters only; no action vector of any
 # person is written). Then write models/mouse/manifest.json with its sha256.
 #   scripts/bio/mouse_model.sh [DATA_DIR]     (default /tmp/biodata)
@@ -20,18 +21,18 @@ SHA="$(sha256sum "$DIR/population.bin" | cut -d' ' -f1)"
 cat > "$DIR/manifest.json" <<JSON
 {
   "name": "mouse-population",
-  "version": "mouse-population-v1",
+  "version": "mouse-population-v2",
   "kind": "mouse-population",
   "file": "population.bin",
   "sha256": "$SHA",
   "featureSchemaVersion": 1,
   "metrics": {
-    "testPooledAuc20": 0.9038,
-    "testPooledEer20": 0.1621,
-    "testUserEer20": 0.1687
+    "testPooledAuc20": 0.9176,
+    "testPooledEer20": 0.1425,
+    "testUserEer20": 0.1565
   },
   "training": {
-    "description": "MousePopulation (native/biometrics/mouse_oneclass.h, byte format SMP1 v2): for MM, PC, DD and all actions, 33-level quantile tables and quantile-bin probabilities (mean of per-user histograms) of the 44 action features, normal-score mean and covariance, and per-feature weights of the histogram density ratio (class-balanced logistic regression on by-session cross-validated log-ratio terms). Aggregate parameters only; no action vector of any person. Used by MouseOneClass (kHistLlr, kGauss) enrolled from the host user's own actions.",
+    "description": "MousePopulation (native/biometrics/mouse_oneclass.h, byte format SMP1 v3): for MM, PC, DD and all actions, 33-level quantile tables and quantile-bin probabilities (mean of per-user histograms) of the 44 action features, normal-score mean and covariance, the 300 feature pairs of highest mutual information with their joint probabilities over 8 coarse bins per feature (mean of per-user histograms), and the weights of the histogram density ratio's feature and pair terms (class-balanced logistic regression on by-session cross-validated log-ratio terms). Aggregate parameters only; no action vector of any person. Used by MouseOneClass (kHistLlr, kGauss) enrolled from the host user's own actions.",
     "data": "Balabit Mouse Dynamics Challenge, training part: 10 users, 65 sessions (all users; the metrics are from balabit_eval --oneclass 1, where the same parameters were fitted on the FIT half of the users and measured on the TEST half, 20 actions, raw data)",
     "command": "scripts/bio/mouse_model.sh"
   }

@@ -67,10 +67,13 @@ export async function enrollMouseProfile(
   }
 }
 
-/** Sittings of a serialized mouse profile; SENTINEL_E_BIO_PROFILE when it is malformed. */
-export function mouseProfileInfo(profile: Uint8Array): RawMouseProfileInfo {
+/**
+ * Sittings of a serialized mouse profile, and with `population` whether it was enrolled with it
+ * (what `addMouseSitting` needs); SENTINEL_E_BIO_PROFILE when either is malformed.
+ */
+export function mouseProfileInfo(profile: Uint8Array, population: Uint8Array | null = null): RawMouseProfileInfo {
   try {
-    return addon().mouseProfileInfo(profile);
+    return addon().mouseProfileInfo(profile, population);
   } catch (err) {
     throw fromNative(err, 'SENTINEL_E_BIO_PROFILE', 'SENTINEL_E_INVALID_ARGUMENT');
   }

@@ -3,8 +3,8 @@
 // another pointer ("event-trackball") is added to the mouse model only. The profile then holds
 // two sittings, the summed samples and both identities, a recalibrated threshold, and the
 // keystroke modality exactly as it was. Every refusal (--keys with --add, another --block, no
-// profile, a version-2 mouse model, a bad mouse.sittings, too short a sitting) leaves the file
-// byte-identical.
+// profile, a version-2 mouse model, another release's population model, a bad mouse.sittings,
+// too short a sitting) leaves the file byte-identical.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { keyFingerprint, loadProfile, saveProfile } from '../../src/biometrics/profile-file.js';
 import { ROOT, runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
+import { modelsWithOtherPopulation } from '../support/other-population.js';
 import type { ModalityJson, ProfileJson } from '../../src/biometrics/profile-file.js';
 
 interface Summary {
@@ -145,6 +146,17 @@ describe('sentinel enroll --add', () => {
       expect(old.code).toBe(1);
       expect(old.stderr).toMatch(/sentinel: SENTINEL_E_BIO_PROFILE: .*written before sittings could be added \(version 2\).*enroll again without --add/);
       expect(readFileSync(v2Path).equals(v2Bytes)).toBe(true);
+
+      // Another release's population model (here: the shipped one with its first weight changed,
+      // manifest and all): the profile was enrolled with the shipped one, so --add is refused
+      // before recording, and the file is untouched.
+      const models = modelsWithOtherPopulation(t.dir);
+      const otherCfg = path.join(t.dir, 'other-models.json');
+      writeFileSync(otherCfg, JSON.stringify({ modelsDir: models, biometrics: { inputDir: path.join(t.dir, 'input') } }));
+      const otherPop = await runCli(['enroll', '--add', '--config', otherCfg, '--data-dir', t.data, '--device', second]);
+      expect(otherPop.code).toBe(1);
+      expect(otherPop.stderr).toContain(`sentinel: SENTINEL_E_BIO_PROFILE: profile ${profilePath}: the mouse model was enrolled with another mouse population model than ${path.join(models, 'mouse')}`);
+      unchanged();
 
       // A profile file whose mouse.sittings is not a positive integer is refused on load.
       for (const bad of [0, 1.5, '2', null]) {

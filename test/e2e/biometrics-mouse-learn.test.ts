@@ -16,6 +16,7 @@ import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemo
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
 import { MOUSE_VOTES_FROM_ONE_SITTING } from '../support/biometrics-config.js';
+import { modelsWithOtherPopulation } from '../support/other-population.js';
 import type { ModalityJson, ProfileJson } from '../../src/biometrics/profile-file.js';
 import type { BiometricsStatus } from '../../daemon/biometrics.js';
 
@@ -167,6 +168,20 @@ describe('mouse learning by use (daemon)', () => {
       expect(await daemon.waitLog((l) => l['event.action'] === 'mouse_learning_on')).toMatchObject({ sittings: 2 });
       expect((await daemon.http<Status>('GET', '/v1/status')).body.biometrics.mouseLearning).toMatchObject({ on: true, learnedSittings: 0 });
       expect(await daemon.stop()).toBe(0);
+    });
+  }, 120_000);
+
+  it('does not learn when the profile was enrolled with another mouse population model, and says so', async () => {
+    await scenario({}, async (t, start) => {
+      await enroll(t);
+      const cfg = JSON.parse(readFileSync(t.cfgFile, 'utf8')) as Record<string, unknown>;
+      writeFileSync(t.cfgFile, JSON.stringify({ ...cfg, modelsDir: modelsWithOtherPopulation(t.dir) }));
+      const d = await start();
+      const off = await d.waitLog((l) => l['event.action'] === 'mouse_learning_off');
+      expect(off['reason']).toMatch(/^mouse learning off: the profile's mouse model was enrolled with another mouse population model than models\/mouse .*re-enroll/);
+      const st = (await d.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect(st.mouseLearning).toMatchObject({ on: false, reason: off['reason'], learnedSittings: 0, failures: 0 });
+      expect(st.modalities.map((m) => m.modality)).toContain('mouse'); // it still scores the mouse
     });
   }, 120_000);
 

@@ -181,6 +181,12 @@ describe('mouse sittings (addon, addMouseSitting)', () => {
     const m2 = await enrollMouseProfile(B.actions, B.actionMeta, other); // it is a loadable population
     expect(m2.calibrationBlocks).toBeGreaterThanOrEqual(4);
     await expect(addMouseSitting(a.bytes, B.actions, B.actionMeta, other)).rejects.toMatchObject({ code: 'SENTINEL_E_BIO_PROFILE', message: expect.stringMatching(/population/) });
+    // mouseProfileInfo says so beforehand (what the daemon and enroll --add check).
+    expect(mouseProfileInfo(a.bytes, pop).populationMatches).toBe(true);
+    expect(mouseProfileInfo(a.bytes, other).populationMatches).toBe(false);
+    expect(mouseProfileInfo(a.bytes).populationMatches).toBeNull();
+    expect(mouseProfileInfo(v2, pop).populationMatches).toBe(false);
+    expect(() => mouseProfileInfo(a.bytes, pop.subarray(0, 1000))).toThrow(expect.objectContaining({ code: 'SENTINEL_E_BIO_PROFILE' }));
     // A profile of another method keeps no counts either.
     const rz = await enrollMouseProfile(B.actions, B.actionMeta, null, { method: 'robustZ' });
     expect(mouseProfileInfo(rz.bytes).canAddSittings).toBe(false);

@@ -23,7 +23,8 @@
 //        [--per-user 0|1] [--block N]   (block model instead of per-action votes)
 //        [--drop-feature K]... [--min-leaf 3] [--sample-frac 0.7]
 //        [--oneclass 1 [--oc-methods z,knn,hist,hist-w,gauss,synth,rf,cad]
-//         [--alpha 1] [--shrink 0.2] [--knn-k 5] [--self-norm -1|0|1] [--user-salt S]]
+//         [--alpha 1] [--shrink 0.2] [--knn-k 5] [--self-norm -1|0|1] [--user-salt S]
+//         [--pairs 300]]  (feature pairs per population model with learned pair terms; 0: none)
 //        [--write-model FILE]   (population + weights from all users; models/mouse)
 //        --oc-methods block,block-2s,block-unit: block-level two-sample scorer (MouseBlock)
 //         [--block-stat cvm|ad|ks] [--block-log 0|1] [--block-fit-n 20] [--block-l2 0.01]
@@ -285,6 +286,7 @@ struct OneClassOpts {
   bool type_weights = true;
   int weight_block = 1;  // >1: learn the weights on block means of this many actions
   std::string user_salt;
+  int pairs = 300;  // --pairs N: feature pairs per population model (0: the naive-Bayes ratio alone)
   std::string write_model;  // --write-model FILE: population + weights from ALL users, then exit
   // block-level two-sample scorer (methods block, block-2s, block-unit; MouseBlock)
   BlockStat block_stat = BlockStat::kCvm;
@@ -302,21 +304,23 @@ static uint64_t fnv(const std::string& s) {
 }
 
 // Class-balanced L2 logistic regression (plain gradient descent on
-// standardised columns); returns weights in the original scale, clipped at 0.
-static std::array<float, kActionFeatures> fit_weights(const std::vector<float>& X, const std::vector<uint8_t>& y,
-                                                      double l2) {
-  const int d = kActionFeatures;
+// standardised columns) over rows of d terms; returns weights in the original
+// scale, clipped at 0. Columns 0..2 (the type one-hots: the per-type models
+// already use the type) and near-constant columns get weight 0; the nonzero
+// weights are scaled to a mean of 1.
+static std::vector<float> fit_weights(const std::vector<float>& X, size_t d, const std::vector<uint8_t>& y,
+                                      double l2) {
   const size_t n = y.size();
   std::vector<double> mu(d, 0), sd(d, 0), w(d, 0);
   for (size_t i = 0; i < n; ++i)
-    for (int f = 0; f < d; ++f) mu[f] += X[i * d + f];
-  for (int f = 0; f < d; ++f) mu[f] /= double(n);
+    for (size_t f = 0; f < d; ++f) mu[f] += X[i * d + f];
+  for (size_t f = 0; f < d; ++f) mu[f] /= double(n);
   for (size_t i = 0; i < n; ++i)
-    for (int f = 0; f < d; ++f) sd[f] += (X[i * d + f] - mu[f]) * (X[i * d + f] - mu[f]);
+    for (size_t f = 0; f < d; ++f) sd[f] += (X[i * d + f] - mu[f]) * (X[i * d + f] - mu[f]);
   std::vector<bool> use(d);
-  for (int f = 0; f < d; ++f) {
+  for (size_t f = 0; f < d; ++f) {
     sd[f] = std::sqrt(sd[f] / double(n));
-    use[f] = f >= 3 && sd[f] > 1e-3;  // (near-)constant columns and the type one-hots stay out
+    use[f] = f >= 3 && sd[f] > 1e-3;
     if (!use[f]) sd[f] = 1;
   }
   size_t npos = 0;
@@ -329,26 +333,25 @@ static std::array<float, kActionFeatures> fit_weights(const std::vector<float>& 
     double gb = 0;
     for (size_t i = 0; i < n; ++i) {
       double z = b;
-      for (int f = 0; f < d; ++f)
+      for (size_t f = 0; f < d; ++f)
         if (use[f]) z += w[f] * (X[i * d + f] - mu[f]) / sd[f];
       double pr = 1 / (1 + std::exp(-z)), e = (pr - y[i]) * (y[i] ? wp : wn);
       gb += e;
-      for (int f = 0; f < d; ++f)
+      for (size_t f = 0; f < d; ++f)
         if (use[f]) g[f] += e * (X[i * d + f] - mu[f]) / sd[f];
     }
-    for (int f = 0; f < d; ++f) w[f] -= 2.0 * (g[f] + l2 * w[f]);
+    for (size_t f = 0; f < d; ++f) w[f] -= 2.0 * (g[f] + l2 * w[f]);
     b -= 2.0 * gb;
   }
-  // type one-hots (0..2) are left out: the per-type models already use the type
-  std::array<float, kActionFeatures> out{};
+  std::vector<float> out(d, 0.f);
   double sum = 0;
   int nz = 0;
-  for (int f = 3; f < d; ++f) {
+  for (size_t f = 3; f < d; ++f) {
     out[f] = use[f] ? float(std::max(0.0, w[f] / sd[f])) : 0.f;
     sum += out[f];
     nz += out[f] > 0;
   }
-  for (int f = 3; f < d; ++f) out[f] = float(out[f] * nz / std::max(sum, 1e-12));  // mean nonzero weight 1
+  for (size_t f = 3; f < d; ++f) out[f] = float(out[f] * nz / std::max(sum, 1e-12));
   return out;
 }
 
@@ -423,13 +426,16 @@ static MousePopulation learn_population(const std::vector<Session>& S, const std
     per.emplace_back();
     for (int s : sess_of[u]) per.back().insert(per.back().end(), S[s].actions.begin(), S[s].actions.end());
   }
-  MousePopulation pop = MousePopulation::fit(per);
+  MousePopulation pop = MousePopulation::fit(per, size_t(std::max(0, o.pairs)));
   OneClassParams p = oc_params("hist", o);
   p.self_norm = false;
-  std::vector<float> X;
-  std::vector<uint8_t> y;
-  std::vector<uint8_t> mod;  // which model scored the row
-  float row[kActionFeatures];
+  // Rows per model: every action's terms under its own type's model (when the profile has it) and
+  // under the all-types model, so model 3's weights see every action.
+  std::array<std::vector<float>, kOneClassModels> X;
+  std::array<std::vector<uint8_t>, kOneClassModels> y;
+  std::array<size_t, kOneClassModels> dim{};
+  for (int mi = 0; mi < kOneClassModels; ++mi) dim[mi] = kActionFeatures + pop.model(mi).pairs.size();
+  std::vector<float> row;
   for (int u : fit_users) {
     const auto& mine = sess_of[u];
     for (size_t k = 0; k < mine.size(); ++k) {
@@ -437,25 +443,29 @@ static MousePopulation learn_population(const std::vector<Session>& S, const std
       MouseOneClass m = MouseOneClass::enroll(enr, &pop, p);
       if (!m.valid()) continue;
       auto add = [&](int s, uint8_t lab) {
-        if (o.weight_block > 1) {  // rows = mean terms over blocks of weight_block actions (stride half a block)
-          const size_t B = size_t(o.weight_block);
-          std::vector<float> t(S[s].actions.size() * kActionFeatures);
-          for (size_t i = 0; i < S[s].actions.size(); ++i) m.hist_terms(S[s].actions[i], &t[i * kActionFeatures]);
-          for (size_t b = 0; b + B <= S[s].actions.size(); b += B / 2) {
-            float acc[kActionFeatures] = {};
-            for (size_t i = b; i < b + B; ++i)
-              for (int f = 0; f < kActionFeatures; ++f) acc[f] += t[i * kActionFeatures + f] / float(B);
-            X.insert(X.end(), acc, acc + kActionFeatures);
-            y.push_back(lab);
-            mod.push_back(3);
+        const auto& A = S[s].actions;
+        if (o.weight_block > 1) {  // rows = mean model-3 terms over blocks of weight_block actions (stride half a block)
+          const size_t B = size_t(o.weight_block), d = dim[3];
+          for (size_t b = 0; b + B <= A.size(); b += B / 2) {
+            std::vector<float> acc(d, 0.f);
+            for (size_t i = b; i < b + B; ++i) {
+              m.hist_terms(A[i], 3, &row);
+              for (size_t f = 0; f < d; ++f) acc[f] += row[f] / float(B);
+            }
+            X[3].insert(X[3].end(), acc.begin(), acc.end());
+            y[3].push_back(lab);
           }
           return;
         }
-        for (size_t i = 0; i < S[s].actions.size(); i += 2) {  // every other action keeps it small
-          m.hist_terms(S[s].actions[i], row);
-          X.insert(X.end(), row, row + kActionFeatures);
-          y.push_back(lab);
-          mod.push_back(uint8_t(m.model_index(S[s].actions[i])));
+        for (size_t i = 0; i < A.size(); i += 2) {  // every other action keeps it small
+          const int own = m.model_index(A[i]);
+          for (int mi : {own, 3}) {
+            m.hist_terms(A[i], mi, &row);
+            if (row.size() != dim[mi]) continue;
+            X[mi].insert(X[mi].end(), row.begin(), row.end());
+            y[mi].push_back(lab);
+            if (own == 3) break;  // one row for model 3
+          }
         }
       };
       add(mine[k], 1);
@@ -463,28 +473,29 @@ static MousePopulation learn_population(const std::vector<Session>& S, const std
         if (v != u) add(sess_of[v][k % sess_of[v].size()], 0);
     }
   }
-  if (!y.empty()) {
-    std::array<float, kActionFeatures> all = fit_weights(X, y, o.l2);
-    for (int mi = 0; mi < kOneClassModels; ++mi) pop.weight[mi] = all;
+  if (!y[3].empty()) {
+    const std::vector<float> all = fit_weights(X[3], dim[3], y[3], o.l2);
+    for (int mi = 0; mi < kOneClassModels; ++mi) {
+      std::copy(all.begin(), all.begin() + kActionFeatures, pop.weight[mi].begin());
+      pop.pair_weight[mi].assign(pop.model(mi).pairs.size(), 0.f);
+    }
+    pop.pair_weight[3].assign(all.begin() + kActionFeatures, all.end());
     if (o.type_weights && o.weight_block <= 1)
       for (int mi = 0; mi < 3; ++mi) {  // per-type weights where that type has enough rows
-        std::vector<float> Xm;
-        std::vector<uint8_t> ym;
         size_t np = 0;
-        for (size_t i = 0; i < y.size(); ++i)
-          if (mod[i] == mi) {
-            Xm.insert(Xm.end(), X.begin() + i * kActionFeatures, X.begin() + (i + 1) * kActionFeatures);
-            ym.push_back(y[i]);
-            np += y[i];
-          }
-        if (np >= 500 && ym.size() - np >= 500) pop.weight[mi] = fit_weights(Xm, ym, o.l2);
+        for (uint8_t v : y[mi]) np += v;
+        if (np < 500 || y[mi].size() - np < 500) continue;
+        const std::vector<float> w = fit_weights(X[mi], dim[mi], y[mi], o.l2);
+        std::copy(w.begin(), w.begin() + kActionFeatures, pop.weight[mi].begin());
+        pop.pair_weight[mi].assign(w.begin() + kActionFeatures, w.end());
       }
   }
-  if (verifier && !y.empty()) {
-    // global verifier: a forest over the per-feature log-ratio terms, genuine vs impostor
+  if (verifier && !y[3].empty()) {
+    // global verifier: a forest over model 3's log-ratio terms, genuine vs impostor
     // (FIT users only), negatives subsampled to the positives' count
+    const size_t d = dim[3];
     std::vector<size_t> pi, ni;
-    for (size_t i = 0; i < y.size(); ++i) (y[i] ? pi : ni).push_back(i);
+    for (size_t i = 0; i < y[3].size(); ++i) (y[3][i] ? pi : ni).push_back(i);
     std::mt19937 rr(3);
     std::shuffle(ni.begin(), ni.end(), rr);
     if (ni.size() > pi.size()) ni.resize(pi.size());
@@ -492,22 +503,34 @@ static MousePopulation learn_population(const std::vector<Session>& S, const std
     std::vector<uint8_t> yb;
     for (auto* v : {&pi, &ni})
       for (size_t i : *v) {
-        Xb.insert(Xb.end(), X.begin() + i * kActionFeatures, X.begin() + (i + 1) * kActionFeatures);
-        yb.push_back(y[i]);
+        Xb.insert(Xb.end(), X[3].begin() + i * d, X[3].begin() + (i + 1) * d);
+        yb.push_back(y[3][i]);
       }
     ForestParams vp;
     vp.trees = o.verifier_trees;
     vp.max_depth = o.verifier_depth;
     vp.min_leaf = 20;
-    verifier->fit(Xb, kActionFeatures, yb, vp);
+    verifier->fit(Xb, int(d), yb, vp);
   }
   if (verbose) {
     for (int mi = 0; mi < (o.type_weights ? kOneClassModels : 1); ++mi) {
       const int show = o.type_weights ? mi : 3;
       std::printf("   hist weights, model %s (%zu rows):", show == 0 ? "MM" : show == 1 ? "PC" : show == 2 ? "DD" : "all",
-                  y.size());
+                  y[show].size());
       for (int f = 0; f < kActionFeatures; ++f)
         if (pop.weight[show][f] > 0.05f) std::printf(" %s=%.2f", kActionFeatureNames[f], pop.weight[show][f]);
+      const auto& pw = pop.pair_weight[show];
+      const auto& pr = pop.model(show).pairs;
+      if (!pw.empty()) {
+        std::vector<size_t> top(pw.size());
+        for (size_t k = 0; k < top.size(); ++k) top[k] = k;
+        std::sort(top.begin(), top.end(), [&](size_t a, size_t b) { return pw[a] > pw[b]; });
+        size_t nz = 0;
+        for (float w : pw) nz += w > 0;
+        std::printf("; pairs %zu of %zu weighted, largest", nz, pw.size());
+        for (size_t k = 0; k < std::min<size_t>(5, top.size()); ++k)
+          std::printf(" %s*%s=%.2f", kActionFeatureNames[pr[top[k]][0]], kActionFeatureNames[pr[top[k]][1]], pw[top[k]]);
+      }
       std::printf("\n");
     }
   }
@@ -571,106 +594,6 @@ static void learn_block_weights(const std::vector<Session>& S, const std::vector
   }
 }
 
-// Exploratory (--oc-methods hist-pairL, L the weight): a pairwise correction to the naive-Bayes
-// density ratio. For the P feature pairs with the highest mutual information in the FIT users'
-// actions (8 coarse bins per feature, from the all-types model's quantile bins), the score adds
-// L * sum over pairs of [log pu(bf,bg)/pp(bf,bg) - log pu(bf)/pp(bf) - log pu(bg)/pp(bg)]:
-// what the joint says beyond its two marginals. pp: mean of the FIT users' histograms; pu: the
-// user's enrollment counts smoothed towards pp (alpha 1), as kHistLlr does.
-static int g_pairs = 30;
-struct PairModel {
-  static constexpr int C = 8;
-  const MousePopulation* pop = nullptr;
-  std::vector<std::pair<int, int>> pairs;
-  std::vector<std::array<double, C * C>> pj;           // per pair
-  std::vector<std::array<double, C>> pm;               // per feature
-  int coarse(int f, float v) const {
-    int nb = int(pop->model(3).edges[f].size()) + 1, b = pop->bin_of(3, f, v);
-    return nb <= C ? b : b * C / nb;
-  }
-};
-struct PairUser {
-  std::vector<std::array<double, PairModel::C * PairModel::C>> lj;
-  std::vector<std::array<double, PairModel::C>> lm;
-};
-
-static PairModel fit_pairs(const std::vector<Session>& S, const std::vector<std::vector<int>>& sess_of,
-                           const std::vector<int>& fitu, const MousePopulation& pop) {
-  constexpr int C = PairModel::C, D = kActionFeatures;
-  PairModel P;
-  P.pop = &pop;
-  std::vector<std::vector<std::array<uint8_t, D>>> codes(fitu.size());
-  for (size_t i = 0; i < fitu.size(); ++i)
-    for (int s : sess_of[fitu[i]])
-      for (const MouseAction& a : S[s].actions) {
-        std::array<uint8_t, D> c;
-        for (int f = 0; f < D; ++f) c[f] = uint8_t(P.coarse(f, a.f[f]));
-        codes[i].push_back(c);
-      }
-  // pooled mutual information of every pair
-  std::vector<std::pair<double, std::pair<int, int>>> mi;
-  for (int f = 0; f < D; ++f)
-    for (int g = f + 1; g < D; ++g) {
-      double j[C * C] = {}, mf[C] = {}, mg[C] = {}, n = 0;
-      for (const auto& cu : codes)
-        for (const auto& c : cu) { j[c[f] * C + c[g]] += 1; mf[c[f]] += 1; mg[c[g]] += 1; n += 1; }
-      double v = 0;
-      for (int a = 0; a < C; ++a)
-        for (int b = 0; b < C; ++b)
-          if (j[a * C + b] > 0) v += j[a * C + b] / n * std::log(j[a * C + b] * n / (mf[a] * mg[b]));
-      mi.push_back({v, {f, g}});
-    }
-  std::sort(mi.rbegin(), mi.rend());
-  for (int i = 0; i < g_pairs && i < int(mi.size()); ++i) P.pairs.push_back(mi[i].second);
-  P.pj.assign(P.pairs.size(), {});
-  P.pm.assign(D, {});
-  for (const auto& cu : codes) {
-    if (cu.empty()) continue;
-    const double w = 1.0 / double(cu.size()) / double(codes.size());
-    for (const auto& c : cu) {
-      for (size_t p = 0; p < P.pairs.size(); ++p) P.pj[p][c[P.pairs[p].first] * C + c[P.pairs[p].second]] += w;
-      for (int f = 0; f < D; ++f) P.pm[f][c[f]] += w;
-    }
-  }
-  auto norm = [](double* v, int n) {
-    double z = 0;
-    for (int i = 0; i < n; ++i) z += (v[i] = std::max(v[i], 1e-4));
-    for (int i = 0; i < n; ++i) v[i] /= z;
-  };
-  for (auto& t : P.pj) norm(t.data(), C * C);
-  for (auto& t : P.pm) norm(t.data(), C);
-  return P;
-}
-
-static PairUser enroll_pairs(const PairModel& P, const std::vector<MouseAction>& enr) {
-  constexpr int C = PairModel::C, D = kActionFeatures;
-  PairUser U;
-  U.lj.assign(P.pairs.size(), {});
-  U.lm.assign(D, {});
-  for (const MouseAction& a : enr) {
-    int c[D];
-    for (int f = 0; f < D; ++f) c[f] = P.coarse(f, a.f[f]);
-    for (size_t p = 0; p < P.pairs.size(); ++p) U.lj[p][c[P.pairs[p].first] * C + c[P.pairs[p].second]] += 1;
-    for (int f = 0; f < D; ++f) U.lm[f][c[f]] += 1;
-  }
-  const double n = double(enr.size());
-  for (size_t p = 0; p < P.pairs.size(); ++p)
-    for (int b = 0; b < C * C; ++b) U.lj[p][b] = std::log((U.lj[p][b] + P.pj[p][b]) / (n + 1) / P.pj[p][b]);
-  for (int f = 0; f < D; ++f)
-    for (int b = 0; b < C; ++b) U.lm[f][b] = std::log((U.lm[f][b] + P.pm[f][b]) / (n + 1) / P.pm[f][b]);
-  return U;
-}
-
-static double pair_term(const PairModel& P, const PairUser& U, const MouseAction& a) {
-  constexpr int C = PairModel::C;
-  double s = 0;
-  for (size_t p = 0; p < P.pairs.size(); ++p) {
-    int f = P.pairs[p].first, g = P.pairs[p].second, cf = P.coarse(f, a.f[f]), cg = P.coarse(g, a.f[g]);
-    s += U.lj[p][cf * C + cg] - U.lm[f][cf] - U.lm[g][cg];
-  }
-  return s;
-}
-
 static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<std::vector<int>>& sess_of,
                               const std::vector<std::string>& users, const std::vector<int>& Ns, ForestParams fp,
                               size_t max_pos, const char* mode, const OneClassOpts& o, bool per_user) {
@@ -702,18 +625,12 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
     MouseBlockWeights bw_hist, bw_2s;
     if (std::any_of(o.methods.begin(), o.methods.end(), [](const std::string& m) { return m.rfind("block", 0) == 0; }))
       learn_block_weights(S, sess_of, fitu, pop, o, &bw_hist, &bw_2s, true);
-    PairModel pairs;
-    if (std::any_of(o.methods.begin(), o.methods.end(), [](const std::string& m) { return m.rfind("hist-pair", 0) == 0; })) {
-      pairs = fit_pairs(S, sess_of, fitu, pop);
-      std::printf("   pairs:");
-      for (auto& pr : pairs.pairs) std::printf(" %s*%s", kActionFeatureNames[pr.first], kActionFeatureNames[pr.second]);
-      std::printf("\n");
-    }
     for (int mi = 0; mi < kOneClassModels; ++mi)  // unit weights for features that vary (as fit() sets them)
       for (int f = 0; f < kActionFeatures; ++f) {
         const auto& M = pop.model(pop.model(mi).q.empty() ? 3 : mi);
         pop_flat.weight[mi][f] = M.edges[f].empty() ? 0.f : 1.f;
       }
+    for (auto& pw : pop_flat.pair_weight) std::fill(pw.begin(), pw.end(), 0.f);  // hist: the naive-Bayes ratio alone
     for (int u : testu) {
       const auto& mine = sess_of[u];
       for (size_t k = 0; k < mine.size(); ++k) {
@@ -762,7 +679,6 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           }
           std::function<double(const MouseAction&)> score;
           MouseOneClass oc;
-          PairUser pu;
           MouseProfile prof;
           RandomForest cadrf;
           if (m == "hist-rf") {
@@ -771,9 +687,9 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
             oc = MouseOneClass::enroll(enr, &pop_flat, hp);
             if (!oc.valid()) continue;
             score = [&](const MouseAction& a) {
-              float t[kActionFeatures];
-              oc.hist_terms(a, t);
-              double q = std::min(0.995, std::max(0.005, verifier.predict(t)));
+              std::vector<float> t;
+              oc.hist_terms(a, 3, &t);
+              double q = std::min(0.995, std::max(0.005, verifier.predict(t.data())));
               return std::log(q / (1 - q));
             };
           } else if (m == "synth") {
@@ -820,12 +736,6 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                 return std::log(q / (1 - q));
               };
             }
-          } else if (m.rfind("hist-pair", 0) == 0) {
-            const double lam = std::atof(m.c_str() + 9);
-            oc = MouseOneClass::enroll(enr, &pop, oc_params("hist-w", o));
-            if (!oc.valid()) continue;
-            pu = enroll_pairs(pairs, enr);
-            score = [&, lam](const MouseAction& a) { return oc.action_score(a) + lam * pair_term(pairs, pu, a); };
           } else {
             const MousePopulation* pp = m == "hist-w" ? &pop : &pop_flat;
             oc = MouseOneClass::enroll(enr, (m == "z" || m == "knn") ? nullptr : pp, oc_params(m, o));
@@ -874,7 +784,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           std::vector<std::vector<std::vector<double>>> ib;
           for (int s : imp) ib.push_back(run(s, false));
           // calibration to a target FRR on the enrollment (one-class methods)
-          if (m != "rf" && m != "cad" && m != "synth" && m != "hist-rf" && m.rfind("hist-pair", 0) != 0) {
+          if (m != "rf" && m != "cad" && m != "synth" && m != "hist-rf") {
             size_t n20 = std::find(Ns.begin(), Ns.end(), 20) - Ns.begin();
             if (n20 < Ns.size())
               for (int t = 0; t < 2; ++t) {
@@ -941,7 +851,6 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                        : m == "block-unit" ? "block two-sample scorer, unit weights (-1 per goodness-of-fit term, +1 hist-w block mean)"
                        : m == "hist-rf" ? "one-class histogram terms scored by a global verifier forest learned on FIT users"
                        : m == "synth" ? "per-user RF against synthetic actions sampled from the FIT population model"
-                       : m.rfind("hist-pair", 0) == 0 ? "hist-w plus a pairwise correction on the FIT users' top mutual-information feature pairs (exploratory)"
                        : m == "rf" ? "per-user RF (ours, 44 features), background = FIT users' actions"
                                    : "per-user RF, cadence-only (3 timing numbers), background = FIT users";
     std::printf("\n[%s] oneclass method=%s: %s; TEST users, impostors = other TEST users\n", mode, m.c_str(), desc);
@@ -1102,7 +1011,7 @@ int main(int argc, char** argv) {
     else if (a == "--enroll-sessions") oco.enroll_sessions = enroll_sessions = std::atoi(next().c_str());
     else if (a == "--exclude-session") excluded.push_back(next());
     else if (a == "--sitting-actions") g_sitting_actions = std::stoul(next());
-    else if (a == "--pairs") g_pairs = std::atoi(next().c_str());
+    else if (a == "--pairs") oco.pairs = std::atoi(next().c_str());
     else if (a == "--dump-blocks") {
       g_dump_blocks = std::fopen(next().c_str(), "w");
       if (!g_dump_blocks) { std::perror("--dump-blocks"); return 2; }

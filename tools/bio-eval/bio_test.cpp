@@ -465,14 +465,24 @@ static void test_mouse_profile() {
 }
 
 
+// A population with `pairs` feature pairs per model whose pair terms count (weight 0.5 each;
+// fit() leaves them at 0 until weights are learned).
+static MousePopulation population_with_pairs(const std::vector<std::vector<MouseAction>>& per_user, size_t pairs) {
+  MousePopulation pop = MousePopulation::fit(per_user, pairs);
+  for (int m = 0; m < kOneClassModels; ++m) std::fill(pop.pair_weight[m].begin(), pop.pair_weight[m].end(), 0.5f);
+  return pop;
+}
+
 // One-class mouse scorer: enrolled on user A's actions only (plus a population
 // model fitted on three OTHER synthetic users), it must separate A from B.
 static void test_mouse_oneclass() {
   std::mt19937 r(9);
   std::vector<std::vector<MouseAction>> popu = {synth_actions(r, 600, 0.03, 400), synth_actions(r, 950, 0.09, 400),
                                                 synth_actions(r, 1300, 0.15, 400)};
-  MousePopulation pop = MousePopulation::fit(popu);
+  MousePopulation pop = population_with_pairs(popu, 40);
   CHECK(pop.valid());
+  CHECK(pop.model(3).pairs.size() == 40 && pop.pair_weight[3].size() == 40);
+  for (const auto& pr : pop.model(3).pairs) CHECK(pr[0] >= 3 && pr[0] < pr[1] && pr[1] < kActionFeatures);
   std::vector<MouseAction> a_enr = synth_actions(r, 800, 0.05, 600);
   std::vector<MouseAction> a_test = synth_actions(r, 800, 0.05, 200), b_test = synth_actions(r, 1100, 0.12, 200);
   for (OneClassMethod m : {OneClassMethod::kHistLlr, OneClassMethod::kGauss, OneClassMethod::kRobustZ,
@@ -491,6 +501,28 @@ static void test_mouse_oneclass() {
     RocSummary rs = roc_summary(g, im);
     std::printf("  one-class method %d, synthetic mouse users: block-20 AUC %.3f\n", int(m), rs.auc);
     CHECK(rs.auc > 0.95);
+    if (m == OneClassMethod::kHistLlr) {
+      // The raw score is the weighted sum of the feature terms and the pair terms, and the pair
+      // terms move it: the same profile with zero pair weights scores differently.
+      bool sums = true, moved = false;
+      MousePopulation no_pair_weights = pop;
+      for (auto& pw : no_pair_weights.pair_weight) std::fill(pw.begin(), pw.end(), 0.f);
+      MouseOneClass flat = MouseOneClass::enroll(a_enr, &no_pair_weights, p);
+      std::vector<float> t;
+      for (const MouseAction& a : b_test) {
+        const int mi = oc.model_index(a);
+        oc.hist_terms(a, mi, &t);
+        sums = sums && t.size() == size_t(kActionFeatures) + pop.model(mi).pairs.size();
+        double sum = 0;
+        for (int f = 0; f < kActionFeatures; ++f) sum += double(pop.weight[mi][f]) * t[f];
+        for (size_t k = 0; k < pop.model(mi).pairs.size(); ++k) sum += double(pop.pair_weight[mi][k]) * t[kActionFeatures + k];
+        sum = std::max(-p.clip, std::min(p.clip, sum));
+        sums = sums && std::abs(sum - oc.action_score(a)) < 1e-4 * (1 + std::abs(sum));
+        moved = moved || std::abs(flat.action_score(a) - oc.action_score(a)) > 1e-3;
+      }
+      CHECK(sums);
+      CHECK(moved);
+    }
     // Calibration: the requested share of leave-out enrollment blocks is rejected.
     for (double frr : {0.05, 0.10, 0.20}) {
       double thr = oc.calibrate(a_enr, needs_pop ? &pop : nullptr, 20, frr);
@@ -553,6 +585,55 @@ static void test_mouse_oneclass() {
   std::vector<uint8_t> ev = pb;
   ev[4] = uint8_t(MousePopulation::kVersion + 1);
   CHECK(!pop2.deserialize(ev.data(), ev.size()));
+  // A pair out of order, a joint probability of 0, or a pair-weight count that does not match
+  // the model's pairs are refused.
+  CHECK(pop.serialize(2).empty());  // version 2 cannot hold pairs
+  {
+    MousePopulation t = pop;
+    t.pair_weight[3].push_back(1.f);
+    std::vector<uint8_t> tb = t.serialize();
+    CHECK(!pop2.deserialize(tb.data(), tb.size()));
+  }
+  bool mutants_rejected = true;
+  size_t found = 0;
+  for (size_t k = 0; k < pop.model(3).pairs.size(); ++k) {
+    // model 3's pair record k: f, g, the u32 count 64, then the first joint probability
+    uint8_t rec[10] = {pop.model(3).pairs[k][0], pop.model(3).pairs[k][1], 64, 0, 0, 0};
+    std::memcpy(rec + 6, &pop.model(3).joint[k][0], 4);
+    for (size_t at = 0; at + 10 <= pb.size(); ++at) {
+      if (std::memcmp(&pb[at], rec, 10) != 0) continue;
+      ++found;
+      ev = pb;
+      std::swap(ev[at], ev[at + 1]);  // g < f
+      if (pop2.deserialize(ev.data(), ev.size())) mutants_rejected = false;
+      ev = pb;
+      std::memset(&ev[at + 6], 0, 4);  // a joint probability of 0
+      if (pop2.deserialize(ev.data(), ev.size())) mutants_rejected = false;
+    }
+  }
+  CHECK(found >= pop.model(3).pairs.size());
+  CHECK(mutants_rejected);
+  std::uniform_int_distribution<size_t> pat(0, pb.size() - 1);
+  for (int i = 0; i < 300; ++i) {  // random mutations never crash; what is accepted enrolls
+    ev = pb;
+    for (int j = 0; j < 1 + i % 4; ++j) ev[pat(r)] = uint8_t(r());
+    MousePopulation t;
+    if (t.deserialize(ev.data(), ev.size())) (void)MouseOneClass::enroll(a_enr, &t).block_score(b_test.data(), 20);
+  }
+  // A population without pairs written as version 2 (the layout before pairs) loads, and
+  // profiles enrolled with it score as with the version-3 bytes.
+  {
+    MousePopulation flat = MousePopulation::fit(popu);
+    std::vector<uint8_t> v2 = flat.serialize(2), v3 = flat.serialize();
+    CHECK(!v2.empty() && v2.size() < v3.size() && v2[4] == 2);
+    MousePopulation a, b;
+    CHECK(a.deserialize(v2.data(), v2.size()) && b.deserialize(v3.data(), v3.size()));
+    CHECK(a.serialize() == v3);
+    MouseOneClass pa = MouseOneClass::enroll(a_enr, &a), pb3 = MouseOneClass::enroll(a_enr, &b);
+    bool same = true;
+    for (const MouseAction& x : b_test) same = same && pa.action_score(x) == pb3.action_score(x);
+    CHECK(same);
+  }
   ev = pb;
   ev[8] = uint8_t(kMouseSchemaVersion + 1);  // feature schema
   CHECK(!pop2.deserialize(ev.data(), ev.size()));
@@ -567,7 +648,11 @@ static void test_mouse_oneclass() {
     MousePopulation shipped;
     CHECK(shipped.deserialize(b.data(), b.size()));
     CHECK(shipped.valid());
-    std::printf("  shipped mouse population model: %zu bytes, parsed\n", b.size());
+    size_t weighted = 0;  // the pair terms are shipped with learned weights
+    for (float w : shipped.pair_weight[3]) weighted += w > 0;
+    CHECK(!shipped.model(3).pairs.empty() && weighted > 0);
+    std::printf("  shipped mouse population model: %zu bytes, parsed, %zu pairs in the all-types model (%zu weighted)\n",
+                b.size(), shipped.model(3).pairs.size(), weighted);
     break;
   }
   // Synthetic background from the population: the requested types, finite features.
@@ -589,7 +674,7 @@ static void test_mouse_sittings() {
   std::mt19937 r(21);
   std::vector<std::vector<MouseAction>> popu = {synth_actions(r, 600, 0.03, 400), synth_actions(r, 950, 0.09, 400),
                                                 synth_actions(r, 1300, 0.15, 400)};
-  MousePopulation pop = MousePopulation::fit(popu);
+  MousePopulation pop = population_with_pairs(popu, 40);
   std::vector<MouseAction> a1 = synth_actions(r, 800, 0.05, 300), a2 = synth_actions(r, 800, 0.05, 300),
                            a3 = synth_actions(r, 800, 0.05, 120), probe = synth_actions(r, 1100, 0.12, 200);
   std::vector<MouseAction> a12 = a1, a123;
@@ -665,16 +750,30 @@ static void test_mouse_sittings() {
   zp.self_norm = true;
   MouseOneClass z = MouseOneClass::enroll(a1, nullptr, zp);
   CHECK(z.valid() && !z.can_add_sittings() && !z.add_sitting(a2, &pop, 20, 0.05, &why));
-  // A version-2 profile (the same bytes without the quantised enrollment) still loads and
-  // scores the same, but cannot take another sitting.
-  std::vector<uint8_t> b1 = one.serialize();
+  // Older profiles, enrolled with a population without pairs (the one shipped before pairs):
+  // version 3 loads, scores the same and takes sittings; version 2 (version 3 without the
+  // quantised enrollment) loads and scores the same but cannot take another sitting. A profile
+  // with pair terms cannot be written in either layout.
+  CHECK(one.serialize(3).empty() && one.serialize(2).empty());
+  MousePopulation pop0 = MousePopulation::fit(popu);
+  MouseOneClass one0 = MouseOneClass::enroll(a1, &pop0);
+  one0.calibrate(a1, &pop0, 20, 0.05);
+  std::vector<uint8_t> b1 = one0.serialize(3);
+  CHECK(!b1.empty() && b1[4] == 3);
+  MouseOneClass old3;
+  CHECK(old3.deserialize(b1.data(), b1.size()));
+  CHECK(old3.sittings() == 1 && old3.can_add_sittings() && old3.action_score(probe[0]) == one0.action_score(probe[0]));
+  MouseOneClass grown = one0;
+  CHECK(old3.add_sitting(a2, &pop0, 20, 0.10, &why) && grown.add_sitting(a2, &pop0, 20, 0.10, &why));
+  CHECK(old3.threshold == grown.threshold && old3.action_score(probe[1]) == grown.action_score(probe[1]));
+  CHECK(!old3.add_sitting(a3, &pop, 20, 0.05, &why));  // the population with pairs is another one
   const size_t section = 1 + 4 + 8 + 4 + 300 * (1 + 2 * size_t(kActionFeatures));
   std::vector<uint8_t> v2(b1.begin(), b1.end() - long(section));
   v2[4] = 2;
   MouseOneClass old;
   CHECK(old.deserialize(v2.data(), v2.size()));
-  CHECK(old.valid() && !old.can_add_sittings() && old.action_score(probe[0]) == one.action_score(probe[0]));
-  CHECK(!old.add_sitting(a2, &pop, 20, 0.05, &why));
+  CHECK(old.valid() && !old.can_add_sittings() && old.action_score(probe[0]) == one0.action_score(probe[0]));
+  CHECK(!old.add_sitting(a2, &pop0, 20, 0.05, &why));
   // A version-3 profile with that section cut off is refused.
   std::vector<uint8_t> cut(b1.begin(), b1.end() - long(section));
   CHECK(!old.deserialize(cut.data(), cut.size()));
