@@ -2,6 +2,7 @@
 // keystroke extraction per event, window stats + scoring per window, mouse
 // segmentation per event, forest scoring per action.
 //   make -C tools/bio-eval OUT=/tmp/bio-build && /tmp/bio-build/bio_bench
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -93,7 +94,17 @@ int main() {
   {
     std::vector<std::vector<MouseAction>> per(3);
     for (size_t i = 0; i < acts.size(); ++i) per[i % 3].push_back(acts[i]);
-    MousePopulation pop = MousePopulation::fit(per);
+    // 300 pairs per model, as shipped (weights 1: every pair term is computed)
+    MousePopulation pop = MousePopulation::fit(per, 300), pop0 = MousePopulation::fit(per);
+    for (auto& pw : pop.pair_weight) std::fill(pw.begin(), pw.end(), 1.f);
+    for (const MousePopulation* pp : {&pop0, &pop}) {
+      MouseOneClass oc = MouseOneClass::enroll(acts, pp);
+      t0 = Clock::now();
+      for (int rep = 0; rep < 20; ++rep)
+        for (const MouseAction& a : acts) sink += oc.action_score(a);
+      std::printf("mouse one-class score (%s): %.2f us/action\n", pp == &pop ? "300 pair terms per model, as shipped" : "no pair terms",
+                  ns_since(t0, 20 * acts.size()) / 1e3);
+    }
     std::vector<MouseAction> pool;
     while (pool.size() < 20500) pool.insert(pool.end(), acts.begin(), acts.end());
     for (size_t n : {1000, 5000, 20000}) {
