@@ -648,6 +648,8 @@ void MouseOneClass::hist_from_counts(const MousePopulation& pop) {
     M.coarse = PM.coarse;
     M.pairs = PM.pairs;
     M.pair_llr.assign(PM.pairs.size(), std::vector<float>(kPairCells, 0.f));
+    const double pal =
+        p_.pair_alpha_ref > 0 ? p_.pair_alpha * std::pow(p_.pair_alpha_ref / n, p_.pair_alpha_power) : p_.pair_alpha;
     for (size_t k = 0; k < PM.pairs.size(); ++k) {
       const auto& pj = PM.joint[k];
       const auto& cj = C.pc[k];
@@ -662,9 +664,9 @@ void MouseOneClass::hist_from_counts(const MousePopulation& pop) {
       for (int a = 0; a < kPairBins; ++a)
         for (int b = 0; b < kPairBins; ++b) {
           const int c = a * kPairBins + b;
-          double lj = std::log((cj[c] + al * pj[c]) / (n + al) / pj[c]);
-          double lf = std::log((cf[a] + al * pf[a]) / (n + al) / pf[a]);
-          double lg = std::log((cg[b] + al * pg[b]) / (n + al) / pg[b]);
+          double lj = std::log((cj[c] + pal * pj[c]) / (n + pal) / pj[c]);
+          double lf = std::log((cf[a] + pal * pf[a]) / (n + pal) / pf[a]);
+          double lg = std::log((cg[b] + pal * pg[b]) / (n + pal) / pg[b]);
           M.pair_llr[k][c] = float(lj - lf - lg);
         }
     }
@@ -893,8 +895,12 @@ std::vector<uint8_t> MouseOneClass::serialize(uint32_t version) const {
   b.push_back(p_.self_norm ? 1 : 0);
   for (const auto& wm : w_)
     for (float w : wm) putf(b, w);
-  if (version >= 4)
+  if (version >= 4) {
+    putd(b, p_.pair_alpha);
+    putd(b, p_.pair_alpha_ref);
+    putd(b, p_.pair_alpha_power);
     for (const auto& pw : pw_) putvec(b, pw);
+  }
   putd(b, norm_mean_);
   putd(b, norm_sd_);
   putd(b, threshold);
@@ -962,12 +968,18 @@ bool MouseOneClass::deserialize(const uint8_t* data, size_t len) {
   o.p_.self_norm = sn;
   for (auto& wm : o.w_)
     for (float& w : wm) w = r.f32();
-  if (version >= 4)
+  if (version >= 4) {
+    o.p_.pair_alpha = r.f64();
+    o.p_.pair_alpha_ref = r.f64();
+    o.p_.pair_alpha_power = r.f64();
+    if (!r.ok || o.p_.pair_alpha < 0 || o.p_.pair_alpha_ref < 0 || o.p_.pair_alpha_power < 0 || o.p_.pair_alpha_power > 8)
+      return false;
     for (auto& pw : o.pw_) {
       if (!r.vec(&pw, kMaxPairs)) return false;
       for (float w : pw)
         if (w < 0) return false;
     }
+  }
   o.norm_mean_ = r.f64();
   o.norm_sd_ = r.f64();
   o.threshold = r.f64();

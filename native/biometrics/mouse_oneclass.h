@@ -146,6 +146,14 @@ struct OneClassParams {
   size_t max_knn_rows = 1500;    // per type model, most recent kept
   size_t min_type_actions = 30;  // below: the all-types model scores that type
   double alpha = 1.0;            // kHistLlr: Dirichlet smoothing towards the population
+  // kHistLlr pair terms: their own smoothing, in pseudo-actions: pair_alpha at pair_alpha_ref
+  // enrolled actions of the model, falling as (pair_alpha_ref / n)^pair_alpha_power with its
+  // actions n (pair_alpha_ref 0: pair_alpha at every n). A short enrollment's 64-cell tables then
+  // stay close to the population's, and a long one's say where the user never goes (measured:
+  // docs/biometrics.md, "Mouse: pair terms").
+  double pair_alpha = 400.0;
+  double pair_alpha_ref = 200.0;
+  double pair_alpha_power = 2.0;
   double shrink = 0.2;           // kGauss: covariance shrinkage towards its diagonal
   double clip = 30.0;            // kGauss / kHistLlr: |raw action score| cap
   double zclip = 5.0;            // kRobustZ / kKnn: |z| cap per feature

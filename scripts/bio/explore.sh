@@ -1,6 +1,6 @@
 #!/bin/sh
 # scikit-learn cross-checks of the mouse figures (scripts/bio/mouse_explore.py; docs/biometrics.md
-# "Learners"). Installs python3-sklearn and python3-pandas from Debian if /usr/bin/python3 lacks
+# "Learners"; scripts/bio/mouse_pairs_check.py: "Mouse: pair terms"). Installs python3-sklearn and python3-pandas from Debian if /usr/bin/python3 lacks
 # them, dumps the per-action features once, then runs each protocol.
 #   scripts/bio/explore.sh [DATA_DIR] [OUT_DIR]   (defaults /tmp/biodata, /tmp/bioruns)
 set -eu
@@ -26,4 +26,7 @@ E="$ROOT/scripts/bio/mouse_explore.py"
   nice -n 15 "$PY" "$E" --csv "$CSV.raw" --protocol multi --exclude-session "$X"
   nice -n 15 "$PY" "$E" --csv "$CSV.raw" --protocol host --background real
   nice -n 15 "$PY" "$E" --csv "$CSV.raw" --protocol host --background gmm
+  for P in 0 30 100 300; do  # the pair terms' cross-check, six random user splits (~3 min each)
+    nice -n 15 "$PY" "$ROOT/scripts/bio/mouse_pairs_check.py" "$CSV.raw" "$P" 6 6
+  done
 } 2>/dev/null | tee "$OUT/explore.txt"

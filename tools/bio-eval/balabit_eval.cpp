@@ -24,7 +24,9 @@
 //        [--drop-feature K]... [--min-leaf 3] [--sample-frac 0.7]
 //        [--oneclass 1 [--oc-methods z,knn,hist,hist-w,gauss,synth,rf,cad]
 //         [--alpha 1] [--shrink 0.2] [--knn-k 5] [--self-norm -1|0|1] [--user-salt S]
-//         [--pairs 300]]  (feature pairs per population model with learned pair terms; 0: none)
+//         [--pairs 300] [--pair-alpha 400] [--pair-alpha-ref 200] [--pair-alpha-power 2]]  (feature
+//         pairs per population model with learned pair terms, 0: none; the pair tables' smoothing
+//         in pseudo-actions, A at R enrolled actions and A (R/n)^E at n; R 0: A at every n)
 //        [--write-model FILE]   (population + weights from all users; models/mouse)
 //        --oc-methods block,block-2s,block-unit: block-level two-sample scorer (MouseBlock)
 //         [--block-stat cvm|ad|ks] [--block-log 0|1] [--block-fit-n 20] [--block-l2 0.01]
@@ -287,6 +289,9 @@ struct OneClassOpts {
   int weight_block = 1;  // >1: learn the weights on block means of this many actions
   std::string user_salt;
   int pairs = 300;  // --pairs N: feature pairs per population model (0: the naive-Bayes ratio alone)
+  double pair_alpha = OneClassParams{}.pair_alpha;  // --pair-alpha A: smoothing of the pair tables
+  double pair_alpha_ref = OneClassParams{}.pair_alpha_ref;  // --pair-alpha-ref R (0: A at every size)
+  double pair_alpha_power = OneClassParams{}.pair_alpha_power;  // --pair-alpha-power E
   std::string write_model;  // --write-model FILE: population + weights from ALL users, then exit
   // block-level two-sample scorer (methods block, block-2s, block-unit; MouseBlock)
   BlockStat block_stat = BlockStat::kCvm;
@@ -405,6 +410,9 @@ static OneClassParams oc_params(const std::string& m, const OneClassOpts& o) {
   OneClassParams p;
   p.knn_k = o.knn_k;
   p.alpha = o.alpha;
+  p.pair_alpha = o.pair_alpha;
+  p.pair_alpha_ref = o.pair_alpha_ref;
+  p.pair_alpha_power = o.pair_alpha_power;
   p.shrink = o.shrink;
   p.clip = o.clip;
   p.self_norm = o.self_norm < 0 ? (m == "z" || m == "knn") : o.self_norm != 0;
@@ -1012,6 +1020,9 @@ int main(int argc, char** argv) {
     else if (a == "--exclude-session") excluded.push_back(next());
     else if (a == "--sitting-actions") g_sitting_actions = std::stoul(next());
     else if (a == "--pairs") oco.pairs = std::atoi(next().c_str());
+    else if (a == "--pair-alpha") oco.pair_alpha = std::atof(next().c_str());
+    else if (a == "--pair-alpha-ref") oco.pair_alpha_ref = std::atof(next().c_str());
+    else if (a == "--pair-alpha-power") oco.pair_alpha_power = std::atof(next().c_str());
     else if (a == "--dump-blocks") {
       g_dump_blocks = std::fopen(next().c_str(), "w");
       if (!g_dump_blocks) { std::perror("--dump-blocks"); return 2; }
