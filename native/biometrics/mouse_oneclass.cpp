@@ -165,6 +165,33 @@ bool valid_pairs(const std::vector<std::array<uint8_t, 2>>& pairs) {
 }
 
 constexpr int kPairCells = kPairBins * kPairBins;
+
+// A pair-table section (population joints, profile pair terms): a u32 count, then per pair its
+// two features and a vector of kPairCells floats.
+void put_pair_tables(std::vector<uint8_t>& b, const std::vector<std::array<uint8_t, 2>>& pairs,
+                     const std::vector<std::vector<float>>& tables) {
+  put32(b, uint32_t(pairs.size()));
+  for (size_t k = 0; k < pairs.size(); ++k) {
+    b.push_back(pairs[k][0]);
+    b.push_back(pairs[k][1]);
+    putvec(b, tables[k]);
+  }
+}
+
+// Reads what put_pair_tables wrote; false on a count over kMaxPairs or the input, a table of
+// another size, or pairs that are not f < g < D without duplicates.
+bool read_pair_tables(Reader& r, std::vector<std::array<uint8_t, 2>>* pairs, std::vector<std::vector<float>>* tables) {
+  const uint32_t np = r.u32();
+  if (!r.ok || np > kMaxPairs || np > r.left() / 6) return false;
+  pairs->resize(np);
+  tables->resize(np);
+  for (uint32_t k = 0; k < np; ++k) {
+    (*pairs)[k][0] = r.u8();
+    (*pairs)[k][1] = r.u8();
+    if (!r.vec(&(*tables)[k], kPairCells) || (*tables)[k].size() != size_t(kPairCells)) return false;
+  }
+  return valid_pairs(*pairs);
+}
 }  // namespace
 
 // ---------------------------------------------------------------- population
@@ -383,13 +410,7 @@ std::vector<uint8_t> MousePopulation::serialize(uint32_t version) const {
     }
     putvec(b, M.mu);
     putvec(b, M.cov);
-    if (version < 3) continue;
-    put32(b, uint32_t(M.pairs.size()));
-    for (size_t k = 0; k < M.pairs.size(); ++k) {
-      b.push_back(M.pairs[k][0]);
-      b.push_back(M.pairs[k][1]);
-      putvec(b, M.joint[k]);
-    }
+    if (version >= 3) put_pair_tables(b, M.pairs, M.joint);
   }
   return b;
 }
@@ -437,18 +458,10 @@ bool MousePopulation::deserialize(const uint8_t* data, size_t len) {
     M.coarse.assign(D, {});
     for (int f = 0; f < D; ++f) M.coarse[f] = coarse_of_bins(M.q, M.edges[f], f);
     if (version >= 3) {
-      const uint32_t np = r.u32();
-      if (!r.ok || np > kMaxPairs || np > r.left() / 6) return false;
-      M.pairs.resize(np);
-      M.joint.resize(np);
-      for (uint32_t k = 0; k < np; ++k) {
-        M.pairs[k][0] = r.u8();
-        M.pairs[k][1] = r.u8();
-        if (!r.vec(&M.joint[k], kPairCells) || M.joint[k].size() != size_t(kPairCells)) return false;
-        for (float v : M.joint[k])
+      if (!read_pair_tables(r, &M.pairs, &M.joint)) return false;
+      for (const auto& j : M.joint)
+        for (float v : j)
           if (!(v > 0 && v <= 1)) return false;
-      }
-      if (!valid_pairs(M.pairs)) return false;
     }
   }
   if (!r.ok || r.off != len || P.models_[3].q.empty()) return false;
@@ -926,12 +939,7 @@ std::vector<uint8_t> MouseOneClass::serialize(uint32_t version) const {
     // version 4: the pair terms (kHistLlr; empty otherwise)
     put32(b, uint32_t(M.coarse.size()));
     for (const auto& c : M.coarse) putblob(b, c);
-    put32(b, uint32_t(M.pairs.size()));
-    for (size_t k = 0; k < M.pairs.size(); ++k) {
-      b.push_back(M.pairs[k][0]);
-      b.push_back(M.pairs[k][1]);
-      putvec(b, M.pair_llr[k]);
-    }
+    put_pair_tables(b, M.pairs, M.pair_llr);
   }
   if (version < 3) return b;
   // version 3: the quantised enrollment (kHistLlr)
@@ -1016,16 +1024,7 @@ bool MouseOneClass::deserialize(const uint8_t* data, size_t len) {
         if (!c || !valid_coarse(c, n, M.llr[f].size())) return false;
         M.coarse[f].assign(c, c + n);
       }
-      const uint32_t np = r.u32();
-      if (!r.ok || np > kMaxPairs || np > r.left() / 6 || (np && nc == 0)) return false;
-      M.pairs.resize(np);
-      M.pair_llr.resize(np);
-      for (uint32_t k = 0; k < np; ++k) {
-        M.pairs[k][0] = r.u8();
-        M.pairs[k][1] = r.u8();
-        if (!r.vec(&M.pair_llr[k], kPairCells) || M.pair_llr[k].size() != size_t(kPairCells)) return false;
-      }
-      if (!valid_pairs(M.pairs)) return false;
+      if (!read_pair_tables(r, &M.pairs, &M.pair_llr) || (!M.pairs.empty() && nc == 0)) return false;
     }
     switch (o.p_.method) {
       case OneClassMethod::kRobustZ:
