@@ -909,7 +909,7 @@ export class BiometricsService {
       if (!this.cfg.modelsDir) return off('mouse learning off: no models directory (the mouse population model is needed)');
       const population = loadMousePopulation(this.cfg.modelsDir);
       if (!mouseProfileInfo(m.bytes, population).populationMatches) {
-        return off('mouse learning off: the profile\'s mouse model was enrolled with another mouse population model than models/mouse (an older release\'s); re-enroll (sentinel enroll) to let the daemon learn');
+        return off(`mouse learning off: the profile's mouse model was enrolled with another mouse population model than ${path.join(this.cfg.modelsDir, 'mouse')} (another release's); re-enroll (sentinel enroll) to let the daemon learn`);
       }
       this.learnPopulation = population;
     } catch (err) {

@@ -277,7 +277,7 @@ async function addSitting(cfg: ReturnType<typeof loadConfig>, opts: EnrollOption
     throw new SentinelError('SENTINEL_E_BIO_PROFILE', `profile ${profilePath}: the mouse model was written before sittings could be added (version 2) or uses another method; enroll again without --add`);
   }
   if (!info.populationMatches) {
-    throw new SentinelError('SENTINEL_E_BIO_PROFILE', `profile ${profilePath}: the mouse model was enrolled with another mouse population model than ${path.join(cfg.modelsDir, 'mouse')} (an older release's); enroll again without --add`);
+    throw new SentinelError('SENTINEL_E_BIO_PROFILE', `profile ${profilePath}: the mouse model was enrolled with another mouse population model than ${path.join(cfg.modelsDir, 'mouse')} (another release's); enroll again without --add`);
   }
   const sitting = (oldMouse.sittings ?? 1) + 1;
 

@@ -175,10 +175,11 @@ describe('mouse learning by use (daemon)', () => {
     await scenario({}, async (t, start) => {
       await enroll(t);
       const cfg = JSON.parse(readFileSync(t.cfgFile, 'utf8')) as Record<string, unknown>;
-      writeFileSync(t.cfgFile, JSON.stringify({ ...cfg, modelsDir: modelsWithOtherPopulation(t.dir) }));
+      const models = modelsWithOtherPopulation(t.dir);
+      writeFileSync(t.cfgFile, JSON.stringify({ ...cfg, modelsDir: models }));
       const d = await start();
       const off = await d.waitLog((l) => l['event.action'] === 'mouse_learning_off');
-      expect(off['reason']).toMatch(/^mouse learning off: the profile's mouse model was enrolled with another mouse population model than models\/mouse .*re-enroll/);
+      expect(off['reason']).toBe(`mouse learning off: the profile's mouse model was enrolled with another mouse population model than ${path.join(models, 'mouse')} (another release's); re-enroll (sentinel enroll) to let the daemon learn`);
       const st = (await d.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.mouseLearning).toMatchObject({ on: false, reason: off['reason'], learnedSittings: 0, failures: 0 });
       expect(st.modalities.map((m) => m.modality)).toContain('mouse'); // it still scores the mouse
