@@ -423,9 +423,12 @@ static OneClassParams oc_params(const std::string& m, const OneClassOpts& o) {
   return p;
 }
 
-// Population + hist feature weights from the given users (FIT users; or all
-// users for the shipped file). Weights: logistic regression on per-feature
-// log-ratio terms, by-session cross-validation inside these users.
+// Population + hist feature and pair weights from the given users (FIT users;
+// or all users for the shipped file). Weights: one logistic regression per
+// model on its per-feature and per-pair log-ratio terms (profiles built with
+// the options' smoothing), by-session cross-validation inside these users. A
+// type model with too few rows of its own keeps the all-types model's feature
+// weights and gives its pairs (not model 3's) weight 0.
 static MousePopulation learn_population(const std::vector<Session>& S, const std::vector<std::vector<int>>& sess_of,
                                         const std::vector<int>& fit_users, const OneClassOpts& o, bool verbose,
                                         RandomForest* verifier = nullptr) {
