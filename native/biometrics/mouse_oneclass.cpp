@@ -166,6 +166,19 @@ bool valid_pairs(const std::vector<std::array<uint8_t, 2>>& pairs) {
 
 constexpr int kPairCells = kPairBins * kPairBins;
 
+// Bin of each feature of `a` under `edges` (per feature, the interior bin edges).
+void bins_of(const std::vector<std::vector<float>>& edges, const MouseAction& a, uint8_t* bins) {
+  for (int f = 0; f < D; ++f) {
+    const auto& e = edges[f];
+    bins[f] = uint8_t(std::upper_bound(e.begin(), e.end(), a.f[f]) - e.begin());
+  }
+}
+
+// Cell of `pair` in its kPairBins^2 table, from the action's bins and the coarse map of each bin.
+int pair_cell(const std::vector<std::vector<uint8_t>>& coarse, const std::array<uint8_t, 2>& pair, const uint8_t* bins) {
+  return coarse[pair[0]][bins[pair[0]]] * kPairBins + coarse[pair[1]][bins[pair[1]]];
+}
+
 // A pair-table section (population joints, profile pair terms): a u32 count, then per pair its
 // two features and a vector of kPairCells floats.
 void put_pair_tables(std::vector<uint8_t>& b, const std::vector<std::array<uint8_t, 2>>& pairs,
@@ -230,10 +243,8 @@ void MousePopulation::fit_pairs(Model& M, const std::vector<std::vector<const Mo
   for (size_t u = 0; u < sel.size(); ++u)
     for (const MouseAction* a : sel[u]) {
       std::array<uint8_t, D> c;
-      for (int f = 0; f < D; ++f) {
-        const auto& e = M.edges[f];
-        c[f] = M.coarse[f][size_t(std::upper_bound(e.begin(), e.end(), a->f[f]) - e.begin())];
-      }
+      bins_of(M.edges, *a, c.data());
+      for (int f = 0; f < D; ++f) c[f] = M.coarse[f][c[f]];
       codes[u].push_back(c);
     }
   std::vector<std::pair<double, std::array<uint8_t, 2>>> mi;
@@ -593,10 +604,7 @@ void MouseOneClass::counts_from_codes(const MousePopulation& pop, size_t skip_b,
       ++C.n;
       for (int f = 0; f < D; ++f) C.c[f][bins[f]] += 1.f;
       const auto& PM = pop.model(m);
-      for (size_t k = 0; k < PM.pairs.size(); ++k) {
-        const int f = PM.pairs[k][0], g = PM.pairs[k][1];
-        C.pc[k][PM.coarse[f][bins[f]] * kPairBins + PM.coarse[g][bins[g]]] += 1.f;
-      }
+      for (size_t k = 0; k < PM.pairs.size(); ++k) C.pc[k][pair_cell(PM.coarse, PM.pairs[k], bins)] += 1.f;
     }
   }
 }
@@ -607,10 +615,7 @@ double MouseOneClass::hist_score(int mi, const uint8_t* bins) const {
   for (int f = 0; f < D; ++f)
     if (w_[mi][f] != 0) s += w_[mi][f] * M.llr[f][bins[f]];
   for (size_t k = 0; k < M.pairs.size(); ++k)
-    if (pw_[mi][k] != 0) {
-      const int f = M.pairs[k][0], g = M.pairs[k][1];
-      s += pw_[mi][k] * M.pair_llr[k][M.coarse[f][bins[f]] * kPairBins + M.coarse[g][bins[g]]];
-    }
+    if (pw_[mi][k] != 0) s += pw_[mi][k] * M.pair_llr[k][pair_cell(M.coarse, M.pairs[k], bins)];
   return std::max(-p_.clip, std::min(p_.clip, s));
 }
 
@@ -729,10 +734,7 @@ double MouseOneClass::raw_score(const MouseAction& a) const {
     }
     case OneClassMethod::kHistLlr: {
       uint8_t bins[D];
-      for (int f = 0; f < D; ++f) {
-        const auto& e = M.edges[f];
-        bins[f] = uint8_t(std::upper_bound(e.begin(), e.end(), a.f[f]) - e.begin());
-      }
+      bins_of(M.edges, a, bins);
       return hist_score(mi, bins);
     }
     case OneClassMethod::kGauss: {
@@ -764,15 +766,9 @@ void MouseOneClass::hist_terms(const MouseAction& a, int m, std::vector<float>* 
   if (!valid_ || p_.method != OneClassMethod::kHistLlr || m < 0 || m >= kOneClassModels || !m_[m].present) return;
   const Model& M = m_[m];
   uint8_t bins[D];
-  for (int f = 0; f < D; ++f) {
-    const auto& e = M.edges[f];
-    bins[f] = uint8_t(std::upper_bound(e.begin(), e.end(), a.f[f]) - e.begin());
-    out->push_back(M.llr[f][bins[f]]);
-  }
-  for (size_t k = 0; k < M.pairs.size(); ++k) {
-    const int f = M.pairs[k][0], g = M.pairs[k][1];
-    out->push_back(M.pair_llr[k][M.coarse[f][bins[f]] * kPairBins + M.coarse[g][bins[g]]]);
-  }
+  bins_of(M.edges, a, bins);
+  for (int f = 0; f < D; ++f) out->push_back(M.llr[f][bins[f]]);
+  for (size_t k = 0; k < M.pairs.size(); ++k) out->push_back(M.pair_llr[k][pair_cell(M.coarse, M.pairs[k], bins)]);
 }
 
 double MouseOneClass::action_score(const MouseAction& a) const {
