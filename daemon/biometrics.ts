@@ -42,7 +42,7 @@
  *   subject does with these scores").
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditStore } from '../src/audit/store.js';
@@ -55,6 +55,8 @@ import { actionCount, addMouseSitting, loadMousePopulation, mouseProfileInfo, Mo
 import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type ModalityProfile } from '../src/biometrics/profile-file.js';
 import { ACTION_META_STRIDE } from '../src/binding.js';
 import { AppModality, type AppModalityConfig } from './app-modality.js';
+import { chooseSessionUser, type SessionUserChoice, type SessionUserSource } from './session-user.js';
+import { listProfiles } from '../src/biometrics/profile-dir.js';
 import type { MouseDevicesPolicy } from './config.js';
 import { SessionMonitor, type Modality, type ModalityStatus } from '../src/biometrics/session-monitor.js';
 import { errorCode, SentinelError } from '../src/errors.js';
@@ -71,14 +73,19 @@ export interface BiometricsConfig {
   /** Extra devices (character devices, FIFOs, recordings) opened at start. */
   devices: string[];
   keyPath: string;
-  profilePath: string;
+  /** One profile per enrolled user, `<user>.json` (src/biometrics/profile-dir.ts). */
+  profileDir: string;
+  /** Score this user's profile whoever is logged in ("": follow the seat, or the only profile; daemon/session-user.ts). */
+  user: string;
+  /** logind's seat file, followed to score the active session's user ("": not followed). */
+  seatFile: string;
   /** argv of the command that locks the session on Lockdown. */
   lockCommand: string[];
   /** argv of a command run on entering Restricted (empty: none; the entry is always notified). */
   restrictCommand: string[];
   /** Hold the session user's own processes at the session state (Restricted and up) in the deny set. */
   restrictProcesses: boolean;
-  /** uid of the session's user; -1: look up the profile's user name in /etc/passwd. */
+  /** uid of the session's user when the seat does not say it; -1: look up the profile's user name in /etc/passwd. */
   sessionUid: number;
   /** Score a keystroke window every this many keystrokes (0: a quarter of the window). */
   stride: number;
@@ -143,6 +150,23 @@ export interface BiometricsStatus {
   mouseLearning: MouseLearningStatus;
   mouseFusion: MouseFusionStatus;
   keystrokeScoring: KeystrokeScoringStatus;
+  sessionUser: SessionUserStatus;
+}
+
+/** Whose profile the session is scored against, and why, as /v1/status shows it. */
+export interface SessionUserStatus {
+  /** How `user` was chosen (null while off). */
+  source: SessionUserSource | null;
+  /** The profile file in use (null while off). */
+  profile: string | null;
+  /** The users enrolled in `biometrics.profileDir`. */
+  enrolled: string[];
+  /** The seat file followed ("" when not followed: `biometrics.user` is set or `seatFile` is ""). */
+  seatFile: string;
+  /** Times the session's user changed (a seat switch, or a profile enrolled or removed that changes the choice). */
+  switches: number;
+  /** Users switched away from while Restricted or Lockdown: their processes stay held at that state until their session is active again. */
+  heldFloors: { uid: number; state: string }[];
 }
 
 /** How keystroke windows are scored, as /v1/status shows it. */
@@ -180,21 +204,6 @@ export interface MouseLearningStatus {
   discardedActions: number;
   /** Sittings that could not be added or written (each logged with its error code). */
   failures: number;
-}
-
-/** uid of a local user name from /etc/passwd, or null. */
-export function uidOfUser(name: string, passwd = '/etc/passwd'): number | null {
-  let text: string;
-  try {
-    text = readFileSync(passwd, 'utf8');
-  } catch {
-    return null;
-  }
-  for (const line of text.split('\n')) {
-    const f = line.split(':');
-    if (f[0] === name && f[2] !== undefined && /^\d+$/.test(f[2])) return Number(f[2]);
-  }
-  return null;
 }
 
 export class BiometricsService {
@@ -253,6 +262,19 @@ export class BiometricsService {
 
   /** uid of the session's user (from the configuration or the profile's user name), or -1 unknown. */
   private uid = -1;
+  /** The profile file of the session's user (null while off). */
+  private profilePath: string | null = null;
+  private userSource: SessionUserSource | null = null;
+  private seatWatcher: FSWatcher | null = null;
+  private seatTimer: NodeJS.Timeout | null = null;
+  /** A change of the session's user in progress (the old user's input drained first). */
+  private switching: Promise<void> | null = null;
+  private switchAgain = false;
+  private userSwitches = 0;
+  /** uid → state of users switched away from while Restricted or Lockdown (their floor is kept). */
+  private readonly heldFloors = new Map<number, TrustState>();
+  /** Set by stop(): nothing starts again (a switch in flight ends without starting). */
+  private stopping = false;
 
   /**
    * `onFloor(uid, state)` is told the session state whenever it changes, so the daemon can hold
@@ -307,6 +329,7 @@ export class BiometricsService {
    * down with it (the error is logged with its code and shown in the status).
    */
   start(): void {
+    if (this.stopping) return;
     try {
       this.startOrThrow();
     } catch (err) {
@@ -323,38 +346,56 @@ export class BiometricsService {
       this.learnOffReason = 'mouse learning off: biometrics off';
       this.log.error({ 'error.code': code, 'event.action': 'biometrics_off' }, this.offReason);
     }
-    // Off for want of a (loadable) profile: a profile enrolled later starts it (watchProfile).
-    if (this.cfg.enabled) this.watchProfile();
+    // Off for want of a (loadable) profile: a profile enrolled later starts it (watchProfile);
+    // off for want of an active enrolled user: a switch of the seat starts it (watchSeat).
+    if (this.cfg.enabled) {
+      this.watchProfile();
+      this.watchSeat();
+    }
   }
 
-  /** Starts again from the profile on disk, after being off (no profile, or one that did not load). */
-  private restart(): void {
+  /** Starts again from the profiles on disk, after being off (no profile, one that did not load, no active enrolled user). */
+  private restart(why: string): void {
     void this.app?.stop();
     this.app = null;
-    this.log.info({ 'event.action': 'biometrics_restart' }, 'profile changed while off: starting continuous authentication again');
+    this.log.info({ 'event.action': 'biometrics_restart', reason: why }, `${why} while off: starting continuous authentication again`);
     this.start();
   }
 
   private startOrThrow(): void {
     this.offReason = null; // a restart (watchProfile) starts from a clean slate
+    this.profilePath = null;
+    this.userSource = null;
     const why = this.unavailable();
     if (why) {
       this.offReason = why;
       this.log.info({ 'event.action': 'biometrics_off', reason: why }, why);
       return;
     }
-    const profile = loadProfile(this.cfg.profilePath, keyFingerprint(this.cfg.keyPath));
-    if (!profile.keystroke && !profile.mouse) {
-      this.offReason = `biometrics off: profile ${this.cfg.profilePath} has no keystroke or mouse model`;
+    const choice = chooseSessionUser(this.cfg);
+    if (!choice.ok) {
+      this.offReason = `biometrics off: ${choice.why}`;
       this.log.info({ 'event.action': 'biometrics_off', reason: this.offReason }, this.offReason);
       return;
     }
+    const profile = loadProfile(choice.path, keyFingerprint(this.cfg.keyPath));
+    if (profile.user !== choice.user) {
+      throw new SentinelError('SENTINEL_E_BIO_PROFILE', `profile ${choice.path} is enrolled for ${profile.user}, not ${choice.user} (a profile's file is named after its user: ${profile.user}.json)`);
+    }
+    if (!profile.keystroke && !profile.mouse) {
+      this.offReason = `biometrics off: profile ${choice.path} has no keystroke or mouse model`;
+      this.log.info({ 'event.action': 'biometrics_off', reason: this.offReason }, this.offReason);
+      return;
+    }
+    this.profilePath = choice.path;
+    this.userSource = choice.source;
     this.user = profile.user;
     this.profile = profile;
-    this.uid = this.cfg.sessionUid >= 0 ? this.cfg.sessionUid : (uidOfUser(profile.user) ?? -1);
+    this.uid = choice.uid;
     if (this.cfg.restrictProcesses && this.uid < 0) {
       this.log.warn({ 'event.action': 'session_uid_unknown', user: profile.user }, `no uid for user ${profile.user}: the session user's processes will not be restricted (set biometrics.sessionUid)`);
     }
+    this.releaseHeldFloor(this.uid);
     this.useKeystrokeModel(profile.keystroke);
     const m = profile.mouse;
     this.useMouseModel(m);
@@ -382,6 +423,8 @@ export class BiometricsService {
       {
         'event.action': 'biometrics_on',
         user: profile.user,
+        source: choice.source,
+        profile: choice.path,
         inputDir: dir ?? null,
         devices: this.cfg.devices.length,
         keystroke: this.keystrokes !== null,
@@ -452,25 +495,31 @@ export class BiometricsService {
   }
 
   /**
-   * Picks up a profile written on disk while the daemon runs (`sentinel enroll`, `--add`): its
-   * folder (created, 0700, if missing) is watched, since the file is replaced by rename. Once the
-   * events settle, a change is reloaded (reloadProfile), or, while the modality is off for want
-   * of a profile, the modality starts. Without a watch (an error from inotify) changes need a
-   * restart; that is logged. Idempotent.
+   * Picks up profiles written on disk while the daemon runs (`sentinel enroll`, `--add`): the
+   * profiles folder (created, 0700, if missing) is watched, since files are replaced by rename.
+   * Once the events settle, a change of the profile in use is reloaded (reloadProfile); any other
+   * change (a user enrolled or removed, a profile enrolled while off) re-decides whose profile is
+   * scored (followSessionUser). Without a watch (an error from inotify) changes need a restart;
+   * that is logged. Idempotent.
    */
   private watchProfile(): void {
     if (this.watcher) return;
-    const dir = path.dirname(this.cfg.profilePath);
-    const base = path.basename(this.cfg.profilePath);
+    const dir = this.cfg.profileDir;
+    const changed = new Set<string>();
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       this.watcher = watch(dir, (_event, name) => {
-        if (name !== base || this.reloadTimer) return;
-        // One reload for the burst of events a rename makes.
+        if (!name?.endsWith('.json')) return;
+        changed.add(name);
+        if (this.reloadTimer) return;
+        // One decision for the burst of events a rename makes.
         this.reloadTimer = setTimeout(() => {
           this.reloadTimer = null;
-          if (this.monitor) this.reloadProfile('the profile file changed');
-          else if (existsSync(this.cfg.profilePath)) this.restart();
+          const names = [...changed];
+          changed.clear();
+          const mine = this.profilePath !== null && names.includes(path.basename(this.profilePath));
+          if (this.monitor && mine) this.reloadProfile('the profile file changed');
+          this.followSessionUser(`profiles changed: ${names.join(', ')}`);
         }, 50);
         this.reloadTimer.unref();
       });
@@ -480,8 +529,120 @@ export class BiometricsService {
         this.watcher = null;
       });
     } catch (err) {
-      this.log.warn({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'profile_watch_failed' }, 'cannot watch the profile: a changed profile is used after a restart');
+      this.log.warn({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'profile_watch_failed' }, 'cannot watch the profiles: a changed profile is used after a restart');
     }
+  }
+
+  /**
+   * Follows the seat (`biometrics.seatFile`, unless `biometrics.user` is set): logind replaces
+   * the file on every switch of the active session, so its folder is watched, and each change
+   * re-decides whose profile is scored. A folder that does not exist (no logind) is not watched,
+   * and that is logged once. Idempotent.
+   */
+  private watchSeat(): void {
+    if (this.seatWatcher || !this.cfg.seatFile || this.cfg.user) return;
+    const dir = path.dirname(this.cfg.seatFile);
+    const base = path.basename(this.cfg.seatFile);
+    if (!existsSync(dir)) {
+      this.log.info({ 'event.action': 'seat_not_followed', seatFile: this.cfg.seatFile }, `seat not followed: no ${dir} (no logind); the only enrolled profile is scored`);
+      return;
+    }
+    try {
+      this.seatWatcher = watch(dir, (_event, name) => {
+        if (name !== base || this.seatTimer) return;
+        this.seatTimer = setTimeout(() => {
+          this.seatTimer = null;
+          this.followSessionUser('the seat changed');
+        }, 50);
+        this.seatTimer.unref();
+      });
+      this.seatWatcher.on('error', (err) => {
+        this.log.warn({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'seat_watch_failed' }, 'seat watch failed: a change of the active session is followed after a restart');
+        this.seatWatcher?.close();
+        this.seatWatcher = null;
+      });
+    } catch (err) {
+      this.log.warn({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'seat_watch_failed' }, 'cannot watch the seat: a change of the active session is followed after a restart');
+    }
+  }
+
+  /**
+   * Re-decides whose profile is scored (daemon/session-user.ts); when the answer changed, the
+   * session switches to it (switchSessionUser). One switch at a time: a change seen during one
+   * is decided again once it is done.
+   */
+  private followSessionUser(why: string): void {
+    if (!this.cfg.enabled || this.stopping) return;
+    if (this.switching) {
+      this.switchAgain = true;
+      return;
+    }
+    const choice = chooseSessionUser(this.cfg);
+    if (choice.ok && this.monitor && choice.path === this.profilePath && choice.uid === this.uid) return;
+    if (!choice.ok && !this.monitor && this.offReason === `biometrics off: ${choice.why}`) return;
+    if (!this.monitor) return this.restart(why);
+    this.switching = this.switchSessionUser(why, choice).finally(() => {
+      this.switching = null;
+      if (!this.switchAgain) return;
+      this.switchAgain = false;
+      this.followSessionUser(why);
+    });
+  }
+
+  /**
+   * Ends scoring for the current user and starts again for `choice`: the collector is stopped
+   * and what it still held is scored for the user who typed it; a sitting being learned is
+   * written to that user's profile first; the learning buffer is discarded. The new session
+   * starts Normal: logind only switches the active session after a login or unlock, which
+   * authenticated the user. A user left while Restricted or Lockdown keeps their processes held
+   * at that state (`restrictProcesses`) until their own session is active again. Audited as a
+   * `notify` on the session subject.
+   */
+  private async switchSessionUser(why: string, choice: SessionUserChoice): Promise<void> {
+    const from = this.user;
+    const fromUid = this.uid;
+    const fromState = this.monitor?.state ?? 0;
+    const source = this.source;
+    this.source = null;
+    const rest = source?.stop();
+    if (rest && source) this.onBatch(rest, source.identities);
+    while (this.batchQueue) await this.batchQueue;
+    while (this.learnInFlight) await this.learnInFlight;
+    await this.app?.stop();
+    this.app = null;
+    this.clearLearnBuffer('the session user changed', {});
+    if (this.cfg.restrictProcesses && fromUid >= 0 && fromState >= 2 && this.monitor) {
+      this.heldFloors.set(fromUid, fromState);
+      this.log.warn({ 'event.action': 'session_floor_held', user: from, uid: fromUid, state: stateName(fromState) }, `${from ?? `uid ${fromUid}`} left the seat while ${stateName(fromState)}: their processes stay held at it until their session is active again`);
+    }
+    this.monitor = null;
+    this.shadow = null;
+    this.keystrokes = null;
+    this.mouse = null;
+    this.enrolledPointers = null;
+    this.profile = null;
+    this.user = null;
+    this.uid = -1;
+    this.learnPopulation = null;
+    this.userSwitches++;
+    const to = choice.ok ? choice.user : null;
+    const detail = { from, to, why, ...(choice.ok ? { source: choice.source } : { off: choice.why }) };
+    this.log.info({ 'event.action': 'session_user_changed', ...detail }, `session user ${from ?? '(none)'} -> ${to ?? '(none)'} (${why})`);
+    try {
+      this.audit.writeTick({ transitions: [], actions: [{ atMs: Date.now(), subjectId: SESSION_SUBJECT_ID, action: 'notify', target: `session ${to ?? ''}`, result: 'logged', detail: { event: 'session_user_changed', ...detail } }], drops: [] });
+    } catch (err) {
+      this.log.error({ err, 'error.code': errorCode(err, 'SENTINEL_E_DB') }, 'could not audit the session user change');
+    }
+    this.start();
+  }
+
+  /** The user's own session is active again: a floor kept when they left it is lifted. */
+  private releaseHeldFloor(uid: number): void {
+    const held = this.heldFloors.get(uid);
+    if (held === undefined) return;
+    this.heldFloors.delete(uid);
+    this.onFloor(uid, 0);
+    this.log.info({ 'event.action': 'session_floor_released', uid, was: stateName(held) }, `uid ${uid}'s session is active again: the ${stateName(held)} floor on its processes is lifted`);
   }
 
   /**
@@ -502,6 +663,11 @@ export class BiometricsService {
       return;
     }
     const old = this.profile;
+    if (now.user !== old.user) {
+      // A profile's file is named after its user (profile-dir.ts); a file that names someone else is not theirs to score with.
+      this.log.warn({ 'error.code': 'SENTINEL_E_BIO_PROFILE', 'event.action': 'profile_not_reloaded', user: now.user }, `profile not reloaded (${why}): ${this.profilePath ?? ''} now names ${now.user}, not ${old.user}; the models in use stay`);
+      return;
+    }
     const changed: string[] = [];
     if (!sameModelBytes(now.keystroke?.bytes, old.keystroke?.bytes) || JSON.stringify(now.keystroke?.embedding) !== JSON.stringify(old.keystroke?.embedding)) {
       this.useKeystrokeModel(now.keystroke);
@@ -510,15 +676,6 @@ export class BiometricsService {
     const m = now.mouse;
     const mouseChanged = !sameModelBytes(m?.bytes, old.mouse?.bytes) || JSON.stringify(m?.devices) !== JSON.stringify(old.mouse?.devices);
     this.profile = now;
-    if (now.user !== old.user) {
-      // Another user enrolled: the session user's processes are theirs now.
-      this.user = now.user;
-      const uid = this.cfg.sessionUid >= 0 ? this.cfg.sessionUid : (uidOfUser(now.user) ?? -1);
-      if (uid !== this.uid && this.uid >= 0 && this.cfg.restrictProcesses) this.onFloor(this.uid, 0); // the old user's processes are free again
-      this.uid = uid;
-      this.applyFloor();
-      changed.push('user');
-    }
     if (mouseChanged) {
       this.useMouseModel(m);
       this.clearLearnBuffer('the profile changed on disk', {});
@@ -541,8 +698,9 @@ export class BiometricsService {
         const app: ModalityProfile = { bytes: m.bytes, samples: m.info.transitions, window: this.cfg.app.window, frr: 0.05, threshold: m.info.threshold };
         // Re-read: what is on disk now (a `sentinel enroll --add` since the start) is kept; only
         // the app model is replaced. A failure here throws into AppModality, which logs it.
+        const file = this.profileFile();
         const now = this.readProfile();
-        saveProfile(this.cfg.profilePath, { ...now, app });
+        saveProfile(file, { ...now, app });
         this.profile = { ...this.profile, app };
       },
       onScore: (p) => {
@@ -562,7 +720,6 @@ export class BiometricsService {
 
   private unavailable(): string | null {
     if (!this.cfg.enabled) return 'biometrics off: disabled in the configuration';
-    if (!existsSync(this.cfg.profilePath)) return `biometrics off: no enrolled profile at ${this.cfg.profilePath} (run \`sentinel enroll\`)`;
     return null;
   }
 
@@ -826,6 +983,14 @@ export class BiometricsService {
         minSittings: this.cfg.mouseMinSittings,
         blocksNotFused: this.mouseBlocksNotFused,
       },
+      sessionUser: {
+        source: this.monitor ? this.userSource : null,
+        profile: this.monitor ? this.profilePath : null,
+        enrolled: listProfiles(this.cfg.profileDir).map((p) => p.user),
+        seatFile: this.cfg.user ? '' : this.cfg.seatFile,
+        switches: this.userSwitches,
+        heldFloors: [...this.heldFloors].map(([uid, st]) => ({ uid, state: stateName(st) })),
+      },
       mouseLearning: {
         on: this.learnOffReason === null,
         reason: this.learnOffReason,
@@ -839,10 +1004,17 @@ export class BiometricsService {
 
   /** Stops the collector, scores what it still held, and waits for running lock commands and a mouse sitting being added. */
   async stop(): Promise<void> {
+    this.stopping = true;
     this.watcher?.close();
     this.watcher = null;
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.reloadTimer = null;
+    this.seatWatcher?.close();
+    this.seatWatcher = null;
+    if (this.seatTimer) clearTimeout(this.seatTimer);
+    this.seatTimer = null;
+    this.switchAgain = false;
+    while (this.switching) await this.switching;
     const rest = this.source?.stop();
     if (rest && this.source) this.onBatch(rest, this.source.identities);
     while (this.batchQueue) await this.batchQueue;
@@ -856,7 +1028,13 @@ export class BiometricsService {
 
   /** The profile file as it is on disk now (SentinelError SENTINEL_E_BIO_PROFILE / _BIO_KEY). */
   private readProfile(): BioProfile {
-    return loadProfile(this.cfg.profilePath, keyFingerprint(this.cfg.keyPath));
+    return loadProfile(this.profileFile(), keyFingerprint(this.cfg.keyPath));
+  }
+
+  /** The profile file in use (SENTINEL_E_BIO_PROFILE while off). */
+  private profileFile(): string {
+    if (this.profilePath === null) throw new SentinelError('SENTINEL_E_BIO_PROFILE', 'no profile in use (biometrics off)');
+    return this.profilePath;
   }
 
   /** One non-voting mouse block: into the shadow monitor; Restricted there discards the learning buffer. */
@@ -985,6 +1163,8 @@ export class BiometricsService {
 
   private async learnSitting(base: ModalityProfile, actions: Float32Array, actionMeta: Float64Array, population: Uint8Array, n: number): Promise<void> {
     try {
+      // The sitting is the current user's: a switch of user waits for it before changing the file in use.
+      const file = this.profileFile();
       const r = await addMouseSitting(base.bytes, actions, actionMeta, population, { blockActions: base.window, frr: base.frr });
       // Re-read: keep whatever else is on disk now; never overwrite a mouse model changed meanwhile.
       const now = this.readProfile();
@@ -998,7 +1178,7 @@ export class BiometricsService {
       }
       const mouse = withSitting(now.mouse, r, n);
       const stream = new MouseStream(mouse.bytes, r.threshold, r.genuineSd, mouse.window);
-      saveProfile(this.cfg.profilePath, { ...now, mouse });
+      saveProfile(file, { ...now, mouse });
       this.mouse = stream;
       this.profile = { ...(this.profile ?? now), mouse };
       this.learnedSittings++;

@@ -13,6 +13,7 @@ import { SentinelError } from '../src/errors.js';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../src/engine.js';
 import type { TrustPolicy } from '../src/state/trust-machine.js';
 import { MAX_ENROLLED_MOUSE_ACTIONS } from '../src/biometrics/mouse-model.js';
+import { checkUserName } from '../src/biometrics/profile-dir.js';
 import type { BiometricsConfig } from './biometrics.js';
 import { MODALITIES } from '../src/biometrics/session-monitor.js';
 
@@ -69,7 +70,10 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       inputDir: '/dev/input',
       devices: [],
       keyPath: path.join(data, 'bio.key'),
-      profilePath: path.join(data, 'profiles', 'user.json'),
+      profileDir: path.join(data, 'profiles'),
+      // Whose profile is scored: this user's ("" : the active session's on the seat, or the only profile).
+      user: '',
+      seatFile: '/run/systemd/seats/seat0',
       lockCommand: ['loginctl', 'lock-session'],
       restrictCommand: [],
       restrictProcesses: true,
@@ -160,6 +164,10 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   const dataDirFromFile = typeof fileObj['dataDir'] === 'string' ? path.resolve(path.dirname(file ?? '.'), fileObj['dataDir']) : undefined;
   const cfg = defaultConfig(overrides.dataDir ? path.resolve(overrides.dataDir) : dataDirFromFile);
   const { dataDir: _ignored, ...rest } = fileObj;
+  const bio = rest['biometrics'];
+  if (bio !== null && typeof bio === 'object' && !Array.isArray(bio) && 'profilePath' in bio) {
+    fail('biometrics.profilePath', 'was replaced by biometrics.profileDir, a folder of one <user>.json per enrolled user (a single user.json there still loads for the user it names): set profileDir to the old file\'s folder');
+  }
   expandPerModality(rest, 'emaAlpha');
   expandPerModality(rest, 'emaStart');
   // `policy` is checked by TrustMachine itself; it starts empty so its keys are open here.
@@ -172,7 +180,8 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
     cfg.modelsDir = path.resolve(base, cfg.modelsDir);
     const b = cfg.biometrics;
     b.keyPath = path.resolve(base, b.keyPath);
-    b.profilePath = path.resolve(base, b.profilePath);
+    b.profileDir = path.resolve(base, b.profileDir);
+    if (b.seatFile) b.seatFile = path.resolve(base, b.seatFile);
     if (b.inputDir) b.inputDir = path.resolve(base, b.inputDir);
     b.devices = b.devices.map((d) => path.resolve(base, d));
   }
@@ -189,6 +198,13 @@ function validate(c: SentinelConfig): void {
   if (c.tick.intervalMs <= 0 || c.tick.decayIntervalMs <= 0) fail('tick', 'intervals must be > 0');
   if (!Number.isInteger(c.tick.maxRows) || c.tick.maxRows <= 0) fail('tick.maxRows', 'must be a positive integer');
   const b = c.biometrics;
+  if (b.user) {
+    try {
+      checkUserName(b.user);
+    } catch (err) {
+      fail('biometrics.user', (err as Error).message);
+    }
+  }
   if (!Number.isInteger(b.stride) || b.stride < 0) fail('biometrics.stride', 'must be an integer >= 0');
   for (const m of MODALITIES) {
     if (!(b.emaAlpha[m] > 0 && b.emaAlpha[m] <= 1)) fail(`biometrics.emaAlpha.${m}`, `must be in (0, 1], got ${b.emaAlpha[m]}`);

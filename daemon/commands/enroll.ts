@@ -33,6 +33,7 @@ import { loadConfig } from '../config.js';
 import { InputSource, type DeviceIdentities, type InputBatch } from '../../src/biometrics/input-source.js';
 import { actionDevices, concatFloat32 } from '../../src/biometrics/input-batch.js';
 import { concatKeyRecords, enrollKeystrokeProfile, keyRecordCount, KeystrokeStream, DEFAULT_ENROLL_FRR, DEFAULT_KEYSTROKE_WINDOW } from '../../src/biometrics/keystroke-model.js';
+import { checkUserName, listProfiles, profilePathFor } from '../../src/biometrics/profile-dir.js';
 import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type KeystrokeEmbeddingRef, type ModalityProfile } from '../../src/biometrics/profile-file.js';
 import { openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../../src/biometrics/keystroke-embedded-stream.js';
 import { fusionWindow } from '../../src/models/keystroke-fusion-model.js';
@@ -114,7 +115,7 @@ export function registerEnroll(program: Command): void {
     .description('enroll the user at the keyboard: record typing and mouse rhythm and write the biometric profile')
     .option('-c, --config <file>', 'JSON configuration file (key and profile paths, input directory)')
     .option('--data-dir <dir>', 'data directory')
-    .option('--user <name>', 'name of the enrolled user', process.env['USER'] ?? 'user')
+    .option('--user <name>', "login name of the enrolled user (the profile is <profileDir>/<user>.json; the daemon scores the active session's user)", process.env['USER'] ?? 'user')
     .option('--device <path...>', 'input devices or recordings to read (default: the configured input directory)')
     .option('--input-dir <dir>', 'directory of evdev devices (default from the configuration)')
     .option('--keys <n>', 'keystrokes to record (0: no keystroke model)', intOption, 600)
@@ -122,10 +123,15 @@ export function registerEnroll(program: Command): void {
     .option('--actions <n>', 'mouse actions to record (0: no mouse model)', intOption, 200)
     .option('--block <n>', "mouse scoring block in actions (with --add: must be the profile's)", intOption, DEFAULT_MOUSE_BLOCK)
     .option('--frr <rate>', "false-reject rate to calibrate the thresholds to (with --add: default the profile's)", (v) => Number(v), DEFAULT_ENROLL_FRR)
-    .option('--profile <file>', 'profile file to write (default from the configuration)')
+    .option('--profile <file>', "profile file to write (default: the user's in biometrics.profileDir)")
     .option('--add', 'add one more mouse sitting to the existing profile (keystroke and app models kept as they are)')
     .action(async (opts: EnrollOptions, cmd: Command) => {
       const cfg = loadConfig(opts.config, opts.dataDir ? { dataDir: opts.dataDir } : {});
+      try {
+        checkUserName(opts.user);
+      } catch (err) {
+        throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `--user: ${(err as Error).message}`);
+      }
       if (opts.add) {
         await addSitting(cfg, opts, (name) => cmd.getOptionValueSource(name) === 'cli');
         return;
@@ -180,7 +186,7 @@ export function registerEnroll(program: Command): void {
       }
       for (const [mod, why] of Object.entries(skipped)) process.stderr.write(`sentinel enroll: ${mod} not enrolled: ${why}\n`);
       if (!keystroke && !mouse) throw new SentinelError('SENTINEL_E_BIO_ENROLL', `nothing enrolled: ${Object.values(skipped).join('; ')}`);
-      const profilePath = opts.profile ?? b.profilePath;
+      const profilePath = opts.profile ?? profilePathFor(b.profileDir, opts.user);
       saveProfile(profilePath, {
         user: opts.user,
         createdMs: Date.now(),
@@ -240,6 +246,20 @@ async function keystrokeEmbeddingReference(modelsDir: string, enabled: boolean, 
 }
 
 /**
+ * The profile `--add` extends: the `--user`'s; without `--user`, $USER's when enrolled, else the
+ * only profile of the folder. Several profiles and none of them $USER's: SENTINEL_E_INVALID_ARGUMENT
+ * naming them (a sitting must not go into someone else's profile by default).
+ */
+function addTarget(dir: string, user: string, userGiven: boolean): string {
+  const own = profilePathFor(dir, user);
+  if (userGiven || existsSync(own)) return own;
+  const all = listProfiles(dir);
+  if (all.length === 1) return (all[0] as (typeof all)[number]).path;
+  if (all.length > 1) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `--add: ${all.length} users are enrolled in ${dir} (${all.map((p) => p.user).join(', ')}) and ${user} is not one of them; say whose profile with --user`);
+  return own;
+}
+
+/**
  * `sentinel enroll --add`: one more mouse sitting added to the profile on disk. Everything that
  * can be refused is checked before recording; the profile is written only once the new model is
  * built, and re-read just before (a running daemon may have saved a newly learned app model in
@@ -253,8 +273,8 @@ async function addSitting(cfg: ReturnType<typeof loadConfig>, opts: EnrollOption
     }
   }
   if (opts.actions === 0) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', 'nothing to add: --actions is 0 (--add records one more mouse sitting)');
-  const profilePath = opts.profile ?? b.profilePath;
-  if (!existsSync(profilePath)) throw new SentinelError('SENTINEL_E_BIO_PROFILE', `no profile to add to at ${profilePath}; run sentinel enroll first`);
+  const profilePath = opts.profile ?? addTarget(b.profileDir, opts.user, fromCli('user'));
+  if (!existsSync(profilePath)) throw new SentinelError('SENTINEL_E_BIO_PROFILE', `no profile of ${opts.user} to add to at ${profilePath}; run sentinel enroll --user ${opts.user} first`);
   const keySha256 = keyFingerprint(b.keyPath);
   const old = loadProfile(profilePath, keySha256);
   const oldMouse = old.mouse;

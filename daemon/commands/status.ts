@@ -24,6 +24,16 @@ interface SessionStatus {
   mouseLearning?: { on: boolean; reason: string | null; buffered: number; learnedSittings: number; discardedActions: number; failures: number };
   mouseFusion?: { on: boolean; sittings: number; minSittings: number; blocksNotFused: number };
   keystrokeScoring?: { method: string | null; reason: string | null; embeddingFailures: number };
+  sessionUser?: { source: string | null; enrolled: string[]; switches: number; heldFloors: { uid: number; state: string }[] };
+}
+
+/** One line on whose profile is scored and why, with the enrolled users and held floors (nothing when not reported). */
+function sessionUserLine(b: SessionStatus | undefined): string[] {
+  const u = b?.sessionUser;
+  if (!u) return [];
+  const who = b?.on && u.source ? `${b.user ?? ''} (${u.source})` : 'nobody';
+  const held = u.heldFloors.length ? `; held: ${u.heldFloors.map((h) => `uid ${h.uid} at ${h.state}`).join(', ')}` : '';
+  return [`users       scoring ${who}; enrolled: ${u.enrolled.length ? u.enrolled.join(', ') : 'none'}; ${u.switches} switches${held}`];
 }
 
 /** One line on how keystroke windows are scored (nothing without a keystroke model). */
@@ -97,6 +107,7 @@ export function registerStatus(program: Command): void {
         `subjects    ${String(engine['subjectsLive'])} live; ${Object.entries(body['subjectsByState'] as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ')}`,
         `models      ${Object.entries(body['models'] as Record<string, string>).map(([k, v]) => `${k} ${v.slice(0, 12)}`).join(', ')}`,
         sessionLine(body['biometrics'] as SessionStatus | undefined),
+        ...sessionUserLine(body['biometrics'] as SessionStatus | undefined),
         ...keystrokeScoringLine(body['biometrics'] as SessionStatus | undefined),
         ...mouseFusionLine(body['biometrics'] as SessionStatus | undefined),
         ...mouseLearningLine(body['biometrics'] as SessionStatus | undefined),

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
 import { haveX11Tools, X11Fixture } from '../support/x11.js';
+import { NO_SEAT } from '../support/biometrics-config.js';
 
 const x11 = new X11Fixture();
 afterEach(() => x11.killAll());
@@ -48,6 +49,7 @@ describe.skipIf(!haveX11Tools)('app modality (daemon under Xvfb)', () => {
             devices: [],
             lockCommand: ['/bin/true'],
             app: { display, learnAfter: 60, window: 10, stride: 5 },
+            ...NO_SEAT,
           },
         }),
       );
@@ -62,7 +64,7 @@ describe.skipIf(!haveX11Tools)('app modality (daemon under Xvfb)', () => {
       writeFileSync(mouse2, encodeInputEvents(mouseSession(1, 210, 600_000_000, 41)));
       const add = await runCli(['enroll', '--add', '--config', cfgFile, '--data-dir', data, '--device', mouse2]);
       expect(add.code, add.stderr).toBe(0);
-      const profilePath = path.join(data, 'profiles', 'user.json');
+      const profilePath = path.join(data, 'profiles', 'alice.json');
       const addedMouse = (JSON.parse(readFileSync(profilePath, 'utf8')) as { mouse?: { sittings?: number } }).mouse;
       expect(addedMouse?.sittings).toBe(2);
       const activate = (i: number): Promise<string> => x11.xdotool(display, ['windowactivate', '--sync', wins[i] as string]);

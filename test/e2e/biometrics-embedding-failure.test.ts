@@ -20,6 +20,7 @@ import { decodeEvents } from '../support/decode-events.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { cleanupStack } from '../support/cleanups.js';
 import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
+import { NO_SEAT } from '../support/biometrics-config.js';
 
 const cleanups = cleanupStack();
 
@@ -57,7 +58,7 @@ describe('keystroke embedder failing under the daemon', () => {
     const input = path.join(dir, 'input');
     mkdirSync(input);
     const base = defaultConfig(path.join(dir, 'data'));
-    const cfg = { ...base.biometrics, inputDir: input, lockCommand: ['/bin/true'], restrictCommand: [], modelsDir: path.join(ROOT, 'models') };
+    const cfg = { ...base.biometrics, ...NO_SEAT, inputDir: input, lockCommand: ['/bin/true'], restrictCommand: [], modelsDir: path.join(ROOT, 'models') };
     mkdirSync(path.dirname(cfg.keyPath), { recursive: true });
 
     // Enrollment as `sentinel enroll` writes it: classical profile plus the embedding reference.
@@ -67,7 +68,7 @@ describe('keystroke embedder failing under the daemon', () => {
     const keys = decodeEvents(events, cfg.keyPath).keys;
     const bytes = await enrollKeystrokeProfile(keys);
     const reference = Array.from(await models.embedder.reference(keys));
-    saveProfile(cfg.profilePath, {
+    saveProfile(path.join(cfg.profileDir, 'alice.json'), {
       user: 'alice',
       createdMs: 1,
       keySha256: keyFingerprint(cfg.keyPath),

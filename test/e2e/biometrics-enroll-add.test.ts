@@ -14,6 +14,7 @@ import { ROOT, runCli, startDaemonProcess, type DaemonProcess } from '../support
 import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
 import { modelsWithOtherPopulation } from '../support/other-population.js';
 import type { ModalityJson, ProfileJson } from '../../src/biometrics/profile-file.js';
+import { NO_SEAT } from '../support/biometrics-config.js';
 
 interface Summary {
   user: string;
@@ -32,7 +33,7 @@ function setup(): { dir: string; data: string; cfgFile: string; rec: (name: stri
   mkdirSync(input);
   mkdirSync(path.join(dir, 'recordings'));
   const cfgFile = path.join(dir, 'sentinel.json');
-  writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input } }));
+  writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, ...NO_SEAT } }));
   return {
     dir,
     data: path.join(dir, 'data'),
@@ -104,10 +105,10 @@ describe('sentinel enroll --add', () => {
       const base = ['--config', t.cfgFile, '--data-dir', t.data];
 
       // No profile yet.
-      const none = await runCli(['enroll', '--add', ...base, '--device', second]);
+      const none = await runCli(['enroll', '--add', ...base, '--user', 'alice', '--device', second]);
       expect(none.code).toBe(1);
-      const profilePath = path.join(t.data, 'profiles', 'user.json');
-      expect(none.stderr).toContain(`sentinel: SENTINEL_E_BIO_PROFILE: no profile to add to at ${profilePath}; run sentinel enroll first`);
+      const profilePath = path.join(t.data, 'profiles', 'alice.json');
+      expect(none.stderr).toContain(`sentinel: SENTINEL_E_BIO_PROFILE: no profile of alice to add to at ${profilePath}; run sentinel enroll --user alice first`);
       expect(existsSync(profilePath)).toBe(false);
 
       const first = await runCli(['enroll', ...base, '--user', 'alice', '--device', mouse, '--keys', '0']);
@@ -116,7 +117,7 @@ describe('sentinel enroll --add', () => {
       const bytes = readFileSync(profilePath);
       const unchanged = (): void => {
         expect(readFileSync(profilePath).equals(bytes)).toBe(true);
-        expect(readdirSync(path.dirname(profilePath))).toEqual(['user.json']);
+        expect(readdirSync(path.dirname(profilePath))).toEqual(['alice.json']);
       };
 
       const keys = await runCli(['enroll', '--add', ...base, '--device', second, '--keys', '600']);
@@ -152,7 +153,7 @@ describe('sentinel enroll --add', () => {
       // before recording, and the file is untouched.
       const models = modelsWithOtherPopulation(t.dir);
       const otherCfg = path.join(t.dir, 'other-models.json');
-      writeFileSync(otherCfg, JSON.stringify({ modelsDir: models, biometrics: { inputDir: path.join(t.dir, 'input') } }));
+      writeFileSync(otherCfg, JSON.stringify({ modelsDir: models, biometrics: { inputDir: path.join(t.dir, 'input'), ...NO_SEAT } }));
       const otherPop = await runCli(['enroll', '--add', '--config', otherCfg, '--data-dir', t.data, '--device', second]);
       expect(otherPop.code).toBe(1);
       expect(otherPop.stderr).toContain(`sentinel: SENTINEL_E_BIO_PROFILE: profile ${profilePath}: the mouse model was enrolled with another mouse population model than ${path.join(models, 'mouse')}`);

@@ -11,6 +11,7 @@ import { ROOT, runCli, startDaemonProcess, type DaemonProcess } from '../support
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
 import { cleanupStack } from '../support/cleanups.js';
+import { NO_SEAT } from '../support/biometrics-config.js';
 
 interface Status {
   biometrics: { on: boolean; windowsScored: number; state: string; keystrokeScoring: { method: string | null; reason: string | null; model: string | null; embeddingFailures: number } };
@@ -54,7 +55,7 @@ describe('keystroke embedding fallbacks (daemon + sentinel enroll)', () => {
       const models = path.join(d, 'models');
       cpSync(path.join(ROOT, 'models'), models, { recursive: true });
       rmSync(path.join(models, 'keystroke-embed'), { recursive: true });
-      return { modelsDir: models, biometrics: { inputDir: path.join(d, 'input'), lockCommand: ['/bin/true'] } };
+      return { modelsDir: models, biometrics: { inputDir: path.join(d, 'input'), lockCommand: ['/bin/true'], ...NO_SEAT } };
     });
     const first = await enroll(cfgFile, data, kbd);
     expect(first.summary.keystroke?.embedding).toBe(false);
@@ -85,12 +86,12 @@ describe('keystroke embedding fallbacks (daemon + sentinel enroll)', () => {
   });
 
   it('scores a profile enrolled with the embedding off classically, and says how to get it', async () => {
-    const { data, input, cfgFile, kbd } = setUp((d) => ({ biometrics: { inputDir: path.join(d, 'input'), lockCommand: ['/bin/true'], keystrokeEmbedding: false } }));
+    const { data, input, cfgFile, kbd } = setUp((d) => ({ biometrics: { inputDir: path.join(d, 'input'), lockCommand: ['/bin/true'], keystrokeEmbedding: false, ...NO_SEAT } }));
     const e = await enroll(cfgFile, data, kbd);
     expect(e.summary.keystroke).toMatchObject({ embedding: false, embeddingOff: 'biometrics.keystrokeEmbedding is false' });
     // The daemon with the embedding on (the default) finds no reference in this profile.
     const onCfg = path.join(path.dirname(cfgFile), 'on.json');
-    writeFileSync(onCfg, JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/true'] } }));
+    writeFileSync(onCfg, JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/true'], ...NO_SEAT } }));
     const d = await daemonOn(data, onCfg);
     await plugFifoDevice(d, input, 'event0', encodeInputEvents(keyEvents(typedKeystrokes(1, 300, 900_000_000, 5, 41))));
     const st = (await d.http<Status>('GET', '/v1/status')).body.biometrics;

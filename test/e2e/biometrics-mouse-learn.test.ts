@@ -15,7 +15,7 @@ import { AuditStore } from '../../src/audit/store.js';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
-import { MOUSE_VOTES_FROM_ONE_SITTING } from '../support/biometrics-config.js';
+import { MOUSE_VOTES_FROM_ONE_SITTING, NO_SEAT } from '../support/biometrics-config.js';
 import { modelsWithOtherPopulation } from '../support/other-population.js';
 import type { ModalityJson, ProfileJson } from '../../src/biometrics/profile-file.js';
 import type { BiometricsStatus } from '../../daemon/biometrics.js';
@@ -33,14 +33,14 @@ function setup(extra: Record<string, unknown> = {}): { dir: string; data: string
   mkdirSync(input);
   mkdirSync(path.join(dir, 'recordings'));
   const cfgFile = path.join(dir, 'sentinel.json');
-  writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/true'], mouseLearnActions: 100, app: { enabled: false }, ...extra } }));
+  writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/true'], mouseLearnActions: 100, app: { enabled: false }, ...NO_SEAT, ...extra } }));
   const data = path.join(dir, 'data');
   return {
     dir,
     data,
     input,
     cfgFile,
-    profile: path.join(data, 'profiles', 'user.json'),
+    profile: path.join(data, 'profiles', 'alice.json'),
     rec: (name, bytes) => {
       const f = path.join(dir, 'recordings', name);
       writeFileSync(f, bytes);

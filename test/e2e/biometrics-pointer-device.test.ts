@@ -12,7 +12,7 @@ import { AuditStore } from '../../src/audit/store.js';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, mouseSession } from '../support/input-events.js';
-import { MOUSE_VOTES_FROM_ONE_SITTING } from '../support/biometrics-config.js';
+import { MOUSE_VOTES_FROM_ONE_SITTING, NO_SEAT } from '../support/biometrics-config.js';
 
 const SESSION = 2 ** 32;
 
@@ -39,7 +39,7 @@ describe('pointer-device identity (daemon + sentinel enroll)', () => {
       mkdirSync(path.join(dir, 'recordings'));
       const marker = path.join(dir, 'locked.txt');
       const cfgFile = path.join(dir, 'sentinel.json');
-      writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/sh', '-c', `echo locked >> ${marker}`], ...MOUSE_VOTES_FROM_ONE_SITTING } }));
+      writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/sh', '-c', `echo locked >> ${marker}`], ...MOUSE_VOTES_FROM_ONE_SITTING, ...NO_SEAT } }));
       const rec = path.join(dir, 'recordings', 'event-mouse');
       writeFileSync(rec, encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
       const enroll = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', rec, '--keys', '0']);

@@ -11,6 +11,7 @@ import { startProtect, unmount, type FuseLogLine } from '../../daemon/commands/p
 import { cleanupStack } from '../support/cleanups.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
+import { NO_SEAT } from '../support/biometrics-config.js';
 
 const haveFuse = existsSync('/dev/fuse') && process.getuid?.() === 0;
 const SESSION = 2 ** 32;
@@ -29,7 +30,7 @@ describe.skipIf(!haveFuse)('session subject → file-system restriction', () => 
     for (const d of [src, mnt, data, input]) mkdirSync(d);
     const cfgFile = path.join(t.dir, 'sentinel.json');
     const uid = process.getuid?.() ?? 0; // the worker below runs as this user
-    writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, sessionUid: uid, lockCommand: ['/bin/true'] } }));
+    writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, sessionUid: uid, lockCommand: ['/bin/true'], ...NO_SEAT } }));
     const kbd = path.join(t.dir, 'kbd.bin');
     writeFileSync(kbd, encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
     const enroll = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', kbd, '--actions', '0']);

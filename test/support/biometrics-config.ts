@@ -7,3 +7,10 @@
  * subject does with these scores", says why the defaults differ.
  */
 export const MOUSE_VOTES_FROM_ONE_SITTING = { mouseMinSittings: 1, emaAlpha: 0.5, emaStart: 0 } as const;
+
+/**
+ * Tests that are not about several users score their only profile whoever is logged in: without
+ * this, a developer's machine running logind would make the daemon follow the seat to the
+ * developer's own uid, which has no profile (docs/biometrics.md, "Several users on one host").
+ */
+export const NO_SEAT = { seatFile: '' } as const;

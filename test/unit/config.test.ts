@@ -107,4 +107,23 @@ describe('configuration', () => {
     rmSync(dir, { recursive: true });
     expect(codeOf(() => loadConfig(path.join(dir, 'nope.json')))).toMatch(/cannot read config file/);
   });
+
+  it('keeps one profile per user in biometrics.profileDir and follows the seat by default', () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-cfg-'));
+    const b = defaultConfig(dir).biometrics;
+    expect(b).toMatchObject({ profileDir: path.join(dir, 'profiles'), user: '', seatFile: '/run/systemd/seats/seat0' });
+    rmSync(dir, { recursive: true });
+    // Paths in a file are relative to it; "" turns seat following off.
+    const f = withFile({ biometrics: { profileDir: 'p', seatFile: 'seats/seat0', user: 'alice' } });
+    expect(loadConfig(f).biometrics).toMatchObject({ profileDir: path.join(dir, 'p'), seatFile: path.join(dir, 'seats', 'seat0'), user: 'alice' });
+    rmSync(dir, { recursive: true });
+    expect(loadConfig(withFile({ biometrics: { seatFile: '' } })).biometrics.seatFile).toBe('');
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { user: '../root' } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.user: user name "\.\.\/root" is not a login name/);
+    rmSync(dir, { recursive: true });
+    // The single-file setting of earlier releases says what replaced it.
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { profilePath: '/var/lib/sentinel/profiles/user.json' } })))).toMatch(
+      /^SENTINEL_E_CONFIG: config biometrics\.profilePath: was replaced by biometrics\.profileDir, a folder of one <user>\.json per enrolled user/,
+    );
+  });
 });

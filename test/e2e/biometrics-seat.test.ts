@@ -1,0 +1,143 @@
+// Several users on one host, end to end with the real daemon and CLI: two users enrolled with
+// `sentinel enroll --user`, and a seat file written the way logind writes
+// /run/systemd/seats/seat0 (replaced by rename on every switch of the active session). The
+// daemon scores the session against the active user's profile and follows each switch: the
+// second user typing is an impostor in the first user's session and the genuine user in their
+// own; the first user's processes stay held at Lockdown after the switch until their session is
+// active again; no active session means nothing is scored. Every switch is audited.
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AuditStore } from '../../src/audit/store.js';
+import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { plugFifoDevice } from '../support/fifo-device.js';
+import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
+
+const SESSION = 2 ** 32;
+
+interface Status {
+  biometrics: {
+    on: boolean;
+    reason: string | null;
+    state: string;
+    user: string | null;
+    windowsScored: number;
+    sessionUser: { source: string | null; profile: string | null; enrolled: string[]; seatFile: string; switches: number; heldFloors: { uid: number; state: string }[] };
+  };
+}
+
+/** Two local users of this machine (real /etc/passwd entries, so the daemon's uid lookups are the real ones). */
+function twoLocalUsers(): [{ name: string; uid: number }, { name: string; uid: number }] {
+  const users = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => f[0] && /^[a-z_][a-z0-9_-]*$/.test(f[0]) && f[2] !== undefined && /^\d+$/.test(f[2]) && f[2] !== '0')
+    .map((f) => ({ name: f[0] as string, uid: Number(f[2]) }));
+  const a = users[0];
+  const b = users.find((u) => a && u.uid !== a.uid);
+  if (!a || !b) throw new Error('this test needs two local users with distinct uids in /etc/passwd');
+  return [a, b];
+}
+
+/** Writes the seat file as logind does: a new file renamed over the old one. */
+function writeSeat(file: string, activeUid: number | null): void {
+  const active = activeUid === null ? '' : `ACTIVE=c${activeUid}\nACTIVE_UID=${activeUid}\n`;
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, `# This is private data. Do not parse.\nIS_SEAT0=1\nCAN_MULTI_SESSION=1\nCAN_TTY=1\nCAN_GRAPHICAL=1\n${active}`);
+  renameSync(tmp, file);
+}
+
+describe('several users on one host (the seat decides whose profile is scored)', () => {
+  it('scores the active user, follows each switch, keeps a locked user held, and scores nothing without an active session', async () => {
+    const [a, b] = twoLocalUsers();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bio-seat-'));
+    let daemon: DaemonProcess | undefined;
+    try {
+      const data = path.join(dir, 'data');
+      const input = path.join(dir, 'input');
+      mkdirSync(input);
+      mkdirSync(path.join(dir, 'seats'));
+      const seat = path.join(dir, 'seats', 'seat0');
+      writeSeat(seat, a.uid);
+      const cfgFile = path.join(dir, 'sentinel.json');
+      writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, seatFile: seat, lockCommand: ['/bin/true'], app: { enabled: false } } }));
+      // Typist 1 is user a, typist 2 user b; keystrokes only.
+      for (const [user, typist] of [[a.name, 1], [b.name, 2]] as const) {
+        const rec = path.join(dir, `enroll-${user}.bin`);
+        writeFileSync(rec, encodeInputEvents(keyEvents(typedKeystrokes(typist, 600, 1_000_000, 11))));
+        const r = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', user, '--device', rec, '--actions', '0']);
+        expect(r.code, r.stderr).toBe(0);
+        expect((JSON.parse(r.stdout) as { profile: string }).profile).toBe(path.join(data, 'profiles', `${user}.json`));
+      }
+      // --add without --user, with two users enrolled and $USER not one of them, is refused.
+      const add = await runCli(['enroll', '--add', '--config', cfgFile, '--data-dir', data, '--device', path.join(dir, `enroll-${a.name}.bin`)], { USER: 'nobody-enrolled' });
+      expect(add.code).toBe(1);
+      expect(add.stderr).toContain(`--add: 2 users are enrolled in ${path.join(data, 'profiles')}`);
+
+      daemon = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', cfgFile] });
+      const d = daemon;
+      expect(await d.waitLog((l) => l['event.action'] === 'biometrics_on')).toMatchObject({ user: a.name, source: 'seat' });
+      const status = async (): Promise<Status['biometrics']> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;
+      expect((await status()).sessionUser).toMatchObject({ source: 'seat', profile: path.join(data, 'profiles', `${a.name}.json`), enrolled: [a.name, b.name].sort(), seatFile: seat, switches: 0, heldFloors: [] });
+
+      // User b types in user a's session: an impostor there.
+      const locked = d.waitLog((l) => l['event.action'] === 'lock_session');
+      await plugFifoDevice(d, input, 'event0', encodeInputEvents(keyEvents(typedKeystrokes(2, 400, 900_000_000, 7, 41))));
+      await locked;
+      expect(await status()).toMatchObject({ user: a.name, state: 'Lockdown' });
+
+      // b logs in (the seat switches to b's session): b's profile, from Normal; a stays held.
+      const toB = d.waitLog((l) => l['event.action'] === 'biometrics_on' && l['user'] === b.name);
+      writeSeat(seat, b.uid);
+      expect(await d.waitLog((l) => l['event.action'] === 'session_user_changed')).toMatchObject({ from: a.name, to: b.name, source: 'seat' });
+      await toB;
+      const onB = await status();
+      expect(onB).toMatchObject({ on: true, user: b.name, state: 'Normal' });
+      expect(onB.sessionUser).toMatchObject({ source: 'seat', switches: 1, heldFloors: [{ uid: a.uid, state: 'Lockdown' }] });
+      const cli = await runCli(['status', '--data-dir', data]);
+      expect(cli.stdout).toContain(`users       scoring ${b.name} (seat); enrolled: ${[a.name, b.name].sort().join(', ')}; 1 switches; held: uid ${a.uid} at Lockdown\n`);
+
+      // The same typing in b's own session is the genuine user: scored, stays Normal.
+      const before = onB.windowsScored;
+      await plugFifoDevice(d, input, 'event1', encodeInputEvents(keyEvents(typedKeystrokes(2, 300, 1_900_000_000, 5, 41))));
+      const typedB = await status();
+      expect(typedB.windowsScored).toBeGreaterThanOrEqual(before + 8);
+      expect(typedB).toMatchObject({ user: b.name, state: 'Normal' });
+
+      // The greeter (no active session): nothing is scored, and the status says why.
+      const toNone = d.waitLog((l) => l['event.action'] === 'session_user_changed' && l['to'] === null);
+      writeSeat(seat, null);
+      await toNone;
+      const none = await status();
+      expect(none).toMatchObject({ on: false, user: null });
+      expect(none.reason).toBe(`biometrics off: no session is active on the seat (${seat})`);
+
+      // a unlocks their session: scored again from Normal, and the floor on a's processes is lifted.
+      const released = d.waitLog((l) => l['event.action'] === 'session_floor_released');
+      const backToA = d.waitLog((l) => l['event.action'] === 'biometrics_on' && l['user'] === a.name);
+      writeSeat(seat, a.uid);
+      expect(await released).toMatchObject({ uid: a.uid, was: 'Lockdown' });
+      await backToA;
+      const onA = await status();
+      expect(onA).toMatchObject({ on: true, user: a.name, state: 'Normal' });
+      expect(onA.sessionUser.heldFloors).toEqual([]);
+      expect(await d.stop()).toBe(0);
+
+      const audit = new AuditStore(path.join(data, 'sentinel.db'));
+      try {
+        const switches = audit.actions({ subjectId: SESSION, action: 'notify' }).filter((x) => (x.detail as { event?: string }).event === 'session_user_changed')
+          .sort((x, y) => x.id - y.id);
+        expect(switches.map((x) => (x.detail as { from: string | null; to: string | null }))).toMatchObject([
+          { from: a.name, to: b.name },
+          { from: b.name, to: null },
+        ]);
+      } finally {
+        audit.close();
+      }
+    } finally {
+      daemon?.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
