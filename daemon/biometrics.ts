@@ -5,6 +5,11 @@
  * - Off, with the reason logged and shown in /v1/status, when disabled, when no profile was
  *   enrolled, or when there is no input directory and no device configured. Never fatal: the
  *   file-system side runs without it.
+ * - Whose profile (daemon/session-user.ts): `biometrics.user`'s, else the active session's user
+ *   on logind's seat (its file watched: each switch stops the collector, scores what it held for
+ *   the old user, and starts again for the new one from Normal; a user left Restricted or
+ *   Lockdown keeps their processes' floor until their session is active again), else the only
+ *   profile. Each switch is audited as a `notify`.
  * - Actions: entering Restricted is logged and audited as a `notify` action and runs the optional
  *   restrict command (`restrict_session`); entering Lockdown runs the lock command (default
  *   `loginctl lock-session`) once per entry and audits `lock_session` with its result; a failed
@@ -42,7 +47,7 @@
  *   subject does with these scores").
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditStore } from '../src/audit/store.js';
@@ -55,6 +60,7 @@ import { actionCount, addMouseSitting, loadMousePopulation, mouseProfileInfo, Mo
 import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type ModalityProfile } from '../src/biometrics/profile-file.js';
 import { ACTION_META_STRIDE } from '../src/binding.js';
 import { AppModality, type AppModalityConfig } from './app-modality.js';
+import { watchFolder, type FolderWatch } from './folder-watch.js';
 import { chooseSessionUser, type SessionUserChoice, type SessionUserSource } from './session-user.js';
 import { listProfiles } from '../src/biometrics/profile-dir.js';
 import type { MouseDevicesPolicy } from './config.js';
@@ -252,8 +258,7 @@ export class BiometricsService {
    * acts on nothing else and is not audited.
    */
   private shadow: SessionMonitor | null = null;
-  private watcher: FSWatcher | null = null;
-  private reloadTimer: NodeJS.Timeout | null = null;
+  private watcher: FolderWatch | null = null;
   private shadowRestricted = 0;
   private discardedActions = 0;
   private learnFailures = 0;
@@ -265,8 +270,7 @@ export class BiometricsService {
   /** The profile file of the session's user (null while off). */
   private profilePath: string | null = null;
   private userSource: SessionUserSource | null = null;
-  private seatWatcher: FSWatcher | null = null;
-  private seatTimer: NodeJS.Timeout | null = null;
+  private seatWatcher: FolderWatch | null = null;
   /** A change of the session's user in progress (the old user's input drained first). */
   private switching: Promise<void> | null = null;
   private switchAgain = false;
@@ -505,31 +509,24 @@ export class BiometricsService {
   private watchProfile(): void {
     if (this.watcher) return;
     const dir = this.cfg.profileDir;
-    const changed = new Set<string>();
+    const failed = (err: Error, what: string): void => {
+      this.log.warn({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'profile_watch_failed' }, `${what}: a changed profile is used after a restart`);
+      this.watcher = null;
+    };
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      this.watcher = watch(dir, (_event, name) => {
-        if (!name?.endsWith('.json')) return;
-        changed.add(name);
-        if (this.reloadTimer) return;
-        // One decision for the burst of events a rename makes.
-        this.reloadTimer = setTimeout(() => {
-          this.reloadTimer = null;
-          const names = [...changed];
-          changed.clear();
+      this.watcher = watchFolder(
+        dir,
+        (name) => name.endsWith('.json'),
+        (names) => {
           const mine = this.profilePath !== null && names.includes(path.basename(this.profilePath));
           if (this.monitor && mine) this.reloadProfile('the profile file changed');
           this.followSessionUser(`profiles changed: ${names.join(', ')}`);
-        }, 50);
-        this.reloadTimer.unref();
-      });
-      this.watcher.on('error', (err) => {
-        this.log.warn({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'profile_watch_failed' }, 'profile watch failed: a changed profile is used after a restart');
-        this.watcher?.close();
-        this.watcher = null;
-      });
+        },
+        (err) => failed(err, 'profile watch failed'),
+      );
     } catch (err) {
-      this.log.warn({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'profile_watch_failed' }, 'cannot watch the profiles: a changed profile is used after a restart');
+      failed(err as Error, 'cannot watch the profiles');
     }
   }
 
@@ -547,22 +544,14 @@ export class BiometricsService {
       this.log.info({ 'event.action': 'seat_not_followed', seatFile: this.cfg.seatFile }, `seat not followed: no ${dir} (no logind); the only enrolled profile is scored`);
       return;
     }
+    const failed = (err: Error, what: string): void => {
+      this.log.warn({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'seat_watch_failed' }, `${what}: a change of the active session is followed after a restart`);
+      this.seatWatcher = null;
+    };
     try {
-      this.seatWatcher = watch(dir, (_event, name) => {
-        if (name !== base || this.seatTimer) return;
-        this.seatTimer = setTimeout(() => {
-          this.seatTimer = null;
-          this.followSessionUser('the seat changed');
-        }, 50);
-        this.seatTimer.unref();
-      });
-      this.seatWatcher.on('error', (err) => {
-        this.log.warn({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'seat_watch_failed' }, 'seat watch failed: a change of the active session is followed after a restart');
-        this.seatWatcher?.close();
-        this.seatWatcher = null;
-      });
+      this.seatWatcher = watchFolder(dir, (name) => name === base, () => this.followSessionUser('the seat changed'), (err) => failed(err, 'seat watch failed'));
     } catch (err) {
-      this.log.warn({ err, 'error.code': 'SENTINEL_E_IO', 'event.action': 'seat_watch_failed' }, 'cannot watch the seat: a change of the active session is followed after a restart');
+      failed(err as Error, 'cannot watch the seat');
     }
   }
 
@@ -1007,12 +996,8 @@ export class BiometricsService {
     this.stopping = true;
     this.watcher?.close();
     this.watcher = null;
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    this.reloadTimer = null;
     this.seatWatcher?.close();
     this.seatWatcher = null;
-    if (this.seatTimer) clearTimeout(this.seatTimer);
-    this.seatTimer = null;
     this.switchAgain = false;
     while (this.switching) await this.switching;
     const rest = this.source?.stop();
