@@ -29,6 +29,9 @@
 //         in pseudo-actions, A at R enrolled actions and A (R/n)^E at n; R 0: A at every n)
 //        [--write-model FILE]   (population + weights from all users; models/mouse)
 //        --oc-methods block,block-2s,block-unit: block-level two-sample scorer (MouseBlock)
+//        --oc-methods cohort,cohort-open,cohort-floor,cohort-floor-open: several users enrolled on one
+//          host, each user's hist-w model against the other TEST users' (closed set, or the impostor
+//          not enrolled: -open)
 //         [--block-stat cvm|ad|ks] [--block-log 0|1] [--block-fit-n 20] [--block-l2 0.01]
 //        [--write-block-weights FILE]  (MouseBlock weights from all users; models/mouse)
 //        [--enroll-sessions K] [--sitting-actions A]  (enroll on K sessions, each cut to its first A
@@ -689,6 +692,8 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
             continue;
           }
           std::function<double(const MouseAction&)> score;
+          std::vector<std::pair<int, MouseOneClass>> cohort;
+          int cohort_excluded = -1;
           MouseOneClass oc;
           MouseProfile prof;
           RandomForest cadrf;
@@ -747,6 +752,40 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                 return std::log(q / (1 - q));
               };
             }
+          } else if (m.rfind("cohort", 0) == 0) {
+            // Several users enrolled on one host, each with the daemon's one-class model (hist-w):
+            // an action's score is the user's log ratio minus the log of the mean ratio under the
+            // other enrolled users' models, i.e. log p_u(x) - log mean_v p_v(x) with the population
+            // cancelling, clipped to +-6 (as the softmax score of --multiclass). Every model leaves
+            // out the session of this fold (the impostor sessions are the cohort's own held-out
+            // ones). cohort: every other TEST user is enrolled (closed set: the impostor is one of
+            // them); cohort-open: the impostor is not enrolled (left out of the cohort while their
+            // session is scored). cohort-floor[-open]: the user's log ratio minus max(0, that log
+            // mean), so only an action another enrolled user explains better than the population
+            // lowers the score, and an outsider's falls back to the one-class score.
+            oc = MouseOneClass::enroll(enr, &pop, oc_params("hist-w", o));
+            if (!oc.valid()) continue;
+            cohort.clear();
+            for (int v : testu) {
+              if (v == u) continue;
+              const auto& theirs = sess_of[v];
+              MouseOneClass cv = MouseOneClass::enroll(enrollment_actions(S, theirs, k % theirs.size(), o.enroll_sessions, g_sitting_actions),
+                                                       &pop, oc_params("hist-w", o));
+              if (cv.valid()) cohort.push_back({v, std::move(cv)});
+            }
+            score = [&](const MouseAction& a) {
+              double mx = -1e300;
+              std::vector<double> t;
+              for (const auto& c : cohort)
+                if (c.first != cohort_excluded) t.push_back(c.second.action_score(a)), mx = std::max(mx, t.back());
+              double own = oc.action_score(a);
+              if (t.empty()) return own;
+              double se = 0;
+              for (double x : t) se += std::exp(x - mx);
+              double lme = mx + std::log(se / double(t.size()));
+              if (m.rfind("cohort-floor", 0) == 0) return own - std::max(0.0, lme);
+              return std::max(-6.0, std::min(6.0, own - lme));
+            };
           } else {
             const MousePopulation* pp = m == "hist-w" ? &pop : &pop_flat;
             oc = MouseOneClass::enroll(enr, (m == "z" || m == "knn") ? nullptr : pp, oc_params(m, o));
@@ -793,9 +832,17 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           };
           auto gb = run(mine[k], true);
           std::vector<std::vector<std::vector<double>>> ib;
-          for (int s : imp) ib.push_back(run(s, false));
+          {
+            size_t i = 0;
+            for (int v : testu) {
+              if (v == u) continue;
+              if (m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0) cohort_excluded = v;
+              ib.push_back(run(imp[i++], false));
+            }
+            cohort_excluded = -1;
+          }
           // calibration to a target FRR on the enrollment (one-class methods)
-          if (m != "rf" && m != "cad" && m != "synth" && m != "hist-rf") {
+          if (m != "rf" && m != "cad" && m != "synth" && m != "hist-rf" && m.rfind("cohort", 0) != 0) {
             size_t n20 = std::find(Ns.begin(), Ns.end(), 20) - Ns.begin();
             if (n20 < Ns.size())
               for (int t = 0; t < 2; ++t) {
@@ -861,6 +908,10 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                        : m == "block-2s" ? "block two-sample scorer, goodness-of-fit and type terms only (no hist-w term; weights learned on FIT blocks)"
                        : m == "block-unit" ? "block two-sample scorer, unit weights (-1 per goodness-of-fit term, +1 hist-w block mean)"
                        : m == "hist-rf" ? "one-class histogram terms scored by a global verifier forest learned on FIT users"
+                       : m == "cohort" ? "hist-w against the other enrolled TEST users' hist-w models (log p_u - log mean p_v, clipped +-6; closed set)"
+                       : m == "cohort-open" ? "hist-w against the other enrolled TEST users' hist-w models, impostor not enrolled (open set)"
+                       : m == "cohort-floor" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); closed set"
+                       : m == "cohort-floor-open" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); impostor not enrolled (open set)"
                        : m == "synth" ? "per-user RF against synthetic actions sampled from the FIT population model"
                        : m == "rf" ? "per-user RF (ours, 44 features), background = FIT users' actions"
                                    : "per-user RF, cadence-only (3 timing numbers), background = FIT users";
