@@ -11,8 +11,10 @@
  *    Several profiles and no seat: nothing is scored, since guessing would score one person
  *    against another's profile.
  *
- * Synchronous (a directory listing, /etc/passwd and the seat file); never throws.
+ * Synchronous (a directory listing, /etc/passwd or `getent passwd`, and the seat file); never
+ * throws.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { listProfiles, profilePathFor } from '../src/biometrics/profile-dir.js';
 import { readSeat } from '../src/biometrics/seat.js';
@@ -35,14 +37,8 @@ export type SessionUserChoice =
   | { ok: true; user: string; path: string; uid: number; source: SessionUserSource }
   | { ok: false; why: string };
 
-/** One /etc/passwd entry per line: name, uid. */
-function passwdEntries(passwd: string): { name: string; uid: number }[] {
-  let text: string;
-  try {
-    text = readFileSync(passwd, 'utf8');
-  } catch {
-    return [];
-  }
+/** passwd entries (name, uid) of a passwd-format text, one per line. */
+function passwdEntries(text: string): { name: string; uid: number }[] {
   const out: { name: string; uid: number }[] = [];
   for (const line of text.split('\n')) {
     const f = line.split(':');
@@ -51,14 +47,35 @@ function passwdEntries(passwd: string): { name: string; uid: number }[] {
   return out;
 }
 
-/** uid of a local user name from /etc/passwd, or null. */
-export function uidOfUser(name: string, passwd = '/etc/passwd'): number | null {
-  return passwdEntries(passwd).find((e) => e.name === name)?.uid ?? null;
+/**
+ * One user's passwd entry: from `passwd` (default /etc/passwd) first; for the default, users
+ * only the name service knows (LDAP, SSSD) through `getent passwd KEY` (2 s at most; a key
+ * getent does not know, or no getent, is null). Only at start and on a seat change.
+ */
+function lookup(key: string, pick: (e: { name: string; uid: number }) => boolean, passwd: string): { name: string; uid: number } | null {
+  let text = '';
+  try {
+    text = readFileSync(passwd, 'utf8');
+  } catch {
+    // fall through to getent
+  }
+  const local = passwdEntries(text).find(pick);
+  if (local || passwd !== '/etc/passwd') return local ?? null;
+  try {
+    return passwdEntries(execFileSync('getent', ['passwd', key], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] })).find(pick) ?? null;
+  } catch {
+    return null;
+  }
 }
 
-/** The first local user name of a uid from /etc/passwd, or null. */
+/** uid of a user name (/etc/passwd, then the name service), or null. */
+export function uidOfUser(name: string, passwd = '/etc/passwd'): number | null {
+  return lookup(name, (e) => e.name === name, passwd)?.uid ?? null;
+}
+
+/** The user name of a uid (the first in /etc/passwd, then the name service's), or null. */
 export function userOfUid(uid: number, passwd = '/etc/passwd'): string | null {
-  return passwdEntries(passwd).find((e) => e.uid === uid)?.name ?? null;
+  return lookup(String(uid), (e) => e.uid === uid, passwd)?.name ?? null;
 }
 
 /** Picks the session's user and profile file (see the file comment). */
@@ -78,13 +95,12 @@ export function chooseSessionUser(cfg: SessionUserConfig, passwd = '/etc/passwd'
       case 'none':
         return { ok: false, why: `no session is active on the seat (${cfg.seatFile})` };
       case 'active': {
-        const mine = profiles.filter((p) => uidOfUser(p.user, passwd) === seat.uid);
+        // The seat's uid names the user; their profile is the one of that name.
         const name = userOfUid(seat.uid, passwd);
-        const who = name ? `${name} (uid ${seat.uid})` : `uid ${seat.uid}`;
-        if (mine.length === 0) return { ok: false, why: `the active session's user ${who} has no enrolled profile in ${cfg.profileDir} (run \`sentinel enroll --user ${name ?? '<name>'}\`)` };
-        if (mine.length > 1) return { ok: false, why: `the active session's user ${who} has several profiles (${mine.map((p) => p.user).join(', ')}: names of one uid); remove all but one` };
-        const p = mine[0] as (typeof mine)[number];
-        return { ok: true, user: p.user, path: p.path, uid: seat.uid, source: 'seat' };
+        const mine = name === null ? undefined : profiles.find((p) => p.user === name);
+        const who = name ? `${name} (uid ${seat.uid})` : `uid ${seat.uid} (no user name: not in ${passwd} nor the name service)`;
+        if (!mine) return { ok: false, why: `the active session's user ${who} has no enrolled profile in ${cfg.profileDir}${name ? ` (run \`sentinel enroll --user ${name}\`)` : ''}` };
+        return { ok: true, user: mine.user, path: mine.path, uid: seat.uid, source: 'seat' };
       }
       case 'missing':
         break;

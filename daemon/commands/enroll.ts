@@ -115,7 +115,7 @@ export function registerEnroll(program: Command): void {
     .description('enroll the user at the keyboard: record typing and mouse rhythm and write the biometric profile')
     .option('-c, --config <file>', 'JSON configuration file (key and profile paths, input directory)')
     .option('--data-dir <dir>', 'data directory')
-    .option('--user <name>', "login name of the enrolled user (the profile is <profileDir>/<user>.json; the daemon scores the active session's user)", process.env['USER'] ?? 'user')
+    .option('--user <name>', "login name of the enrolled user (default: who ran sudo, else $USER; the profile is <profileDir>/<user>.json; the daemon scores the active session's user)", process.env['SUDO_USER'] || process.env['USER'] || 'user')
     .option('--device <path...>', 'input devices or recordings to read (default: the configured input directory)')
     .option('--input-dir <dir>', 'directory of evdev devices (default from the configuration)')
     .option('--keys <n>', 'keystrokes to record (0: no keystroke model)', intOption, 600)
@@ -246,8 +246,9 @@ async function keystrokeEmbeddingReference(modelsDir: string, enabled: boolean, 
 }
 
 /**
- * The profile `--add` extends: the `--user`'s; without `--user`, $USER's when enrolled, else the
- * only profile of the folder. Several profiles and none of them $USER's: SENTINEL_E_INVALID_ARGUMENT
+ * The profile `--add` extends: the `--user`'s; without `--user`, the default user's (who ran sudo,
+ * else $USER) when enrolled, else the only profile of the folder. Several profiles and none of
+ * them the default user's: SENTINEL_E_INVALID_ARGUMENT
  * naming them (a sitting must not go into someone else's profile by default).
  */
 function addTarget(dir: string, user: string, userGiven: boolean): string {

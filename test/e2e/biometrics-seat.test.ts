@@ -70,8 +70,8 @@ describe('several users on one host (the seat decides whose profile is scored)',
         expect(r.code, r.stderr).toBe(0);
         expect((JSON.parse(r.stdout) as { profile: string }).profile).toBe(path.join(data, 'profiles', `${user}.json`));
       }
-      // --add without --user, with two users enrolled and $USER not one of them, is refused.
-      const add = await runCli(['enroll', '--add', '--config', cfgFile, '--data-dir', data, '--device', path.join(dir, `enroll-${a.name}.bin`)], { USER: 'nobody-enrolled' });
+      // --add without --user, with two users enrolled and the default user not one of them, is refused.
+      const add = await runCli(['enroll', '--add', '--config', cfgFile, '--data-dir', data, '--device', path.join(dir, `enroll-${a.name}.bin`)], { SUDO_USER: '', USER: 'nobody-enrolled' });
       expect(add.code).toBe(1);
       expect(add.stderr).toContain(`--add: 2 users are enrolled in ${path.join(data, 'profiles')}`);
 

@@ -85,16 +85,25 @@ describe('choosing the session user', () => {
     profile('carol.json', 'carol');
     expect(chooseSessionUser(cfg({ seatFile: seatFile(1000) }), passwd)).toEqual({ ok: true, user: 'alice', path: path.join(profiles, 'alice.json'), uid: 1000, source: 'seat' });
     expect(chooseSessionUser(cfg({ seatFile: seatFile(0) }), passwd)).toEqual({ ok: false, why: `the active session's user root (uid 0) has no enrolled profile in ${profiles} (run \`sentinel enroll --user root\`)` });
-    expect(chooseSessionUser(cfg({ seatFile: seatFile(4242) }), passwd)).toMatchObject({ ok: false, why: expect.stringMatching(/^the active session's user uid 4242 has no enrolled profile/) });
+    expect(chooseSessionUser(cfg({ seatFile: seatFile(4242) }), passwd)).toMatchObject({ ok: false, why: expect.stringMatching(/^the active session's user uid 4242 \(no user name: not in .*passwd nor the name service\) has no enrolled profile in [^ ]+$/) });
     expect(chooseSessionUser(cfg({ seatFile: seatFile(null) }), passwd)).toEqual({ ok: false, why: `no session is active on the seat (${path.join(dir, 'seat0')})` });
     // The seat's uid wins over biometrics.sessionUid: it is the session's own.
     expect(chooseSessionUser(cfg({ seatFile: seatFile(1000), sessionUid: 7 }), passwd)).toMatchObject({ ok: true, uid: 1000 });
   });
 
-  it('refuses to guess between two names of one uid', () => {
-    profile('bob.json', 'bob');
+  it("takes the seat uid's first name: another name of that uid is not its user", () => {
     profile('bobby.json', 'bobby');
-    expect(chooseSessionUser(cfg({ seatFile: seatFile(1001) }), passwd)).toMatchObject({ ok: false, why: expect.stringMatching(/has several profiles \(bob, bobby: names of one uid\)/) });
+    expect(chooseSessionUser(cfg({ seatFile: seatFile(1001) }), passwd)).toMatchObject({ ok: false, why: expect.stringMatching(/^the active session's user bob \(uid 1001\) has no enrolled profile/) });
+    profile('bob.json', 'bob');
+    expect(chooseSessionUser(cfg({ seatFile: seatFile(1001) }), passwd)).toMatchObject({ ok: true, user: 'bob', uid: 1001 });
+  });
+
+  it("looks users up in the system's own database by default", () => {
+    // (No user here is known to the name service only, so its getent fallback is not exercised.)
+    expect(uidOfUser('root')).toBe(0);
+    expect(userOfUid(0)).toBe('root');
+    expect(uidOfUser('no-such-user-sentinel')).toBeNull();
+    expect(userOfUid(4_000_000_000)).toBeNull();
   });
 
   it('says why when the seat file is not one', () => {
