@@ -220,6 +220,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--windows", default="50,100,200")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--load", default="",
+                    help="keystroke_embed.pt of an earlier run (same --dump, --seed split): skip training")
+    ap.add_argument("--bootstrap", type=int, default=0,
+                    help="resample the held-out FIT typists this many times: the spread of TEST FRR at their thresholds")
     ap.add_argument("--no-hold", action="store_true",
                     help="ablation: hide hold times (and their flag) from the model, in training and scoring")
     args = ap.parse_args()
@@ -239,7 +243,13 @@ def main():
         users[uid]["calib"] = i % 4 == 3
     log(f"typists: {sum(u['split'] == 'fit' for u in users.values())} fit, "
         f"{sum(u['split'] == 'test' for u in users.values())} test")
-    model = train(users, args.epochs, args.seed, log)
+    if args.load:
+        model = Embedder()
+        model.load_state_dict(torch.load(args.load))
+        model.eval()
+        log(f"embedder loaded from {args.load} (not trained)")
+    else:
+        model = train(users, args.epochs, args.seed, log)
 
     # Enrollment embeddings: chunks of the first 10 sentences, stride 25.
     prof = {}
@@ -289,6 +299,10 @@ def main():
             EMBZ = (EMB - mu[P]) / sd[P]
             rows[sp] = {"genuine": G, "profile": P}
             sc[sp] = {"fused z": FZ, "embedding cosine": EMB, "embedding z": EMBZ}
+        for name in ("fused z", "embedding cosine"):
+            q = {sp: np.quantile(sc[sp][name][rows[sp]["genuine"]], [0.05, 0.10]) for sp in sc}
+            log(f"  genuine 5%/10% quantiles of {name}: held-out FIT {q['fit'][0]:.3f}/{q['fit'][1]:.3f}, "
+                f"TEST {q['test'][0]:.3f}/{q['test'][1]:.3f}")
         log(f"  {'method':<34} {'userEER%':>8} {'pooledEER%':>10} {'pooledAUC':>10} FAR/FRR@FITthr%")
         res = {}
         for name in ("fused z", "embedding cosine", "embedding z"):
@@ -310,6 +324,22 @@ def main():
                     thr = fusion["genuineQuantiles"][int(round(frr * 100)) - 1]
                     log(f"  threshold for a {100 * frr:.0f}% false-reject rate on held-out FIT typists: "
                         f"TEST FRR {100 * np.mean(s_[g] < thr):.2f}%, FAR {100 * np.mean(s_[~g] >= thr):.2f}%")
+                if args.bootstrap:
+                    # How much of the gap between target and TEST FRR the calibration typists'
+                    # sampling explains: resample them (whole typists, with replacement), refit
+                    # nothing, take the quantile again.
+                    gp = rows["fit"]["profile"][rows["fit"]["genuine"]]
+                    gs = comb["fit"][rows["fit"]["genuine"]]
+                    by = [gs[gp == p] for p in np.unique(gp)]
+                    br = np.random.default_rng(args.seed)
+                    for frr in (0.05, 0.10):
+                        got = []
+                        for _ in range(args.bootstrap):
+                            pick = np.concatenate([by[i] for i in br.integers(0, len(by), len(by))])
+                            got.append(np.mean(s_[g] < np.quantile(pick, frr)))
+                        lo, mid, hi = np.quantile(got, [0.05, 0.5, 0.95])
+                        log(f"  bootstrap over the {len(by)} held-out FIT typists ({args.bootstrap}x), {100 * frr:.0f}% target: "
+                            f"TEST FRR median {100 * mid:.2f}%, 90% interval {100 * lo:.2f}-{100 * hi:.2f}%")
         summary[W] = {"results": res, "fusion": fusion,
                       "rows": {sp: {"genuine": int(rows[sp]["genuine"].sum()),
                                     "impostor": int((~rows[sp]["genuine"]).sum())} for sp in rows}}
