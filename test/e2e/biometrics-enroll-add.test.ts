@@ -5,8 +5,7 @@
 // keystroke modality exactly as it was. Every refusal (--keys with --add, another --block, no
 // profile, a version-2 mouse model, another release's population model, a bad mouse.sittings,
 // too short a sitting) leaves the file byte-identical.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { keyFingerprint, loadProfile, saveProfile } from '../../src/biometrics/profile-file.js';
@@ -15,6 +14,7 @@ import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../
 import { modelsWithOtherPopulation } from '../support/other-population.js';
 import type { ModalityJson, ProfileJson } from '../../src/biometrics/profile-file.js';
 import { NO_SEAT } from '../support/biometrics-config.js';
+import { bioWorkspace } from '../support/bio-workspace.js';
 
 interface Summary {
   user: string;
@@ -26,35 +26,14 @@ interface Summary {
   added: boolean;
 }
 
-/** A temporary directory with a config, recordings and a data dir; removed by `done`. */
-function setup(): { dir: string; data: string; cfgFile: string; rec: (name: string, bytes: Buffer) => string; done: () => void } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-enroll-add-'));
-  const input = path.join(dir, 'input');
-  mkdirSync(input);
-  mkdirSync(path.join(dir, 'recordings'));
-  const cfgFile = path.join(dir, 'sentinel.json');
-  writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, ...NO_SEAT } }));
-  return {
-    dir,
-    data: path.join(dir, 'data'),
-    cfgFile,
-    rec: (name, bytes) => {
-      const f = path.join(dir, 'recordings', name);
-      writeFileSync(f, bytes);
-      return f;
-    },
-    done: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
 describe('sentinel enroll --add', () => {
   it('adds a second mouse sitting from another pointer; keystrokes kept byte-for-byte; the daemon scores both pointers', async () => {
-    const t = setup();
+    const t = bioWorkspace('sentinel-enroll-add-');
     let daemon: DaemonProcess | undefined;
     try {
       const kbd = t.rec('enroll-kbd', encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
       const mouse = t.rec('event-mouse', encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
-      const first = await runCli(['enroll', '--config', t.cfgFile, '--data-dir', t.data, '--user', 'alice', '--device', kbd, mouse]);
+      const first = await t.enroll(['--user', 'alice', '--device', kbd, mouse]);
       expect(first.code, first.stderr).toBe(0);
       const s1 = JSON.parse(first.stdout) as Summary;
       expect(s1).toMatchObject({ sittings: 1, added: false, actions: 200, mouse: { devices: ['file:event-mouse'], sittings: 1 } });
@@ -62,7 +41,7 @@ describe('sentinel enroll --add', () => {
       expect(before.mouse?.sittings).toBe(1);
 
       const trackball = t.rec('event-trackball', encodeInputEvents(mouseSession(1, 210, 600_000_000, 41)));
-      const add = await runCli(['enroll', '--add', '--config', t.cfgFile, '--data-dir', t.data, '--device', trackball]);
+      const add = await t.enroll(['--add', '--device', trackball]);
       expect(add.code, add.stderr).toBe(0);
       const s2 = JSON.parse(add.stdout) as Summary;
       expect(s2).toMatchObject({ user: 'alice', profile: s1.profile, keystrokes: 0, actions: 200, sittings: 2, added: true });
@@ -98,7 +77,7 @@ describe('sentinel enroll --add', () => {
   }, 120_000);
 
   it('refuses --keys with --add, another --block, a missing profile, a version-2 mouse model, a bad sittings field and a short sitting, writing nothing; keeps the app modality', async () => {
-    const t = setup();
+    const t = bioWorkspace('sentinel-enroll-add-');
     try {
       const mouse = t.rec('event-mouse', encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
       const second = t.rec('event-trackball', encodeInputEvents(mouseSession(1, 210, 600_000_000, 41)));

@@ -7,18 +7,18 @@
 // through the same pointer moves the session out of Normal before a sitting fills: what was
 // buffered is discarded and the profile file stays byte-identical. A `sentinel enroll --add`
 // run while the daemon is up is picked up at once, and the daemon learns on from that model.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditStore } from '../../src/audit/store.js';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
-import { MOUSE_VOTES_FROM_ONE_SITTING, NO_SEAT } from '../support/biometrics-config.js';
+import { MOUSE_VOTES_FROM_ONE_SITTING } from '../support/biometrics-config.js';
 import { modelsWithOtherPopulation } from '../support/other-population.js';
 import type { ModalityJson, ProfileJson } from '../../src/biometrics/profile-file.js';
 import type { BiometricsStatus } from '../../daemon/biometrics.js';
+import { bioWorkspace, type BioWorkspace } from '../support/bio-workspace.js';
 
 const SESSION = 2 ** 32;
 
@@ -26,35 +26,16 @@ interface Status {
   biometrics: BiometricsStatus;
 }
 
-/** A temporary directory with an input directory (FIFOs), recordings and a config; removed by `done`. */
-function setup(extra: Record<string, unknown> = {}): { dir: string; data: string; input: string; cfgFile: string; profile: string; rec: (name: string, bytes: Buffer) => string; done: () => void } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-mouse-learn-'));
-  const input = path.join(dir, 'input');
-  mkdirSync(input);
-  mkdirSync(path.join(dir, 'recordings'));
-  const cfgFile = path.join(dir, 'sentinel.json');
-  writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/true'], mouseLearnActions: 100, app: { enabled: false }, ...NO_SEAT, ...extra } }));
-  const data = path.join(dir, 'data');
-  return {
-    dir,
-    data,
-    input,
-    cfgFile,
-    profile: path.join(data, 'profiles', 'alice.json'),
-    rec: (name, bytes) => {
-      const f = path.join(dir, 'recordings', name);
-      writeFileSync(f, bytes);
-      return f;
-    },
-    done: () => rmSync(dir, { recursive: true, force: true }),
-  };
+/** The scenarios' workspace: mouse learning every 100 actions, no app modality. */
+function setup(extra: Record<string, unknown> = {}): BioWorkspace {
+  return bioWorkspace('sentinel-mouse-learn-', { lockCommand: ['/bin/true'], mouseLearnActions: 100, app: { enabled: false }, ...extra });
 }
 
 /** Enrolls alice's typing and her mouse (200 actions of synthetic user 1, identity file:event-mouse). */
-async function enroll(t: ReturnType<typeof setup>): Promise<void> {
+async function enroll(t: BioWorkspace): Promise<void> {
   const kbd = t.rec('enroll-kbd', encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
   const mouse = t.rec('event-mouse', encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
-  const r = await runCli(['enroll', '--config', t.cfgFile, '--data-dir', t.data, '--user', 'alice', '--device', kbd, mouse]);
+  const r = await t.enroll(['--user', 'alice', '--device', kbd, mouse]);
   expect(r.code, r.stderr).toBe(0);
   expect(JSON.parse(r.stdout)).toMatchObject({ actions: 200, sittings: 1, mouse: { block: 20, devices: ['file:event-mouse'] } });
 }
@@ -72,7 +53,7 @@ function auditActions(data: string, action: string): { detail: Record<string, un
  * Runs one scenario: a fresh setup(extra), `start()` (re)starting the daemon on it. On a failure
  * the daemon's last log lines are printed; the daemon and the directory are always cleaned up.
  */
-async function scenario(extra: Record<string, unknown>, body: (t: ReturnType<typeof setup>, start: () => Promise<DaemonProcess>) => Promise<void>): Promise<void> {
+async function scenario(extra: Record<string, unknown>, body: (t: BioWorkspace, start: () => Promise<DaemonProcess>) => Promise<void>): Promise<void> {
   const t = setup(extra);
   let daemon: DaemonProcess | undefined;
   const start = async (): Promise<DaemonProcess> => {
@@ -92,7 +73,7 @@ async function scenario(extra: Record<string, unknown>, body: (t: ReturnType<typ
 }
 
 /** 150 actions of synthetic user 2 through the enrolled pointer; resolves once the session has left Normal. */
-async function anotherPersonLeavesNormal(d: DaemonProcess, t: ReturnType<typeof setup>, startUs: number, seed: number): Promise<void> {
+async function anotherPersonLeavesNormal(d: DaemonProcess, t: BioWorkspace, startUs: number, seed: number): Promise<void> {
   const left = d.waitLog((l) => l['event.action'] === 'transition' && l['subject.kind'] === 'session' && l['from'] === 'Normal');
   await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(2, 150, startUs, seed)));
   await left;
@@ -103,7 +84,7 @@ describe('mouse learning by use (daemon)', () => {
     await scenario({}, async (t, start) => {
       let daemon: DaemonProcess;
       await enroll(t);
-      const before = JSON.parse(readFileSync(t.profile, 'utf8')) as ProfileJson;
+      const before = JSON.parse(readFileSync(t.profile('alice'), 'utf8')) as ProfileJson;
       daemon = await start();
       const d = daemon;
       const on = await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
@@ -133,7 +114,7 @@ describe('mouse learning by use (daemon)', () => {
       expect(st.mouseLearning.buffered).toBeLessThan(100);
       expect(d.logs.filter((l) => l['event.action'] === 'mouse_model_learned')).toHaveLength(1);
 
-      const after = JSON.parse(readFileSync(t.profile, 'utf8')) as ProfileJson;
+      const after = JSON.parse(readFileSync(t.profile('alice'), 'utf8')) as ProfileJson;
       expect({ user: after.user, createdMs: after.createdMs, keySha256: after.keySha256 }).toEqual({ user: before.user, createdMs: before.createdMs, keySha256: before.keySha256 });
       expect(after.keystroke).toEqual(before.keystroke);
       const m0 = before.mouse as ModalityJson;
@@ -190,7 +171,7 @@ describe('mouse learning by use (daemon)', () => {
     await scenario({}, async (t, start) => {
       let daemon: DaemonProcess;
       await enroll(t);
-      const bytes = readFileSync(t.profile);
+      const bytes = readFileSync(t.profile('alice'));
       daemon = await start();
       const d = daemon;
       expect(await d.waitLog((l) => l['event.action'] === 'mouse_fusion_waiting')).toMatchObject({ sittings: 1, minSittings: 2 });
@@ -212,7 +193,7 @@ describe('mouse learning by use (daemon)', () => {
       expect(cli.stdout).toMatch(new RegExp(`^mouse fuse {2}waiting: 1 of 2 sittings \\(${st.blocksScored} blocks scored, not fused\\)$`, 'm'));
       expect(await d.stop()).toBe(0);
       expect(d.logs.some((l) => l['event.action'] === 'mouse_model_learned')).toBe(false);
-      expect(readFileSync(t.profile).equals(bytes)).toBe(true);
+      expect(readFileSync(t.profile('alice')).equals(bytes)).toBe(true);
       expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(0);
     });
   }, 120_000);
@@ -221,7 +202,7 @@ describe('mouse learning by use (daemon)', () => {
     await scenario(MOUSE_VOTES_FROM_ONE_SITTING, async (t, start) => {
       let daemon: DaemonProcess;
       await enroll(t);
-      const bytes = readFileSync(t.profile);
+      const bytes = readFileSync(t.profile('alice'));
       daemon = await start();
       const d = daemon;
       await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
@@ -253,7 +234,7 @@ describe('mouse learning by use (daemon)', () => {
       expect(discards).toHaveLength(1);
       expect(discards[0]).toBeGreaterThanOrEqual(held);
       expect(discards[0]).toBeLessThan(held + 40); // the other person left Normal within the two held-back blocks
-      expect(readFileSync(t.profile).equals(bytes)).toBe(true);
+      expect(readFileSync(t.profile('alice')).equals(bytes)).toBe(true);
       expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(0);
     });
   }, 120_000);
@@ -271,9 +252,9 @@ describe('mouse learning by use (daemon)', () => {
       expect((await status()).mouseFusion).toMatchObject({ sittings: 1, minSittings: 3 });
       const reloaded = d.waitLog((l) => l['event.action'] === 'profile_reloaded');
       const trackball = t.rec('event-trackball', encodeInputEvents(mouseSession(1, 210, 600_000_000, 41)));
-      const add = await runCli(['enroll', '--add', '--config', t.cfgFile, '--data-dir', t.data, '--device', trackball]);
+      const add = await t.enroll(['--add', '--device', trackball]);
       expect(add.code, add.stderr).toBe(0);
-      const added = JSON.parse(readFileSync(t.profile, 'utf8')) as ProfileJson;
+      const added = JSON.parse(readFileSync(t.profile('alice'), 'utf8')) as ProfileJson;
       expect(added.mouse).toMatchObject({ sittings: 2, samples: 400, devices: ['file:event-mouse', 'file:event-trackball'] });
       expect(await reloaded).toMatchObject({ changed: ['mouse'], sittings: 2 });
       let st = await status();
@@ -290,7 +271,7 @@ describe('mouse learning by use (daemon)', () => {
       expect(st.mouseLearning).toMatchObject({ on: true, learnedSittings: 1, failures: 0 });
       expect(d.logs.some((l) => l['event.action'] === 'mouse_model_learn_dropped')).toBe(false);
       expect(await d.stop()).toBe(0);
-      const after = JSON.parse(readFileSync(t.profile, 'utf8')) as ProfileJson;
+      const after = JSON.parse(readFileSync(t.profile('alice'), 'utf8')) as ProfileJson;
       expect(after.mouse).toMatchObject({ sittings: 3, samples: 500, devices: ['file:event-mouse', 'file:event-trackball'] });
       expect(after.keystroke).toEqual(added.keystroke);
       expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(1);

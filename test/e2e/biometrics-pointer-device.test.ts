@@ -4,15 +4,14 @@
 // was not enrolled on carries no information): the session stays Normal, the actions are
 // counted, and the first sighting is audited once as a notify. The same person's mouse through a
 // device with the enrolled identity still locks the session.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditStore } from '../../src/audit/store.js';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, mouseSession } from '../support/input-events.js';
-import { MOUSE_VOTES_FROM_ONE_SITTING, NO_SEAT } from '../support/biometrics-config.js';
+import { MOUSE_VOTES_FROM_ONE_SITTING } from '../support/biometrics-config.js';
+import { bioWorkspace } from '../support/bio-workspace.js';
 
 const SESSION = 2 ** 32;
 
@@ -30,19 +29,13 @@ interface Status {
 
 describe('pointer-device identity (daemon + sentinel enroll)', () => {
   it('scores only the enrolled pointer: another device is counted and notified once, the enrolled one still locks', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bio-pointer-'));
+    const w = bioWorkspace('sentinel-bio-pointer-', (dir) => ({ lockCommand: ['/bin/sh', '-c', `echo locked >> ${path.join(dir, 'locked.txt')}`], ...MOUSE_VOTES_FROM_ONE_SITTING }));
+    const { dir, data, input, cfgFile } = w;
     let daemon: DaemonProcess | undefined;
     try {
-      const data = path.join(dir, 'data');
-      const input = path.join(dir, 'input');
-      mkdirSync(input);
-      mkdirSync(path.join(dir, 'recordings'));
       const marker = path.join(dir, 'locked.txt');
-      const cfgFile = path.join(dir, 'sentinel.json');
-      writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, lockCommand: ['/bin/sh', '-c', `echo locked >> ${marker}`], ...MOUSE_VOTES_FROM_ONE_SITTING, ...NO_SEAT } }));
-      const rec = path.join(dir, 'recordings', 'event-mouse');
-      writeFileSync(rec, encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
-      const enroll = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', rec, '--keys', '0']);
+      const rec = w.rec('event-mouse', encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
+      const enroll = await w.enroll(['--user', 'alice', '--device', rec, '--keys', '0']);
       expect(enroll.code, enroll.stderr).toBe(0);
       expect((JSON.parse(enroll.stdout) as { mouse: { devices: string[] } | null }).mouse?.devices).toEqual(['file:event-mouse']);
 
@@ -98,7 +91,7 @@ describe('pointer-device identity (daemon + sentinel enroll)', () => {
       }
     } finally {
       daemon?.cleanup();
-      rmSync(dir, { recursive: true, force: true });
+      w.done();
     }
   }, 120_000);
 });

@@ -5,26 +5,20 @@
 // second user typing is an impostor in the first user's session and the genuine user in their
 // own; the first user's processes stay held at Lockdown after the switch until their session is
 // active again; no active session means nothing is scored. Every switch is audited.
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditStore } from '../../src/audit/store.js';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
+import { bioWorkspace } from '../support/bio-workspace.js';
+import type { BiometricsStatus } from '../../daemon/biometrics.js';
 
 const SESSION = 2 ** 32;
 
 interface Status {
-  biometrics: {
-    on: boolean;
-    reason: string | null;
-    state: string;
-    user: string | null;
-    windowsScored: number;
-    sessionUser: { source: string | null; profile: string | null; enrolled: string[]; seatFile: string; switches: number; heldFloors: { uid: number; state: string }[] };
-  };
+  biometrics: BiometricsStatus;
 }
 
 /** Two local users of this machine (real /etc/passwd entries, so the daemon's uid lookups are the real ones). */
@@ -51,35 +45,30 @@ function writeSeat(file: string, activeUid: number | null): void {
 describe('several users on one host (the seat decides whose profile is scored)', () => {
   it('scores the active user, follows each switch, keeps a locked user held, and scores nothing without an active session', async () => {
     const [a, b] = twoLocalUsers();
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bio-seat-'));
+    const w = bioWorkspace('sentinel-bio-seat-', (dir) => ({ seatFile: path.join(dir, 'seats', 'seat0'), lockCommand: ['/bin/true'], app: { enabled: false } }));
+    const { dir, data, input } = w;
     let daemon: DaemonProcess | undefined;
     try {
-      const data = path.join(dir, 'data');
-      const input = path.join(dir, 'input');
-      mkdirSync(input);
       mkdirSync(path.join(dir, 'seats'));
       const seat = path.join(dir, 'seats', 'seat0');
       writeSeat(seat, a.uid);
-      const cfgFile = path.join(dir, 'sentinel.json');
-      writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, seatFile: seat, lockCommand: ['/bin/true'], app: { enabled: false } } }));
       // Typist 1 is user a, typist 2 user b; keystrokes only.
       for (const [user, typist] of [[a.name, 1], [b.name, 2]] as const) {
-        const rec = path.join(dir, `enroll-${user}.bin`);
-        writeFileSync(rec, encodeInputEvents(keyEvents(typedKeystrokes(typist, 600, 1_000_000, 11))));
-        const r = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', user, '--device', rec, '--actions', '0']);
+        const rec = w.rec(`enroll-${user}`, encodeInputEvents(keyEvents(typedKeystrokes(typist, 600, 1_000_000, 11))));
+        const r = await w.enroll(['--user', user, '--device', rec, '--actions', '0']);
         expect(r.code, r.stderr).toBe(0);
-        expect((JSON.parse(r.stdout) as { profile: string }).profile).toBe(path.join(data, 'profiles', `${user}.json`));
+        expect((JSON.parse(r.stdout) as { profile: string }).profile).toBe(w.profile(user));
       }
       // --add without --user, with two users enrolled and the default user not one of them, is refused.
-      const add = await runCli(['enroll', '--add', '--config', cfgFile, '--data-dir', data, '--device', path.join(dir, `enroll-${a.name}.bin`)], { SUDO_USER: '', USER: 'nobody-enrolled' });
+      const add = await w.enroll(['--add', '--device', path.join(dir, 'recordings', `enroll-${a.name}`)], { SUDO_USER: '', USER: 'nobody-enrolled' });
       expect(add.code).toBe(1);
       expect(add.stderr).toContain(`--add: 2 users are enrolled in ${path.join(data, 'profiles')}`);
 
-      daemon = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', cfgFile] });
+      daemon = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', w.cfgFile] });
       const d = daemon;
       expect(await d.waitLog((l) => l['event.action'] === 'biometrics_on')).toMatchObject({ user: a.name, source: 'seat' });
       const status = async (): Promise<Status['biometrics']> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;
-      expect((await status()).sessionUser).toMatchObject({ source: 'seat', profile: path.join(data, 'profiles', `${a.name}.json`), enrolled: [a.name, b.name].sort(), seatFile: seat, switches: 0, heldFloors: [] });
+      expect((await status()).sessionUser).toMatchObject({ source: 'seat', profile: w.profile(a.name), enrolled: [a.name, b.name].sort(), seatFile: seat, switches: 0, heldFloors: [] });
 
       // User b types in user a's session: an impostor there.
       const locked = d.waitLog((l) => l['event.action'] === 'lock_session');
@@ -137,7 +126,7 @@ describe('several users on one host (the seat decides whose profile is scored)',
       }
     } finally {
       daemon?.cleanup();
-      rmSync(dir, { recursive: true, force: true });
+      w.done();
     }
   }, 120_000);
 });

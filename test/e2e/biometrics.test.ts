@@ -7,10 +7,11 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, FIXTURE_TEXT, keyEvents, mouseSession, textCodes, typedKeystrokes } from '../support/input-events.js';
-import { MOUSE_VOTES_FROM_ONE_SITTING, NO_SEAT } from '../support/biometrics-config.js';
+import { MOUSE_VOTES_FROM_ONE_SITTING } from '../support/biometrics-config.js';
+import { bioWorkspace } from '../support/bio-workspace.js';
 
 const SESSION = 2 ** 32;
 
@@ -36,37 +37,23 @@ function filesUnder(dir: string): string[] {
 
 describe('continuous authentication (daemon + sentinel enroll)', () => {
   it('enrolls, stays Normal for the user, locks the session for an impostor, and stores no key', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bio-e2e-'));
+    const w = bioWorkspace('sentinel-bio-e2e-', (dir) => ({
+      lockCommand: ['/bin/sh', '-c', `echo locked >> ${path.join(dir, 'locked.txt')}`],
+      restrictCommand: ['/bin/sh', '-c', `echo restricted >> ${path.join(dir, 'locked.txt')}`],
+      // The plumbing from a one-sitting mouse to the lock, with the short smoothing this
+      // test was written for (the defaults wait for a second sitting: docs/biometrics.md).
+      ...MOUSE_VOTES_FROM_ONE_SITTING,
+    }));
+    const { dir, data, input, cfgFile } = w;
     let daemon: DaemonProcess | undefined;
     try {
-      const data = path.join(dir, 'data');
-      const input = path.join(dir, 'input');
-      mkdirSync(input);
       const marker = path.join(dir, 'locked.txt');
-      const cfgFile = path.join(dir, 'sentinel.json');
-      writeFileSync(
-        cfgFile,
-        JSON.stringify({
-          biometrics: {
-            inputDir: input,
-            lockCommand: ['/bin/sh', '-c', `echo locked >> ${marker}`],
-            restrictCommand: ['/bin/sh', '-c', `echo restricted >> ${marker}`],
-            // The plumbing from a one-sitting mouse to the lock, with the short smoothing this
-            // test was written for (the defaults wait for a second sitting: docs/biometrics.md).
-            ...MOUSE_VOTES_FROM_ONE_SITTING,
-            ...NO_SEAT,
-          },
-        }),
-      );
       // Enrollment from recordings of user 1's keyboard and mouse. The mouse's identity is its
       // file name ("file:event-mouse"); the daemon scores only that pointer, so every mouse fed
       // to it below comes through a FIFO of the same name.
-      const kbd = path.join(dir, 'enroll-kbd.bin');
-      mkdirSync(path.join(dir, 'recordings'));
-      const mouse = path.join(dir, 'recordings', 'event-mouse');
-      writeFileSync(kbd, encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
-      writeFileSync(mouse, encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
-      const enroll = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', kbd, mouse]);
+      const kbd = w.rec('enroll-kbd.bin', encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
+      const mouse = w.rec('event-mouse', encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
+      const enroll = await w.enroll(['--user', 'alice', '--device', kbd, mouse]);
       expect(enroll.code, enroll.stderr).toBe(0);
       const summary = JSON.parse(enroll.stdout) as { keystrokes: number; actions: number; keystroke: { enrollmentWindows: number; embedding: boolean } | null; mouse: { devices: string[] } | null; profile: string };
       expect(summary.keystrokes).toBe(600);
@@ -153,7 +140,7 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       expect(logs).not.toMatch(/KEY_[A-Z]/);
     } finally {
       daemon?.cleanup();
-      rmSync(dir, { recursive: true, force: true });
+      w.done();
     }
   }, 120_000);
 
@@ -180,14 +167,10 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
   }, 60_000);
 
   it('starts the modality when a profile is enrolled while it runs, switches to a new enrollment without a restart, and stops when a second user is enrolled on a host without a seat', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bio-late-'));
+    const w = bioWorkspace('sentinel-bio-late-', { app: { enabled: false } });
+    const { dir, data, cfgFile } = w;
     let daemon: DaemonProcess | undefined;
     try {
-      const data = path.join(dir, 'data');
-      const input = path.join(dir, 'input');
-      mkdirSync(input);
-      const cfgFile = path.join(dir, 'sentinel.json');
-      writeFileSync(cfgFile, JSON.stringify({ biometrics: { inputDir: input, app: { enabled: false }, ...NO_SEAT } }));
       daemon = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', cfgFile] });
       const d = daemon;
       const off = (await d.http<Status>('GET', '/v1/status')).body.biometrics;
@@ -198,7 +181,7 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       const mouse = path.join(dir, 'event-mouse');
       writeFileSync(kbd, encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
       writeFileSync(mouse, encodeInputEvents(mouseSession(1, 210, 1_000_000, 3)));
-      const r = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', kbd, mouse]);
+      const r = await w.enroll(['--user', 'alice', '--device', kbd, mouse]);
       expect(r.code, r.stderr).toBe(0);
       expect(await on).toMatchObject({ user: 'alice', keystroke: true, mouse: true });
       const st = (await d.http<Status>('GET', '/v1/status')).body.biometrics;
@@ -208,7 +191,7 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       const reloaded = d.waitLog((l) => l['event.action'] === 'profile_reloaded');
       writeFileSync(kbd, encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 13))));
       writeFileSync(mouse, encodeInputEvents(mouseSession(1, 210, 1_000_000, 5)));
-      const again = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--device', kbd, mouse]);
+      const again = await w.enroll(['--user', 'alice', '--device', kbd, mouse]);
       expect(again.code, again.stderr).toBe(0);
       expect(await reloaded).toMatchObject({ changed: ['keystroke', 'mouse'] });
       expect((await d.http<Status>('GET', '/v1/status')).body.biometrics).toMatchObject({ on: true, user: 'alice', state: 'Normal' });
@@ -219,7 +202,7 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       const kbd2 = path.join(dir, 'kbd2');
       writeFileSync(kbd2, encodeInputEvents(keyEvents(typedKeystrokes(2, 600, 1_000_000, 12))));
       writeFileSync(mouse, encodeInputEvents(mouseSession(2, 210, 1_000_000, 4)));
-      const r2 = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'bob', '--device', kbd2, mouse]);
+      const r2 = await w.enroll(['--user', 'bob', '--device', kbd2, mouse]);
       expect(r2.code, r2.stderr).toBe(0);
       expect(await changed).toMatchObject({ from: 'alice', to: null });
       const stopped = (await d.http<Status>('GET', '/v1/status')).body.biometrics;
@@ -228,7 +211,7 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       expect(await d.stop()).toBe(0);
     } finally {
       daemon?.cleanup();
-      rmSync(dir, { recursive: true, force: true });
+      w.done();
     }
   }, 60_000);
 
