@@ -170,6 +170,11 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       gauges['session_keystroke_embedding'] = b.keystrokeScoring.method === 'fused+embedding' ? 1 : 0;
       gauges['session_keystroke_embedding_failures'] = b.keystrokeScoring.embeddingFailures;
       gauges['session_unenrolled_pointer_actions'] = b.pointerDevices.unenrolledActions;
+      // 1 while a profile is scored (0: off, e.g. no active session or no profile for its user).
+      gauges['session_scored'] = b.on ? 1 : 0;
+      gauges['session_user_switches'] = b.sessionUser.switches;
+      // Users switched away from while Restricted or Lockdown, their processes still held there.
+      gauges['session_held_floors'] = b.sessionUser.heldFloors.length;
       gauges['input_dropped'] = Number(b.input?.['dropped'] ?? 0);
       gauges['input_malformed_records'] = Number(b.input?.['malformed'] ?? 0);
       gauges['app_changes_dropped'] = b.app.dropped;

@@ -84,6 +84,10 @@ describe('several users on one host (the seat decides whose profile is scored)',
       const onB = await status();
       expect(onB).toMatchObject({ on: true, user: b.name, state: 'Normal' });
       expect(onB.sessionUser).toMatchObject({ source: 'seat', switches: 1, heldFloors: [{ uid: a.uid, state: 'Lockdown' }] });
+      const metrics = await fetch(`http://127.0.0.1:${d.httpPort}/metrics`, { headers: { authorization: `Bearer ${d.token}` } }).then((r) => r.text());
+      expect(metrics).toMatch(/^sentinel_session_user_switches 1$/m);
+      expect(metrics).toMatch(/^sentinel_session_held_floors 1$/m);
+      expect(metrics).toMatch(/^sentinel_session_scored 1$/m);
       const cli = await runCli(['status', '--data-dir', data]);
       expect(cli.stdout).toContain(`users       scoring ${b.name} (seat); enrolled: ${[a.name, b.name].sort().join(', ')}; 1 switches; held: uid ${a.uid} at Lockdown\n`);
 
@@ -101,6 +105,8 @@ describe('several users on one host (the seat decides whose profile is scored)',
       const none = await status();
       expect(none).toMatchObject({ on: false, user: null });
       expect(none.reason).toBe(`biometrics off: no session is active on the seat (${seat})`);
+      const offMetrics = await fetch(`http://127.0.0.1:${d.httpPort}/metrics`, { headers: { authorization: `Bearer ${d.token}` } }).then((r) => r.text());
+      expect(offMetrics).toMatch(/^sentinel_session_scored 0$/m);
 
       // a unlocks their session: scored again from Normal, and the floor on a's processes is lifted.
       const released = d.waitLog((l) => l['event.action'] === 'session_floor_released');
