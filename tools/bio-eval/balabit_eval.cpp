@@ -32,6 +32,8 @@
 //        --oc-methods cohort,cohort-open,cohort-floor,cohort-floor-open: several users enrolled on one
 //          host, each user's hist-w model against the other TEST users' (closed set, or the impostor
 //          not enrolled: -open)
+//        --oc-methods mc,mc-sum,mc-min[,-open]: several users enrolled on one host, one softmax GBT
+//          over their enrollment actions as population-bin codes (what their profiles keep)
 //         [--block-stat cvm|ad|ks] [--block-log 0|1] [--block-fit-n 20] [--block-l2 0.01]
 //        [--write-block-weights FILE]  (MouseBlock weights from all users; models/mouse)
 //        [--enroll-sessions K] [--sitting-actions A]  (enroll on K sessions, each cut to its first A
@@ -645,6 +647,38 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
         pop_flat.weight[mi][f] = M.edges[f].empty() ? 0.f : 1.f;
       }
     for (auto& pw : pop_flat.pair_weight) std::fill(pw.begin(), pw.end(), 0.f);  // hist: the naive-Bayes ratio alone
+    // mc*: one softmax GBT per (fold, left-out user) over the enrolled TEST users' actions as a
+    // host holds them: each feature as its bin under the population's all-types model (what the
+    // profiles' quantised records keep) plus the type. Shared by every target user of the fold.
+    auto codes = [&](const MouseAction& a, float* out) {
+      for (int f = 0; f < kActionFeatures; ++f) out[f] = float(pop.bin_of(3, f, a.f[f]));
+      out[kActionFeatures] = float(a.type);
+    };
+    std::map<std::pair<size_t, int>, std::pair<GradientBoosting, std::vector<int>>> mc_models;
+    auto mc_model = [&](size_t k, int left_out) -> const std::pair<GradientBoosting, std::vector<int>>& {
+      auto key = std::make_pair(k, left_out);
+      auto it = mc_models.find(key);
+      if (it != mc_models.end()) return it->second;
+      std::vector<float> X;
+      std::vector<uint16_t> y;
+      std::vector<int> members;
+      for (int w : testu) {
+        if (w == left_out) continue;
+        const auto& theirs = sess_of[w];
+        std::vector<MouseAction> e = enrollment_actions(S, theirs, k % theirs.size(), o.enroll_sessions, g_sitting_actions);
+        std::shuffle(e.begin(), e.end(), rng);
+        if (e.size() > max_pos) e.resize(max_pos);
+        for (const MouseAction& a : e) {
+          X.resize(X.size() + kActionFeatures + 1);
+          codes(a, &X[X.size() - kActionFeatures - 1]);
+          y.push_back(uint16_t(members.size()));
+        }
+        members.push_back(w);
+      }
+      GradientBoosting g;
+      g.fit(X, kActionFeatures + 1, y, int(members.size()), BoostParams{});
+      return mc_models.emplace(key, std::make_pair(std::move(g), std::move(members))).first->second;
+    };
     for (int u : testu) {
       const auto& mine = sess_of[u];
       for (size_t k = 0; k < mine.size(); ++k) {
@@ -752,6 +786,33 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                 return std::log(q / (1 - q));
               };
             }
+          } else if (m.rfind("mc", 0) == 0) {
+            // Several users on one host, discriminative: log p(u|x) - log mean_{v != u} p(v|x) of
+            // the fold's softmax GBT over the enrolled TEST users (clipped to +-6, as
+            // --multiclass). mc-sum / mc-min add the user's hist-w score to it, or take the lower
+            // of the two, so an outsider the GBT attributes to u still meets the one-class score.
+            // -open: the impostor is not enrolled (a GBT without them scores their session).
+            oc = MouseOneClass::enroll(enr, &pop, oc_params("hist-w", o));
+            if (!oc.valid()) continue;
+            score = [&](const MouseAction& a) {
+              const auto& mm = mc_model(k, cohort_excluded);
+              const std::vector<int>& mem = mm.second;
+              const int me = int(std::find(mem.begin(), mem.end(), u) - mem.begin());
+              std::vector<float> x(kActionFeatures + 1);
+              codes(a, x.data());
+              std::vector<double> mg(mem.size());
+              mm.first.margins(x.data(), mg.data());
+              const double mx = *std::max_element(mg.begin(), mg.end());
+              double others = 0;
+              for (size_t w = 0; w < mg.size(); ++w)
+                if (int(w) != me) others += std::exp(mg[w] - mx);
+              others = mx + std::log(std::max(1e-300, others / double(mg.size() - 1)));
+              const double d = std::min(6.0, std::max(-6.0, mg[size_t(me)] - others));
+              const double h = oc.action_score(a);
+              if (m.rfind("mc-sum", 0) == 0) return d + h;
+              if (m.rfind("mc-min", 0) == 0) return std::min(d, h);
+              return d;
+            };
           } else if (m.rfind("cohort", 0) == 0) {
             // Several users enrolled on one host, each with the daemon's one-class model (hist-w):
             // an action's score is the user's log ratio minus the log of the mean ratio under the
@@ -842,7 +903,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
             cohort_excluded = -1;
           }
           // calibration to a target FRR on the enrollment (one-class methods)
-          if (m != "rf" && m != "cad" && m != "synth" && m != "hist-rf" && m.rfind("cohort", 0) != 0) {
+          if (m != "rf" && m != "cad" && m != "synth" && m != "hist-rf" && m.rfind("cohort", 0) != 0 && m.rfind("mc", 0) != 0) {
             size_t n20 = std::find(Ns.begin(), Ns.end(), 20) - Ns.begin();
             if (n20 < Ns.size())
               for (int t = 0; t < 2; ++t) {
@@ -910,6 +971,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                        : m == "hist-rf" ? "one-class histogram terms scored by a global verifier forest learned on FIT users"
                        : m == "cohort" ? "hist-w against the other enrolled TEST users' hist-w models (log p_u - log mean p_v, clipped +-6; closed set)"
                        : m == "cohort-open" ? "hist-w against the other enrolled TEST users' hist-w models, impostor not enrolled (open set)"
+: m.rfind("mc", 0) == 0 ? "softmax GBT over the enrolled TEST users' population-bin codes (mc-sum: + hist-w; mc-min: the lower of the two; -open: impostor not enrolled)"
                        : m == "cohort-floor" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); closed set"
                        : m == "cohort-floor-open" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); impostor not enrolled (open set)"
                        : m == "synth" ? "per-user RF against synthetic actions sampled from the FIT population model"
