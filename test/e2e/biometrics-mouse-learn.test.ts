@@ -10,7 +10,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AuditStore } from '../../src/audit/store.js';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, mouseSession, typedKeystrokes } from '../support/input-events.js';
@@ -20,7 +19,6 @@ import type { ModalityJson, ProfileJson } from '../../src/biometrics/profile-fil
 import type { BiometricsStatus } from '../../daemon/biometrics.js';
 import { bioWorkspace, type BioWorkspace } from '../support/bio-workspace.js';
 
-const SESSION = 2 ** 32;
 
 interface Status {
   biometrics: BiometricsStatus;
@@ -40,14 +38,6 @@ async function enroll(t: BioWorkspace): Promise<void> {
   expect(JSON.parse(r.stdout)).toMatchObject({ actions: 200, sittings: 1, mouse: { block: 20, devices: ['file:event-mouse'] } });
 }
 
-function auditActions(data: string, action: string): { detail: Record<string, unknown> | null; result: string; target: string }[] {
-  const audit = new AuditStore(path.join(data, 'sentinel.db'), { readonly: true });
-  try {
-    return audit.actions({ subjectId: SESSION, action });
-  } finally {
-    audit.close();
-  }
-}
 
 /**
  * Runs one scenario: a fresh setup(extra), `start()` (re)starting the daemon on it. On a failure
@@ -140,7 +130,7 @@ describe('mouse learning by use (daemon)', () => {
       expect(st.mouseFusion.blocksNotFused).toBe(notFusedBefore);
       expect(await d.stop()).toBe(0);
 
-      const rows = auditActions(t.data, 'mouse_model_learned');
+      const rows = t.sessionActions('mouse_model_learned');
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ result: 'ok', target: 'session alice', detail: { sittings: 2, actions: 100, samples: 300, threshold: m1.threshold } });
 
@@ -194,7 +184,7 @@ describe('mouse learning by use (daemon)', () => {
       expect(await d.stop()).toBe(0);
       expect(d.logs.some((l) => l['event.action'] === 'mouse_model_learned')).toBe(false);
       expect(readFileSync(t.profile('alice')).equals(bytes)).toBe(true);
-      expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(0);
+      expect(t.sessionActions('mouse_model_learned')).toHaveLength(0);
     });
   }, 120_000);
 
@@ -235,7 +225,7 @@ describe('mouse learning by use (daemon)', () => {
       expect(discards[0]).toBeGreaterThanOrEqual(held);
       expect(discards[0]).toBeLessThan(held + 40); // the other person left Normal within the two held-back blocks
       expect(readFileSync(t.profile('alice')).equals(bytes)).toBe(true);
-      expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(0);
+      expect(t.sessionActions('mouse_model_learned')).toHaveLength(0);
     });
   }, 120_000);
 
@@ -274,7 +264,7 @@ describe('mouse learning by use (daemon)', () => {
       const after = JSON.parse(readFileSync(t.profile('alice'), 'utf8')) as ProfileJson;
       expect(after.mouse).toMatchObject({ sittings: 3, samples: 500, devices: ['file:event-mouse', 'file:event-trackball'] });
       expect(after.keystroke).toEqual(added.keystroke);
-      expect(auditActions(t.data, 'mouse_model_learned')).toHaveLength(1);
+      expect(t.sessionActions('mouse_model_learned')).toHaveLength(1);
     });
   }, 120_000);
 });

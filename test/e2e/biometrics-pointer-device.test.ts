@@ -6,14 +6,12 @@
 // device with the enrolled identity still locks the session.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AuditStore } from '../../src/audit/store.js';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, mouseSession } from '../support/input-events.js';
 import { MOUSE_VOTES_FROM_ONE_SITTING } from '../support/biometrics-config.js';
 import { bioWorkspace } from '../support/bio-workspace.js';
 
-const SESSION = 2 ** 32;
 
 interface Status {
   biometrics: {
@@ -79,16 +77,11 @@ describe('pointer-device identity (daemon + sentinel enroll)', () => {
       expect(st.pointerDevices.unenrolledActions).toBe(total);
       expect(await daemon.stop()).toBe(0);
 
-      const audit = new AuditStore(path.join(data, 'sentinel.db'), { readonly: true });
-      try {
-        const notes = audit.actions({ subjectId: SESSION, action: 'notify' });
-        const pointer = notes.filter((a) => a.detail?.['device'] !== undefined);
-        expect(pointer).toHaveLength(1);
-        expect(pointer[0]?.detail).toEqual({ device: 'file:event-other', reason: 'pointer device not enrolled: file:event-other; run sentinel enroll --add on it' });
-        expect(notes.some((a) => a.detail?.['state'] === 'Restricted' || a.detail?.['state'] === 'Lockdown')).toBe(true);
-      } finally {
-        audit.close();
-      }
+      const notes = w.sessionActions('notify');
+      const pointer = notes.filter((a) => a.detail?.['device'] !== undefined);
+      expect(pointer).toHaveLength(1);
+      expect(pointer[0]?.detail).toEqual({ device: 'file:event-other', reason: 'pointer device not enrolled: file:event-other; run sentinel enroll --add on it' });
+      expect(notes.some((a) => a.detail?.['state'] === 'Restricted' || a.detail?.['state'] === 'Lockdown')).toBe(true);
     } finally {
       daemon?.cleanup();
       w.done();

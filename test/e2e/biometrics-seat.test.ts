@@ -8,14 +8,12 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AuditStore } from '../../src/audit/store.js';
 import { runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
 import { bioWorkspace } from '../support/bio-workspace.js';
 import type { BiometricsStatus } from '../../daemon/biometrics.js';
 
-const SESSION = 2 ** 32;
 
 interface Status {
   biometrics: BiometricsStatus;
@@ -119,17 +117,14 @@ describe('several users on one host (the seat decides whose profile is scored)',
       expect(onA.sessionUser.heldFloors).toEqual([]);
       expect(await d.stop()).toBe(0);
 
-      const audit = new AuditStore(path.join(data, 'sentinel.db'));
-      try {
-        const switches = audit.actions({ subjectId: SESSION, action: 'notify' }).filter((x) => (x.detail as { event?: string }).event === 'session_user_changed')
-          .sort((x, y) => x.id - y.id);
-        expect(switches.map((x) => (x.detail as { from: string | null; to: string | null }))).toMatchObject([
-          { from: a.name, to: b.name },
-          { from: b.name, to: null },
-        ]);
-      } finally {
-        audit.close();
-      }
+      const switches = w
+        .sessionActions('notify')
+        .filter((x) => x.detail?.['event'] === 'session_user_changed')
+        .sort((x, y) => x.id - y.id);
+      expect(switches.map((x) => x.detail)).toMatchObject([
+        { from: a.name, to: b.name },
+        { from: b.name, to: null },
+      ]);
     } finally {
       daemon?.cleanup();
       w.done();

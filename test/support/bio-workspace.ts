@@ -12,6 +12,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from './daemon-process.js';
+import { AuditStore } from '../../src/audit/store.js';
+import type { ActionRow } from '../../src/audit/records.js';
+import { SESSION_SUBJECT_ID } from '../../daemon/biometrics.js';
 import { NO_SEAT } from './biometrics-config.js';
 
 export interface BioWorkspace {
@@ -23,6 +26,8 @@ export interface BioWorkspace {
   profile(user: string): string;
   /** Writes a recording under recordings/ and returns its path (its identity is `file:<name>`). */
   rec(name: string, bytes: Buffer): string;
+  /** The session subject's audited actions of this kind in the daemon's database (read-only; newest first). */
+  sessionActions(action: string): ActionRow[];
   /** `sentinel enroll --config <cfg> --data-dir <data> ...args`. */
   enroll(args: string[], env?: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }>;
   done(): void;
@@ -48,6 +53,14 @@ export function bioWorkspace(prefix: string, biometrics: Record<string, unknown>
       const f = path.join(dir, 'recordings', name);
       writeFileSync(f, bytes);
       return f;
+    },
+    sessionActions: (action) => {
+      const audit = new AuditStore(path.join(data, 'sentinel.db'), { readonly: true });
+      try {
+        return audit.actions({ subjectId: SESSION_SUBJECT_ID, action });
+      } finally {
+        audit.close();
+      }
     },
     enroll: (args, env) => runCli(['enroll', '--config', cfgFile, '--data-dir', data, ...args], env),
     done: () => rmSync(dir, { recursive: true, force: true }),
