@@ -19,7 +19,6 @@ import type { ModalityJson, ProfileJson } from '../../src/biometrics/profile-fil
 import type { BiometricsStatus } from '../../daemon/biometrics.js';
 import { bioWorkspace, type BioWorkspace } from '../support/bio-workspace.js';
 
-
 interface Status {
   biometrics: BiometricsStatus;
 }
@@ -37,7 +36,6 @@ async function enroll(t: BioWorkspace): Promise<void> {
   expect(r.code, r.stderr).toBe(0);
   expect(JSON.parse(r.stdout)).toMatchObject({ actions: 200, sittings: 1, mouse: { block: 20, devices: ['file:event-mouse'] } });
 }
-
 
 /**
  * Runs one scenario: a fresh setup(extra), `start()` (re)starting the daemon on it. On a failure

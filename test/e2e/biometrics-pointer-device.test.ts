@@ -12,7 +12,6 @@ import { encodeInputEvents, mouseSession } from '../support/input-events.js';
 import { MOUSE_VOTES_FROM_ONE_SITTING } from '../support/biometrics-config.js';
 import { bioWorkspace } from '../support/bio-workspace.js';
 
-
 interface Status {
   biometrics: {
     on: boolean;
@@ -23,7 +22,6 @@ interface Status {
     input: { actions: number } | null;
   };
 }
-
 
 describe('pointer-device identity (daemon + sentinel enroll)', () => {
   it('scores only the enrolled pointer: another device is counted and notified once, the enrolled one still locks', async () => {

@@ -14,7 +14,6 @@ import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-
 import { bioWorkspace } from '../support/bio-workspace.js';
 import type { BiometricsStatus } from '../../daemon/biometrics.js';
 
-
 interface Status {
   biometrics: BiometricsStatus;
 }
