@@ -277,6 +277,12 @@ export class BiometricsService {
   private userSwitches = 0;
   /** uid → state of users switched away from while Restricted or Lockdown (their floor is kept). */
   private readonly heldFloors = new Map<number, TrustState>();
+  /**
+   * The users enrolled in the profiles folder, for /v1/status and the metrics: listed at start
+   * and whenever the folder changes, not on every status call (a legacy user.json is parsed to
+   * list it).
+   */
+  private enrolledUsers: string[] = [];
   /** Set by stop(): nothing starts again (a switch in flight ends without starting). */
   private stopping = false;
 
@@ -334,6 +340,7 @@ export class BiometricsService {
    */
   start(): void {
     if (this.stopping) return;
+    this.enrolledUsers = listProfiles(this.cfg.profileDir).map((p) => p.user);
     try {
       this.startOrThrow();
     } catch (err) {
@@ -519,6 +526,7 @@ export class BiometricsService {
         dir,
         (name) => name.endsWith('.json'),
         (names) => {
+          this.enrolledUsers = listProfiles(dir).map((p) => p.user);
           const mine = this.profilePath !== null && names.includes(path.basename(this.profilePath));
           if (this.monitor && mine) this.reloadProfile('the profile file changed');
           this.followSessionUser(`profiles changed: ${names.join(', ')}`);
@@ -975,7 +983,7 @@ export class BiometricsService {
       sessionUser: {
         source: this.monitor ? this.userSource : null,
         profile: this.monitor ? this.profilePath : null,
-        enrolled: listProfiles(this.cfg.profileDir).map((p) => p.user),
+        enrolled: this.enrolledUsers,
         seatFile: this.cfg.user ? '' : this.cfg.seatFile,
         switches: this.userSwitches,
         heldFloors: [...this.heldFloors].map(([uid, st]) => ({ uid, state: stateName(st) })),
