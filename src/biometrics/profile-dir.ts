@@ -50,7 +50,7 @@ export function profilePathFor(dir: string, user: string): string {
   const own = path.join(dir, `${checkUserName(user)}.json`);
   if (existsSync(own)) return own;
   const legacy = path.join(dir, LEGACY_PROFILE_FILE);
-  if (user !== 'user' && existsSync(legacy) && userOfFile(legacy) === user) return legacy;
+  if (existsSync(legacy) && userOfFile(legacy) === user) return legacy;
   return own;
 }
 

@@ -808,9 +808,8 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                 if (int(w) != me) others += std::exp(mg[w] - mx);
               others = mx + std::log(std::max(1e-300, others / double(mg.size() - 1)));
               const double d = std::min(6.0, std::max(-6.0, mg[size_t(me)] - others));
-              const double h = oc.action_score(a);
-              if (m.rfind("mc-sum", 0) == 0) return d + h;
-              if (m.rfind("mc-min", 0) == 0) return std::min(d, h);
+              if (m.rfind("mc-sum", 0) == 0) return d + oc.action_score(a);
+              if (m.rfind("mc-min", 0) == 0) return std::min(d, oc.action_score(a));
               return d;
             };
           } else if (m.rfind("cohort", 0) == 0) {
