@@ -387,6 +387,35 @@ export interface RawMouseScorer {
   info(): { threshold: number; blockActions: number; stride: number; buffered: number };
 }
 
+/** Per member of a several-users mouse model: its cross-fitted calibration. */
+export interface RawMouseCohortMember {
+  /** Accept when the member's block score is at least this (the requested false-reject rate of held-out own blocks). */
+  threshold: number;
+  /** Sd of those held-out block scores. */
+  genuineSd: number;
+  calibrationBlocks: number;
+  /** Share of the other members' held-out blocks the threshold accepts (the estimated FAR against them). */
+  enrolledFar: number;
+}
+
+export interface RawMouseCohortFit {
+  /** Serialized several-users model (SMC1), owned by JavaScript. */
+  model: Uint8Array;
+  /** In the order of the profiles given. */
+  members: RawMouseCohortMember[];
+}
+
+/**
+ * Scores mouse action rows as one member of a several-users model: block scores (mean over the
+ * last `blockActions` actions of log p(member) − log mean p(other members), clipped to ±6;
+ * higher = more likely that member) completed by the batch.
+ */
+export interface RawMouseCohortScorer {
+  push(actions: Float32Array, actionMeta: Float64Array): Float64Array;
+  reset(): void;
+  info(): { members: number; member: number; threshold: number; blockActions: number; stride: number; buffered: number };
+}
+
 export interface RawBiometricsConstants {
   keyRecordStride: number;
   actionFeatures: number;
@@ -545,6 +574,21 @@ export interface RawAddon extends RawAppAddon {
    * `populationMatches` says whether `population` is the one the profile was enrolled with.
    */
   mouseProfileInfo(profile: Uint8Array, population?: Uint8Array | null): RawMouseProfileInfo;
+  /**
+   * Fits the several-users mouse model (one softmax GBT over the members' quantised enrollments,
+   * cross-fitted calibration per member) on the libuv pool. Profiles and population are checked
+   * on the JS thread (SENTINEL_E_BIO_PROFILE when malformed; RangeError outside 2..64 profiles);
+   * the fit rejects SENTINEL_E_BIO_ENROLL with the reason when a profile has no quantised
+   * enrollment, was enrolled under another population, or is too short. The inputs are read,
+   * never kept.
+   */
+  fitMouseCohort(
+    profiles: Uint8Array[],
+    population: Uint8Array,
+    options: { blockActions?: number; frr?: number; maxActions?: number; rounds?: number },
+  ): Promise<RawMouseCohortFit>;
+  /** Throws SENTINEL_E_BIO_PROFILE for a malformed model or a population it was not fitted under. */
+  MouseCohortScorer: new (model: Uint8Array, population: Uint8Array, member: number, blockActions: number, stride: number) => RawMouseCohortScorer;
   /** Feature names in row order, e.g. "w10s.write_rate". */
   featureNames(): string[];
   /** Heuristic contribution names in contrib order. */

@@ -24,6 +24,7 @@
 // to tens of microseconds). An environment cleanup hook stops the reader thread when the
 // environment goes away.
 #include "biometrics_binding.h"
+#include "mouse_args.h"
 #include "napi_args.h"
 
 #include <cmath>
@@ -45,7 +46,6 @@ namespace bio = sentinel::bio;
 namespace ev = sentinel::evdev;
 
 constexpr uint32_t kKeyStride = 7;
-constexpr uint32_t kActionMetaStride = 4;  // type, t_start_s, t_end_s, device
 constexpr size_t kMaxDecodeBytes = 256 * 1024;  // decodeInputEvents is synchronous: keep it short
 constexpr size_t kMaxEnrollKeys = 1u << 20;
 
@@ -90,20 +90,6 @@ ev::DecoderConfig decoderConfig(Napi::Env env, Napi::Object o) {
   c.abs_scale = numberOpt(env, o, "absScale", 1, 0, std::numeric_limits<double>::max());
   if (!(c.abs_scale > 0)) throwRange(env, "options.absScale must be > 0");
   return c;
-}
-
-// A JS-owned typed array over `v`'s memory (no copy); empty vectors get a plain empty array,
-// because an external ArrayBuffer without memory reads as detached.
-template <typename T, typename ArrayT>
-ArrayT ownedArray(Napi::Env env, std::vector<T>* v) {
-  size_t n = v->size();
-  if (n == 0) {
-    delete v;
-    return ArrayT::New(env, 0);
-  }
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
-      env, v->data(), n * sizeof(T), [](Napi::Env, void*, std::vector<T>* q) { delete q; }, v);
-  return ArrayT::New(env, n, ab, 0);
 }
 
 // The key records of `keys` as a JS-owned Float64Array.
@@ -330,34 +316,6 @@ Napi::Value DecodeInputEvents(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// An AsyncWorker that settles a Promise: rejects with an Error coded SENTINEL_E_BIO_ENROLL (the
-// message SetError gave), resolves with what Result() builds on the JS thread. Queue() returns
-// the Promise; libuv owns and deletes the worker.
-class EnrollPromiseWorker : public Napi::AsyncWorker {
- public:
-  EnrollPromiseWorker(Napi::Env env, const char* name)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise QueuePromise() {
-    Napi::Promise p = deferred_.Promise();
-    Queue();
-    return p;
-  }
-
- protected:
-  virtual Napi::Value Result(Napi::Env env) = 0;
-  void OnOK() override { deferred_.Resolve(Result(Env())); }
-  void OnError(const Napi::Error& e) override {
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), errorCode_));
-    deferred_.Reject(err.Value());
-  }
-  // The code the rejection carries; Execute may change it before SetError (static strings only).
-  const char* errorCode_ = "SENTINEL_E_BIO_ENROLL";
-
- private:
-  Napi::Promise::Deferred deferred_;
-};
-
 class EnrollWorker : public EnrollPromiseWorker {
  public:
   EnrollWorker(Napi::Env env, std::vector<bio::KeystrokeRecord> recs, size_t window, double frr)
@@ -498,6 +456,8 @@ class KeystrokeScorer : public Napi::ObjectWrap<KeystrokeScorer> {
   size_t sinceScore_ = 0;
 };
 
+}  // namespace
+
 // Mouse action rows from a caller's Float32Array (kActionFeatures per action) and Float64Array
 // meta (kActionMetaStride per action). Validated: lengths must agree, types be 0..2, device
 // numbers non-negative integers, features finite.
@@ -555,6 +515,8 @@ double sampleSd(const std::vector<double>& c) {
   for (double x : c) ss += (x - mean) * (x - mean);
   return std::sqrt(ss / double(c.size() - 1));
 }
+
+namespace {
 
 // What enrollMouse and addMouseSitting resolve with: the serialized profile (handed to JavaScript,
 // which owns it) and its calibration, taken on the worker thread and set on the JS thread.
@@ -678,6 +640,8 @@ class MouseAddSittingWorker : public EnrollPromiseWorker {
   MouseProfileResult result_;
 };
 
+}  // namespace
+
 // A serialized one-class mouse profile, deserialized and validated (throws SENTINEL_E_BIO_PROFILE).
 bio::MouseOneClass mouseProfileFrom(Napi::Env env, Napi::Value v, const char* usage) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) throwType(env, usage);
@@ -690,6 +654,8 @@ bio::MouseOneClass mouseProfileFrom(Napi::Env env, Napi::Value v, const char* us
   }
   return profile;
 }
+
+namespace {
 
 // mouseProfileInfo(profile, population?) → {threshold, sittings, canAddSittings, enrolledActions,
 // populationMatches}: what a caller checks before recording another sitting. populationMatches
@@ -836,6 +802,7 @@ void RegisterBiometrics(Napi::Env env, Napi::Object exports) {
   exports.Set("decodeInputEvents", Napi::Function::New<DecodeInputEvents>(env, "decodeInputEvents"));
   exports.Set("enrollKeystrokes", Napi::Function::New<EnrollKeystrokes>(env, "enrollKeystrokes"));
   exports.Set("biometricsConstants", Napi::Function::New<BiometricsConstants>(env, "biometricsConstants"));
+  RegisterMouseCohort(env, exports);
 }
 
 }  // namespace sentinel::biobind

@@ -1,6 +1,7 @@
 #include "boosting.h"
 
 #include "feature_bins.h"
+#include "le_bytes.h"
 
 #include <algorithm>
 #include <cmath>
@@ -187,6 +188,75 @@ double GradientBoosting::predict(const float* x, int k) const {
   double s = 0;
   for (double v : m) s += std::exp(v - mx);
   return std::exp(m[size_t(k)] - mx) / s;
+}
+
+std::vector<uint8_t> GradientBoosting::serialize() const {
+  std::vector<uint8_t> b{'S', 'G', 'B', '1'};
+  put32(b, kVersion);
+  put32(b, uint32_t(d_));
+  put32(b, uint32_t(classes_));
+  put32(b, uint32_t(base_.size()));
+  for (double v : base_) putd(b, v);
+  put32(b, uint32_t(edges_.size()));
+  for (const auto& e : edges_) putvec(b, e);
+  put32(b, uint32_t(trees_.size()));
+  for (const auto& t : trees_) {
+    put32(b, uint32_t(t.size()));
+    for (const Node& nd : t) {
+      put32(b, uint32_t(nd.feature));
+      put8(b, nd.bin);
+      put32(b, uint32_t(nd.left));
+      put32(b, uint32_t(nd.right));
+      putf(b, nd.value);
+    }
+  }
+  return b;
+}
+
+bool GradientBoosting::deserialize(const uint8_t* data, size_t len) {
+  LeReader r{data, len};
+  if (!r.magic("SGB1") || r.u32() != kVersion) return false;
+  const uint32_t d = r.u32(), classes = r.u32();
+  if (!r.ok || d < 1 || d > uint32_t(kMaxDims) || classes < 2 || classes > uint32_t(kMaxClasses)) return false;
+  const uint32_t outputs = classes == 2 ? 1 : classes;
+  if (r.u32() != outputs || !r.ok) return false;
+  std::vector<double> base(outputs);
+  for (double& v : base) v = r.f64();
+  if (r.u32() != d || !r.ok) return false;
+  std::vector<std::vector<float>> edges(d);
+  for (auto& e : edges) {
+    if (!r.vec(&e, 63)) return false;
+    for (size_t i = 1; i < e.size(); ++i)
+      if (!(e[i] > e[i - 1])) return false;
+  }
+  const uint32_t ntrees = r.u32();
+  if (!r.ok || ntrees % outputs != 0 || ntrees > r.left() / 21) return false;  // a tree is at least 4 + 17 bytes
+  std::vector<std::vector<Node>> trees(ntrees);
+  for (auto& t : trees) {
+    const uint32_t nn = r.u32();
+    if (!r.ok || nn < 1 || nn > r.left() / 17) return false;
+    t.resize(nn);
+    for (uint32_t j = 0; j < nn; ++j) {
+      Node& nd = t[j];
+      nd.feature = int32_t(r.u32());
+      nd.bin = r.u8();
+      nd.left = int32_t(r.u32());
+      nd.right = int32_t(r.u32());
+      nd.value = r.f32();
+      if (!r.ok) return false;
+      if (nd.feature == -1) continue;
+      if (nd.feature < 0 || uint32_t(nd.feature) >= d || nd.bin > 63) return false;
+      if (nd.left <= int32_t(j) || nd.right <= int32_t(j) || uint32_t(nd.left) >= nn || uint32_t(nd.right) >= nn) return false;
+    }
+  }
+  if (!r.ok || r.left() != 0) return false;
+  d_ = int(d);
+  classes_ = int(classes);
+  outputs_ = int(outputs);
+  base_ = std::move(base);
+  edges_ = std::move(edges);
+  trees_ = std::move(trees);
+  return true;
 }
 
 }  // namespace bio

@@ -1,6 +1,6 @@
-// Gradient-boosted decision trees (histogram splits, leaf-wise growth, Newton leaf values) for the
-// mouse evaluation (tools/bio-eval/balabit_eval --learner gbt | --multiclass 1). Not used by the
-// daemon: the shipped mouse scorer is MouseOneClass (docs/biometrics.md says why).
+// Gradient-boosted decision trees (histogram splits, leaf-wise growth, Newton leaf values): the
+// mouse evaluation (tools/bio-eval/balabit_eval --learner gbt | --multiclass 1) and the daemon's
+// several-users model (MouseCohort, mouse_cohort.h).
 //
 // Contract: fit() on a dense row-major float matrix (n x d) with class labels 0..classes-1.
 // classes == 2 is binary log-loss with one tree per round; classes > 2 is softmax with one tree
@@ -8,6 +8,10 @@
 // (feature_bins.h). Deterministic: no sampling. Synchronous and single-threaded; the caller runs
 // it off the JS thread if it ever crosses into the addon. margins() and predict() are const and
 // safe to call concurrently. Throws only std::bad_alloc.
+//
+// serialize()/deserialize(): versioned little-endian bytes (magic "SGB1"). deserialize() checks
+// every count, feature index, bin, child index (children come after their parent, so every walk
+// ends at a leaf) and value, and returns false with the object unchanged on malformed input.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +39,15 @@ class GradientBoosting {
   double predict(const float* x, int k = 1) const;
   int classes() const { return classes_; }
   int dims() const { return d_; }
+  // Margins per row: 1 (binary) or classes() (softmax).
+  int outputs() const { return outputs_; }
+  bool fitted() const { return !base_.empty(); }
+
+  static constexpr uint32_t kVersion = 1;
+  static constexpr int kMaxDims = 256;
+  static constexpr int kMaxClasses = 256;
+  std::vector<uint8_t> serialize() const;
+  bool deserialize(const uint8_t* data, size_t len);
 
  private:
   struct Node {

@@ -815,7 +815,7 @@ MouseOneClass MouseOneClass::enroll(const std::vector<MouseAction>& user, const 
   for (const MouseAction& a : user) all.push_back(&a);
   MouseOneClass o = build(all, pop, p);
   if (o.has_codes_) {
-    o.pop_hash_ = fnv1a(pop->serialize());
+    o.pop_hash_ = pop->fingerprint();
     o.sittings_ = 1;
   }
   if (o.valid_ && p.self_norm) {
@@ -842,8 +842,10 @@ double MouseOneClass::calibrate(const std::vector<MouseAction>& enrollment, cons
   return threshold;
 }
 
+uint64_t MousePopulation::fingerprint() const { return fnv1a(serialize()); }
+
 bool MouseOneClass::enrolled_with(const MousePopulation& pop) const {
-  return has_codes_ && pop.valid() && fnv1a(pop.serialize()) == pop_hash_;
+  return has_codes_ && pop.valid() && pop.fingerprint() == pop_hash_;
 }
 
 bool MouseOneClass::add_sitting(const std::vector<MouseAction>& sitting, const MousePopulation* pop, size_t n,

@@ -111,6 +111,8 @@ class MousePopulation {
   // Per model, one weight per pair of model(m).pairs (same order).
   std::array<std::vector<float>, kOneClassModels> pair_weight;
   bool valid() const { return valid_; }
+  // FNV-1a of serialize(): what a profile records as the population it was enrolled with.
+  uint64_t fingerprint() const;
 
   // `version` 2 writes the layout without pairs (empty when the population has pairs); for
   // compatibility tests.
@@ -201,6 +203,16 @@ class MouseOneClass {
   size_t enrolled_actions() const { return codes_.size() / kCodeBytes; }
   // False for version-2 profiles and methods other than kHistLlr.
   bool can_add_sittings() const { return has_codes_; }
+  // The quantised enrollment (MouseCohort's rows): kCodeBytes per action, oldest first; empty
+  // for version-2 profiles. A record is the type, then per feature its bin in the type's model
+  // (kNoBin where the population lacks it), then per feature its bin in model 3.
+  static constexpr size_t kCodeBytes = 1 + 2 * size_t(kActionFeatures);
+  static constexpr uint8_t kNoBin = 255;
+  const std::vector<uint8_t>& enrollment_codes() const { return codes_; }
+  // FNV-1a of the serialized population the profile was enrolled with (0 for version 2).
+  uint64_t population_hash() const { return pop_hash_; }
+  // Quantises one action as the enrollment records hold it (rec: kCodeBytes).
+  static void encode(const MouseAction& a, const MousePopulation& pop, uint8_t* rec);
   // Whether add_sitting() would accept `pop`: the profile keeps a quantised enrollment and was
   // enrolled with exactly this population (a hash of its bytes).
   bool enrolled_with(const MousePopulation& pop) const;
@@ -233,11 +245,6 @@ class MouseOneClass {
     std::vector<std::vector<float>> c;
     std::vector<std::vector<float>> pc;  // per pair: kPairBins^2 coarse-bin counts
   };
-  // One quantised action: type, then per feature its bin in the type's model
-  // (kNoBin where the population lacks it), then per feature its bin in model 3.
-  static constexpr size_t kCodeBytes = 1 + 2 * size_t(kActionFeatures);
-  static constexpr uint8_t kNoBin = 255;
-  static void encode(const MouseAction& a, const MousePopulation& pop, uint8_t* rec);
   // counts_ from the records [0, N) of codes_ except [skip_b, skip_e).
   void counts_from_codes(const MousePopulation& pop, size_t skip_b, size_t skip_e);
   double code_raw_score(const uint8_t* rec) const;

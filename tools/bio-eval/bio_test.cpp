@@ -18,6 +18,7 @@
 #include "../../native/biometrics/mouse.h"
 #include "../../native/biometrics/mouse_model.h"
 #include "../../native/biometrics/mouse_block.h"
+#include "../../native/biometrics/mouse_cohort.h"
 #include "../../native/biometrics/mouse_oneclass.h"
 #include "../../native/biometrics/siphash.h"
 
@@ -439,6 +440,35 @@ static void test_boosting() {
     }
     CHECK(right > 240);  // the Bayes rate here is about 90%
     CHECK(worst_sum < 1e-9);
+    // Serialization: the same margins after a round trip; every truncation, a wrong magic or
+    // version, and a child pointing back up (a cycle) are refused with the object unchanged.
+    const std::vector<uint8_t> b = m.serialize();
+    GradientBoosting back;
+    CHECK(back.deserialize(b.data(), b.size()) && back.classes() == 3 && back.dims() == 2);
+    bool same = true;
+    for (int i = 0; i < 50; ++i) {
+      float x[2] = {n(rng), n(rng)};
+      for (int k = 0; k < 3; ++k) same = same && back.predict(x, k) == m.predict(x, k);
+    }
+    CHECK(same);
+    CHECK(back.serialize() == b);
+    bool refused = true;
+    for (size_t len = 0; len < b.size(); len += 1 + len / 64) refused = refused && !back.deserialize(b.data(), len);
+    CHECK(refused);
+    std::vector<uint8_t> bad = b;
+    bad[0] = 'X';
+    CHECK(!back.deserialize(bad.data(), bad.size()));
+    bad = b;
+    bad[4] = 9;
+    CHECK(!back.deserialize(bad.data(), bad.size()));
+    // A node is feature(4) bin(1) left(4) right(4) value(4): turn the final node of the final
+    // tree (a leaf) into a split whose left child is the tree's root, above it.
+    bad = b;
+    const size_t last_node = bad.size() - 17;  // the final node of the final tree (a leaf)
+    for (int i = 0; i < 4; ++i) bad[last_node + i] = 0;      // feature 0: now a split
+    for (int i = 0; i < 4; ++i) bad[last_node + 5 + i] = 0;  // left child: node 0
+    CHECK(!back.deserialize(bad.data(), bad.size()));
+    CHECK(back.serialize() == b);  // unchanged by the refusals
   }
 }
 
@@ -908,6 +938,67 @@ static void test_mouse_block() {
   }
 }
 
+// MouseCohort: three synthetic users enrolled under one population. Each one's own fresh actions
+// score above the others' under their own column; the cross-fitted calibration rejects about
+// the target share of held-out genuine blocks; the bytes round-trip; bad input is refused.
+static void test_mouse_cohort() {
+  std::mt19937 r(33);
+  std::vector<std::vector<MouseAction>> popu = {synth_actions(r, 600, 0.03, 400), synth_actions(r, 950, 0.09, 400),
+                                                synth_actions(r, 1300, 0.15, 400)};
+  MousePopulation pop = population_with_pairs(popu, 40);
+  const double speed[3] = {800, 1100, 950}, bend[3] = {0.05, 0.12, 0.09};
+  std::vector<MouseOneClass> prof;
+  for (int u = 0; u < 3; ++u) prof.push_back(MouseOneClass::enroll(synth_actions(r, speed[u], bend[u], 480), &pop));
+  std::vector<const MouseOneClass*> members = {&prof[0], &prof[1], &prof[2]};
+  CohortParams cp;
+  cp.boost.rounds = 40;
+  const char* why = nullptr;
+  MouseCohort c = MouseCohort::fit(members, pop, cp, &why);
+  CHECK(c.valid() && c.members() == 3 && c.block() == 20 && c.scored_with(pop));
+  for (size_t i = 0; i < c.members(); ++i) {
+    CHECK(c.calibration(i).blocks > 40);
+    CHECK(c.calibration(i).genuine_sd > 0);
+    CHECK(c.calibration(i).enrolled_far < 0.5);
+  }
+  for (int u = 0; u < 3; ++u) {
+    std::vector<double> g, im;
+    for (int v = 0; v < 3; ++v) {
+      std::vector<MouseAction> fresh = synth_actions(r, speed[v], bend[v], 200);
+      for (size_t b = 0; b + 20 <= fresh.size(); b += 20) {
+        double s = 0;
+        for (size_t i = b; i < b + 20; ++i) s += c.action_score(size_t(u), fresh[i], pop);
+        (v == u ? g : im).push_back(s / 20);
+      }
+    }
+    CHECK(roc_summary(g, im).auc > 0.9);
+  }
+  MouseCohort again = MouseCohort::fit(members, pop, cp, &why);
+  CHECK(again.serialize() == c.serialize());  // deterministic
+  const std::vector<uint8_t> b = c.serialize();
+  MouseCohort back;
+  CHECK(back.deserialize(b.data(), b.size()) && back.members() == 3);
+  CHECK(back.serialize() == b);
+  bool refused = true;
+  for (size_t len = 0; len < b.size(); len += 1 + len / 64) refused = refused && !back.deserialize(b.data(), len);
+  CHECK(refused);
+  std::vector<uint8_t> bad = b;
+  bad[3] = '9';
+  CHECK(!back.deserialize(bad.data(), bad.size()));
+  CHECK(back.serialize() == b);
+  // Refusals: one member; a member enrolled under another population; an enrollment too short.
+  why = nullptr;
+  CHECK(!MouseCohort::fit({&prof[0]}, pop, cp, &why).valid() && why != nullptr);
+  MousePopulation other = population_with_pairs({popu[1], popu[2], popu[0]}, 20);
+  MouseOneClass foreign = MouseOneClass::enroll(synth_actions(r, 800, 0.05, 480), &other);
+  why = nullptr;
+  CHECK(!MouseCohort::fit({&prof[0], &foreign}, pop, cp, &why).valid() && why != nullptr);
+  MouseOneClass short_one = MouseOneClass::enroll(synth_actions(r, 800, 0.05, 100), &pop);
+  why = nullptr;
+  CHECK(short_one.valid() && !MouseCohort::fit({&prof[0], &short_one}, pop, cp, &why).valid() && why != nullptr);
+  MousePopulation scramble = other;
+  CHECK(!c.scored_with(scramble));
+}
+
 // Two synthetic typists over the same 26-key text: different per-digraph
 // rhythm and hold times. Enroll each on 500 keystrokes, score fresh windows.
 struct Typist {
@@ -993,6 +1084,7 @@ int main() {
   test_mouse_oneclass();
   test_mouse_sittings();
   test_mouse_block();
+  test_mouse_cohort();
   test_two_typists();
   std::printf("%d checks, %d failures\n", checks, failures);
   if (failures == 0) std::printf("bio_test: all passed\n");

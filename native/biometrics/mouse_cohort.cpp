@@ -1,0 +1,200 @@
+#include "mouse_cohort.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "le_bytes.h"
+#include "metrics.h"
+
+namespace sentinel {
+namespace bio {
+
+namespace {
+
+constexpr int D = kActionFeatures;
+
+// The model's inputs from one quantised enrollment record.
+void row_from_code(const uint8_t* rec, float* out) {
+  for (int f = 0; f < D; ++f) out[f] = float(rec[1 + D + f]);
+  out[D] = float(rec[0]);
+}
+
+struct MemberRows {
+  const uint8_t* codes;  // the member's most recent rows, kCodeBytes each
+  size_t n;
+};
+
+// Rows [b, e) of a member: chunk c of `folds` contiguous chunks.
+size_t chunk_begin(size_t n, int folds, int c) { return size_t(c) * n / size_t(folds); }
+
+GradientBoosting fit_rows(const std::vector<MemberRows>& m, int folds, int skip_chunk, const BoostParams& bp) {
+  std::vector<float> X;
+  std::vector<uint16_t> y;
+  for (size_t k = 0; k < m.size(); ++k) {
+    const size_t b = skip_chunk < 0 ? 0 : chunk_begin(m[k].n, folds, skip_chunk);
+    const size_t e = skip_chunk < 0 ? 0 : chunk_begin(m[k].n, folds, skip_chunk + 1);
+    for (size_t i = 0; i < m[k].n; ++i) {
+      if (i >= b && i < e) continue;
+      X.resize(X.size() + kCohortInputs);
+      row_from_code(m[k].codes + i * MouseOneClass::kCodeBytes, &X[X.size() - kCohortInputs]);
+      y.push_back(uint16_t(k));
+    }
+  }
+  GradientBoosting g;
+  g.fit(X, kCohortInputs, y, int(m.size()), bp);
+  return g;
+}
+
+// Means of n consecutive scores every max(1, n/4) (as MouseOneClass's calibration blocks).
+void block_means(const std::vector<double>& r, size_t n, std::vector<double>* out) {
+  for (size_t s = 0; s + n <= r.size(); s += std::max<size_t>(1, n / 4)) {
+    double t = 0;
+    for (size_t i = s; i < s + n; ++i) t += r[i];
+    out->push_back(t / double(n));
+  }
+}
+
+double sample_sd(const std::vector<double>& v) {
+  if (v.size() < 2) return 1;
+  double m = 0, s = 0;
+  for (double x : v) m += x / double(v.size());
+  for (double x : v) s += (x - m) * (x - m);
+  return std::max(1e-6, std::sqrt(s / double(v.size() - 1)));
+}
+
+}  // namespace
+
+double MouseCohort::member_score(const double* mg, size_t classes, size_t member) {
+  // Binary models keep one margin, the log-odds of class 1.
+  if (classes == 2) {
+    const double d = member == 1 ? mg[0] : -mg[0];
+    return std::min(kCohortClip, std::max(-kCohortClip, d));
+  }
+  double mx = -1e300;
+  for (size_t j = 0; j < classes; ++j)
+    if (j != member) mx = std::max(mx, mg[j]);
+  double s = 0;
+  for (size_t j = 0; j < classes; ++j)
+    if (j != member) s += std::exp(mg[j] - mx);
+  const double others = mx + std::log(s / double(classes - 1));
+  return std::min(kCohortClip, std::max(-kCohortClip, mg[member] - others));
+}
+
+MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, const MousePopulation& pop,
+                             const CohortParams& p, const char** why) {
+  MouseCohort out;
+  auto fail = [&](const char* w) {
+    if (why) *why = w;
+    return MouseCohort();
+  };
+  if (members.size() < 2) return fail("a cohort needs at least two enrolled users");
+  if (members.size() > kMaxCohortMembers) return fail("too many enrolled users for one cohort (at most 64)");
+  if (p.folds < 2 || p.block < 1 || !(p.frr > 0 && p.frr < 1)) return fail("bad cohort parameters");
+  if (!pop.valid()) return fail("the population model is not valid");
+  const uint64_t hash = pop.fingerprint();
+  std::vector<MemberRows> rows;
+  for (const MouseOneClass* m : members) {
+    if (!m || !m->valid() || !m->can_add_sittings()) return fail("a member's mouse profile holds no quantised enrollment (version 2): enroll again");
+    if (m->population_hash() != hash) return fail("a member's mouse profile was enrolled under another population model");
+    const std::vector<uint8_t>& c = m->enrollment_codes();
+    size_t n = c.size() / MouseOneClass::kCodeBytes;
+    const size_t keep = p.max_rows ? std::min(n, p.max_rows) : n;
+    if (keep < size_t(p.folds) * 2 * p.block) return fail("a member's mouse enrollment is too short for the cohort's calibration");
+    rows.push_back(MemberRows{c.data() + (n - keep) * MouseOneClass::kCodeBytes, keep});
+  }
+  const size_t K = rows.size();
+  // held[i][j]: held-out block scores of member i's score on member j's rows.
+  std::vector<std::vector<std::vector<double>>> held(K, std::vector<std::vector<double>>(K));
+  std::vector<double> mg(K);
+  std::vector<float> x(kCohortInputs);
+  for (int c = 0; c < p.folds; ++c) {
+    GradientBoosting g = fit_rows(rows, p.folds, c, p.boost);
+    for (size_t j = 0; j < K; ++j) {
+      const size_t b = chunk_begin(rows[j].n, p.folds, c), e = chunk_begin(rows[j].n, p.folds, c + 1);
+      std::vector<std::vector<double>> per(K);
+      for (size_t r = b; r < e; ++r) {
+        row_from_code(rows[j].codes + r * MouseOneClass::kCodeBytes, x.data());
+        g.margins(x.data(), mg.data());
+        for (size_t i = 0; i < K; ++i) per[i].push_back(member_score(mg.data(), K, i));
+      }
+      for (size_t i = 0; i < K; ++i) block_means(per[i], p.block, &held[i][j]);
+    }
+  }
+  out.cal_.resize(K);
+  for (size_t i = 0; i < K; ++i) {
+    CohortCalibration& cal = out.cal_[i];
+    const std::vector<double>& gen = held[i][i];
+    if (gen.size() < 4) return fail("a member's mouse enrollment is too short for the cohort's calibration");
+    cal.threshold = threshold_for_frr(gen, p.frr);
+    cal.genuine_sd = sample_sd(gen);
+    cal.blocks = uint32_t(gen.size());
+    size_t im = 0, acc = 0;
+    for (size_t j = 0; j < K; ++j)
+      if (j != i)
+        for (double s : held[i][j]) ++im, acc += s >= cal.threshold;
+    cal.enrolled_far = im ? double(acc) / double(im) : 0;
+  }
+  out.gbt_ = fit_rows(rows, p.folds, -1, p.boost);
+  out.pop_hash_ = hash;
+  out.block_ = p.block;
+  out.valid_ = true;
+  return out;
+}
+
+bool MouseCohort::scored_with(const MousePopulation& pop) const { return valid_ && pop.valid() && pop.fingerprint() == pop_hash_; }
+
+double MouseCohort::action_score(size_t member, const MouseAction& a, const MousePopulation& pop) const {
+  uint8_t rec[MouseOneClass::kCodeBytes];
+  MouseOneClass::encode(a, pop, rec);
+  float x[kCohortInputs];
+  row_from_code(rec, x);
+  double mg[kMaxCohortMembers];
+  gbt_.margins(x, mg);
+  return member_score(mg, cal_.size(), member);
+}
+
+std::vector<uint8_t> MouseCohort::serialize() const {
+  std::vector<uint8_t> b{'S', 'M', 'C', '1'};
+  put32(b, kVersion);
+  put64(b, pop_hash_);
+  put32(b, uint32_t(block_));
+  put32(b, uint32_t(cal_.size()));
+  for (const CohortCalibration& c : cal_) {
+    putd(b, c.threshold);
+    putd(b, c.genuine_sd);
+    put32(b, c.blocks);
+    putd(b, c.enrolled_far);
+  }
+  putblob(b, gbt_.serialize());
+  return b;
+}
+
+bool MouseCohort::deserialize(const uint8_t* data, size_t len) {
+  LeReader r{data, len};
+  if (!r.magic("SMC1") || r.u32() != kVersion) return false;
+  const uint64_t hash = r.u64();
+  const uint32_t block = r.u32(), k = r.u32();
+  if (!r.ok || block < 1 || block > 1000 || k < 2 || k > kMaxCohortMembers) return false;
+  std::vector<CohortCalibration> cal(k);
+  for (CohortCalibration& c : cal) {
+    c.threshold = r.f64();
+    c.genuine_sd = r.f64();
+    c.blocks = r.u32();
+    c.enrolled_far = r.f64();
+    if (!r.ok || !(c.genuine_sd > 0) || c.enrolled_far < 0 || c.enrolled_far > 1) return false;
+  }
+  size_t n = 0;
+  const uint8_t* g = r.blob(&n);
+  if (!r.ok || r.left() != 0) return false;
+  GradientBoosting gbt;
+  if (!gbt.deserialize(g, n) || gbt.dims() != kCohortInputs || size_t(gbt.classes()) != k) return false;
+  gbt_ = std::move(gbt);
+  pop_hash_ = hash;
+  block_ = block;
+  cal_ = std::move(cal);
+  valid_ = true;
+  return true;
+}
+
+}  // namespace bio
+}  // namespace sentinel

@@ -1,0 +1,83 @@
+// Several users enrolled on one host, discriminative: one softmax GBT over the enrolled users'
+// quantised mouse enrollments (what their MouseOneClass profiles already keep), so an action is
+// scored by how much better it fits the session's user than the other enrolled users.
+//
+// Contract (no Node types here; the addon wraps it):
+//  * Input: the members' MouseOneClass profiles, each with a quantised enrollment (profile
+//    version >= 3) made under the same MousePopulation. A row of the model is one enrolled
+//    action: its all-types population bin per feature plus its type (kCohortInputs numbers).
+//    No feature value and no other person's action leaves the profiles.
+//  * fit(): synchronous and CPU-bound (seconds for 5 members of 4000 actions): run it off the JS
+//    thread. Each member contributes its most recent `max_rows` actions. Calibration is
+//    cross-fitted: the rows of every member are cut into `folds` contiguous chunks, and chunk c
+//    of every member is scored by a model fitted without any member's chunk c. Each member's
+//    threshold is the `frr` quantile of its own held-out blocks of `block` actions (every
+//    max(1, block/4) actions), genuine_sd their sample sd, and enrolled_far the fraction of the
+//    other members' held-out blocks that pass it. The model kept is then fitted on every row.
+//    Fails (valid() false, *why set) with fewer than 2 members, a member without a quantised
+//    enrollment or enrolled under another population, or one with fewer than folds * 2 blocks.
+//  * action_score(i, x): log p(i|x) - log mean_{j != i} p(j|x), clipped to +-kCohortClip; HIGHER
+//    = more likely member i. A block score is the mean over its actions (the same aggregation
+//    as MouseOneClass::block_score), comparable with calibration(i).threshold.
+//  * serialize()/deserialize(): versioned little-endian bytes (magic "SMC1"): the GBT, the
+//    population hash and each member's calibration. deserialize() validates everything and
+//    returns false (object unchanged) on malformed input.
+//  * Thread-compat: const methods may be called concurrently.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "boosting.h"
+#include "mouse.h"
+#include "mouse_oneclass.h"
+
+namespace sentinel {
+namespace bio {
+
+constexpr int kCohortInputs = kActionFeatures + 1;  // all-types bin per feature, then the type
+constexpr double kCohortClip = 6.0;
+constexpr size_t kMaxCohortMembers = 64;
+
+struct CohortParams {
+  size_t block = 20;
+  double frr = 0.05;
+  size_t max_rows = 4000;  // per member, most recent
+  int folds = 4;
+  BoostParams boost{};
+};
+
+struct CohortCalibration {
+  double threshold = 0;     // accept when block score >= threshold
+  double genuine_sd = 1;    // sd of the held-out genuine block scores
+  uint32_t blocks = 0;      // held-out genuine blocks the threshold came from
+  double enrolled_far = 0;  // other members' held-out blocks accepted at the threshold
+};
+
+class MouseCohort {
+ public:
+  static constexpr uint32_t kVersion = 1;
+  static MouseCohort fit(const std::vector<const MouseOneClass*>& members, const MousePopulation& pop,
+                         const CohortParams& p, const char** why);
+  bool valid() const { return valid_; }
+  size_t members() const { return cal_.size(); }
+  const CohortCalibration& calibration(size_t member) const { return cal_[member]; }
+  size_t block() const { return block_; }
+  // Whether `pop` is the population the members were enrolled with (action_score needs it).
+  bool scored_with(const MousePopulation& pop) const;
+  double action_score(size_t member, const MouseAction& a, const MousePopulation& pop) const;
+  std::vector<uint8_t> serialize() const;
+  bool deserialize(const uint8_t* data, size_t len);
+
+ private:
+  // Score of member `member` from the softmax margins of one row.
+  static double member_score(const double* margins, size_t classes, size_t member);
+  bool valid_ = false;
+  GradientBoosting gbt_;
+  uint64_t pop_hash_ = 0;
+  size_t block_ = 20;
+  std::vector<CohortCalibration> cal_;
+};
+
+}  // namespace bio
+}  // namespace sentinel
