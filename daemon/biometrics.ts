@@ -63,6 +63,8 @@ import { AppModality, type AppModalityConfig } from './app-modality.js';
 import { watchFolder, type FolderWatch } from './folder-watch.js';
 import { chooseSessionUser, type SessionUserChoice, type SessionUserSource } from './session-user.js';
 import { listProfiles } from '../src/biometrics/profile-dir.js';
+import { MouseCohortStream, type MouseCohortFit } from '../src/biometrics/mouse-cohort.js';
+import { MouseCohortModel, type MouseCohortStatus } from './mouse-cohort.js';
 import type { MouseDevicesPolicy } from './config.js';
 import { SessionMonitor, type Modality, type ModalityStatus } from '../src/biometrics/session-monitor.js';
 import { errorCode, SentinelError } from '../src/errors.js';
@@ -118,6 +120,14 @@ export interface BiometricsConfig {
    * session: one sitting locks the user out too often (docs/biometrics.md).
    */
   mouseMinSittings: number;
+  /**
+   * With two or more users enrolled, score the session user's mouse also against the other
+   * enrolled users (the several-users model, daemon/mouse-cohort.ts), as the `mouseCohort`
+   * modality. It votes when the mouse does (`mouseMinSittings`).
+   */
+  mouseCohort: boolean;
+  /** Boosting rounds of the several-users model (its CPU per fit). */
+  mouseCohortRounds: number;
   /** EMA weight of the newest score, per modality (SessionMonitor). */
   emaAlpha: Record<Modality, number>;
   /** Impostor probability each modality's average starts from; 0: from its first score. */
@@ -157,6 +167,18 @@ export interface BiometricsStatus {
   mouseFusion: MouseFusionStatus;
   keystrokeScoring: KeystrokeScoringStatus;
   sessionUser: SessionUserStatus;
+  mouseCohort: MouseCohortScoringStatus;
+}
+
+/** The several-users mouse model and whether the session user is scored by it, as /v1/status shows it. */
+export interface MouseCohortScoringStatus extends MouseCohortStatus {
+  /** The session user is scored by the model (a member, with a mouse model). */
+  scoring: boolean;
+  /** The session user's cross-fitted calibration (null when not scoring). */
+  member: { user: string; threshold: number; enrolledFar: number; calibrationBlocks: number } | null;
+  blocksScored: number;
+  /** Blocks scored but kept out of the fusion, as the mouse's are (`mouseMinSittings`). */
+  blocksNotFused: number;
 }
 
 /** Whose profile the session is scored against, and why, as /v1/status shows it. */
@@ -285,6 +307,11 @@ export class BiometricsService {
   private enrolledUsers: string[] = [];
   /** Set by stop(): nothing starts again (a switch in flight ends without starting). */
   private stopping = false;
+  /** The several-users mouse model (fitted from every enrolled profile) and the session user's stream of it. */
+  private readonly cohort: MouseCohortModel;
+  private cohortStream: MouseCohortStream | null = null;
+  private cohortBlocksScored = 0;
+  private cohortBlocksNotFused = 0;
 
   /**
    * `onFloor(uid, state)` is told the session state whenever it changes, so the daemon can hold
@@ -299,7 +326,17 @@ export class BiometricsService {
     private readonly log: Logger,
     private readonly onFloor: (uid: number, state: TrustState) => void = () => {},
     private readonly openEmbedding: (modelsDir: string) => Promise<KeystrokeEmbeddingModels> = openKeystrokeEmbedding,
-  ) {}
+  ) {
+    this.cohort = new MouseCohortModel({
+      enabled: cfg.enabled && cfg.mouseCohort && !!cfg.modelsDir,
+      profileDir: cfg.profileDir,
+      keyPath: cfg.keyPath,
+      modelsDir: cfg.modelsDir ?? '',
+      log,
+      onFitted: (fit) => this.useCohort(fit),
+      rounds: cfg.mouseCohortRounds,
+    });
+  }
 
   /** The floor for the session user's processes follows the session state (Restricted and up). */
   private applyFloor(): void {
@@ -341,6 +378,7 @@ export class BiometricsService {
   start(): void {
     if (this.stopping) return;
     this.enrolledUsers = listProfiles(this.cfg.profileDir).map((p) => p.user);
+    this.cohort.refresh('start');
     try {
       this.startOrThrow();
     } catch (err) {
@@ -353,6 +391,7 @@ export class BiometricsService {
       this.monitor = null;
       this.keystrokes = null;
       this.mouse = null;
+      this.cohortStream = null;
       this.learnPopulation = null;
       this.learnOffReason = 'mouse learning off: biometrics off';
       this.log.error({ 'error.code': code, 'event.action': 'biometrics_off' }, this.offReason);
@@ -412,6 +451,7 @@ export class BiometricsService {
     this.useMouseModel(m);
     this.startMouseLearning(m);
     this.logMouseFusion();
+    this.useCohort(this.cohort.current());
     this.monitor = new SessionMonitor(this.monitorOptions());
     this.shadow = m ? new SessionMonitor(this.monitorOptions()) : null;
     const inputWhy = this.inputUnavailable();
@@ -488,6 +528,24 @@ export class BiometricsService {
     this.useKeystrokeModel(this.profile?.keystroke);
   }
 
+  /**
+   * Scores the session user's mouse with the several-users model too, when they are one of its
+   * members and have a mouse model (null: not; a new fit replaces the stream, so its block
+   * starts empty). A model that does not load is logged and not used.
+   */
+  private useCohort(fit: MouseCohortFit | null): void {
+    const user = this.user;
+    this.cohortStream = null;
+    if (!fit || !user || !this.profile?.mouse || !fit.members.some((m) => m.user === user)) return;
+    try {
+      this.cohortStream = new MouseCohortStream(fit, loadMousePopulation(this.cfg.modelsDir as string), user);
+      this.log.info({ 'event.action': 'mouse_cohort_scoring', user, members: fit.members.length, threshold: Number(this.cohortStream.member.threshold.toFixed(4)), enrolledFar: Number(this.cohortStream.member.enrolledFar.toFixed(4)) }, `${user}'s mouse is also scored against the other enrolled users (${fit.members.length - 1})`);
+    } catch (err) {
+      const code = errorCode(err, 'SENTINEL_E_BIO_PROFILE');
+      this.log.warn({ 'error.code': code, 'event.action': 'mouse_cohort_not_used' }, `several-users mouse model not used: ${(err as Error).message}`);
+    }
+  }
+
   /** Scores the mouse with this model, on its enrolled pointers (`mouseDevices`). */
   private useMouseModel(m: ModalityProfile | undefined): void {
     this.mouse = m ? new MouseStream(m.bytes, m.threshold as number, m.genuineSd as number, m.window) : null;
@@ -527,6 +585,7 @@ export class BiometricsService {
         (name) => name.endsWith('.json'),
         (names) => {
           this.enrolledUsers = listProfiles(dir).map((p) => p.user);
+          this.cohort.refresh(`profiles changed: ${names.join(', ')}`);
           const mine = this.profilePath !== null && names.includes(path.basename(this.profilePath));
           if (this.monitor && mine) this.reloadProfile('the profile file changed');
           this.followSessionUser(`profiles changed: ${names.join(', ')}`);
@@ -616,6 +675,7 @@ export class BiometricsService {
     this.shadow = null;
     this.keystrokes = null;
     this.mouse = null;
+    this.cohortStream = null;
     this.enrolledPointers = null;
     this.profile = null;
     this.user = null;
@@ -800,6 +860,15 @@ export class BiometricsService {
           continue;
         }
         const t = this.monitor.observe('mouse', p, now);
+        if (t) this.onTransition(t, transitions, actions);
+      }
+      for (const p of this.cohortStream?.push(scored.actions, scored.actionMeta) ?? []) {
+        this.cohortBlocksScored++;
+        if (!votes) {
+          this.cohortBlocksNotFused++;
+          continue;
+        }
+        const t = this.monitor.observe('mouseCohort', p, now);
         if (t) this.onTransition(t, transitions, actions);
       }
       // Only actions scored throughout Normal (and, while the mouse is not fused, not found foreign
@@ -988,6 +1057,15 @@ export class BiometricsService {
         switches: this.userSwitches,
         heldFloors: [...this.heldFloors].map(([uid, st]) => ({ uid, state: stateName(st) })),
       },
+      mouseCohort: {
+        ...this.cohort.status(),
+        scoring: this.cohortStream !== null,
+        member: this.cohortStream
+          ? { user: this.cohortStream.member.user, threshold: this.cohortStream.member.threshold, enrolledFar: this.cohortStream.member.enrolledFar, calibrationBlocks: this.cohortStream.member.calibrationBlocks }
+          : null,
+        blocksScored: this.cohortBlocksScored,
+        blocksNotFused: this.cohortBlocksNotFused,
+      },
       mouseLearning: {
         on: this.learnOffReason === null,
         reason: this.learnOffReason,
@@ -1014,6 +1092,7 @@ export class BiometricsService {
     await this.embedding?.embedder.close();
     this.embedding = null;
     await this.app?.stop();
+    await this.cohort.stop();
     await Promise.all([...this.pendingActions]);
     // One add at a time; the one that ends may start the next from what was buffered meanwhile.
     while (this.learnInFlight) await this.learnInFlight;

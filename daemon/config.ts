@@ -83,10 +83,14 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       mouseDevices: 'enrolled',
       mouseLearnActions: 500,
       mouseMinSittings: 2,
+      // With two or more users enrolled, also score the mouse against the other enrolled users.
+      mouseCohort: true,
+      // Boosting rounds of that model: its CPU per fit (seconds at 200 for five users).
+      mouseCohortRounds: 200,
       // Per modality; a number in the file sets every modality. The mouse averages longer and
       // from a prior (docs/biometrics.md, "Mouse: what the session subject does with these scores").
-      emaAlpha: { keystroke: 0.5, mouse: 0.1, app: 0.5 },
-      emaStart: { keystroke: 0, mouse: 0.2, app: 0 },
+      emaAlpha: { keystroke: 0.5, mouse: 0.1, mouseCohort: 0.1, app: 0.5 },
+      emaStart: { keystroke: 0, mouse: 0.2, mouseCohort: 0.2, app: 0 },
       silentAfterMs: 120_000,
       policy: {},
       app: { enabled: true, display: '', learnAfter: 200, window: 20, stride: 5, scale: 1 },
@@ -212,6 +216,9 @@ function validate(c: SentinelConfig): void {
   }
   if (!Number.isInteger(b.mouseMinSittings) || b.mouseMinSittings < 1 || b.mouseMinSittings > 1000) {
     fail('biometrics.mouseMinSittings', `must be an integer from 1 (the mouse takes part from its first sitting) to 1000, got ${JSON.stringify(b.mouseMinSittings)}`);
+  }
+  if (!Number.isInteger(b.mouseCohortRounds) || b.mouseCohortRounds < 1 || b.mouseCohortRounds > 2000) {
+    fail('biometrics.mouseCohortRounds', `must be an integer of boosting rounds from 1 to 2000, got ${JSON.stringify(b.mouseCohortRounds)}`);
   }
   if (!(b.silentAfterMs > 0)) fail('biometrics.silentAfterMs', 'must be > 0');
   if (!(MOUSE_DEVICES_POLICIES as readonly string[]).includes(b.mouseDevices)) {

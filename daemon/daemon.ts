@@ -175,6 +175,12 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       gauges['session_user_switches'] = b.sessionUser.switches;
       // Users switched away from while Restricted or Lockdown, their processes still held there.
       gauges['session_held_floors'] = b.sessionUser.heldFloors.length;
+      // The several-users mouse model: 1 while fitted, its members, and whether the session user is scored by it.
+      gauges['session_mouse_cohort'] = b.mouseCohort.on ? 1 : 0;
+      gauges['session_mouse_cohort_members'] = b.mouseCohort.members.length;
+      gauges['session_mouse_cohort_scoring'] = b.mouseCohort.scoring ? 1 : 0;
+      gauges['session_mouse_cohort_fit_failures'] = b.mouseCohort.failures;
+      gauges['session_windows_scored{modality="mouseCohort"}'] = b.mouseCohort.blocksScored;
       gauges['input_dropped'] = Number(b.input?.['dropped'] ?? 0);
       gauges['input_malformed_records'] = Number(b.input?.['malformed'] ?? 0);
       gauges['app_changes_dropped'] = b.app.dropped;

@@ -25,6 +25,19 @@ interface SessionStatus {
   mouseFusion?: { on: boolean; sittings: number; minSittings: number; blocksNotFused: number };
   keystrokeScoring?: { method: string | null; reason: string | null; embeddingFailures: number };
   sessionUser?: { source: string | null; enrolled: string[]; switches: number; heldFloors: { uid: number; state: string }[] };
+  mouseCohort?: { on: boolean; reason: string | null; members: string[]; fitting: boolean; scoring: boolean; member: { enrolledFar: number } | null; blocksScored: number };
+}
+
+/** One line on the several-users mouse model: whom it is over and whether the session user is scored by it (nothing when not reported). */
+function mouseCohortLine(b: SessionStatus | undefined): string[] {
+  const c = b?.mouseCohort;
+  if (!c) return [];
+  const fitting = c.fitting ? ' (fitting)' : '';
+  if (!c.on) return [`mouse users ${c.reason ?? 'off'}${fitting}`];
+  const scoring = c.scoring && c.member
+    ? `scoring ${b?.user ?? ''} (${c.blocksScored} blocks; estimated ${(100 * c.member.enrolledFar).toFixed(1)}% of the others' blocks accepted)`
+    : 'not scoring the session user';
+  return [`mouse users on over ${c.members.join(', ')}: ${scoring}${fitting}`];
 }
 
 /** One line on whose profile is scored and why, with the enrolled users and held floors (nothing when not reported). */
@@ -110,6 +123,7 @@ export function registerStatus(program: Command): void {
         ...sessionUserLine(body['biometrics'] as SessionStatus | undefined),
         ...keystrokeScoringLine(body['biometrics'] as SessionStatus | undefined),
         ...mouseFusionLine(body['biometrics'] as SessionStatus | undefined),
+        ...mouseCohortLine(body['biometrics'] as SessionStatus | undefined),
         ...mouseLearningLine(body['biometrics'] as SessionStatus | undefined),
       ];
       process.stdout.write(lines.join('\n') + '\n');

@@ -18,8 +18,13 @@
 import { SentinelError } from '../errors.js';
 import { TrustMachine, type Transition, type TrustPolicy, type TrustState } from '../state/trust-machine.js';
 
-export type Modality = 'keystroke' | 'mouse' | 'app';
-export const MODALITIES: readonly Modality[] = ['keystroke', 'mouse', 'app'];
+/**
+ * `mouseCohort` is the same mouse actions scored by the several-users model (against the other
+ * users enrolled on the host) beside the one-class `mouse` score: two calibrated opinions, fused
+ * like any two modalities.
+ */
+export type Modality = 'keystroke' | 'mouse' | 'mouseCohort' | 'app';
+export const MODALITIES: readonly Modality[] = ['keystroke', 'mouse', 'mouseCohort', 'app'];
 
 export interface SessionMonitorOptions {
   /** Subject id of the session in the audit trail and the operator API. */
@@ -32,7 +37,7 @@ export interface SessionMonitorOptions {
   emaAlpha?: number | Partial<Record<Modality, number>>;
   /** A modality silent this long leaves the fusion (default 120 s). */
   silentAfterMs?: number;
-  /** Fusion weight per modality (default keystroke 1, mouse 1, app 0.5). */
+  /** Fusion weight per modality (default keystroke 1, mouse 1, mouseCohort 1, app 0.5). */
   weights?: Partial<Record<Modality, number>>;
   /**
    * Impostor probability (0 < p < 1) a modality's average starts from, at start and after a
@@ -96,7 +101,7 @@ export class SessionMonitor {
       const st = this.emaStart[m];
       if (st !== null && !(st > 0 && st < 1)) throw new SentinelError('SENTINEL_E_CONFIG', `emaStart of ${m} must be in (0, 1), got ${st}`);
     }
-    this.weights = { keystroke: 1, mouse: 1, app: 0.5, ...options.weights };
+    this.weights = { keystroke: 1, mouse: 1, mouseCohort: 1, app: 0.5, ...options.weights };
     for (const m of MODALITIES) {
       const w = this.weights[m];
       if (!(w >= 0 && Number.isFinite(w))) throw new SentinelError('SENTINEL_E_CONFIG', `weight of ${m} must be a finite number >= 0`);

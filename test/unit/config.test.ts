@@ -82,15 +82,15 @@ describe('configuration', () => {
     expect(loadConfig(withFile({ biometrics: { mouseLearnActions: 400 } })).biometrics.mouseLearnActions).toBe(400);
     rmSync(dir, { recursive: true });
     // Smoothing per modality: defaults, one number for all, per-modality objects, bad values.
-    expect(defaultConfig().biometrics.emaAlpha).toEqual({ keystroke: 0.5, mouse: 0.1, app: 0.5 });
-    expect(defaultConfig().biometrics.emaStart).toEqual({ keystroke: 0, mouse: 0.2, app: 0 });
+    expect(defaultConfig().biometrics.emaAlpha).toEqual({ keystroke: 0.5, mouse: 0.1, mouseCohort: 0.1, app: 0.5 });
+    expect(defaultConfig().biometrics.emaStart).toEqual({ keystroke: 0, mouse: 0.2, mouseCohort: 0.2, app: 0 });
     expect(defaultConfig().biometrics.mouseMinSittings).toBe(2);
     expect(loadConfig(withFile({ biometrics: { emaAlpha: 0.3, emaStart: 0 } })).biometrics).toMatchObject({
-      emaAlpha: { keystroke: 0.3, mouse: 0.3, app: 0.3 },
-      emaStart: { keystroke: 0, mouse: 0, app: 0 },
+      emaAlpha: { keystroke: 0.3, mouse: 0.3, mouseCohort: 0.3, app: 0.3 },
+      emaStart: { keystroke: 0, mouse: 0, mouseCohort: 0, app: 0 },
     });
     rmSync(dir, { recursive: true });
-    expect(loadConfig(withFile({ biometrics: { emaAlpha: { mouse: 0.05 } } })).biometrics.emaAlpha).toEqual({ keystroke: 0.5, mouse: 0.05, app: 0.5 });
+    expect(loadConfig(withFile({ biometrics: { emaAlpha: { mouse: 0.05 } } })).biometrics.emaAlpha).toEqual({ keystroke: 0.5, mouse: 0.05, mouseCohort: 0.1, app: 0.5 });
     rmSync(dir, { recursive: true });
     expect(codeOf(() => loadConfig(withFile({ biometrics: { emaAlpha: { mouse: 0 } } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.emaAlpha\.mouse: must be in \(0, 1\]/);
     rmSync(dir, { recursive: true });
@@ -100,6 +100,17 @@ describe('configuration', () => {
     rmSync(dir, { recursive: true });
     for (const bad of [0, 1.5, 1001]) {
       expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseMinSittings: bad } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.mouseMinSittings: must be an integer from 1/);
+      rmSync(dir, { recursive: true });
+    }
+    // The several-users mouse model: on by default, a boolean.
+    expect(defaultConfig().biometrics.mouseCohort).toBe(true);
+    expect(loadConfig(withFile({ biometrics: { mouseCohort: false } })).biometrics.mouseCohort).toBe(false);
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseCohort: 'yes' } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.mouseCohort: /);
+    rmSync(dir, { recursive: true });
+    expect(defaultConfig().biometrics.mouseCohortRounds).toBe(200);
+    for (const bad of [0, 2.5, 2001]) {
+      expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseCohortRounds: bad } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.mouseCohortRounds: must be an integer/);
       rmSync(dir, { recursive: true });
     }
     // The models directory is the daemon's top-level one, not a biometrics key.

@@ -1,0 +1,191 @@
+/**
+ * The several-users mouse model in the daemon (src/biometrics/mouse-cohort.ts): fitted from the
+ * mouse profiles of every user enrolled in `profileDir`, and fitted again whenever one of them
+ * changes (enrolled, removed, `--add`, a sitting learned by use). The session user's mouse is
+ * then scored against the other enrolled users as a second mouse modality, `mouseCohort`
+ * (docs/biometrics.md, "Several users on one host: one mouse model over all of them").
+ *
+ * Contract
+ * - `refresh(why)` is synchronous and cheap when nothing changed (it reads the profiles to see);
+ *   a change starts a fit on the libuv pool. One fit at a time: a change seen during a fit is
+ *   fitted once that one is done. `onFitted` is called with each new model, or with null when
+ *   the model is dropped (fewer than two usable profiles, a refused fit).
+ * - A profile is a member when it loads under the host key and its mouse model holds a
+ *   quantised enrollment (version 3 and later) under the shipped population; the others are
+ *   listed, each with why, in `status().excluded`. The model is held in memory only.
+ * - Never throws; errors are logged with their code and shown in the status.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { fitMouseCohort, type CohortMemberInput, type MouseCohortFit } from '../src/biometrics/mouse-cohort.js';
+import { loadMousePopulation, mouseProfileInfo } from '../src/biometrics/mouse-model.js';
+import { listProfiles } from '../src/biometrics/profile-dir.js';
+import { keyFingerprint, loadProfile } from '../src/biometrics/profile-file.js';
+import { errorCode } from '../src/errors.js';
+
+export interface MouseCohortOptions {
+  enabled: boolean;
+  profileDir: string;
+  keyPath: string;
+  /** The shipped models (`models/mouse` is the population the profiles were enrolled with). */
+  modelsDir: string;
+  log: Logger;
+  onFitted: (fit: MouseCohortFit | null) => void;
+  /** Boosting rounds (default the addon's 200); tests fit fewer. */
+  rounds?: number;
+}
+
+/** The several-users mouse model, as /v1/status shows it. */
+export interface MouseCohortStatus {
+  /** A fitted model is in use. */
+  on: boolean;
+  /** Why not (or why the last fit failed); null when on. */
+  reason: string | null;
+  members: string[];
+  /** Enrolled users left out of the model, with why. */
+  excluded: { user: string; why: string }[];
+  fitting: boolean;
+  fits: number;
+  failures: number;
+  /** Milliseconds the last successful fit took. */
+  lastFitMs: number | null;
+}
+
+export class MouseCohortModel {
+  private fit: MouseCohortFit | null = null;
+  /** What the model in use (or the one being fitted) was fitted from: users and their mouse bytes. */
+  private fittedFrom = '';
+  private inFlight: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private population: Uint8Array | null = null;
+  private reason: string | null;
+  private excluded: { user: string; why: string }[] = [];
+  private fits = 0;
+  private failures = 0;
+  private lastFitMs: number | null = null;
+
+  constructor(private readonly opts: MouseCohortOptions) {
+    this.reason = opts.enabled ? 'several-users mouse model off: not fitted yet' : 'several-users mouse model off: biometrics.mouseCohort is false';
+  }
+
+  current(): MouseCohortFit | null {
+    return this.fit;
+  }
+
+  refresh(why: string): void {
+    if (!this.opts.enabled || this.stopped) return;
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    const members = this.members();
+    if (members === null) return;
+    if (members.length < 2) {
+      const off = `several-users mouse model off: ${members.length} enrolled user(s) with a mouse model that can take part (it needs two)`;
+      this.fittedFrom = '';
+      this.drop(off, 'info');
+      return;
+    }
+    const from = members.map((m) => `${m.user}:${createHash('sha256').update(m.mouse).digest('hex')}`).join(',');
+    if (from === this.fittedFrom) return;
+    this.fittedFrom = from;
+    const population = this.population as Uint8Array;
+    const started = Date.now();
+    this.inFlight = fitMouseCohort(members, population, this.opts.rounds ? { rounds: this.opts.rounds } : {})
+      .then(
+        (fit) => {
+          if (this.stopped) return;
+          this.fit = fit;
+          this.reason = null;
+          this.fits++;
+          this.lastFitMs = Date.now() - started;
+          this.opts.log.info(
+            {
+              'event.action': 'mouse_cohort_on',
+              why,
+              ms: this.lastFitMs,
+              members: fit.members.map((m) => ({ user: m.user, threshold: Number(m.threshold.toFixed(4)), enrolledFar: Number(m.enrolledFar.toFixed(4)), calibrationBlocks: m.calibrationBlocks })),
+            },
+            `several-users mouse model fitted over ${fit.members.map((m) => m.user).join(', ')} (${this.lastFitMs} ms)`,
+          );
+          this.opts.onFitted(fit);
+        },
+        (err: unknown) => {
+          if (this.stopped) return;
+          this.failures++;
+          const code = errorCode(err, 'SENTINEL_E_BIO_ENROLL');
+          this.fittedFrom = from; // the same profiles would be refused again: wait for a change
+          this.drop(`several-users mouse model off: ${code}: ${(err as Error).message}`, 'warn', code);
+        },
+      )
+      .finally(() => {
+        this.inFlight = null;
+        if (!this.again) return;
+        this.again = false;
+        this.refresh(why);
+      });
+  }
+
+  status(): MouseCohortStatus {
+    return {
+      on: this.fit !== null,
+      reason: this.reason,
+      members: this.fit ? this.fit.members.map((m) => m.user) : [],
+      excluded: this.excluded.map((e) => ({ ...e })),
+      fitting: this.inFlight !== null,
+      fits: this.fits,
+      failures: this.failures,
+      lastFitMs: this.lastFitMs,
+    };
+  }
+
+  /** Waits for a fit in flight; no fit starts afterwards. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.again = false;
+    while (this.inFlight) await this.inFlight;
+  }
+
+  /** The usable members of the profiles folder, sorted by user; null (logged) when the population does not load. */
+  private members(): CohortMemberInput[] | null {
+    try {
+      this.population ??= loadMousePopulation(this.opts.modelsDir);
+    } catch (err) {
+      const code = errorCode(err, 'SENTINEL_E_CONFIG');
+      this.drop(`several-users mouse model off: ${code}: ${(err as Error).message}`, 'warn', code);
+      return null;
+    }
+    const key = keyFingerprint(this.opts.keyPath);
+    const members: CohortMemberInput[] = [];
+    const excluded: { user: string; why: string }[] = [];
+    for (const entry of listProfiles(this.opts.profileDir)) {
+      try {
+        const p = loadProfile(entry.path, key);
+        if (p.user !== entry.user) throw new Error(`the file names ${p.user}`);
+        if (!p.mouse) {
+          excluded.push({ user: entry.user, why: 'no mouse model' });
+          continue;
+        }
+        const info = mouseProfileInfo(p.mouse.bytes, this.population);
+        if (!info.canAddSittings) excluded.push({ user: entry.user, why: 'mouse model written before profiles kept a quantised enrollment (version 2): re-enroll' });
+        else if (!info.populationMatches) excluded.push({ user: entry.user, why: `mouse model enrolled under another population model than ${path.join(this.opts.modelsDir, 'mouse')}: re-enroll` });
+        else members.push({ user: entry.user, mouse: p.mouse.bytes });
+      } catch (err) {
+        excluded.push({ user: entry.user, why: `profile does not load: ${(err as Error).message}` });
+      }
+    }
+    this.excluded = excluded;
+    return members;
+  }
+
+  private drop(reason: string, level: 'info' | 'warn', code?: string): void {
+    const had = this.fit !== null;
+    const changed = this.reason !== reason;
+    this.fit = null;
+    this.reason = reason;
+    if (changed) this.opts.log[level]({ 'event.action': 'mouse_cohort_off', reason, ...(code ? { 'error.code': code } : {}) }, reason);
+    if (had) this.opts.onFitted(null);
+  }
+}
