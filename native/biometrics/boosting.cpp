@@ -26,6 +26,7 @@ struct Leaf {
   int node;
   double g, h;
   Split best;
+  int slot;  // its histogram's slot while it may still split; -1 otherwise
 };
 
 double score(double g, double h, double l2) { return g * g / (h + l2); }
@@ -59,23 +60,45 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
     for (int k = 0; k < outputs_; ++k) F[i * outputs_ + k] = base_[k];
   std::vector<double> g(n), h(n), prob(n * size_t(outputs_));
   std::vector<size_t> idx(n);
-  std::vector<Hist> hist(size_t(d) * 64);
+  // Histograms per leaf, in reusable slots: a split scans the rows of its smaller child only and
+  // takes the larger child's histogram as the parent's minus the smaller's (the parent's slot).
+  const size_t HB = size_t(d) * 64;
+  std::vector<std::vector<Hist>> pool;
+  std::vector<int> free_slots;
+  auto take_slot = [&]() -> int {
+    if (free_slots.empty()) {
+      pool.emplace_back(HB);
+      return int(pool.size() - 1);
+    }
+    const int sl = free_slots.back();
+    free_slots.pop_back();
+    return sl;
+  };
+  auto release = [&](Leaf& lf) {
+    if (lf.slot >= 0) free_slots.push_back(lf.slot);
+    lf.slot = -1;
+  };
   const double min_h = 1e-6;
 
-  auto best_split = [&](Leaf& lf) {
-    lf.best = Split{};
-    if (lf.hi - lf.lo < size_t(2 * p.min_leaf)) return;
-    std::fill(hist.begin(), hist.end(), Hist{});
+  auto build_hist = [&](const Leaf& lf) {
+    Hist* H = pool[size_t(lf.slot)].data();
+    std::fill(H, H + HB, Hist{});
     for (size_t i = lf.lo; i < lf.hi; ++i) {
       const size_t r = idx[i];
       const uint8_t* xb = &Xb[r * d];
       for (int f = 0; f < d; ++f) {
-        Hist& c = hist[size_t(f) * 64 + xb[f]];
+        Hist& c = H[size_t(f) * 64 + xb[f]];
         c.g += g[r];
         c.h += h[r];
         c.n += 1;
       }
     }
+  };
+  // The leaf's best split from its histogram; a leaf that cannot split gives its slot back.
+  auto find_split = [&](Leaf& lf) {
+    lf.best = Split{};
+    if (lf.hi - lf.lo < size_t(2 * p.min_leaf)) return release(lf);
+    const Hist* H = pool[size_t(lf.slot)].data();
     const double parent = score(lf.g, lf.h, p.l2);
     const uint32_t tot = uint32_t(lf.hi - lf.lo);
     for (int f = 0; f < d; ++f) {
@@ -83,7 +106,7 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
       double gl = 0, hl = 0;
       uint32_t nl = 0;
       for (int b = 0; b + 1 < nb; ++b) {
-        const Hist& c = hist[size_t(f) * 64 + b];
+        const Hist& c = H[size_t(f) * 64 + b];
         gl += c.g;
         hl += c.h;
         nl += c.n;
@@ -93,6 +116,7 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
         if (gain > lf.best.gain + 1e-12) lf.best = Split{gain, f, b};
       }
     }
+    if (lf.best.feature < 0) release(lf);
   };
 
   for (int round = 0; round < p.rounds; ++round) {
@@ -120,8 +144,9 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
         idx[i] = i;
       }
       std::vector<Node> tree(1);
-      std::vector<Leaf> leaves{Leaf{0, n, 0, G, H, {}}};
-      best_split(leaves[0]);
+      std::vector<Leaf> leaves{Leaf{0, n, 0, G, H, {}, take_slot()}};
+      build_hist(leaves[0]);
+      find_split(leaves[0]);
       while (int(leaves.size()) < p.max_leaves) {
         size_t pick = leaves.size();
         for (size_t l = 0; l < leaves.size(); ++l)
@@ -133,7 +158,7 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
         const size_t mid = size_t(std::partition(idx.begin() + lf.lo, idx.begin() + lf.hi,
                                                  [&](size_t r) { return Xb[r * d + f] <= b; }) -
                                   idx.begin());
-        Leaf L{lf.lo, mid, int(tree.size()), 0, 0, {}}, R{mid, lf.hi, int(tree.size()) + 1, 0, 0, {}};
+        Leaf L{lf.lo, mid, int(tree.size()), 0, 0, {}, -1}, R{mid, lf.hi, int(tree.size()) + 1, 0, 0, {}, -1};
         for (size_t i = L.lo; i < L.hi; ++i) { L.g += g[idx[i]]; L.h += h[idx[i]]; }
         R.g = lf.g - L.g;
         R.h = lf.h - L.h;
@@ -143,11 +168,26 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
         tree[lf.node].right = R.node;
         tree.emplace_back();
         tree.emplace_back();
-        best_split(L);
-        best_split(R);
+        Leaf& small = (L.hi - L.lo <= R.hi - R.lo) ? L : R;
+        Leaf& large = (&small == &L) ? R : L;
+        small.slot = take_slot();
+        build_hist(small);
+        large.slot = lf.slot;  // parent minus the smaller child
+        {
+          Hist* P = pool[size_t(large.slot)].data();
+          const Hist* S = pool[size_t(small.slot)].data();
+          for (size_t i = 0; i < HB; ++i) {
+            P[i].g -= S[i].g;
+            P[i].h -= S[i].h;
+            P[i].n -= S[i].n;
+          }
+        }
+        find_split(L);
+        find_split(R);
         leaves[pick] = L;
         leaves.push_back(R);
       }
+      for (Leaf& lf : leaves) release(lf);
       for (const Leaf& lf : leaves) {
         const double v = -p.learning_rate * lf.g / (lf.h + p.l2);
         tree[lf.node].value = float(v);
