@@ -12,6 +12,9 @@
  *   keystrokes on the same stream and profile, same run: wall time per window with the whole
  *   stream in one batch, latency of a batch that completes one window, and the time per window
  *   the embedded path spends on the calling (JS) thread;
+ * - the several-users mouse model (MouseCohortStream) against the one-class mouse score
+ *   (MouseStream) per action, same stream, same run, and the wall time of fitting it on the
+ *   libuv pool over two enrolled users;
  * - the collector's CPU use at a realistic 100 mouse events/s: a child process runs an
  *   InputCollector on a FIFO the bench feeds; its CPU time is compared with an idle child
  *   started the same way, over the same wall time.
@@ -28,8 +31,11 @@ import { fileURLToPath } from 'node:url';
 import { addon } from '../../src/binding.js';
 import { enrollKeystrokeProfile, KeystrokeStream } from '../../src/biometrics/keystroke-model.js';
 import { EmbeddedKeystrokeStream, openKeystrokeEmbedding } from '../../src/biometrics/keystroke-embedded-stream.js';
-import { KEY_RECORD_STRIDE } from '../../src/binding.js';
-import { encodeInputEvents, keyEvents, mouseMove, typedKeystrokes } from '../../test/support/input-events.js';
+import { ACTION_META_STRIDE, KEY_RECORD_STRIDE } from '../../src/binding.js';
+import { encodeInputEvents, keyEvents, mouseMove, mouseSession, typedKeystrokes } from '../../test/support/input-events.js';
+import { enrollMouseProfile, loadMousePopulation, MouseStream } from '../../src/biometrics/mouse-model.js';
+import { fitMouseCohort, MouseCohortStream } from '../../src/biometrics/mouse-cohort.js';
+import { decodeEvents } from '../../test/support/decode-events.js';
 import type { BenchRow } from '../types.js';
 import { TsKeystrokeDecoder } from '../ts-keystrokes.js';
 import { TsKeystrokeScorer } from '../ts-keystroke-score.js';
@@ -140,6 +146,43 @@ async function embeddedRows(profile: Uint8Array, enrollKeys: Float64Array, strea
   }
 }
 
+/** The several-users mouse model against the one-class score, per action, and its fit over two users. */
+async function cohortRows(keyPath: string): Promise<BenchRow[]> {
+  const models = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'models');
+  const pop = loadMousePopulation(models);
+  const decode = (seed: number, n: number, t0: number, noise: number) => decodeEvents(mouseSession(seed, n, t0, noise), keyPath);
+  const members = [];
+  for (const seed of [1, 2]) {
+    const d = decode(seed, 1000, 1_000_000, 3 + seed);
+    members.push({ user: `user${seed}`, mouse: (await enrollMouseProfile(d.actions, d.actionMeta, pop)).bytes });
+  }
+  const own = decode(1, 1000, 1_000_000, 4);
+  const oneClass = await enrollMouseProfile(own.actions, own.actionMeta, pop);
+  const fitMs: number[] = [];
+  let fit = await fitMouseCohort(members, pop);
+  for (let r = 0; r < 3; r++) {
+    const t0 = process.hrtime.bigint();
+    fit = await fitMouseCohort(members, pop);
+    fitMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const stream = decode(1, 2000, 9e8, 77);
+  const n = stream.actionMeta.length / ACTION_META_STRIDE;
+  const cohortUs: number[] = [];
+  const ocUs: number[] = [];
+  for (let r = 0; r < REPS; r++) {
+    const c = new MouseCohortStream(fit, pop, 'user1');
+    cohortUs.push(timeNs(() => c.push(stream.actions, stream.actionMeta)) / n / 1000);
+    const o = new MouseStream(oneClass.bytes, oneClass.threshold, oneClass.genuineSd);
+    ocUs.push(timeNs(() => o.push(stream.actions, stream.actionMeta)) / n / 1000);
+  }
+  return [
+    { name: 'bio.mouse_cohort_fit_2_users_1000_actions', unit: 'ms', value: median(fitMs) },
+    { name: 'bio.mouse_cohort_score', unit: 'us/action', value: median(cohortUs) },
+    { name: 'bio.mouse_oneclass_score', unit: 'us/action', value: median(ocUs) },
+    { name: 'bio.mouse_cohort_over_oneclass_score', unit: 'ratio', value: median(cohortUs) / median(ocUs) },
+  ];
+}
+
 export async function run(): Promise<BenchRow[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-bench-bio-'));
   try {
@@ -183,6 +226,7 @@ export async function run(): Promise<BenchRow[]> {
     const winTsUs = median(winTs) / 1000;
 
     const emb = await embeddedRows(profile, enrollKeys, stream);
+    const cohort = await cohortRows(keyPath);
 
     const seconds = Number(process.env['SENTINEL_BENCH_BIO_SECONDS'] ?? 10);
     const idle = await childCpu(dir, keyPath, 0, seconds);
@@ -195,6 +239,7 @@ export async function run(): Promise<BenchRow[]> {
       { name: 'bio.keystroke_window_score_ts', unit: 'us/window(100 keys)', value: winTsUs },
       { name: 'bio.keystroke_window_score_ts_over_native', unit: 'ratio', value: winTsUs / winUs },
       ...emb,
+      ...cohort,
       { name: 'bio.collector_cpu_idle', unit: '% of a core', value: (100 * idle) / seconds },
       { name: 'bio.collector_cpu_100_mouse_ev_s', unit: '% of a core', value: (100 * busy) / seconds },
       { name: 'bio.collector_cpu_100_mouse_ev_s_over_idle', unit: '% of a core', value: (100 * (busy - idle)) / seconds },
