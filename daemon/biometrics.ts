@@ -328,7 +328,7 @@ export class BiometricsService {
     private readonly openEmbedding: (modelsDir: string) => Promise<KeystrokeEmbeddingModels> = openKeystrokeEmbedding,
   ) {
     this.cohort = new MouseCohortModel({
-      enabled: cfg.enabled && cfg.mouseCohort && !!cfg.modelsDir,
+      off: !cfg.enabled ? 'biometrics off' : !cfg.mouseCohort ? 'biometrics.mouseCohort is false' : !cfg.modelsDir ? 'no models directory (the mouse population model is needed)' : null,
       profileDir: cfg.profileDir,
       keyPath: cfg.keyPath,
       modelsDir: cfg.modelsDir ?? '',

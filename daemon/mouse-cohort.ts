@@ -25,7 +25,8 @@ import { keyFingerprint, loadProfile } from '../src/biometrics/profile-file.js';
 import { errorCode } from '../src/errors.js';
 
 export interface MouseCohortOptions {
-  enabled: boolean;
+  /** Why the model is never fitted (biometrics off, `mouseCohort` false, no models); null: it is. */
+  off: string | null;
   profileDir: string;
   keyPath: string;
   /** The shipped models (`models/mouse` is the population the profiles were enrolled with). */
@@ -67,7 +68,7 @@ export class MouseCohortModel {
   private lastFitMs: number | null = null;
 
   constructor(private readonly opts: MouseCohortOptions) {
-    this.reason = opts.enabled ? 'several-users mouse model off: not fitted yet' : 'several-users mouse model off: biometrics.mouseCohort is false';
+    this.reason = `several-users mouse model off: ${opts.off ?? 'not fitted yet'}`;
   }
 
   current(): MouseCohortFit | null {
@@ -75,7 +76,17 @@ export class MouseCohortModel {
   }
 
   refresh(why: string): void {
-    if (!this.opts.enabled || this.stopped) return;
+    try {
+      this.refreshOrThrow(why);
+    } catch (err) {
+      // Nothing here may take the session down with it: logged, and the model is dropped.
+      const code = errorCode(err, 'SENTINEL_E_IO');
+      this.drop(`several-users mouse model off: ${code}: ${(err as Error).message}`, 'warn', code);
+    }
+  }
+
+  private refreshOrThrow(why: string): void {
+    if (this.opts.off !== null || this.stopped) return;
     if (this.inFlight) {
       this.again = true;
       return;
@@ -157,10 +168,21 @@ export class MouseCohortModel {
       this.drop(`several-users mouse model off: ${code}: ${(err as Error).message}`, 'warn', code);
       return null;
     }
-    const key = keyFingerprint(this.opts.keyPath);
+    const entries = listProfiles(this.opts.profileDir);
     const members: CohortMemberInput[] = [];
     const excluded: { user: string; why: string }[] = [];
-    for (const entry of listProfiles(this.opts.profileDir)) {
+    let key = '';
+    if (entries.length) {
+      try {
+        key = keyFingerprint(this.opts.keyPath);
+      } catch (err) {
+        // Without the key no profile loads: each is left out with why.
+        for (const e of entries) excluded.push({ user: e.user, why: (err as Error).message });
+        this.excluded = excluded;
+        return members;
+      }
+    }
+    for (const entry of entries) {
       try {
         const p = loadProfile(entry.path, key);
         if (p.user !== entry.user) throw new Error(`the file names ${p.user}`);

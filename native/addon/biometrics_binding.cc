@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "../biometrics/keystroke.h"
+#include "../biometrics/metrics.h"
 #include "../biometrics/mouse.h"
 #include "../biometrics/mouse_oneclass.h"
 #include "../evdev/collector.h"
@@ -730,8 +731,7 @@ class MouseScorer : public Napi::ObjectWrap<MouseScorer> {
     double n = info[1].As<Napi::Number>().DoubleValue(), s = info[2].As<Napi::Number>().DoubleValue();
     if (!(n >= 1 && n <= 1000) || n != std::floor(n)) throwRange(env, "blockActions must be an integer in 1..1000");
     if (!(s >= 1 && s <= n) || s != std::floor(s)) throwRange(env, "stride must be an integer in 1..blockActions");
-    block_ = size_t(n);
-    stride_ = size_t(s);
+    win_ = bio::StridedBlockMean(size_t(n), size_t(s));
   }
 
  private:
@@ -740,38 +740,29 @@ class MouseScorer : public Napi::ObjectWrap<MouseScorer> {
     if (info.Length() < 2) throwType(env, "push(actions, actionMeta)");
     std::vector<bio::MouseAction> acts = actionsFrom(env, info[0], info[1]);
     std::vector<double> out;
-    for (const bio::MouseAction& a : acts) {
-      win_.push_back(profile_.action_score(a));
-      if (win_.size() > block_) win_.erase(win_.begin());
-      if (win_.size() == block_ && ++since_ >= stride_) {
-        since_ = 0;
-        double sum = 0;
-        for (double x : win_) sum += x;
-        out.push_back(sum / double(block_));
-      }
-    }
+    double mean = 0;
+    for (const bio::MouseAction& a : acts)
+      if (win_.push(profile_.action_score(a), &mean)) out.push_back(mean);
     Napi::Float64Array r = Napi::Float64Array::New(env, out.size());
     std::copy(out.begin(), out.end(), r.Data());
     return r;
   }
   Napi::Value Reset(const Napi::CallbackInfo& info) {
-    win_.clear();
-    since_ = 0;
+    win_.reset();
     return info.Env().Undefined();
   }
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
     o.Set("threshold", Napi::Number::New(env, profile_.threshold));
-    o.Set("blockActions", Napi::Number::New(env, double(block_)));
-    o.Set("stride", Napi::Number::New(env, double(stride_)));
-    o.Set("buffered", Napi::Number::New(env, double(win_.size())));
+    o.Set("blockActions", Napi::Number::New(env, double(win_.n())));
+    o.Set("stride", Napi::Number::New(env, double(win_.stride())));
+    o.Set("buffered", Napi::Number::New(env, double(win_.buffered())));
     return o;
   }
 
   bio::MouseOneClass profile_;
-  std::vector<double> win_;
-  size_t block_ = 20, stride_ = 5, since_ = 0;
+  bio::StridedBlockMean win_{20, 5};
 };
 
 Napi::Value BiometricsConstants(const Napi::CallbackInfo& info) {

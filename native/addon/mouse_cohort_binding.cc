@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../biometrics/metrics.h"
 #include "../biometrics/mouse_cohort.h"
 #include "mouse_args.h"
 #include "napi_args.h"
@@ -134,8 +135,7 @@ class MouseCohortScorer : public Napi::ObjectWrap<MouseCohortScorer> {
     if (!(n >= 1 && n <= 1000) || n != std::floor(n)) throwRange(env, "blockActions must be an integer in 1..1000");
     if (!(s >= 1 && s <= n) || s != std::floor(s)) throwRange(env, "stride must be an integer in 1..blockActions");
     member_ = size_t(m);
-    block_ = size_t(n);
-    stride_ = size_t(s);
+    win_ = bio::StridedBlockMean(size_t(n), size_t(s));
   }
 
  private:
@@ -144,23 +144,15 @@ class MouseCohortScorer : public Napi::ObjectWrap<MouseCohortScorer> {
     if (info.Length() < 2) throwType(env, "push(actions, actionMeta)");
     std::vector<bio::MouseAction> acts = actionsFrom(env, info[0], info[1]);
     std::vector<double> out;
-    for (const bio::MouseAction& a : acts) {
-      win_.push_back(cohort_.action_score(member_, a, pop_));
-      if (win_.size() > block_) win_.erase(win_.begin());
-      if (win_.size() == block_ && ++since_ >= stride_) {
-        since_ = 0;
-        double sum = 0;
-        for (double x : win_) sum += x;
-        out.push_back(sum / double(block_));
-      }
-    }
+    double mean = 0;
+    for (const bio::MouseAction& a : acts)
+      if (win_.push(cohort_.action_score(member_, a, pop_), &mean)) out.push_back(mean);
     Napi::Float64Array r = Napi::Float64Array::New(env, out.size());
     std::copy(out.begin(), out.end(), r.Data());
     return r;
   }
   Napi::Value Reset(const Napi::CallbackInfo& info) {
-    win_.clear();
-    since_ = 0;
+    win_.reset();
     return info.Env().Undefined();
   }
   Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -169,16 +161,16 @@ class MouseCohortScorer : public Napi::ObjectWrap<MouseCohortScorer> {
     o.Set("members", Napi::Number::New(env, double(cohort_.members())));
     o.Set("member", Napi::Number::New(env, double(member_)));
     o.Set("threshold", Napi::Number::New(env, cohort_.calibration(member_).threshold));
-    o.Set("blockActions", Napi::Number::New(env, double(block_)));
-    o.Set("stride", Napi::Number::New(env, double(stride_)));
-    o.Set("buffered", Napi::Number::New(env, double(win_.size())));
+    o.Set("blockActions", Napi::Number::New(env, double(win_.n())));
+    o.Set("stride", Napi::Number::New(env, double(win_.stride())));
+    o.Set("buffered", Napi::Number::New(env, double(win_.buffered())));
     return o;
   }
 
   bio::MouseCohort cohort_;
   bio::MousePopulation pop_;
-  std::vector<double> win_;
-  size_t member_ = 0, block_ = 20, stride_ = 5, since_ = 0;
+  bio::StridedBlockMean win_{20, 5};
+  size_t member_ = 0;
 };
 
 }  // namespace

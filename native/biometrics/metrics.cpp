@@ -72,5 +72,24 @@ double threshold_for_frr(std::vector<double> g, double frr) {
   return g[i] * (1 - a) + g[i + 1] * a;
 }
 
+void append_block_means(const std::vector<double>& r, size_t n, std::vector<double>* out) {
+  for (size_t s = 0; s + n <= r.size(); s += std::max<size_t>(1, n / 4)) {
+    double t = 0;
+    for (size_t i = s; i < s + n; ++i) t += r[i];
+    out->push_back(t / double(n));
+  }
+}
+
+bool StridedBlockMean::push(double x, double* mean) {
+  win_.push_back(x);
+  if (win_.size() > n_) win_.erase(win_.begin());
+  if (win_.size() < n_ || ++since_ < stride_) return false;
+  since_ = 0;
+  double sum = 0;
+  for (double v : win_) sum += v;
+  *mean = sum / double(n_);
+  return true;
+}
+
 }  // namespace bio
 }  // namespace sentinel

@@ -26,5 +26,26 @@ OperatingPoint at_threshold(const std::vector<double>& genuine,
 // target false-reject rate).
 double threshold_for_frr(std::vector<double> genuine, double frr);
 
+// Appends the means of n consecutive scores of r, one every max(1, n/4) scores: the calibration
+// blocks of one held-out chunk (MouseOneClass, MouseCohort).
+void append_block_means(const std::vector<double>& r, size_t n, std::vector<double>* out);
+
+// The streaming form of those blocks: push() one action score at a time; every `stride` scores
+// once `n` are in, *mean is the mean of the last n and push() returns true (MouseScorer,
+// MouseCohortScorer in the addon).
+class StridedBlockMean {
+ public:
+  StridedBlockMean(size_t n, size_t stride) : n_(n), stride_(stride) {}
+  bool push(double x, double* mean);
+  void reset() { win_.clear(), since_ = 0; }
+  size_t buffered() const { return win_.size(); }
+  size_t n() const { return n_; }
+  size_t stride() const { return stride_; }
+
+ private:
+  size_t n_, stride_, since_ = 0;
+  std::vector<double> win_;
+};
+
 }  // namespace bio
 }  // namespace sentinel

@@ -45,15 +45,6 @@ GradientBoosting fit_rows(const std::vector<MemberRows>& m, int folds, int skip_
   return g;
 }
 
-// Means of n consecutive scores every max(1, n/4) (as MouseOneClass's calibration blocks).
-void block_means(const std::vector<double>& r, size_t n, std::vector<double>* out) {
-  for (size_t s = 0; s + n <= r.size(); s += std::max<size_t>(1, n / 4)) {
-    double t = 0;
-    for (size_t i = s; i < s + n; ++i) t += r[i];
-    out->push_back(t / double(n));
-  }
-}
-
 double sample_sd(const std::vector<double>& v) {
   if (v.size() < 2) return 1;
   double m = 0, s = 0;
@@ -117,7 +108,7 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
         g.margins(x.data(), mg.data());
         for (size_t i = 0; i < K; ++i) per[i].push_back(member_score(mg.data(), K, i));
       }
-      for (size_t i = 0; i < K; ++i) block_means(per[i], p.block, &held[i][j]);
+      for (size_t i = 0; i < K; ++i) append_block_means(per[i], p.block, &held[i][j]);
     }
   }
   out.cal_.resize(K);

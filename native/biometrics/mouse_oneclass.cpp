@@ -112,16 +112,6 @@ uint64_t fnv1a(const std::vector<uint8_t>& b) {
   return h;
 }
 
-// Means of n consecutive scores, every max(1, n/4) scores: the calibration blocks of one
-// left-out chunk (leave_out_scores and code_leave_out_blocks).
-void append_block_means(const std::vector<double>& r, size_t n, std::vector<double>* out) {
-  for (size_t s = 0; s + n <= r.size(); s += std::max<size_t>(1, n / 4)) {
-    double t = 0;
-    for (size_t i = s; i < s + n; ++i) t += r[i];
-    out->push_back(t / double(n));
-  }
-}
-
 double quantile_sorted(const std::vector<float>& s, double q) {
   if (s.empty()) return 0;
   double pos = q * double(s.size() - 1);

@@ -26,6 +26,7 @@ interface Status {
     user: string | null;
     pointerDevices: { unenrolledActions: number };
     keystrokeScoring: { method: string | null; reason: string | null; model: string | null };
+    mouseCohort: { on: boolean; reason: string | null };
   };
 }
 
@@ -221,6 +222,11 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       const st = (await daemon.http<Status>('GET', '/v1/status')).body.biometrics;
       expect(st.on).toBe(false);
       expect(st.reason).toMatch(/no enrolled profile .*sentinel enroll/);
+      // No profile and no key file yet: the several-users mouse model is off too, and says why.
+      expect(st.mouseCohort).toMatchObject({
+        on: false,
+        reason: 'several-users mouse model off: 0 enrolled user(s) with a mouse model that can take part (it needs two)',
+      });
       expect(await daemon.stop()).toBe(0);
     } finally {
       daemon.cleanup();
