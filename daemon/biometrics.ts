@@ -45,6 +45,10 @@
  *   reaching Restricted discards the learning buffer (nothing is learned while it stays there).
  *   Smoothing per modality: `emaAlpha`, `emaStart` (docs/biometrics.md, "Mouse: what the session
  *   subject does with these scores").
+ * - With two or more users enrolled (`mouseCohort`), the session user's scored mouse actions are
+ *   also scored by the several-users model (daemon/mouse-cohort.ts: fitted from every profile,
+ *   refitted on each change) and observed as the modality `mouseCohort`; it votes when the mouse
+ *   does.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';

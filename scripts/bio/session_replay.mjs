@@ -23,7 +23,13 @@
 // enrolled user's use and the share of other people's sessions a sitting would be learned from.
 // --learn-gate G learns a sitting only when its blocks' mean impostor probability is under G.
 //
-// usage: node scripts/bio/session_replay.mjs [--ema A] [--ema-start P] [--policy JSON] [--learn N [--learn-gate G]] FILE.csv ...
+// --cohort closed|open adds the several-users mouse model as the daemon runs it: each block is
+// also observed as the modality `mouseCohort` (same smoothing), from the dump's cohort columns
+// (`balabit_eval --oc-methods hist-w,mcc --dump-blocks`): `closed`, every TEST user enrolled (the
+// impostor is one of them); `open`, the impostor's session scored by a model without them (an
+// outsider). Genuine sessions are scored by the model of every TEST user either way.
+//
+// usage: node scripts/bio/session_replay.mjs [--ema A] [--ema-start P] [--policy JSON] [--learn N [--learn-gate G]] [--cohort closed|open] FILE.csv ...
 //        (one JSON line per file; --ema, --ema-start and --policy as biometrics.emaAlpha,
 //        biometrics.emaStart and biometrics.policy)
 import { readFileSync } from 'node:fs';
@@ -34,7 +40,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const { SessionMonitor } = await import(path.join(root, 'dist', 'src', 'biometrics', 'session-monitor.js'));
 const { impostorProbability } = await import(path.join(root, 'dist', 'src', 'biometrics', 'keystroke-model.js'));
 
-function sessions(file) {
+function sessions(file, cohort) {
   const lines = readFileSync(file, 'utf8').trim().split('\n');
   const head = lines.shift().split(',');
   const col = (n) => {
@@ -43,13 +49,17 @@ function sessions(file) {
     return i;
   };
   const [cu, cf, cs, cg, ct, cx, cth, csd] = ['user', 'fold', 'session', 'genuine', 't_s', 'score', 'threshold', 'genuine_sd'].map(col);
+  const pre = cohort === 'open' ? 'cohort_open_' : 'cohort_';
+  const [qx, qth, qsd] = cohort ? ['score', 'threshold', 'sd'].map((n) => col(pre + n)) : [];
   const out = new Map();
   for (const line of lines) {
     const r = line.split(',');
     const key = `${r[cu]}|${r[cf]}|${r[cs]}|${r[cg]}`;
     let s = out.get(key);
     if (!s) out.set(key, (s = { genuine: r[cg] === '1', blocks: [] }));
-    s.blocks.push({ t: Number(r[ct]), p: impostorProbability(Number(r[cx]), Number(r[cth]), Number(r[csd])) });
+    const q = cohort ? impostorProbability(Number(r[qx]), Number(r[qth]), Number(r[qsd])) : undefined;
+    if (q !== undefined && !(q >= 0 && q <= 1)) throw new Error(`${file}: no ${pre}score for ${key}`);
+    s.blocks.push({ t: Number(r[ct]), p: impostorProbability(Number(r[cx]), Number(r[cth]), Number(r[csd])), q });
   }
   return [...out.values()];
 }
@@ -60,6 +70,7 @@ let emaStart;
 let policy = {};
 let learnActions = 0;
 let learnGate = 1;
+let cohort = null;
 const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--ema') emaAlpha = Number(args[++i]);
@@ -67,6 +78,10 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i] === '--ema-start') emaStart = Number(args[++i]);
   else if (args[i] === '--learn') learnActions = Number(args[++i]);
   else if (args[i] === '--learn-gate') learnGate = Number(args[++i]);
+  else if (args[i] === '--cohort') {
+    cohort = args[++i];
+    if (cohort !== 'closed' && cohort !== 'open') throw new Error('--cohort must be closed or open');
+  }
   else files.push(args[i]);
 }
 
@@ -85,6 +100,7 @@ function replay(s) {
     mon.tickDecay(ms);
     const before = mon.state;
     mon.observe('mouse', b.p, ms);
+    if (b.q !== undefined) mon.observe('mouseCohort', b.q, ms);
     if (mon.state >= 2 && before < 2) restricted++;
     if (mon.state >= 1 && before === 0) leftNormal++;
     if (learnActions > 0) {
@@ -138,7 +154,7 @@ function median(v) {
 }
 
 for (const file of files) {
-  const all = sessions(file).map((s) => ({ genuine: s.genuine, ...replay(s) }));
+  const all = sessions(file, cohort).map((s) => ({ genuine: s.genuine, ...replay(s) }));
   const g = all.filter((s) => s.genuine);
   const im = all.filter((s) => !s.genuine);
   const locked = im.filter((s) => s.lockdowns > 0);
@@ -149,6 +165,7 @@ for (const file of files) {
       file: path.basename(file),
       emaAlpha,
       ...(emaStart === undefined ? {} : { emaStart }),
+      ...(cohort ? { cohort } : {}),
       ...(Object.keys(policy).length ? { policy } : {}),
       genuineSessions: g.length,
       genuineHours: Number(gh.toFixed(1)),
