@@ -34,18 +34,24 @@
 //          not enrolled: -open)
 //        --oc-methods mc,mc-sum,mc-min[,-open]: several users enrolled on one host, one softmax GBT
 //          over their enrollment actions as population-bin codes (what their profiles keep)
+//        --oc-methods mcc,mcc-fused[,-open]: the same with the daemon's own class (MouseCohort over
+//          the TEST users' hist-w profiles, its cross-fitted calibration reported); mcc-fused: per
+//          action the two calibrated modalities' sum (hist-w and mcc, each (s - threshold) / sd)
 //         [--block-stat cvm|ad|ks] [--block-log 0|1] [--block-fit-n 20] [--block-l2 0.01]
 //        [--write-block-weights FILE]  (MouseBlock weights from all users; models/mouse)
 //        [--enroll-sessions K] [--sitting-actions A]  (enroll on K sessions, each cut to its first A
 //         actions: K sittings of `sentinel enroll`; the one-class hist methods then also report the
 //         several-sittings calibration of MouseOneClass::add_sitting)
-//        [--dump-blocks FILE]  (one-class hist-w: the daemon's blocks, for scripts/bio/session_replay.mjs)
+//        [--dump-blocks FILE [--dump-cohort 1]]  (one-class hist-w: the daemon's blocks, for
+//         scripts/bio/session_replay.mjs; --dump-cohort adds the several-users model's blocks, closed
+//         and open, for session_replay.mjs --cohort)
 //        --data-mode all = raw, common and grid
 // Block score = mean logit of the per-action P(u) (--agg logit, default).
 // The open-set protocol is run for our features only.
 #include <dirent.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -63,6 +69,7 @@
 #include "../../native/biometrics/metrics.h"
 #include "../../native/biometrics/mouse.h"
 #include "../../native/biometrics/mouse_block.h"
+#include "../../native/biometrics/mouse_cohort.h"
 #include "../../native/biometrics/mouse_model.h"
 #include "../../native/biometrics/mouse_oneclass.h"
 #include "../../native/biometrics/boosting.h"
@@ -162,6 +169,7 @@ static size_t g_sitting_actions = 0;
 // (20 actions, stride 5) of each scored session, with the profile's 5% threshold and genuine sd,
 // for scripts/bio/session_replay.mjs (the daemon's session monitor over these blocks).
 static FILE* g_dump_blocks = nullptr;
+static bool g_dump_cohort = false;  // --dump-cohort 1: the several-users model's blocks too (MouseCohort)
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
 static size_t g_sitting_folds = 0, g_sitting_same = 0;
 
@@ -622,10 +630,18 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
     for (size_t i = 0; i < hs.size(); ++i) half[hs[i].second] = int(i % 2);
   }
   std::map<std::string, Scores> res;
-  struct Cal { size_t g = 0, grej = 0, im = 0, iacc = 0, enr = 0, enrrej = 0; };
+  // efar / nefar: mcc's cross-fitted enrolled_far estimates (summed over targets and folds).
+  struct Cal { size_t g = 0, grej = 0, im = 0, iacc = 0, enr = 0, enrrej = 0; double efar = 0; size_t nefar = 0; };
   std::map<std::string, std::array<Cal, 2>> cal;  // target FRR 5%, 10% at 20 actions
   const double targets[2] = {0.05, 0.10};
   std::mt19937 rng(7);
+  // mcc*: MouseCohort fits (5% and 10%), the time they took, the refusals and the (target, fold,
+  // method) runs skipped because a cohort they need was refused or the target has no profile.
+  size_t mcc_fits = 0, mcc_refused = 0, mcc_unenrolled = 0;
+  double mcc_fit_s = 0;
+  std::map<std::string, size_t> mcc_skipped;
+  std::set<std::string> mcc_why;
+  const bool mcc_cal = std::find(Ns.begin(), Ns.end(), 20) != Ns.end();
   for (int h = 0; h < 2; ++h) {
     std::vector<int> fitu, testu;
     for (size_t u = 0; u < users.size(); ++u) (half[u] == h ? testu : fitu).push_back(int(u));
@@ -679,6 +695,63 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
       g.fit(X, kActionFeatures + 1, y, int(members.size()), BoostParams{});
       return mc_models.emplace(key, std::make_pair(std::move(g), std::move(members))).first->second;
     };
+    // mcc*: the daemon's several-users class itself (MouseCohort, mouse_cohort.h) per (fold,
+    // left-out user), fitted on the enrolled TEST users' hist-w profiles (the enrollments every
+    // other method uses) with CohortParams defaults, so its rows (each member's most recent
+    // max_rows) and calibration are exactly what a host would hold. A user whose profile is not
+    // valid would not be enrolled on a host and is not a member. The 10% calibration needs a
+    // second fit (the GBT is deterministic, only the thresholds differ): only its calibration is
+    // kept, and only when 20-action blocks are evaluated.
+    struct CohortFit {
+      MouseCohort cohort;
+      std::vector<CohortCalibration> cal10;
+      std::vector<int> members;  // TEST users, in member order
+      const char* why = nullptr;
+      size_t index_of(int u) const { return size_t(std::find(members.begin(), members.end(), u) - members.begin()); }
+      bool has(int u) const { return cohort.valid() && index_of(u) < members.size(); }
+    };
+    std::map<std::pair<size_t, int>, MouseOneClass> mcc_profiles;  // (fold, TEST user)
+    std::map<std::pair<size_t, int>, CohortFit> mcc_models;
+    auto mcc_model = [&](size_t k, int left_out) -> const CohortFit& {
+      auto key = std::make_pair(k, left_out);
+      auto it = mcc_models.find(key);
+      if (it != mcc_models.end()) return it->second;
+      CohortFit& f = mcc_models[key];
+      std::vector<const MouseOneClass*> ptrs;
+      for (int w : testu) {
+        if (w == left_out) continue;
+        auto pk = std::make_pair(k, w);
+        auto pit = mcc_profiles.find(pk);
+        if (pit == mcc_profiles.end()) {
+          const auto& theirs = sess_of[w];
+          pit = mcc_profiles.emplace(pk, MouseOneClass::enroll(enrollment_actions(S, theirs, k % theirs.size(), o.enroll_sessions, g_sitting_actions),
+                                                               &pop, oc_params("hist-w", o))).first;
+          mcc_unenrolled += !pit->second.valid();
+        }
+        if (!pit->second.valid()) continue;
+        f.members.push_back(w);
+        ptrs.push_back(&pit->second);
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      f.cohort = MouseCohort::fit(ptrs, pop, CohortParams{}, &f.why);
+      ++mcc_fits;
+      if (f.cohort.valid() && mcc_cal) {
+        CohortParams p10;
+        p10.frr = 0.10;
+        const MouseCohort c10 = MouseCohort::fit(ptrs, pop, p10, nullptr);
+        ++mcc_fits;
+        if (c10.valid())
+          for (size_t i = 0; i < c10.members(); ++i) f.cal10.push_back(c10.calibration(i));
+      }
+      mcc_fit_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (!f.cohort.valid()) {
+        ++mcc_refused;
+        mcc_why.insert(f.why ? f.why : "?");
+        std::printf("   mcc: MouseCohort::fit refused %zu members (fold %zu, left out %s): %s\n", ptrs.size(), k,
+                    left_out < 0 ? "none" : users[size_t(left_out)].c_str(), f.why ? f.why : "?");
+      }
+      return f;
+    };
     for (int u : testu) {
       const auto& mine = sess_of[u];
       for (size_t k = 0; k < mine.size(); ++k) {
@@ -729,6 +802,12 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           std::vector<std::pair<int, MouseOneClass>> cohort;
           int cohort_excluded = -1;
           MouseOneClass oc;
+          // mcc*: the cohort scoring the current session (cohort_excluded's) and u's index in it;
+          // mcc-fused: hist-w's thresholds at 5% and 10% and its genuine sd.
+          const CohortFit* mcc_cur = nullptr;
+          int mcc_ex = -2;
+          size_t mcc_me = 0;
+          double oc_thr[2] = {0, 0}, oc_sd = 1;
           MouseProfile prof;
           RandomForest cadrf;
           if (m == "hist-rf") {
@@ -786,6 +865,41 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                 return std::log(q / (1 - q));
               };
             }
+          } else if (m.rfind("mcc", 0) == 0) {
+            // The daemon's several-users model (MouseCohort): u's action score is
+            // cohort.action_score(u's member index), the cohort being the fold's TEST users' (closed
+            // set) or, while an impostor's session is scored under -open, the one without them.
+            // mcc-fused: what the session monitor does with the two calibrated mouse modalities,
+            // per action (s_oc - t_oc) / sd_oc + (s_mc - t_mc) / sd_mc with each modality's 5%
+            // threshold and genuine sd (hist-w: calibrate() on the enrollment; mcc: the cohort's
+            // calibration of u), so a block mean >= 0 is both modalities at their threshold in sum.
+            const bool open = m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0;
+            bool ok = mcc_model(k, -1).has(u);
+            for (int v : testu)
+              if (ok && open && v != u) ok = mcc_model(k, v).has(u);
+            if (!ok) { ++mcc_skipped[m]; continue; }
+            if (m.rfind("mcc-fused", 0) == 0) {
+              oc = MouseOneClass::enroll(enr, &pop, oc_params("hist-w", o));
+              if (!oc.valid()) { ++mcc_skipped[m]; continue; }
+              oc_thr[1] = oc.calibrate(enr, &pop, 20, 0.10);
+              oc_thr[0] = oc.calibrate(enr, &pop, 20, 0.05);
+              const auto& cs = oc.calibration_scores();
+              double mu = 0, ss = 0;
+              for (double v : cs) mu += v / double(cs.size());
+              for (double v : cs) ss += (v - mu) * (v - mu);
+              oc_sd = cs.size() > 1 ? std::max(1e-6, std::sqrt(ss / double(cs.size() - 1))) : 1;
+            }
+            score = [&](const MouseAction& a) {
+              if (cohort_excluded != mcc_ex) {
+                mcc_ex = cohort_excluded;
+                mcc_cur = &mcc_model(k, cohort_excluded);
+                mcc_me = mcc_cur->index_of(u);
+              }
+              const double s = mcc_cur->cohort.action_score(mcc_me, a, pop);
+              if (m.rfind("mcc-fused", 0) != 0) return s;
+              const CohortCalibration& c = mcc_cur->cohort.calibration(mcc_me);
+              return (oc.action_score(a) - oc_thr[0]) / oc_sd + (s - c.threshold) / c.genuine_sd;
+            };
           } else if (m.rfind("mc", 0) == 0) {
             // Several users on one host, discriminative: log p(u|x) - log mean_{v != u} p(v|x) of
             // the fold's softmax GBT over the enrolled TEST users (clipped to +-6, as
@@ -866,20 +980,49 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           auto run = [&](int s, bool genuine) {
             std::vector<double> p;
             for (const MouseAction& a : S[s].actions) p.push_back(score(a));
+            // --dump-cohort: the same blocks under the several-users model (MouseCohort) with u's
+            // calibration in it: every TEST user enrolled (closed), and for another person's session
+            // the model without them (open: an outsider); a genuine session has the closed model
+            // in both. Left empty where u is not a member.
+            std::vector<double> qc, qo;
+            const CohortFit* fc = nullptr;
+            const CohortFit* fo = nullptr;
+            if (dumping && g_dump_cohort) {
+              fc = &mcc_model(k, -1);
+              fo = genuine ? fc : &mcc_model(k, S[s].user);
+              if (fc->has(u) && fo->has(u))
+                for (const MouseAction& a : S[s].actions) {
+                  qc.push_back(fc->cohort.action_score(fc->index_of(u), a, pop));
+                  qo.push_back(fo->cohort.action_score(fo->index_of(u), a, pop));
+                }
+            }
             if (dumping) {
               // elapsed time: gap before each action (capped at 30 s by the extractor) + its duration
               static const int f_gap = int(std::find_if(kActionFeatureNames, kActionFeatureNames + kActionFeatures,
                                                         [](const char* n) { return std::strcmp(n, "gap_before_s") == 0; }) - kActionFeatureNames);
               static const int f_dur = int(std::find_if(kActionFeatureNames, kActionFeatureNames + kActionFeatures,
                                                         [](const char* n) { return std::strcmp(n, "duration_s") == 0; }) - kActionFeatureNames);
-              double t = 0, win = 0;
+              double t = 0, win = 0, wc = 0, wo = 0;
               for (size_t i = 0; i < p.size(); ++i) {
                 t += S[s].actions[i].f[f_gap] + S[s].actions[i].f[f_dur];
                 win += p[i];
                 if (i >= 20) win -= p[i - 20];
-                if (i >= 19 && (i - 19) % 5 == 0)
-                  std::fprintf(g_dump_blocks, "%s,%zu,%s,%d,%.3f,%.6f,%.6f,%.6f\n", users[u].c_str(), k, S[s].name.c_str(),
+                if (!qc.empty()) {
+                  wc += qc[i] - (i >= 20 ? qc[i - 20] : 0);
+                  wo += qo[i] - (i >= 20 ? qo[i - 20] : 0);
+                }
+                if (i >= 19 && (i - 19) % 5 == 0) {
+                  std::fprintf(g_dump_blocks, "%s,%zu,%s,%d,%.3f,%.6f,%.6f,%.6f", users[u].c_str(), k, S[s].name.c_str(),
                                genuine ? 1 : 0, t, win / 20, dump_thr, dump_sd);
+                  if (qc.empty()) {
+                    std::fprintf(g_dump_blocks, ",,,,,,\n");
+                  } else {
+                    const CohortCalibration& cc = fc->cohort.calibration(fc->index_of(u));
+                    const CohortCalibration& co = fo->cohort.calibration(fo->index_of(u));
+                    std::fprintf(g_dump_blocks, ",%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", wc / 20, cc.threshold, cc.genuine_sd,
+                                 wo / 20, co.threshold, co.genuine_sd);
+                  }
+                }
               }
             }
             std::vector<std::vector<double>> blocks;
@@ -900,6 +1043,43 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
               ib.push_back(run(imp[i++], false));
             }
             cohort_excluded = -1;
+          }
+          // mcc*: each block against the threshold of the cohort that scored it (u's calibration
+          // there): MouseCohort's at 5% / 10% for mcc; for mcc-fused 0 at 5% (both modalities at
+          // their 5% thresholds), and at 10% the shift of both thresholds to their 10% values.
+          // Enrollment FRR is the cohort's by construction (its held-out scores are not exposed).
+          if (m.rfind("mcc", 0) == 0 && mcc_cal) {
+            const size_t n20 = std::find(Ns.begin(), Ns.end(), 20) - Ns.begin();
+            const bool open = m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0;
+            const bool fused = m.rfind("mcc-fused", 0) == 0;
+            for (int t = 0; t < 2; ++t) {
+              auto thr = [&](int left_out) {
+                const CohortFit& f = mcc_model(k, left_out);
+                const size_t me = f.index_of(u);
+                const CohortCalibration& c5 = f.cohort.calibration(me);
+                const double tm = t == 0 ? c5.threshold : f.cal10[me].threshold;
+                if (!fused) return tm;
+                return (oc_thr[t] - oc_thr[0]) / oc_sd + (tm - c5.threshold) / c5.genuine_sd;
+              };
+              bool have = true;  // the 10% fits (never refused where the 5% one was: checked)
+              for (int v : testu) {
+                const CohortFit& f = mcc_model(k, open && v != u ? v : -1);
+                if (t == 1 && f.cal10.size() != f.members.size()) have = false;
+              }
+              if (!have) continue;
+              Cal& c = cal[m][t];
+              const double tg = thr(-1);
+              for (double s : gb[n20]) { ++c.g; c.grej += s < tg; }
+              size_t i = 0;
+              for (int v : testu) {
+                if (v == u) continue;
+                const double ti = thr(open ? v : -1);
+                for (double s : ib[i++][n20]) { ++c.im; c.iacc += s >= ti; }
+              }
+              const CohortFit& closed = mcc_model(k, -1);
+              c.efar += t == 0 ? closed.cohort.calibration(closed.index_of(u)).enrolled_far : closed.cal10[closed.index_of(u)].enrolled_far;
+              ++c.nefar;
+            }
           }
           // calibration to a target FRR on the enrollment (one-class methods)
           if (m != "rf" && m != "cad" && m != "synth" && m != "hist-rf" && m.rfind("cohort", 0) != 0 && m.rfind("mc", 0) != 0) {
@@ -970,7 +1150,11 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                        : m == "hist-rf" ? "one-class histogram terms scored by a global verifier forest learned on FIT users"
                        : m == "cohort" ? "hist-w against the other enrolled TEST users' hist-w models (log p_u - log mean p_v, clipped +-6; closed set)"
                        : m == "cohort-open" ? "hist-w against the other enrolled TEST users' hist-w models, impostor not enrolled (open set)"
-: m.rfind("mc", 0) == 0 ? "softmax GBT over the enrolled TEST users' population-bin codes (mc-sum: + hist-w; mc-min: the lower of the two; -open: impostor not enrolled)"
+                       : m == "mcc" ? "MouseCohort (the daemon's class) over the enrolled TEST users' hist-w profiles; closed set"
+                       : m == "mcc-open" ? "MouseCohort (the daemon's class) over the enrolled TEST users' hist-w profiles; impostor not enrolled (open set)"
+                       : m == "mcc-fused" ? "hist-w + MouseCohort, each (s - 5% threshold) / genuine sd, summed per action (the daemon's fusion); closed set"
+                       : m == "mcc-fused-open" ? "hist-w + MouseCohort, each (s - 5% threshold) / genuine sd, summed per action (the daemon's fusion); impostor not enrolled (open set)"
+                       : m.rfind("mc", 0) == 0 ? "softmax GBT over the enrolled TEST users' population-bin codes (mc-sum: + hist-w; mc-min: the lower of the two; -open: impostor not enrolled)"
                        : m == "cohort-floor" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); closed set"
                        : m == "cohort-floor-open" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); impostor not enrolled (open set)"
                        : m == "synth" ? "per-user RF against synthetic actions sampled from the FIT population model"
@@ -981,6 +1165,27 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
     if (g_sitting_folds)
       std::printf("   add_sitting over the sittings = enroll + calibrate on all of them: %zu of %zu folds identical\n",
                   g_sitting_same, g_sitting_folds);
+    if (m.rfind("mcc", 0) == 0) {
+      std::printf("   MouseCohort: %zu fits (5%% and 10%%) in %.0f s (%.1f s each), %zu refused", mcc_fits, mcc_fit_s,
+                  mcc_fit_s / double(std::max<size_t>(mcc_fits, 1)), mcc_refused);
+      for (const std::string& w : mcc_why) std::printf(" [%s]", w.c_str());
+      std::printf("; %zu TEST profiles not valid (not members); %zu target folds skipped\n", mcc_unenrolled, mcc_skipped[m]);
+      for (int t = 0; t < 2; ++t) {
+        if (!cal.count(m)) break;
+        const Cal& c = cal[m][t];
+        if (m.rfind("mcc-fused", 0) == 0)
+          std::printf("   both modalities at their %.0f%% enrollment-FRR thresholds at 20 actions (fused %s): TEST FRR %.1f%%, "
+                      "TEST FAR %.1f%%\n",
+                      100 * targets[t], t == 0 ? "block mean >= 0" : "at the shifted threshold",
+                      100.0 * c.grej / std::max<size_t>(c.g, 1), 100.0 * c.iacc / std::max<size_t>(c.im, 1));
+        else
+          std::printf("   calibrated to %.0f%% held-out enrollment FRR at 20 actions (MouseCohort::calibration): TEST FRR %.1f%%, "
+                      "TEST FAR %.1f%%; estimated enrolled_far %.1f%% (mean over targets and folds, closed cohort)\n",
+                      100 * targets[t], 100.0 * c.grej / std::max<size_t>(c.g, 1),
+                      100.0 * c.iacc / std::max<size_t>(c.im, 1), 100.0 * c.efar / double(std::max<size_t>(c.nefar, 1)));
+      }
+      continue;
+    }
     for (const std::string& key : {m, m + " sittings:cross", m + " sittings:within+cross", m + " sittings:loso"}) {
       if (!cal.count(key)) continue;
       if (key != m) std::printf("   calibration %s\n", key.substr(m.size() + 1).c_str());
@@ -1141,8 +1346,10 @@ int main(int argc, char** argv) {
     else if (a == "--dump-blocks") {
       g_dump_blocks = std::fopen(next().c_str(), "w");
       if (!g_dump_blocks) { std::perror("--dump-blocks"); return 2; }
-      std::fprintf(g_dump_blocks, "user,fold,session,genuine,t_s,score,threshold,genuine_sd\n");
+      std::fprintf(g_dump_blocks, "user,fold,session,genuine,t_s,score,threshold,genuine_sd,"
+                                  "cohort_score,cohort_threshold,cohort_sd,cohort_open_score,cohort_open_threshold,cohort_open_sd\n");
     }
+    else if (a == "--dump-cohort") g_dump_cohort = std::atoi(next().c_str()) != 0;
     else if (a == "--oneclass") oneclass = std::atoi(next().c_str()) != 0;
     else if (a == "--oc-methods") {
       oco.methods.clear();
