@@ -29,9 +29,10 @@
 // impostor is one of them); `open`, the impostor's session scored by a model without them (an
 // outsider). Genuine sessions are scored by the model of every TEST user either way.
 //
-// usage: node scripts/bio/session_replay.mjs [--ema A] [--ema-start P] [--policy JSON] [--learn N [--learn-gate G]] [--cohort closed|open] FILE.csv ...
+// usage: node scripts/bio/session_replay.mjs [--ema A] [--ema-start P] [--policy JSON] [--weights JSON] [--learn N [--learn-gate G]] [--cohort closed|open] FILE.csv ...
 //        (one JSON line per file; --ema, --ema-start and --policy as biometrics.emaAlpha,
-//        biometrics.emaStart and biometrics.policy)
+//        biometrics.emaStart and biometrics.policy; --weights the session monitor's fusion weights,
+//        e.g. {"mouseCohort": 2})
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +69,7 @@ const args = process.argv.slice(2);
 let emaAlpha = 0.5;
 let emaStart;
 let policy = {};
+let weights = {};
 let learnActions = 0;
 let learnGate = 1;
 let cohort = null;
@@ -75,6 +77,7 @@ const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--ema') emaAlpha = Number(args[++i]);
   else if (args[i] === '--policy') policy = JSON.parse(args[++i]);
+  else if (args[i] === '--weights') weights = JSON.parse(args[++i]);
   else if (args[i] === '--ema-start') emaStart = Number(args[++i]);
   else if (args[i] === '--learn') learnActions = Number(args[++i]);
   else if (args[i] === '--learn-gate') learnGate = Number(args[++i]);
@@ -86,7 +89,7 @@ for (let i = 0; i < args.length; i++) {
 }
 
 function replay(s) {
-  const mon = new SessionMonitor({ subjectId: 1, emaAlpha, policy, ...(emaStart === undefined ? {} : { emaStart }) });
+  const mon = new SessionMonitor({ subjectId: 1, emaAlpha, policy, weights, ...(emaStart === undefined ? {} : { emaStart }) });
   let lockdowns = 0;
   let restricted = 0;
   let leftNormal = 0;
@@ -166,6 +169,7 @@ for (const file of files) {
       emaAlpha,
       ...(emaStart === undefined ? {} : { emaStart }),
       ...(cohort ? { cohort } : {}),
+      ...(Object.keys(weights).length ? { weights } : {}),
       ...(Object.keys(policy).length ? { policy } : {}),
       genuineSessions: g.length,
       genuineHours: Number(gh.toFixed(1)),
