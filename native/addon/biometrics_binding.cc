@@ -656,6 +656,12 @@ bio::MouseOneClass mouseProfileFrom(Napi::Env env, Napi::Value v, const char* us
   return profile;
 }
 
+bio::StridedBlockMean blockWindowFrom(Napi::Env env, double n, double s) {
+  if (!(n >= 1 && n <= 1000) || n != std::floor(n)) throwRange(env, "blockActions must be an integer in 1..1000");
+  if (!(s >= 1 && s <= n) || s != std::floor(s)) throwRange(env, "stride must be an integer in 1..blockActions");
+  return bio::StridedBlockMean(size_t(n), size_t(s));
+}
+
 namespace {
 
 // mouseProfileInfo(profile, population?) → {threshold, sittings, canAddSittings, enrolledActions,
@@ -728,24 +734,12 @@ class MouseScorer : public Napi::ObjectWrap<MouseScorer> {
       e.Set("code", Napi::String::New(env, "SENTINEL_E_BIO_PROFILE"));
       throw e;
     }
-    double n = info[1].As<Napi::Number>().DoubleValue(), s = info[2].As<Napi::Number>().DoubleValue();
-    if (!(n >= 1 && n <= 1000) || n != std::floor(n)) throwRange(env, "blockActions must be an integer in 1..1000");
-    if (!(s >= 1 && s <= n) || s != std::floor(s)) throwRange(env, "stride must be an integer in 1..blockActions");
-    win_ = bio::StridedBlockMean(size_t(n), size_t(s));
+    win_ = blockWindowFrom(env, info[1].As<Napi::Number>().DoubleValue(), info[2].As<Napi::Number>().DoubleValue());
   }
 
  private:
   Napi::Value Push(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 2) throwType(env, "push(actions, actionMeta)");
-    std::vector<bio::MouseAction> acts = actionsFrom(env, info[0], info[1]);
-    std::vector<double> out;
-    double mean = 0;
-    for (const bio::MouseAction& a : acts)
-      if (win_.push(profile_.action_score(a), &mean)) out.push_back(mean);
-    Napi::Float64Array r = Napi::Float64Array::New(env, out.size());
-    std::copy(out.begin(), out.end(), r.Data());
-    return r;
+    return pushBlocks(info, win_, [this](const bio::MouseAction& a) { return profile_.action_score(a); });
   }
   Napi::Value Reset(const Napi::CallbackInfo& info) {
     win_.reset();

@@ -6,9 +6,11 @@
 #pragma once
 #include <napi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "../biometrics/metrics.h"
 #include "../biometrics/mouse.h"
 #include "../biometrics/mouse_oneclass.h"
 
@@ -23,6 +25,24 @@ std::vector<bio::MouseAction> actionsFrom(Napi::Env env, Napi::Value features, N
 bool populationFrom(Napi::Env env, Napi::Value v, bio::MousePopulation* pop);
 // A serialized one-class mouse profile; `usage` is the TypeError's message for a non-Uint8Array.
 bio::MouseOneClass mouseProfileFrom(Napi::Env env, Napi::Value v, const char* usage);
+// A scorer's block window from its (blockActions, stride) arguments, numbers already checked:
+// RangeError unless blockActions is an integer in 1..1000 and stride one in 1..blockActions.
+bio::StridedBlockMean blockWindowFrom(Napi::Env env, double blockActions, double stride);
+// push(actions, actionMeta) of the mouse scorers: each action scored by `score`, and the block
+// means `win` completes, in order, as a new Float64Array.
+template <typename ScoreFn>
+Napi::Float64Array pushBlocks(const Napi::CallbackInfo& info, bio::StridedBlockMean& win, ScoreFn score) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2) throw Napi::TypeError::New(env, "push(actions, actionMeta)");
+  std::vector<bio::MouseAction> acts = actionsFrom(env, info[0], info[1]);
+  std::vector<double> out;
+  double mean = 0;
+  for (const bio::MouseAction& a : acts)
+    if (win.push(score(a), &mean)) out.push_back(mean);
+  Napi::Float64Array r = Napi::Float64Array::New(env, out.size());
+  std::copy(out.begin(), out.end(), r.Data());
+  return r;
+}
 // An Error with a stable SENTINEL_E_* code.
 [[noreturn]] inline void throwCoded(Napi::Env env, const char* code, const std::string& msg) {
   Napi::Error e = Napi::Error::New(env, msg);

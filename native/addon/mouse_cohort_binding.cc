@@ -128,28 +128,16 @@ class MouseCohortScorer : public Napi::ObjectWrap<MouseCohortScorer> {
     if (!populationFrom(env, info[1], &pop_)) throwType(env, usage);
     if (!cohort_.scored_with(pop_))
       throwCoded(env, "SENTINEL_E_BIO_PROFILE", "several-users mouse model was fitted under another population model");
-    const double m = info[2].As<Napi::Number>().DoubleValue(), n = info[3].As<Napi::Number>().DoubleValue(),
-                 s = info[4].As<Napi::Number>().DoubleValue();
+    const double m = info[2].As<Napi::Number>().DoubleValue();
     if (!(m >= 0 && m < double(cohort_.members())) || m != std::floor(m))
       throwRange(env, "member must be an integer in 0.." + std::to_string(cohort_.members() - 1));
-    if (!(n >= 1 && n <= 1000) || n != std::floor(n)) throwRange(env, "blockActions must be an integer in 1..1000");
-    if (!(s >= 1 && s <= n) || s != std::floor(s)) throwRange(env, "stride must be an integer in 1..blockActions");
     member_ = size_t(m);
-    win_ = bio::StridedBlockMean(size_t(n), size_t(s));
+    win_ = blockWindowFrom(env, info[3].As<Napi::Number>().DoubleValue(), info[4].As<Napi::Number>().DoubleValue());
   }
 
  private:
   Napi::Value Push(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 2) throwType(env, "push(actions, actionMeta)");
-    std::vector<bio::MouseAction> acts = actionsFrom(env, info[0], info[1]);
-    std::vector<double> out;
-    double mean = 0;
-    for (const bio::MouseAction& a : acts)
-      if (win_.push(cohort_.action_score(member_, a, pop_), &mean)) out.push_back(mean);
-    Napi::Float64Array r = Napi::Float64Array::New(env, out.size());
-    std::copy(out.begin(), out.end(), r.Data());
-    return r;
+    return pushBlocks(info, win_, [this](const bio::MouseAction& a) { return cohort_.action_score(member_, a, pop_); });
   }
   Napi::Value Reset(const Napi::CallbackInfo& info) {
     win_.reset();
