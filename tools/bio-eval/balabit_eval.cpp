@@ -44,7 +44,7 @@
 //         several-sittings calibration of MouseOneClass::add_sitting)
 //        [--dump-blocks FILE [--dump-cohort 1]]  (one-class hist-w: the daemon's blocks, for
 //         scripts/bio/session_replay.mjs; --dump-cohort adds the several-users model's blocks, closed
-//         and open, for session_replay.mjs --cohort)
+//         and open, for session_replay.mjs --cohort) [--cohort-frr 0.05] (MouseCohort's threshold target)
 //        --data-mode all = raw, common and grid
 // Block score = mean logit of the per-action P(u) (--agg logit, default).
 // The open-set protocol is run for our features only.
@@ -170,6 +170,7 @@ static size_t g_sitting_actions = 0;
 // for scripts/bio/session_replay.mjs (the daemon's session monitor over these blocks).
 static FILE* g_dump_blocks = nullptr;
 static bool g_dump_cohort = false;  // --dump-cohort 1: the several-users model's blocks too (MouseCohort)
+static double g_cohort_frr = 0.05;  // --cohort-frr F: the false-reject target of MouseCohort's thresholds (mcc*, --dump-cohort)
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
 static size_t g_sitting_folds = 0, g_sitting_same = 0;
 
@@ -733,7 +734,9 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
         ptrs.push_back(&pit->second);
       }
       const auto t0 = std::chrono::steady_clock::now();
-      f.cohort = MouseCohort::fit(ptrs, pop, CohortParams{}, &f.why);
+      CohortParams cp;
+      cp.frr = g_cohort_frr;
+      f.cohort = MouseCohort::fit(ptrs, pop, cp, &f.why);
       ++mcc_fits;
       if (f.cohort.valid() && mcc_cal) {
         CohortParams p10;
@@ -1350,6 +1353,7 @@ int main(int argc, char** argv) {
                                   "cohort_score,cohort_threshold,cohort_sd,cohort_open_score,cohort_open_threshold,cohort_open_sd\n");
     }
     else if (a == "--dump-cohort") g_dump_cohort = std::atoi(next().c_str()) != 0;
+    else if (a == "--cohort-frr") g_cohort_frr = std::atof(next().c_str());
     else if (a == "--oneclass") oneclass = std::atoi(next().c_str()) != 0;
     else if (a == "--oc-methods") {
       oco.methods.clear();
