@@ -127,7 +127,7 @@ export class MouseCohortModel {
           if (this.stopped) return;
           this.failures++;
           const code = errorCode(err, 'SENTINEL_E_BIO_ENROLL');
-          this.fittedFrom = from; // the same profiles would be refused again: wait for a change
+          // fittedFrom stays `from`: the same profiles would be refused again, so wait for a change.
           this.drop(`several-users mouse model off: ${code}: ${(err as Error).message}`, 'warn', code);
         },
       )
