@@ -7,7 +7,8 @@
 //
 // Threading: fitMouseCohort deserializes and checks its inputs on the JS thread, fits on the
 // libuv pool (seconds: several GBT fits) and settles a Promise. MouseCohortScorer.push is
-// synchronous: one GBT walk per action (a few microseconds each for 200 rounds of 5 members).
+// synchronous: one walk of every tree per action (15 us for 2 members, 70 us for 5 at 200
+// rounds; BENCHMARKS.md), at a person's few actions a second.
 #include <cmath>
 #include <memory>
 #include <string>

@@ -7,9 +7,9 @@
 //    version >= 3) made under the same MousePopulation. A row of the model is one enrolled
 //    action: its all-types population bin per feature plus its type (kCohortInputs numbers).
 //    No feature value and no other person's action leaves the profiles.
-//  * fit(): synchronous and CPU-bound (seconds for 5 members of 4000 actions): run it off the JS
-//    thread. Each member contributes its most recent `max_rows` actions. Calibration is
-//    cross-fitted: the rows of every member are cut into `folds` contiguous chunks, and chunk c
+//  * fit(): synchronous and CPU-bound (about 2 s for 2 members and 10-20 s for 5, of 4000
+//    actions each, on one core of the development machine): run it off the JS thread. Each
+//    member contributes its most recent `max_rows` actions. Calibration is cross-fitted: the rows of every member are cut into `folds` contiguous chunks, and chunk c
 //    of every member is scored by a model fitted without any member's chunk c. Each member's
 //    threshold is the `frr` quantile of its own held-out blocks of `block` actions (every
 //    max(1, block/4) actions), genuine_sd their sample sd, and enrolled_far the fraction of the
