@@ -9,8 +9,9 @@
 //    No feature value and no other person's action leaves the profiles.
 //  * fit(): synchronous and CPU-bound (about 2 s for 2 members and 10-20 s for 5, of 4000
 //    actions each, on one core of the development machine): run it off the JS thread. Each
-//    member contributes its most recent `max_rows` actions. Calibration is cross-fitted: the rows of every member are cut into `folds` contiguous chunks, and chunk c
-//    of every member is scored by a model fitted without any member's chunk c. Each member's
+//    member contributes its most recent `max_rows` actions. Calibration is cross-fitted: the
+//    rows of every member are cut into `folds` contiguous chunks, and chunk c of every member
+//    is scored by a model fitted without any member's chunk c. Each member's
 //    threshold is the `frr` quantile of its own held-out blocks of `block` actions (every
 //    max(1, block/4) actions), genuine_sd their sample sd, and enrolled_far the fraction of the
 //    other members' held-out blocks that pass it. The model kept is then fitted on every row.
