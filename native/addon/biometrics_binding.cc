@@ -507,15 +507,6 @@ bool populationFrom(Napi::Env env, Napi::Value v, bio::MousePopulation* pop) {
   return true;
 }
 
-// Sample sd of calibration block scores (0 with fewer than two).
-double sampleSd(const std::vector<double>& c) {
-  if (c.size() < 2) return 0;
-  double mean = 0, ss = 0;
-  for (double x : c) mean += x;
-  mean /= double(c.size());
-  for (double x : c) ss += (x - mean) * (x - mean);
-  return std::sqrt(ss / double(c.size() - 1));
-}
 
 namespace {
 
@@ -529,7 +520,7 @@ struct MouseProfileResult {
 
   void take(const bio::MouseOneClass& m) {
     const std::vector<double>& c = m.calibration_scores();
-    genuineSd = sampleSd(c);
+    genuineSd = bio::sample_sd(c);
     threshold = m.threshold;
     blocks = c.size();
     sittings = m.sittings();

@@ -72,6 +72,15 @@ double threshold_for_frr(std::vector<double> g, double frr) {
   return g[i] * (1 - a) + g[i + 1] * a;
 }
 
+double sample_sd(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  double m = 0, s = 0;
+  for (double x : v) m += x;
+  m /= double(v.size());
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / double(v.size() - 1));
+}
+
 void append_block_means(const std::vector<double>& r, size_t n, std::vector<double>* out) {
   for (size_t s = 0; s + n <= r.size(); s += std::max<size_t>(1, n / 4)) {
     double t = 0;

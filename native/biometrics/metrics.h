@@ -26,6 +26,9 @@ OperatingPoint at_threshold(const std::vector<double>& genuine,
 // target false-reject rate).
 double threshold_for_frr(std::vector<double> genuine, double frr);
 
+// Sample standard deviation (n - 1); 0 with fewer than two values.
+double sample_sd(const std::vector<double>& v);
+
 // Appends the means of n consecutive scores of r, one every max(1, n/4) scores: the calibration
 // blocks of one held-out chunk (MouseOneClass, MouseCohort).
 void append_block_means(const std::vector<double>& r, size_t n, std::vector<double>* out);

@@ -45,13 +45,6 @@ GradientBoosting fit_rows(const std::vector<MemberRows>& m, int folds, int skip_
   return g;
 }
 
-double sample_sd(const std::vector<double>& v) {
-  if (v.size() < 2) return 1;
-  double m = 0, s = 0;
-  for (double x : v) m += x / double(v.size());
-  for (double x : v) s += (x - m) * (x - m);
-  return std::max(1e-6, std::sqrt(s / double(v.size() - 1)));
-}
 
 }  // namespace
 
@@ -117,7 +110,7 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
     const std::vector<double>& gen = held[i][i];
     if (gen.size() < 4) return fail("a member's mouse enrollment is too short for the cohort's calibration");
     cal.threshold = threshold_for_frr(gen, p.frr);
-    cal.genuine_sd = sample_sd(gen);
+    cal.genuine_sd = std::max(1e-6, sample_sd(gen));  // gen holds at least 4 blocks
     cal.blocks = uint32_t(gen.size());
     size_t im = 0, acc = 0;
     for (size_t j = 0; j < K; ++j)
