@@ -856,24 +856,25 @@ export class BiometricsService {
       const wasNormal = this.monitor.state === 0;
       const votes = this.mouseVotes();
       const shadowBefore = this.shadowRestricted;
-      for (const p of this.mouse.push(scored.actions, scored.actionMeta)) {
-        this.blocksScored++;
-        if (!votes) {
-          this.mouseBlocksNotFused++;
-          this.observeShadow(p, now);
-          continue;
+      const mouseP = this.mouse.push(scored.actions, scored.actionMeta);
+      const cohortP = this.cohortStream?.push(scored.actions, scored.actionMeta) ?? [];
+      this.blocksScored += mouseP.length;
+      this.cohortBlocksScored += cohortP.length;
+      if (!votes) {
+        this.mouseBlocksNotFused += mouseP.length;
+        this.cohortBlocksNotFused += cohortP.length;
+        for (const p of mouseP) this.observeShadow(p, now);
+      } else {
+        // The two models score the same actions (blocks of the same size and stride, paired in
+        // order; the cohort's stream may have started a few actions out of step): each pair is
+        // ONE trust-machine observation, so a block does not count twice toward a lockdown.
+        for (let i = 0; i < Math.max(mouseP.length, cohortP.length); i++) {
+          const scores: Array<[Modality, number]> = [];
+          if (i < mouseP.length) scores.push(['mouse', mouseP[i] as number]);
+          if (i < cohortP.length) scores.push(['mouseCohort', cohortP[i] as number]);
+          const t = this.monitor.observeAll(scores, now);
+          if (t) this.onTransition(t, transitions, actions);
         }
-        const t = this.monitor.observe('mouse', p, now);
-        if (t) this.onTransition(t, transitions, actions);
-      }
-      for (const p of this.cohortStream?.push(scored.actions, scored.actionMeta) ?? []) {
-        this.cohortBlocksScored++;
-        if (!votes) {
-          this.cohortBlocksNotFused++;
-          continue;
-        }
-        const t = this.monitor.observe('mouseCohort', p, now);
-        if (t) this.onTransition(t, transitions, actions);
       }
       // Only actions scored throughout Normal (and, while the mouse is not fused, not found foreign
       // by it): none of a batch that moved the session out of Normal or the mouse to Restricted.

@@ -27,9 +27,14 @@
 // also observed as the modality `mouseCohort` (same smoothing), from the dump's cohort columns
 // (`balabit_eval --oc-methods hist-w,mcc --dump-blocks`): `closed`, every TEST user enrolled (the
 // impostor is one of them); `open`, the impostor's session scored by a model without them (an
-// outsider). Genuine sessions are scored by the model of every TEST user either way.
+// outsider). Genuine sessions are scored by the model of every TEST user either way. Each block's
+// two scores are one trust-machine observation (SessionMonitor.observeAll, as the daemon does);
+// --cohort-twice observes them one after the other (what the daemon did before: a block counted
+// twice toward the confirmations). --cohort-gate M caps the cohort's smoothed log-odds at the
+// one-class one's + M (`lean`: the cohort may lean impostor only while the one-class score does):
+// measured and rejected (docs/biometrics.md).
 //
-// usage: node scripts/bio/session_replay.mjs [--ema A] [--ema-start P] [--policy JSON] [--weights JSON] [--learn N [--learn-gate G]] [--cohort closed|open] FILE.csv ...
+// usage: node scripts/bio/session_replay.mjs [--ema A] [--ema-start P] [--policy JSON] [--weights JSON] [--learn N [--learn-gate G]] [--cohort closed|open [--cohort-twice] [--cohort-gate M|lean]] FILE.csv ...
 //        (one JSON line per file; --ema, --ema-start and --policy as biometrics.emaAlpha,
 //        biometrics.emaStart and biometrics.policy; --weights the session monitor's fusion weights,
 //        e.g. {"mouseCohort": 2})
@@ -73,6 +78,8 @@ let weights = {};
 let learnActions = 0;
 let learnGate = 1;
 let cohort = null;
+let cohortGate = null;
+let twice = false;
 const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--ema') emaAlpha = Number(args[++i]);
@@ -81,6 +88,8 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i] === '--ema-start') emaStart = Number(args[++i]);
   else if (args[i] === '--learn') learnActions = Number(args[++i]);
   else if (args[i] === '--learn-gate') learnGate = Number(args[++i]);
+  else if (args[i] === '--cohort-gate') cohortGate = args[++i];
+  else if (args[i] === '--cohort-twice') twice = true;
   else if (args[i] === '--cohort') {
     cohort = args[++i];
     if (cohort !== 'closed' && cohort !== 'open') throw new Error('--cohort must be closed or open');
@@ -88,8 +97,30 @@ for (let i = 0; i < args.length; i++) {
   else files.push(args[i]);
 }
 
+// --cohort-gate M: the cohort's smoothed log-odds is capped at the one-class one's + M
+// (`lean`: the cohort may lean impostor only while the one-class score does).
+function gate(mon, how) {
+  const M = Number(how);
+  mon.fuse = function (nowMs) {
+    let sum = 0;
+    let wsum = 0;
+    const m = this.mods.get('mouse');
+    const live = (s) => s.ema !== null && s.lastMs !== null && nowMs - s.lastMs <= this.silentAfterMs;
+    for (const [mod, s] of this.mods) {
+      if (!live(s)) continue;
+      let e = s.ema;
+      if (mod === 'mouseCohort' && live(m)) e = how === 'lean' ? (m.ema > 0 ? e : Math.min(e, 0)) : Math.min(e, m.ema + M);
+      const w = this.weights[mod];
+      sum += w * e;
+      wsum += w;
+    }
+    return wsum > 0 ? 1 / (1 + Math.exp(-sum / wsum)) : 0;
+  };
+}
+
 function replay(s) {
   const mon = new SessionMonitor({ subjectId: 1, emaAlpha, policy, weights, ...(emaStart === undefined ? {} : { emaStart }) });
+  if (cohortGate !== null) gate(mon, cohortGate);
   let lockdowns = 0;
   let restricted = 0;
   let leftNormal = 0;
@@ -102,8 +133,11 @@ function replay(s) {
     const ms = b.t * 1000;
     mon.tickDecay(ms);
     const before = mon.state;
-    mon.observe('mouse', b.p, ms);
-    if (b.q !== undefined) mon.observe('mouseCohort', b.q, ms);
+    if (b.q === undefined) mon.observe('mouse', b.p, ms);
+    else if (twice) {
+      mon.observe('mouse', b.p, ms);
+      mon.observe('mouseCohort', b.q, ms);
+    } else mon.observeAll([['mouse', b.p], ['mouseCohort', b.q]], ms);
     if (mon.state >= 2 && before < 2) restricted++;
     if (mon.state >= 1 && before === 0) leftNormal++;
     if (learnActions > 0) {

@@ -111,18 +111,38 @@ export class SessionMonitor {
   }
 
   observe(modality: Modality, impostorP: number, nowMs: number): Transition | null {
-    const m = this.mods.get(modality);
-    if (!m) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `unknown modality ${String(modality)}`);
-    if (typeof impostorP !== 'number' || !(impostorP >= 0 && impostorP <= 1)) {
-      throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `impostor score must be in [0, 1], got ${String(impostorP)}`);
+    return this.observeAll([[modality, impostorP]], nowMs);
+  }
+
+  /**
+   * Several modalities' scores of the same input (one block of mouse actions scored by both
+   * mouse models): each modality's average takes its score, then the fused score is ONE
+   * trust-machine observation. Observing them one by one would count the same actions twice
+   * toward the machine's confirmations (consecutive observations), so a second model of the
+   * same actions would halve the evidence a lockdown needs. Every score is checked before any
+   * state changes; an empty list changes nothing and returns null.
+   */
+  observeAll(scores: ReadonlyArray<readonly [Modality, number]>, nowMs: number): Transition | null {
+    const seen = new Set<Modality>();
+    for (const [modality, impostorP] of scores) {
+      if (!this.mods.has(modality)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `unknown modality ${String(modality)}`);
+      if (seen.has(modality)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `modality ${modality} given twice in one observation`);
+      seen.add(modality);
+      if (typeof impostorP !== 'number' || !(impostorP >= 0 && impostorP <= 1)) {
+        throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `impostor score must be in [0, 1], got ${String(impostorP)}`);
+      }
     }
-    const l = logit(impostorP);
-    const start = this.emaStart[modality];
-    const prev = m.ema ?? (start === null ? null : logit(start));
-    const a = this.alpha[modality];
-    m.ema = prev === null ? l : a * l + (1 - a) * prev;
-    m.lastMs = nowMs;
-    m.scores++;
+    if (!scores.length) return null;
+    for (const [modality, impostorP] of scores) {
+      const m = this.mods.get(modality) as ModalityState;
+      const l = logit(impostorP);
+      const start = this.emaStart[modality];
+      const prev = m.ema ?? (start === null ? null : logit(start));
+      const a = this.alpha[modality];
+      m.ema = prev === null ? l : a * l + (1 - a) * prev;
+      m.lastMs = nowMs;
+      m.scores++;
+    }
     this.fusedScore = this.fuse(nowMs);
     return this.machine.observe(this.subjectId, this.fusedScore, nowMs);
   }

@@ -68,6 +68,31 @@ describe('SessionMonitor', () => {
     expect(mo.score).toBeCloseTo(1 / (1 + Math.exp(-(0.1 * Math.log(9) + 0.9 * Math.log(0.25)))), 9);
   });
 
+  it('counts two models of the same actions as one observation toward the confirmations', () => {
+    const policy = { confirmations: [1, 2, 3] as [number, number, number] };
+    // One by one, mouse then mouseCohort: each is an observation, so one block of 0.8 (over
+    // enter[1] 0.75) already reaches Restricted (2 confirmations).
+    const apart = new SessionMonitor({ subjectId: 4, emaAlpha: 1, policy });
+    apart.observe('mouse', 0.8, 0);
+    apart.observe('mouseCohort', 0.8, 0);
+    expect(apart.state).toBe(2);
+    // Together: one observation per block: Monitoring, then Restricted at the second block.
+    const together = new SessionMonitor({ subjectId: 4, emaAlpha: 1, policy });
+    const seen = [0, 1].map((i) => together.observeAll([['mouse', 0.8], ['mouseCohort', 0.8]], i)?.to ?? null);
+    expect(seen).toEqual([1, 2]);
+    // Both averages took their score: the fused score is their mean log-odds.
+    const mixed = new SessionMonitor({ subjectId: 4, emaAlpha: 1 });
+    mixed.observeAll([['mouse', 0.9], ['mouseCohort', 0.1]], 0);
+    expect(mixed.score).toBeCloseTo(0.5, 9);
+    expect(mixed.status(0).filter((s) => s.scores === 1).map((s) => s.modality)).toEqual(['mouse', 'mouseCohort']);
+    // A bad score anywhere in the list changes nothing.
+    const before = mixed.status(0);
+    expect(catchError(() => mixed.observeAll([['mouse', 0.2], ['mouseCohort', 2]], 1)).code).toBe('SENTINEL_E_INVALID_ARGUMENT');
+    expect(catchError(() => mixed.observeAll([['mouse', 0.2], ['mouse', 0.3]], 1)).code).toBe('SENTINEL_E_INVALID_ARGUMENT');
+    expect(mixed.status(0)).toEqual(before);
+    expect(mixed.observeAll([], 2)).toBeNull();
+  });
+
   it('refuses scores outside [0, 1] and bad options', () => {
     const m = new SessionMonitor({ subjectId: 1 });
     expect(catchError(() => m.observe('keystroke', 1.5, 0)).code).toBe('SENTINEL_E_INVALID_ARGUMENT');
