@@ -10,6 +10,11 @@
  *   the old user, and starts again for the new one from Normal; a user left Restricted or
  *   Lockdown keeps their processes' floor until their session is active again), else the only
  *   profile. Each switch is audited as a `notify`.
+ * - Floors survive a restart (`restrictProcesses`): every uid floor is kept in the audit
+ *   database's `session_floors` table as it changes. The first start re-applies them: the user
+ *   whose session is active then continues at their saved state (a `force` transition by
+ *   `sentinel-restart`: no login came between), the others stay held until their session is
+ *   active again. With `restrictProcesses` off the saved floors are dropped, and logged.
  * - Actions: entering Restricted is logged and audited as a `notify` action and runs the optional
  *   restrict command (`restrict_session`); entering Lockdown runs the lock command (default
  *   `loginctl lock-session`) once per entry and audits `lock_session` with its result; a failed
@@ -55,7 +60,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditStore } from '../src/audit/store.js';
-import type { ActionRecord, TransitionRecord } from '../src/audit/records.js';
+import type { ActionRecord, SessionFloorRow, TransitionRecord } from '../src/audit/records.js';
 import { InputSource, inputUnavailableReason, type DeviceIdentities, type InputBatch } from '../src/biometrics/input-source.js';
 import { concatFloat32, concatFloat64, selectActions } from '../src/biometrics/input-batch.js';
 import { KeystrokeStream } from '../src/biometrics/keystroke-model.js';
@@ -77,6 +82,8 @@ import type { Transition, TrustPolicy, TrustState } from '../src/state/trust-mac
 
 /** Subject id of the user session: above every native subject id (those are 32-bit). */
 export const SESSION_SUBJECT_ID = 2 ** 32;
+/** `by` of the transition that resumes a session user's saved state after a daemon restart. */
+export const RESTART_BY = 'sentinel-restart';
 
 export interface BiometricsConfig {
   enabled: boolean;
@@ -303,6 +310,9 @@ export class BiometricsService {
   private userSwitches = 0;
   /** uid → state of users switched away from while Restricted or Lockdown (their floor is kept). */
   private readonly heldFloors = new Map<number, TrustState>();
+  /** Restored floors whose user has not started since the restart: their first start resumes the state. */
+  private readonly resumable = new Set<number>();
+  private floorsRestored = false;
   /**
    * The users enrolled in the profiles folder, for /v1/status and the metrics: listed at start
    * and whenever the folder changes, not on every status call (a legacy user.json is parsed to
@@ -346,7 +356,49 @@ export class BiometricsService {
   private applyFloor(): void {
     if (!this.cfg.restrictProcesses || this.uid < 0) return;
     const st = this.monitor?.state ?? 0;
-    this.onFloor(this.uid, st >= 2 ? st : 0);
+    this.setFloor(this.uid, st >= 2 ? st : 0, this.user);
+  }
+
+  /**
+   * Holds `uid`'s processes at `state` (0: none) and saves it in the audit database, so a
+   * restarted daemon holds them too. A failed save is logged, never thrown: the floor itself
+   * is in place.
+   */
+  private setFloor(uid: number, state: TrustState, user: string | null): void {
+    this.onFloor(uid, state);
+    try {
+      this.audit.setSessionFloor(uid, state, user);
+    } catch (err) {
+      this.log.error({ err, 'error.code': errorCode(err, 'SENTINEL_E_DB'), uid, state: stateName(state) }, `could not save the ${stateName(state)} floor of uid ${uid}: a restarted daemon would not hold its processes`);
+    }
+  }
+
+  /**
+   * Once, at the first start: the floors saved by the daemon before this one. With
+   * `restrictProcesses` each is applied again and held (the session user's is taken over by
+   * startOrThrow); without it they are dropped.
+   */
+  private restoreFloors(): void {
+    if (this.floorsRestored) return;
+    this.floorsRestored = true;
+    let saved: SessionFloorRow[];
+    try {
+      saved = this.audit.sessionFloors();
+    } catch (err) {
+      this.log.error({ err, 'error.code': errorCode(err, 'SENTINEL_E_DB') }, 'could not read the saved session floors: no process is held from before the restart');
+      return;
+    }
+    for (const f of saved) {
+      if (!this.cfg.enabled || !this.cfg.restrictProcesses) {
+        this.log.warn({ 'event.action': 'session_floor_dropped', uid: f.uid, user: f.user, state: stateName(f.state) }, `the ${stateName(f.state)} floor saved for uid ${f.uid} is dropped: biometrics.restrictProcesses is off`);
+        this.setFloor(f.uid, 0, f.user);
+        continue;
+      }
+      this.heldFloors.set(f.uid, f.state);
+      this.resumable.add(f.uid);
+      this.onFloor(f.uid, f.state);
+      this.log.warn({ 'event.action': 'session_floor_restored', uid: f.uid, user: f.user, state: stateName(f.state), sinceMs: f.sinceMs }, `uid ${f.uid}${f.user ? ` (${f.user})` : ''} was held at ${stateName(f.state)} before the restart: held again`);
+    }
   }
 
   /**
@@ -381,6 +433,7 @@ export class BiometricsService {
    */
   start(): void {
     if (this.stopping) return;
+    this.restoreFloors();
     this.enrolledUsers = listProfiles(this.cfg.profileDir).map((p) => p.user);
     this.cohort.refresh('start');
     try {
@@ -400,6 +453,8 @@ export class BiometricsService {
       this.learnOffReason = 'mouse learning off: biometrics off';
       this.log.error({ 'error.code': code, 'event.action': 'biometrics_off' }, this.offReason);
     }
+    // Only the first start comes straight after the restart; any later one follows a login.
+    this.resumable.clear();
     // Off for want of a (loadable) profile: a profile enrolled later starts it (watchProfile);
     // off for want of an active enrolled user: a switch of the seat starts it (watchSeat).
     if (this.cfg.enabled) {
@@ -449,7 +504,10 @@ export class BiometricsService {
     if (this.cfg.restrictProcesses && this.uid < 0) {
       this.log.warn({ 'event.action': 'session_uid_unknown', user: profile.user }, `no uid for user ${profile.user}: the session user's processes will not be restricted (set biometrics.sessionUid)`);
     }
-    this.releaseHeldFloor(this.uid);
+    // Their session was active across the restart (no login since): the saved state goes on.
+    const resume = this.resumable.has(this.uid) ? this.heldFloors.get(this.uid) : undefined;
+    if (resume === undefined) this.releaseHeldFloor(this.uid);
+    else this.heldFloors.delete(this.uid);
     this.useKeystrokeModel(profile.keystroke);
     const m = profile.mouse;
     this.useMouseModel(m);
@@ -458,6 +516,7 @@ export class BiometricsService {
     this.useCohort(this.cohort.current());
     this.monitor = new SessionMonitor(this.monitorOptions());
     this.shadow = m ? new SessionMonitor(this.monitorOptions()) : null;
+    if (resume !== undefined) this.resumeState(resume);
     const inputWhy = this.inputUnavailable();
     const dir = this.cfg.inputDir && !inputUnavailableReason(this.cfg.inputDir) ? this.cfg.inputDir : undefined;
     if (inputWhy) {
@@ -697,12 +756,31 @@ export class BiometricsService {
     this.start();
   }
 
+  /**
+   * The session user was held at `state` when the daemon before this one stopped: the session
+   * subject goes on from it (audited as a `force` by `sentinel-restart`), and the floor stays.
+   */
+  private resumeState(state: TrustState): void {
+    const monitor = this.monitor as SessionMonitor;
+    const t = monitor.force(state, Date.now(), RESTART_BY);
+    if (t) {
+      this.discardLearning(t.to);
+      try {
+        this.audit.writeTick({ transitions: [this.record(t, monitor)], actions: [], drops: [] });
+      } catch (err) {
+        this.log.error({ err, 'error.code': errorCode(err, 'SENTINEL_E_DB') }, 'could not audit the session state resumed after the restart');
+      }
+    }
+    this.log.warn({ 'event.action': 'session_state_restored', user: this.user, uid: this.uid, state: stateName(state) }, `${this.user ?? ''}'s session was ${stateName(state)} before the restart and still is (an operator reset ends it)`);
+    this.applyFloor();
+  }
+
   /** The user's own session is active again: a floor kept when they left it is lifted. */
   private releaseHeldFloor(uid: number): void {
     const held = this.heldFloors.get(uid);
     if (held === undefined) return;
     this.heldFloors.delete(uid);
-    this.onFloor(uid, 0);
+    this.setFloor(uid, 0, null);
     this.log.info({ 'event.action': 'session_floor_released', uid, was: stateName(held) }, `uid ${uid}'s session is active again: the ${stateName(held)} floor on its processes is lifted`);
   }
 

@@ -80,6 +80,16 @@ export interface RunRow {
   configHash: string;
 }
 
+/** A uid whose processes the session subject holds at Restricted (2) or Lockdown (3). */
+export interface SessionFloorRow {
+  uid: number;
+  state: 2 | 3;
+  /** The enrolled user it was set for, when known. */
+  user: string | null;
+  /** When the floor was set (or last changed). */
+  sinceMs: number;
+}
+
 export interface TransitionFilter {
   subjectId?: number;
   pid?: number;

@@ -95,6 +95,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX transitions_at ON transitions (at_ms);
     `,
   },
+  {
+    // The floors the session subject holds its users' processes at (docs/biometrics.md,
+    // "Several users on one host"): current state, not history, so a restarted daemon holds
+    // the same processes. One row per uid held at Restricted (2) or Lockdown (3).
+    version: 3,
+    sql: `
+      CREATE TABLE session_floors (
+        uid      INTEGER PRIMARY KEY CHECK (uid >= 0),
+        state    INTEGER NOT NULL CHECK (state BETWEEN 2 AND 3),
+        user     TEXT,
+        since_ms INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,7 @@
 /**
  * The audit store: transitions, actions, drops and daemon runs in one SQLite file
- * (better-sqlite3).
+ * (better-sqlite3), and one table of current state: the session floors (which uids' processes
+ * the session subject holds, so a restarted daemon holds them too).
  *
  * Contract
  * - Synchronous (better-sqlite3); every call runs on the caller's thread and returns when
@@ -34,6 +35,7 @@ import {
   type DropFilter,
   type DropRow,
   type RunRow,
+  type SessionFloorRow,
   type TopFeature,
   type TransitionFilter,
   type TransitionRow,
@@ -213,6 +215,38 @@ export class AuditStore {
       throw dbError('audit stopRun', err);
     }
     if (changes === 0) throw new SentinelError('SENTINEL_E_NOT_FOUND', `no audit run with id ${id}`);
+  }
+
+  /** The session floors, by uid. */
+  sessionFloors(): SessionFloorRow[] {
+    try {
+      const rows = this.stmt('SELECT uid, state, user, since_ms FROM session_floors ORDER BY uid').all() as Record<string, unknown>[];
+      return rows.map((r) => ({ uid: Number(r['uid']), state: Number(r['state']) as 2 | 3, user: r['user'] === null ? null : String(r['user']), sinceMs: Number(r['since_ms']) }));
+    } catch (err) {
+      throw dbError('audit sessionFloors', err);
+    }
+  }
+
+  /**
+   * Sets the floor of `uid`'s processes: state 2 or 3 stores it (replacing the previous one,
+   * `sinceMs` kept when the state is the same), 0 or 1 removes it.
+   */
+  setSessionFloor(uid: number, state: number, user: string | null, atMs: number = Date.now()): void {
+    checkInt('uid', uid);
+    if (uid < 0) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `uid must be >= 0, got ${uid}`);
+    if (!(state === 0 || state === 1 || state === 2 || state === 3)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `state must be 0..3, got ${String(state)}`);
+    this.writer();
+    try {
+      if (state < 2) this.stmt('DELETE FROM session_floors WHERE uid = ?').run(uid);
+      else
+        this.stmt(
+          `INSERT INTO session_floors (uid, state, user, since_ms) VALUES (?, ?, ?, ?)
+           ON CONFLICT (uid) DO UPDATE SET user = excluded.user,
+             since_ms = CASE WHEN state = excluded.state THEN since_ms ELSE excluded.since_ms END, state = excluded.state`,
+        ).run(uid, state, user, checkNum('atMs', atMs));
+    } catch (err) {
+      throw dbError('audit setSessionFloor', err);
+    }
   }
 
   close(): void {

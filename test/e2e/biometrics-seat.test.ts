@@ -61,8 +61,8 @@ describe('several users on one host (the seat decides whose profile is scored)',
       expect(add.code).toBe(1);
       expect(add.stderr).toContain(`--add: 2 users are enrolled in ${path.join(data, 'profiles')}`);
 
-      daemon = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', w.cfgFile] });
-      const d = daemon;
+      const start = async (): Promise<DaemonProcess> => (daemon = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', w.cfgFile] }));
+      let d = await start();
       expect(await d.waitLog((l) => l['event.action'] === 'biometrics_on')).toMatchObject({ user: a.name, source: 'seat' });
       const status = async (): Promise<Status['biometrics']> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;
       expect((await status()).sessionUser).toMatchObject({ source: 'seat', profile: w.profile(a.name), enrolled: [a.name, b.name].sort(), seatFile: seat, switches: 0, heldFloors: [] });
@@ -72,6 +72,18 @@ describe('several users on one host (the seat decides whose profile is scored)',
       await plugFifoDevice(d, input, 'event0', encodeInputEvents(keyEvents(typedKeystrokes(2, 400, 900_000_000, 7, 41))));
       await locked;
       expect(await status()).toMatchObject({ user: a.name, state: 'Lockdown' });
+
+      // The daemon restarts while a's session is locked and still active (no login came
+      // between): the session goes on at Lockdown, a `force` by sentinel-restart in the audit.
+      expect(await d.stop()).toBe(0);
+      d.cleanup();
+      d = await start();
+      expect(await d.waitLog((l) => l['event.action'] === 'session_floor_restored')).toMatchObject({ uid: a.uid, user: a.name, state: 'Lockdown' });
+      expect(await d.waitLog((l) => l['event.action'] === 'session_state_restored')).toMatchObject({ user: a.name, uid: a.uid, state: 'Lockdown' });
+      const resumed = await status();
+      expect(resumed).toMatchObject({ on: true, user: a.name, state: 'Lockdown' });
+      expect(resumed.sessionUser.heldFloors).toEqual([]); // a's floor is the live session's again
+      expect(w.sessionTransitions().at(-1)).toMatchObject({ uid: a.uid, toState: 3, reason: 'force', by: 'sentinel-restart' });
 
       // b logs in (the seat switches to b's session): b's profile, from Normal; a stays held.
       const toB = d.waitLog((l) => l['event.action'] === 'biometrics_on' && l['user'] === b.name);
@@ -88,8 +100,19 @@ describe('several users on one host (the seat decides whose profile is scored)',
       const cli = await runCli(['status', '--data-dir', data]);
       expect(cli.stdout).toContain(`users       scoring ${b.name} (seat); enrolled: ${[a.name, b.name].sort().join(', ')}; 1 switches; held: uid ${a.uid} at Lockdown\n`);
 
+      // Restarted while b's session is active: a's processes are held again, b goes on from Normal.
+      expect(await d.stop()).toBe(0);
+      d.cleanup();
+      d = await start();
+      expect(await d.waitLog((l) => l['event.action'] === 'session_floor_restored')).toMatchObject({ uid: a.uid, state: 'Lockdown' });
+      await d.waitLog((l) => l['event.action'] === 'biometrics_on' && l['user'] === b.name);
+      const afterRestart = await status();
+      expect(afterRestart).toMatchObject({ on: true, user: b.name, state: 'Normal' });
+      expect(afterRestart.sessionUser.heldFloors).toEqual([{ uid: a.uid, state: 'Lockdown' }]);
+      expect(d.logs.some((l) => l['event.action'] === 'session_state_restored')).toBe(false);
+
       // The same typing in b's own session is the genuine user: scored, stays Normal.
-      const before = onB.windowsScored;
+      const before = afterRestart.windowsScored;
       await plugFifoDevice(d, input, 'event1', encodeInputEvents(keyEvents(typedKeystrokes(2, 300, 1_900_000_000, 5, 41))));
       const typedB = await status();
       expect(typedB.windowsScored).toBeGreaterThanOrEqual(before + 8);

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCli } from './daemon-process.js';
 import { AuditStore } from '../../src/audit/store.js';
-import type { ActionRow } from '../../src/audit/records.js';
+import type { ActionRow, TransitionRow } from '../../src/audit/records.js';
 import { SESSION_SUBJECT_ID } from '../../daemon/biometrics.js';
 import { NO_SEAT } from './biometrics-config.js';
 
@@ -28,6 +28,8 @@ export interface BioWorkspace {
   rec(name: string, bytes: Buffer): string;
   /** The session subject's audited actions of this kind in the daemon's database (read-only; newest first). */
   sessionActions(action: string): ActionRow[];
+  /** The session subject's audited transitions, oldest first (read-only). */
+  sessionTransitions(): TransitionRow[];
   /** `sentinel enroll --config <cfg> --data-dir <data> ...args`. */
   enroll(args: string[], env?: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }>;
   done(): void;
@@ -58,6 +60,14 @@ export function bioWorkspace(prefix: string, biometrics: Record<string, unknown>
       const audit = new AuditStore(path.join(data, 'sentinel.db'), { readonly: true });
       try {
         return audit.actions({ subjectId: SESSION_SUBJECT_ID, action });
+      } finally {
+        audit.close();
+      }
+    },
+    sessionTransitions: () => {
+      const audit = new AuditStore(path.join(data, 'sentinel.db'), { readonly: true });
+      try {
+        return audit.transitions({ subjectId: SESSION_SUBJECT_ID }).reverse();
       } finally {
         audit.close();
       }

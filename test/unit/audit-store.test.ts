@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, statSync, existsSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../../src/audit/schema.js';
 import { AuditStore, SCHEMA_VERSION, type ActionRecord, type DropRecord, type TransitionRecord } from '../../src/audit/store.js';
 import { SentinelError } from '../../src/errors.js';
 import { catchError } from '../support/catch-error.js';
@@ -190,5 +191,52 @@ describe('AuditStore queries and runs', () => {
     a.writeTick({ transitions: [transition()], actions: [], drops: [] });
     a.close();
     expect(open(file).counts().transitions).toBe(1);
+  });
+});
+
+describe('AuditStore session floors', () => {
+  it('sets, replaces and removes a uid floor, keeps it across reopen, and refuses bad values', () => {
+    const file = path.join(dir, 'audit.db');
+    const a = open(file);
+    expect(a.sessionFloors()).toEqual([]);
+    a.setSessionFloor(1001, 2, 'alice', 10);
+    a.setSessionFloor(1002, 3, null, 11);
+    a.setSessionFloor(1001, 2, 'alice', 20); // the same state: since stays
+    expect(a.sessionFloors()).toEqual([
+      { uid: 1001, state: 2, user: 'alice', sinceMs: 10 },
+      { uid: 1002, state: 3, user: null, sinceMs: 11 },
+    ]);
+    a.setSessionFloor(1001, 3, 'alice', 30); // a new state: since moves
+    a.close();
+    const b = open(file);
+    expect(b.sessionFloors()).toEqual([
+      { uid: 1001, state: 3, user: 'alice', sinceMs: 30 },
+      { uid: 1002, state: 3, user: null, sinceMs: 11 },
+    ]);
+    b.setSessionFloor(1002, 1, null); // Monitoring holds nothing: removed
+    b.setSessionFloor(1001, 0, 'alice');
+    b.setSessionFloor(1003, 0, null); // nothing to remove
+    expect(b.sessionFloors()).toEqual([]);
+    for (const bad of [() => b.setSessionFloor(-1, 2, null), () => b.setSessionFloor(1.5, 2, null), () => b.setSessionFloor(1, 4, null), () => b.setSessionFloor(1, Number.NaN, null), () => b.setSessionFloor(1, 2, null, Number.POSITIVE_INFINITY)]) {
+      expect(catchError(bad).code).toBe('SENTINEL_E_INVALID_ARGUMENT');
+    }
+    expect(b.sessionFloors()).toEqual([]);
+  });
+
+  it('migrates a schema-2 database to the floors table and keeps its rows', () => {
+    const file = path.join(dir, 'audit.db');
+    const raw = new Database(file);
+    try {
+      for (const m of MIGRATIONS.filter((x) => x.version <= 2)) raw.exec(m.sql);
+      raw.pragma('user_version = 2');
+      raw.prepare('INSERT INTO runs (started_ms, stopped_ms, version, config_hash) VALUES (1, NULL, ?, ?)').run('0.0.0', 'h');
+    } finally {
+      raw.close();
+    }
+    const s = open(file);
+    expect(s.schemaVersion).toBe(SCHEMA_VERSION);
+    expect(s.runs()).toHaveLength(1);
+    s.setSessionFloor(1001, 3, 'alice', 5);
+    expect(s.sessionFloors()).toHaveLength(1);
   });
 });
