@@ -390,7 +390,8 @@ export class BiometricsService {
     }
     for (const f of saved) {
       if (!this.cfg.enabled || !this.cfg.restrictProcesses) {
-        this.log.warn({ 'event.action': 'session_floor_dropped', uid: f.uid, user: f.user, state: stateName(f.state) }, `the ${stateName(f.state)} floor saved for uid ${f.uid} is dropped: biometrics.restrictProcesses is off`);
+        const why = this.cfg.enabled ? 'biometrics.restrictProcesses is off' : 'biometrics is off';
+        this.log.warn({ 'event.action': 'session_floor_dropped', uid: f.uid, user: f.user, state: stateName(f.state), reason: why }, `the ${stateName(f.state)} floor saved for uid ${f.uid} is dropped: ${why}`);
         this.setFloor(f.uid, 0, f.user);
         continue;
       }
