@@ -12,6 +12,7 @@ import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, FIXTURE_TEXT, keyEvents, mouseSession, textCodes, typedKeystrokes } from '../support/input-events.js';
 import { MOUSE_VOTES_FROM_ONE_SITTING } from '../support/biometrics-config.js';
 import { bioWorkspace } from '../support/bio-workspace.js';
+import { AuditStore } from '../../src/audit/store.js';
 
 const SESSION = 2 ** 32;
 
@@ -27,6 +28,7 @@ interface Status {
     pointerDevices: { unenrolledActions: number };
     keystrokeScoring: { method: string | null; reason: string | null; model: string | null };
     mouseCohort: { on: boolean; reason: string | null };
+    sessionUser: { heldFloors: { uid: number; state: string }[] };
   };
 }
 
@@ -230,6 +232,39 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
       expect(await daemon.stop()).toBe(0);
     } finally {
       daemon.cleanup();
+    }
+  }, 60_000);
+
+  it('holds the floors saved before a restart, or drops them when biometrics.restrictProcesses is off', async () => {
+    for (const restrict of [true, false]) {
+      const w = bioWorkspace('sentinel-bio-floors-', { restrictProcesses: restrict });
+      let daemon: DaemonProcess | undefined;
+      try {
+        // What a daemon that held uid 4242 at Lockdown left in its database.
+        const seed = new AuditStore(path.join(w.data, 'sentinel.db'));
+        seed.setSessionFloor(4242, 3, 'someone', 1000);
+        seed.close();
+        daemon = await startDaemonProcess({ dataDir: w.data, extraArgs: ['--config', w.cfgFile] });
+        const d = daemon;
+        const st = (): Promise<Status['biometrics']> => d.http<Status>('GET', '/v1/status').then((r) => r.body.biometrics);
+        if (restrict) {
+          expect(await d.waitLog((l) => l['event.action'] === 'session_floor_restored')).toMatchObject({ uid: 4242, user: 'someone', state: 'Lockdown' });
+          expect((await st()).sessionUser.heldFloors).toEqual([{ uid: 4242, state: 'Lockdown' }]);
+        } else {
+          expect(await d.waitLog((l) => l['event.action'] === 'session_floor_dropped')).toMatchObject({ uid: 4242, reason: 'biometrics.restrictProcesses is off' });
+          expect((await st()).sessionUser.heldFloors).toEqual([]);
+        }
+        expect(await d.stop()).toBe(0);
+        const after = new AuditStore(path.join(w.data, 'sentinel.db'), { readonly: true });
+        try {
+          expect(after.sessionFloors().map((f) => f.uid)).toEqual(restrict ? [4242] : []);
+        } finally {
+          after.close();
+        }
+      } finally {
+        daemon?.cleanup();
+        w.done();
+      }
     }
   }, 60_000);
 });
