@@ -25,8 +25,9 @@ struct MemberRows {
   std::vector<uint8_t> fold;  // per row: the calibration fold that holds it out
 };
 
-// Each row's fold: whole sittings (sitting s of the kept rows in fold s % folds) when the kept
-// rows span at least `min_sittings` known sittings, else `folds` contiguous chunks.
+// Each row's fold: whole sittings when the kept rows span at least `min_sittings` known sittings
+// (the largest sitting first, each into the fold holding the fewest rows so far, so the folds are
+// as even as whole sittings allow), else `folds` contiguous chunks.
 std::vector<uint8_t> folds_of(const MouseOneClass& m, size_t keep, int folds, size_t min_sittings) {
   std::vector<uint8_t> f(keep);
   std::vector<uint32_t> kept;  // sizes of the sittings the kept rows hold, oldest first
@@ -38,9 +39,18 @@ std::vector<uint8_t> folds_of(const MouseOneClass& m, size_t keep, int folds, si
     left -= take;
   }
   if (min_sittings > 0 && left == 0 && kept.size() >= std::max<size_t>(2, min_sittings)) {
+    std::vector<size_t> order(kept.size()), load(size_t(folds), 0);
+    std::vector<uint8_t> fold_of(kept.size());
+    for (size_t s = 0; s < kept.size(); ++s) order[s] = s;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return kept[a] > kept[b]; });
+    for (size_t s : order) {
+      const size_t c = size_t(std::min_element(load.begin(), load.end()) - load.begin());
+      fold_of[s] = uint8_t(c);
+      load[c] += kept[s];
+    }
     size_t r = 0;
     for (size_t s = 0; s < kept.size(); ++s)
-      for (uint32_t i = 0; i < kept[s]; ++i) f[r++] = uint8_t(s % size_t(folds));
+      for (uint32_t i = 0; i < kept[s]; ++i) f[r++] = fold_of[s];
     return f;
   }
   for (int c = 0; c < folds; ++c)

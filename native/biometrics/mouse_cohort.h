@@ -11,8 +11,9 @@
 //    actions each, on one core of the development machine): run it off the JS thread. Each
 //    member contributes its most recent `max_rows` actions. Calibration is cross-fitted: the
 //    rows of every member are cut into `folds` parts, and part c of every member is scored by
-//    a model fitted without any member's part c. A member's parts are whole sittings (sitting
-//    s in part s % folds) when its kept rows span at least `min_sittings` known sittings, so a
+//    a model fitted without any member's part c. A member's parts are whole sittings (as even
+//    in rows as whole sittings allow) when its kept rows span at least `min_sittings` known
+//    sittings, so a
 //    held-out block never shares a sitting with the rows that scored it; otherwise `folds`
 //    contiguous chunks. Blocks never straddle two held-out stretches. Each member's
 //    threshold is the `frr` quantile of its own held-out blocks of `block` actions (every
