@@ -20,59 +20,31 @@ void row_from_code(const uint8_t* rec, float* out) {
 }
 
 struct MemberRows {
-  const uint8_t* codes;       // the member's most recent rows, kCodeBytes each
+  const uint8_t* codes;  // the member's most recent rows, kCodeBytes each
   size_t n;
-  std::vector<uint8_t> fold;  // per row: the calibration fold that holds it out
 };
 
-// Each row's fold: whole sittings when the kept rows span at least `min_sittings` known sittings
-// (the largest sitting first, each into the fold holding the fewest rows so far, so the folds are
-// as even as whole sittings allow), else `folds` contiguous chunks.
-std::vector<uint8_t> folds_of(const MouseOneClass& m, size_t keep, int folds, size_t min_sittings) {
-  std::vector<uint8_t> f(keep);
-  std::vector<uint32_t> kept;  // sizes of the sittings the kept rows hold, oldest first
-  const std::vector<uint32_t>& sizes = m.sitting_sizes();
-  size_t left = keep;
-  for (auto it = sizes.rbegin(); it != sizes.rend() && left > 0; ++it) {
-    const size_t take = std::min<size_t>(*it, left);
-    kept.insert(kept.begin(), uint32_t(take));
-    left -= take;
-  }
-  if (min_sittings > 0 && left == 0 && kept.size() >= std::max<size_t>(2, min_sittings)) {
-    std::vector<size_t> order(kept.size()), load(size_t(folds), 0);
-    std::vector<uint8_t> fold_of(kept.size());
-    for (size_t s = 0; s < kept.size(); ++s) order[s] = s;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return kept[a] > kept[b]; });
-    for (size_t s : order) {
-      const size_t c = size_t(std::min_element(load.begin(), load.end()) - load.begin());
-      fold_of[s] = uint8_t(c);
-      load[c] += kept[s];
-    }
-    size_t r = 0;
-    for (size_t s = 0; s < kept.size(); ++s)
-      for (uint32_t i = 0; i < kept[s]; ++i) f[r++] = fold_of[s];
-    return f;
-  }
-  for (int c = 0; c < folds; ++c)
-    for (size_t r = size_t(c) * keep / size_t(folds); r < size_t(c + 1) * keep / size_t(folds); ++r) f[r] = uint8_t(c);
-  return f;
-}
+// Rows [b, e) of a member: chunk c of `folds` contiguous chunks.
+size_t chunk_begin(size_t n, int folds, int c) { return size_t(c) * n / size_t(folds); }
 
-// A GBT over every member's rows outside fold `skip` (all rows when skip < 0).
-GradientBoosting fit_rows(const std::vector<MemberRows>& m, int skip, const BoostParams& bp) {
+GradientBoosting fit_rows(const std::vector<MemberRows>& m, int folds, int skip_chunk, const BoostParams& bp) {
   std::vector<float> X;
   std::vector<uint16_t> y;
-  for (size_t k = 0; k < m.size(); ++k)
+  for (size_t k = 0; k < m.size(); ++k) {
+    const size_t b = skip_chunk < 0 ? 0 : chunk_begin(m[k].n, folds, skip_chunk);
+    const size_t e = skip_chunk < 0 ? 0 : chunk_begin(m[k].n, folds, skip_chunk + 1);
     for (size_t i = 0; i < m[k].n; ++i) {
-      if (int(m[k].fold[i]) == skip) continue;
+      if (i >= b && i < e) continue;
       X.resize(X.size() + kCohortInputs);
       row_from_code(m[k].codes + i * MouseOneClass::kCodeBytes, &X[X.size() - kCohortInputs]);
       y.push_back(uint16_t(k));
     }
+  }
   GradientBoosting g;
   g.fit(X, kCohortInputs, y, int(m.size()), bp);
   return g;
 }
+
 
 }  // namespace
 
@@ -101,7 +73,7 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
   };
   if (members.size() < 2) return fail("a cohort needs at least two enrolled users");
   if (members.size() > kMaxCohortMembers) return fail("too many enrolled users for one cohort (at most 64)");
-  if (p.folds < 2 || p.folds > 16 || p.block < 1 || !(p.frr > 0 && p.frr < 1)) return fail("bad cohort parameters");
+  if (p.folds < 2 || p.block < 1 || !(p.frr > 0 && p.frr < 1)) return fail("bad cohort parameters");
   if (!pop.valid()) return fail("the population model is not valid");
   const uint64_t hash = pop.fingerprint();
   std::vector<MemberRows> rows;
@@ -112,7 +84,7 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
     size_t n = c.size() / MouseOneClass::kCodeBytes;
     const size_t keep = p.max_rows ? std::min(n, p.max_rows) : n;
     if (keep < size_t(p.folds) * 2 * p.block) return fail("a member's mouse enrollment is too short for the cohort's calibration");
-    rows.push_back(MemberRows{c.data() + (n - keep) * MouseOneClass::kCodeBytes, keep, folds_of(*m, keep, p.folds, p.min_sittings)});
+    rows.push_back(MemberRows{c.data() + (n - keep) * MouseOneClass::kCodeBytes, keep});
   }
   const size_t K = rows.size();
   // held[i][j]: held-out block scores of member i's score on member j's rows.
@@ -120,25 +92,16 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
   std::vector<double> mg(K);
   std::vector<float> x(kCohortInputs);
   for (int c = 0; c < p.folds; ++c) {
-    GradientBoosting g = fit_rows(rows, c, p.boost);
+    GradientBoosting g = fit_rows(rows, p.folds, c, p.boost);
     for (size_t j = 0; j < K; ++j) {
-      // Blocks never straddle two held-out stretches (sittings or chunks) of a member.
-      for (size_t b = 0; b < rows[j].n;) {
-        if (rows[j].fold[b] != c) {
-          ++b;
-          continue;
-        }
-        size_t e = b;
-        while (e < rows[j].n && rows[j].fold[e] == c) ++e;
-        std::vector<std::vector<double>> per(K);
-        for (size_t r = b; r < e; ++r) {
-          row_from_code(rows[j].codes + r * MouseOneClass::kCodeBytes, x.data());
-          g.margins(x.data(), mg.data());
-          for (size_t i = 0; i < K; ++i) per[i].push_back(member_score(mg.data(), K, i));
-        }
-        for (size_t i = 0; i < K; ++i) append_block_means(per[i], p.block, &held[i][j]);
-        b = e;
+      const size_t b = chunk_begin(rows[j].n, p.folds, c), e = chunk_begin(rows[j].n, p.folds, c + 1);
+      std::vector<std::vector<double>> per(K);
+      for (size_t r = b; r < e; ++r) {
+        row_from_code(rows[j].codes + r * MouseOneClass::kCodeBytes, x.data());
+        g.margins(x.data(), mg.data());
+        for (size_t i = 0; i < K; ++i) per[i].push_back(member_score(mg.data(), K, i));
       }
+      for (size_t i = 0; i < K; ++i) append_block_means(per[i], p.block, &held[i][j]);
     }
   }
   out.cal_.resize(K);
@@ -155,7 +118,7 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
         for (double s : held[i][j]) ++im, acc += s >= cal.threshold;
     cal.enrolled_far = im ? double(acc) / double(im) : 0;
   }
-  out.gbt_ = fit_rows(rows, -1, p.boost);
+  out.gbt_ = fit_rows(rows, p.folds, -1, p.boost);
   out.pop_hash_ = hash;
   out.block_ = p.block;
   out.valid_ = true;

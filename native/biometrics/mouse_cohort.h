@@ -10,12 +10,8 @@
 //  * fit(): synchronous and CPU-bound (about 2 s for 2 members and 10-20 s for 5, of 4000
 //    actions each, on one core of the development machine): run it off the JS thread. Each
 //    member contributes its most recent `max_rows` actions. Calibration is cross-fitted: the
-//    rows of every member are cut into `folds` parts, and part c of every member is scored by
-//    a model fitted without any member's part c. A member's parts are whole sittings (as even
-//    in rows as whole sittings allow) when its kept rows span at least `min_sittings` known
-//    sittings, so a
-//    held-out block never shares a sitting with the rows that scored it; otherwise `folds`
-//    contiguous chunks. Blocks never straddle two held-out stretches. Each member's
+//    rows of every member are cut into `folds` contiguous chunks, and chunk c of every member
+//    is scored by a model fitted without any member's chunk c. Each member's
 //    threshold is the `frr` quantile of its own held-out blocks of `block` actions (every
 //    max(1, block/4) actions), genuine_sd their sample sd, and enrolled_far the fraction of the
 //    other members' held-out blocks that pass it. The model kept is then fitted on every row.
@@ -48,10 +44,7 @@ struct CohortParams {
   size_t block = 20;
   double frr = 0.05;
   size_t max_rows = 4000;  // per member, most recent
-  int folds = 4;  // 2..16
-  // A member whose kept rows span at least this many known sittings
-  // (MouseOneClass::sitting_sizes) is held out by whole sittings; 0: always contiguous chunks.
-  size_t min_sittings = 2;
+  int folds = 4;
   BoostParams boost{};
 };
 

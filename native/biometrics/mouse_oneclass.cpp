@@ -807,7 +807,6 @@ MouseOneClass MouseOneClass::enroll(const std::vector<MouseAction>& user, const 
   if (o.has_codes_) {
     o.pop_hash_ = pop->fingerprint();
     o.sittings_ = 1;
-    o.sitting_sizes_ = {uint32_t(o.codes_.size() / kCodeBytes)};
   }
   if (o.valid_ && p.self_norm) {
     std::vector<double> s = o.leave_out_scores(user, pop, 0);
@@ -859,21 +858,8 @@ bool MouseOneClass::add_sitting(const std::vector<MouseAction>& sitting, const M
   const size_t old = o.codes_.size();
   o.codes_.resize(old + sitting.size() * kCodeBytes);
   for (size_t i = 0; i < sitting.size(); ++i) encode(sitting[i], *pop, &o.codes_[old + i * kCodeBytes]);
-  if (o.sitting_sizes_.empty() && old > 0) o.sitting_sizes_.push_back(uint32_t(old / kCodeBytes));  // unknown: one
-  o.sitting_sizes_.push_back(uint32_t(sitting.size()));
-  if (max_actions > 0 && o.codes_.size() > max_actions * kCodeBytes) {
-    size_t drop = o.codes_.size() / kCodeBytes - max_actions;
+  if (max_actions > 0 && o.codes_.size() > max_actions * kCodeBytes)
     o.codes_.erase(o.codes_.begin(), o.codes_.end() - long(max_actions * kCodeBytes));
-    while (drop > 0) {  // oldest sittings first
-      uint32_t& first = o.sitting_sizes_.front();
-      if (first > drop) {
-        first -= uint32_t(drop);
-        break;
-      }
-      drop -= first;
-      o.sitting_sizes_.erase(o.sitting_sizes_.begin());
-    }
-  }
   o.counts_from_codes(*pop, 0, 0);
   o.hist_from_counts(*pop);
   if (!o.valid_) {
@@ -894,7 +880,6 @@ bool MouseOneClass::add_sitting(const std::vector<MouseAction>& sitting, const M
 std::vector<uint8_t> MouseOneClass::serialize(uint32_t version) const {
   bool pairs = false;
   for (const Model& M : m_) pairs = pairs || !M.pairs.empty();
-  // Version 4 and 3 drop the sitting sizes (they load as unknown).
   if (version < 2 || version > kVersion || (version < 4 && pairs) || (version < 3 && has_codes_)) return {};
   std::vector<uint8_t> b = {'S', 'M', 'O', '1'};
   put32(b, version);
@@ -950,10 +935,6 @@ std::vector<uint8_t> MouseOneClass::serialize(uint32_t version) const {
   if (has_codes_) {
     put32(b, sittings_);
     put64(b, pop_hash_);
-    if (version >= 5) {
-      put32(b, uint32_t(sitting_sizes_.size()));
-      for (uint32_t n : sitting_sizes_) put32(b, n);
-    }
     put32(b, uint32_t(codes_.size() / kCodeBytes));
     b.insert(b.end(), codes_.begin(), codes_.end());
   }
@@ -1065,20 +1046,8 @@ bool MouseOneClass::deserialize(const uint8_t* data, size_t len) {
       o.has_codes_ = true;
       o.sittings_ = r.u32();
       o.pop_hash_ = r.u64();
-      uint64_t sized = 0;
-      if (version >= 5) {
-        const uint32_t ns = r.u32();
-        if (!r.ok || ns > o.sittings_ || r.left() / 4 < ns) return false;
-        o.sitting_sizes_.resize(ns);
-        for (uint32_t& n : o.sitting_sizes_) {
-          n = r.u32();
-          if (n == 0) return false;
-          sized += n;
-        }
-      }
       const uint32_t N = r.u32();
       if (!r.ok || o.sittings_ == 0 || N < 10 || r.left() / kCodeBytes < N) return false;
-      if (!o.sitting_sizes_.empty() && sized != N) return false;
       o.codes_.assign(data + r.off, data + r.off + size_t(N) * kCodeBytes);
       r.off += size_t(N) * kCodeBytes;
       // Every bin must exist in the model that would read it.

@@ -62,8 +62,7 @@
 //    truncated, oversized, wrong-magic or wrong-version input. Profiles of
 //    version 2 (no quantised enrollment) still load and score; add_sitting()
 //    refuses them. Profiles of version 3 (no pair terms) and populations of
-//    version 2 (no pairs) load and score as before. Version 5 adds each
-//    sitting's size (sitting_sizes()); earlier profiles load with it unknown.
+//    version 2 (no pairs) load and score as before.
 //  * Thread-compat: const methods may be called concurrently; enroll(),
 //    calibrate() and deserialize() need exclusive access.
 #pragma once
@@ -165,7 +164,7 @@ struct OneClassParams {
 
 class MouseOneClass {
  public:
-  static constexpr uint32_t kVersion = 5;  // 2: per-model weights; 3: quantised enrollment, sittings; 4: pairs; 5: sitting sizes
+  static constexpr uint32_t kVersion = 4;  // 2: per-model weights; 3: quantised enrollment, sittings; 4: pairs
   // `pop` may be null for kRobustZ / kKnn; kHistLlr and kGauss need it
   // (without it they return an empty profile: valid() false).
   static MouseOneClass enroll(const std::vector<MouseAction>& user, const MousePopulation* pop,
@@ -200,11 +199,6 @@ class MouseOneClass {
                    double frr, const char** why, size_t max_actions = 0);
   // Sittings the model was built from (1 after enroll()).
   uint32_t sittings() const { return sittings_; }
-  // How many of the quantised enrollment's records each sitting still holds, oldest first (they
-  // sum to enrolled_actions(); a sitting max_actions dropped entirely is not listed). Empty when
-  // unknown: a profile written before version 5. After an add_sitting() on such a profile, the
-  // records it had count as one sitting. MouseCohort holds out whole sittings with it.
-  const std::vector<uint32_t>& sitting_sizes() const { return sitting_sizes_; }
   // Actions of the quantised enrollment the model is built from.
   size_t enrolled_actions() const { return codes_.size() / kCodeBytes; }
   // False for version-2 profiles and methods other than kHistLlr.
@@ -278,7 +272,6 @@ class MouseOneClass {
   std::array<HistCounts, kOneClassModels> counts_;  // working state, derived from codes_
   uint64_t pop_hash_ = 0;  // FNV-1a of the population's serialized bytes
   uint32_t sittings_ = 0;
-  std::vector<uint32_t> sitting_sizes_;  // see sitting_sizes()
 };
 
 }  // namespace bio

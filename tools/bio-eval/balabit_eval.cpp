@@ -44,7 +44,7 @@
 //         several-sittings calibration of MouseOneClass::add_sitting)
 //        [--dump-blocks FILE [--dump-cohort 1]]  (one-class hist-w: the daemon's blocks, for
 //         scripts/bio/session_replay.mjs; --dump-cohort adds the several-users model's blocks, closed
-//         and open, for session_replay.mjs --cohort) [--cohort-frr 0.05] (MouseCohort's threshold target) [--cohort-sittings 2] (0: its calibration folds are contiguous chunks, not whole sittings)
+//         and open, for session_replay.mjs --cohort) [--cohort-frr 0.05] (MouseCohort's threshold target)
 //        --data-mode all = raw, common and grid
 // Block score = mean logit of the per-action P(u) (--agg logit, default).
 // The open-set protocol is run for our features only.
@@ -171,8 +171,6 @@ static size_t g_sitting_actions = 0;
 static FILE* g_dump_blocks = nullptr;
 static bool g_dump_cohort = false;  // --dump-cohort 1: the several-users model's blocks too (MouseCohort)
 static double g_cohort_frr = 0.05;  // --cohort-frr F: the false-reject target of MouseCohort's thresholds (mcc*, --dump-cohort)
-// --cohort-sittings N: CohortParams::min_sittings (0: calibration folds are contiguous chunks).
-static size_t g_cohort_min_sittings = CohortParams{}.min_sittings;
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
 static size_t g_sitting_folds = 0, g_sitting_same = 0;
 
@@ -726,18 +724,9 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
         auto pk = std::make_pair(k, w);
         auto pit = mcc_profiles.find(pk);
         if (pit == mcc_profiles.end()) {
-          // Built sitting by sitting (each enrollment session, or its first --sitting-actions),
-          // as `sentinel enroll` then `--add` would: the same model as one enroll() over them
-          // all (test_mouse_sittings), with each sitting's size known to the cohort's folds.
           const auto& theirs = sess_of[w];
-          const auto sit = enrollment_sittings(S, theirs, k % theirs.size(), o.enroll_sessions, g_sitting_actions);
-          MouseOneClass prof = MouseOneClass::enroll(sit[0], &pop, oc_params("hist-w", o));
-          bool ok = prof.valid();
-          for (size_t i = 1; ok && i < sit.size(); ++i) ok = prof.add_sitting(sit[i], &pop, 20, 0.05, nullptr);
-          if (!ok)  // a first sitting too short for a model, or a sitting under one block: all at once
-            prof = MouseOneClass::enroll(enrollment_actions(S, theirs, k % theirs.size(), o.enroll_sessions, g_sitting_actions),
-                                         &pop, oc_params("hist-w", o));
-          pit = mcc_profiles.emplace(pk, std::move(prof)).first;
+          pit = mcc_profiles.emplace(pk, MouseOneClass::enroll(enrollment_actions(S, theirs, k % theirs.size(), o.enroll_sessions, g_sitting_actions),
+                                                               &pop, oc_params("hist-w", o))).first;
           mcc_unenrolled += !pit->second.valid();
         }
         if (!pit->second.valid()) continue;
@@ -747,13 +736,11 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
       const auto t0 = std::chrono::steady_clock::now();
       CohortParams cp;
       cp.frr = g_cohort_frr;
-      cp.min_sittings = g_cohort_min_sittings;
       f.cohort = MouseCohort::fit(ptrs, pop, cp, &f.why);
       ++mcc_fits;
       if (f.cohort.valid() && mcc_cal) {
         CohortParams p10;
         p10.frr = 0.10;
-        p10.min_sittings = g_cohort_min_sittings;
         const MouseCohort c10 = MouseCohort::fit(ptrs, pop, p10, nullptr);
         ++mcc_fits;
         if (c10.valid())
@@ -1367,7 +1354,6 @@ int main(int argc, char** argv) {
     }
     else if (a == "--dump-cohort") g_dump_cohort = std::atoi(next().c_str()) != 0;
     else if (a == "--cohort-frr") g_cohort_frr = std::atof(next().c_str());
-    else if (a == "--cohort-sittings") g_cohort_min_sittings = std::stoul(next());
     else if (a == "--oneclass") oneclass = std::atoi(next().c_str()) != 0;
     else if (a == "--oc-methods") {
       oco.methods.clear();

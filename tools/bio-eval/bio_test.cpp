@@ -714,12 +714,10 @@ static void test_mouse_sittings() {
   MouseOneClass one = MouseOneClass::enroll(a1, &pop);
   one.calibrate(a1, &pop, 20, 0.05);
   CHECK(one.valid() && one.can_add_sittings() && one.sittings() == 1 && one.enrolled_actions() == 300);
-  CHECK(one.sitting_sizes() == std::vector<uint32_t>{300});
   MouseOneClass added = one;
   const char* why = nullptr;
   CHECK(added.add_sitting(a2, &pop, 20, 0.10, &why));
   CHECK(added.sittings() == 2 && added.enrolled_actions() == 600);
-  CHECK((added.sitting_sizes() == std::vector<uint32_t>{300, 300}));
   MouseOneClass both = MouseOneClass::enroll(a12, &pop);
   both.calibrate(a12, &pop, 20, 0.10);
   bool same = true;
@@ -736,12 +734,10 @@ static void test_mouse_sittings() {
   MouseOneClass back;
   CHECK(back.deserialize(blob.data(), blob.size()));
   CHECK(back.sittings() == 2 && back.can_add_sittings() && back.threshold == added.threshold);
-  CHECK(back.sitting_sizes() == added.sitting_sizes());
   CHECK(back.serialize() == blob);
   MouseOneClass capped = back;
   CHECK(back.add_sitting(a3, &pop, 20, 0.05, &why));
   CHECK(back.sittings() == 3 && back.enrolled_actions() == 720);
-  CHECK((back.sitting_sizes() == std::vector<uint32_t>{300, 300, 120}));
   MouseOneClass all3 = MouseOneClass::enroll(a123, &pop);
   all3.calibrate(a123, &pop, 20, 0.05);
   same = back.threshold == all3.threshold && back.calibration_scores() == all3.calibration_scores();
@@ -750,10 +746,6 @@ static void test_mouse_sittings() {
   // max_actions: only the most recent 400 actions stay (the end of A2, then A3).
   CHECK(capped.add_sitting(a3, &pop, 20, 0.05, &why, 400));
   CHECK(capped.enrolled_actions() == 400 && capped.sittings() == 3);
-  CHECK((capped.sitting_sizes() == std::vector<uint32_t>{280, 120}));  // A1 dropped, A2 cut to its end
-  MouseOneClass capped2 = capped;
-  CHECK(capped2.add_sitting(a3, &pop, 20, 0.05, &why, 300));
-  CHECK((capped2.sitting_sizes() == std::vector<uint32_t>{60, 120, 120}));
   std::vector<MouseAction> tail(a123.end() - 400, a123.end());
   MouseOneClass last = MouseOneClass::enroll(tail, &pop);
   last.calibrate(tail, &pop, 20, 0.05);
@@ -774,25 +766,6 @@ static void test_mouse_sittings() {
   bad = blob;
   bad[codes_at + 1 + kActionFeatures] = 200;
   CHECK(!MouseOneClass().deserialize(bad.data(), bad.size()));
-  // The sitting sizes (version 5: a count, then the sizes, before the record count): sizes that
-  // do not add up to the records, a zero size, or more sizes than sittings are refused.
-  const size_t sizes_at = codes_at - 4 - 2 * 4;
-  CHECK(blob[sizes_at - 4] == 2 && blob[sizes_at] == uint8_t(300 & 0xff));
-  bad = blob;
-  bad[sizes_at] = uint8_t(299 & 0xff);
-  CHECK(!MouseOneClass().deserialize(bad.data(), bad.size()));
-  bad = blob;
-  bad[sizes_at] = 0;
-  bad[sizes_at + 1] = 0;
-  CHECK(!MouseOneClass().deserialize(bad.data(), bad.size()));
-  bad = blob;
-  bad[sizes_at - 4] = 3;
-  CHECK(!MouseOneClass().deserialize(bad.data(), bad.size()));
-  // Version 4 drops them: the profile loads with them unknown, and scores the same.
-  std::vector<uint8_t> b4 = added.serialize(4);
-  MouseOneClass v4;
-  CHECK(b4.size() + 12 == blob.size() && v4.deserialize(b4.data(), b4.size()));
-  CHECK(v4.sittings() == 2 && v4.sitting_sizes().empty() && v4.threshold == added.threshold);
   // Refusals leave the profile as it was.
   const double before = added.action_score(probe[0]);
   std::vector<std::vector<MouseAction>> other = {synth_actions(r, 700, 0.04, 400), synth_actions(r, 1000, 0.1, 400)};
@@ -820,10 +793,8 @@ static void test_mouse_sittings() {
   MouseOneClass old3;
   CHECK(old3.deserialize(b1.data(), b1.size()));
   CHECK(old3.sittings() == 1 && old3.can_add_sittings() && old3.action_score(probe[0]) == one0.action_score(probe[0]));
-  CHECK(old3.sitting_sizes().empty());
   MouseOneClass grown = one0;
   CHECK(old3.add_sitting(a2, &pop0, 20, 0.10, &why) && grown.add_sitting(a2, &pop0, 20, 0.10, &why));
-  CHECK((old3.sitting_sizes() == std::vector<uint32_t>{300, 300}));  // what it held counts as one sitting
   CHECK(old3.threshold == grown.threshold && old3.action_score(probe[1]) == grown.action_score(probe[1]));
   CHECK(!old3.add_sitting(a3, &pop, 20, 0.05, &why));  // the population with pairs is another one
   const size_t section = 1 + 4 + 8 + 4 + 300 * (1 + 2 * size_t(kActionFeatures));
@@ -1026,34 +997,6 @@ static void test_mouse_cohort() {
   CHECK(short_one.valid() && !MouseCohort::fit({&prof[0], &short_one}, pop, cp, &why).valid() && why != nullptr);
   MousePopulation scramble = other;
   CHECK(!c.scored_with(scramble));
-  // Calibration by whole sittings: each member enrolled in two sittings, the second drifted
-  // (faster, straighter), so a held-out block of a sitting the model has also been fitted on
-  // looks more like its member than a block of a sitting it has not. Holding out whole
-  // sittings (min_sittings 2, the default) must give lower, more honest thresholds than
-  // contiguous chunks; a profile whose sitting sizes are unknown (version 4) calibrates exactly
-  // as the chunks do.
-  std::vector<MouseOneClass> two;
-  for (int u = 0; u < 3; ++u) {
-    MouseOneClass m = MouseOneClass::enroll(synth_actions(r, speed[u], bend[u], 360), &pop);
-    CHECK(m.add_sitting(synth_actions(r, speed[u] * 1.25, bend[u] * 0.6, 360), &pop, 20, 0.05, &why));
-    CHECK(m.sitting_sizes().size() == 2);
-    two.push_back(std::move(m));
-  }
-  std::vector<const MouseOneClass*> tm = {&two[0], &two[1], &two[2]};
-  CohortParams chunks = cp;
-  chunks.min_sittings = 0;
-  const MouseCohort by_sitting = MouseCohort::fit(tm, pop, cp, &why), by_chunk = MouseCohort::fit(tm, pop, chunks, &why);
-  CHECK(by_sitting.valid() && by_chunk.valid());
-  size_t lower = 0;
-  for (size_t i = 0; i < 3; ++i) lower += by_sitting.calibration(i).threshold < by_chunk.calibration(i).threshold;
-  CHECK(lower == 3);
-  std::vector<MouseOneClass> unknown(3);
-  for (int u = 0; u < 3; ++u) {
-    const std::vector<uint8_t> b4 = two[size_t(u)].serialize(4);
-    CHECK(unknown[size_t(u)].deserialize(b4.data(), b4.size()) && unknown[size_t(u)].sitting_sizes().empty());
-  }
-  const MouseCohort from_v4 = MouseCohort::fit({&unknown[0], &unknown[1], &unknown[2]}, pop, cp, &why);
-  CHECK(from_v4.valid() && from_v4.serialize() == by_chunk.serialize());
 }
 
 // Two synthetic typists over the same 26-key text: different per-digraph
