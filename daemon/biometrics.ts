@@ -776,13 +776,36 @@ export class BiometricsService {
     this.applyFloor();
   }
 
-  /** The user's own session is active again: a floor kept when they left it is lifted. */
-  private releaseHeldFloor(uid: number): void {
+  /**
+   * An operator lifts the floor held on `uid`'s processes (`POST /v1/session/floors/{uid}/release`):
+   * audited as a `notify` on the session subject. The live session user's floor is not a held
+   * one: it follows their session state (reset the session subject instead). Throws
+   * SENTINEL_E_NOT_FOUND when no floor is held for `uid`.
+   */
+  releaseFloorByOperator(uid: number, by: string): { uid: number; was: string } {
+    const held = this.heldFloors.get(uid);
+    if (held === undefined) {
+      const live = uid === this.uid && (this.monitor?.state ?? 0) >= 2 ? `: uid ${uid} is the session user, whose floor follows the session state (POST /v1/subjects/${SESSION_SUBJECT_ID}/state)` : '';
+      throw new SentinelError('SENTINEL_E_NOT_FOUND', `no session floor is held for uid ${uid}${live}`);
+    }
+    this.resumable.delete(uid);
+    this.releaseHeldFloor(uid, by);
+    try {
+      this.audit.writeTick({ transitions: [], actions: [{ atMs: Date.now(), subjectId: SESSION_SUBJECT_ID, action: 'notify', target: `uid ${uid}`, result: 'ok', detail: { event: 'session_floor_released', uid, was: stateName(held), by } }], drops: [] });
+    } catch (err) {
+      this.log.error({ err, 'error.code': errorCode(err, 'SENTINEL_E_DB') }, 'could not audit the released session floor');
+    }
+    return { uid, was: stateName(held) };
+  }
+
+  /** The user's own session is active again (or an operator says so): a floor kept when they left it is lifted. */
+  private releaseHeldFloor(uid: number, by?: string): void {
     const held = this.heldFloors.get(uid);
     if (held === undefined) return;
     this.heldFloors.delete(uid);
     this.setFloor(uid, 0, null);
-    this.log.info({ 'event.action': 'session_floor_released', uid, was: stateName(held) }, `uid ${uid}'s session is active again: the ${stateName(held)} floor on its processes is lifted`);
+    const why = by === undefined ? `uid ${uid}'s session is active again` : `${by} released it`;
+    this.log.info({ 'event.action': 'session_floor_released', uid, was: stateName(held), ...(by === undefined ? {} : { by }) }, `${why}: the ${stateName(held)} floor on uid ${uid}'s processes is lifted`);
   }
 
   /**

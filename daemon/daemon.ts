@@ -147,6 +147,7 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
     },
     setState: (id, state, by) => (id === bio.subjectId ? bio.setState(state, by) : scorer.setState(id, state, by)),
     transitions: (f) => audit.transitions(f),
+    releaseFloor: (uid, by) => bio.releaseFloorByOperator(uid, by),
     metrics: () => {
       const st = engine.stats();
       const gauges: Record<string, number> = {

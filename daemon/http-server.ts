@@ -19,6 +19,11 @@ export interface OperatorApi {
   /** Returns the transition made, or null when the subject was already in that state. */
   setState(id: number, state: TrustState, by: string): object | null;
   transitions(filter: { subjectId?: number; limit: number }): unknown[];
+  /**
+   * Lifts the floor held on the processes of `uid` (a user who left the seat while Restricted
+   * or Lockdown). Throws SENTINEL_E_NOT_FOUND when none is held for it.
+   */
+  releaseFloor(uid: number, by: string): { uid: number; was: string };
   metrics(): string;
 }
 
@@ -127,6 +132,16 @@ export class HttpServer {
         this.log.info({ 'subject.id': id, state: TRUST_STATES[state], 'user.name': by }, 'operator set state');
         return send(res, 200, { changed: t !== null, transition: t });
       }
+    }
+    const fm = /^\/v1\/session\/floors\/(\d+)\/release$/.exec(url.pathname);
+    if (fm && method === 'POST') {
+      const uid = Number(fm[1]);
+      if (!Number.isSafeInteger(uid) || uid > 2 ** 32 - 1) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `uid must be 0..${2 ** 32 - 1}`);
+      const body = (await readJson(req)) as { by?: unknown };
+      const by = typeof body.by === 'string' && body.by.length > 0 ? body.by.slice(0, 64) : 'operator';
+      const r = this.api.releaseFloor(uid, by);
+      this.log.info({ uid, was: r.was, 'user.name': by }, 'operator released a held session floor');
+      return send(res, 200, { released: true, ...r });
     }
     if (method === 'GET' && url.pathname === '/v1/audit/transitions') {
       const limit = intParam(url, 'limit', 100, 1, 10_000);
