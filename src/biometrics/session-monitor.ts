@@ -11,7 +11,8 @@
  *   score or from `emaStart` (an impostor probability, as if scored once before). A modality
  *   with no score for `silentAfterMs`
  *   drops out of the fusion; the fused score is the weight-averaged log-odds of the modalities
- *   still live, mapped back to [0, 1]. Each observation is one trust-machine observation.
+ *   still live, mapped back to [0, 1]. Each observation is one trust-machine observation;
+ *   `observeAll` takes several modalities' scores of the same input as one.
  * - Throws SentinelError SENTINEL_E_INVALID_ARGUMENT for a score outside [0, 1] or an unknown
  *   modality, SENTINEL_E_CONFIG for bad options (from the constructor).
  */
