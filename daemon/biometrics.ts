@@ -788,7 +788,6 @@ export class BiometricsService {
       const live = uid === this.uid && (this.monitor?.state ?? 0) >= 2 ? `: uid ${uid} is the session user, whose floor follows the session state (POST /v1/subjects/${SESSION_SUBJECT_ID}/state)` : '';
       throw new SentinelError('SENTINEL_E_NOT_FOUND', `no session floor is held for uid ${uid}${live}`);
     }
-    this.resumable.delete(uid);
     this.releaseHeldFloor(uid, by);
     try {
       this.audit.writeTick({ transitions: [], actions: [{ atMs: Date.now(), subjectId: SESSION_SUBJECT_ID, action: 'notify', target: `uid ${uid}`, result: 'ok', detail: { event: 'session_floor_released', uid, was: stateName(held), by } }], drops: [] });
