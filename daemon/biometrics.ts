@@ -14,7 +14,8 @@
  *   database's `session_floors` table as it changes. The first start re-applies them: the user
  *   whose session is active then continues at their saved state (a `force` transition by
  *   `sentinel-restart`: no login came between), the others stay held until their session is
- *   active again. With `restrictProcesses` off the saved floors are dropped, and logged.
+ *   active again. A floor saved before a reboot (another kernel boot id), or with
+ *   `restrictProcesses` off, is dropped, and logged.
  * - Actions: entering Restricted is logged and audited as a `notify` action and runs the optional
  *   restrict command (`restrict_session`); entering Lockdown runs the lock command (default
  *   `loginctl lock-session`) once per entry and audits `lock_session` with its result; a failed
@@ -71,6 +72,7 @@ import { ACTION_META_STRIDE } from '../src/binding.js';
 import { AppModality, type AppModalityConfig } from './app-modality.js';
 import { watchFolder, type FolderWatch } from './folder-watch.js';
 import { chooseSessionUser, type SessionUserChoice, type SessionUserSource } from './session-user.js';
+import { readBootId } from './boot-id.js';
 import { listProfiles } from '../src/biometrics/profile-dir.js';
 import { MouseCohortStream, type MouseCohortFit } from '../src/biometrics/mouse-cohort.js';
 import { MouseCohortModel, type MouseCohortStatus } from './mouse-cohort.js';
@@ -313,6 +315,8 @@ export class BiometricsService {
   /** Restored floors whose user has not started since the restart: their first start resumes the state. */
   private readonly resumable = new Set<number>();
   private floorsRestored = false;
+  /** This boot's id, saved with every floor (a floor of another boot is not restored). */
+  private readonly bootId = readBootId();
   /**
    * The users enrolled in the profiles folder, for /v1/status and the metrics: listed at start
    * and whenever the folder changes, not on every status call (a legacy user.json is parsed to
@@ -367,7 +371,7 @@ export class BiometricsService {
   private setFloor(uid: number, state: TrustState, user: string | null): void {
     this.onFloor(uid, state);
     try {
-      this.audit.setSessionFloor(uid, state, user);
+      this.audit.setSessionFloor({ uid, state, user, bootId: this.bootId });
     } catch (err) {
       this.log.error({ err, 'error.code': errorCode(err, 'SENTINEL_E_DB'), uid, state: stateName(state) }, `could not save the ${stateName(state)} floor of uid ${uid}: a restarted daemon would not hold its processes`);
     }
@@ -389,8 +393,13 @@ export class BiometricsService {
       return;
     }
     for (const f of saved) {
-      if (!this.cfg.enabled || !this.cfg.restrictProcesses) {
-        const why = this.cfg.enabled ? 'biometrics.restrictProcesses is off' : 'biometrics is off';
+      const rebooted = this.bootId !== '' && f.bootId !== '' && f.bootId !== this.bootId;
+      if (!this.cfg.enabled || !this.cfg.restrictProcesses || rebooted) {
+        const why = !this.cfg.enabled
+          ? 'biometrics is off'
+          : !this.cfg.restrictProcesses
+            ? 'biometrics.restrictProcesses is off'
+            : 'the host has rebooted since: every session ended, and each one since took a login';
         this.log.warn({ 'event.action': 'session_floor_dropped', uid: f.uid, user: f.user, state: stateName(f.state), reason: why }, `the ${stateName(f.state)} floor saved for uid ${f.uid} is dropped: ${why}`);
         this.setFloor(f.uid, 0, f.user);
         continue;

@@ -86,8 +86,18 @@ export interface SessionFloorRow {
   state: 2 | 3;
   /** The enrolled user it was set for, when known. */
   user: string | null;
+  /** The kernel's boot id (/proc/sys/kernel/random/boot_id) when it was set; '' when unknown. */
+  bootId: string;
   /** When the floor was set (or last changed). */
   sinceMs: number;
+}
+
+/** What `AuditStore.setSessionFloor` takes: state 0 or 1 removes the uid's floor. */
+export interface SessionFloorUpdate {
+  uid: number;
+  state: number;
+  user: string | null;
+  bootId: string;
 }
 
 export interface TransitionFilter {

@@ -98,13 +98,15 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     // The floors the session subject holds its users' processes at (docs/biometrics.md,
     // "Several users on one host"): current state, not history, so a restarted daemon holds
-    // the same processes. One row per uid held at Restricted (2) or Lockdown (3).
+    // the same processes. One row per uid held at Restricted (2) or Lockdown (3), with the
+    // kernel's boot id when it was set (a floor from before a reboot is not restored).
     version: 3,
     sql: `
       CREATE TABLE session_floors (
         uid      INTEGER PRIMARY KEY CHECK (uid >= 0),
         state    INTEGER NOT NULL CHECK (state BETWEEN 2 AND 3),
         user     TEXT,
+        boot_id  TEXT    NOT NULL,
         since_ms INTEGER NOT NULL
       );
     `,

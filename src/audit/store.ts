@@ -36,6 +36,7 @@ import {
   type DropRow,
   type RunRow,
   type SessionFloorRow,
+  type SessionFloorUpdate,
   type TopFeature,
   type TransitionFilter,
   type TransitionRow,
@@ -220,30 +221,32 @@ export class AuditStore {
   /** The session floors, by uid. */
   sessionFloors(): SessionFloorRow[] {
     try {
-      const rows = this.stmt('SELECT uid, state, user, since_ms FROM session_floors ORDER BY uid').all() as Record<string, unknown>[];
-      return rows.map((r) => ({ uid: Number(r['uid']), state: Number(r['state']) as 2 | 3, user: r['user'] === null ? null : String(r['user']), sinceMs: Number(r['since_ms']) }));
+      const rows = this.stmt('SELECT uid, state, user, boot_id, since_ms FROM session_floors ORDER BY uid').all() as Record<string, unknown>[];
+      return rows.map((r) => ({ uid: Number(r['uid']), state: Number(r['state']) as 2 | 3, user: r['user'] === null ? null : String(r['user']), bootId: String(r['boot_id']), sinceMs: Number(r['since_ms']) }));
     } catch (err) {
       throw dbError('audit sessionFloors', err);
     }
   }
 
   /**
-   * Sets the floor of `uid`'s processes: state 2 or 3 stores it (replacing the previous one,
-   * `sinceMs` kept when the state is the same), 0 or 1 removes it.
+   * Sets the floor of `f.uid`'s processes: state 2 or 3 stores it (replacing the previous one;
+   * `sinceMs` is kept while the state and boot stay the same), 0 or 1 removes it.
    */
-  setSessionFloor(uid: number, state: number, user: string | null, atMs: number = Date.now()): void {
-    checkInt('uid', uid);
-    if (uid < 0) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `uid must be >= 0, got ${uid}`);
-    if (!(state === 0 || state === 1 || state === 2 || state === 3)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `state must be 0..3, got ${String(state)}`);
+  setSessionFloor(f: SessionFloorUpdate, atMs: number = Date.now()): void {
+    checkInt('uid', f.uid);
+    if (f.uid < 0) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `uid must be >= 0, got ${f.uid}`);
+    if (!(f.state === 0 || f.state === 1 || f.state === 2 || f.state === 3)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `state must be 0..3, got ${String(f.state)}`);
+    if (typeof f.bootId !== 'string') throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', 'bootId must be a string');
     this.writer();
     try {
-      if (state < 2) this.stmt('DELETE FROM session_floors WHERE uid = ?').run(uid);
+      if (f.state < 2) this.stmt('DELETE FROM session_floors WHERE uid = ?').run(f.uid);
       else
         this.stmt(
-          `INSERT INTO session_floors (uid, state, user, since_ms) VALUES (?, ?, ?, ?)
+          `INSERT INTO session_floors (uid, state, user, boot_id, since_ms) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (uid) DO UPDATE SET user = excluded.user,
-             since_ms = CASE WHEN state = excluded.state THEN since_ms ELSE excluded.since_ms END, state = excluded.state`,
-        ).run(uid, state, user, checkNum('atMs', atMs));
+             since_ms = CASE WHEN state = excluded.state AND boot_id = excluded.boot_id THEN since_ms ELSE excluded.since_ms END,
+             state = excluded.state, boot_id = excluded.boot_id`,
+        ).run(f.uid, f.state, f.user, f.bootId, checkNum('atMs', atMs));
     } catch (err) {
       throw dbError('audit setSessionFloor', err);
     }

@@ -13,6 +13,7 @@ import { encodeInputEvents, FIXTURE_TEXT, keyEvents, mouseSession, textCodes, ty
 import { MOUSE_VOTES_FROM_ONE_SITTING } from '../support/biometrics-config.js';
 import { bioWorkspace } from '../support/bio-workspace.js';
 import { AuditStore } from '../../src/audit/store.js';
+import { readBootId } from '../../daemon/boot-id.js';
 
 const SESSION = 2 ** 32;
 
@@ -235,20 +236,23 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
     }
   }, 60_000);
 
-  it('holds the floors saved before a restart (an operator may release one), or drops them when biometrics.restrictProcesses is off', async () => {
+  it('holds the floors saved before a restart (an operator may release one), but not those of an earlier boot, and drops them all when biometrics.restrictProcesses is off', async () => {
     for (const restrict of [true, false]) {
       const w = bioWorkspace('sentinel-bio-floors-', { restrictProcesses: restrict });
       let daemon: DaemonProcess | undefined;
       try {
-        // What a daemon that held uid 4242 at Lockdown left in its database.
+        // What a daemon that held uid 4242 at Lockdown in this boot, and uid 4243 in an earlier
+        // boot, left in its database.
         const seed = new AuditStore(path.join(w.data, 'sentinel.db'));
-        seed.setSessionFloor(4242, 3, 'someone', 1000);
+        seed.setSessionFloor({ uid: 4242, state: 3, user: 'someone', bootId: readBootId() }, 1000);
+        seed.setSessionFloor({ uid: 4243, state: 3, user: 'else', bootId: 'a-boot-before-this-one' }, 1000);
         seed.close();
         daemon = await startDaemonProcess({ dataDir: w.data, extraArgs: ['--config', w.cfgFile] });
         const d = daemon;
         const st = (): Promise<Status['biometrics']> => d.http<Status>('GET', '/v1/status').then((r) => r.body.biometrics);
         if (restrict) {
           expect(await d.waitLog((l) => l['event.action'] === 'session_floor_restored')).toMatchObject({ uid: 4242, user: 'someone', state: 'Lockdown' });
+          expect(await d.waitLog((l) => l['event.action'] === 'session_floor_dropped')).toMatchObject({ uid: 4243, reason: expect.stringContaining('the host has rebooted since') });
           expect((await st()).sessionUser.heldFloors).toEqual([{ uid: 4242, state: 'Lockdown' }]);
           // An operator may lift it (that user may never log in again); once, then there is none.
           expect(await d.http('POST', '/v1/session/floors/4242/release', { by: 'ops' })).toMatchObject({ status: 200, body: { released: true, uid: 4242, was: 'Lockdown' } });
@@ -258,7 +262,9 @@ describe('continuous authentication (daemon + sentinel enroll)', () => {
           expect(again.body.error).toMatchObject({ code: 'SENTINEL_E_NOT_FOUND', message: 'no session floor is held for uid 4242' });
           expect(w.sessionActions('notify').find((x) => x.detail?.['event'] === 'session_floor_released')).toMatchObject({ target: 'uid 4242', detail: { uid: 4242, was: 'Lockdown', by: 'ops' } });
         } else {
-          expect(await d.waitLog((l) => l['event.action'] === 'session_floor_dropped')).toMatchObject({ uid: 4242, reason: 'biometrics.restrictProcesses is off' });
+          for (const uid of [4242, 4243]) {
+            expect(await d.waitLog((l) => l['event.action'] === 'session_floor_dropped' && l['uid'] === uid)).toMatchObject({ reason: 'biometrics.restrictProcesses is off' });
+          }
           expect((await st()).sessionUser.heldFloors).toEqual([]);
         }
         expect(await d.stop()).toBe(0);

@@ -198,28 +198,36 @@ describe('AuditStore session floors', () => {
   it('sets, replaces and removes a uid floor, keeps it across reopen, and refuses bad values', () => {
     const file = path.join(dir, 'audit.db');
     const a = open(file);
+    const floor = (uid: number, state: number, user: string | null, bootId = 'boot-1') => ({ uid, state, user, bootId });
     expect(a.sessionFloors()).toEqual([]);
-    a.setSessionFloor(1001, 2, 'alice', 10);
-    a.setSessionFloor(1002, 3, null, 11);
-    a.setSessionFloor(1001, 2, 'alice', 20); // the same state: since stays
+    a.setSessionFloor(floor(1001, 2, 'alice'), 10);
+    a.setSessionFloor(floor(1002, 3, null), 11);
+    a.setSessionFloor(floor(1001, 2, 'alice'), 20); // the same state and boot: since stays
     expect(a.sessionFloors()).toEqual([
-      { uid: 1001, state: 2, user: 'alice', sinceMs: 10 },
-      { uid: 1002, state: 3, user: null, sinceMs: 11 },
+      { uid: 1001, state: 2, user: 'alice', bootId: 'boot-1', sinceMs: 10 },
+      { uid: 1002, state: 3, user: null, bootId: 'boot-1', sinceMs: 11 },
     ]);
-    a.setSessionFloor(1001, 3, 'alice', 30); // a new state: since moves
+    a.setSessionFloor(floor(1001, 3, 'alice'), 30); // a new state: since moves
+    a.setSessionFloor(floor(1002, 3, null, 'boot-2'), 40); // another boot: since moves
     a.close();
     const b = open(file);
     expect(b.sessionFloors()).toEqual([
-      { uid: 1001, state: 3, user: 'alice', sinceMs: 30 },
-      { uid: 1002, state: 3, user: null, sinceMs: 11 },
+      { uid: 1001, state: 3, user: 'alice', bootId: 'boot-1', sinceMs: 30 },
+      { uid: 1002, state: 3, user: null, bootId: 'boot-2', sinceMs: 40 },
     ]);
-    b.setSessionFloor(1002, 1, null); // Monitoring holds nothing: removed
-    b.setSessionFloor(1001, 0, 'alice');
-    b.setSessionFloor(1003, 0, null); // nothing to remove
+    b.setSessionFloor(floor(1002, 1, null)); // Monitoring holds nothing: removed
+    b.setSessionFloor(floor(1001, 0, 'alice'));
+    b.setSessionFloor(floor(1003, 0, null)); // nothing to remove
     expect(b.sessionFloors()).toEqual([]);
-    for (const bad of [() => b.setSessionFloor(-1, 2, null), () => b.setSessionFloor(1.5, 2, null), () => b.setSessionFloor(1, 4, null), () => b.setSessionFloor(1, Number.NaN, null), () => b.setSessionFloor(1, 2, null, Number.POSITIVE_INFINITY)]) {
-      expect(catchError(bad).code).toBe('SENTINEL_E_INVALID_ARGUMENT');
-    }
+    const bad = [
+      () => b.setSessionFloor(floor(-1, 2, null)),
+      () => b.setSessionFloor(floor(1.5, 2, null)),
+      () => b.setSessionFloor(floor(1, 4, null)),
+      () => b.setSessionFloor(floor(1, Number.NaN, null)),
+      () => b.setSessionFloor(floor(1, 2, null), Number.POSITIVE_INFINITY),
+      () => b.setSessionFloor({ ...floor(1, 2, null), bootId: 7 as unknown as string }),
+    ];
+    for (const f of bad) expect(catchError(f).code).toBe('SENTINEL_E_INVALID_ARGUMENT');
     expect(b.sessionFloors()).toEqual([]);
   });
 
@@ -236,7 +244,7 @@ describe('AuditStore session floors', () => {
     const s = open(file);
     expect(s.schemaVersion).toBe(SCHEMA_VERSION);
     expect(s.runs()).toHaveLength(1);
-    s.setSessionFloor(1001, 3, 'alice', 5);
+    s.setSessionFloor({ uid: 1001, state: 3, user: 'alice', bootId: 'b' }, 5);
     expect(s.sessionFloors()).toHaveLength(1);
   });
 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { checkUserName, listProfiles, profilePathFor } from '../../src/biometrics/profile-dir.js';
 import { parseSeat, readSeat } from '../../src/biometrics/seat.js';
 import { chooseSessionUser, uidOfUser, userOfUid, type SessionUserConfig } from '../../daemon/session-user.js';
+import { BOOT_ID_FILE, readBootId } from '../../daemon/boot-id.js';
 
 let dir: string;
 let profiles: string;
@@ -129,5 +130,21 @@ describe('choosing the session user', () => {
     expect(chooseSessionUser(cfg({ user: 'bob', seatFile: seatFile(1000) }), passwd)).toEqual({ ok: true, user: 'bob', path: path.join(profiles, 'bob.json'), uid: 1001, source: 'config' });
     expect(chooseSessionUser(cfg({ user: 'dave' }), passwd)).toEqual({ ok: false, why: `no enrolled profile for dave (biometrics.user) at ${path.join(profiles, 'dave.json')} (run \`sentinel enroll --user dave\`)` });
     expect(chooseSessionUser(cfg({ user: '../x' }), passwd)).toMatchObject({ ok: false, why: expect.stringMatching(/^SENTINEL_E_BIO_PROFILE: user name/) });
+  });
+});
+
+describe('readBootId', () => {
+  it("reads this boot's id, trimmed, and gives '' for a file that cannot be read", () => {
+    const id = readBootId();
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(readBootId(BOOT_ID_FILE)).toBe(id); // the same all boot long
+    const d = mkdtempSync(path.join(os.tmpdir(), 'sentinel-boot-'));
+    try {
+      writeFileSync(path.join(d, 'id'), 'abc\n');
+      expect(readBootId(path.join(d, 'id'))).toBe('abc');
+      expect(readBootId(path.join(d, 'missing'))).toBe('');
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });
