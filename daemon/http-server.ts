@@ -47,6 +47,11 @@ function intParam(url: URL, name: string, def: number, min: number, max: number)
   return v;
 }
 
+/** The operator identity a request names in `by` (at most 64 characters), else 'operator'. */
+function operatorName(by: unknown): string {
+  return typeof by === 'string' && by.length > 0 ? by.slice(0, 64) : 'operator';
+}
+
 async function readJson(req: http.IncomingMessage, limit = 64 * 1024): Promise<unknown> {
   let size = 0;
   const parts: Buffer[] = [];
@@ -126,7 +131,7 @@ export class HttpServer {
         const body = (await readJson(req)) as { state?: unknown; by?: unknown };
         const state = TRUST_STATES.indexOf(body.state as (typeof TRUST_STATES)[number]);
         if (state < 0) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `state must be one of ${TRUST_STATES.join(', ')}`);
-        const by = typeof body.by === 'string' && body.by.length > 0 ? body.by.slice(0, 64) : 'operator';
+        const by = operatorName(body.by);
         if (!this.api.subject(id)) throw new SentinelError('SENTINEL_E_NOT_FOUND', `no live subject ${id}`);
         const t = this.api.setState(id, state as TrustState, by);
         this.log.info({ 'subject.id': id, state: TRUST_STATES[state], 'user.name': by }, 'operator set state');
@@ -138,7 +143,7 @@ export class HttpServer {
       const uid = Number(fm[1]);
       if (!Number.isSafeInteger(uid) || uid > 2 ** 32 - 1) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `uid must be 0..${2 ** 32 - 1}`);
       const body = (await readJson(req)) as { by?: unknown };
-      const by = typeof body.by === 'string' && body.by.length > 0 ? body.by.slice(0, 64) : 'operator';
+      const by = operatorName(body.by);
       const r = this.api.releaseFloor(uid, by);
       this.log.info({ uid, was: r.was, 'user.name': by }, 'operator released a held session floor');
       return send(res, 200, { released: true, ...r });

@@ -507,7 +507,6 @@ bool populationFrom(Napi::Env env, Napi::Value v, bio::MousePopulation* pop) {
   return true;
 }
 
-
 namespace {
 
 // What enrollMouse and addMouseSitting resolve with: the serialized profile (handed to JavaScript,

@@ -45,6 +45,15 @@ export function bioWorkspace(prefix: string, biometrics: Record<string, unknown>
   mkdirSync(path.join(dir, 'recordings'));
   const cfgFile = path.join(dir, 'sentinel.json');
   writeFileSync(cfgFile, JSON.stringify({ ...top, biometrics: { inputDir: input, ...NO_SEAT, ...bio } }));
+  /** One read of the daemon's audit database, opened read-only and closed again. */
+  const readAudit = <T>(read: (audit: AuditStore) => T): T => {
+    const audit = new AuditStore(path.join(data, 'sentinel.db'), { readonly: true });
+    try {
+      return read(audit);
+    } finally {
+      audit.close();
+    }
+  };
   return {
     dir,
     data,
@@ -56,22 +65,8 @@ export function bioWorkspace(prefix: string, biometrics: Record<string, unknown>
       writeFileSync(f, bytes);
       return f;
     },
-    sessionActions: (action) => {
-      const audit = new AuditStore(path.join(data, 'sentinel.db'), { readonly: true });
-      try {
-        return audit.actions({ subjectId: SESSION_SUBJECT_ID, action });
-      } finally {
-        audit.close();
-      }
-    },
-    sessionTransitions: () => {
-      const audit = new AuditStore(path.join(data, 'sentinel.db'), { readonly: true });
-      try {
-        return audit.transitions({ subjectId: SESSION_SUBJECT_ID }).reverse();
-      } finally {
-        audit.close();
-      }
-    },
+    sessionActions: (action) => readAudit((audit) => audit.actions({ subjectId: SESSION_SUBJECT_ID, action })),
+    sessionTransitions: () => readAudit((audit) => audit.transitions({ subjectId: SESSION_SUBJECT_ID }).reverse()),
     enroll: (args, env) => runCli(['enroll', '--config', cfgFile, '--data-dir', data, ...args], env),
     done: () => rmSync(dir, { recursive: true, force: true }),
   };
