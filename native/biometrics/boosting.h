@@ -14,6 +14,7 @@
 // ends at a leaf) and value, and returns false with the object unchanged on malformed input.
 #pragma once
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -42,6 +43,10 @@ class GradientBoosting {
   // Margins per row: 1 (binary) or classes() (softmax).
   int outputs() const { return outputs_; }
   bool fitted() const { return !base_.empty(); }
+  // Removes the class-frequency prior from the margins (every prior margin set to 0), so the
+  // margins compare class likelihoods rather than posteriors: classes fitted on unequal row
+  // counts then score on one scale. Kept by serialize().
+  void drop_prior() { std::fill(base_.begin(), base_.end(), 0.0); }
 
   static constexpr uint32_t kVersion = 1;
   static constexpr int kMaxDims = 256;

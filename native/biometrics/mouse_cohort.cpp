@@ -27,7 +27,8 @@ struct MemberRows {
 // Rows [b, e) of a member: chunk c of `folds` contiguous chunks.
 size_t chunk_begin(size_t n, int folds, int c) { return size_t(c) * n / size_t(folds); }
 
-GradientBoosting fit_rows(const std::vector<MemberRows>& m, int folds, int skip_chunk, const BoostParams& bp) {
+GradientBoosting fit_rows(const std::vector<MemberRows>& m, int folds, int skip_chunk, const BoostParams& bp,
+                          bool drop_prior) {
   std::vector<float> X;
   std::vector<uint16_t> y;
   for (size_t k = 0; k < m.size(); ++k) {
@@ -42,6 +43,7 @@ GradientBoosting fit_rows(const std::vector<MemberRows>& m, int folds, int skip_
   }
   GradientBoosting g;
   g.fit(X, kCohortInputs, y, int(m.size()), bp);
+  if (drop_prior) g.drop_prior();
   return g;
 }
 
@@ -92,7 +94,7 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
   std::vector<double> mg(K);
   std::vector<float> x(kCohortInputs);
   for (int c = 0; c < p.folds; ++c) {
-    GradientBoosting g = fit_rows(rows, p.folds, c, p.boost);
+    GradientBoosting g = fit_rows(rows, p.folds, c, p.boost, p.drop_prior);
     for (size_t j = 0; j < K; ++j) {
       const size_t b = chunk_begin(rows[j].n, p.folds, c), e = chunk_begin(rows[j].n, p.folds, c + 1);
       std::vector<std::vector<double>> per(K);
@@ -118,7 +120,7 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
         for (double s : held[i][j]) ++im, acc += s >= cal.threshold;
     cal.enrolled_far = im ? double(acc) / double(im) : 0;
   }
-  out.gbt_ = fit_rows(rows, p.folds, -1, p.boost);
+  out.gbt_ = fit_rows(rows, p.folds, -1, p.boost, p.drop_prior);
   out.pop_hash_ = hash;
   out.block_ = p.block;
   out.valid_ = true;

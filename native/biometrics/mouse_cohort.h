@@ -8,13 +8,16 @@
 //    action: its all-types population bin per feature plus its type (kCohortInputs numbers).
 //    No feature value and no other person's action leaves the profiles.
 //  * fit(): synchronous and CPU-bound (about 2 s for 2 members and 10-20 s for 5, of 4000
-//    actions each, on one core of the development machine): run it off the JS thread. Each
+//    actions each, and about 5 times that for members of 20000 actions, on one core of the
+//    development machine): run it off the JS thread. Each
 //    member contributes its most recent `max_rows` actions. Calibration is cross-fitted: the
 //    rows of every member are cut into `folds` contiguous chunks, and chunk c of every member
 //    is scored by a model fitted without any member's chunk c. Each member's
 //    threshold is the `frr` quantile of its own held-out blocks of `block` actions (every
 //    max(1, block/4) actions), genuine_sd their sample sd, and enrolled_far the fraction of the
 //    other members' held-out blocks that pass it. The model kept is then fitted on every row.
+//    With drop_prior (the default) every model's class prior is removed from its margins, so a
+//    score compares the members' likelihoods of the action whatever their row counts.
 //    Fails (valid() false, *why set) with fewer than 2 members, a member without a quantised
 //    enrollment or enrolled under another population, or one with fewer than folds * 2 blocks.
 //  * action_score(i, x): log p(i|x) - log mean_{j != i} p(j|x), clipped to +-kCohortClip; HIGHER
@@ -43,7 +46,14 @@ constexpr size_t kMaxCohortMembers = 64;
 struct CohortParams {
   size_t block = 20;
   double frr = 0.05;
-  size_t max_rows = 4000;  // per member, most recent
+  // Per member, most recent; 0 = all. 20000 is every action a profile keeps
+  // (MAX_ENROLLED_MOUSE_ACTIONS): measured, all of them beat the newest 4000 once the prior is
+  // dropped (docs/biometrics.md).
+  size_t max_rows = 20000;
+  // Score likelihoods, not posteriors: the class prior (each member's share of the rows) is
+  // removed from every model's margins, so members with more enrolled actions than others are
+  // not favoured and every member's scores sit on one scale.
+  bool drop_prior = true;
   int folds = 4;
   BoostParams boost{};
 };

@@ -997,6 +997,26 @@ static void test_mouse_cohort() {
   CHECK(short_one.valid() && !MouseCohort::fit({&prof[0], &short_one}, pop, cp, &why).valid() && why != nullptr);
   MousePopulation scramble = other;
   CHECK(!c.scored_with(scramble));
+  // Members of one distribution with 4x unequal rows: with the class prior kept, the larger one
+  // is favoured on every action (about log 4 = 1.39 per action); dropped (the default), neither is.
+  MouseOneClass big = MouseOneClass::enroll(synth_actions(r, 900, 0.08, 1600), &pop);
+  MouseOneClass small = MouseOneClass::enroll(synth_actions(r, 900, 0.08, 400), &pop);
+  CHECK(big.valid() && small.valid());
+  std::vector<MouseAction> same = synth_actions(r, 900, 0.08, 400);
+  double mean_score[2] = {0, 0};
+  for (int keep_prior = 0; keep_prior < 2; ++keep_prior) {
+    CohortParams pp = cp;
+    pp.drop_prior = keep_prior == 0;
+    MouseCohort pc = MouseCohort::fit({&big, &small}, pop, pp, &why);
+    CHECK(pc.valid());
+    if (!pc.valid()) continue;
+    for (const MouseAction& a : same) mean_score[keep_prior] += pc.action_score(0, a, pop) / double(same.size());
+  }
+  CHECK(CohortParams{}.drop_prior);
+  CHECK(mean_score[1] > 0.8);
+  CHECK(std::fabs(mean_score[0]) < 0.4);
+  std::printf("   cohort, one distribution, 1600 vs 400 rows: mean score of the larger %.3f with the prior, %.3f without\n",
+              mean_score[1], mean_score[0]);
 }
 
 // Two synthetic typists over the same 26-key text: different per-digraph
