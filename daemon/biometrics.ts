@@ -141,6 +141,8 @@ export interface BiometricsConfig {
   mouseCohort: boolean;
   /** Boosting rounds of the several-users model (its CPU per fit). */
   mouseCohortRounds: number;
+  /** Most recent enrolled actions of each user the several-users model is fitted on. */
+  mouseCohortActions: number;
   /** EMA weight of the newest score, per modality (SessionMonitor). */
   emaAlpha: Record<Modality, number>;
   /** Impostor probability each modality's average starts from; 0: from its first score. */
@@ -353,6 +355,7 @@ export class BiometricsService {
       log,
       onFitted: (fit) => this.useCohort(fit),
       rounds: cfg.mouseCohortRounds,
+      maxActions: cfg.mouseCohortActions,
     });
   }
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { SentinelError } from '../src/errors.js';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../src/engine.js';
 import type { TrustPolicy } from '../src/state/trust-machine.js';
+import { DEFAULT_COHORT_ACTIONS, MIN_COHORT_ACTIONS } from '../src/biometrics/mouse-cohort.js';
 import { MAX_ENROLLED_MOUSE_ACTIONS } from '../src/biometrics/mouse-model.js';
 import { checkUserName } from '../src/biometrics/profile-dir.js';
 import type { BiometricsConfig } from './biometrics.js';
@@ -87,6 +88,9 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       mouseCohort: true,
       // Boosting rounds of that model: its CPU per fit (seconds at 200 for five users).
       mouseCohortRounds: 200,
+      // Most recent enrolled actions of each user that model is fitted on: every one a profile
+      // keeps (the measured setting; about a minute of one core per fit for five users).
+      mouseCohortActions: DEFAULT_COHORT_ACTIONS,
       // Per modality; a number in the file sets every modality. The mouse averages longer and
       // from a prior (docs/biometrics.md, "Mouse: what the session subject does with these scores").
       emaAlpha: { keystroke: 0.5, mouse: 0.1, mouseCohort: 0.1, app: 0.5 },
@@ -219,6 +223,9 @@ function validate(c: SentinelConfig): void {
   }
   if (!Number.isInteger(b.mouseCohortRounds) || b.mouseCohortRounds < 1 || b.mouseCohortRounds > 2000) {
     fail('biometrics.mouseCohortRounds', `must be an integer of boosting rounds from 1 to 2000, got ${JSON.stringify(b.mouseCohortRounds)}`);
+  }
+  if (!Number.isInteger(b.mouseCohortActions) || b.mouseCohortActions < MIN_COHORT_ACTIONS || b.mouseCohortActions > MAX_ENROLLED_MOUSE_ACTIONS) {
+    fail('biometrics.mouseCohortActions', `must be an integer of enrolled mouse actions per user from ${MIN_COHORT_ACTIONS} to ${MAX_ENROLLED_MOUSE_ACTIONS} (what a profile keeps), got ${JSON.stringify(b.mouseCohortActions)}`);
   }
   if (!(b.silentAfterMs > 0)) fail('biometrics.silentAfterMs', 'must be > 0');
   if (!(MOUSE_DEVICES_POLICIES as readonly string[]).includes(b.mouseDevices)) {

@@ -35,6 +35,8 @@ export interface MouseCohortOptions {
   onFitted: (fit: MouseCohortFit | null) => void;
   /** Boosting rounds (default the addon's 200); tests fit fewer. */
   rounds?: number;
+  /** Most recent enrolled actions of each member fitted on (default DEFAULT_COHORT_ACTIONS). */
+  maxActions?: number;
 }
 
 /** The several-users mouse model, as /v1/status shows it. */
@@ -104,7 +106,10 @@ export class MouseCohortModel {
     this.fittedFrom = from;
     const population = this.population as Uint8Array;
     const started = Date.now();
-    this.inFlight = fitMouseCohort(members, population, this.opts.rounds ? { rounds: this.opts.rounds } : {})
+    this.inFlight = fitMouseCohort(members, population, {
+      ...(this.opts.rounds ? { rounds: this.opts.rounds } : {}),
+      ...(this.opts.maxActions ? { maxActions: this.opts.maxActions } : {}),
+    })
       .then(
         (fit) => {
           if (this.stopped) return;

@@ -26,6 +26,8 @@ import { DEFAULT_MOUSE_BLOCK, MAX_ENROLLED_MOUSE_ACTIONS } from './mouse-model.j
  * the newest 4000: 0.988 / 4.6% against 0.985 / 5.6% pooled AUC / EER at 20 actions.
  */
 export const DEFAULT_COHORT_ACTIONS = MAX_ENROLLED_MOUSE_ACTIONS;
+/** The fewest a member may be fitted on: the calibration's 4 chunks of 2 blocks of 20, rounded up. */
+export const MIN_COHORT_ACTIONS = 200;
 /** Members one model takes (the addon refuses more). */
 export const MAX_COHORT_MEMBERS = 64;
 

@@ -24,6 +24,9 @@ describe('several users on one host: one mouse model over all of them', () => {
       mouseMinSittings: 1,
       mouseLearnActions: 0,
       mouseCohortRounds: 60,
+      // Each user's newest 200 of the 320 enrolled actions: 4 held-out chunks of 50 give 7 blocks
+      // of 20 each (every 5 actions), 28 calibration blocks per member.
+      mouseCohortActions: 200,
       lockCommand: ['/bin/true'],
       app: { enabled: false },
     });
@@ -38,8 +41,8 @@ describe('several users on one host: one mouse model over all of them', () => {
       const d = daemon;
       const fitted = await d.waitLog((l) => l['event.action'] === 'mouse_cohort_on');
       expect(fitted['members']).toEqual([
-        expect.objectContaining({ user: 'alice', calibrationBlocks: expect.any(Number) }),
-        expect.objectContaining({ user: 'bob', calibrationBlocks: expect.any(Number) }),
+        expect.objectContaining({ user: 'alice', calibrationBlocks: 28 }),
+        expect.objectContaining({ user: 'bob', calibrationBlocks: 28 }),
       ]);
       expect(await d.waitLog((l) => l['event.action'] === 'mouse_cohort_scoring')).toMatchObject({ user: 'alice', members: 2 });
       const status = async (): Promise<BiometricsStatus> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;

@@ -62,6 +62,13 @@ describe('several-users mouse model (addon)', () => {
     }
     const again = await fitMouseCohort(members, pop, { rounds: ROUNDS });
     expect(Buffer.from(again.model).equals(Buffer.from(fit.model))).toBe(true);
+    // maxActions keeps each member's newest 200 actions: 4 held-out chunks of 50, each giving
+    // blocks of 20 every 5 actions, (50 - 20) / 5 + 1 = 7, so 28 calibration blocks.
+    const newest = await fitMouseCohort(members, pop, { rounds: ROUNDS, maxActions: 200 });
+    for (const [i, m] of newest.members.entries()) {
+      expect(m.calibrationBlocks).toBe(28);
+      expect(m.calibrationBlocks).toBeLessThan(fit.members[i]!.calibrationBlocks);
+    }
   });
 
   it('refuses bad members, a malformed model, a non-member and another population', async () => {

@@ -113,6 +113,15 @@ describe('configuration', () => {
       expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseCohortRounds: bad } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.mouseCohortRounds: must be an integer/);
       rmSync(dir, { recursive: true });
     }
+    expect(defaultConfig().biometrics.mouseCohortActions).toBe(20_000);
+    expect(loadConfig(withFile({ biometrics: { mouseCohortActions: 4000 } })).biometrics.mouseCohortActions).toBe(4000);
+    rmSync(dir, { recursive: true });
+    for (const bad of [199, 4000.5, 20_001]) {
+      expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseCohortActions: bad } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.mouseCohortActions: must be an integer of enrolled mouse actions per user from 200 to 20000/);
+      rmSync(dir, { recursive: true });
+    }
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseCohortActions: '4000' } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.mouseCohortActions: must be a number/);
+    rmSync(dir, { recursive: true });
     // The models directory is the daemon's top-level one, not a biometrics key.
     expect(codeOf(() => loadConfig(withFile({ biometrics: { modelsDir: '/tmp' } })))).toMatch(/config biometrics\.modelsDir: unknown key/);
     rmSync(dir, { recursive: true });

@@ -124,46 +124,49 @@ int main() {
       sink += oc.threshold;
     }
   }
-  // The several-users model (MouseCohort): one fit over K members of 4000 enrolled actions each
-  // (what the daemon fits on the libuv pool at start and on every profile change: 4 cross-fitted
-  // GBTs for the calibration and the final one), and scoring one action, against the one-class
-  // score of the same actions in the same run.
+  // The several-users model (MouseCohort): one fit over K members of N enrolled actions each (N
+  // 20000 is every action a profile keeps, all of which the daemon fits on), what the daemon fits
+  // on the libuv pool at start and on every profile change (4 cross-fitted GBTs for the
+  // calibration and the final one), and scoring one action, against the one-class score of the
+  // same actions in the same run.
   {
     std::vector<std::vector<MouseAction>> per(3);
     for (size_t i = 0; i < acts.size(); ++i) per[i % 3].push_back(acts[i]);
     MousePopulation pop = MousePopulation::fit(per, 300);
     for (auto& pw : pop.pair_weight) std::fill(pw.begin(), pw.end(), 1.f);
-    std::vector<MouseAction> pool;
-    while (pool.size() < 4000) pool.insert(pool.end(), acts.begin(), acts.end());
-    pool.resize(4000);
-    MouseOneClass base = MouseOneClass::enroll(pool, &pop);
-    t0 = Clock::now();
-    for (const MouseAction& a : pool) sink += base.action_score(a);
-    const double oc_us = ns_since(t0, pool.size()) / 1e3;
-    for (size_t K : {2, 5}) {
-      std::vector<MouseOneClass> prof;
-      for (size_t k = 0; k < K; ++k) {
-        std::vector<MouseAction> mine = pool;  // each member a little faster and straighter than the last
-        for (MouseAction& a : mine)
-          for (int f = 0; f < kActionFeatures; f += 3) a.f[f] *= float(1 + 0.08 * double(k));
-        prof.push_back(MouseOneClass::enroll(mine, &pop));
+    for (size_t N : {4000, 20000}) {
+      for (size_t K : {2, 5}) {
+        std::vector<MouseAction> pool;
+        while (pool.size() < N) pool.insert(pool.end(), acts.begin(), acts.end());
+        pool.resize(N);
+        MouseOneClass base = MouseOneClass::enroll(pool, &pop);
+        t0 = Clock::now();
+        for (const MouseAction& a : pool) sink += base.action_score(a);
+        const double oc_us = ns_since(t0, pool.size()) / 1e3;
+        std::vector<MouseOneClass> prof;
+        for (size_t k = 0; k < K; ++k) {
+          std::vector<MouseAction> mine = pool;  // each member a little faster and straighter than the last
+          for (MouseAction& a : mine)
+            for (int f = 0; f < kActionFeatures; f += 3) a.f[f] *= float(1 + 0.08 * double(k));
+          prof.push_back(MouseOneClass::enroll(mine, &pop));
+        }
+        std::vector<const MouseOneClass*> ptrs;
+        for (const MouseOneClass& m : prof) ptrs.push_back(&m);
+        const char* why = nullptr;
+        t0 = Clock::now();
+        MouseCohort c = MouseCohort::fit(ptrs, pop, CohortParams{}, &why);
+        const double fit_ms = ns_since(t0, 1) / 1e6;
+        if (!c.valid()) {
+          std::printf("mouse several-users model, %zu members: refused (%s)\n", K, why ? why : "?");
+          continue;
+        }
+        t0 = Clock::now();
+        for (const MouseAction& a : pool) sink += c.action_score(0, a, pop);
+        const double c_us = ns_since(t0, pool.size()) / 1e3;
+        std::printf("mouse several-users model, %zu members x %zu actions, 200 rounds: fit %.0f ms; score %.2f us/action "
+                    "(one-class %.2f us/action, same run: %.1fx); model %zu bytes\n",
+                    K, N, fit_ms, c_us, oc_us, c_us / oc_us, c.serialize().size());
       }
-      std::vector<const MouseOneClass*> ptrs;
-      for (const MouseOneClass& m : prof) ptrs.push_back(&m);
-      const char* why = nullptr;
-      t0 = Clock::now();
-      MouseCohort c = MouseCohort::fit(ptrs, pop, CohortParams{}, &why);
-      const double fit_ms = ns_since(t0, 1) / 1e6;
-      if (!c.valid()) {
-        std::printf("mouse several-users model, %zu members: refused (%s)\n", K, why ? why : "?");
-        continue;
-      }
-      t0 = Clock::now();
-      for (const MouseAction& a : pool) sink += c.action_score(0, a, pop);
-      const double c_us = ns_since(t0, pool.size()) / 1e3;
-      std::printf("mouse several-users model, %zu members x 4000 actions, 200 rounds: fit %.0f ms; score %.2f us/action "
-                  "(one-class %.2f us/action, same run: %.1fx); model %zu bytes\n",
-                  K, fit_ms, c_us, oc_us, c_us / oc_us, c.serialize().size());
     }
   }
   std::printf("(checksum %.3f)\n", sink);
