@@ -62,7 +62,7 @@ function sessions(file, cohort) {
     const r = line.split(',');
     const key = `${r[cu]}|${r[cf]}|${r[cs]}|${r[cg]}`;
     let s = out.get(key);
-    if (!s) out.set(key, (s = { genuine: r[cg] === '1', blocks: [] }));
+    if (!s) out.set(key, (s = { genuine: r[cg] === '1', name: r[cs], blocks: [] }));
     const q = cohort ? impostorProbability(Number(r[qx]), Number(r[qth]), Number(r[qsd])) : undefined;
     if (q !== undefined && !(q >= 0 && q <= 1)) throw new Error(`${file}: no ${pre}score for ${key}`);
     s.blocks.push({ t: Number(r[ct]), p: impostorProbability(Number(r[cx]), Number(r[cth]), Number(r[csd])), q });
@@ -191,7 +191,7 @@ function median(v) {
 }
 
 for (const file of files) {
-  const all = sessions(file, cohort).map((s) => ({ genuine: s.genuine, ...replay(s) }));
+  const all = sessions(file, cohort).map((s) => ({ genuine: s.genuine, name: s.name, ...replay(s) }));
   const g = all.filter((s) => s.genuine);
   const im = all.filter((s) => !s.genuine);
   const locked = im.filter((s) => s.lockdowns > 0);
@@ -209,6 +209,8 @@ for (const file of files) {
       genuineHours: Number(gh.toFixed(1)),
       genuineSessionsWithLockdown: Number((g.filter((s) => s.lockdowns > 0).length / Math.max(1, g.length)).toFixed(3)),
       genuineLockdownsPerHour: Number((gl / Math.max(gh, 1e-9)).toFixed(3)),
+      // which genuine sessions were locked, and how often ("user/session": lockdowns)
+      genuineLockdowns: Object.fromEntries(g.filter((s) => s.lockdowns > 0).map((s) => [s.name, s.lockdowns])),
       genuineRestrictedPerHour: Number((g.reduce((a, s) => a + s.restricted, 0) / Math.max(gh, 1e-9)).toFixed(3)),
       // how often the enrolled user's session leaves Normal (what discards a sitting being learned)
       genuineLeftNormalPerHour: Number((g.reduce((a, s) => a + s.leftNormal, 0) / Math.max(gh, 1e-9)).toFixed(3)),
