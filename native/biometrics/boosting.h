@@ -13,8 +13,8 @@
 // every count, feature index, bin, child index (children come after their parent, so every walk
 // ends at a leaf) and value, and returns false with the object unchanged on malformed input.
 #pragma once
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

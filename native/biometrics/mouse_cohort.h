@@ -7,10 +7,10 @@
 //    version >= 3) made under the same MousePopulation. A row of the model is one enrolled
 //    action: its all-types population bin per feature plus its type (kCohortInputs numbers).
 //    No feature value and no other person's action leaves the profiles.
-//  * fit(): synchronous and CPU-bound (about 2 s for 2 members and 10-20 s for 5, of 4000
-//    actions each, and about 5 times that for members of 20000 actions, on one core of the
-//    development machine): run it off the JS thread. Each
-//    member contributes its most recent `max_rows` actions. Calibration is cross-fitted: the
+//  * fit(): synchronous and CPU-bound (about 1 s for 2 members and 13 s for 5, of 4000 actions
+//    each, and about 5 times that for members of 20000 actions, on one core of the development
+//    machine): run it off the JS thread. Each member contributes its most recent `max_rows`
+//    actions. Calibration is cross-fitted: the
 //    rows of every member are cut into `folds` contiguous chunks, and chunk c of every member
 //    is scored by a model fitted without any member's chunk c. Each member's
 //    threshold is the `frr` quantile of its own held-out blocks of `block` actions (every

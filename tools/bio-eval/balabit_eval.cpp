@@ -171,9 +171,10 @@ static size_t g_sitting_actions = 0;
 static FILE* g_dump_blocks = nullptr;
 static bool g_dump_cohort = false;  // --dump-cohort 1: the several-users model's blocks too (MouseCohort)
 static double g_cohort_frr = 0.05;  // --cohort-frr F: the false-reject target of MouseCohort's thresholds (mcc*, --dump-cohort)
-// --cohort-rounds/-lr/-leaves/-min-leaf/-l2/-rows, --cohort-prior 0 (drop the class prior): MouseCohort's fit parameters (mcc*, --dump-cohort;
-// CohortParams defaults otherwise). --cohort-cal10 0 skips the second fit that only gives the
-// 10% thresholds (halves the time of a sweep; the 10% rows are then not printed).
+// --cohort-rounds/-lr/-leaves/-min-leaf/-l2/-rows and --cohort-prior 1 (keep the class prior,
+// the previous default): MouseCohort's fit parameters (mcc*, --dump-cohort; CohortParams defaults
+// otherwise). --cohort-cal10 0 skips the second fit that only gives the 10% thresholds (halves
+// the time of a sweep; the 10% rows are then not printed).
 static CohortParams g_cohort_params;
 static bool g_cohort_cal10 = true;
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
