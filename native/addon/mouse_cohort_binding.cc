@@ -101,7 +101,7 @@ Napi::Value FitMouseCohort(const Napi::CallbackInfo& info) {
   p.block = size_t(optNumber(env, o, "blockActions", 20, 1, 1000, true));
   p.frr = optNumber(env, o, "frr", 0.05, 1e-4, 0.5, false);
   p.max_rows = size_t(optNumber(env, o, "maxActions", double(p.max_rows), 0, 1e6, true));
-  p.boost.rounds = int(optNumber(env, o, "rounds", 200, 1, 2000, true));
+  p.boost.rounds = int(optNumber(env, o, "rounds", double(p.boost.rounds), 1, 2000, true));
   return (new CohortFitWorker(env, std::move(members), std::move(pop), p))->QueuePromise();
 }
 

@@ -34,7 +34,10 @@
 // one-class one's + M (`lean`: the cohort may lean impostor only while the one-class score does):
 // measured and rejected (docs/biometrics.md).
 //
-// usage: node scripts/bio/session_replay.mjs [--ema A] [--ema-start P] [--policy JSON] [--weights JSON] [--learn N [--learn-gate G]] [--cohort closed|open [--cohort-twice] [--cohort-gate M|lean]] FILE.csv ...
+// --users u1,u2,... replays only the sessions scored against those users' profiles (one half's
+// TEST users, so a setting chosen on one half is reported on the other).
+//
+// usage: node scripts/bio/session_replay.mjs [--users LIST] [--ema A] [--ema-start P] [--policy JSON] [--weights JSON] [--learn N [--learn-gate G]] [--cohort closed|open [--cohort-twice] [--cohort-gate M|lean]] FILE.csv ...
 //        (one JSON line per file; --ema, --ema-start and --policy as biometrics.emaAlpha,
 //        biometrics.emaStart and biometrics.policy; --weights the session monitor's fusion weights,
 //        e.g. {"mouseCohort": 2})
@@ -46,7 +49,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const { SessionMonitor } = await import(path.join(root, 'dist', 'src', 'biometrics', 'session-monitor.js'));
 const { impostorProbability } = await import(path.join(root, 'dist', 'src', 'biometrics', 'keystroke-model.js'));
 
-function sessions(file, cohort) {
+function sessions(file, cohort, users) {
   const lines = readFileSync(file, 'utf8').trim().split('\n');
   const head = lines.shift().split(',');
   const col = (n) => {
@@ -60,6 +63,7 @@ function sessions(file, cohort) {
   const out = new Map();
   for (const line of lines) {
     const r = line.split(',');
+    if (users && !users.has(r[cu])) continue;
     const key = `${r[cu]}|${r[cf]}|${r[cs]}|${r[cg]}`;
     let s = out.get(key);
     if (!s) out.set(key, (s = { genuine: r[cg] === '1', name: r[cs], blocks: [] }));
@@ -80,6 +84,7 @@ let learnGate = 1;
 let cohort = null;
 let cohortGate = null;
 let twice = false;
+let users = null;
 const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--ema') emaAlpha = Number(args[++i]);
@@ -90,6 +95,7 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i] === '--learn-gate') learnGate = Number(args[++i]);
   else if (args[i] === '--cohort-gate') cohortGate = args[++i];
   else if (args[i] === '--cohort-twice') twice = true;
+  else if (args[i] === '--users') users = new Set(args[++i].split(',').filter(Boolean));
   else if (args[i] === '--cohort') {
     cohort = args[++i];
     if (cohort !== 'closed' && cohort !== 'open') throw new Error('--cohort must be closed or open');
@@ -191,7 +197,7 @@ function median(v) {
 }
 
 for (const file of files) {
-  const all = sessions(file, cohort).map((s) => ({ genuine: s.genuine, name: s.name, ...replay(s) }));
+  const all = sessions(file, cohort, users).map((s) => ({ genuine: s.genuine, name: s.name, ...replay(s) }));
   const g = all.filter((s) => s.genuine);
   const im = all.filter((s) => !s.genuine);
   const locked = im.filter((s) => s.lockdowns > 0);
@@ -203,6 +209,7 @@ for (const file of files) {
       emaAlpha,
       ...(emaStart === undefined ? {} : { emaStart }),
       ...(cohort ? { cohort } : {}),
+      ...(users ? { users: [...users] } : {}),
       ...(Object.keys(weights).length ? { weights } : {}),
       ...(Object.keys(policy).length ? { policy } : {}),
       genuineSessions: g.length,
