@@ -147,6 +147,8 @@ export interface BiometricsConfig {
   emaAlpha: Record<Modality, number>;
   /** Impostor probability each modality's average starts from; 0: from its first score. */
   emaStart: Record<Modality, number>;
+  /** Fusion weight per modality (SessionMonitor); 0 leaves a modality out of the fused score. */
+  weights: Record<Modality, number>;
   silentAfterMs: number;
   policy: Partial<TrustPolicy>;
   app: AppModalityConfig;
@@ -635,6 +637,7 @@ export class BiometricsService {
       policy: this.cfg.policy,
       emaAlpha: this.cfg.emaAlpha,
       emaStart: Object.fromEntries(Object.entries(this.cfg.emaStart).filter(([, v]) => v > 0)),
+      weights: this.cfg.weights,
       silentAfterMs: this.cfg.silentAfterMs,
     };
   }

@@ -16,7 +16,7 @@ import { DEFAULT_COHORT_ACTIONS, MIN_COHORT_ACTIONS } from '../src/biometrics/mo
 import { MAX_ENROLLED_MOUSE_ACTIONS } from '../src/biometrics/mouse-model.js';
 import { checkUserName } from '../src/biometrics/profile-dir.js';
 import type { BiometricsConfig } from './biometrics.js';
-import { MODALITIES } from '../src/biometrics/session-monitor.js';
+import { DEFAULT_MODALITY_WEIGHTS, MODALITIES } from '../src/biometrics/session-monitor.js';
 
 export interface SentinelConfig {
   dataDir: string;
@@ -95,6 +95,9 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       // from a prior (docs/biometrics.md, "Mouse: what the session subject does with these scores").
       emaAlpha: { keystroke: 0.5, mouse: 0.1, mouseCohort: 0.1, app: 0.5 },
       emaStart: { keystroke: 0, mouse: 0.2, mouseCohort: 0.2, app: 0 },
+      // Fusion weight of each modality's smoothed log-odds (docs/biometrics.md, "Mouse: the
+      // fusion weight of the several-users model"); 0 keeps a modality out of the fused score.
+      weights: { ...DEFAULT_MODALITY_WEIGHTS },
       silentAfterMs: 120_000,
       policy: {},
       app: { enabled: true, display: '', learnAfter: 200, window: 20, stride: 5, scale: 1 },
@@ -217,7 +220,9 @@ function validate(c: SentinelConfig): void {
   for (const m of MODALITIES) {
     if (!(b.emaAlpha[m] > 0 && b.emaAlpha[m] <= 1)) fail(`biometrics.emaAlpha.${m}`, `must be in (0, 1], got ${b.emaAlpha[m]}`);
     if (!(b.emaStart[m] >= 0 && b.emaStart[m] < 1)) fail(`biometrics.emaStart.${m}`, `must be in [0, 1) (0: start from the first score), got ${b.emaStart[m]}`);
+    if (!(b.weights[m] >= 0 && b.weights[m] <= 100)) fail(`biometrics.weights.${m}`, `must be a fusion weight from 0 (left out of the fused score) to 100, got ${b.weights[m]}`);
   }
+  if (!MODALITIES.some((m) => b.weights[m] > 0)) fail('biometrics.weights', 'at least one modality needs a weight > 0, or nothing could move the session subject');
   if (!Number.isInteger(b.mouseMinSittings) || b.mouseMinSittings < 1 || b.mouseMinSittings > 1000) {
     fail('biometrics.mouseMinSittings', `must be an integer from 1 (the mouse takes part from its first sitting) to 1000, got ${JSON.stringify(b.mouseMinSittings)}`);
   }

@@ -27,6 +27,9 @@ import { TrustMachine, type Transition, type TrustPolicy, type TrustState } from
 export type Modality = 'keystroke' | 'mouse' | 'mouseCohort' | 'app';
 export const MODALITIES: readonly Modality[] = ['keystroke', 'mouse', 'mouseCohort', 'app'];
 
+/** Fusion weights when none are given (the daemon's `biometrics.weights` defaults). */
+export const DEFAULT_MODALITY_WEIGHTS: Readonly<Record<Modality, number>> = { keystroke: 1, mouse: 1, mouseCohort: 1, app: 0.5 };
+
 export interface SessionMonitorOptions {
   /** Subject id of the session in the audit trail and the operator API. */
   subjectId: number;
@@ -38,7 +41,7 @@ export interface SessionMonitorOptions {
   emaAlpha?: number | Partial<Record<Modality, number>>;
   /** A modality silent this long leaves the fusion (default 120 s). */
   silentAfterMs?: number;
-  /** Fusion weight per modality (default keystroke 1, mouse 1, mouseCohort 1, app 0.5). */
+  /** Fusion weight per modality (default DEFAULT_MODALITY_WEIGHTS: keystroke 1, mouse 1, mouseCohort 1, app 0.5). */
   weights?: Partial<Record<Modality, number>>;
   /**
    * Impostor probability (0 < p < 1) a modality's average starts from, at start and after a
@@ -102,7 +105,7 @@ export class SessionMonitor {
       const st = this.emaStart[m];
       if (st !== null && !(st > 0 && st < 1)) throw new SentinelError('SENTINEL_E_CONFIG', `emaStart of ${m} must be in (0, 1), got ${st}`);
     }
-    this.weights = { keystroke: 1, mouse: 1, mouseCohort: 1, app: 0.5, ...options.weights };
+    this.weights = { ...DEFAULT_MODALITY_WEIGHTS, ...options.weights };
     for (const m of MODALITIES) {
       const w = this.weights[m];
       if (!(w >= 0 && Number.isFinite(w))) throw new SentinelError('SENTINEL_E_CONFIG', `weight of ${m} must be a finite number >= 0`);

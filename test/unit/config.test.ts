@@ -98,6 +98,18 @@ describe('configuration', () => {
     rmSync(dir, { recursive: true });
     expect(codeOf(() => loadConfig(withFile({ biometrics: { emaStart: { mouse: 1 } } })))).toMatch(/config biometrics\.emaStart\.mouse: must be in \[0, 1\)/);
     rmSync(dir, { recursive: true });
+    // Fusion weights per modality: defaults, one changed, out of range, all zero, unknown.
+    expect(defaultConfig().biometrics.weights).toEqual({ keystroke: 1, mouse: 1, mouseCohort: 1, app: 0.5 });
+    expect(loadConfig(withFile({ biometrics: { weights: { app: 0 } } })).biometrics.weights).toEqual({ keystroke: 1, mouse: 1, mouseCohort: 1, app: 0 });
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { weights: { mouse: -0.5 } } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.weights\.mouse: must be a fusion weight from 0/);
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { weights: { keystroke: 0, mouse: 0, mouseCohort: 0, app: 0 } } })))).toMatch(/config biometrics\.weights: at least one modality/);
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { weights: { pen: 1 } } })))).toMatch(/config biometrics\.weights\.pen: unknown key/);
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { weights: 1 } })))).toMatch(/config biometrics\.weights: must be an object/);
+    rmSync(dir, { recursive: true });
     for (const bad of [0, 1.5, 1001]) {
       expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseMinSittings: bad } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.mouseMinSittings: must be an integer from 1/);
       rmSync(dir, { recursive: true });

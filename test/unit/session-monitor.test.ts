@@ -25,6 +25,17 @@ describe('SessionMonitor', () => {
     expect(m.score).toBeCloseTo(1 / (1 + Math.exp(-Math.log(0.1 / 0.9) / 2)), 6);
   });
 
+  it('weights each modality in the fused log-odds; weight 0 leaves one out', () => {
+    const m = new SessionMonitor({ subjectId: 7, emaAlpha: 1, weights: { mouseCohort: 3 } });
+    m.observeAll([['mouse', 0.9], ['mouseCohort', 0.2]], 0);
+    const l = (p: number) => Math.log(p / (1 - p));
+    expect(m.score).toBeCloseTo(1 / (1 + Math.exp(-(l(0.9) + 3 * l(0.2)) / 4)), 6);
+    const off = new SessionMonitor({ subjectId: 7, emaAlpha: 1, weights: { mouseCohort: 0 } });
+    off.observeAll([['mouse', 0.9], ['mouseCohort', 0.2]], 0);
+    expect(off.score).toBeCloseTo(0.9, 6);
+    expect(catchError(() => new SessionMonitor({ subjectId: 1, weights: { mouse: -1 } })).code).toBe('SENTINEL_E_CONFIG');
+  });
+
   it('drops a silent modality from the fusion', () => {
     const m = new SessionMonitor({ subjectId: 1, silentAfterMs: 1000, emaAlpha: 1 });
     m.observe('mouse', 0.99, 0);
