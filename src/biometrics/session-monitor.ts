@@ -27,8 +27,14 @@ import { TrustMachine, type Transition, type TrustPolicy, type TrustState } from
 export type Modality = 'keystroke' | 'mouse' | 'mouseCohort' | 'app';
 export const MODALITIES: readonly Modality[] = ['keystroke', 'mouse', 'mouseCohort', 'app'];
 
-/** Fusion weights when none are given (the daemon's `biometrics.weights` defaults). */
-export const DEFAULT_MODALITY_WEIGHTS: Readonly<Record<Modality, number>> = { keystroke: 1, mouse: 1, mouseCohort: 1, app: 0.5 };
+/**
+ * Fusion weights when none are given (the daemon's `biometrics.weights` defaults). The
+ * several-users mouse model weighs three times the one-class mouse score: chosen in the session
+ * replay on one half of the Balabit users (docs/biometrics.md, "Mouse: the fusion weight of the
+ * several-users model"). It only takes part where two or more users are enrolled, so a
+ * single-user host fuses exactly as before.
+ */
+export const DEFAULT_MODALITY_WEIGHTS: Readonly<Record<Modality, number>> = { keystroke: 1, mouse: 1, mouseCohort: 3, app: 0.5 };
 
 export interface SessionMonitorOptions {
   /** Subject id of the session in the audit trail and the operator API. */
@@ -41,7 +47,7 @@ export interface SessionMonitorOptions {
   emaAlpha?: number | Partial<Record<Modality, number>>;
   /** A modality silent this long leaves the fusion (default 120 s). */
   silentAfterMs?: number;
-  /** Fusion weight per modality (default DEFAULT_MODALITY_WEIGHTS: keystroke 1, mouse 1, mouseCohort 1, app 0.5). */
+  /** Fusion weight per modality (default DEFAULT_MODALITY_WEIGHTS: keystroke 1, mouse 1, mouseCohort 3, app 0.5). */
   weights?: Partial<Record<Modality, number>>;
   /**
    * Impostor probability (0 < p < 1) a modality's average starts from, at start and after a

@@ -26,7 +26,8 @@ describe('SessionMonitor', () => {
   });
 
   it('weights each modality in the fused log-odds; weight 0 leaves one out', () => {
-    const m = new SessionMonitor({ subjectId: 7, emaAlpha: 1, weights: { mouseCohort: 3 } });
+    // The default: the several-users model weighs three times the one-class mouse score.
+    const m = new SessionMonitor({ subjectId: 7, emaAlpha: 1 });
     m.observeAll([['mouse', 0.9], ['mouseCohort', 0.2]], 0);
     const l = (p: number) => Math.log(p / (1 - p));
     expect(m.score).toBeCloseTo(1 / (1 + Math.exp(-(l(0.9) + 3 * l(0.2)) / 4)), 6);
@@ -91,8 +92,8 @@ describe('SessionMonitor', () => {
     const together = new SessionMonitor({ subjectId: 4, emaAlpha: 1, policy });
     const seen = [0, 1].map((i) => together.observeAll([['mouse', 0.8], ['mouseCohort', 0.8]], i)?.to ?? null);
     expect(seen).toEqual([1, 2]);
-    // Both averages took their score: the fused score is their mean log-odds.
-    const mixed = new SessionMonitor({ subjectId: 4, emaAlpha: 1 });
+    // Both averages took their score: with equal weights the fused score is their mean log-odds.
+    const mixed = new SessionMonitor({ subjectId: 4, emaAlpha: 1, weights: { mouseCohort: 1 } });
     mixed.observeAll([['mouse', 0.9], ['mouseCohort', 0.1]], 0);
     expect(mixed.score).toBeCloseTo(0.5, 9);
     expect(mixed.status(0).filter((s) => s.scores === 1).map((s) => s.modality)).toEqual(['mouse', 'mouseCohort']);
