@@ -71,6 +71,7 @@ function sessions(file, cohort, users) {
     if (q !== undefined && !(q >= 0 && q <= 1)) throw new Error(`${file}: no ${pre}score for ${key}`);
     s.blocks.push({ t: Number(r[ct]), p: impostorProbability(Number(r[cx]), Number(r[cth]), Number(r[csd])), q });
   }
+  if (users && !out.size) throw new Error(`${file}: no session scored against --users ${[...users].join(',')}`);
   return [...out.values()];
 }
 
