@@ -36,7 +36,8 @@
 //          over their enrollment actions as population-bin codes (what their profiles keep)
 //        --oc-methods mcc,mcc-fused[,-open]: the same with the daemon's own class (MouseCohort over
 //          the TEST users' hist-w profiles, its cross-fitted calibration reported); mcc-fused: per
-//          action the two calibrated modalities' sum (hist-w and mcc, each (s - threshold) / sd)
+//          action the two calibrated modalities' sum (hist-w and mcc, each (s - threshold) / sd,
+//          the cohort's term times --fuse-cohort-weight W, default 3 as biometrics.weights)
 //         [--block-stat cvm|ad|ks] [--block-log 0|1] [--block-fit-n 20] [--block-l2 0.01]
 //        [--write-block-weights FILE]  (MouseBlock weights from all users; models/mouse)
 //        [--enroll-sessions K] [--sitting-actions A]  (enroll on K sessions, each cut to its first A
@@ -170,6 +171,9 @@ static size_t g_sitting_actions = 0;
 // for scripts/bio/session_replay.mjs (the daemon's session monitor over these blocks).
 static FILE* g_dump_blocks = nullptr;
 static bool g_dump_cohort = false;  // --dump-cohort 1: the several-users model's blocks too (MouseCohort)
+// --fuse-cohort-weight W (mcc-fused*): the cohort's weight against hist-w's 1 in the per-action
+// sum, as the daemon's biometrics.weights.mouseCohort (default 3; 1 until that was chosen).
+static double g_fuse_cohort_weight = 3;
 static double g_cohort_frr = 0.05;  // --cohort-frr F: the false-reject target of MouseCohort's thresholds (mcc*, --dump-cohort)
 // --cohort-rounds/-lr/-leaves/-min-leaf/-l2/-rows and --cohort-prior 1 (keep the class prior,
 // the previous default): MouseCohort's fit parameters (mcc*, --dump-cohort; CohortParams defaults
@@ -907,7 +911,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
               const double s = mcc_cur->cohort.action_score(mcc_me, a, pop);
               if (m.rfind("mcc-fused", 0) != 0) return s;
               const CohortCalibration& c = mcc_cur->cohort.calibration(mcc_me);
-              return (oc.action_score(a) - oc_thr[0]) / oc_sd + (s - c.threshold) / c.genuine_sd;
+              return (oc.action_score(a) - oc_thr[0]) / oc_sd + g_fuse_cohort_weight * (s - c.threshold) / c.genuine_sd;
             };
           } else if (m.rfind("mc", 0) == 0) {
             // Several users on one host, discriminative: log p(u|x) - log mean_{v != u} p(v|x) of
@@ -1161,8 +1165,8 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                        : m == "cohort-open" ? "hist-w against the other enrolled TEST users' hist-w models, impostor not enrolled (open set)"
                        : m == "mcc" ? "MouseCohort (the daemon's class) over the enrolled TEST users' hist-w profiles; closed set"
                        : m == "mcc-open" ? "MouseCohort (the daemon's class) over the enrolled TEST users' hist-w profiles; impostor not enrolled (open set)"
-                       : m == "mcc-fused" ? "hist-w + MouseCohort, each (s - 5% threshold) / genuine sd, summed per action (the daemon's fusion); closed set"
-                       : m == "mcc-fused-open" ? "hist-w + MouseCohort, each (s - 5% threshold) / genuine sd, summed per action (the daemon's fusion); impostor not enrolled (open set)"
+                       : m == "mcc-fused" ? "hist-w + MouseCohort, each (s - 5% threshold) / genuine sd, summed per action with the cohort weighted --fuse-cohort-weight (the daemon's fusion); closed set"
+                       : m == "mcc-fused-open" ? "hist-w + MouseCohort, each (s - 5% threshold) / genuine sd, summed per action with the cohort weighted --fuse-cohort-weight (the daemon's fusion); impostor not enrolled (open set)"
                        : m.rfind("mc", 0) == 0 ? "softmax GBT over the enrolled TEST users' population-bin codes (mc-sum: + hist-w; mc-min: the lower of the two; -open: impostor not enrolled)"
                        : m == "cohort-floor" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); closed set"
                        : m == "cohort-floor-open" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); impostor not enrolled (open set)"
@@ -1372,6 +1376,10 @@ int main(int argc, char** argv) {
     }
     else if (a == "--dump-cohort") g_dump_cohort = std::atoi(next().c_str()) != 0;
     else if (a == "--cohort-frr") g_cohort_frr = std::atof(next().c_str());
+    else if (a == "--fuse-cohort-weight") {
+      g_fuse_cohort_weight = std::atof(next().c_str());
+      if (!(g_fuse_cohort_weight >= 0)) { std::fprintf(stderr, "--fuse-cohort-weight must be >= 0\n"); return 2; }
+    }
     else if (a == "--cohort-rounds") g_cohort_params.boost.rounds = std::atoi(next().c_str());
     else if (a == "--cohort-lr") g_cohort_params.boost.learning_rate = std::atof(next().c_str());
     else if (a == "--cohort-leaves") g_cohort_params.boost.max_leaves = std::atoi(next().c_str());
