@@ -56,8 +56,8 @@ struct CohortParams {
   bool drop_prior = true;
   int folds = 4;
   // The generic defaults (31 leaves). 63 leaves gained 0.2 points of block EER on both halves
-  // of the users but nothing in the session replay, at 1.36 times the fit time and twice the
-  // model (docs/biometrics.md, "Mouse: a sweep of the several-users model's boosting parameters").
+  // of the users but nothing in the session replay, at 1.1 to 1.5 times the fit time and twice
+  // the model (docs/biometrics.md, "Mouse: a sweep of the several-users model's boosting parameters").
   BoostParams boost{};
 };
 
