@@ -99,8 +99,8 @@ describe('configuration', () => {
     expect(codeOf(() => loadConfig(withFile({ biometrics: { emaStart: { mouse: 1 } } })))).toMatch(/config biometrics\.emaStart\.mouse: must be in \[0, 1\)/);
     rmSync(dir, { recursive: true });
     // Fusion weights per modality: defaults, one changed, out of range, all zero, unknown.
-    expect(defaultConfig().biometrics.weights).toEqual({ keystroke: 1, mouse: 1, mouseCohort: 3, app: 0.5 });
-    expect(loadConfig(withFile({ biometrics: { weights: { app: 0 } } })).biometrics.weights).toEqual({ keystroke: 1, mouse: 1, mouseCohort: 3, app: 0 });
+    expect(defaultConfig().biometrics.weights).toEqual({ keystroke: 1, mouse: 1, mouseCohort: 1, app: 0.5 });
+    expect(loadConfig(withFile({ biometrics: { weights: { app: 0 } } })).biometrics.weights).toEqual({ keystroke: 1, mouse: 1, mouseCohort: 1, app: 0 });
     rmSync(dir, { recursive: true });
     expect(codeOf(() => loadConfig(withFile({ biometrics: { weights: { mouse: -0.5 } } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.weights\.mouse: must be a fusion weight from 0/);
     rmSync(dir, { recursive: true });

@@ -26,8 +26,7 @@ describe('SessionMonitor', () => {
   });
 
   it('weights each modality in the fused log-odds; weight 0 leaves one out', () => {
-    // The default: the several-users model weighs three times the one-class mouse score.
-    const m = new SessionMonitor({ subjectId: 7, emaAlpha: 1 });
+    const m = new SessionMonitor({ subjectId: 7, emaAlpha: 1, weights: { mouseCohort: 3 } });
     m.observeAll([['mouse', 0.9], ['mouseCohort', 0.2]], 0);
     const l = (p: number) => Math.log(p / (1 - p));
     expect(m.score).toBeCloseTo(1 / (1 + Math.exp(-(l(0.9) + 3 * l(0.2)) / 4)), 6);

@@ -37,7 +37,7 @@
 //        --oc-methods mcc,mcc-fused[,-open]: the same with the daemon's own class (MouseCohort over
 //          the TEST users' hist-w profiles, its cross-fitted calibration reported); mcc-fused: per
 //          action the two calibrated modalities' sum (hist-w and mcc, each (s - threshold) / sd,
-//          the cohort's term times --fuse-cohort-weight W, default 3 as biometrics.weights)
+//          the cohort's term times --fuse-cohort-weight W, default 1 as biometrics.weights)
 //         [--block-stat cvm|ad|ks] [--block-log 0|1] [--block-fit-n 20] [--block-l2 0.01]
 //        [--write-block-weights FILE]  (MouseBlock weights from all users; models/mouse)
 //        [--enroll-sessions K] [--sitting-actions A]  (enroll on K sessions, each cut to its first A
@@ -172,8 +172,8 @@ static size_t g_sitting_actions = 0;
 static FILE* g_dump_blocks = nullptr;
 static bool g_dump_cohort = false;  // --dump-cohort 1: the several-users model's blocks too (MouseCohort)
 // --fuse-cohort-weight W (mcc-fused*): the cohort's weight against hist-w's 1 in the per-action
-// sum, as the daemon's biometrics.weights.mouseCohort (default 3; 1 until that was chosen).
-static double g_fuse_cohort_weight = 3;
+// sum, as the daemon's biometrics.weights.mouseCohort (default 1; 3 measured, not adopted).
+static double g_fuse_cohort_weight = 1;
 static double g_cohort_frr = 0.05;  // --cohort-frr F: the false-reject target of MouseCohort's thresholds (mcc*, --dump-cohort)
 // --cohort-rounds/-lr/-leaves/-min-leaf/-l2/-rows and --cohort-prior 1 (keep the class prior,
 // the previous default): MouseCohort's fit parameters (mcc*, --dump-cohort; CohortParams defaults
