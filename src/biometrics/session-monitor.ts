@@ -117,6 +117,10 @@ export class SessionMonitor {
       if (!(w >= 0 && Number.isFinite(w))) throw new SentinelError('SENTINEL_E_CONFIG', `weight of ${m} must be a finite number >= 0`);
       this.mods.set(m, { ema: null, lastMs: null, scores: 0 });
     }
+    // All-zero weights would leave the fused score at 0 forever: a monitor that never moves.
+    if (!MODALITIES.some((m) => this.weights[m] > 0)) {
+      throw new SentinelError('SENTINEL_E_CONFIG', `at least one modality weight must be > 0`);
+    }
     this.machine = new TrustMachine(options.policy);
   }
 

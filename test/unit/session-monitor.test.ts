@@ -34,6 +34,12 @@ describe('SessionMonitor', () => {
     off.observeAll([['mouse', 0.9], ['mouseCohort', 0.2]], 0);
     expect(off.score).toBeCloseTo(0.9, 6);
     expect(catchError(() => new SessionMonitor({ subjectId: 1, weights: { mouse: -1 } })).code).toBe('SENTINEL_E_CONFIG');
+    const none = { keystroke: 0, mouse: 0, mouseCohort: 0, app: 0 };
+    const err = catchError(() => new SessionMonitor({ subjectId: 1, weights: none }));
+    expect(err.code).toBe('SENTINEL_E_CONFIG');
+    expect(err.message).toMatch(/at least one modality weight/);
+    // One weight above 0 is enough.
+    expect(() => new SessionMonitor({ subjectId: 1, weights: { ...none, app: 0.1 } })).not.toThrow();
   });
 
   it('drops a silent modality from the fusion', () => {
