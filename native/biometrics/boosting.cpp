@@ -5,15 +5,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace sentinel {
 namespace bio {
 
 namespace {
 
-struct Hist {
+// A histogram cell's sums; the row counts live in a parallel array so a cell is 16 bytes and the
+// compiler can add the pair in one vector instruction (the same two IEEE additions).
+struct alignas(16) GradHess {
   double g = 0, h = 0;
-  uint32_t n = 0;
 };
 
 struct Split {
@@ -22,7 +24,7 @@ struct Split {
 };
 
 struct Leaf {
-  size_t lo, hi;  // rows idx[lo, hi)
+  size_t lo, hi;  // positions [lo, hi) of the tree's row order
   int node;
   double g, h;
   Split best;
@@ -58,16 +60,31 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
   std::vector<double> F(n * size_t(outputs_));
   for (size_t i = 0; i < n; ++i)
     for (int k = 0; k < outputs_; ++k) F[i * outputs_ + k] = base_[k];
-  std::vector<double> g(n), h(n), prob(n * size_t(outputs_));
+  std::vector<double> prob(n * size_t(outputs_));
+  // A tree keeps its rows in one order, the "positions": each leaf is a contiguous range of them,
+  // and a split partitions its parent's range. idx[pos] is the row there; gh[pos] and the bins in
+  // xb[pos * d ...] are that row's gradient pair and bins, moved along with it, so the histogram
+  // and partition loops read memory in sequence rather than at random rows.
   std::vector<size_t> idx(n);
+  std::vector<GradHess> gh(n);
+  std::vector<uint8_t> xb(n * size_t(d));
+  std::vector<uint8_t> swap_row(static_cast<size_t>(d));
+  // Histogram cells of feature f are [off[f], off[f+1]): one per bin it has, so features with few
+  // bins take little room.
+  std::vector<size_t> off(size_t(d) + 1, 0);
+  for (int f = 0; f < d; ++f) off[f + 1] = off[f] + edges_[f].size() + 1;
+  const size_t HB = off[size_t(d)];
   // Histograms per leaf, in reusable slots: a split scans the rows of its smaller child only and
   // takes the larger child's histogram as the parent's minus the smaller's (the parent's slot).
-  const size_t HB = size_t(d) * 64;
-  std::vector<std::vector<Hist>> pool;
+  struct Slot {
+    std::vector<GradHess> gh;
+    std::vector<uint32_t> n;
+  };
+  std::vector<Slot> pool;
   std::vector<int> free_slots;
   auto take_slot = [&]() -> int {
     if (free_slots.empty()) {
-      pool.emplace_back(HB);
+      pool.push_back(Slot{std::vector<GradHess>(HB), std::vector<uint32_t>(HB)});
       return int(pool.size() - 1);
     }
     const int sl = free_slots.back();
@@ -80,17 +97,21 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
   };
   const double min_h = 1e-6;
 
+  // Every cell sums its rows in position order, as the partitions left them.
   auto build_hist = [&](const Leaf& lf) {
-    Hist* H = pool[size_t(lf.slot)].data();
-    std::fill(H, H + HB, Hist{});
+    GradHess* H = pool[size_t(lf.slot)].gh.data();
+    uint32_t* N = pool[size_t(lf.slot)].n.data();
+    std::fill(H, H + HB, GradHess{});
+    std::fill(N, N + HB, 0u);
+    const size_t* o = off.data();
     for (size_t i = lf.lo; i < lf.hi; ++i) {
-      const size_t r = idx[i];
-      const uint8_t* xb = &Xb[r * d];
+      const GradHess v = gh[i];
+      const uint8_t* b = &xb[i * d];
       for (int f = 0; f < d; ++f) {
-        Hist& c = H[size_t(f) * 64 + xb[f]];
-        c.g += g[r];
-        c.h += h[r];
-        c.n += 1;
+        const size_t c = o[f] + b[f];
+        H[c].g += v.g;
+        H[c].h += v.h;
+        N[c] += 1;
       }
     }
   };
@@ -98,7 +119,8 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
   auto find_split = [&](Leaf& lf) {
     lf.best = Split{};
     if (lf.hi - lf.lo < size_t(2 * p.min_leaf)) return release(lf);
-    const Hist* H = pool[size_t(lf.slot)].data();
+    const GradHess* H = pool[size_t(lf.slot)].gh.data();
+    const uint32_t* N = pool[size_t(lf.slot)].n.data();
     const double parent = score(lf.g, lf.h, p.l2);
     const uint32_t tot = uint32_t(lf.hi - lf.lo);
     for (int f = 0; f < d; ++f) {
@@ -106,10 +128,10 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
       double gl = 0, hl = 0;
       uint32_t nl = 0;
       for (int b = 0; b + 1 < nb; ++b) {
-        const Hist& c = H[size_t(f) * 64 + b];
-        gl += c.g;
-        hl += c.h;
-        nl += c.n;
+        const size_t c = off[f] + size_t(b);
+        gl += H[c].g;
+        hl += H[c].h;
+        nl += N[c];
         if (nl < uint32_t(p.min_leaf)) continue;
         if (tot - nl < uint32_t(p.min_leaf)) break;
         const double gain = score(gl, hl, p.l2) + score(lf.g - gl, lf.h - hl, p.l2) - parent;
@@ -117,6 +139,35 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
       }
     }
     if (lf.best.feature < 0) release(lf);
+  };
+  // Positions [lo, hi) with bin(f) <= b first; returns where the rest begin. The same swaps as
+  // std::partition (libstdc++ and libc++ alike: from the left, the first row that belongs right
+  // trades places with the last from the right that belongs left), so the rows end in the order
+  // that the sums above have always seen.
+  auto partition = [&](size_t lo, size_t hi, int f, int b) -> size_t {
+    auto left = [&](size_t i) { return xb[i * d + f] <= b; };
+    size_t first = lo, last = hi;
+    while (true) {
+      while (true) {
+        if (first == last) return first;
+        if (!left(first)) break;
+        ++first;
+      }
+      --last;
+      while (true) {
+        if (first == last) return first;
+        if (left(last)) break;
+        --last;
+      }
+      std::swap(idx[first], idx[last]);
+      std::swap(gh[first], gh[last]);
+      uint8_t* a = &xb[first * d];
+      uint8_t* z = &xb[last * d];
+      std::memcpy(swap_row.data(), a, size_t(d));
+      std::memcpy(a, z, size_t(d));
+      std::memcpy(z, swap_row.data(), size_t(d));
+      ++first;
+    }
   };
 
   for (int round = 0; round < p.rounds; ++round) {
@@ -133,16 +184,18 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
       }
     }
     for (int k = 0; k < outputs_; ++k) {
+      // Each tree starts from the rows in their own order.
       double G = 0, H = 0;
       for (size_t i = 0; i < n; ++i) {
         const double q = prob[i * outputs_ + k];
         const double target = outputs_ == 1 ? double(y[i] == 1) : double(y[i] == k);
-        g[i] = q - target;
-        h[i] = std::max(min_h, q * (1 - q));
-        G += g[i];
-        H += h[i];
+        gh[i].g = q - target;
+        gh[i].h = std::max(min_h, q * (1 - q));
+        G += gh[i].g;
+        H += gh[i].h;
         idx[i] = i;
       }
+      std::memcpy(xb.data(), Xb.data(), Xb.size());
       std::vector<Node> tree(1);
       std::vector<Leaf> leaves{Leaf{0, n, 0, G, H, {}, take_slot()}};
       build_hist(leaves[0]);
@@ -155,11 +208,9 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
         if (pick == leaves.size()) break;
         Leaf lf = leaves[pick];
         const int f = lf.best.feature, b = lf.best.bin;
-        const size_t mid = size_t(std::partition(idx.begin() + lf.lo, idx.begin() + lf.hi,
-                                                 [&](size_t r) { return Xb[r * d + f] <= b; }) -
-                                  idx.begin());
+        const size_t mid = partition(lf.lo, lf.hi, f, b);
         Leaf L{lf.lo, mid, int(tree.size()), 0, 0, {}, -1}, R{mid, lf.hi, int(tree.size()) + 1, 0, 0, {}, -1};
-        for (size_t i = L.lo; i < L.hi; ++i) { L.g += g[idx[i]]; L.h += h[idx[i]]; }
+        for (size_t i = L.lo; i < L.hi; ++i) { L.g += gh[i].g; L.h += gh[i].h; }
         R.g = lf.g - L.g;
         R.h = lf.h - L.h;
         tree[lf.node].feature = f;
@@ -174,12 +225,12 @@ void GradientBoosting::fit(const std::vector<float>& X, int d, const std::vector
         build_hist(small);
         large.slot = lf.slot;  // parent minus the smaller child
         {
-          Hist* P = pool[size_t(large.slot)].data();
-          const Hist* S = pool[size_t(small.slot)].data();
+          Slot& P = pool[size_t(large.slot)];
+          const Slot& S = pool[size_t(small.slot)];
           for (size_t i = 0; i < HB; ++i) {
-            P[i].g -= S[i].g;
-            P[i].h -= S[i].h;
-            P[i].n -= S[i].n;
+            P.gh[i].g -= S.gh[i].g;
+            P.gh[i].h -= S.gh[i].h;
+            P.n[i] -= S.n[i];
           }
         }
         find_split(L);

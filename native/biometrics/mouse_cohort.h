@@ -7,7 +7,7 @@
 //    version >= 3) made under the same MousePopulation. A row of the model is one enrolled
 //    action: its all-types population bin per feature plus its type (kCohortInputs numbers).
 //    No feature value and no other person's action leaves the profiles.
-//  * fit(): synchronous and CPU-bound (about 1 s for 2 members and 13 s for 5, of 4000 actions
+//  * fit(): synchronous and CPU-bound (about 0.8 s for 2 members and 8 s for 5, of 4000 actions
 //    each, and about 5 times that for members of 20000 actions, on one core of the development
 //    machine): run it off the JS thread. Each member contributes its most recent `max_rows`
 //    actions. Calibration is cross-fitted: the

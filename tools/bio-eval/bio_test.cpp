@@ -472,6 +472,35 @@ static void test_boosting() {
   }
 }
 
+// GradientBoosting: the exact model of two fixed fits (binary and softmax over small integer
+// features with ties), pinned by the SipHash of serialize(). The values were recorded from the
+// fit() before its speed-ups (rows kept in partition order, boosting.cpp), so any later change
+// to the learner's arithmetic or its row order shows here. They hold for glibc's exp() and
+// libstdc++'s std::sort on x86-64: on another libm the fit may differ in the last bit.
+static void test_boosting_pinned() {
+  std::mt19937 r(11);  // its output is fixed by the standard; no distributions used
+  const int d = 6;
+  std::vector<float> X;
+  std::vector<uint16_t> y2, y4;
+  for (int i = 0; i < 1500; ++i) {
+    const int c = int(r() % 4);
+    y4.push_back(uint16_t(c));
+    y2.push_back(uint16_t(c % 2));
+    for (int f = 0; f < d; ++f) X.push_back(float(int(r() % 16) + int(r() % 16) + ((c + f) % 3) * 4));
+  }
+  BoostParams p;
+  p.rounds = 12;
+  p.max_leaves = 15;
+  p.min_leaf = 10;
+  const HashKey key = test_key(3);
+  GradientBoosting b, s;
+  b.fit(X, d, y2, 2, p);
+  s.fit(X, d, y4, 4, p);
+  const std::vector<uint8_t> bb = b.serialize(), sb = s.serialize();
+  CHECK(bb.size() == 6728 && siphash24(key.data(), bb.data(), bb.size()) == 0xc68104e01876a817ULL);
+  CHECK(sb.size() == 24644 && siphash24(key.data(), sb.data(), sb.size()) == 0x7b802e66f49e6779ULL);
+}
+
 static void test_mouse_profile() {
   std::mt19937 r(5);
   std::vector<MouseAction> a_enr = synth_actions(r, 800, 0.05, 600), b_bg = synth_actions(r, 1100, 0.12, 600);
@@ -1100,6 +1129,7 @@ int main() {
   test_common_grid();
   test_forest();
   test_boosting();
+  test_boosting_pinned();
   test_mouse_profile();
   test_mouse_oneclass();
   test_mouse_sittings();
