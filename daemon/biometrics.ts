@@ -74,6 +74,7 @@ import { watchFolder, type FolderWatch } from './folder-watch.js';
 import { chooseSessionUser, type SessionUserChoice, type SessionUserSource } from './session-user.js';
 import { readBootId } from './boot-id.js';
 import { listProfiles } from '../src/biometrics/profile-dir.js';
+import { isBackgroundMember } from '../src/biometrics/mouse-background.js';
 import { MouseCohortStream, type MouseCohortFit } from '../src/biometrics/mouse-cohort.js';
 import { MouseCohortModel, type MouseCohortStatus } from './mouse-cohort.js';
 import type { MouseDevicesPolicy } from './config.js';
@@ -143,6 +144,14 @@ export interface BiometricsConfig {
   mouseCohortRounds: number;
   /** Most recent enrolled actions of each user the several-users model is fitted on. */
   mouseCohortActions: number;
+  /**
+   * Other people's mouse profiles the several-users model is also fitted with, never scored
+   * (src/biometrics/mouse-background.ts): "" for `<modelsDir>/mouse/background.bin` when that
+   * file exists (built on this machine by scripts/bio/mouse_background.sh), "none" for no
+   * background, else the path of a background file, which must then load. With one, a single
+   * enrolled user is enough for the model.
+   */
+  mouseBackground: string;
   /** EMA weight of the newest score, per modality (SessionMonitor). */
   emaAlpha: Record<Modality, number>;
   /** Impostor probability each modality's average starts from; 0: from its first score. */
@@ -358,6 +367,12 @@ export class BiometricsService {
       onFitted: (fit) => this.useCohort(fit),
       rounds: cfg.mouseCohortRounds,
       maxActions: cfg.mouseCohortActions,
+      background:
+        cfg.mouseBackground === 'none' || !cfg.modelsDir
+          ? null
+          : cfg.mouseBackground
+            ? { file: cfg.mouseBackground, required: true }
+            : { file: path.join(cfg.modelsDir, 'mouse', 'background.bin'), required: false },
     });
   }
 
@@ -617,7 +632,7 @@ export class BiometricsService {
     if (!fit || !user || !this.profile?.mouse || !fit.members.some((m) => m.user === user)) return;
     try {
       this.cohortStream = new MouseCohortStream(fit, loadMousePopulation(this.cfg.modelsDir as string), user);
-      this.log.info({ 'event.action': 'mouse_cohort_scoring', user, members: fit.members.length, threshold: Number(this.cohortStream.member.threshold.toFixed(4)), enrolledFar: Number(this.cohortStream.member.enrolledFar.toFixed(4)) }, `${user}'s mouse is also scored against the other enrolled users (${fit.members.length - 1})`);
+      this.log.info({ 'event.action': 'mouse_cohort_scoring', user, members: fit.members.length, threshold: Number(this.cohortStream.member.threshold.toFixed(4)), enrolledFar: Number(this.cohortStream.member.enrolledFar.toFixed(4)) }, `${user}'s mouse is also scored against the other members of the several-users model (${fit.members.length - 1}: ${fit.members.filter((m) => m.user !== user && !isBackgroundMember(m.user)).length} enrolled, ${fit.members.filter((m) => isBackgroundMember(m.user)).length} background)`);
     } catch (err) {
       const code = errorCode(err, 'SENTINEL_E_BIO_PROFILE');
       this.log.warn({ 'error.code': code, 'event.action': 'mouse_cohort_not_used' }, `several-users mouse model not used: ${(err as Error).message}`);

@@ -91,6 +91,9 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       // Most recent enrolled actions of each user that model is fitted on: every one a profile
       // keeps (the measured setting; about a minute of one core per fit for five users).
       mouseCohortActions: DEFAULT_COHORT_ACTIONS,
+      // Other people's mouse profiles that model is also fitted with: "" for
+      // <modelsDir>/mouse/background.bin when it exists, "none", or a file's path.
+      mouseBackground: '',
       // Per modality; a number in the file sets every modality. The mouse averages longer and
       // from a prior (docs/biometrics.md, "Mouse: what the session subject does with these scores").
       emaAlpha: { keystroke: 0.5, mouse: 0.1, mouseCohort: 0.1, app: 0.5 },
@@ -194,6 +197,7 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
     b.profileDir = path.resolve(base, b.profileDir);
     if (b.seatFile) b.seatFile = path.resolve(base, b.seatFile);
     if (b.inputDir) b.inputDir = path.resolve(base, b.inputDir);
+    if (b.mouseBackground && b.mouseBackground !== 'none') b.mouseBackground = path.resolve(base, b.mouseBackground);
     b.devices = b.devices.map((d) => path.resolve(base, d));
   }
   if (overrides.socketPath) cfg.socket.path = path.resolve(overrides.socketPath);

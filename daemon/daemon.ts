@@ -179,6 +179,8 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       // The several-users mouse model: 1 while fitted, its members, and whether the session user is scored by it.
       gauges['session_mouse_cohort'] = b.mouseCohort.on ? 1 : 0;
       gauges['session_mouse_cohort_members'] = b.mouseCohort.members.length;
+      // Background members it is fitted with (other people's profiles, never scored; 0: none).
+      gauges['session_mouse_cohort_background'] = b.mouseCohort.background.members;
       gauges['session_mouse_cohort_scoring'] = b.mouseCohort.scoring ? 1 : 0;
       gauges['session_mouse_cohort_fit_failures'] = b.mouseCohort.failures;
       gauges['session_windows_scored{modality="mouseCohort"}'] = b.mouseCohort.blocksScored;

@@ -13,12 +13,20 @@
  * - A profile is a member when it loads under the host key and its mouse model holds a
  *   quantised enrollment (version 3 and later) under the shipped population; the others are
  *   listed, each with why, in `status().excluded`. The model is held in memory only.
+ * - A background (`background`, src/biometrics/mouse-background.ts: other people's profiles built
+ *   on this machine from a research data set) adds members that are never scored: with one, a
+ *   single enrolled user is enough. It is read once, at the first refresh; one that does not
+ *   load is logged (SENTINEL_E_BIO_PROFILE or SENTINEL_E_IO) and the model goes on without it,
+ *   the reason in `status().background`. A missing optional background (the default file) is
+ *   not an error.
  * - Never throws; errors are logged with their code and shown in the status.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { fitMouseCohort, type CohortMemberInput, type MouseCohortFit } from '../src/biometrics/mouse-cohort.js';
+import { existsSync } from 'node:fs';
+import { isBackgroundMember, loadMouseBackground } from '../src/biometrics/mouse-background.js';
+import { fitMouseCohort, MAX_COHORT_MEMBERS, type CohortMemberInput, type MouseCohortFit } from '../src/biometrics/mouse-cohort.js';
 import { loadMousePopulation, mouseProfileInfo } from '../src/biometrics/mouse-model.js';
 import { listProfiles } from '../src/biometrics/profile-dir.js';
 import { keyFingerprint, loadProfile } from '../src/biometrics/profile-file.js';
@@ -37,6 +45,17 @@ export interface MouseCohortOptions {
   rounds?: number;
   /** Most recent enrolled actions of each member fitted on (default DEFAULT_COHORT_ACTIONS). */
   maxActions?: number;
+  /** The background file; `required` false: its absence is not an error (the default file). Null: none. */
+  background?: { file: string; required: boolean } | null;
+}
+
+/** The background of the several-users model, as /v1/status shows it. */
+export interface MouseBackgroundStatus {
+  /** Background members the model is fitted with (0 when none). */
+  members: number;
+  file: string | null;
+  /** Why there is none; null when it loaded. */
+  reason: string | null;
 }
 
 /** The several-users mouse model, as /v1/status shows it. */
@@ -45,7 +64,9 @@ export interface MouseCohortStatus {
   on: boolean;
   /** Why not (or why the last fit failed); null when on. */
   reason: string | null;
+  /** Enrolled users in the model (background members are counted in `background`). */
   members: string[];
+  background: MouseBackgroundStatus;
   /** Enrolled users left out of the model, with why. */
   excluded: { user: string; why: string }[];
   fitting: boolean;
@@ -68,6 +89,9 @@ export class MouseCohortModel {
   private fits = 0;
   private failures = 0;
   private lastFitMs: number | null = null;
+  /** The background's members once read (null: not read yet). */
+  private background: CohortMemberInput[] | null = null;
+  private backgroundReason: string | null = null;
 
   constructor(private readonly opts: MouseCohortOptions) {
     this.reason = `several-users mouse model off: ${opts.off ?? 'not fitted yet'}`;
@@ -93,14 +117,17 @@ export class MouseCohortModel {
       this.again = true;
       return;
     }
-    const members = this.members();
-    if (members === null) return;
-    if (members.length < 2) {
-      const off = `several-users mouse model off: ${members.length} enrolled user(s) with a mouse model that can take part (it needs two)`;
+    const enrolled = this.members();
+    if (enrolled === null) return;
+    const background = this.loadBackground();
+    if (enrolled.length < 1 || enrolled.length + background.length < 2) {
+      const off = `several-users mouse model off: ${enrolled.length} enrolled user(s) with a mouse model that can take part (it needs two, or one and a background: ${this.backgroundReason ?? 'none'})`;
       this.fittedFrom = '';
       this.drop(off, 'info');
       return;
     }
+    // The model takes 64 members: the enrolled users first, then as much background as fits.
+    const members = [...enrolled, ...background.slice(0, Math.max(0, MAX_COHORT_MEMBERS - enrolled.length))];
     const from = members.map((m) => `${m.user}:${createHash('sha256').update(m.mouse).digest('hex')}`).join(',');
     if (from === this.fittedFrom) return;
     this.fittedFrom = from;
@@ -124,7 +151,8 @@ export class MouseCohortModel {
               ms: this.lastFitMs,
               members: fit.members.map((m) => ({ user: m.user, threshold: Number(m.threshold.toFixed(4)), enrolledFar: Number(m.enrolledFar.toFixed(4)), calibrationBlocks: m.calibrationBlocks })),
             },
-            `several-users mouse model fitted over ${fit.members.map((m) => m.user).join(', ')} (${this.lastFitMs} ms)`,
+            `several-users mouse model fitted over ${fit.members.filter((m) => !isBackgroundMember(m.user)).map((m) => m.user).join(', ')}` +
+              `${fit.members.some((m) => isBackgroundMember(m.user)) ? ` and ${fit.members.filter((m) => isBackgroundMember(m.user)).length} background members` : ''} (${this.lastFitMs} ms)`,
           );
           this.opts.onFitted(fit);
         },
@@ -148,7 +176,12 @@ export class MouseCohortModel {
     return {
       on: this.fit !== null,
       reason: this.reason,
-      members: this.fit ? this.fit.members.map((m) => m.user) : [],
+      members: this.fit ? this.fit.members.filter((m) => !isBackgroundMember(m.user)).map((m) => m.user) : [],
+      background: {
+        members: this.fit ? this.fit.members.filter((m) => isBackgroundMember(m.user)).length : 0,
+        file: this.opts.background?.file ?? null,
+        reason: this.backgroundReason,
+      },
       excluded: this.excluded.map((e) => ({ ...e })),
       fitting: this.inFlight !== null,
       fits: this.fits,
@@ -162,6 +195,32 @@ export class MouseCohortModel {
     this.stopped = true;
     this.again = false;
     while (this.inFlight) await this.inFlight;
+  }
+
+  /**
+   * The background's members, read at the first call (the population is loaded by then); [] when
+   * there is none or it does not load (logged once, the reason kept for the status).
+   */
+  private loadBackground(): CohortMemberInput[] {
+    if (this.background) return this.background;
+    const bg = this.opts.background;
+    this.background = [];
+    if (!bg) {
+      this.backgroundReason = 'biometrics.mouseBackground is "none"';
+    } else if (!bg.required && !existsSync(bg.file)) {
+      this.backgroundReason = `no background file ${bg.file} (scripts/bio/mouse_background.sh builds one)`;
+    } else {
+      try {
+        this.background = loadMouseBackground(bg.file, this.population as Uint8Array);
+        this.backgroundReason = null;
+        this.opts.log.info({ 'event.action': 'mouse_background_loaded', file: bg.file, members: this.background.length }, `mouse background ${bg.file}: ${this.background.length} members`);
+      } catch (err) {
+        const code = errorCode(err, 'SENTINEL_E_BIO_PROFILE');
+        this.backgroundReason = `${code}: ${(err as Error).message}`;
+        this.opts.log.warn({ 'event.action': 'mouse_background_not_used', 'error.code': code }, `mouse background not used: ${(err as Error).message}`);
+      }
+    }
+    return this.background;
   }
 
   /** The usable members of the profiles folder, sorted by user; null (logged) when the population does not load. */

@@ -25,7 +25,7 @@ interface SessionStatus {
   mouseFusion?: { on: boolean; sittings: number; minSittings: number; blocksNotFused: number };
   keystrokeScoring?: { method: string | null; reason: string | null; embeddingFailures: number };
   sessionUser?: { source: string | null; enrolled: string[]; switches: number; heldFloors: { uid: number; state: string }[] };
-  mouseCohort?: { on: boolean; reason: string | null; members: string[]; fitting: boolean; scoring: boolean; member: { enrolledFar: number } | null; blocksScored: number };
+  mouseCohort?: { on: boolean; reason: string | null; members: string[]; background?: { members: number }; fitting: boolean; scoring: boolean; member: { enrolledFar: number } | null; blocksScored: number };
 }
 
 /** One line on the several-users mouse model: whom it is over and whether the session user is scored by it (nothing when not reported). */
@@ -37,7 +37,8 @@ function mouseCohortLine(b: SessionStatus | undefined): string[] {
   const scoring = c.scoring && c.member
     ? `scoring ${b?.user ?? ''} (${c.blocksScored} blocks; estimated ${(100 * c.member.enrolledFar).toFixed(1)}% of the others' blocks accepted)`
     : 'not scoring the session user';
-  return [`mouse users on over ${c.members.join(', ')}: ${scoring}${fitting}`];
+  const background = c.background?.members ? ` and ${c.background.members} background members` : '';
+  return [`mouse users on over ${c.members.join(', ')}${background}: ${scoring}${fitting}`];
 }
 
 /** One line on whose profile is scored and why, with the enrolled users and held floors (nothing when not reported). */

@@ -158,4 +158,15 @@ describe('configuration', () => {
       /^SENTINEL_E_CONFIG: config biometrics\.profilePath: was replaced by biometrics\.profileDir, a folder of one <user>\.json per enrolled user/,
     );
   });
+
+  it('takes the mouse background from the models folder by default, from a file relative to the config, or none', () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-cfg-'));
+    expect(defaultConfig(dir).biometrics.mouseBackground).toBe('');
+    rmSync(dir, { recursive: true });
+    expect(loadConfig(withFile({ biometrics: { mouseBackground: 'bg/background.bin' } })).biometrics.mouseBackground).toBe(path.join(dir, 'bg', 'background.bin'));
+    rmSync(dir, { recursive: true });
+    expect(loadConfig(withFile({ biometrics: { mouseBackground: 'none' } })).biometrics.mouseBackground).toBe('none');
+    rmSync(dir, { recursive: true });
+    expect(codeOf(() => loadConfig(withFile({ biometrics: { mouseBackground: false } })))).toMatch(/^SENTINEL_E_CONFIG: config biometrics\.mouseBackground: /);
+  });
 });

@@ -28,12 +28,19 @@
 //         pairs per population model with learned pair terms, 0: none; the pair tables' smoothing
 //         in pseudo-actions, A at R enrolled actions and A (R/n)^E at n; R 0: A at every n)
 //        [--write-model FILE]   (population + weights from all users; models/mouse)
+//        [--write-background FILE --population FILE [--background-actions N]]  (every user's
+//         one-class profile under that population, N random actions each (default 4000), in one
+//         "SMBG" file: the several-users model's background members; scripts/bio/mouse_background.sh)
 //        --oc-methods block,block-2s,block-unit: block-level two-sample scorer (MouseBlock)
 //        --oc-methods cohort,cohort-open,cohort-floor,cohort-floor-open: several users enrolled on one
 //          host, each user's hist-w model against the other TEST users' (closed set, or the impostor
 //          not enrolled: -open)
 //        --oc-methods mc,mc-sum,mc-min[,-open]: several users enrolled on one host, one softmax GBT
 //          over their enrollment actions as population-bin codes (what their profiles keep)
+//        --oc-methods gbt-bg,gbt-bg-mc,gbt-bg-sum: a host with a shipped background, per-user GBT over
+//          population-bin codes against the FIT users' actions (binary; softmax per FIT user; binary + hist-w)
+//        [--cohort-background N] [--cohort-solo 1]  (mcc*, --dump-cohort: the FIT users as background
+//         members of every MouseCohort, N actions each; the target user alone, a single-user host)
 //        --oc-methods mcc,mcc-fused[,-open]: the same with the daemon's own class (MouseCohort over
 //          the TEST users' hist-w profiles, its cross-fitted calibration reported); mcc-fused: per
 //          action the two calibrated modalities' sum (hist-w and mcc, each (s - threshold) / sd,
@@ -59,11 +66,13 @@
 #include <array>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <set>
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../../native/biometrics/forest.h"
@@ -181,6 +190,14 @@ static double g_cohort_frr = 0.05;  // --cohort-frr F: the false-reject target o
 // the time of a sweep; the 10% rows are then not printed).
 static CohortParams g_cohort_params;
 static bool g_cohort_cal10 = true;
+// --cohort-background N (mcc*, --dump-cohort): every MouseCohort also gets the half's FIT users as
+// background members, each enrolled (hist-w) on N of their actions drawn at random once per half
+// (0: none, the default): what a host would hold with a shipped set of other people's quantised
+// profiles. They are never scored; they only give the enrolled users someone to be told from.
+// --cohort-solo 1: the cohort holds only the target user (plus the background): a single-user
+// host. Closed and open are then the same model (the impostor is never a member).
+static size_t g_cohort_background = 0;
+static bool g_cohort_solo = false;
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
 static size_t g_sitting_folds = 0, g_sitting_same = 0;
 
@@ -324,6 +341,9 @@ struct OneClassOpts {
   int block_fit_n = 20;  // block size of the FIT-user rows the block weights are learned on
   double block_l2 = 1e-2;
   std::string write_block;  // --write-block-weights FILE: block weights from ALL users, then exit
+  std::string write_background;  // --write-background FILE: every user's profile under --population, then exit
+  std::string population;        // --population FILE: a serialized MousePopulation (models/mouse/population.bin)
+  size_t background_actions = 4000;  // --background-actions N
 };
 
 static uint64_t fnv(const std::string& s) {
@@ -682,6 +702,8 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
       out[kActionFeatures] = float(a.type);
     };
     std::map<std::pair<size_t, int>, std::pair<GradientBoosting, std::vector<int>>> mc_models;
+    // gbt-bg*: the shipped background, per FIT user at most --max-pos of their actions (drawn once per half).
+    std::vector<std::vector<const MouseAction*>> bg_pool;
     auto mc_model = [&](size_t k, int left_out) -> const std::pair<GradientBoosting, std::vector<int>>& {
       auto key = std::make_pair(k, left_out);
       auto it = mc_models.find(key);
@@ -722,15 +744,28 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
       bool has(int u) const { return cohort.valid() && index_of(u) < members.size(); }
     };
     std::map<std::pair<size_t, int>, MouseOneClass> mcc_profiles;  // (fold, TEST user)
-    std::map<std::pair<size_t, int>, CohortFit> mcc_models;
-    auto mcc_model = [&](size_t k, int left_out) -> const CohortFit& {
-      auto key = std::make_pair(k, left_out);
+    std::map<std::tuple<size_t, int, int>, CohortFit> mcc_models;
+    // --cohort-background: the FIT users' background profiles, enrolled once per half.
+    std::vector<std::pair<int, MouseOneClass>> bg_profiles;
+    if (g_cohort_background > 0)
+      for (int v : fitu) {
+        std::vector<MouseAction> all;
+        for (int s : sess_of[v]) all.insert(all.end(), S[s].actions.begin(), S[s].actions.end());
+        std::shuffle(all.begin(), all.end(), rng);
+        if (all.size() > g_cohort_background) all.resize(g_cohort_background);
+        MouseOneClass b = MouseOneClass::enroll(all, &pop, oc_params("hist-w", o));
+        if (b.valid()) bg_profiles.emplace_back(v, std::move(b));
+      }
+    // solo >= 0 (--cohort-solo): the cohort of that TEST user alone (left_out is then moot).
+    auto mcc_model = [&](size_t k, int left_out, int solo) -> const CohortFit& {
+      if (solo >= 0) left_out = -1;
+      auto key = std::make_tuple(k, left_out, solo);
       auto it = mcc_models.find(key);
       if (it != mcc_models.end()) return it->second;
       CohortFit& f = mcc_models[key];
       std::vector<const MouseOneClass*> ptrs;
       for (int w : testu) {
-        if (w == left_out) continue;
+        if (w == left_out || (solo >= 0 && w != solo)) continue;
         auto pk = std::make_pair(k, w);
         auto pit = mcc_profiles.find(pk);
         if (pit == mcc_profiles.end()) {
@@ -742,6 +777,10 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
         if (!pit->second.valid()) continue;
         f.members.push_back(w);
         ptrs.push_back(&pit->second);
+      }
+      for (const auto& b : bg_profiles) {
+        f.members.push_back(b.first);
+        ptrs.push_back(&b.second);
       }
       const auto t0 = std::chrono::steady_clock::now();
       CohortParams cp = g_cohort_params;
@@ -823,6 +862,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           double oc_thr[2] = {0, 0}, oc_sd = 1;
           MouseProfile prof;
           RandomForest cadrf;
+          GradientBoosting gbt_bg;
           if (m == "hist-rf") {
             OneClassParams hp = oc_params("hist", o);
             hp.self_norm = false;
@@ -878,6 +918,60 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                 return std::log(q / (1 - q));
               };
             }
+          } else if (m.rfind("gbt-bg", 0) == 0) {
+            // A host with no other enrolled user, given a shipped background: a GBT over u's
+            // enrollment and the FIT users' actions (at most --max-pos of each), as the
+            // population-bin codes a profile keeps. gbt-bg: binary, u against the pooled
+            // background; gbt-bg-mc: softmax with each FIT user a class of its own, u's score
+            // log p(u|x) - log mean_v p(v|x). Both with the class prior dropped (likelihoods, so
+            // the row counts do not matter) and clipped to +-6. gbt-bg-sum: gbt-bg + hist-w.
+            const bool per_class = m.rfind("gbt-bg-mc", 0) == 0;
+            if (m == "gbt-bg-sum") {
+              oc = MouseOneClass::enroll(enr, &pop, oc_params("hist-w", o));
+              if (!oc.valid()) continue;
+            }
+            if (bg_pool.empty())
+              for (int v : fitu) {
+                std::vector<const MouseAction*> pool;
+                for (int s : sess_of[v])
+                  for (const MouseAction& a : S[s].actions) pool.push_back(&a);
+                std::shuffle(pool.begin(), pool.end(), rng);
+                if (pool.size() > max_pos) pool.resize(max_pos);
+                bg_pool.push_back(std::move(pool));
+              }
+            std::vector<const MouseAction*> pos;
+            for (const MouseAction& a : enr) pos.push_back(&a);
+            std::shuffle(pos.begin(), pos.end(), rng);
+            if (pos.size() > max_pos) pos.resize(max_pos);
+            std::vector<float> X;
+            std::vector<uint16_t> y;
+            auto add = [&](const MouseAction* a, uint16_t c) {
+              X.resize(X.size() + kActionFeatures + 1);
+              codes(*a, &X[X.size() - kActionFeatures - 1]);
+              y.push_back(c);
+            };
+            for (const MouseAction* a : pos) add(a, per_class ? 0 : 1);
+            for (size_t v = 0; v < bg_pool.size(); ++v)
+              for (const MouseAction* a : bg_pool[v]) add(a, per_class ? uint16_t(v + 1) : 0);
+            const int classes = per_class ? int(bg_pool.size() + 1) : 2;
+            gbt_bg.fit(X, kActionFeatures + 1, y, classes, BoostParams{});
+            gbt_bg.drop_prior();
+            score = [&, per_class, classes](const MouseAction& a) {
+              float x[kActionFeatures + 1];
+              codes(a, x);
+              double mg[64];
+              gbt_bg.margins(x, mg);
+              double d = mg[0];
+              if (per_class) {
+                double mx = mg[1];
+                for (int c = 2; c < classes; ++c) mx = std::max(mx, mg[c]);
+                double se = 0;
+                for (int c = 1; c < classes; ++c) se += std::exp(mg[c] - mx);
+                d = mg[0] - (mx + std::log(se / double(classes - 1)));
+              }
+              d = std::min(6.0, std::max(-6.0, d));
+              return m == "gbt-bg-sum" ? d + oc.action_score(a) : d;
+            };
           } else if (m.rfind("mcc", 0) == 0) {
             // The daemon's several-users model (MouseCohort): u's action score is
             // cohort.action_score(u's member index), the cohort being the fold's TEST users' (closed
@@ -887,9 +981,9 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
             // threshold and genuine sd (hist-w: calibrate() on the enrollment; mcc: the cohort's
             // calibration of u), so a block mean >= 0 is both modalities at their threshold in sum.
             const bool open = m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0;
-            bool ok = mcc_model(k, -1).has(u);
+            bool ok = mcc_model(k, -1, g_cohort_solo ? u : -1).has(u);
             for (int v : testu)
-              if (ok && open && v != u) ok = mcc_model(k, v).has(u);
+              if (ok && open && v != u) ok = mcc_model(k, v, g_cohort_solo ? u : -1).has(u);
             if (!ok) { ++mcc_skipped[m]; continue; }
             if (m.rfind("mcc-fused", 0) == 0) {
               oc = MouseOneClass::enroll(enr, &pop, oc_params("hist-w", o));
@@ -905,7 +999,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
             score = [&](const MouseAction& a) {
               if (cohort_excluded != mcc_ex) {
                 mcc_ex = cohort_excluded;
-                mcc_cur = &mcc_model(k, cohort_excluded);
+                mcc_cur = &mcc_model(k, cohort_excluded, g_cohort_solo ? u : -1);
                 mcc_me = mcc_cur->index_of(u);
               }
               const double s = mcc_cur->cohort.action_score(mcc_me, a, pop);
@@ -1001,8 +1095,8 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
             const CohortFit* fc = nullptr;
             const CohortFit* fo = nullptr;
             if (dumping && g_dump_cohort) {
-              fc = &mcc_model(k, -1);
-              fo = genuine ? fc : &mcc_model(k, S[s].user);
+              fc = &mcc_model(k, -1, g_cohort_solo ? u : -1);
+              fo = genuine ? fc : &mcc_model(k, S[s].user, g_cohort_solo ? u : -1);
               if (fc->has(u) && fo->has(u))
                 for (const MouseAction& a : S[s].actions) {
                   qc.push_back(fc->cohort.action_score(fc->index_of(u), a, pop));
@@ -1067,7 +1161,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
             const bool fused = m.rfind("mcc-fused", 0) == 0;
             for (int t = 0; t < 2; ++t) {
               auto thr = [&](int left_out) {
-                const CohortFit& f = mcc_model(k, left_out);
+                const CohortFit& f = mcc_model(k, left_out, g_cohort_solo ? u : -1);
                 const size_t me = f.index_of(u);
                 const CohortCalibration& c5 = f.cohort.calibration(me);
                 const double tm = t == 0 ? c5.threshold : f.cal10[me].threshold;
@@ -1076,7 +1170,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
               };
               bool have = true;  // the 10% fits (never refused where the 5% one was: checked)
               for (int v : testu) {
-                const CohortFit& f = mcc_model(k, open && v != u ? v : -1);
+                const CohortFit& f = mcc_model(k, open && v != u ? v : -1, g_cohort_solo ? u : -1);
                 if (t == 1 && f.cal10.size() != f.members.size()) have = false;
               }
               if (!have) continue;
@@ -1089,13 +1183,14 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                 const double ti = thr(open ? v : -1);
                 for (double s : ib[i++][n20]) { ++c.im; c.iacc += s >= ti; }
               }
-              const CohortFit& closed = mcc_model(k, -1);
+              const CohortFit& closed = mcc_model(k, -1, g_cohort_solo ? u : -1);
               c.efar += t == 0 ? closed.cohort.calibration(closed.index_of(u)).enrolled_far : closed.cal10[closed.index_of(u)].enrolled_far;
               ++c.nefar;
             }
           }
           // calibration to a target FRR on the enrollment (one-class methods)
-          if (m != "rf" && m != "cad" && m != "synth" && m != "hist-rf" && m.rfind("cohort", 0) != 0 && m.rfind("mc", 0) != 0) {
+          if (m != "rf" && m != "cad" && m != "synth" && m != "hist-rf" && m.rfind("cohort", 0) != 0 && m.rfind("mc", 0) != 0 &&
+              m.rfind("gbt-bg", 0) != 0) {
             size_t n20 = std::find(Ns.begin(), Ns.end(), 20) - Ns.begin();
             if (n20 < Ns.size())
               for (int t = 0; t < 2; ++t) {
@@ -1171,6 +1266,9 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                        : m == "cohort-floor" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); closed set"
                        : m == "cohort-floor-open" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); impostor not enrolled (open set)"
                        : m == "synth" ? "per-user RF against synthetic actions sampled from the FIT population model"
+                       : m == "gbt-bg" ? "per-user binary GBT over population-bin codes, background = FIT users' actions (prior dropped)"
+                       : m == "gbt-bg-mc" ? "per-user softmax GBT over population-bin codes, each FIT user a class (log p_u - log mean p_v, prior dropped)"
+                       : m == "gbt-bg-sum" ? "gbt-bg + hist-w per action"
                        : m == "rf" ? "per-user RF (ours, 44 features), background = FIT users' actions"
                                    : "per-user RF, cadence-only (3 timing numbers), background = FIT users";
     std::printf("\n[%s] oneclass method=%s: %s; TEST users, impostors = other TEST users\n", mode, m.c_str(), desc);
@@ -1375,6 +1473,8 @@ int main(int argc, char** argv) {
                                   "cohort_score,cohort_threshold,cohort_sd,cohort_open_score,cohort_open_threshold,cohort_open_sd\n");
     }
     else if (a == "--dump-cohort") g_dump_cohort = std::atoi(next().c_str()) != 0;
+    else if (a == "--cohort-background") g_cohort_background = std::stoul(next());
+    else if (a == "--cohort-solo") g_cohort_solo = std::atoi(next().c_str()) != 0;
     else if (a == "--cohort-frr") g_cohort_frr = std::atof(next().c_str());
     else if (a == "--fuse-cohort-weight") {
       g_fuse_cohort_weight = std::atof(next().c_str());
@@ -1408,6 +1508,9 @@ int main(int argc, char** argv) {
     else if (a == "--user-salt") oco.user_salt = next();
     else if (a == "--write-model") oco.write_model = next();
     else if (a == "--write-block-weights") oco.write_block = next();
+    else if (a == "--write-background") oco.write_background = next();
+    else if (a == "--population") oco.population = next();
+    else if (a == "--background-actions") oco.background_actions = std::stoul(next());
     else if (a == "--block-stat") {
       std::string v = next();
       oco.block_stat = v == "ad" ? BlockStat::kAd : v == "ks" ? BlockStat::kKs : BlockStat::kCvm;
@@ -1457,7 +1560,7 @@ int main(int argc, char** argv) {
   if (data_mode == "common" || data_mode == "both") modes.push_back("common");
   if (data_mode == "grid" || data_mode == "all") modes.push_back("grid");
   if (data_mode == "all") modes.insert(modes.begin(), {"raw", "common"});
-  if (!oco.write_model.empty() || !oco.write_block.empty()) modes = {"raw"};
+  if (!oco.write_model.empty() || !oco.write_block.empty() || !oco.write_background.empty()) modes = {"raw"};
   for (const std::string& mode : modes) {
     g_first.clear();
     std::vector<Session> S = base;
@@ -1511,6 +1614,44 @@ int main(int argc, char** argv) {
       f.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
       if (!f) { std::fprintf(stderr, "cannot write %s\n", oco.write_model.c_str()); return 1; }
       std::printf("wrote %s (%zu bytes)\n", oco.write_model.c_str(), b.size());
+      return 0;
+    }
+    if (!oco.write_background.empty()) {
+      // The background file (format in src/biometrics/mouse-background.ts): "SMBG", u32 version 1,
+      // u32 members, then per member u16 name length, the name, u32 profile length, the profile
+      // (MouseOneClass::serialize). Each profile is enrolled (hist-w, the daemon's defaults) on
+      // N of the user's actions drawn at random over all their sessions (fixed seed).
+      std::ifstream pf(oco.population, std::ios::binary);
+      std::vector<uint8_t> pb((std::istreambuf_iterator<char>(pf)), std::istreambuf_iterator<char>());
+      MousePopulation pop;
+      if (oco.population.empty() || pb.empty() || !pop.deserialize(pb.data(), pb.size())) {
+        std::fprintf(stderr, "--write-background needs --population FILE, a population model that loads (got '%s')\n", oco.population.c_str());
+        return 2;
+      }
+      std::vector<uint8_t> out = {'S', 'M', 'B', 'G'};
+      auto u32 = [&](uint32_t v) { for (int i = 0; i < 4; ++i) out.push_back(uint8_t(v >> (8 * i))); };
+      u32(1);
+      u32(uint32_t(users.size()));
+      std::mt19937 brng(1);
+      for (size_t u = 0; u < users.size(); ++u) {
+        std::vector<MouseAction> acts;
+        for (int si : sess_of[u]) acts.insert(acts.end(), S[si].actions.begin(), S[si].actions.end());
+        std::shuffle(acts.begin(), acts.end(), brng);
+        if (acts.size() > oco.background_actions) acts.resize(oco.background_actions);
+        MouseOneClass m = MouseOneClass::enroll(acts, &pop, oc_params("hist-w", oco));
+        if (!m.valid()) { std::fprintf(stderr, "%s: no valid profile from %zu actions\n", users[u].c_str(), acts.size()); return 1; }
+        const std::vector<uint8_t> b = m.serialize();
+        out.push_back(uint8_t(users[u].size()));
+        out.push_back(uint8_t(users[u].size() >> 8));
+        out.insert(out.end(), users[u].begin(), users[u].end());
+        u32(uint32_t(b.size()));
+        out.insert(out.end(), b.begin(), b.end());
+        std::printf("%s: %zu actions\n", users[u].c_str(), acts.size());
+      }
+      std::ofstream f(oco.write_background, std::ios::binary);
+      f.write(reinterpret_cast<const char*>(out.data()), std::streamsize(out.size()));
+      if (!f) { std::fprintf(stderr, "cannot write %s\n", oco.write_background.c_str()); return 1; }
+      std::printf("wrote %s (%zu bytes, %zu members)\n", oco.write_background.c_str(), out.size(), users.size());
       return 0;
     }
     if (!oco.write_block.empty()) {
