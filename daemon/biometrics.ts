@@ -145,11 +145,10 @@ export interface BiometricsConfig {
   /** Most recent enrolled actions of each user the several-users model is fitted on. */
   mouseCohortActions: number;
   /**
-   * Other people's mouse profiles the several-users model is also fitted with, never scored
-   * (src/biometrics/mouse-background.ts): "" for `<modelsDir>/mouse/background.bin` when that
-   * file exists (built on this machine by scripts/bio/mouse_background.sh), "none" for no
-   * background, else the path of a background file, which must then load. With one, a single
-   * enrolled user is enough for the model.
+   * The file of other people's mouse profiles the several-users model is also fitted with, never
+   * scored (src/biometrics/mouse-background.ts; default `<dataDir>/mouse-background.bin`, built on
+   * this machine by scripts/bio/mouse_background.sh); used when it exists; "none": no background.
+   * With one, a single enrolled user is enough for the model (it is not used with two or more).
    */
   mouseBackground: string;
   /** EMA weight of the newest score, per modality (SessionMonitor). */
@@ -367,12 +366,7 @@ export class BiometricsService {
       onFitted: (fit) => this.useCohort(fit),
       rounds: cfg.mouseCohortRounds,
       maxActions: cfg.mouseCohortActions,
-      background:
-        cfg.mouseBackground === 'none' || !cfg.modelsDir
-          ? null
-          : cfg.mouseBackground
-            ? { file: cfg.mouseBackground, required: true }
-            : { file: path.join(cfg.modelsDir, 'mouse', 'background.bin'), required: false },
+      background: cfg.mouseBackground === 'none' ? null : cfg.mouseBackground,
     });
   }
 

@@ -91,9 +91,9 @@ export function defaultConfig(dataDir?: string): SentinelConfig {
       // Most recent enrolled actions of each user that model is fitted on: every one a profile
       // keeps (the measured setting; about a minute of one core per fit for five users).
       mouseCohortActions: DEFAULT_COHORT_ACTIONS,
-      // Other people's mouse profiles that model is also fitted with: "" for
-      // <modelsDir>/mouse/background.bin when it exists, "none", or a file's path.
-      mouseBackground: '',
+      // Other people's mouse profiles that model is fitted with on a single-user host, when the file exists
+      // (`npm start` builds it where ../shared/data is; scripts/bio/mouse_background.sh); "none": never.
+      mouseBackground: path.join(data, 'mouse-background.bin'),
       // Per modality; a number in the file sets every modality. The mouse averages longer and
       // from a prior (docs/biometrics.md, "Mouse: what the session subject does with these scores").
       emaAlpha: { keystroke: 0.5, mouse: 0.1, mouseCohort: 0.1, app: 0.5 },

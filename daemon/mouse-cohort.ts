@@ -14,11 +14,12 @@
  *   quantised enrollment (version 3 and later) under the shipped population; the others are
  *   listed, each with why, in `status().excluded`. The model is held in memory only.
  * - A background (`background`, src/biometrics/mouse-background.ts: other people's profiles built
- *   on this machine from a research data set) adds members that are never scored: with one, a
- *   single enrolled user is enough. It is read once, at the first refresh; one that does not
- *   load is logged (SENTINEL_E_BIO_PROFILE or SENTINEL_E_IO) and the model goes on without it,
- *   the reason in `status().background`. A missing optional background (the default file) is
- *   not an error.
+ *   on this machine from a research data set) adds members that are never scored, on a host
+ *   with one usable enrolled profile only (the case it was measured on; with two or more the
+ *   model is the enrolled users' alone, as measured before it). It is read once, at the first
+ *   refresh. No file there: no
+ *   background, the reason in `status().background`. A file that does not load is logged
+ *   (SENTINEL_E_BIO_PROFILE or SENTINEL_E_IO) and the model goes on without it, likewise.
  * - Never throws; errors are logged with their code and shown in the status.
  */
 import { createHash } from 'node:crypto';
@@ -26,7 +27,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { existsSync } from 'node:fs';
 import { isBackgroundMember, loadMouseBackground } from '../src/biometrics/mouse-background.js';
-import { fitMouseCohort, MAX_COHORT_MEMBERS, type CohortMemberInput, type MouseCohortFit } from '../src/biometrics/mouse-cohort.js';
+import { fitMouseCohort, type CohortMemberInput, type MouseCohortFit } from '../src/biometrics/mouse-cohort.js';
 import { loadMousePopulation, mouseProfileInfo } from '../src/biometrics/mouse-model.js';
 import { listProfiles } from '../src/biometrics/profile-dir.js';
 import { keyFingerprint, loadProfile } from '../src/biometrics/profile-file.js';
@@ -45,8 +46,8 @@ export interface MouseCohortOptions {
   rounds?: number;
   /** Most recent enrolled actions of each member fitted on (default DEFAULT_COHORT_ACTIONS). */
   maxActions?: number;
-  /** The background file; `required` false: its absence is not an error (the default file). Null: none. */
-  background?: { file: string; required: boolean } | null;
+  /** The background file, used when it exists; null: none (`biometrics.mouseBackground` "none"). */
+  background?: string | null;
 }
 
 /** The background of the several-users model, as /v1/status shows it. */
@@ -54,7 +55,7 @@ export interface MouseBackgroundStatus {
   /** Background members the model is fitted with (0 when none). */
   members: number;
   file: string | null;
-  /** Why there is none; null when it loaded. */
+  /** Why none is in the model: not loaded, or not used with two or more enrolled users; null when it is in. */
   reason: string | null;
 }
 
@@ -92,6 +93,7 @@ export class MouseCohortModel {
   /** The background's members once read (null: not read yet). */
   private background: CohortMemberInput[] | null = null;
   private backgroundReason: string | null = null;
+  private backgroundUnused: string | null = null;
 
   constructor(private readonly opts: MouseCohortOptions) {
     this.reason = `several-users mouse model off: ${opts.off ?? 'not fitted yet'}`;
@@ -119,15 +121,17 @@ export class MouseCohortModel {
     }
     const enrolled = this.members();
     if (enrolled === null) return;
-    const background = this.loadBackground();
+    const loaded = this.loadBackground();
+    // Measured on single-user hosts only: with two or more enrolled users the model stays theirs.
+    const background = enrolled.length === 1 ? loaded : [];
+    this.backgroundUnused = enrolled.length > 1 && loaded.length > 0 ? `not used with ${enrolled.length} enrolled users (it is for a host with one)` : null;
     if (enrolled.length < 1 || enrolled.length + background.length < 2) {
       const off = `several-users mouse model off: ${enrolled.length} enrolled user(s) with a mouse model that can take part (it needs two, or one and a background: ${this.backgroundReason ?? 'none'})`;
       this.fittedFrom = '';
       this.drop(off, 'info');
       return;
     }
-    // The model takes 64 members: the enrolled users first, then as much background as fits.
-    const members = [...enrolled, ...background.slice(0, Math.max(0, MAX_COHORT_MEMBERS - enrolled.length))];
+    const members = [...enrolled, ...background];
     const from = members.map((m) => `${m.user}:${createHash('sha256').update(m.mouse).digest('hex')}`).join(',');
     if (from === this.fittedFrom) return;
     this.fittedFrom = from;
@@ -179,8 +183,8 @@ export class MouseCohortModel {
       members: this.fit ? this.fit.members.filter((m) => !isBackgroundMember(m.user)).map((m) => m.user) : [],
       background: {
         members: this.fit ? this.fit.members.filter((m) => isBackgroundMember(m.user)).length : 0,
-        file: this.opts.background?.file ?? null,
-        reason: this.backgroundReason,
+        file: this.opts.background ?? null,
+        reason: this.backgroundReason ?? this.backgroundUnused,
       },
       excluded: this.excluded.map((e) => ({ ...e })),
       fitting: this.inFlight !== null,
@@ -203,17 +207,17 @@ export class MouseCohortModel {
    */
   private loadBackground(): CohortMemberInput[] {
     if (this.background) return this.background;
-    const bg = this.opts.background;
+    const file = this.opts.background;
     this.background = [];
-    if (!bg) {
+    if (!file) {
       this.backgroundReason = 'biometrics.mouseBackground is "none"';
-    } else if (!bg.required && !existsSync(bg.file)) {
-      this.backgroundReason = `no background file ${bg.file} (scripts/bio/mouse_background.sh builds one)`;
+    } else if (!existsSync(file)) {
+      this.backgroundReason = `no background file ${file} (scripts/bio/mouse_background.sh builds one)`;
     } else {
       try {
-        this.background = loadMouseBackground(bg.file, this.population as Uint8Array);
+        this.background = loadMouseBackground(file, this.population as Uint8Array);
         this.backgroundReason = null;
-        this.opts.log.info({ 'event.action': 'mouse_background_loaded', file: bg.file, members: this.background.length }, `mouse background ${bg.file}: ${this.background.length} members`);
+        this.opts.log.info({ 'event.action': 'mouse_background_loaded', file, members: this.background.length }, `mouse background ${file}: ${this.background.length} members`);
       } catch (err) {
         const code = errorCode(err, 'SENTINEL_E_BIO_PROFILE');
         this.backgroundReason = `${code}: ${(err as Error).message}`;

@@ -96,7 +96,7 @@ describe('several users on one host: one mouse model over all of them', () => {
       st = await status();
       expect(st.on).toBe(true);
       expect(st.mouseCohort).toMatchObject({ on: false, members: [], scoring: false, member: null });
-      expect(st.mouseCohort.reason).toMatch(/^several-users mouse model off: 1 enrolled user\(s\) with a mouse model that can take part \(it needs two, or one and a background: biometrics\.mouseBackground is "none"\)$/);
+      expect(st.mouseCohort.reason).toMatch(/^several-users mouse model off: 1 enrolled user\(s\) with a mouse model that can take part \(it needs two, or one and a background: no background file .*mouse-background\.bin \(scripts\/bio\/mouse_background\.sh builds one\)\)$/);
       const cli2 = await runCli(['status', '--data-dir', w.data]);
       expect(cli2.stdout).toMatch(/^mouse users several-users mouse model off: 1 enrolled user/m);
       expect(await d.stop()).toBe(0);

@@ -3,9 +3,7 @@
  * - `input/`: the daemon's watched input directory (FIFO devices go here, fifo-device.ts);
  * - `recordings/`: `struct input_event` recordings for `sentinel enroll --device` (`rec`);
  * - `data/`: the daemon's and the CLI's data directory (created by them);
- * - `sentinel.json`: the config, `{ biometrics: { inputDir: input, ...NO_SEAT, mouseBackground: 'none', ...biometrics }, ...top }`:
- *   no mouse background unless the test sets one, so a background a developer built into
- *   models/mouse (scripts/bio/mouse_background.sh) does not change what the other tests see.
+ * - `sentinel.json`: the config, `{ biometrics: { inputDir: input, ...NO_SEAT, ...biometrics }, ...top }`.
  *
  * `enroll` runs `sentinel enroll` on this config and data directory. `done()` removes the folder:
  * call it in `finally`, after the daemon has stopped.
@@ -46,7 +44,7 @@ export function bioWorkspace(prefix: string, biometrics: Record<string, unknown>
   mkdirSync(input);
   mkdirSync(path.join(dir, 'recordings'));
   const cfgFile = path.join(dir, 'sentinel.json');
-  writeFileSync(cfgFile, JSON.stringify({ ...top, biometrics: { inputDir: input, ...NO_SEAT, mouseBackground: 'none', ...bio } }));
+  writeFileSync(cfgFile, JSON.stringify({ ...top, biometrics: { inputDir: input, ...NO_SEAT, ...bio } }));
   /** One read of the daemon's audit database, opened read-only and closed again. */
   const readAudit = <T>(read: (audit: AuditStore) => T): T => {
     const audit = new AuditStore(path.join(data, 'sentinel.db'), { readonly: true });

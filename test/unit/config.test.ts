@@ -159,9 +159,9 @@ describe('configuration', () => {
     );
   });
 
-  it('takes the mouse background from the models folder by default, from a file relative to the config, or none', () => {
+  it('takes the mouse background from the data folder by default, from a file relative to the config, or none', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-cfg-'));
-    expect(defaultConfig(dir).biometrics.mouseBackground).toBe('');
+    expect(defaultConfig(dir).biometrics.mouseBackground).toBe(path.join(dir, 'mouse-background.bin'));
     rmSync(dir, { recursive: true });
     expect(loadConfig(withFile({ biometrics: { mouseBackground: 'bg/background.bin' } })).biometrics.mouseBackground).toBe(path.join(dir, 'bg', 'background.bin'));
     rmSync(dir, { recursive: true });

@@ -177,6 +177,29 @@ int main() {
                     c.serialize().size(), c63.serialize().size());
       }
     }
+    // A single-user host with the background (scripts/bio/mouse_background.sh: ten people of
+    // 2000 actions each, members that are never scored): the user's profile of 2000 or 20 000
+    // actions and ten synthetic background members of 2000.
+    for (size_t N : {2000, 20000}) {
+      std::vector<MouseOneClass> prof;
+      for (size_t k = 0; k < 11; ++k) {
+        const size_t n = k == 0 ? N : 2000;
+        std::vector<MouseAction> mine;
+        while (mine.size() < n) mine.insert(mine.end(), acts.begin(), acts.end());
+        mine.resize(n);
+        for (MouseAction& a : mine)
+          for (int f = 0; f < kActionFeatures; f += 3) a.f[f] *= float(1 + 0.05 * double(k));
+        prof.push_back(MouseOneClass::enroll(mine, &pop));
+      }
+      std::vector<const MouseOneClass*> ptrs;
+      for (const MouseOneClass& m : prof) ptrs.push_back(&m);
+      const char* why = nullptr;
+      t0 = Clock::now();
+      MouseCohort c = MouseCohort::fit(ptrs, pop, CohortParams{}, &why);
+      const double fit_ms = ns_since(t0, 1) / 1e6;
+      std::printf("mouse several-users model, 1 user of %zu actions + 10 background members of 2000: %s %.0f ms; model %zu bytes\n", N,
+                  c.valid() ? "fit" : "refused after", fit_ms, c.valid() ? c.serialize().size() : size_t(0));
+    }
   }
   std::printf("(checksum %.3f)\n", sink);
   return 0;
