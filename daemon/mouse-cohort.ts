@@ -126,7 +126,8 @@ export class MouseCohortModel {
     const background = enrolled.length === 1 ? loaded : [];
     this.backgroundUnused = enrolled.length > 1 && loaded.length > 0 ? `not used with ${enrolled.length} enrolled users (it is for a host with one)` : null;
     if (enrolled.length < 1 || enrolled.length + background.length < 2) {
-      const off = `several-users mouse model off: ${enrolled.length} enrolled user(s) with a mouse model that can take part (it needs two, or one and a background: ${this.backgroundReason ?? 'none'})`;
+      const needs = loaded.length > 0 ? `it needs one, with the background of ${loaded.length} members` : `it needs two, or one and a background: ${this.backgroundReason ?? 'none'}`;
+      const off = `several-users mouse model off: ${enrolled.length} enrolled user(s) with a mouse model that can take part (${needs})`;
       this.fittedFrom = '';
       this.drop(off, 'info');
       return;
