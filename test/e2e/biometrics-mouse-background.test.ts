@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeMouseBackground } from '../../src/biometrics/mouse-background.js';
 import { enrollMouseProfile, loadMousePopulation } from '../../src/biometrics/mouse-model.js';
 import type { BiometricsStatus } from '../../daemon/biometrics.js';
-import { bioWorkspace } from '../support/bio-workspace.js';
+import { bioWorkspace, type BioWorkspace } from '../support/bio-workspace.js';
 import { ROOT, runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
 import { decodeEvents } from '../support/decode-events.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
@@ -33,11 +33,27 @@ const settings = (background: string) => ({
   app: { enabled: false },
 });
 
+/**
+ * Runs `body` in a workspace whose background is `<dir>/background.bin`; `start` starts the
+ * daemon on it. The daemon is stopped and the folder removed afterwards, whatever happens.
+ */
+async function inWorkspace(prefix: string, body: (w: BioWorkspace, start: () => Promise<DaemonProcess>) => Promise<void>): Promise<void> {
+  const w = bioWorkspace(prefix, (dir) => settings(path.join(dir, 'background.bin')));
+  let daemon: DaemonProcess | undefined;
+  try {
+    await body(w, async () => (daemon = await startDaemonProcess({ dataDir: w.data, extraArgs: ['--config', w.cfgFile] })));
+  } finally {
+    if (daemon) {
+      await daemon.stop().catch(() => undefined);
+      daemon.cleanup();
+    }
+    w.done();
+  }
+}
+
 describe('the several-users mouse model with a background', () => {
   it('scores a single enrolled user against the background and locks for an outsider', async () => {
-    const w = bioWorkspace('sentinel-bio-background-', (dir) => settings(path.join(dir, 'background.bin')));
-    let daemon: DaemonProcess | undefined;
-    try {
+    await inWorkspace('sentinel-bio-background-', async (w, start) => {
       const pop = loadMousePopulation(path.join(ROOT, 'models'));
       const members = [];
       for (const seed of [2, 3]) {
@@ -49,8 +65,7 @@ describe('the several-users mouse model with a background', () => {
       const r = await w.enroll(['--user', 'alice', '--device', rec, '--keys', '0', '--actions', '320']);
       expect(r.code, r.stderr).toBe(0);
 
-      daemon = await startDaemonProcess({ dataDir: w.data, extraArgs: ['--config', w.cfgFile] });
-      const d = daemon;
+      const d = await start();
       expect(await d.waitLog((l) => l['event.action'] === 'mouse_background_loaded')).toMatchObject({ members: 2 });
       const fitted = await d.waitLog((l) => l['event.action'] === 'mouse_cohort_on');
       expect((fitted['members'] as { user: string }[]).map((m) => m.user)).toEqual(['alice', 'background/synthetic2', 'background/synthetic3']);
@@ -90,25 +105,16 @@ describe('the several-users mouse model with a background', () => {
       st = await status();
       expect(st.mouseCohort).toMatchObject({ on: true, members: ['alice', 'bob'], background: { members: 0, reason: 'not used with 2 enrolled users (it is for a host with one)' } });
       expect(await d.stop()).toBe(0);
-    } finally {
-      if (daemon) {
-        await daemon.stop().catch(() => undefined);
-        daemon.cleanup();
-      }
-      w.done();
-    }
+    });
   });
 
   it('logs a background that does not load and stays off with one user, saying why', async () => {
-    const w = bioWorkspace('sentinel-bio-background-bad-', (dir) => settings(path.join(dir, 'background.bin')));
-    let daemon: DaemonProcess | undefined;
-    try {
+    await inWorkspace('sentinel-bio-background-bad-', async (w, start) => {
       writeFileSync(path.join(w.dir, 'background.bin'), 'SMBG not really');
       const rec = w.rec('mouse-alice', encodeInputEvents(mouseSession(1, 340, 1_000_000, 4)));
       const r = await w.enroll(['--user', 'alice', '--device', rec, '--keys', '0', '--actions', '320']);
       expect(r.code, r.stderr).toBe(0);
-      daemon = await startDaemonProcess({ dataDir: w.data, extraArgs: ['--config', w.cfgFile] });
-      const d = daemon;
+      const d = await start();
       const bad = await d.waitLog((l) => l['event.action'] === 'mouse_background_not_used');
       expect(bad).toMatchObject({ 'error.code': 'SENTINEL_E_BIO_PROFILE' });
       await d.waitLog((l) => l['event.action'] === 'mouse_cohort_off');
@@ -118,12 +124,6 @@ describe('the several-users mouse model with a background', () => {
       expect(st.mouseCohort.background.reason).toMatch(/^SENTINEL_E_BIO_PROFILE: .*background\.bin: version \d+, this release reads version 1$/);
       expect(st.mouseCohort.reason).toMatch(/^several-users mouse model off: 1 enrolled user\(s\) .*\(it needs two, or one and a background: SENTINEL_E_BIO_PROFILE: /);
       expect(await d.stop()).toBe(0);
-    } finally {
-      if (daemon) {
-        await daemon.stop().catch(() => undefined);
-        daemon.cleanup();
-      }
-      w.done();
-    }
+    });
   });
 });

@@ -134,6 +134,25 @@ int main() {
     for (size_t i = 0; i < acts.size(); ++i) per[i % 3].push_back(acts[i]);
     MousePopulation pop = MousePopulation::fit(per, 300);
     for (auto& pw : pop.pair_weight) std::fill(pw.begin(), pw.end(), 1.f);
+    // Member k: `n` of the synthetic actions, each a little faster and straighter than member
+    // k - 1's (features 0, 3, 6, ... times 1 + step * k).
+    auto member = [&](size_t n, size_t k, double step) {
+      std::vector<MouseAction> mine;
+      while (mine.size() < n) mine.insert(mine.end(), acts.begin(), acts.end());
+      mine.resize(n);
+      for (MouseAction& a : mine)
+        for (int f = 0; f < kActionFeatures; f += 3) a.f[f] *= float(1 + step * double(k));
+      return MouseOneClass::enroll(mine, &pop);
+    };
+    // One MouseCohort fit over `prof`, its time in *ms.
+    auto timed_fit = [&](const std::vector<MouseOneClass>& prof, const CohortParams& cp, double* ms, const char** why) {
+      std::vector<const MouseOneClass*> ptrs;
+      for (const MouseOneClass& m : prof) ptrs.push_back(&m);
+      const Clock::time_point t = Clock::now();
+      MouseCohort c = MouseCohort::fit(ptrs, pop, cp, why);
+      *ms = ns_since(t, 1) / 1e6;
+      return c;
+    };
     for (size_t N : {4000, 20000}) {
       for (size_t K : {2, 5}) {
         std::vector<MouseAction> pool;
@@ -144,18 +163,10 @@ int main() {
         for (const MouseAction& a : pool) sink += base.action_score(a);
         const double oc_us = ns_since(t0, pool.size()) / 1e3;
         std::vector<MouseOneClass> prof;
-        for (size_t k = 0; k < K; ++k) {
-          std::vector<MouseAction> mine = pool;  // each member a little faster and straighter than the last
-          for (MouseAction& a : mine)
-            for (int f = 0; f < kActionFeatures; f += 3) a.f[f] *= float(1 + 0.08 * double(k));
-          prof.push_back(MouseOneClass::enroll(mine, &pop));
-        }
-        std::vector<const MouseOneClass*> ptrs;
-        for (const MouseOneClass& m : prof) ptrs.push_back(&m);
+        for (size_t k = 0; k < K; ++k) prof.push_back(member(N, k, 0.08));
         const char* why = nullptr;
-        t0 = Clock::now();
-        MouseCohort c = MouseCohort::fit(ptrs, pop, CohortParams{}, &why);
-        const double fit_ms = ns_since(t0, 1) / 1e6;
+        double fit_ms = 0, fit63_ms = 0;
+        MouseCohort c = timed_fit(prof, CohortParams{}, &fit_ms, &why);
         if (!c.valid()) {
           std::printf("mouse several-users model, %zu members: refused (%s)\n", K, why ? why : "?");
           continue;
@@ -164,9 +175,7 @@ int main() {
         // (docs/biometrics.md, "Mouse: a sweep of the several-users model's boosting parameters").
         CohortParams p63;
         p63.boost.max_leaves = 63;
-        t0 = Clock::now();
-        MouseCohort c63 = MouseCohort::fit(ptrs, pop, p63, &why);
-        const double fit63_ms = ns_since(t0, 1) / 1e6;
+        MouseCohort c63 = timed_fit(prof, p63, &fit63_ms, &why);
         sink += double(c63.members());
         t0 = Clock::now();
         for (const MouseAction& a : pool) sink += c.action_score(0, a, pop);
@@ -182,21 +191,10 @@ int main() {
     // actions and ten synthetic background members of 2000.
     for (size_t N : {2000, 20000}) {
       std::vector<MouseOneClass> prof;
-      for (size_t k = 0; k < 11; ++k) {
-        const size_t n = k == 0 ? N : 2000;
-        std::vector<MouseAction> mine;
-        while (mine.size() < n) mine.insert(mine.end(), acts.begin(), acts.end());
-        mine.resize(n);
-        for (MouseAction& a : mine)
-          for (int f = 0; f < kActionFeatures; f += 3) a.f[f] *= float(1 + 0.05 * double(k));
-        prof.push_back(MouseOneClass::enroll(mine, &pop));
-      }
-      std::vector<const MouseOneClass*> ptrs;
-      for (const MouseOneClass& m : prof) ptrs.push_back(&m);
+      for (size_t k = 0; k < 11; ++k) prof.push_back(member(k == 0 ? N : 2000, k, 0.05));
       const char* why = nullptr;
-      t0 = Clock::now();
-      MouseCohort c = MouseCohort::fit(ptrs, pop, CohortParams{}, &why);
-      const double fit_ms = ns_since(t0, 1) / 1e6;
+      double fit_ms = 0;
+      MouseCohort c = timed_fit(prof, CohortParams{}, &fit_ms, &why);
       std::printf("mouse several-users model, 1 user of %zu actions + 10 background members of 2000: %s %.0f ms; model %zu bytes\n", N,
                   c.valid() ? "fit" : "refused after", fit_ms, c.valid() ? c.serialize().size() : size_t(0));
     }
