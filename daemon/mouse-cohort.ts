@@ -17,9 +17,9 @@
  *   on this machine from a research data set) adds members that are never scored, on a host
  *   with one usable enrolled profile only (the case it was measured on; with two or more the
  *   model is the enrolled users' alone, as measured before it). It is read once, at the first
- *   refresh. No file there: no
- *   background, the reason in `status().background`. A file that does not load is logged
- *   (SENTINEL_E_BIO_PROFILE or SENTINEL_E_IO) and the model goes on without it, likewise.
+ *   refresh. No file there: no background, the reason in `status().background`. A file that
+ *   does not load is logged (SENTINEL_E_BIO_PROFILE or SENTINEL_E_IO) and the model goes on
+ *   without it, likewise.
  * - Never throws; errors are logged with their code and shown in the status.
  */
 import { createHash } from 'node:crypto';
