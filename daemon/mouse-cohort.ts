@@ -94,6 +94,8 @@ export class MouseCohortModel {
   private background: CohortMemberInput[] | null = null;
   private backgroundReason: string | null = null;
   private backgroundUnused: string | null = null;
+  /** sha256 of the background's members, in order (set when it loads). */
+  private backgroundDigest = '';
 
   constructor(private readonly opts: MouseCohortOptions) {
     this.reason = `several-users mouse model off: ${opts.off ?? 'not fitted yet'}`;
@@ -133,7 +135,8 @@ export class MouseCohortModel {
       return;
     }
     const members = [...enrolled, ...background];
-    const from = members.map((m) => `${m.user}:${createHash('sha256').update(m.mouse).digest('hex')}`).join(',');
+    // The background never changes while the daemon runs: its digest is taken once, at load.
+    const from = [...enrolled.map((m) => `${m.user}:${createHash('sha256').update(m.mouse).digest('hex')}`), ...(background.length ? [`background:${this.backgroundDigest}`] : [])].join(',');
     if (from === this.fittedFrom) return;
     this.fittedFrom = from;
     const population = this.population as Uint8Array;
@@ -217,6 +220,9 @@ export class MouseCohortModel {
     } else {
       try {
         this.background = loadMouseBackground(file, this.population as Uint8Array);
+        const h = createHash('sha256');
+        for (const m of this.background) h.update(m.user).update(m.mouse);
+        this.backgroundDigest = h.digest('hex');
         this.backgroundReason = null;
         this.opts.log.info({ 'event.action': 'mouse_background_loaded', file, members: this.background.length }, `mouse background ${file}: ${this.background.length} members`);
       } catch (err) {
