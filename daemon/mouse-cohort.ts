@@ -15,8 +15,8 @@
  *   listed, each with why, in `status().excluded`. The model is held in memory only.
  * - A background (`background`, src/biometrics/mouse-background.ts: other people's profiles built
  *   on this machine from a research data set) adds members that are never scored, on a host
- *   with one usable enrolled profile only (the case it was measured on; with two or more the
- *   model is the enrolled users' alone, as measured before it). It is read once, at the first
+ *   with one usable enrolled profile only (with two or more the model is the enrolled users'
+ *   alone: the background would dilute it against an enrolled impostor, docs/biometrics.md). It is read once, at the first
  *   refresh. No file there: no background, the reason in `status().background`. A file that
  *   does not load is logged (SENTINEL_E_BIO_PROFILE or SENTINEL_E_IO) and the model goes on
  *   without it, likewise.
@@ -124,7 +124,8 @@ export class MouseCohortModel {
     const enrolled = this.members();
     if (enrolled === null) return;
     const loaded = this.loadBackground();
-    // Measured on single-user hosts only: with two or more enrolled users the model stays theirs.
+    // Single-user hosts only: with two or more enrolled users the model stays theirs (measured:
+    // the background's classes dilute it against an enrolled impostor).
     const background = enrolled.length === 1 ? loaded : [];
     this.backgroundUnused = enrolled.length > 1 && loaded.length > 0 ? `not used with ${enrolled.length} enrolled users (it is for a host with one)` : null;
     if (enrolled.length < 1 || enrolled.length + background.length < 2) {
