@@ -34,6 +34,7 @@ import { EmbeddedKeystrokeStream, openKeystrokeEmbedding } from '../../src/biome
 import { ACTION_META_STRIDE, KEY_RECORD_STRIDE } from '../../src/binding.js';
 import { encodeInputEvents, keyEvents, mouseMove, mouseSession, typedKeystrokes } from '../../test/support/input-events.js';
 import { enrollMouseProfile, loadMousePopulation, MouseStream } from '../../src/biometrics/mouse-model.js';
+import { encodeMouseBackground, parseMouseBackground } from '../../src/biometrics/mouse-background.js';
 import { fitMouseCohort, MouseCohortStream } from '../../src/biometrics/mouse-cohort.js';
 import { decodeEvents } from '../../test/support/decode-events.js';
 import type { BenchRow } from '../types.js';
@@ -165,6 +166,17 @@ async function cohortRows(keyPath: string): Promise<BenchRow[]> {
     fit = await fitMouseCohort(members, pop);
     fitMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  // A single-user host with a background of ten (synthetic) people, through the background
+  // file's own encoder and reader: the fit the daemon runs there at start and per learned sitting.
+  const background = [];
+  for (let seed = 3; seed < 13; seed++) {
+    const d = decode(seed, 1000, 1_000_000, 3 + seed);
+    background.push({ name: `synthetic${seed}`, mouse: (await enrollMouseProfile(d.actions, d.actionMeta, pop)).bytes });
+  }
+  const bgMembers = parseMouseBackground(encodeMouseBackground(background), pop);
+  const tb = process.hrtime.bigint();
+  await fitMouseCohort([members[0] as { user: string; mouse: Uint8Array }, ...bgMembers], pop);
+  const bgFitMs = Number(process.hrtime.bigint() - tb) / 1e6;
   const stream = decode(1, 2000, 9e8, 77);
   const n = stream.actionMeta.length / ACTION_META_STRIDE;
   const cohortUs: number[] = [];
@@ -177,6 +189,8 @@ async function cohortRows(keyPath: string): Promise<BenchRow[]> {
   }
   return [
     { name: 'bio.mouse_cohort_fit_2_users_1000_actions', unit: 'ms', value: median(fitMs) },
+    { name: 'bio.mouse_cohort_fit_1_user_10_background_1000_actions', unit: 'ms', value: bgFitMs },
+    { name: 'bio.mouse_cohort_fit_background_over_2_users', unit: 'ratio', value: bgFitMs / median(fitMs) },
     { name: 'bio.mouse_cohort_score', unit: 'us/action', value: median(cohortUs) },
     { name: 'bio.mouse_oneclass_score', unit: 'us/action', value: median(ocUs) },
     { name: 'bio.mouse_cohort_over_oneclass_score', unit: 'ratio', value: median(cohortUs) / median(ocUs) },
