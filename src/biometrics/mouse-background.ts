@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { SentinelError } from '../errors.js';
 import type { CohortMemberInput } from './mouse-cohort.js';
 import { mouseProfileInfo } from './mouse-model.js';
+import { isLoginName } from './profile-dir.js';
 
 const MAGIC = 'SMBG';
 export const MOUSE_BACKGROUND_VERSION = 1;
@@ -32,7 +33,6 @@ export const MOUSE_BACKGROUND_VERSION = 1;
 export const BACKGROUND_PREFIX = 'background/';
 /** Most background members a file may hold (the model takes 64 members, enrolled users included). */
 export const MAX_BACKGROUND_MEMBERS = 32;
-const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
 export function isBackgroundMember(user: string): boolean {
   return user.startsWith(BACKGROUND_PREFIX);
@@ -47,7 +47,7 @@ export function encodeMouseBackground(members: readonly { name: string; mouse: U
   head.writeUInt32LE(members.length, 8);
   parts.push(head);
   for (const m of members) {
-    if (!NAME.test(m.name)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `background member name ${JSON.stringify(m.name)} is not a name (letters, digits, '_', '.', '-'; at most 64)`);
+    if (!isLoginName(m.name)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `background member name ${JSON.stringify(m.name)} is not a name (letters, digits, '_', '.', '-'; at most 64)`);
     const name = Buffer.from(m.name, 'latin1');
     const len = Buffer.alloc(2);
     len.writeUInt16LE(name.length, 0);
@@ -82,7 +82,7 @@ export function parseMouseBackground(bytes: Uint8Array, population: Uint8Array, 
     if (at + nlen + 4 > b.length) bad(`truncated at member ${i + 1} of ${count}`);
     const name = b.toString('latin1', at, at + nlen);
     at += nlen;
-    if (!NAME.test(name)) bad(`member ${i + 1} has the name ${JSON.stringify(name)}, not a name`);
+    if (!isLoginName(name)) bad(`member ${i + 1} has the name ${JSON.stringify(name)}, not a name`);
     if (seen.has(name)) bad(`member ${JSON.stringify(name)} appears twice`);
     seen.add(name);
     const plen = b.readUInt32LE(at);

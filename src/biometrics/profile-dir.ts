@@ -17,6 +17,11 @@ import { SentinelError } from '../errors.js';
 
 const LOGIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
+/** Whether `name` is a POSIX login name as profiles take them (see checkUserName). */
+export function isLoginName(name: string): boolean {
+  return LOGIN_NAME.test(name);
+}
+
 /** The single profile file of releases before one file per user. */
 export const LEGACY_PROFILE_FILE = 'user.json';
 
