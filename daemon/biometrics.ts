@@ -74,7 +74,7 @@ import { watchFolder, type FolderWatch } from './folder-watch.js';
 import { chooseSessionUser, type SessionUserChoice, type SessionUserSource } from './session-user.js';
 import { readBootId } from './boot-id.js';
 import { listProfiles } from '../src/biometrics/profile-dir.js';
-import { isBackgroundMember } from '../src/biometrics/mouse-background.js';
+import { splitMembers } from '../src/biometrics/mouse-background.js';
 import { MouseCohortStream, type MouseCohortFit } from '../src/biometrics/mouse-cohort.js';
 import { MouseCohortModel, type MouseCohortStatus } from './mouse-cohort.js';
 import type { MouseDevicesPolicy } from './config.js';
@@ -626,7 +626,8 @@ export class BiometricsService {
     if (!fit || !user || !this.profile?.mouse || !fit.members.some((m) => m.user === user)) return;
     try {
       this.cohortStream = new MouseCohortStream(fit, loadMousePopulation(this.cfg.modelsDir as string), user);
-      this.log.info({ 'event.action': 'mouse_cohort_scoring', user, members: fit.members.length, threshold: Number(this.cohortStream.member.threshold.toFixed(4)), enrolledFar: Number(this.cohortStream.member.enrolledFar.toFixed(4)) }, `${user}'s mouse is also scored against the other members of the several-users model (${fit.members.length - 1}: ${fit.members.filter((m) => m.user !== user && !isBackgroundMember(m.user)).length} enrolled, ${fit.members.filter((m) => isBackgroundMember(m.user)).length} background)`);
+      const split = splitMembers(fit.members);
+      this.log.info({ 'event.action': 'mouse_cohort_scoring', user, members: fit.members.length, threshold: Number(this.cohortStream.member.threshold.toFixed(4)), enrolledFar: Number(this.cohortStream.member.enrolledFar.toFixed(4)) }, `${user}'s mouse is also scored against the other members of the several-users model (${fit.members.length - 1}: ${split.enrolled.length - 1} enrolled, ${split.background} background)`);
     } catch (err) {
       const code = errorCode(err, 'SENTINEL_E_BIO_PROFILE');
       this.log.warn({ 'error.code': code, 'event.action': 'mouse_cohort_not_used' }, `several-users mouse model not used: ${(err as Error).message}`);

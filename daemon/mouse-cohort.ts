@@ -26,7 +26,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { existsSync } from 'node:fs';
-import { isBackgroundMember, loadMouseBackground } from '../src/biometrics/mouse-background.js';
+import { loadMouseBackground, splitMembers } from '../src/biometrics/mouse-background.js';
 import { fitMouseCohort, type CohortMemberInput, type MouseCohortFit } from '../src/biometrics/mouse-cohort.js';
 import { loadMousePopulation, mouseProfileInfo } from '../src/biometrics/mouse-model.js';
 import { listProfiles } from '../src/biometrics/profile-dir.js';
@@ -153,6 +153,7 @@ export class MouseCohortModel {
           this.reason = null;
           this.fits++;
           this.lastFitMs = Date.now() - started;
+          const split = splitMembers(fit.members);
           this.opts.log.info(
             {
               'event.action': 'mouse_cohort_on',
@@ -160,8 +161,7 @@ export class MouseCohortModel {
               ms: this.lastFitMs,
               members: fit.members.map((m) => ({ user: m.user, threshold: Number(m.threshold.toFixed(4)), enrolledFar: Number(m.enrolledFar.toFixed(4)), calibrationBlocks: m.calibrationBlocks })),
             },
-            `several-users mouse model fitted over ${fit.members.filter((m) => !isBackgroundMember(m.user)).map((m) => m.user).join(', ')}` +
-              `${fit.members.some((m) => isBackgroundMember(m.user)) ? ` and ${fit.members.filter((m) => isBackgroundMember(m.user)).length} background members` : ''} (${this.lastFitMs} ms)`,
+            `several-users mouse model fitted over ${split.enrolled.join(', ')}${split.background ? ` and ${split.background} background members` : ''} (${this.lastFitMs} ms)`,
           );
           this.opts.onFitted(fit);
         },
@@ -182,12 +182,13 @@ export class MouseCohortModel {
   }
 
   status(): MouseCohortStatus {
+    const split = splitMembers(this.fit?.members ?? []);
     return {
       on: this.fit !== null,
       reason: this.reason,
-      members: this.fit ? this.fit.members.filter((m) => !isBackgroundMember(m.user)).map((m) => m.user) : [],
+      members: split.enrolled,
       background: {
-        members: this.fit ? this.fit.members.filter((m) => isBackgroundMember(m.user)).length : 0,
+        members: split.background,
         file: this.opts.background ?? null,
         reason: this.backgroundReason ?? this.backgroundUnused,
       },

@@ -38,6 +38,12 @@ export function isBackgroundMember(user: string): boolean {
   return user.startsWith(BACKGROUND_PREFIX);
 }
 
+/** A model's member names split into the enrolled users (in order) and the count of background members. */
+export function splitMembers(members: readonly { user: string }[]): { enrolled: string[]; background: number } {
+  const enrolled = members.filter((m) => !isBackgroundMember(m.user)).map((m) => m.user);
+  return { enrolled, background: members.length - enrolled.length };
+}
+
 /** The bytes of a background file holding these members (name, serialized mouse profile). */
 export function encodeMouseBackground(members: readonly { name: string; mouse: Uint8Array }[]): Uint8Array {
   const parts: Buffer[] = [];
