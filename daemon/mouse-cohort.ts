@@ -145,6 +145,7 @@ export class MouseCohortModel {
     this.inFlight = fitMouseCohort(members, population, {
       ...(this.opts.rounds ? { rounds: this.opts.rounds } : {}),
       ...(this.opts.maxActions ? { maxActions: this.opts.maxActions } : {}),
+      background: background.length,
     })
       .then(
         (fit) => {

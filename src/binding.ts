@@ -407,8 +407,9 @@ export interface RawMouseCohortFit {
 
 /**
  * Scores mouse action rows as one member of a several-users model: block scores (mean over the
- * last `blockActions` actions of log p(member) − log mean p(other members), clipped to ±6;
- * higher = more likely that member) completed by the batch.
+ * last `blockActions` actions of log p(member) − log mean p(other members), clipped to ±6, the
+ * means over the other enrolled members and over the background taken apart and the lower
+ * score kept; higher = more likely that member) completed by the batch.
  */
 export interface RawMouseCohortScorer {
   push(actions: Float32Array, actionMeta: Float64Array): Float64Array;
@@ -579,13 +580,15 @@ export interface RawAddon extends RawAppAddon {
    * cross-fitted calibration per member) on the libuv pool. Profiles and population are checked
    * on the JS thread (SENTINEL_E_BIO_PROFILE when malformed; RangeError outside 2..64 profiles);
    * the fit rejects SENTINEL_E_BIO_ENROLL with the reason when a profile has no quantised
-   * enrollment, was enrolled under another population, or is too short. The inputs are read,
-   * never kept.
+   * enrollment, was enrolled under another population, or is too short. The last
+   * `backgroundMembers` profiles (default 0, at most all but one) are background: never scored,
+   * and a member's score against them is taken apart from its score against the other members,
+   * the lower kept (native/biometrics/mouse_cohort.h). The inputs are read, never kept.
    */
   fitMouseCohort(
     profiles: Uint8Array[],
     population: Uint8Array,
-    options: { blockActions?: number; frr?: number; maxActions?: number; rounds?: number },
+    options: { blockActions?: number; frr?: number; maxActions?: number; rounds?: number; backgroundMembers?: number },
   ): Promise<RawMouseCohortFit>;
   /** Throws SENTINEL_E_BIO_PROFILE for a malformed model or a population it was not fitted under. */
   MouseCohortScorer: new (model: Uint8Array, population: Uint8Array, member: number, blockActions: number, stride: number) => RawMouseCohortScorer;

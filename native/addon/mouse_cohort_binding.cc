@@ -80,8 +80,9 @@ class CohortFitWorker : public EnrollPromiseWorker {
 };
 
 // fitMouseCohort(profiles: Uint8Array[], population: Uint8Array, {blockActions, frr, maxActions,
-// rounds}) → Promise<{model, members: [{threshold, genuineSd, calibrationBlocks, enrolledFar}]}>,
-// members in the order of `profiles`. A malformed profile or population throws
+// rounds, backgroundMembers}) → Promise<{model, members: [{threshold, genuineSd,
+// calibrationBlocks, enrolledFar}]}>, members in the order of `profiles`; the last
+// `backgroundMembers` (default 0) are background (CohortParams::background). A malformed profile or population throws
 // SENTINEL_E_BIO_PROFILE here; a refusal of the fit (too few members, a profile without a
 // quantised enrollment or of another population, an enrollment too short) rejects
 // SENTINEL_E_BIO_ENROLL with the reason.
@@ -102,6 +103,7 @@ Napi::Value FitMouseCohort(const Napi::CallbackInfo& info) {
   p.frr = optNumber(env, o, "frr", 0.05, 1e-4, 0.5, false);
   p.max_rows = size_t(optNumber(env, o, "maxActions", double(p.max_rows), 0, 1e6, true));
   p.boost.rounds = int(optNumber(env, o, "rounds", double(p.boost.rounds), 1, 2000, true));
+  p.background = size_t(optNumber(env, o, "backgroundMembers", 0, 0, double(arr.Length() - 1), true));
   return (new CohortFitWorker(env, std::move(members), std::move(pop), p))->QueuePromise();
 }
 

@@ -50,19 +50,30 @@ GradientBoosting fit_rows(const std::vector<MemberRows>& m, int folds, int skip_
 
 }  // namespace
 
-double MouseCohort::member_score(const double* mg, size_t classes, size_t member) {
+// log mean_{j in [b, e), j != member} exp(mg[j]); -inf when the range holds no other member.
+static double log_mean_exp_others(const double* mg, size_t b, size_t e, size_t member) {
+  double mx = -1e300;
+  size_t n = 0;
+  for (size_t j = b; j < e; ++j)
+    if (j != member) mx = std::max(mx, mg[j]), ++n;
+  if (n == 0) return -INFINITY;
+  double s = 0;
+  for (size_t j = b; j < e; ++j)
+    if (j != member) s += std::exp(mg[j] - mx);
+  return mx + std::log(s / double(n));
+}
+
+double MouseCohort::member_score(const double* mg, size_t classes, size_t background, size_t member) {
   // Binary models keep one margin, the log-odds of class 1.
   if (classes == 2) {
     const double d = member == 1 ? mg[0] : -mg[0];
     return std::min(kCohortClip, std::max(-kCohortClip, d));
   }
-  double mx = -1e300;
-  for (size_t j = 0; j < classes; ++j)
-    if (j != member) mx = std::max(mx, mg[j]);
-  double s = 0;
-  for (size_t j = 0; j < classes; ++j)
-    if (j != member) s += std::exp(mg[j] - mx);
-  const double others = mx + std::log(s / double(classes - 1));
+  const size_t enrolled = classes - background;
+  // The lower of the scores against each group is the one against the larger of the two means.
+  const double others = member < enrolled && background > 0 && enrolled > 1
+                            ? std::max(log_mean_exp_others(mg, 0, enrolled, member), log_mean_exp_others(mg, enrolled, classes, member))
+                            : log_mean_exp_others(mg, 0, classes, member);
   return std::min(kCohortClip, std::max(-kCohortClip, mg[member] - others));
 }
 
@@ -76,6 +87,7 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
   if (members.size() < 2) return fail("a cohort needs at least two enrolled users");
   if (members.size() > kMaxCohortMembers) return fail("too many enrolled users for one cohort (at most 64)");
   if (p.folds < 2 || p.block < 1 || !(p.frr > 0 && p.frr < 1)) return fail("bad cohort parameters");
+  if (p.background >= members.size()) return fail("a cohort needs at least one enrolled user besides its background members");
   if (!pop.valid()) return fail("the population model is not valid");
   const uint64_t hash = pop.fingerprint();
   std::vector<MemberRows> rows;
@@ -101,7 +113,7 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
       for (size_t r = b; r < e; ++r) {
         row_from_code(rows[j].codes + r * MouseOneClass::kCodeBytes, x.data());
         g.margins(x.data(), mg.data());
-        for (size_t i = 0; i < K; ++i) per[i].push_back(member_score(mg.data(), K, i));
+        for (size_t i = 0; i < K; ++i) per[i].push_back(member_score(mg.data(), K, p.background, i));
       }
       for (size_t i = 0; i < K; ++i) append_block_means(per[i], p.block, &held[i][j]);
     }
@@ -123,6 +135,7 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
   out.gbt_ = fit_rows(rows, p.folds, -1, p.boost, p.drop_prior);
   out.pop_hash_ = hash;
   out.block_ = p.block;
+  out.background_ = p.background;
   out.valid_ = true;
   return out;
 }
@@ -136,7 +149,7 @@ double MouseCohort::action_score(size_t member, const MouseAction& a, const Mous
   row_from_code(rec, x);
   double mg[kMaxCohortMembers];
   gbt_.margins(x, mg);
-  return member_score(mg, cal_.size(), member);
+  return member_score(mg, cal_.size(), background_, member);
 }
 
 std::vector<uint8_t> MouseCohort::serialize() const {
@@ -145,6 +158,7 @@ std::vector<uint8_t> MouseCohort::serialize() const {
   put64(b, pop_hash_);
   put32(b, uint32_t(block_));
   put32(b, uint32_t(cal_.size()));
+  put32(b, uint32_t(background_));
   for (const CohortCalibration& c : cal_) {
     putd(b, c.threshold);
     putd(b, c.genuine_sd);
@@ -157,10 +171,13 @@ std::vector<uint8_t> MouseCohort::serialize() const {
 
 bool MouseCohort::deserialize(const uint8_t* data, size_t len) {
   LeReader r{data, len};
-  if (!r.magic("SMC1") || r.u32() != kVersion) return false;
+  if (!r.magic("SMC1")) return false;
+  const uint32_t version = r.u32();
+  if (!r.ok || version < 1 || version > kVersion) return false;
   const uint64_t hash = r.u64();
   const uint32_t block = r.u32(), k = r.u32();
-  if (!r.ok || block < 1 || block > 1000 || k < 2 || k > kMaxCohortMembers) return false;
+  const uint32_t background = version >= 2 ? r.u32() : 0;
+  if (!r.ok || block < 1 || block > 1000 || k < 2 || k > kMaxCohortMembers || background >= k) return false;
   std::vector<CohortCalibration> cal(k);
   for (CohortCalibration& c : cal) {
     c.threshold = r.f64();
@@ -177,6 +194,7 @@ bool MouseCohort::deserialize(const uint8_t* data, size_t len) {
   gbt_ = std::move(gbt);
   pop_hash_ = hash;
   block_ = block;
+  background_ = background;
   cal_ = std::move(cal);
   valid_ = true;
   return true;

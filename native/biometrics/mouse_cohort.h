@@ -20,9 +20,14 @@
 //    score compares the members' likelihoods of the action whatever their row counts.
 //    Fails (valid() false, *why set) with fewer than 2 members, a member without a quantised
 //    enrollment or enrolled under another population, or one with fewer than folds * 2 blocks.
+//  * Background members (CohortParams::background): the last `background` members are other
+//    people's profiles shipped to tell the users from (mouse-background.ts), never scored.
 //  * action_score(i, x): log p(i|x) - log mean_{j != i} p(j|x), clipped to +-kCohortClip; HIGHER
-//    = more likely member i. A block score is the mean over its actions (the same aggregation
-//    as MouseOneClass::block_score), comparable with calibration(i).threshold.
+//    = more likely member i. With both other enrolled members and background members, the mean
+//    is taken over each group apart and the lower of the two scores kept: an enrolled impostor
+//    is then not averaged away among the background, nor an outsider among the enrolled users.
+//    A block score is the mean over its actions (the same aggregation as
+//    MouseOneClass::block_score), comparable with calibration(i).threshold.
 //  * serialize()/deserialize(): versioned little-endian bytes (magic "SMC1"): the GBT, the
 //    population hash and each member's calibration. deserialize() validates everything and
 //    returns false (object unchanged) on malformed input.
@@ -59,6 +64,8 @@ struct CohortParams {
   // of the users but nothing in the session replay, at 1.1 to 1.5 times the fit time and twice
   // the model (docs/biometrics.md, "Mouse: a sweep of the several-users model's boosting parameters").
   BoostParams boost{};
+  // How many of the last members are background (never scored; see the contract above).
+  size_t background = 0;
 };
 
 struct CohortCalibration {
@@ -70,13 +77,16 @@ struct CohortCalibration {
 
 class MouseCohort {
  public:
-  static constexpr uint32_t kVersion = 1;
+  // 2: the background member count. A version 1 model is read as one without background
+  // (every other member one group), which is how version 1 scored.
+  static constexpr uint32_t kVersion = 2;
   static MouseCohort fit(const std::vector<const MouseOneClass*>& members, const MousePopulation& pop,
                          const CohortParams& p, const char** why);
   bool valid() const { return valid_; }
   size_t members() const { return cal_.size(); }
   const CohortCalibration& calibration(size_t member) const { return cal_[member]; }
   size_t block() const { return block_; }
+  size_t background() const { return background_; }
   // Whether `pop` is the population the members were enrolled with (action_score needs it).
   bool scored_with(const MousePopulation& pop) const;
   double action_score(size_t member, const MouseAction& a, const MousePopulation& pop) const;
@@ -84,12 +94,14 @@ class MouseCohort {
   bool deserialize(const uint8_t* data, size_t len);
 
  private:
-  // Score of member `member` from the softmax margins of one row.
-  static double member_score(const double* margins, size_t classes, size_t member);
+  // Score of member `member` from the softmax margins of one row, the last `background` of the
+  // `classes` being background members.
+  static double member_score(const double* margins, size_t classes, size_t background, size_t member);
   bool valid_ = false;
   GradientBoosting gbt_;
   uint64_t pop_hash_ = 0;
   size_t block_ = 20;
+  size_t background_ = 0;
   std::vector<CohortCalibration> cal_;
 };
 

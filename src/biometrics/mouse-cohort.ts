@@ -7,7 +7,10 @@
  *
  * Contract
  * - `fitMouseCohort` is asynchronous (libuv pool; seconds). It needs at least two members whose
- *   mouse profiles hold a quantised enrollment (version 3 and later) under `population`. Rejects
+ *   mouse profiles hold a quantised enrollment (version 3 and later) under `population`. The
+ *   last `background` members (default 0) are other people's profiles (mouse-background.ts):
+ *   never scored, and a user's score against them is taken apart from the score against the
+ *   other enrolled users, the lower kept, so neither group dilutes the other. Rejects
  *   SENTINEL_E_INVALID_ARGUMENT for a bad member list, SENTINEL_E_BIO_PROFILE for a malformed
  *   profile or population, SENTINEL_E_BIO_ENROLL with the reason when the fit is refused.
  * - `MouseCohortStream.push` is synchronous and returns impostor probabilities (0.5 at the
@@ -44,25 +47,31 @@ export interface CohortMember extends RawMouseCohortMember {
 export interface MouseCohortFit {
   model: Uint8Array;
   blockActions: number;
+  /** In the order given: the enrolled users, then the `background` background members. */
   members: CohortMember[];
+  background: number;
 }
 
 export async function fitMouseCohort(
   members: readonly CohortMemberInput[],
   population: Uint8Array,
-  options: { blockActions?: number; frr?: number; maxActions?: number; rounds?: number } = {},
+  options: { blockActions?: number; frr?: number; maxActions?: number; rounds?: number; background?: number } = {},
 ): Promise<MouseCohortFit> {
   const users = members.map((m) => m.user);
   if (members.length < 2 || members.length > MAX_COHORT_MEMBERS) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `the several-users mouse model takes 2..${MAX_COHORT_MEMBERS} enrolled users, got ${members.length}`);
+  const background = options.background ?? 0;
+  if (!Number.isInteger(background) || background < 0 || background >= members.length) {
+    throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `the several-users mouse model needs at least one enrolled user besides its background members: background ${background} of ${members.length} members`);
+  }
   if (new Set(users).size !== users.length) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `the several-users mouse model got a user twice: ${users.join(', ')}`);
   const blockActions = options.blockActions ?? DEFAULT_MOUSE_BLOCK;
   try {
     const r = await addon().fitMouseCohort(
       members.map((m) => m.mouse),
       population,
-      { blockActions, frr: options.frr ?? 0.05, maxActions: options.maxActions ?? DEFAULT_COHORT_ACTIONS, ...(options.rounds ? { rounds: options.rounds } : {}) },
+      { blockActions, frr: options.frr ?? 0.05, maxActions: options.maxActions ?? DEFAULT_COHORT_ACTIONS, backgroundMembers: background, ...(options.rounds ? { rounds: options.rounds } : {}) },
     );
-    return { model: r.model, blockActions, members: r.members.map((c, i) => ({ user: users[i] as string, ...c })) };
+    return { model: r.model, blockActions, members: r.members.map((c, i) => ({ user: users[i] as string, ...c })), background };
   } catch (err) {
     throw fromNative(err, 'SENTINEL_E_BIO_PROFILE', 'SENTINEL_E_BIO_ENROLL');
   }

@@ -41,6 +41,8 @@
 //          population-bin codes against the FIT users' actions (binary; softmax per FIT user; binary + hist-w)
 //        [--cohort-background N] [--cohort-solo 1]  (mcc*, --dump-cohort: the FIT users as background
 //         members of every MouseCohort, N actions each; the target user alone, a single-user host)
+//        [--cohort-split 1]  (the background marked as such: scored apart from the enrolled, the lower kept)
+//        [--jobs N]  (mcc*, --dump-cohort: the several-users models fitted on N threads up front)
 //        --oc-methods mcc,mcc-fused[,-open]: the same with the daemon's own class (MouseCohort over
 //          the TEST users' hist-w profiles, its cross-fitted calibration reported); mcc-fused: per
 //          action the two calibrated modalities' sum (hist-w and mcc, each (s - threshold) / sd,
@@ -64,6 +66,7 @@
 #include <cstdio>
 #include <cstring>
 #include <array>
+#include <atomic>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -72,6 +75,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -198,6 +202,12 @@ static bool g_cohort_cal10 = true;
 // host. Closed and open are then the same model (the impostor is never a member).
 static size_t g_cohort_background = 0;
 static bool g_cohort_solo = false;
+// --cohort-split 1 (with --cohort-background): the background members marked as such
+// (CohortParams::background), so an enrolled member is scored against the other enrolled
+// members and against the background apart, the lower kept; 0: every other member one group.
+static bool g_cohort_split = false;
+// --jobs N (mcc*, --dump-cohort): the several-users models fitted on N threads up front.
+static int g_jobs = 1;
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
 static size_t g_sitting_folds = 0, g_sitting_same = 0;
 
@@ -739,7 +749,11 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
       MouseCohort cohort;
       std::vector<CohortCalibration> cal10;
       std::vector<int> members;  // TEST users, in member order
+      std::vector<const MouseOneClass*> ptrs;  // their profiles, then the background's
       const char* why = nullptr;
+      size_t fold = 0, fits = 0;
+      int left_out = -1;
+      double seconds = 0;
       size_t index_of(int u) const { return size_t(std::find(members.begin(), members.end(), u) - members.begin()); }
       bool has(int u) const { return cohort.valid() && index_of(u) < members.size(); }
     };
@@ -757,13 +771,17 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
         if (b.valid()) bg_profiles.emplace_back(v, std::move(b));
       }
     // solo >= 0 (--cohort-solo): the cohort of that TEST user alone (left_out is then moot).
-    auto mcc_model = [&](size_t k, int left_out, int solo) -> const CohortFit& {
+    // mcc_prepare: the model's entry with its members (profiles enrolled here, serially);
+    // mcc_fit: the fits themselves (thread-safe: reads the profiles and pop, writes f only);
+    // mcc_account: the counters and the refusal line, serially.
+    auto mcc_prepare = [&](size_t k, int left_out, int solo) -> std::pair<CohortFit*, bool> {
       if (solo >= 0) left_out = -1;
       auto key = std::make_tuple(k, left_out, solo);
       auto it = mcc_models.find(key);
-      if (it != mcc_models.end()) return it->second;
+      if (it != mcc_models.end()) return {&it->second, false};
       CohortFit& f = mcc_models[key];
-      std::vector<const MouseOneClass*> ptrs;
+      f.left_out = left_out;
+      f.fold = k;
       for (int w : testu) {
         if (w == left_out || (solo >= 0 && w != solo)) continue;
         auto pk = std::make_pair(k, w);
@@ -776,34 +794,78 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
         }
         if (!pit->second.valid()) continue;
         f.members.push_back(w);
-        ptrs.push_back(&pit->second);
+        f.ptrs.push_back(&pit->second);
       }
       for (const auto& b : bg_profiles) {
         f.members.push_back(b.first);
-        ptrs.push_back(&b.second);
+        f.ptrs.push_back(&b.second);
       }
+      return {&f, true};
+    };
+    auto mcc_fit = [&](CohortFit& f) {
       const auto t0 = std::chrono::steady_clock::now();
       CohortParams cp = g_cohort_params;
       cp.frr = g_cohort_frr;
-      f.cohort = MouseCohort::fit(ptrs, pop, cp, &f.why);
-      ++mcc_fits;
+      if (g_cohort_split) cp.background = bg_profiles.size();
+      f.cohort = MouseCohort::fit(f.ptrs, pop, cp, &f.why);
+      f.fits = 1;
       if (f.cohort.valid() && mcc_cal && g_cohort_cal10) {
-        CohortParams p10 = g_cohort_params;
+        CohortParams p10 = cp;
         p10.frr = 0.10;
-        const MouseCohort c10 = MouseCohort::fit(ptrs, pop, p10, nullptr);
-        ++mcc_fits;
+        const MouseCohort c10 = MouseCohort::fit(f.ptrs, pop, p10, nullptr);
+        ++f.fits;
         if (c10.valid())
           for (size_t i = 0; i < c10.members(); ++i) f.cal10.push_back(c10.calibration(i));
       }
-      mcc_fit_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    auto mcc_account = [&](const CohortFit& f) {
+      mcc_fits += f.fits;
+      mcc_fit_s += f.seconds;
       if (!f.cohort.valid()) {
         ++mcc_refused;
         mcc_why.insert(f.why ? f.why : "?");
-        std::printf("   mcc: MouseCohort::fit refused %zu members (fold %zu, left out %s): %s\n", ptrs.size(), k,
-                    left_out < 0 ? "none" : users[size_t(left_out)].c_str(), f.why ? f.why : "?");
+        std::printf("   mcc: MouseCohort::fit refused %zu members (fold %zu, left out %s): %s\n", f.ptrs.size(), f.fold,
+                    f.left_out < 0 ? "none" : users[size_t(f.left_out)].c_str(), f.why ? f.why : "?");
       }
-      return f;
     };
+    auto mcc_model = [&](size_t k, int left_out, int solo) -> const CohortFit& {
+      auto [f, fresh] = mcc_prepare(k, left_out, solo);
+      if (fresh) {
+        mcc_fit(*f);
+        mcc_account(*f);
+      }
+      return *f;
+    };
+    // --jobs N: every model the loop below will ask for, fitted up front on N threads (the
+    // same fits, so the same figures as --jobs 1, in about 1/N of the time).
+    const bool want_mcc = g_dump_cohort || std::any_of(o.methods.begin(), o.methods.end(), [](const std::string& m) { return m.rfind("mcc", 0) == 0; });
+    const bool want_open = g_dump_cohort || std::any_of(o.methods.begin(), o.methods.end(), [](const std::string& m) {
+                             return m.rfind("mcc", 0) == 0 && m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0;
+                           });
+    if (g_jobs > 1 && want_mcc) {
+      std::vector<CohortFit*> todo;
+      for (int u : testu)
+        for (size_t k = 0; k < sess_of[u].size(); ++k) {
+          const int solo = g_cohort_solo ? u : -1;
+          auto add = [&](int left_out) {
+            auto [f, fresh] = mcc_prepare(k, left_out, solo);
+            if (fresh) todo.push_back(f);
+          };
+          add(-1);
+          if (want_open)
+            for (int v : testu)
+              if (v != u) add(v);
+        }
+      std::atomic<size_t> next{0};
+      std::vector<std::thread> pool;
+      for (int t = 0; t < g_jobs; ++t)
+        pool.emplace_back([&] {
+          for (size_t i; (i = next.fetch_add(1)) < todo.size();) mcc_fit(*todo[i]);
+        });
+      for (std::thread& t : pool) t.join();
+      for (const CohortFit* f : todo) mcc_account(*f);
+    }
     for (int u : testu) {
       const auto& mine = sess_of[u];
       for (size_t k = 0; k < mine.size(); ++k) {
@@ -1475,6 +1537,11 @@ int main(int argc, char** argv) {
     else if (a == "--dump-cohort") g_dump_cohort = std::atoi(next().c_str()) != 0;
     else if (a == "--cohort-background") g_cohort_background = std::stoul(next());
     else if (a == "--cohort-solo") g_cohort_solo = std::atoi(next().c_str()) != 0;
+    else if (a == "--cohort-split") g_cohort_split = std::atoi(next().c_str()) != 0;
+    else if (a == "--jobs") {
+      g_jobs = std::atoi(next().c_str());
+      if (g_jobs < 1 || g_jobs > 64) { std::fprintf(stderr, "--jobs must be 1..64\n"); return 2; }
+    }
     else if (a == "--cohort-frr") g_cohort_frr = std::atof(next().c_str());
     else if (a == "--fuse-cohort-weight") {
       g_fuse_cohort_weight = std::atof(next().c_str());

@@ -1048,6 +1048,65 @@ static void test_mouse_cohort() {
               mean_score[1], mean_score[0]);
 }
 
+// Background members (CohortParams::background): the same rows with the last two members marked
+// background give the same trees, and every enrolled member's score is then at most the pooled
+// one (the pooled mean of the others lies between the two groups' means), lower on average on
+// the other enrolled user's actions, which the pooled mean dilutes among the background; a
+// background member is scored as before. The count survives the bytes, a version 1 model (no
+// count) reads as one without background, and a cohort of background alone is refused.
+static void test_mouse_cohort_background() {
+  std::mt19937 r(35);
+  std::vector<std::vector<MouseAction>> popu = {synth_actions(r, 600, 0.03, 400), synth_actions(r, 950, 0.09, 400),
+                                                synth_actions(r, 1300, 0.15, 400)};
+  MousePopulation pop = population_with_pairs(popu, 40);
+  const double speed[4] = {800, 1000, 1250, 650}, bend[4] = {0.05, 0.10, 0.14, 0.03};
+  std::vector<MouseOneClass> prof;
+  for (int u = 0; u < 4; ++u) prof.push_back(MouseOneClass::enroll(synth_actions(r, speed[u], bend[u], 480), &pop));
+  std::vector<const MouseOneClass*> members = {&prof[0], &prof[1], &prof[2], &prof[3]};
+  CohortParams cp;
+  cp.boost.rounds = 40;
+  const char* why = nullptr;
+  const MouseCohort pooled = MouseCohort::fit(members, pop, cp, &why);
+  CohortParams sp = cp;
+  sp.background = 2;
+  const MouseCohort split = MouseCohort::fit(members, pop, sp, &why);
+  CHECK(pooled.valid() && split.valid() && pooled.background() == 0 && split.background() == 2);
+  if (!pooled.valid() || !split.valid()) return;
+  bool never_higher = true, background_same = true;
+  double mean_gap = 0;  // member 0's pooled minus split score on member 1's actions
+  const std::vector<MouseAction> other = synth_actions(r, speed[1], bend[1], 200), own = synth_actions(r, speed[0], bend[0], 200);
+  for (const std::vector<MouseAction>* set : {&own, &other})
+    for (const MouseAction& a : *set) {
+      for (size_t m = 0; m < 2; ++m) never_higher = never_higher && split.action_score(m, a, pop) <= pooled.action_score(m, a, pop) + 1e-9;
+      background_same = background_same && std::fabs(split.action_score(2, a, pop) - pooled.action_score(2, a, pop)) < 1e-9;
+      if (set == &other) mean_gap += (pooled.action_score(0, a, pop) - split.action_score(0, a, pop)) / double(other.size());
+    }
+  CHECK(never_higher);
+  CHECK(background_same);
+  CHECK(mean_gap > 0.1);
+  std::printf("   cohort, 2 users + 2 background: member 0 on member 1's actions %.3f lower with the groups apart\n", mean_gap);
+  const std::vector<uint8_t> b = split.serialize();
+  MouseCohort back;
+  CHECK(back.deserialize(b.data(), b.size()) && back.background() == 2 && back.serialize() == b);
+  // Version 1: the same bytes without the count (after magic, version, population hash, block, members).
+  std::vector<uint8_t> v1 = pooled.serialize();
+  v1.erase(v1.begin() + 24, v1.begin() + 28);
+  v1[4] = 1;
+  MouseCohort old;
+  CHECK(old.deserialize(v1.data(), v1.size()) && old.background() == 0);
+  CHECK(old.action_score(0, other[0], pop) == pooled.action_score(0, other[0], pop));
+  std::vector<uint8_t> v3 = b;
+  v3[4] = uint8_t(MouseCohort::kVersion + 1);
+  CHECK(!old.deserialize(v3.data(), v3.size()));
+  std::vector<uint8_t> all_bg = b;
+  all_bg[24] = 4;  // as many background members as members
+  CHECK(!old.deserialize(all_bg.data(), all_bg.size()));
+  CohortParams none = cp;
+  none.background = 2;
+  why = nullptr;
+  CHECK(!MouseCohort::fit({&prof[2], &prof[3]}, pop, none, &why).valid() && why != nullptr);
+}
+
 // Two synthetic typists over the same 26-key text: different per-digraph
 // rhythm and hold times. Enroll each on 500 keystrokes, score fresh windows.
 struct Typist {
@@ -1135,6 +1194,7 @@ int main() {
   test_mouse_sittings();
   test_mouse_block();
   test_mouse_cohort();
+  test_mouse_cohort_background();
   test_two_typists();
   std::printf("%d checks, %d failures\n", checks, failures);
   if (failures == 0) std::printf("bio_test: all passed\n");
