@@ -167,7 +167,8 @@ async function cohortRows(keyPath: string): Promise<BenchRow[]> {
     fitMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   // A single-user host with a background of ten (synthetic) people, through the background
-  // file's own encoder and reader: the fit the daemon runs there at start and per learned sitting.
+  // file's own encoder and reader: the fit the daemon runs there at start and per learned sitting
+  // (the background one class of the model, as the daemon fits it).
   const background = [];
   for (let seed = 3; seed < 13; seed++) {
     const d = decode(seed, 1000, 1_000_000, 3 + seed);
@@ -175,7 +176,7 @@ async function cohortRows(keyPath: string): Promise<BenchRow[]> {
   }
   const bgMembers = parseMouseBackground(encodeMouseBackground(background), pop);
   const tb = process.hrtime.bigint();
-  await fitMouseCohort([members[0] as { user: string; mouse: Uint8Array }, ...bgMembers], pop);
+  await fitMouseCohort([members[0] as { user: string; mouse: Uint8Array }, ...bgMembers], pop, { background: bgMembers.length });
   const bgFitMs = Number(process.hrtime.bigint() - tb) / 1e6;
   const stream = decode(1, 2000, 9e8, 77);
   const n = stream.actionMeta.length / ACTION_META_STRIDE;

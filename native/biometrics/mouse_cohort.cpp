@@ -27,8 +27,9 @@ struct MemberRows {
 // Rows [b, e) of a member: chunk c of `folds` contiguous chunks.
 size_t chunk_begin(size_t n, int folds, int c) { return size_t(c) * n / size_t(folds); }
 
-GradientBoosting fit_rows(const std::vector<MemberRows>& m, int folds, int skip_chunk, const BoostParams& bp,
-                          bool drop_prior) {
+// label[k]: the class member k's rows are fitted as (members of the merged background share one).
+GradientBoosting fit_rows(const std::vector<MemberRows>& m, const std::vector<uint16_t>& label, int classes, int folds,
+                          int skip_chunk, const BoostParams& bp, bool drop_prior) {
   std::vector<float> X;
   std::vector<uint16_t> y;
   for (size_t k = 0; k < m.size(); ++k) {
@@ -38,11 +39,11 @@ GradientBoosting fit_rows(const std::vector<MemberRows>& m, int folds, int skip_
       if (i >= b && i < e) continue;
       X.resize(X.size() + kCohortInputs);
       row_from_code(m[k].codes + i * MouseOneClass::kCodeBytes, &X[X.size() - kCohortInputs]);
-      y.push_back(uint16_t(k));
+      y.push_back(label[k]);
     }
   }
   GradientBoosting g;
-  g.fit(X, kCohortInputs, y, int(m.size()), bp);
+  g.fit(X, kCohortInputs, y, classes, bp);
   if (drop_prior) g.drop_prior();
   return g;
 }
@@ -100,39 +101,49 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
     if (keep < size_t(p.folds) * 2 * p.block) return fail("a member's mouse enrollment is too short for the cohort's calibration");
     rows.push_back(MemberRows{c.data() + (n - keep) * MouseOneClass::kCodeBytes, keep});
   }
-  const size_t K = rows.size();
-  // held[i][j]: held-out block scores of member i's score on member j's rows.
-  std::vector<std::vector<std::vector<double>>> held(K, std::vector<std::vector<double>>(K));
-  std::vector<double> mg(K);
+  const size_t K = rows.size(), E = K - p.background;
+  const bool merged = p.merge_background && p.background > 0;
+  const size_t C = merged ? E + 1 : K;                        // classes of the model
+  const size_t B = merged ? 1 : p.background;                 // background classes
+  std::vector<uint16_t> label(K);
+  for (size_t k = 0; k < K; ++k) label[k] = uint16_t(std::min(k, C - 1));
+  // held[c][j]: held-out block scores of class c's score on member j's rows.
+  std::vector<std::vector<std::vector<double>>> held(C, std::vector<std::vector<double>>(K));
+  std::vector<double> mg(C);
   std::vector<float> x(kCohortInputs);
   for (int c = 0; c < p.folds; ++c) {
-    GradientBoosting g = fit_rows(rows, p.folds, c, p.boost, p.drop_prior);
+    GradientBoosting g = fit_rows(rows, label, int(C), p.folds, c, p.boost, p.drop_prior);
     for (size_t j = 0; j < K; ++j) {
       const size_t b = chunk_begin(rows[j].n, p.folds, c), e = chunk_begin(rows[j].n, p.folds, c + 1);
-      std::vector<std::vector<double>> per(K);
+      std::vector<std::vector<double>> per(C);
       for (size_t r = b; r < e; ++r) {
         row_from_code(rows[j].codes + r * MouseOneClass::kCodeBytes, x.data());
         g.margins(x.data(), mg.data());
-        for (size_t i = 0; i < K; ++i) per[i].push_back(member_score(mg.data(), K, p.background, i));
+        for (size_t i = 0; i < C; ++i) per[i].push_back(member_score(mg.data(), C, B, i));
       }
-      for (size_t i = 0; i < K; ++i) append_block_means(per[i], p.block, &held[i][j]);
+      for (size_t i = 0; i < C; ++i) append_block_means(per[i], p.block, &held[i][j]);
     }
   }
+  // Per member: its class's held-out blocks on the rows of that class (genuine) and of the
+  // other classes (the estimated FAR).
   out.cal_.resize(K);
   for (size_t i = 0; i < K; ++i) {
     CohortCalibration& cal = out.cal_[i];
-    const std::vector<double>& gen = held[i][i];
+    std::vector<double> gen;
+    for (size_t j = 0; j < K; ++j)
+      if (label[j] == label[i]) gen.insert(gen.end(), held[label[i]][j].begin(), held[label[i]][j].end());
     if (gen.size() < 4) return fail("a member's mouse enrollment is too short for the cohort's calibration");
     cal.threshold = threshold_for_frr(gen, p.frr);
     cal.genuine_sd = std::max(1e-6, sample_sd(gen));  // gen holds at least 4 blocks
     cal.blocks = uint32_t(gen.size());
     size_t im = 0, acc = 0;
     for (size_t j = 0; j < K; ++j)
-      if (j != i)
-        for (double s : held[i][j]) ++im, acc += s >= cal.threshold;
+      if (label[j] != label[i])
+        for (double s : held[label[i]][j]) ++im, acc += s >= cal.threshold;
     cal.enrolled_far = im ? double(acc) / double(im) : 0;
   }
-  out.gbt_ = fit_rows(rows, p.folds, -1, p.boost, p.drop_prior);
+  out.gbt_ = fit_rows(rows, label, int(C), p.folds, -1, p.boost, p.drop_prior);
+  out.merged_ = merged;
   out.pop_hash_ = hash;
   out.block_ = p.block;
   out.background_ = p.background;
@@ -149,7 +160,8 @@ double MouseCohort::action_score(size_t member, const MouseAction& a, const Mous
   row_from_code(rec, x);
   double mg[kMaxCohortMembers];
   gbt_.margins(x, mg);
-  return member_score(mg, cal_.size(), background_, member);
+  const size_t classes = size_t(gbt_.classes()), enrolled = cal_.size() - background_;
+  return member_score(mg, classes, merged_ ? 1 : background_, std::min(member, merged_ ? enrolled : member));
 }
 
 std::vector<uint8_t> MouseCohort::serialize() const {
@@ -159,6 +171,7 @@ std::vector<uint8_t> MouseCohort::serialize() const {
   put32(b, uint32_t(block_));
   put32(b, uint32_t(cal_.size()));
   put32(b, uint32_t(background_));
+  put32(b, merged_ ? 1u : 0u);
   for (const CohortCalibration& c : cal_) {
     putd(b, c.threshold);
     putd(b, c.genuine_sd);
@@ -177,7 +190,10 @@ bool MouseCohort::deserialize(const uint8_t* data, size_t len) {
   const uint64_t hash = r.u64();
   const uint32_t block = r.u32(), k = r.u32();
   const uint32_t background = version >= 2 ? r.u32() : 0;
-  if (!r.ok || block < 1 || block > 1000 || k < 2 || k > kMaxCohortMembers || background >= k) return false;
+  const uint32_t flags = version >= 2 ? r.u32() : 0;
+  const bool merged = flags == 1 && background > 0;
+  if (!r.ok || block < 1 || block > 1000 || k < 2 || k > kMaxCohortMembers || background >= k || flags > 1 || (flags == 1 && !merged))
+    return false;
   std::vector<CohortCalibration> cal(k);
   for (CohortCalibration& c : cal) {
     c.threshold = r.f64();
@@ -190,11 +206,13 @@ bool MouseCohort::deserialize(const uint8_t* data, size_t len) {
   const uint8_t* g = r.blob(&n);
   if (!r.ok || r.left() != 0) return false;
   GradientBoosting gbt;
-  if (!gbt.deserialize(g, n) || gbt.dims() != kCohortInputs || size_t(gbt.classes()) != k) return false;
+  const size_t classes = merged ? k - background + 1 : k;
+  if (!gbt.deserialize(g, n) || gbt.dims() != kCohortInputs || size_t(gbt.classes()) != classes) return false;
   gbt_ = std::move(gbt);
   pop_hash_ = hash;
   block_ = block;
   background_ = background;
+  merged_ = merged;
   cal_ = std::move(cal);
   valid_ = true;
   return true;

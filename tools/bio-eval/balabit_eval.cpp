@@ -42,6 +42,7 @@
 //        [--cohort-background N] [--cohort-solo 1]  (mcc*, --dump-cohort: the FIT users as background
 //         members of every MouseCohort, N actions each; the target user alone, a single-user host)
 //        [--cohort-split 1]  (the background marked as such: scored apart from the enrolled, the lower kept)
+//        [--cohort-merge 0|1]  (with --cohort-split 1: the background one class, or a class each)
 //        [--jobs N]  (mcc*, --dump-cohort: the several-users models fitted on N threads up front)
 //        --oc-methods mcc,mcc-fused[,-open]: the same with the daemon's own class (MouseCohort over
 //          the TEST users' hist-w profiles, its cross-fitted calibration reported); mcc-fused: per
@@ -206,6 +207,9 @@ static bool g_cohort_solo = false;
 // (CohortParams::background), so an enrolled member is scored against the other enrolled
 // members and against the background apart, the lower kept; 0: every other member one group.
 static bool g_cohort_split = false;
+// --cohort-merge 1 (with --cohort-split 1): the background members fitted as one class
+// (CohortParams::merge_background); 0: a class each.
+static int g_cohort_merge = -1;
 // --jobs N (mcc*, --dump-cohort): the several-users models fitted on N threads up front.
 static int g_jobs = 1;
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
@@ -807,6 +811,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
       CohortParams cp = g_cohort_params;
       cp.frr = g_cohort_frr;
       if (g_cohort_split) cp.background = bg_profiles.size();
+      if (g_cohort_merge >= 0) cp.merge_background = g_cohort_merge != 0;
       f.cohort = MouseCohort::fit(f.ptrs, pop, cp, &f.why);
       f.fits = 1;
       if (f.cohort.valid() && mcc_cal && g_cohort_cal10) {
@@ -1538,6 +1543,7 @@ int main(int argc, char** argv) {
     else if (a == "--cohort-background") g_cohort_background = std::stoul(next());
     else if (a == "--cohort-solo") g_cohort_solo = std::atoi(next().c_str()) != 0;
     else if (a == "--cohort-split") g_cohort_split = std::atoi(next().c_str()) != 0;
+    else if (a == "--cohort-merge") g_cohort_merge = std::atoi(next().c_str()) != 0;
     else if (a == "--jobs") {
       g_jobs = std::atoi(next().c_str());
       if (g_jobs < 1 || g_jobs > 64) { std::fprintf(stderr, "--jobs must be 1..64\n"); return 2; }

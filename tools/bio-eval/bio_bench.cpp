@@ -186,18 +186,37 @@ int main() {
                     c.serialize().size(), c63.serialize().size());
       }
     }
-    // A single-user host with the background (scripts/bio/mouse_background.sh: ten people of
-    // 2000 actions each, members that are never scored): the user's profile of 2000 or 20 000
-    // actions and ten synthetic background members of 2000.
-    for (size_t N : {2000, 20000}) {
+    // With the background (scripts/bio/mouse_background.sh: ten people of 2000 actions each,
+    // members that are never scored), a class each or one class for all ten
+    // (CohortParams::merge_background), in the same run: a single-user host (its profile of 2000
+    // or 20 000 actions) and a host of five users of 4000 (against the five alone).
+    auto bg_fits = [&](size_t users, size_t N) {
       std::vector<MouseOneClass> prof;
-      for (size_t k = 0; k < 11; ++k) prof.push_back(member(k == 0 ? N : 2000, k, 0.05));
+      for (size_t k = 0; k < users + 10; ++k) prof.push_back(member(k < users ? N : 2000, k, 0.05));
       const char* why = nullptr;
-      double fit_ms = 0;
-      MouseCohort c = timed_fit(prof, CohortParams{}, &fit_ms, &why);
-      std::printf("mouse several-users model, 1 user of %zu actions + 10 background members of 2000: %s %.0f ms; model %zu bytes\n", N,
-                  c.valid() ? "fit" : "refused after", fit_ms, c.valid() ? c.serialize().size() : size_t(0));
-    }
+      double each_ms = 0, one_ms = 0, none_ms = 0;
+      CohortParams each;
+      each.background = 10;
+      each.merge_background = false;
+      CohortParams one = each;
+      one.merge_background = true;
+      MouseCohort c = timed_fit(prof, each, &each_ms, &why);
+      MouseCohort m = timed_fit(prof, one, &one_ms, &why);
+      std::printf("mouse several-users model, %zu user(s) of %zu actions + 10 background members of 2000: a class each %s %.0f ms (model %zu bytes), "
+                  "one class %s %.0f ms (model %zu bytes, %.2fx faster)",
+                  users, N, c.valid() ? "fit" : "refused after", each_ms, c.valid() ? c.serialize().size() : size_t(0), m.valid() ? "fit" : "refused after",
+                  one_ms, m.valid() ? m.serialize().size() : size_t(0), each_ms / one_ms);
+      if (users > 1) {
+        prof.resize(users);
+        MouseCohort alone = timed_fit(prof, CohortParams{}, &none_ms, &why);
+        sink += double(alone.members());
+        std::printf("; without the background %.0f ms", none_ms);
+      }
+      std::printf("\n");
+    };
+    bg_fits(1, 2000);
+    bg_fits(1, 20000);
+    bg_fits(5, 4000);
   }
   std::printf("(checksum %.3f)\n", sink);
   return 0;

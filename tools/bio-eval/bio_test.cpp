@@ -1069,8 +1069,9 @@ static void test_mouse_cohort_background() {
   const MouseCohort pooled = MouseCohort::fit(members, pop, cp, &why);
   CohortParams sp = cp;
   sp.background = 2;
+  sp.merge_background = false;  // a class each: the same trees as the pooled fit
   const MouseCohort split = MouseCohort::fit(members, pop, sp, &why);
-  CHECK(pooled.valid() && split.valid() && pooled.background() == 0 && split.background() == 2);
+  CHECK(pooled.valid() && split.valid() && pooled.background() == 0 && split.background() == 2 && !split.merged_background());
   if (!pooled.valid() || !split.valid()) return;
   bool never_higher = true, background_same = true;
   double mean_gap = 0;  // member 0's pooled minus split score on member 1's actions
@@ -1088,9 +1089,9 @@ static void test_mouse_cohort_background() {
   const std::vector<uint8_t> b = split.serialize();
   MouseCohort back;
   CHECK(back.deserialize(b.data(), b.size()) && back.background() == 2 && back.serialize() == b);
-  // Version 1: the same bytes without the count (after magic, version, population hash, block, members).
+  // Version 1: the same bytes without the count and flags (after magic, version, population hash, block, members).
   std::vector<uint8_t> v1 = pooled.serialize();
-  v1.erase(v1.begin() + 24, v1.begin() + 28);
+  v1.erase(v1.begin() + 24, v1.begin() + 32);
   v1[4] = 1;
   MouseCohort old;
   CHECK(old.deserialize(v1.data(), v1.size()) && old.background() == 0);
@@ -1105,6 +1106,30 @@ static void test_mouse_cohort_background() {
   none.background = 2;
   why = nullptr;
   CHECK(!MouseCohort::fit({&prof[2], &prof[3]}, pop, none, &why).valid() && why != nullptr);
+  // The background as one class: both background members share its calibration, the enrolled
+  // users still separate, and the flag survives the bytes (a flag without background does not).
+  CohortParams mp = sp;
+  mp.merge_background = true;
+  CHECK(CohortParams{}.merge_background);  // the default
+  const MouseCohort merged = MouseCohort::fit(members, pop, mp, &why);
+  CHECK(merged.valid() && merged.merged_background() && merged.members() == 4 && merged.background() == 2);
+  if (!merged.valid()) return;
+  CHECK(merged.calibration(2).threshold == merged.calibration(3).threshold && merged.calibration(2).blocks == merged.calibration(3).blocks);
+  CHECK(merged.calibration(2).blocks > merged.calibration(0).blocks);
+  double own_mean = 0, other_mean = 0;
+  for (const MouseAction& a : own) own_mean += merged.action_score(0, a, pop) / double(own.size());
+  for (const MouseAction& a : other) other_mean += merged.action_score(0, a, pop) / double(other.size());
+  CHECK(own_mean > other_mean + 1);
+  CHECK(merged.action_score(3, other[0], pop) == merged.action_score(2, other[0], pop));
+  const std::vector<uint8_t> mb = merged.serialize();
+  CHECK(back.deserialize(mb.data(), mb.size()) && back.merged_background() && back.serialize() == mb);
+  std::vector<uint8_t> flag_only = pooled.serialize();
+  flag_only[28] = 1;  // merged, but no background member
+  CHECK(!old.deserialize(flag_only.data(), flag_only.size()));
+  std::vector<uint8_t> unmerged = mb;
+  unmerged[28] = 0;  // per-member classes, but the trees have one background class
+  CHECK(!old.deserialize(unmerged.data(), unmerged.size()));
+  std::printf("   cohort, background as one class: member 0 own %.3f, other user %.3f\n", own_mean, other_mean);
 }
 
 // Two synthetic typists over the same 26-key text: different per-digraph
