@@ -82,7 +82,8 @@ class CohortFitWorker : public EnrollPromiseWorker {
 // fitMouseCohort(profiles: Uint8Array[], population: Uint8Array, {blockActions, frr, maxActions,
 // rounds, backgroundMembers}) → Promise<{model, members: [{threshold, genuineSd,
 // calibrationBlocks, enrolledFar}]}>, members in the order of `profiles`; the last
-// `backgroundMembers` (default 0) are background (CohortParams::background). A malformed profile or population throws
+// `backgroundMembers` (default 0) are background (CohortParams::background, fitted as one
+// class: merge_background's default). A malformed profile or population throws
 // SENTINEL_E_BIO_PROFILE here; a refusal of the fit (too few members, a profile without a
 // quantised enrollment or of another population, an enrollment too short) rejects
 // SENTINEL_E_BIO_ENROLL with the reason.
