@@ -17,9 +17,9 @@
  *   on this machine from a research data set) adds members that are never scored, fitted as
  *   one class, on every host: a user is then scored against the other enrolled users and
  *   against the background apart, the lower kept (measured, docs/biometrics.md "Mouse: the
- *   background on every host, as one class"). It is read once, at the first refresh. No file there: no background, the reason in `status().background`. A file that
- *   does not load is logged (SENTINEL_E_BIO_PROFILE or SENTINEL_E_IO) and the model goes on
- *   without it, likewise.
+ *   background on every host, as one class"). It is read once, at the first refresh. No file
+ *   there: no background, the reason in `status().background`. A file that does not load is
+ *   logged (SENTINEL_E_BIO_PROFILE or SENTINEL_E_IO) and the model goes on without it, likewise.
  * - Never throws; errors are logged with their code and shown in the status.
  */
 import { createHash } from 'node:crypto';

@@ -160,8 +160,10 @@ double MouseCohort::action_score(size_t member, const MouseAction& a, const Mous
   row_from_code(rec, x);
   double mg[kMaxCohortMembers];
   gbt_.margins(x, mg);
-  const size_t classes = size_t(gbt_.classes()), enrolled = cal_.size() - background_;
-  return member_score(mg, classes, merged_ ? 1 : background_, std::min(member, merged_ ? enrolled : member));
+  // With the background one class, every background member is scored as that class.
+  const size_t enrolled = cal_.size() - background_;
+  const size_t cls = merged_ && member >= enrolled ? enrolled : member;
+  return member_score(mg, size_t(gbt_.classes()), merged_ ? 1 : background_, cls);
 }
 
 std::vector<uint8_t> MouseCohort::serialize() const {

@@ -9,8 +9,9 @@
  * - `fitMouseCohort` is asynchronous (libuv pool; seconds). It needs at least two members whose
  *   mouse profiles hold a quantised enrollment (version 3 and later) under `population`. The
  *   last `background` members (default 0) are other people's profiles (mouse-background.ts):
- *   one class of the model, never scored (each reports that class's calibration), and a user's score against them is taken apart from the score against the
- *   other enrolled users, the lower kept, so neither group dilutes the other. Rejects
+ *   one class of the model, never scored (each reports that class's calibration), and a
+ *   user's score against them is taken apart from the score against the other enrolled users,
+ *   the lower kept, so neither group dilutes the other. Rejects
  *   SENTINEL_E_INVALID_ARGUMENT for a bad member list, SENTINEL_E_BIO_PROFILE for a malformed
  *   profile or population, SENTINEL_E_BIO_ENROLL with the reason when the fit is refused.
  * - `MouseCohortStream.push` is synchronous and returns impostor probabilities (0.5 at the
