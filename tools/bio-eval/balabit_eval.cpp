@@ -207,8 +207,8 @@ static bool g_cohort_solo = false;
 // (CohortParams::background), so an enrolled member is scored against the other enrolled
 // members and against the background apart, the lower kept; 0: every other member one group.
 static bool g_cohort_split = false;
-// --cohort-merge 1 (with --cohort-split 1): the background members fitted as one class
-// (CohortParams::merge_background); 0: a class each.
+// --cohort-merge 0|1 (with --cohort-split 1): the background members fitted a class each, or as
+// one class (CohortParams::merge_background; unset: its default, one class).
 static int g_cohort_merge = -1;
 // --jobs N (mcc*, --dump-cohort): the several-users models fitted on N threads up front.
 static int g_jobs = 1;
