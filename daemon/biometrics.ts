@@ -148,8 +148,7 @@ export interface BiometricsConfig {
    * The file of other people's mouse profiles the several-users model is also fitted with, never
    * scored (src/biometrics/mouse-background.ts; default `<dataDir>/mouse-background.bin`, built on
    * this machine by scripts/bio/mouse_background.sh); used when it exists; "none": no background.
-   * With one, a single enrolled user is enough for the model, and on a host of several users
-   * each is also told from people the host never enrolled.
+   * With one, a single enrolled user is enough for the model (it is not used with two or more).
    */
   mouseBackground: string;
   /** EMA weight of the newest score, per modality (SessionMonitor). */

@@ -15,11 +15,12 @@
  *   listed, each with why, in `status().excluded`. The model is held in memory only.
  * - A background (`background`, src/biometrics/mouse-background.ts: other people's profiles built
  *   on this machine from a research data set) adds members that are never scored, fitted as
- *   one class, on every host: a user is then scored against the other enrolled users and
- *   against the background apart, the lower kept (measured, docs/biometrics.md "Mouse: the
- *   background on every host, as one class"). It is read once, at the first refresh. No file
- *   there: no background, the reason in `status().background`. A file that does not load is
- *   logged (SENTINEL_E_BIO_PROFILE or SENTINEL_E_IO) and the model goes on without it, likewise.
+ *   one class, on a host with one usable enrolled profile only. With two or more the model is
+ *   the enrolled users' alone: measured, the background costs more against an enrolled
+ *   impostor than it gains against an outsider (docs/biometrics.md, "Mouse: the background on
+ *   every host, as one class"). It is read once, at the first refresh. No file there: no
+ *   background, the reason in `status().background`. A file that does not load is logged
+ *   (SENTINEL_E_BIO_PROFILE or SENTINEL_E_IO) and the model goes on without it, likewise.
  * - Never throws; errors are logged with their code and shown in the status.
  */
 import { createHash } from 'node:crypto';
@@ -55,7 +56,7 @@ export interface MouseBackgroundStatus {
   /** Background members the model is fitted with (0 when none). */
   members: number;
   file: string | null;
-  /** Why none is in the model (off, no file, or a file that did not load); null when it loaded. */
+  /** Why none is in the model: not loaded, or not used with two or more enrolled users; null when it is in. */
   reason: string | null;
 }
 
@@ -93,6 +94,7 @@ export class MouseCohortModel {
   /** The background's members once read (null: not read yet). */
   private background: CohortMemberInput[] | null = null;
   private backgroundReason: string | null = null;
+  private backgroundUnused: string | null = null;
   /** sha256 of the background's members, in order (set when it loads). */
   private backgroundDigest = '';
 
@@ -122,9 +124,13 @@ export class MouseCohortModel {
     }
     const enrolled = this.members();
     if (enrolled === null) return;
-    const background = this.loadBackground();
+    const loaded = this.loadBackground();
+    // Single-user hosts only: with two or more enrolled users the model stays theirs (measured:
+    // the background costs more against an enrolled impostor than it gains against an outsider).
+    const background = enrolled.length === 1 ? loaded : [];
+    this.backgroundUnused = enrolled.length > 1 && loaded.length > 0 ? `not used with ${enrolled.length} enrolled users (it is for a host with one)` : null;
     if (enrolled.length < 1 || enrolled.length + background.length < 2) {
-      const needs = background.length > 0 ? `it needs one, with the background of ${background.length} members` : `it needs two, or one and a background: ${this.backgroundReason ?? 'none'}`;
+      const needs = loaded.length > 0 ? `it needs one, with the background of ${loaded.length} members` : `it needs two, or one and a background: ${this.backgroundReason ?? 'none'}`;
       const off = `several-users mouse model off: ${enrolled.length} enrolled user(s) with a mouse model that can take part (${needs})`;
       this.fittedFrom = '';
       this.drop(off, 'info');
@@ -186,7 +192,7 @@ export class MouseCohortModel {
       background: {
         members: split.background,
         file: this.opts.background ?? null,
-        reason: this.backgroundReason,
+        reason: this.backgroundReason ?? this.backgroundUnused,
       },
       excluded: this.excluded.map((e) => ({ ...e })),
       fitting: this.inFlight !== null,

@@ -3,7 +3,7 @@
 // profiles (biometrics.mouseBackground). The daemon fits the model over the user and the
 // background, scores the user's mouse with it, keeps the user's own mouse below the threshold
 // and locks the session for an outsider (a person in neither); with a second user enrolled the
-// model is refitted over both users and the background. A background that does not load
+// model is the two users' alone. A background that does not load
 // is logged with its code and the model stays off with one user, saying why.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -95,14 +95,15 @@ describe('the several-users mouse model with a background', () => {
       expect(metrics).toMatch(/^sentinel_session_mouse_cohort_members 1$/m);
       expect(metrics).toMatch(/^sentinel_session_mouse_cohort_background 2$/m);
 
-      // A second user enrolled: the model is refitted over both users and the background.
-      const refit = d.waitLog((l) => l['event.action'] === 'mouse_cohort_on' && (l['members'] as unknown[]).length === 4);
+      // A second user enrolled: the model is the two enrolled users' alone (the background is
+      // for a host with one), and the status says so.
+      const refit = d.waitLog((l) => l['event.action'] === 'mouse_cohort_on' && (l['members'] as unknown[]).length === 2);
       const recBob = w.rec('mouse-bob', encodeInputEvents(mouseSession(5, 340, 1_000_000, 8)));
       const rb = await w.enroll(['--user', 'bob', '--device', recBob, '--keys', '0', '--actions', '320']);
       expect(rb.code, rb.stderr).toBe(0);
-      expect(((await refit)['members'] as { user: string }[]).map((m) => m.user)).toEqual(['alice', 'bob', 'background/synthetic2', 'background/synthetic3']);
+      expect(((await refit)['members'] as { user: string }[]).map((m) => m.user)).toEqual(['alice', 'bob']);
       st = await status();
-      expect(st.mouseCohort).toMatchObject({ on: true, members: ['alice', 'bob'], background: { members: 2, reason: null } });
+      expect(st.mouseCohort).toMatchObject({ on: true, members: ['alice', 'bob'], background: { members: 0, reason: 'not used with 2 enrolled users (it is for a host with one)' } });
       expect(await d.stop()).toBe(0);
     });
   });
