@@ -582,8 +582,9 @@ export interface RawAddon extends RawAppAddon {
    * the fit rejects SENTINEL_E_BIO_ENROLL with the reason when a profile has no quantised
    * enrollment, was enrolled under another population, or is too short. The last
    * `backgroundMembers` profiles (default 0, at most all but one) are background: one class of
-   * the model, never scored, and a member's score against them is taken apart from its score against the other members,
-   * the lower kept (native/biometrics/mouse_cohort.h). The inputs are read, never kept.
+   * the model, never scored, and a member's score against them is taken apart from its score
+   * against the other members, the lower kept (native/biometrics/mouse_cohort.h). The inputs
+   * are read, never kept.
    */
   fitMouseCohort(
     profiles: Uint8Array[],

@@ -212,6 +212,8 @@ static bool g_cohort_split = false;
 static int g_cohort_merge = -1;
 // --jobs N (mcc*, --dump-cohort): the several-users models fitted on N threads up front.
 static int g_jobs = 1;
+// A method named "...-open": the impostor is left out of the model while their session is scored.
+static bool open_set_method(const std::string& m) { return m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0; }
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
 static size_t g_sitting_folds = 0, g_sitting_same = 0;
 
@@ -846,7 +848,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
     // same fits, so the same figures as --jobs 1, in about 1/N of the time).
     const bool want_mcc = g_dump_cohort || std::any_of(o.methods.begin(), o.methods.end(), [](const std::string& m) { return m.rfind("mcc", 0) == 0; });
     const bool want_open = g_dump_cohort || std::any_of(o.methods.begin(), o.methods.end(), [](const std::string& m) {
-                             return m.rfind("mcc", 0) == 0 && m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0;
+                             return m.rfind("mcc", 0) == 0 && open_set_method(m);
                            });
     if (g_jobs > 1 && want_mcc) {
       std::vector<CohortFit*> todo;
@@ -1047,7 +1049,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
             // per action (s_oc - t_oc) / sd_oc + (s_mc - t_mc) / sd_mc with each modality's 5%
             // threshold and genuine sd (hist-w: calibrate() on the enrollment; mcc: the cohort's
             // calibration of u), so a block mean >= 0 is both modalities at their threshold in sum.
-            const bool open = m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0;
+            const bool open = open_set_method(m);
             bool ok = mcc_model(k, -1, g_cohort_solo ? u : -1).has(u);
             for (int v : testu)
               if (ok && open && v != u) ok = mcc_model(k, v, g_cohort_solo ? u : -1).has(u);
@@ -1213,7 +1215,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
             size_t i = 0;
             for (int v : testu) {
               if (v == u) continue;
-              if (m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0) cohort_excluded = v;
+              if (open_set_method(m)) cohort_excluded = v;
               ib.push_back(run(imp[i++], false));
             }
             cohort_excluded = -1;
@@ -1224,7 +1226,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           // Enrollment FRR is the cohort's by construction (its held-out scores are not exposed).
           if (m.rfind("mcc", 0) == 0 && mcc_cal) {
             const size_t n20 = std::find(Ns.begin(), Ns.end(), 20) - Ns.begin();
-            const bool open = m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0;
+            const bool open = open_set_method(m);
             const bool fused = m.rfind("mcc-fused", 0) == 0;
             for (int t = 0; t < 2; ++t) {
               auto thr = [&](int left_out) {
