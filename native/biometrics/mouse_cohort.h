@@ -71,7 +71,7 @@ struct CohortParams {
   // The background members' rows fitted as one class instead of one class each: a fit of
   // (enrolled + 1) classes instead of (enrolled + background). Measured (docs/biometrics.md,
   // "Mouse: the background on every host, as one class"): the same AUC / EER on a single-user
-  // host at about a quarter of the fit time.
+  // host at about a tenth of the fit time (bio_bench: 27.7 s -> 2.5 s for ten members of 2000).
   bool merge_background = true;
 };
 
@@ -84,8 +84,8 @@ struct CohortCalibration {
 
 class MouseCohort {
  public:
-  // 2: the background member count and whether it is one class. A version 1 model is read as one without background
-  // (every other member one group), which is how version 1 scored.
+  // 2: the background member count and whether it is one class. A version 1 model is read as
+  // one without background (every other member one group), which is how version 1 scored.
   static constexpr uint32_t kVersion = 2;
   static MouseCohort fit(const std::vector<const MouseOneClass*>& members, const MousePopulation& pop,
                          const CohortParams& p, const char** why);
