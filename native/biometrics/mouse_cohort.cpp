@@ -64,6 +64,16 @@ static double log_mean_exp_others(const double* mg, size_t b, size_t e, size_t m
   return mx + std::log(s / double(n));
 }
 
+double MouseCohort::against_background(const double* mg, size_t classes, size_t background, size_t member) {
+  return std::min(kCohortClip, std::max(-kCohortClip, mg[member] - log_mean_exp_others(mg, classes - background, classes, member)));
+}
+
+double MouseCohort::class_score(const double* mg, size_t classes, size_t background, const double* enrolled_mg,
+                                size_t enrolled, size_t cls) {
+  if (!enrolled_mg || cls >= enrolled) return member_score(mg, classes, background, cls);
+  return std::min(member_score(enrolled_mg, enrolled, 0, cls), against_background(mg, classes, background, cls));
+}
+
 double MouseCohort::member_score(const double* mg, size_t classes, size_t background, size_t member) {
   // Binary models keep one margin, the log-odds of class 1.
   if (classes == 2) {
@@ -107,19 +117,26 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
   const size_t B = merged ? 1 : p.background;                 // background classes
   std::vector<uint16_t> label(K);
   for (size_t k = 0; k < K; ++k) label[k] = uint16_t(std::min(k, C - 1));
+  // two_models: the enrolled users' own model, fitted on their rows alone (a binary model for two).
+  const bool two = p.two_models && p.background > 0 && E >= 2;
+  const std::vector<MemberRows> enrolled_rows(rows.begin(), rows.begin() + std::ptrdiff_t(E));
+  const std::vector<uint16_t> enrolled_label(label.begin(), label.begin() + std::ptrdiff_t(E));
   // held[c][j]: held-out block scores of class c's score on member j's rows.
   std::vector<std::vector<std::vector<double>>> held(C, std::vector<std::vector<double>>(K));
-  std::vector<double> mg(C);
+  std::vector<double> mg(C), mge(E);
   std::vector<float> x(kCohortInputs);
   for (int c = 0; c < p.folds; ++c) {
     GradientBoosting g = fit_rows(rows, label, int(C), p.folds, c, p.boost, p.drop_prior);
+    GradientBoosting ge;
+    if (two) ge = fit_rows(enrolled_rows, enrolled_label, int(E), p.folds, c, p.boost, p.drop_prior);
     for (size_t j = 0; j < K; ++j) {
       const size_t b = chunk_begin(rows[j].n, p.folds, c), e = chunk_begin(rows[j].n, p.folds, c + 1);
       std::vector<std::vector<double>> per(C);
       for (size_t r = b; r < e; ++r) {
         row_from_code(rows[j].codes + r * MouseOneClass::kCodeBytes, x.data());
         g.margins(x.data(), mg.data());
-        for (size_t i = 0; i < C; ++i) per[i].push_back(member_score(mg.data(), C, B, i));
+        if (two) ge.margins(x.data(), mge.data());
+        for (size_t i = 0; i < C; ++i) per[i].push_back(class_score(mg.data(), C, B, two ? mge.data() : nullptr, E, i));
       }
       for (size_t i = 0; i < C; ++i) append_block_means(per[i], p.block, &held[i][j]);
     }
@@ -143,6 +160,8 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
     cal.enrolled_far = im ? double(acc) / double(im) : 0;
   }
   out.gbt_ = fit_rows(rows, label, int(C), p.folds, -1, p.boost, p.drop_prior);
+  if (two) out.enrolled_gbt_ = fit_rows(enrolled_rows, enrolled_label, int(E), p.folds, -1, p.boost, p.drop_prior);
+  out.two_ = two;
   out.merged_ = merged;
   out.pop_hash_ = hash;
   out.block_ = p.block;
@@ -158,12 +177,14 @@ double MouseCohort::action_score(size_t member, const MouseAction& a, const Mous
   MouseOneClass::encode(a, pop, rec);
   float x[kCohortInputs];
   row_from_code(rec, x);
-  double mg[kMaxCohortMembers];
+  double mg[kMaxCohortMembers], mge[kMaxCohortMembers];
   gbt_.margins(x, mg);
   // With the background one class, every background member is scored as that class.
   const size_t enrolled = cal_.size() - background_;
   const size_t cls = merged_ && member >= enrolled ? enrolled : member;
-  return member_score(mg, size_t(gbt_.classes()), merged_ ? 1 : background_, cls);
+  const bool two = two_ && cls < enrolled;
+  if (two) enrolled_gbt_.margins(x, mge);
+  return class_score(mg, size_t(gbt_.classes()), merged_ ? 1 : background_, two ? mge : nullptr, enrolled, cls);
 }
 
 std::vector<uint8_t> MouseCohort::serialize() const {
@@ -173,7 +194,7 @@ std::vector<uint8_t> MouseCohort::serialize() const {
   put32(b, uint32_t(block_));
   put32(b, uint32_t(cal_.size()));
   put32(b, uint32_t(background_));
-  put32(b, merged_ ? 1u : 0u);
+  put32(b, (merged_ ? kFlagMerged : 0u) | (two_ ? kFlagTwoModels : 0u));
   for (const CohortCalibration& c : cal_) {
     putd(b, c.threshold);
     putd(b, c.genuine_sd);
@@ -181,6 +202,7 @@ std::vector<uint8_t> MouseCohort::serialize() const {
     putd(b, c.enrolled_far);
   }
   putblob(b, gbt_.serialize());
+  if (two_) putblob(b, enrolled_gbt_.serialize());
   return b;
 }
 
@@ -193,8 +215,11 @@ bool MouseCohort::deserialize(const uint8_t* data, size_t len) {
   const uint32_t block = r.u32(), k = r.u32();
   const uint32_t background = version >= 2 ? r.u32() : 0;
   const uint32_t flags = version >= 2 ? r.u32() : 0;
-  const bool merged = flags == 1 && background > 0;
-  if (!r.ok || block < 1 || block > 1000 || k < 2 || k > kMaxCohortMembers || background >= k || flags > 1 || (flags == 1 && !merged))
+  const uint32_t known = version >= 3 ? (kFlagMerged | kFlagTwoModels) : kFlagMerged;
+  const bool merged = (flags & kFlagMerged) != 0, two = (flags & kFlagTwoModels) != 0;
+  // Merged or two models need a background; two models need two enrolled users besides it.
+  if (!r.ok || block < 1 || block > 1000 || k < 2 || k > kMaxCohortMembers || background >= k || (flags & ~known) != 0 ||
+      ((merged || two) && background == 0) || (two && k - background < 2))
     return false;
   std::vector<CohortCalibration> cal(k);
   for (CohortCalibration& c : cal) {
@@ -204,13 +229,17 @@ bool MouseCohort::deserialize(const uint8_t* data, size_t len) {
     c.enrolled_far = r.f64();
     if (!r.ok || !(c.genuine_sd > 0) || c.enrolled_far < 0 || c.enrolled_far > 1) return false;
   }
-  size_t n = 0;
+  size_t n = 0, ne = 0;
   const uint8_t* g = r.blob(&n);
+  const uint8_t* ge = two ? r.blob(&ne) : nullptr;
   if (!r.ok || r.left() != 0) return false;
-  GradientBoosting gbt;
+  GradientBoosting gbt, egbt;
   const size_t classes = merged ? k - background + 1 : k;
   if (!gbt.deserialize(g, n) || gbt.dims() != kCohortInputs || size_t(gbt.classes()) != classes) return false;
+  if (two && (!egbt.deserialize(ge, ne) || egbt.dims() != kCohortInputs || size_t(egbt.classes()) != k - background)) return false;
   gbt_ = std::move(gbt);
+  enrolled_gbt_ = std::move(egbt);
+  two_ = two;
   pop_hash_ = hash;
   block_ = block;
   background_ = background;

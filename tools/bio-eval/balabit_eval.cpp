@@ -43,6 +43,7 @@
 //         members of every MouseCohort, N actions each; the target user alone, a single-user host)
 //        [--cohort-split 1]  (the background marked as such: scored apart from the enrolled, the lower kept)
 //        [--cohort-merge 0|1]  (with --cohort-split 1: the background one class, or a class each)
+//        [--cohort-two-models 1]  (with --cohort-split 1: the enrolled users' own model beside it)
 //        [--jobs N]  (mcc*, --dump-cohort: the several-users models fitted on N threads up front)
 //        --oc-methods mcc,mcc-fused[,-open]: the same with the daemon's own class (MouseCohort over
 //          the TEST users' hist-w profiles, its cross-fitted calibration reported); mcc-fused: per
@@ -210,6 +211,9 @@ static bool g_cohort_split = false;
 // --cohort-merge 0|1 (with --cohort-split 1): the background members fitted a class each, or as
 // one class (CohortParams::merge_background; unset: its default, one class).
 static int g_cohort_merge = -1;
+// --cohort-two-models 1 (with --cohort-split 1, several enrolled users): the enrolled users' own
+// model beside the background model (CohortParams::two_models).
+static bool g_cohort_two = false;
 // --jobs N (mcc*, --dump-cohort): the several-users models fitted on N threads up front.
 static int g_jobs = 1;
 // A method named "...-open": the impostor is left out of the model while their session is scored.
@@ -814,6 +818,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
       cp.frr = g_cohort_frr;
       if (g_cohort_split) cp.background = bg_profiles.size();
       if (g_cohort_merge >= 0) cp.merge_background = g_cohort_merge != 0;
+      cp.two_models = g_cohort_two;
       f.cohort = MouseCohort::fit(f.ptrs, pop, cp, &f.why);
       f.fits = 1;
       if (f.cohort.valid() && mcc_cal && g_cohort_cal10) {
@@ -1546,6 +1551,7 @@ int main(int argc, char** argv) {
     else if (a == "--cohort-solo") g_cohort_solo = std::atoi(next().c_str()) != 0;
     else if (a == "--cohort-split") g_cohort_split = std::atoi(next().c_str()) != 0;
     else if (a == "--cohort-merge") g_cohort_merge = std::atoi(next().c_str()) != 0;
+    else if (a == "--cohort-two-models") g_cohort_two = std::atoi(next().c_str()) != 0;
     else if (a == "--jobs") {
       g_jobs = std::atoi(next().c_str());
       if (g_jobs < 1 || g_jobs > 64) { std::fprintf(stderr, "--jobs must be 1..64\n"); return 2; }

@@ -1132,6 +1132,81 @@ static void test_mouse_cohort_background() {
   std::printf("   cohort, background as one class: member 0 own %.3f, other user %.3f\n", own_mean, other_mean);
 }
 
+// Two models (CohortParams::two_models): an enrolled user's score is the lower of the enrolled
+// users' own model's and the background model's against the background. The fits are
+// deterministic, so the enrolled-only cohort and the one-model cohort give both halves.
+static void test_mouse_cohort_two_models() {
+  std::mt19937 r(36);
+  std::vector<std::vector<MouseAction>> popu = {synth_actions(r, 600, 0.03, 400), synth_actions(r, 950, 0.09, 400),
+                                                synth_actions(r, 1300, 0.15, 400)};
+  MousePopulation pop = population_with_pairs(popu, 40);
+  const double speed[5] = {800, 1000, 1250, 650, 1500}, bend[5] = {0.05, 0.10, 0.14, 0.03, 0.2};
+  std::vector<MouseOneClass> prof;
+  for (int u = 0; u < 5; ++u) prof.push_back(MouseOneClass::enroll(synth_actions(r, speed[u], bend[u], 480), &pop));
+  const std::vector<const MouseOneClass*> members = {&prof[0], &prof[1], &prof[2], &prof[3], &prof[4]};
+  CohortParams cp;
+  cp.boost.rounds = 40;
+  const char* why = nullptr;
+  const MouseCohort alone = MouseCohort::fit({&prof[0], &prof[1], &prof[2]}, pop, cp, &why);
+  CohortParams bp = cp;
+  bp.background = 2;
+  const MouseCohort one = MouseCohort::fit(members, pop, bp, &why);
+  CohortParams tp = bp;
+  tp.two_models = true;
+  CHECK(!CohortParams{}.two_models);  // the default: one model
+  const MouseCohort two = MouseCohort::fit(members, pop, tp, &why);
+  CHECK(alone.valid() && one.valid() && two.valid() && two.two_models() && !one.two_models() && two.members() == 5);
+  if (!alone.valid() || !one.valid() || !two.valid()) return;
+  // An outsider near background member 4 and, among the enrolled users, nearest member 2: the
+  // enrolled model alone takes them for member 2.
+  const std::vector<MouseAction> outsider = synth_actions(r, 1450, 0.19, 200), own = synth_actions(r, speed[0], bend[0], 200);
+  bool bounded = true, equal_when_background_higher = true, background_same = true;
+  size_t lower = 0;
+  for (const std::vector<MouseAction>* set : {&own, &outsider})
+    for (const MouseAction& a : *set) {
+      for (size_t m = 0; m < 3; ++m) {
+        const double t = two.action_score(m, a, pop), e = alone.action_score(m, a, pop), o = one.action_score(m, a, pop);
+        bounded = bounded && t <= e + 1e-12 && t >= std::min(e, o) - 1e-12;
+        // one's score is the lower of its two groups, so o >= e means its background term is too.
+        if (o >= e) equal_when_background_higher = equal_when_background_higher && t == e;
+        if (m == 2 && set == &outsider) lower += t < e - 0.5;
+      }
+      background_same = background_same && two.action_score(3, a, pop) == one.action_score(3, a, pop);
+    }
+  CHECK(bounded);
+  CHECK(equal_when_background_higher);
+  CHECK(background_same);
+  CHECK(lower > outsider.size() / 2);
+  double own_mean = 0;
+  for (const MouseAction& a : own) own_mean += two.action_score(0, a, pop) / double(own.size());
+  CHECK(own_mean > two.calibration(0).threshold);
+  std::printf("   cohort, two models: member 2 on an outsider near the background below the enrolled model on %zu / %zu actions\n",
+              lower, outsider.size());
+  // The bytes: round trip; the two-models flag needs version 3, a background and two enrolled
+  // users; a model cut short of its second blob is refused.
+  const std::vector<uint8_t> b = two.serialize();
+  MouseCohort back;
+  CHECK(back.deserialize(b.data(), b.size()) && back.two_models() && back.serialize() == b);
+  CHECK(back.action_score(1, outsider[0], pop) == two.action_score(1, outsider[0], pop));
+  std::vector<uint8_t> v2 = one.serialize();
+  v2[4] = 2;
+  CHECK(back.deserialize(v2.data(), v2.size()) && !back.two_models() && back.merged_background());
+  std::vector<uint8_t> v2_two = b;
+  v2_two[4] = 2;
+  CHECK(!back.deserialize(v2_two.data(), v2_two.size()));
+  std::vector<uint8_t> cut = one.serialize();
+  cut[28] |= MouseCohort::kFlagTwoModels;  // the flag, without the second model
+  CHECK(!back.deserialize(cut.data(), cut.size()));
+  std::vector<uint8_t> one_user = b;
+  one_user[24] = 4;  // four background members: one enrolled user, no enrolled model possible
+  CHECK(!back.deserialize(one_user.data(), one_user.size()));
+  // One enrolled user: nothing to tell apart, so one model (the flag is ignored).
+  CohortParams solo = tp;
+  solo.background = 4;
+  const MouseCohort single = MouseCohort::fit(members, pop, solo, &why);
+  CHECK(single.valid() && !single.two_models());
+}
+
 // Two synthetic typists over the same 26-key text: different per-digraph
 // rhythm and hold times. Enroll each on 500 keystrokes, score fresh windows.
 struct Typist {
@@ -1220,6 +1295,7 @@ int main() {
   test_mouse_block();
   test_mouse_cohort();
   test_mouse_cohort_background();
+  test_mouse_cohort_two_models();
   test_two_typists();
   std::printf("%d checks, %d failures\n", checks, failures);
   if (failures == 0) std::printf("bio_test: all passed\n");
