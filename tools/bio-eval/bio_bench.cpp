@@ -189,7 +189,7 @@ int main() {
     // With the background (scripts/bio/mouse_background.sh: ten people of 2000 actions each,
     // members that are never scored), a class each or one class for all ten
     // (CohortParams::merge_background), in the same run: a single-user host (its profile of 2000
-    // or 20 000 actions) and a host of five users of 4000 (against the five alone).
+    // or 20 000 actions) and a host of five users of 4000 (against two models and the five alone).
     auto bg_fits = [&](size_t users, size_t N) {
       std::vector<MouseOneClass> prof;
       for (size_t k = 0; k < users + 10; ++k) prof.push_back(member(k < users ? N : 2000, k, 0.05));
@@ -207,6 +207,12 @@ int main() {
                   users, N, c.valid() ? "fit" : "refused after", each_ms, c.valid() ? c.serialize().size() : size_t(0), m.valid() ? "fit" : "refused after",
                   one_ms, m.valid() ? m.serialize().size() : size_t(0), each_ms / one_ms);
       if (users > 1) {
+        // CohortParams::two_models (an evaluation option): the enrolled users' own model beside.
+        CohortParams two = one;
+        two.two_models = true;
+        double two_ms = 0;
+        MouseCohort t = timed_fit(prof, two, &two_ms, &why);
+        std::printf("; two models %s %.0f ms (%.2fx one class)", t.valid() && t.two_models() ? "fit" : "refused after", two_ms, two_ms / one_ms);
         prof.resize(users);
         MouseCohort alone = timed_fit(prof, CohortParams{}, &none_ms, &why);
         sink += double(alone.members());
