@@ -51,6 +51,10 @@ GradientBoosting fit_rows(const std::vector<MemberRows>& m, const std::vector<ui
 
 }  // namespace
 
+// A score clipped to +-kCohortClip (min / max, not std::clamp: a NaN comes out as -kCohortClip,
+// as it always has).
+static double clip_score(double d) { return std::min(kCohortClip, std::max(-kCohortClip, d)); }
+
 // log mean_{j in [b, e), j != member} exp(mg[j]); -inf when the range holds no other member.
 static double log_mean_exp_others(const double* mg, size_t b, size_t e, size_t member) {
   double mx = -1e300;
@@ -65,7 +69,7 @@ static double log_mean_exp_others(const double* mg, size_t b, size_t e, size_t m
 }
 
 double MouseCohort::against_background(const double* mg, size_t classes, size_t background, size_t member) {
-  return std::min(kCohortClip, std::max(-kCohortClip, mg[member] - log_mean_exp_others(mg, classes - background, classes, member)));
+  return clip_score(mg[member] - log_mean_exp_others(mg, classes - background, classes, member));
 }
 
 double MouseCohort::class_score(const double* mg, size_t classes, size_t background, const double* enrolled_mg,
@@ -78,14 +82,14 @@ double MouseCohort::member_score(const double* mg, size_t classes, size_t backgr
   // Binary models keep one margin, the log-odds of class 1.
   if (classes == 2) {
     const double d = member == 1 ? mg[0] : -mg[0];
-    return std::min(kCohortClip, std::max(-kCohortClip, d));
+    return clip_score(d);
   }
   const size_t enrolled = classes - background;
   // The lower of the scores against each group is the one against the larger of the two means.
   const double others = member < enrolled && background > 0 && enrolled > 1
                             ? std::max(log_mean_exp_others(mg, 0, enrolled, member), log_mean_exp_others(mg, enrolled, classes, member))
                             : log_mean_exp_others(mg, 0, classes, member);
-  return std::min(kCohortClip, std::max(-kCohortClip, mg[member] - others));
+  return clip_score(mg[member] - others);
 }
 
 MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, const MousePopulation& pop,

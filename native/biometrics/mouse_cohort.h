@@ -118,7 +118,8 @@ class MouseCohort {
   // Score of member `member` from the softmax margins of one row, the last `background` of the
   // `classes` being background members.
   static double member_score(const double* margins, size_t classes, size_t background, size_t member);
-  // Member `member`'s score against the background classes alone.
+  // Member `member`'s score against the background classes alone; a softmax model's margins
+  // only (classes >= 3: class_score calls it with the background model of two_models).
   static double against_background(const double* margins, size_t classes, size_t background, size_t member);
   // Class `cls`'s score: member_score, or with the enrolled model's margins (enrolled_margins not
   // null) and cls < enrolled, the lower of that model's member_score and against_background.
