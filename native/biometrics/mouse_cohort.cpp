@@ -177,18 +177,30 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
 bool MouseCohort::scored_with(const MousePopulation& pop) const { return valid_ && pop.valid() && pop.fingerprint() == pop_hash_; }
 
 double MouseCohort::action_score(size_t member, const MouseAction& a, const MousePopulation& pop) const {
+  const Terms t = action_terms(member, a, pop);
+  return std::min(t.enrolled, t.background);
+}
+
+MouseCohort::Terms MouseCohort::action_terms(size_t member, const MouseAction& a, const MousePopulation& pop) const {
   uint8_t rec[MouseOneClass::kCodeBytes];
   MouseOneClass::encode(a, pop, rec);
   float x[kCohortInputs];
   row_from_code(rec, x);
   double mg[kMaxCohortMembers], mge[kMaxCohortMembers];
   gbt_.margins(x, mg);
+  const size_t classes = size_t(gbt_.classes()), background = merged_ ? 1 : background_;
   // With the background one class, every background member is scored as that class.
   const size_t enrolled = cal_.size() - background_;
   const size_t cls = merged_ && member >= enrolled ? enrolled : member;
-  const bool two = two_ && cls < enrolled;
-  if (two) enrolled_gbt_.margins(x, mge);
-  return class_score(mg, size_t(gbt_.classes()), merged_ ? 1 : background_, two ? mge : nullptr, enrolled, cls);
+  if (cls >= enrolled || background == 0) return {member_score(mg, classes, background, cls), INFINITY};
+  // One enrolled user: every other class is background (member_score's binary or softmax form).
+  if (enrolled == 1) return {INFINITY, member_score(mg, classes, background, cls)};
+  if (two_) {
+    enrolled_gbt_.margins(x, mge);
+    return {member_score(mge, enrolled, 0, cls), against_background(mg, classes, background, cls)};
+  }
+  // One model (classes >= 3 here): the two means member_score takes the larger of.
+  return {clip_score(mg[cls] - log_mean_exp_others(mg, 0, enrolled, cls)), against_background(mg, classes, background, cls)};
 }
 
 std::vector<uint8_t> MouseCohort::serialize() const {

@@ -111,6 +111,16 @@ class MouseCohort {
   // Whether `pop` is the population the members were enrolled with (action_score needs it).
   bool scored_with(const MousePopulation& pop) const;
   double action_score(size_t member, const MouseAction& a, const MousePopulation& pop) const;
+  // An enrolled member's action score in its two parts, each clipped to +-kCohortClip: against
+  // the other enrolled members (the enrolled-only model's, with two_models) and against the
+  // background; +infinity where that group is empty (no other enrolled member, no background).
+  // action_score is the lower of the two. A background member's score is all in `enrolled`.
+  // For evaluation: balabit_eval's margin sweep, min(enrolled, background + margin), scores
+  // every margin from one fit.
+  struct Terms {
+    double enrolled, background;
+  };
+  Terms action_terms(size_t member, const MouseAction& a, const MousePopulation& pop) const;
   std::vector<uint8_t> serialize() const;
   bool deserialize(const uint8_t* data, size_t len);
 

@@ -49,6 +49,10 @@
 //          the TEST users' hist-w profiles, its cross-fitted calibration reported); mcc-fused: per
 //          action the two calibrated modalities' sum (hist-w and mcc, each (s - threshold) / sd,
 //          the cohort's term times --fuse-cohort-weight W, default 1 as biometrics.weights)
+//        --oc-methods mcc-mD[-open]: MouseCohort's score with a margin D before the lower of its two
+//          parts, min(against the enrolled, against the background + D) (MouseCohort::action_terms;
+//          D = inf: the enrolled part alone); the same fits as mcc, so every D from one run; AUC and
+//          EER only (the cohort's calibration is of D = 0)
 //         [--block-stat cvm|ad|ks] [--block-log 0|1] [--block-fit-n 20] [--block-l2 0.01]
 //        [--write-block-weights FILE]  (MouseBlock weights from all users; models/mouse)
 //        [--enroll-sessions K] [--sitting-actions A]  (enroll on K sessions, each cut to its first A
@@ -218,6 +222,8 @@ static bool g_cohort_two = false;
 static int g_jobs = 1;
 // A method named "...-open": the impostor is left out of the model while their session is scored.
 static bool open_set_method(const std::string& m) { return m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0; }
+// "mcc-mD[-open]": MouseCohort with margin D before the lower of its two parts (D after "mcc-m").
+static bool margin_method(const std::string& m) { return m.rfind("mcc-m", 0) == 0; }
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
 static size_t g_sitting_folds = 0, g_sitting_same = 0;
 
@@ -1070,11 +1076,16 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
               for (double v : cs) ss += (v - mu) * (v - mu);
               oc_sd = cs.size() > 1 ? std::max(1e-6, std::sqrt(ss / double(cs.size() - 1))) : 1;
             }
-            score = [&](const MouseAction& a) {
+            const double margin = margin_method(m) ? std::atof(m.c_str() + 5) : 0;
+            score = [&, margin](const MouseAction& a) {
               if (cohort_excluded != mcc_ex) {
                 mcc_ex = cohort_excluded;
                 mcc_cur = &mcc_model(k, cohort_excluded, g_cohort_solo ? u : -1);
                 mcc_me = mcc_cur->index_of(u);
+              }
+              if (margin_method(m)) {
+                const MouseCohort::Terms t = mcc_cur->cohort.action_terms(mcc_me, a, pop);
+                return std::min(kCohortClip, std::max(-kCohortClip, std::min(t.enrolled, t.background + margin)));
               }
               const double s = mcc_cur->cohort.action_score(mcc_me, a, pop);
               if (m.rfind("mcc-fused", 0) != 0) return s;
@@ -1229,7 +1240,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           // there): MouseCohort's at 5% / 10% for mcc; for mcc-fused 0 at 5% (both modalities at
           // their 5% thresholds), and at 10% the shift of both thresholds to their 10% values.
           // Enrollment FRR is the cohort's by construction (its held-out scores are not exposed).
-          if (m.rfind("mcc", 0) == 0 && mcc_cal) {
+          if (m.rfind("mcc", 0) == 0 && !margin_method(m) && mcc_cal) {
             const size_t n20 = std::find(Ns.begin(), Ns.end(), 20) - Ns.begin();
             const bool open = open_set_method(m);
             const bool fused = m.rfind("mcc-fused", 0) == 0;
@@ -1336,6 +1347,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                        : m == "mcc-open" ? "MouseCohort (the daemon's class) over the enrolled TEST users' hist-w profiles; impostor not enrolled (open set)"
                        : m == "mcc-fused" ? "hist-w + MouseCohort, each (s - 5% threshold) / genuine sd, summed per action with the cohort weighted --fuse-cohort-weight (the daemon's fusion); closed set"
                        : m == "mcc-fused-open" ? "hist-w + MouseCohort, each (s - 5% threshold) / genuine sd, summed per action with the cohort weighted --fuse-cohort-weight (the daemon's fusion); impostor not enrolled (open set)"
+                       : margin_method(m) ? "MouseCohort, min(against the enrolled, against the background + margin), the margin after mcc-m; -open: impostor not enrolled"
                        : m.rfind("mc", 0) == 0 ? "softmax GBT over the enrolled TEST users' population-bin codes (mc-sum: + hist-w; mc-min: the lower of the two; -open: impostor not enrolled)"
                        : m == "cohort-floor" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); closed set"
                        : m == "cohort-floor-open" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); impostor not enrolled (open set)"

@@ -1205,6 +1205,33 @@ static void test_mouse_cohort_two_models() {
   solo.background = 4;
   const MouseCohort single = MouseCohort::fit(members, pop, solo, &why);
   CHECK(single.valid() && !single.two_models());
+  if (!single.valid()) return;
+  // action_terms: the score in its two parts, the lower of which is action_score, in every shape
+  // (two models, one model with a background, no background, one enrolled user).
+  bool min_is_score = true, two_halves = true, one_halves = true, absent_infinite = true;
+  for (const std::vector<MouseAction>* set : {&own, &outsider})
+    for (const MouseAction& a : *set) {
+      for (size_t m = 0; m < 5; ++m)
+        for (const MouseCohort* c : {&alone, &one, &two, &single}) {
+          if (m >= c->members()) continue;
+          const MouseCohort::Terms t = c->action_terms(m, a, pop);
+          min_is_score = min_is_score && std::min(t.enrolled, t.background) == c->action_score(m, a, pop);
+        }
+      for (size_t m = 0; m < 3; ++m) {
+        const MouseCohort::Terms t = two.action_terms(m, a, pop), o = one.action_terms(m, a, pop);
+        // two models: the enrolled part is the enrolled-only cohort's score; the background part
+        // bounds both models' scores from above.
+        two_halves = two_halves && t.enrolled == alone.action_score(m, a, pop) && t.background >= two.action_score(m, a, pop);
+        one_halves = one_halves && std::isfinite(o.enrolled) && std::isfinite(o.background) &&
+                     std::fabs(o.enrolled) <= kCohortClip && std::fabs(o.background) <= kCohortClip;
+      }
+      absent_infinite = absent_infinite && std::isinf(alone.action_terms(0, a, pop).background) &&
+                        std::isinf(single.action_terms(0, a, pop).enrolled) && std::isinf(one.action_terms(3, a, pop).background);
+    }
+  CHECK(min_is_score);
+  CHECK(two_halves);
+  CHECK(one_halves);
+  CHECK(absent_infinite);
 }
 
 // Two synthetic typists over the same 26-key text: different per-digraph
