@@ -72,11 +72,17 @@ double MouseCohort::against_background(const double* mg, size_t classes, size_t 
   return clip_score(mg[member] - log_mean_exp_others(mg, classes - background, classes, member));
 }
 
-double MouseCohort::class_score(const double* mg, size_t classes, size_t background, const double* enrolled_mg,
-                                size_t enrolled, size_t cls) {
-  if (!enrolled_mg || cls >= enrolled) return member_score(mg, classes, background, cls);
-  return std::min(member_score(enrolled_mg, enrolled, 0, cls), against_background(mg, classes, background, cls));
+MouseCohort::Terms MouseCohort::class_terms(const double* mg, size_t classes, size_t background, const double* enrolled_mg,
+                                            size_t enrolled, size_t cls) {
+  if (cls >= enrolled || background == 0) return {member_score(mg, classes, background, cls), INFINITY};
+  // One enrolled user: every other class is background (member_score's binary or softmax form).
+  if (enrolled == 1) return {INFINITY, member_score(mg, classes, background, cls)};
+  if (enrolled_mg) return {member_score(enrolled_mg, enrolled, 0, cls), against_background(mg, classes, background, cls)};
+  // One model (classes >= 3 here): the two means member_score takes the larger of.
+  return {clip_score(mg[cls] - log_mean_exp_others(mg, 0, enrolled, cls)), against_background(mg, classes, background, cls)};
 }
+
+double MouseCohort::combine(const Terms& t, double margin) { return clip_score(std::min(t.enrolled, t.background + margin)); }
 
 double MouseCohort::member_score(const double* mg, size_t classes, size_t background, size_t member) {
   // Binary models keep one margin, the log-odds of class 1.
@@ -101,7 +107,8 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
   };
   if (members.size() < 2) return fail("a cohort needs at least two enrolled users");
   if (members.size() > kMaxCohortMembers) return fail("too many enrolled users for one cohort (at most 64)");
-  if (p.folds < 2 || p.block < 1 || !(p.frr > 0 && p.frr < 1)) return fail("bad cohort parameters");
+  if (p.folds < 2 || p.block < 1 || !(p.frr > 0 && p.frr < 1) || !(std::fabs(p.background_margin) <= kMaxCohortMargin))
+    return fail("bad cohort parameters");
   if (p.background >= members.size()) return fail("a cohort needs at least one enrolled user besides its background members");
   if (!pop.valid()) return fail("the population model is not valid");
   const uint64_t hash = pop.fingerprint();
@@ -123,6 +130,8 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
   for (size_t k = 0; k < K; ++k) label[k] = uint16_t(std::min(k, C - 1));
   // two_models: the enrolled users' own model, fitted on their rows alone (a binary model for two).
   const bool two = p.two_models && p.background > 0 && E >= 2;
+  // The margin moves the background term against the enrolled one: moot without both.
+  const double margin = p.background > 0 && E >= 2 ? p.background_margin : 0;
   const std::vector<MemberRows> enrolled_rows(rows.begin(), rows.begin() + std::ptrdiff_t(E));
   const std::vector<uint16_t> enrolled_label(label.begin(), label.begin() + std::ptrdiff_t(E));
   // held[c][j]: held-out block scores of class c's score on member j's rows.
@@ -140,7 +149,8 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
         row_from_code(rows[j].codes + r * MouseOneClass::kCodeBytes, x.data());
         g.margins(x.data(), mg.data());
         if (two) ge.margins(x.data(), mge.data());
-        for (size_t i = 0; i < C; ++i) per[i].push_back(class_score(mg.data(), C, B, two ? mge.data() : nullptr, E, i));
+        for (size_t i = 0; i < C; ++i)
+          per[i].push_back(combine(class_terms(mg.data(), C, B, two ? mge.data() : nullptr, E, i), margin));
       }
       for (size_t i = 0; i < C; ++i) append_block_means(per[i], p.block, &held[i][j]);
     }
@@ -166,6 +176,7 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
   out.gbt_ = fit_rows(rows, label, int(C), p.folds, -1, p.boost, p.drop_prior);
   if (two) out.enrolled_gbt_ = fit_rows(enrolled_rows, enrolled_label, int(E), p.folds, -1, p.boost, p.drop_prior);
   out.two_ = two;
+  out.margin_ = margin;
   out.merged_ = merged;
   out.pop_hash_ = hash;
   out.block_ = p.block;
@@ -177,8 +188,7 @@ MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, c
 bool MouseCohort::scored_with(const MousePopulation& pop) const { return valid_ && pop.valid() && pop.fingerprint() == pop_hash_; }
 
 double MouseCohort::action_score(size_t member, const MouseAction& a, const MousePopulation& pop) const {
-  const Terms t = action_terms(member, a, pop);
-  return std::min(t.enrolled, t.background);
+  return combine(action_terms(member, a, pop), margin_);
 }
 
 MouseCohort::Terms MouseCohort::action_terms(size_t member, const MouseAction& a, const MousePopulation& pop) const {
@@ -188,19 +198,12 @@ MouseCohort::Terms MouseCohort::action_terms(size_t member, const MouseAction& a
   row_from_code(rec, x);
   double mg[kMaxCohortMembers], mge[kMaxCohortMembers];
   gbt_.margins(x, mg);
-  const size_t classes = size_t(gbt_.classes()), background = merged_ ? 1 : background_;
   // With the background one class, every background member is scored as that class.
   const size_t enrolled = cal_.size() - background_;
   const size_t cls = merged_ && member >= enrolled ? enrolled : member;
-  if (cls >= enrolled || background == 0) return {member_score(mg, classes, background, cls), INFINITY};
-  // One enrolled user: every other class is background (member_score's binary or softmax form).
-  if (enrolled == 1) return {INFINITY, member_score(mg, classes, background, cls)};
-  if (two_) {
-    enrolled_gbt_.margins(x, mge);
-    return {member_score(mge, enrolled, 0, cls), against_background(mg, classes, background, cls)};
-  }
-  // One model (classes >= 3 here): the two means member_score takes the larger of.
-  return {clip_score(mg[cls] - log_mean_exp_others(mg, 0, enrolled, cls)), against_background(mg, classes, background, cls)};
+  const bool two = two_ && cls < enrolled;
+  if (two) enrolled_gbt_.margins(x, mge);
+  return class_terms(mg, size_t(gbt_.classes()), merged_ ? 1 : background_, two ? mge : nullptr, enrolled, cls);
 }
 
 std::vector<uint8_t> MouseCohort::serialize() const {
@@ -211,6 +214,7 @@ std::vector<uint8_t> MouseCohort::serialize() const {
   put32(b, uint32_t(cal_.size()));
   put32(b, uint32_t(background_));
   put32(b, (merged_ ? kFlagMerged : 0u) | (two_ ? kFlagTwoModels : 0u));
+  putd(b, margin_);
   for (const CohortCalibration& c : cal_) {
     putd(b, c.threshold);
     putd(b, c.genuine_sd);
@@ -233,9 +237,11 @@ bool MouseCohort::deserialize(const uint8_t* data, size_t len) {
   const uint32_t flags = version >= 2 ? r.u32() : 0;
   const uint32_t known = version >= 3 ? (kFlagMerged | kFlagTwoModels) : kFlagMerged;
   const bool merged = (flags & kFlagMerged) != 0, two = (flags & kFlagTwoModels) != 0;
+  const double margin = version >= 4 ? r.f64() : 0;
   // Merged or two models need a background; two models need two enrolled users besides it.
   if (!r.ok || block < 1 || block > 1000 || k < 2 || k > kMaxCohortMembers || background >= k || (flags & ~known) != 0 ||
-      ((merged || two) && background == 0) || (two && k - background < 2))
+      ((merged || two) && background == 0) || (two && k - background < 2) || !(std::fabs(margin) <= kMaxCohortMargin) ||
+      (margin != 0 && (background == 0 || k - background < 2)))
     return false;
   std::vector<CohortCalibration> cal(k);
   for (CohortCalibration& c : cal) {
@@ -256,6 +262,7 @@ bool MouseCohort::deserialize(const uint8_t* data, size_t len) {
   gbt_ = std::move(gbt);
   enrolled_gbt_ = std::move(egbt);
   two_ = two;
+  margin_ = margin;
   pop_hash_ = hash;
   block_ = block;
   background_ = background;

@@ -51,6 +51,7 @@ namespace bio {
 constexpr int kCohortInputs = kActionFeatures + 1;  // all-types bin per feature, then the type
 constexpr double kCohortClip = 6.0;
 constexpr size_t kMaxCohortMembers = 64;
+constexpr double kMaxCohortMargin = 2 * kCohortClip;  // beyond it the background term never counts
 
 struct CohortParams {
   size_t block = 20;
@@ -83,6 +84,12 @@ struct CohortParams {
   // so that cost is the lower-of-two rule's, not the background's trees (docs/biometrics.md,
   // "Mouse: the background in a model of its own").
   bool two_models = false;
+  // With a background and at least two enrolled users: an enrolled user's score is
+  // min(against the enrolled, against the background + background_margin), so the background
+  // only lowers a score where it is that far below the enrolled users' (0: the plain lower of
+  // the two). Finite, |margin| <= kMaxCohortMargin. An evaluation option
+  // (balabit_eval --cohort-margin; the mcc-mD methods sweep it without a fit each).
+  double background_margin = 0;
 };
 
 struct CohortCalibration {
@@ -97,7 +104,8 @@ class MouseCohort {
   // 2: the background member count and whether it is one class. A version 1 model is read as
   // one without background (every other member one group), which is how version 1 scored.
   // 3: the two_models flag, and then the enrolled users' model after the background model.
-  static constexpr uint32_t kVersion = 3;
+  // 4: the background margin (f64) after the flags.
+  static constexpr uint32_t kVersion = 4;
   static constexpr uint32_t kFlagMerged = 1, kFlagTwoModels = 2;
   static MouseCohort fit(const std::vector<const MouseOneClass*>& members, const MousePopulation& pop,
                          const CohortParams& p, const char** why);
@@ -108,19 +116,23 @@ class MouseCohort {
   size_t background() const { return background_; }
   bool merged_background() const { return merged_; }
   bool two_models() const { return two_; }
+  double background_margin() const { return margin_; }
   // Whether `pop` is the population the members were enrolled with (action_score needs it).
   bool scored_with(const MousePopulation& pop) const;
   double action_score(size_t member, const MouseAction& a, const MousePopulation& pop) const;
   // An enrolled member's action score in its two parts, each clipped to +-kCohortClip: against
   // the other enrolled members (the enrolled-only model's, with two_models) and against the
   // background; +infinity where that group is empty (no other enrolled member, no background).
-  // action_score is the lower of the two. A background member's score is all in `enrolled`.
+  // action_score is combine(terms, background_margin()). A background member's score is all in
+  // `enrolled`.
   // For evaluation: balabit_eval's margin sweep, min(enrolled, background + margin), scores
   // every margin from one fit.
   struct Terms {
     double enrolled, background;
   };
   Terms action_terms(size_t member, const MouseAction& a, const MousePopulation& pop) const;
+  // min(t.enrolled, t.background + margin), clipped to +-kCohortClip (NaN: -kCohortClip).
+  static double combine(const Terms& t, double margin);
   std::vector<uint8_t> serialize() const;
   bool deserialize(const uint8_t* data, size_t len);
 
@@ -131,14 +143,15 @@ class MouseCohort {
   // Member `member`'s score against the background classes alone; a softmax model's margins
   // only (classes >= 3: class_score calls it with the background model of two_models).
   static double against_background(const double* margins, size_t classes, size_t background, size_t member);
-  // Class `cls`'s score: member_score, or with the enrolled model's margins (enrolled_margins not
-  // null) and cls < enrolled, the lower of that model's member_score and against_background.
-  static double class_score(const double* margins, size_t classes, size_t background, const double* enrolled_margins,
-                            size_t enrolled, size_t cls);
+  // Class `cls`'s two terms (as action_terms) from the margins of one row: the model's, and the
+  // enrolled users' own model's (enrolled_margins; null without two_models).
+  static Terms class_terms(const double* margins, size_t classes, size_t background, const double* enrolled_margins,
+                           size_t enrolled, size_t cls);
   bool valid_ = false;
   GradientBoosting gbt_;
   GradientBoosting enrolled_gbt_;  // two_ only: the enrolled users' rows alone
   bool two_ = false;
+  double margin_ = 0;
   uint64_t pop_hash_ = 0;
   size_t block_ = 20;
   size_t background_ = 0;

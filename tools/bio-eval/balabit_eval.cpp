@@ -44,6 +44,8 @@
 //        [--cohort-split 1]  (the background marked as such: scored apart from the enrolled, the lower kept)
 //        [--cohort-merge 0|1]  (with --cohort-split 1: the background one class, or a class each)
 //        [--cohort-two-models 1]  (with --cohort-split 1: the enrolled users' own model beside it)
+//        [--cohort-margin D]  (with --cohort-split 1: min(against the enrolled, against the background + D),
+//         calibrated so; CohortParams::background_margin)
 //        [--jobs N]  (mcc*, --dump-cohort: the several-users models fitted on N threads up front)
 //        --oc-methods mcc,mcc-fused[,-open]: the same with the daemon's own class (MouseCohort over
 //          the TEST users' hist-w profiles, its cross-fitted calibration reported); mcc-fused: per
@@ -1084,8 +1086,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                 mcc_me = mcc_cur->index_of(u);
               }
               if (margin_method(m)) {
-                const MouseCohort::Terms t = mcc_cur->cohort.action_terms(mcc_me, a, pop);
-                return std::min(kCohortClip, std::max(-kCohortClip, std::min(t.enrolled, t.background + margin)));
+                return MouseCohort::combine(mcc_cur->cohort.action_terms(mcc_me, a, pop), margin);
               }
               const double s = mcc_cur->cohort.action_score(mcc_me, a, pop);
               if (m.rfind("mcc-fused", 0) != 0) return s;
@@ -1564,6 +1565,7 @@ int main(int argc, char** argv) {
     else if (a == "--cohort-split") g_cohort_split = std::atoi(next().c_str()) != 0;
     else if (a == "--cohort-merge") g_cohort_merge = std::atoi(next().c_str()) != 0;
     else if (a == "--cohort-two-models") g_cohort_two = std::atoi(next().c_str()) != 0;
+    else if (a == "--cohort-margin") g_cohort_params.background_margin = std::atof(next().c_str());
     else if (a == "--jobs") {
       g_jobs = std::atoi(next().c_str());
       if (g_jobs < 1 || g_jobs > 64) { std::fprintf(stderr, "--jobs must be 1..64\n"); return 2; }

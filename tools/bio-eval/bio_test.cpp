@@ -18,6 +18,7 @@
 #include "../../native/biometrics/mouse.h"
 #include "../../native/biometrics/mouse_model.h"
 #include "../../native/biometrics/mouse_block.h"
+#include "../../native/biometrics/le_bytes.h"
 #include "../../native/biometrics/mouse_cohort.h"
 #include "../../native/biometrics/mouse_oneclass.h"
 #include "../../native/biometrics/siphash.h"
@@ -1089,9 +1090,9 @@ static void test_mouse_cohort_background() {
   const std::vector<uint8_t> b = split.serialize();
   MouseCohort back;
   CHECK(back.deserialize(b.data(), b.size()) && back.background() == 2 && back.serialize() == b);
-  // Version 1: the same bytes without the count and flags (after magic, version, population hash, block, members).
+  // Version 1: the same bytes without the count, flags and margin (after magic, version, population hash, block, members).
   std::vector<uint8_t> v1 = pooled.serialize();
-  v1.erase(v1.begin() + 24, v1.begin() + 32);
+  v1.erase(v1.begin() + 24, v1.begin() + 40);  // and version 4's margin
   v1[4] = 1;
   MouseCohort old;
   CHECK(old.deserialize(v1.data(), v1.size()) && old.background() == 0);
@@ -1188,11 +1189,18 @@ static void test_mouse_cohort_two_models() {
   MouseCohort back;
   CHECK(back.deserialize(b.data(), b.size()) && back.two_models() && back.serialize() == b);
   CHECK(back.action_score(1, outsider[0], pop) == two.action_score(1, outsider[0], pop));
-  std::vector<uint8_t> v2 = one.serialize();
-  v2[4] = 2;
-  CHECK(back.deserialize(v2.data(), v2.size()) && !back.two_models() && back.merged_background());
-  std::vector<uint8_t> v2_two = b;
-  v2_two[4] = 2;
+  // Versions 2 and 3: the same bytes without version 4's margin (after the flags).
+  const auto before_v4 = [](std::vector<uint8_t> bytes, uint8_t version) {
+    bytes.erase(bytes.begin() + 32, bytes.begin() + 40);
+    bytes[4] = version;
+    return bytes;
+  };
+  std::vector<uint8_t> v2 = before_v4(one.serialize(), 2);
+  CHECK(back.deserialize(v2.data(), v2.size()) && !back.two_models() && back.merged_background() && back.background_margin() == 0);
+  std::vector<uint8_t> v3_two = before_v4(b, 3);
+  CHECK(back.deserialize(v3_two.data(), v3_two.size()) && back.two_models() && back.background_margin() == 0);
+  CHECK(back.action_score(1, outsider[0], pop) == two.action_score(1, outsider[0], pop));
+  std::vector<uint8_t> v2_two = before_v4(b, 2);
   CHECK(!back.deserialize(v2_two.data(), v2_two.size()));
   std::vector<uint8_t> cut = one.serialize();
   cut[28] |= MouseCohort::kFlagTwoModels;  // the flag, without the second model
@@ -1232,6 +1240,58 @@ static void test_mouse_cohort_two_models() {
   CHECK(two_halves);
   CHECK(one_halves);
   CHECK(absent_infinite);
+  // A background margin: the same trees (so the same terms), the score min(enrolled,
+  // background + margin), its own calibration, kept in the bytes; moot (0) with one enrolled
+  // user; refused out of range, and in bytes without a background.
+  CohortParams mp = bp;
+  mp.background_margin = 1.5;
+  CHECK(CohortParams{}.background_margin == 0);  // the default: the plain lower of the two
+  const MouseCohort margined = MouseCohort::fit(members, pop, mp, &why);
+  CHECK(margined.valid() && margined.background_margin() == 1.5 && !margined.two_models());
+  if (!margined.valid()) return;
+  bool same_terms = true, margin_score = true, never_lower = true;
+  size_t raised = 0;
+  for (const std::vector<MouseAction>* set : {&own, &outsider})
+    for (const MouseAction& a : *set)
+      for (size_t m = 0; m < 3; ++m) {
+        const MouseCohort::Terms t = margined.action_terms(m, a, pop), o = one.action_terms(m, a, pop);
+        same_terms = same_terms && t.enrolled == o.enrolled && t.background == o.background;
+        const double sm = margined.action_score(m, a, pop), so = one.action_score(m, a, pop);
+        margin_score = margin_score && sm == std::min(kCohortClip, std::min(t.enrolled, t.background + 1.5));
+        never_lower = never_lower && sm >= so;
+        raised += sm > so;
+      }
+  CHECK(same_terms);
+  CHECK(margin_score);
+  CHECK(never_lower);
+  CHECK(raised > 0);
+  CHECK(margined.calibration(0).threshold >= one.calibration(0).threshold);
+  const std::vector<uint8_t> mb = margined.serialize();
+  CHECK(back.deserialize(mb.data(), mb.size()) && back.background_margin() == 1.5 && back.serialize() == mb);
+  CHECK(back.action_score(2, outsider[0], pop) == margined.action_score(2, outsider[0], pop));
+  CohortParams ms = solo;
+  ms.two_models = false;
+  ms.background_margin = 1.5;
+  const MouseCohort single_margin = MouseCohort::fit(members, pop, ms, &why);
+  CHECK(single_margin.valid() && single_margin.background_margin() == 0 &&
+        single_margin.action_score(0, own[0], pop) == single.action_score(0, own[0], pop));
+  for (double bad : {kMaxCohortMargin + 0.5, -kMaxCohortMargin - 0.5, double(NAN)}) {
+    CohortParams b2 = bp;
+    b2.background_margin = bad;
+    why = nullptr;
+    CHECK(!MouseCohort::fit(members, pop, b2, &why).valid() && why != nullptr);
+  }
+  // Version 4's margin field (8 bytes after the flags) overwritten.
+  const auto with_margin = [](std::vector<uint8_t> bytes, double margin) {
+    std::vector<uint8_t> d;
+    putd(d, margin);
+    std::copy(d.begin(), d.end(), bytes.begin() + 32);
+    return bytes;
+  };
+  const std::vector<uint8_t> no_bg = with_margin(alone.serialize(), 1.5), far = with_margin(mb, 13), nan = with_margin(mb, NAN);
+  CHECK(!back.deserialize(no_bg.data(), no_bg.size()));
+  CHECK(!back.deserialize(far.data(), far.size()));
+  CHECK(!back.deserialize(nan.data(), nan.size()));
 }
 
 // Two synthetic typists over the same 26-key text: different per-digraph
