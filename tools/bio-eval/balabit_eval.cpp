@@ -54,7 +54,8 @@
 //        --oc-methods mcc-mD[-open]: MouseCohort's score with a margin D before the lower of its two
 //          parts, min(against the enrolled, against the background + D) (MouseCohort::action_terms;
 //          D = inf: the enrolled part alone); the same fits as mcc, so every D from one run; AUC and
-//          EER only (the cohort's calibration is of D = 0)
+//          EER only (the cohort's calibration is of D = 0); mcc-sW[-open]: the two parts summed,
+//          against the enrolled + W x against the background
 //         [--block-stat cvm|ad|ks] [--block-log 0|1] [--block-fit-n 20] [--block-l2 0.01]
 //        [--write-block-weights FILE]  (MouseBlock weights from all users; models/mouse)
 //        [--enroll-sessions K] [--sitting-actions A]  (enroll on K sessions, each cut to its first A
@@ -224,8 +225,10 @@ static bool g_cohort_two = false;
 static int g_jobs = 1;
 // A method named "...-open": the impostor is left out of the model while their session is scored.
 static bool open_set_method(const std::string& m) { return m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0; }
-// "mcc-mD[-open]": MouseCohort with margin D before the lower of its two parts (D after "mcc-m").
+// "mcc-mD[-open]": MouseCohort with margin D before the lower of its two parts (D after "mcc-m");
+// "mcc-sW[-open]": the two parts summed instead, the background's weighted W.
 static bool margin_method(const std::string& m) { return m.rfind("mcc-m", 0) == 0; }
+static bool sum_method(const std::string& m) { return m.rfind("mcc-s", 0) == 0; }
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
 static size_t g_sitting_folds = 0, g_sitting_same = 0;
 
@@ -1078,15 +1081,19 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
               for (double v : cs) ss += (v - mu) * (v - mu);
               oc_sd = cs.size() > 1 ? std::max(1e-6, std::sqrt(ss / double(cs.size() - 1))) : 1;
             }
-            const double margin = margin_method(m) ? std::atof(m.c_str() + 5) : 0;
+            const double margin = margin_method(m) || sum_method(m) ? std::atof(m.c_str() + 5) : 0;
             score = [&, margin](const MouseAction& a) {
               if (cohort_excluded != mcc_ex) {
                 mcc_ex = cohort_excluded;
                 mcc_cur = &mcc_model(k, cohort_excluded, g_cohort_solo ? u : -1);
                 mcc_me = mcc_cur->index_of(u);
               }
-              if (margin_method(m)) {
-                return MouseCohort::combine(mcc_cur->cohort.action_terms(mcc_me, a, pop), margin);
+              if (margin_method(m)) return MouseCohort::combine(mcc_cur->cohort.action_terms(mcc_me, a, pop), margin);
+              if (sum_method(m)) {
+                // Only where both parts exist (several enrolled users and a background).
+                const MouseCohort::Terms t = mcc_cur->cohort.action_terms(mcc_me, a, pop);
+                return std::isfinite(t.enrolled) && std::isfinite(t.background) ? t.enrolled + margin * t.background
+                                                                                  : std::min(t.enrolled, t.background);
               }
               const double s = mcc_cur->cohort.action_score(mcc_me, a, pop);
               if (m.rfind("mcc-fused", 0) != 0) return s;
@@ -1241,7 +1248,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
           // there): MouseCohort's at 5% / 10% for mcc; for mcc-fused 0 at 5% (both modalities at
           // their 5% thresholds), and at 10% the shift of both thresholds to their 10% values.
           // Enrollment FRR is the cohort's by construction (its held-out scores are not exposed).
-          if (m.rfind("mcc", 0) == 0 && !margin_method(m) && mcc_cal) {
+          if (m.rfind("mcc", 0) == 0 && !margin_method(m) && !sum_method(m) && mcc_cal) {
             const size_t n20 = std::find(Ns.begin(), Ns.end(), 20) - Ns.begin();
             const bool open = open_set_method(m);
             const bool fused = m.rfind("mcc-fused", 0) == 0;
@@ -1349,6 +1356,7 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
                        : m == "mcc-fused" ? "hist-w + MouseCohort, each (s - 5% threshold) / genuine sd, summed per action with the cohort weighted --fuse-cohort-weight (the daemon's fusion); closed set"
                        : m == "mcc-fused-open" ? "hist-w + MouseCohort, each (s - 5% threshold) / genuine sd, summed per action with the cohort weighted --fuse-cohort-weight (the daemon's fusion); impostor not enrolled (open set)"
                        : margin_method(m) ? "MouseCohort, min(against the enrolled, against the background + margin), the margin after mcc-m; -open: impostor not enrolled"
+                       : sum_method(m) ? "MouseCohort, against the enrolled + W x against the background, W after mcc-s; -open: impostor not enrolled"
                        : m.rfind("mc", 0) == 0 ? "softmax GBT over the enrolled TEST users' population-bin codes (mc-sum: + hist-w; mc-min: the lower of the two; -open: impostor not enrolled)"
                        : m == "cohort-floor" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); closed set"
                        : m == "cohort-floor-open" ? "hist-w minus max(0, log mean ratio of the other enrolled TEST users' models); impostor not enrolled (open set)"
