@@ -26,6 +26,8 @@
 //    counts every member, and each background member reports that class's calibration.
 //  * two_models: an enrolled member's score is the lower of the enrolled-only model's (against
 //    the other enrolled members) and the background model's against the background alone.
+//  * background_margin: the score is min(against the enrolled, against the background + margin);
+//    0 (the default) is the plain lower of the two. action_terms gives both parts.
 //  * action_score(i, x): log p(i|x) - log mean_{j != i} p(j|x), clipped to +-kCohortClip; HIGHER
 //    = more likely member i. With both other enrolled members and background members, the mean
 //    is taken over each group apart and the lower of the two scores kept: an enrolled impostor
@@ -33,7 +35,8 @@
 //    A block score is the mean over its actions (the same aggregation as
 //    MouseOneClass::block_score), comparable with calibration(i).threshold.
 //  * serialize()/deserialize(): versioned little-endian bytes (magic "SMC1"): the GBT, the
-//    population hash and each member's calibration. deserialize() validates everything and
+//    population hash, the background's count, flags and margin, and each member's calibration
+//    (then the enrolled users' GBT with two_models). deserialize() validates everything and
 //    returns false (object unchanged) on malformed input.
 //  * Thread-compat: const methods may be called concurrently.
 #pragma once
@@ -141,7 +144,8 @@ class MouseCohort {
   // `classes` being background members.
   static double member_score(const double* margins, size_t classes, size_t background, size_t member);
   // Member `member`'s score against the background classes alone; a softmax model's margins
-  // only (classes >= 3: class_score calls it with the background model of two_models).
+  // only (classes >= 3: class_terms calls it with the one model, or the background model of
+  // two_models).
   static double against_background(const double* margins, size_t classes, size_t background, size_t member);
   // Class `cls`'s two terms (as action_terms) from the margins of one row: the model's, and the
   // enrolled users' own model's (enrolled_margins; null without two_models).
