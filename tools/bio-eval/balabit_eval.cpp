@@ -54,7 +54,7 @@
 //        --oc-methods mcc-mD[-open]: MouseCohort's score with a margin D before the lower of its two
 //          parts, min(against the enrolled, against the background + D) (MouseCohort::action_terms;
 //          D = inf: the enrolled part alone); the same fits as mcc, so every D from one run; AUC and
-//          EER only (the cohort's calibration is of D = 0); mcc-sW[-open]: the two parts summed,
+//          EER only (the cohort's calibration is of its own --cohort-margin); mcc-sW[-open]: the two parts summed,
 //          against the enrolled + W x against the background
 //         [--block-stat cvm|ad|ks] [--block-log 0|1] [--block-fit-n 20] [--block-l2 0.01]
 //        [--write-block-weights FILE]  (MouseBlock weights from all users; models/mouse)
@@ -226,7 +226,7 @@ static int g_jobs = 1;
 // A method named "...-open": the impostor is left out of the model while their session is scored.
 static bool open_set_method(const std::string& m) { return m.size() > 5 && m.compare(m.size() - 5, 5, "-open") == 0; }
 // "mcc-mD[-open]": MouseCohort with margin D before the lower of its two parts (D after "mcc-m");
-// "mcc-sW[-open]": the two parts summed instead, the background's weighted W.
+// "mcc-sW[-open]": the two parts summed instead, the background's part weighted W.
 static bool margin_method(const std::string& m) { return m.rfind("mcc-m", 0) == 0; }
 static bool sum_method(const std::string& m) { return m.rfind("mcc-s", 0) == 0; }
 // Folds where add_sitting over the sittings reproduced enroll + calibrate on all of them exactly.
@@ -1081,18 +1081,19 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
               for (double v : cs) ss += (v - mu) * (v - mu);
               oc_sd = cs.size() > 1 ? std::max(1e-6, std::sqrt(ss / double(cs.size() - 1))) : 1;
             }
-            const double margin = margin_method(m) || sum_method(m) ? std::atof(m.c_str() + 5) : 0;
-            score = [&, margin](const MouseAction& a) {
+            // mcc-mD / mcc-sW: D or W, the number after the method's five-character prefix.
+            const double mcc_param = margin_method(m) || sum_method(m) ? std::atof(m.c_str() + 5) : 0;
+            score = [&, mcc_param](const MouseAction& a) {
               if (cohort_excluded != mcc_ex) {
                 mcc_ex = cohort_excluded;
                 mcc_cur = &mcc_model(k, cohort_excluded, g_cohort_solo ? u : -1);
                 mcc_me = mcc_cur->index_of(u);
               }
-              if (margin_method(m)) return MouseCohort::combine(mcc_cur->cohort.action_terms(mcc_me, a, pop), margin);
+              if (margin_method(m)) return MouseCohort::combine(mcc_cur->cohort.action_terms(mcc_me, a, pop), mcc_param);
               if (sum_method(m)) {
                 // Only where both parts exist (several enrolled users and a background).
                 const MouseCohort::Terms t = mcc_cur->cohort.action_terms(mcc_me, a, pop);
-                return std::isfinite(t.enrolled) && std::isfinite(t.background) ? t.enrolled + margin * t.background
+                return std::isfinite(t.enrolled) && std::isfinite(t.background) ? t.enrolled + mcc_param * t.background
                                                                                   : std::min(t.enrolled, t.background);
               }
               const double s = mcc_cur->cohort.action_score(mcc_me, a, pop);
