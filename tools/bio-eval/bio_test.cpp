@@ -1228,7 +1228,7 @@ static void test_mouse_cohort_two_models() {
       for (size_t m = 0; m < 3; ++m) {
         const MouseCohort::Terms t = two.action_terms(m, a, pop), o = one.action_terms(m, a, pop);
         // two models: the enrolled part is the enrolled-only cohort's score; the background part
-        // bounds both models' scores from above.
+        // bounds the score from above. One model: both parts finite and clipped.
         two_halves = two_halves && t.enrolled == alone.action_score(m, a, pop) && t.background >= two.action_score(m, a, pop);
         one_halves = one_halves && std::isfinite(o.enrolled) && std::isfinite(o.background) &&
                      std::fabs(o.enrolled) <= kCohortClip && std::fabs(o.background) <= kCohortClip;
