@@ -74,28 +74,23 @@ double MouseCohort::against_background(const double* mg, size_t classes, size_t 
 
 MouseCohort::Terms MouseCohort::class_terms(const double* mg, size_t classes, size_t background, const double* enrolled_mg,
                                             size_t enrolled, size_t cls) {
-  if (cls >= enrolled || background == 0) return {member_score(mg, classes, background, cls), INFINITY};
+  if (cls >= enrolled || background == 0) return {member_score(mg, classes, cls), INFINITY};
   // One enrolled user: every other class is background (member_score's binary or softmax form).
-  if (enrolled == 1) return {INFINITY, member_score(mg, classes, background, cls)};
-  if (enrolled_mg) return {member_score(enrolled_mg, enrolled, 0, cls), against_background(mg, classes, background, cls)};
-  // One model (classes >= 3 here): the two means member_score takes the larger of.
+  if (enrolled == 1) return {INFINITY, member_score(mg, classes, cls)};
+  if (enrolled_mg) return {member_score(enrolled_mg, enrolled, cls), against_background(mg, classes, background, cls)};
+  // One model (classes >= 3 here): the other enrolled members and the background apart.
   return {clip_score(mg[cls] - log_mean_exp_others(mg, 0, enrolled, cls)), against_background(mg, classes, background, cls)};
 }
 
 double MouseCohort::combine(const Terms& t, double margin) { return clip_score(std::min(t.enrolled, t.background + margin)); }
 
-double MouseCohort::member_score(const double* mg, size_t classes, size_t background, size_t member) {
+double MouseCohort::member_score(const double* mg, size_t classes, size_t member) {
   // Binary models keep one margin, the log-odds of class 1.
   if (classes == 2) {
     const double d = member == 1 ? mg[0] : -mg[0];
     return clip_score(d);
   }
-  const size_t enrolled = classes - background;
-  // The lower of the scores against each group is the one against the larger of the two means.
-  const double others = member < enrolled && background > 0 && enrolled > 1
-                            ? std::max(log_mean_exp_others(mg, 0, enrolled, member), log_mean_exp_others(mg, enrolled, classes, member))
-                            : log_mean_exp_others(mg, 0, classes, member);
-  return clip_score(mg[member] - others);
+  return clip_score(mg[member] - log_mean_exp_others(mg, 0, classes, member));
 }
 
 MouseCohort MouseCohort::fit(const std::vector<const MouseOneClass*>& members, const MousePopulation& pop,

@@ -140,9 +140,9 @@ class MouseCohort {
   bool deserialize(const uint8_t* data, size_t len);
 
  private:
-  // Score of member `member` from the softmax margins of one row, the last `background` of the
-  // `classes` being background members.
-  static double member_score(const double* margins, size_t classes, size_t background, size_t member);
+  // Score of member `member` against every other class, from the margins of one row (a binary
+  // model's one margin, or a softmax model's `classes`); class_terms splits the groups.
+  static double member_score(const double* margins, size_t classes, size_t member);
   // Member `member`'s score against the background classes alone; a softmax model's margins
   // only (classes >= 3: class_terms calls it with the one model, or the background model of
   // two_models).
