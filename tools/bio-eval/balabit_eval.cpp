@@ -1082,15 +1082,16 @@ static void run_oneclass_eval(const std::vector<Session>& S, const std::vector<s
               oc_sd = cs.size() > 1 ? std::max(1e-6, std::sqrt(ss / double(cs.size() - 1))) : 1;
             }
             // mcc-mD / mcc-sW: D or W, the number after the method's five-character prefix.
-            const double mcc_param = margin_method(m) || sum_method(m) ? std::atof(m.c_str() + 5) : 0;
-            score = [&, mcc_param](const MouseAction& a) {
+            const bool by_margin = margin_method(m), by_sum = sum_method(m);
+            const double mcc_param = by_margin || by_sum ? std::atof(m.c_str() + 5) : 0;
+            score = [&, by_margin, by_sum, mcc_param](const MouseAction& a) {
               if (cohort_excluded != mcc_ex) {
                 mcc_ex = cohort_excluded;
                 mcc_cur = &mcc_model(k, cohort_excluded, g_cohort_solo ? u : -1);
                 mcc_me = mcc_cur->index_of(u);
               }
-              if (margin_method(m)) return MouseCohort::combine(mcc_cur->cohort.action_terms(mcc_me, a, pop), mcc_param);
-              if (sum_method(m)) {
+              if (by_margin) return MouseCohort::combine(mcc_cur->cohort.action_terms(mcc_me, a, pop), mcc_param);
+              if (by_sum) {
                 // Only where both parts exist (several enrolled users and a background).
                 const MouseCohort::Terms t = mcc_cur->cohort.action_terms(mcc_me, a, pop);
                 return std::isfinite(t.enrolled) && std::isfinite(t.background) ? t.enrolled + mcc_param * t.background
