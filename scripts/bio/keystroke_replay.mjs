@@ -16,8 +16,13 @@
 // enrollKeystrokeProfile (window 100, frr 0.05) and the embedder's reference, as `sentinel
 // enroll` does.
 //
-// usage: node scripts/bio/keystroke_replay.mjs DIR [--impostors 5] [--max-users N]
-import { readFileSync } from 'node:fs';
+// --probs FILE writes the shipped stream's impostor probabilities of part 2, every sequence
+// with the times they were scored at (ms since its first keystroke), for session_replay.mjs
+// --keys (keystrokes and mouse through one session subject: docs/biometrics.md, "Keystrokes and
+// mouse together").
+//
+// usage: node scripts/bio/keystroke_replay.mjs DIR [--impostors 5] [--max-users N] [--probs FILE]
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,6 +42,8 @@ const opt = (name, d) => {
 };
 const IMPOSTORS = opt('--impostors', 5);
 const MAX_USERS = opt('--max-users', Infinity);
+const probsOut = args.includes('--probs') ? args[args.indexOf('--probs') + 1] : null;
+if (args.includes('--probs') && !probsOut) throw new Error('--probs needs a FILE');
 const W = 100;
 
 // records.tsv: split user part sentence code backspace has_hold has_digraph mono digraph hold pp rp press_ms
@@ -137,6 +144,7 @@ for (const [name, m] of Object.entries(streams)) {
 
 // 2. The session subject, every 25 keystrokes at the recorded press times.
 const session = {};
+const probs = [];
 for (const [name, m] of Object.entries(streams)) {
   const res = { genuine: { typists: 0, windows: 0, restricted: 0, lockdown: 0 }, impostor: { sequences: 0, windows: 0, lockdown: 0, keysToLockdown: [] } };
   for (let i = 0; i < profiles.length; i++) {
@@ -145,6 +153,10 @@ for (const [name, m] of Object.entries(streams)) {
       const u = users.get(owner);
       const ps = await m.probabilities(p, u.t);
       if (!ps.length) continue;
+      if (name === 'embedded' && probsOut) {
+        const t = ps.map((_, k) => u.te[W + 24 + 25 * k - 1] - u.te[0]);
+        probs.push({ profile: p.id, owner, genuine: owner === p.id, t, p: ps.map((x) => Number(x.toFixed(6))) });
+      }
       const mon = new SessionMonitor({ subjectId: 1 });
       let worst = 0, lockAt = null;
       ps.forEach((x, k) => {
@@ -182,4 +194,5 @@ for (const [name, m] of Object.entries(streams)) {
   };
 }
 await models.embedder.close();
+if (probsOut) writeFileSync(probsOut, JSON.stringify({ window: W, stride: 25, sequences: probs }) + '\n');
 process.stdout.write(JSON.stringify({ typists: profiles.length, impostorsPerTypist: IMPOSTORS, window: W, eer, session }, null, 1) + '\n');

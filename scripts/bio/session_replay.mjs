@@ -37,11 +37,28 @@
 // --users u1,u2,... replays only the sessions scored against those users' profiles (one half's
 // TEST users, so a setting chosen on one half is reported on the other).
 //
-// usage: node scripts/bio/session_replay.mjs [--users LIST] [--ema A] [--ema-start P] [--policy JSON] [--weights JSON] [--learn N [--learn-gate G]] [--cohort closed|open [--cohort-twice] [--cohort-gate M|lean]] FILE.csv ...
+// --keys FILE adds keystrokes (`keystroke_replay.mjs --probs FILE`: Aalto TEST typists' impostor
+// probabilities from the shipped keystroke stream, with the times they were scored at). No data
+// set has one person's keystrokes and mouse, so each replayed person is a chimera: a Balabit
+// user's mouse and Aalto typing. A genuine session types genuine sequences (a typist against
+// their own profile), another person's session impostor ones (a typist against another's). The
+// typing comes in bursts: one sequence (about 250 keystrokes, at its recorded pace), then
+// --type-every S seconds without typing (default 300), then the next, from --type-first S into
+// the session (default 0); keystroke events are merged with the mouse blocks by time and each
+// is one observation of the modality `keystroke` (smoothing as the daemon's: alpha 0.5 from the
+// first score, whatever --ema says of the mouse). --type-draw fresh (default) draws every burst's
+// sequence anew (a person's bursts as independent as two typists': too optimistic where one
+// person is consistently hard to tell); loop draws one per session and repeats it (as dependent
+// as can be: too pessimistic). The truth lies between; --type-seed N picks the draws.
+//
+// --sessions-out FILE writes every replayed session's result as a JSON line.
+//
+// usage: node scripts/bio/session_replay.mjs [--users LIST] [--sessions-out FILE] [--ema A] [--ema-start P] [--policy JSON] [--weights JSON] [--learn N [--learn-gate G]] [--cohort closed|open [--cohort-twice] [--cohort-gate M|lean]] FILE.csv ...
+//        [--keys FILE [--type-every S] [--type-first S] [--type-draw fresh|loop] [--type-seed N]]
 //        (one JSON line per file; --ema, --ema-start and --policy as biometrics.emaAlpha,
-//        biometrics.emaStart and biometrics.policy; --weights the session monitor's fusion weights,
+//        biometrics.emaStart (of the mouse modalities) and biometrics.policy; --weights the session monitor's fusion weights,
 //        e.g. {"mouseCohort": 2})
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -66,12 +83,13 @@ function sessions(file, cohort, users) {
     if (users && !users.has(r[cu])) continue;
     const key = `${r[cu]}|${r[cf]}|${r[cs]}|${r[cg]}`;
     let s = out.get(key);
-    if (!s) out.set(key, (s = { genuine: r[cg] === '1', name: r[cs], blocks: [] }));
+    if (!s) out.set(key, (s = { key, genuine: r[cg] === '1', name: r[cs], blocks: [] }));
     const q = cohort ? impostorProbability(Number(r[qx]), Number(r[qth]), Number(r[qsd])) : undefined;
     if (q !== undefined && !(q >= 0 && q <= 1)) throw new Error(`${file}: no ${pre}score for ${key}`);
     s.blocks.push({ t: Number(r[ct]), p: impostorProbability(Number(r[cx]), Number(r[cth]), Number(r[csd])), q });
   }
   if (users && !out.size) throw new Error(`${file}: no session scored against --users ${[...users].join(',')}`);
+  if (keyPools) for (const [key, s] of out) s.keys = typing(s, key);
   return [...out.values()];
 }
 
@@ -86,6 +104,12 @@ let cohort = null;
 let cohortGate = null;
 let twice = false;
 let users = null;
+let keysFile = null;
+let typeEvery = 300;
+let typeFirst = 0;
+let typeDraw = 'fresh';
+let typeSeed = 1;
+let sessionsOut = null;
 const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--ema') emaAlpha = Number(args[++i]);
@@ -97,11 +121,67 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i] === '--cohort-gate') cohortGate = args[++i];
   else if (args[i] === '--cohort-twice') twice = true;
   else if (args[i] === '--users') users = new Set(args[++i].split(',').filter(Boolean));
+  else if (args[i] === '--keys') keysFile = args[++i];
+  else if (args[i] === '--sessions-out') sessionsOut = args[++i];
+  else if (args[i] === '--type-every') typeEvery = Number(args[++i]);
+  else if (args[i] === '--type-first') typeFirst = Number(args[++i]);
+  else if (args[i] === '--type-seed') typeSeed = Number(args[++i]);
+  else if (args[i] === '--type-draw') {
+    typeDraw = args[++i];
+    if (typeDraw !== 'fresh' && typeDraw !== 'loop') throw new Error('--type-draw must be fresh or loop');
+  }
   else if (args[i] === '--cohort') {
     cohort = args[++i];
     if (cohort !== 'closed' && cohort !== 'open') throw new Error('--cohort must be closed or open');
   }
   else files.push(args[i]);
+}
+
+if (!(typeEvery >= 0) || !(typeFirst >= 0) || !Number.isInteger(typeSeed)) throw new Error('--type-every and --type-first must be >= 0, --type-seed an integer');
+
+// --keys: the keystroke sequences, genuine and impostor pools (times in ms from the sequence's
+// first keystroke).
+const keyPools = (() => {
+  if (!keysFile) return null;
+  const d = JSON.parse(readFileSync(keysFile, 'utf8'));
+  const pools = { genuine: [], impostor: [] };
+  for (const q of d.sequences ?? []) {
+    if (!Array.isArray(q.t) || q.t.length !== q.p?.length || !q.t.length) throw new Error(`${keysFile}: a sequence without matching t and p`);
+    if (q.p.some((x) => !(x >= 0 && x <= 1))) throw new Error(`${keysFile}: a probability outside [0, 1]`);
+    pools[q.genuine ? 'genuine' : 'impostor'].push(q);
+  }
+  if (!pools.genuine.length || !pools.impostor.length) throw new Error(`${keysFile}: needs genuine and impostor sequences`);
+  return pools;
+})();
+
+// A small deterministic PRNG (mulberry32) per session, seeded from --type-seed and its key.
+function prng(key) {
+  let h = typeSeed >>> 0;
+  for (const c of key) h = Math.imul(h ^ c.charCodeAt(0), 2654435761) >>> 0;
+  return () => {
+    h = (h + 0x6d2b79f5) >>> 0;
+    let t = h;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// The session's keystroke observations: bursts from --type-first on, each one pooled sequence
+// at its own pace, then --type-every seconds without typing; none after the last mouse block.
+function typing(s, key) {
+  const end = s.blocks.at(-1)?.t ?? 0;
+  const pool = keyPools[s.genuine ? 'genuine' : 'impostor'];
+  const rnd = prng(key);
+  const pick = () => pool[Math.floor(rnd() * pool.length)];
+  const fixed = pick();
+  const out = [];
+  for (let t0 = typeFirst; t0 <= end; ) {
+    const q = typeDraw === 'loop' ? fixed : pick();
+    for (let k = 0; k < q.t.length && t0 + q.t[k] / 1000 <= end; k++) out.push({ t: t0 + q.t[k] / 1000, p: q.p[k] });
+    t0 += q.t.at(-1) / 1000 + typeEvery;
+  }
+  return out;
 }
 
 // --cohort-gate M: the cohort's smoothed log-odds is capped at the one-class one's + M
@@ -125,8 +205,13 @@ function gate(mon, how) {
   };
 }
 
+// Keystrokes keep the daemon's smoothing (alpha 0.5 from the first score); --ema and --ema-start
+// are the mouse modalities'.
+const alphas = { keystroke: 0.5, mouse: emaAlpha, mouseCohort: emaAlpha, app: 0.5 };
+const starts = emaStart === undefined ? undefined : { mouse: emaStart, mouseCohort: emaStart };
+
 function replay(s) {
-  const mon = new SessionMonitor({ subjectId: 1, emaAlpha, policy, weights, ...(emaStart === undefined ? {} : { emaStart }) });
+  const mon = new SessionMonitor({ subjectId: 1, emaAlpha: alphas, policy, weights, ...(starts ? { emaStart: starts } : {}) });
   if (cohortGate !== null) gate(mon, cohortGate);
   let lockdowns = 0;
   let restricted = 0;
@@ -135,20 +220,38 @@ function replay(s) {
   let firstLockdownS = null;
   const HOLDBACK = 40;
   const learn = { strict: { buffered: 0, sittings: 0, sum: 0, n: 0 }, restricted: { buffered: 0, sittings: 0, sum: 0, n: 0 } };
-  for (let i = 0; i < s.blocks.length; i++) {
-    const b = s.blocks[i];
-    const ms = b.t * 1000;
+  // Mouse blocks and (--keys) keystroke observations in time order; a keystroke at the same
+  // time as a block comes after it.
+  const events = s.blocks.map((b) => ({ t: b.t, b }));
+  if (s.keys) {
+    events.push(...s.keys.map((k) => ({ t: k.t, k })));
+    events.sort((x, y) => x.t - y.t || (x.k ? 1 : 0) - (y.k ? 1 : 0));
+  }
+  let blocksSeen = 0;
+  let keysObserved = 0;
+  for (const e of events) {
+    const ms = e.t * 1000;
     mon.tickDecay(ms);
     const before = mon.state;
-    if (b.q === undefined) mon.observe('mouse', b.p, ms);
-    else if (twice) {
-      mon.observe('mouse', b.p, ms);
-      mon.observe('mouseCohort', b.q, ms);
-    } else mon.observeAll([['mouse', b.p], ['mouseCohort', b.q]], ms);
+    const b = e.b;
+    if (!b) {
+      mon.observe('keystroke', e.k.p, ms);
+      keysObserved++;
+    } else {
+      blocksSeen++;
+      if (b.q === undefined) mon.observe('mouse', b.p, ms);
+      else if (twice) {
+        mon.observe('mouse', b.p, ms);
+        mon.observe('mouseCohort', b.q, ms);
+      } else mon.observeAll([['mouse', b.p], ['mouseCohort', b.q]], ms);
+    }
     if (mon.state >= 2 && before < 2) restricted++;
     if (mon.state >= 1 && before === 0) leftNormal++;
     if (learnActions > 0) {
-      const fresh = i === 0 ? 20 : 5;
+      // A block scored in Normal adds its new actions (20 for the first, then 5); a keystroke
+      // window adds none, but leaving Normal on it discards them as on a block (the daemon's
+      // rule is on the session's state).
+      const fresh = !b ? 0 : blocksSeen === 1 ? 20 : 5;
       const inNormal = before === 0 && mon.state === 0;
       // strict: any exit from Normal discards; restricted: only reaching Restricted does
       const add = (r) => {
@@ -161,9 +264,9 @@ function replay(s) {
         r.sum = 0;
         r.n = 0;
       };
-      if (inNormal) add(learn.strict);
-      else if (before === 0) clear(learn.strict);
-      if (inNormal) add(learn.restricted);
+      if (inNormal && b) add(learn.strict);
+      else if (!inNormal && before === 0) clear(learn.strict);
+      if (inNormal && b) add(learn.restricted);
       if (mon.state >= 2 && before < 2) clear(learn.restricted);
       for (const r of Object.values(learn)) {
         if (r.buffered >= learnActions + HOLDBACK) {
@@ -179,15 +282,16 @@ function replay(s) {
     if (mon.state === 3 && before < 3) {
       lockdowns++;
       if (firstLockdownActions === null) {
-        firstLockdownActions = 20 + 5 * i;
-        firstLockdownS = b.t;
+        // mouse actions seen so far (the block just scored included)
+        firstLockdownActions = blocksSeen ? 20 + 5 * (blocksSeen - 1) : 0;
+        firstLockdownS = e.t;
       }
       if (!s.genuine) break;
       mon.reset(ms, 'replay');
     }
   }
   const hours = (s.blocks.at(-1)?.t ?? 0) / 3600;
-  return { lockdowns, restricted, leftNormal, firstLockdownActions, firstLockdownS, hours, learnedStrict: learn.strict.sittings, learnedRestricted: learn.restricted.sittings };
+  return { keysObserved, lockdowns, restricted, leftNormal, firstLockdownActions, firstLockdownS, hours, learnedStrict: learn.strict.sittings, learnedRestricted: learn.restricted.sittings };
 }
 
 function median(v) {
@@ -197,8 +301,12 @@ function median(v) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+if (sessionsOut) writeFileSync(sessionsOut, '');
 for (const file of files) {
-  const all = sessions(file, cohort, users).map((s) => ({ genuine: s.genuine, name: s.name, ...replay(s) }));
+  const all = sessions(file, cohort, users).map((s) => ({ key: s.key, genuine: s.genuine, name: s.name, ...replay(s) }));
+  // --sessions-out FILE: every session's result, one JSON line each (to compare two settings
+  // session by session)
+  if (sessionsOut) appendFileSync(sessionsOut, all.map((r) => JSON.stringify({ file: path.basename(file), ...r }) + '\n').join(''));
   const g = all.filter((s) => s.genuine);
   const im = all.filter((s) => !s.genuine);
   const locked = im.filter((s) => s.lockdowns > 0);
@@ -213,6 +321,12 @@ for (const file of files) {
       ...(users ? { users: [...users] } : {}),
       ...(Object.keys(weights).length ? { weights } : {}),
       ...(Object.keys(policy).length ? { policy } : {}),
+      ...(keyPools
+        ? {
+            keys: { file: path.basename(keysFile), typeEvery, typeFirst, typeDraw, typeSeed },
+            genuineKeystrokeWindowsPerHour: Number((g.reduce((a, s) => a + s.keysObserved, 0) / Math.max(gh, 1e-9)).toFixed(1)),
+          }
+        : {}),
       genuineSessions: g.length,
       genuineHours: Number(gh.toFixed(1)),
       genuineSessionsWithLockdown: Number((g.filter((s) => s.lockdowns > 0).length / Math.max(1, g.length)).toFixed(3)),
