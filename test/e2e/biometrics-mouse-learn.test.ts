@@ -5,7 +5,8 @@
 // blocks (40 actions, the holdback) in Normal, the daemon adds those 100 as a second sitting, rewrites the profile (sittings 2, samples 300, keystroke kept), audits
 // `mouse_model_learned` and shows it in /v1/status and `sentinel status`. Another person's mouse
 // through the same pointer moves the session out of Normal before a sitting fills: what was
-// buffered is discarded and the profile file stays byte-identical. A `sentinel enroll --add`
+// buffered is discarded and the profile file stays byte-identical; so it is when another
+// person's typing, with no mouse action of theirs, moves it out of Normal. A `sentinel enroll --add`
 // run while the daemon is up is picked up at once, and the daemon learns on from that model.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -224,6 +225,39 @@ describe('mouse learning by use (daemon)', () => {
       expect(discards[0]).toBeLessThan(held + 40); // the other person left Normal within the two held-back blocks
       expect(readFileSync(t.profile('alice')).equals(bytes)).toBe(true);
       expect(t.sessionActions('mouse_model_learned')).toHaveLength(0);
+    });
+  }, 120_000);
+
+  it("discards the buffer when another person's typing moves the session out of Normal (no foreign mouse action)", async () => {
+    // The rule the chimeric replay assumes (docs/biometrics.md, "Keystrokes and mouse
+    // together"): any exit from Normal discards what was buffered, whichever modality caused it.
+    await scenario(MOUSE_VOTES_FROM_ONE_SITTING, async (t, start) => {
+      let daemon: DaemonProcess;
+      await enroll(t);
+      const bytes = readFileSync(t.profile('alice'));
+      daemon = await start();
+      const d = daemon;
+      await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
+      const status = async (): Promise<Status['biometrics']> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;
+      await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(1, 60, 900_000_000, 80)));
+      let st = await status();
+      expect(st.state).toBe('Normal');
+      const held = st.mouseLearning.buffered;
+      expect(held).toBeGreaterThanOrEqual(40);
+      expect(held).toBeLessThan(100);
+      // Another person types on a keyboard; nobody touches the mouse.
+      const left = d.waitLog((l) => l['event.action'] === 'transition' && l['subject.kind'] === 'session' && l['from'] === 'Normal');
+      await plugFifoDevice(d, t.input, 'event-kbd', encodeInputEvents(keyEvents(typedKeystrokes(2, 400, 1_900_000_000, 7, 41))));
+      await left;
+      st = await status();
+      expect(st.state).not.toBe('Normal');
+      expect(st.mouseLearning).toMatchObject({ on: true, learnedSittings: 0, buffered: 0, discardedActions: held });
+      expect(await d.stop()).toBe(0);
+      // One discard of exactly alice's held actions: the keystrokes brought no mouse action.
+      const discards = d.logs.filter((l) => l['event.action'] === 'mouse_learning_discarded').map((l) => l['actions'] as number);
+      expect(discards).toEqual([held]);
+      expect(d.logs.some((l) => l['event.action'] === 'mouse_model_learned')).toBe(false);
+      expect(readFileSync(t.profile('alice')).equals(bytes)).toBe(true);
     });
   }, 120_000);
 
