@@ -55,8 +55,8 @@
 //
 // usage: node scripts/bio/session_replay.mjs [--users LIST] [--sessions-out FILE] [--ema A] [--ema-start P] [--policy JSON] [--weights JSON] [--learn N [--learn-gate G]] [--cohort closed|open [--cohort-twice] [--cohort-gate M|lean]] FILE.csv ...
 //        [--keys FILE [--type-every S] [--type-first S] [--type-draw fresh|loop] [--type-seed N]]
-//        (one JSON line per file; --ema, --ema-start and --policy as biometrics.emaAlpha,
-//        biometrics.emaStart (of the mouse modalities) and biometrics.policy; --weights the session monitor's fusion weights,
+//        (one JSON line per file; --ema and --ema-start as biometrics.emaAlpha and
+//        biometrics.emaStart of the mouse modalities, --policy as biometrics.policy; --weights the session monitor's fusion weights,
 //        e.g. {"mouseCohort": 2})
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -89,7 +89,7 @@ function sessions(file, cohort, users) {
     s.blocks.push({ t: Number(r[ct]), p: impostorProbability(Number(r[cx]), Number(r[cth]), Number(r[csd])), q });
   }
   if (users && !out.size) throw new Error(`${file}: no session scored against --users ${[...users].join(',')}`);
-  if (keyPools) for (const [key, s] of out) s.keys = typing(s, key);
+  if (keyPools) for (const s of out.values()) s.keys = typing(s);
   return [...out.values()];
 }
 
@@ -137,7 +137,7 @@ for (let i = 0; i < args.length; i++) {
   else files.push(args[i]);
 }
 
-if (!(typeEvery >= 0) || !(typeFirst >= 0) || !Number.isInteger(typeSeed)) throw new Error('--type-every and --type-first must be >= 0, --type-seed an integer');
+if (!(typeEvery > 0) || !(typeFirst >= 0) || !Number.isInteger(typeSeed)) throw new Error('--type-every must be > 0, --type-first >= 0, --type-seed an integer');
 
 // --keys: the keystroke sequences, genuine and impostor pools (times in ms from the sequence's
 // first keystroke).
@@ -169,10 +169,10 @@ function prng(key) {
 
 // The session's keystroke observations: bursts from --type-first on, each one pooled sequence
 // at its own pace, then --type-every seconds without typing; none after the last mouse block.
-function typing(s, key) {
+function typing(s) {
   const end = s.blocks.at(-1)?.t ?? 0;
   const pool = keyPools[s.genuine ? 'genuine' : 'impostor'];
-  const rnd = prng(key);
+  const rnd = prng(s.key);
   const pick = () => pool[Math.floor(rnd() * pool.length)];
   const fixed = pick();
   const out = [];
@@ -339,7 +339,7 @@ for (const file of files) {
       impostorSessions: im.length,
       impostorSessionsLocked: Number((locked.length / Math.max(1, im.length)).toFixed(3)),
       impostorMedianActionsToLockdown: median(locked.map((s) => s.firstLockdownActions)),
-      impostorMedianSecondsToLockdown: median(locked.map((s) => Number(s.firstLockdownS.toFixed(1)))),
+      impostorMedianSecondsToLockdown: locked.length ? Number(median(locked.map((s) => s.firstLockdownS)).toFixed(1)) : null,
       ...(learnActions > 0
         ? {
             learnActions,
