@@ -65,6 +65,7 @@ import type { ActionRecord, SessionFloorRow, TransitionRecord } from '../src/aud
 import { InputSource, inputUnavailableReason, type DeviceIdentities, type InputBatch } from '../src/biometrics/input-source.js';
 import { concatFloat32, concatFloat64, selectActions } from '../src/biometrics/input-batch.js';
 import { KeystrokeStream } from '../src/biometrics/keystroke-model.js';
+import { classicalMismatch, KEYSTROKE_CLASSICAL_V1, loadKeystrokeClassical, type KeystrokeClassicalModel } from '../src/models/keystroke-classical-model.js';
 import { EmbeddedKeystrokeStream, embeddingFit, openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../src/biometrics/keystroke-embedded-stream.js';
 import { actionCount, addMouseSitting, loadMousePopulation, mouseProfileInfo, MouseStream, withSitting } from '../src/biometrics/mouse-model.js';
 import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type ModalityProfile } from '../src/biometrics/profile-file.js';
@@ -232,6 +233,16 @@ export interface KeystrokeScoringStatus {
   model: string | null;
   /** Batches whose windows were lost because the embedder failed (scoring then falls back to 'fused'). */
   embeddingFailures: number;
+  /**
+   * The classical score's weights in use (models/keystroke-classical's version; 'compiled
+   * keystroke-fused-v1' without a models directory); null when keystrokes are not scored.
+   */
+  classical: string | null;
+  /**
+   * Why the profile's keystroke model is not scored (the classical weights missing, broken, or
+   * not those it was calibrated under); null when it is, or the profile has none.
+   */
+  off: string | null;
 }
 
 /** Whether the mouse's scores take part in the fusion (`mouseMinSittings`), as /v1/status shows it. */
@@ -266,6 +277,10 @@ export class BiometricsService {
   private embedding: KeystrokeEmbeddingModels | null = null;
   private embeddingOffReason = 'keystroke embedding not loaded';
   private keystrokeEmbeddingWhy: string | null = null;
+  /** Why the profile's keystrokes are not scored (see KeystrokeScoringStatus.off). */
+  private keystrokeOffWhy: string | null = null;
+  /** models/keystroke-classical once read: the model, or why it did not load (null: not read yet). */
+  private classical: KeystrokeClassicalModel | string | null = null;
   private embeddingFailures = 0;
   /**
    * Set while a batch waits for its keystroke embedding: later batches queue behind it, so the
@@ -579,22 +594,32 @@ export class BiometricsService {
    */
   private useKeystrokeModel(k: ModalityProfile | undefined): void {
     const stride = this.cfg.stride > 0 ? this.cfg.stride : undefined;
-    if (!k) {
-      this.keystrokes = null;
-      this.keystrokeEmbeddingWhy = null;
+    this.keystrokes = null;
+    this.keystrokeEmbeddingWhy = null;
+    this.keystrokeOffWhy = null;
+    if (!k) return;
+    // The profile's threshold was calibrated on the classical score under particular weights:
+    // scored only under the same ones (never under others, which would move every score).
+    const classical = this.classicalModel();
+    const off = typeof classical === 'string' ? classical : classical ? classicalMismatch(classical, k.classicalSha256) : null;
+    if (off) {
+      this.keystrokeOffWhy = `keystrokes not scored: ${off}`;
+      this.log.warn({ 'event.action': 'keystroke_modality_off', 'error.code': typeof classical === 'string' ? 'SENTINEL_E_CONFIG' : 'SENTINEL_E_BIO_PROFILE', reason: this.keystrokeOffWhy }, this.keystrokeOffWhy);
       return;
     }
+    const weights = classical && typeof classical !== 'string' ? classical.weights : undefined;
     let why = this.embeddingOffReason;
     if (this.embedding) {
       const fit = embeddingFit(this.embedding, k);
-      if ('params' in fit) {
-        this.keystrokes = new EmbeddedKeystrokeStream(k.bytes, fit.reference, fit.params, this.embedding.embedder, k.frr, stride);
-        this.keystrokeEmbeddingWhy = null;
+      const classicalVersion = classical && typeof classical !== 'string' ? classical.version : KEYSTROKE_CLASSICAL_V1;
+      if ('params' in fit && this.embedding.fusion.classicalVersion !== classicalVersion) {
+        why = `models/keystroke-fusion was fit on the classical score ${this.embedding.fusion.classicalVersion}, but ${classicalVersion} is loaded`;
+      } else if ('params' in fit) {
+        this.keystrokes = new EmbeddedKeystrokeStream(k.bytes, fit.reference, fit.params, this.embedding.embedder, k.frr, stride, weights);
         return;
-      }
-      why = fit.why;
+      } else why = fit.why;
     }
-    this.keystrokes = new KeystrokeStream(k.bytes, stride);
+    this.keystrokes = new KeystrokeStream(k.bytes, stride, weights);
     this.keystrokeEmbeddingWhy = why;
     this.log.info({ 'event.action': 'keystroke_embedding_unused', reason: why }, `keystrokes scored by the classical score alone: ${why}`);
   }
@@ -1173,6 +1198,8 @@ export class BiometricsService {
         reason: this.keystrokes === null ? null : this.keystrokeEmbeddingWhy,
         model: this.keystrokes instanceof EmbeddedKeystrokeStream ? (this.embedding?.embedder.sha256 ?? null) : null,
         embeddingFailures: this.embeddingFailures,
+        classical: this.keystrokes === null ? null : this.classical && typeof this.classical !== 'string' ? this.classical.version : `compiled ${KEYSTROKE_CLASSICAL_V1}`,
+        off: this.keystrokeOffWhy,
       },
       mouseFusion: {
         on: this.mouse !== null && this.mouseVotes(),
@@ -1324,6 +1351,23 @@ export class BiometricsService {
    */
   private learnHoldback(): number {
     return 2 * (this.profile?.mouse?.window ?? 0);
+  }
+
+  /**
+   * models/keystroke-classical, read once: the model; a reason when it does not load (the
+   * keystrokes are then not scored, and the status says why); null without a models directory
+   * (the compiled fused-v1, which every profile without `classicalSha256` was calibrated under).
+   */
+  private classicalModel(): KeystrokeClassicalModel | string | null {
+    if (!this.cfg.modelsDir) return null;
+    if (this.classical === null) {
+      try {
+        this.classical = loadKeystrokeClassical(this.cfg.modelsDir);
+      } catch (err) {
+        this.classical = `${errorCode(err, 'SENTINEL_E_CONFIG')}: ${(err as Error).message}`;
+      }
+    }
+    return this.classical;
   }
 
   /** Any transition out of Normal: the buffered actions are not the user's for sure any more. */

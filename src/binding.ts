@@ -427,6 +427,10 @@ export interface RawBiometricsConstants {
   digraphBuckets: number;
   /** Mouse action feature names, index-aligned with each action's features. */
   actionFeatureNames: string[];
+  /** The compiled fused-v1 keystroke weights (KEYSTROKE_COMPONENTS numbers), a fresh array per call. */
+  keystrokeFusedV1Weights: Float64Array;
+  /** Their global accept threshold at 100-keystroke windows (evaluation only). */
+  keystrokeFusedV1GlobalThreshold: number;
 }
 
 // ---- X11 active-application watcher and app model (native/x11, native/addon/app_binding.cc) ----
@@ -521,7 +525,11 @@ export interface RawAddon extends RawAppAddon {
   FanotifyWatcher: new (options: RawFanotifyOptions) => RawFanotifyWatcher;
   Engine: new (options: RawEngineOptions) => RawEngine;
   InputCollector: new (options: RawInputCollectorOptions) => RawInputCollector;
-  KeystrokeScorer: new (profile: Uint8Array, stride: number) => RawKeystrokeScorer;
+  /**
+   * `weights`: the fused score's KEYSTROKE_COMPONENTS weights (copied), those the profile was
+   * calibrated with; absent, the compiled fused-v1. Throws TypeError/RangeError for a bad array.
+   */
+  KeystrokeScorer: new (profile: Uint8Array, stride: number, weights?: Float64Array) => RawKeystrokeScorer;
   /**
    * Synchronous decode of at most 256 KiB of input_event records (tests, benchmarks; the
    * collector is the asynchronous path). `chunkBytes` > 0 feeds it in pieces (short reads).
@@ -534,7 +542,7 @@ export interface RawAddon extends RawAppAddon {
     options: { keyPath: string; backspaceCode?: number; chunkBytes?: number; absScale?: number },
   ): RawInputBatch & { stats: RawDecodeStats; partialBytes: number };
   /** Enrollment on the libuv pool: resolves a serialized keystroke profile (rejects SENTINEL_E_BIO_ENROLL). */
-  enrollKeystrokes(keys: Float64Array, window: number, frr: number): Promise<Uint8Array>;
+  enrollKeystrokes(keys: Float64Array, window: number, frr: number, weights?: Float64Array): Promise<Uint8Array>;
   biometricsConstants(): RawBiometricsConstants;
   MouseScorer: new (profile: Uint8Array, blockActions: number, stride: number) => RawMouseScorer;
   /**

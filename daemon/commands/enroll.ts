@@ -37,6 +37,7 @@ import { checkUserName, listProfiles, profilePathFor } from '../../src/biometric
 import { keyFingerprint, loadProfile, sameModelBytes, saveProfile, type BioProfile, type KeystrokeEmbeddingRef, type ModalityProfile } from '../../src/biometrics/profile-file.js';
 import { openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../../src/biometrics/keystroke-embedded-stream.js';
 import { fusionWindow } from '../../src/models/keystroke-fusion-model.js';
+import { classicalMismatch, loadKeystrokeClassical } from '../../src/models/keystroke-classical-model.js';
 import { actionCount, addMouseSitting, DEFAULT_MOUSE_BLOCK, enrollMouseProfile, loadMousePopulation, mouseProfileInfo, withSitting } from '../../src/biometrics/mouse-model.js';
 import { addon, ACTION_META_STRIDE, KEY_RECORD_STRIDE } from '../../src/binding.js';
 import { intOption } from './options.js';
@@ -162,8 +163,10 @@ export function registerEnroll(program: Command): void {
       const nKeys = keyRecordCount(got.keys);
       if (opts.keys > 0) {
         try {
-          const bytes = await enrollKeystrokeProfile(got.keys, { window: opts.window, frr: opts.frr });
-          keystroke = { bytes, samples: nKeys, window: opts.window, frr: opts.frr };
+          // Calibrated under the shipped classical weights, whose sha256 the profile records.
+          const classical = loadKeystrokeClassical(cfg.modelsDir);
+          const bytes = await enrollKeystrokeProfile(got.keys, { window: opts.window, frr: opts.frr, weights: classical.weights });
+          keystroke = { bytes, samples: nKeys, window: opts.window, frr: opts.frr, classicalSha256: classical.sha256 };
         } catch (err) {
           skipped['keystroke'] = (err as Error).message;
         }
@@ -200,7 +203,7 @@ export function registerEnroll(program: Command): void {
           profile: profilePath,
           keystrokes: nKeys,
           actions: nActions,
-          keystroke: keystroke ? { ...keystrokeSummary(keystroke.bytes), embedding: keystroke.embedding !== undefined, embeddingOff } : null,
+          keystroke: keystroke ? { ...keystrokeSummary(cfg.modelsDir, keystroke), embedding: keystroke.embedding !== undefined, embeddingOff } : null,
           mouse: mouse ? { block: mouse.window, threshold: mouse.threshold, genuineSd: mouse.genuineSd, devices: mouse.devices, sittings: 1 } : null,
           sittings: mouse ? 1 : 0,
           added: false,
@@ -214,9 +217,20 @@ export function registerEnroll(program: Command): void {
     });
 }
 
-/** The keystroke model's part of the JSON summary both forms of the command print. */
-function keystrokeSummary(profile: Uint8Array): { window: number; enrollmentWindows: number; threshold: number; genuineSd: number } {
-  const ks = new KeystrokeStream(profile).info;
+/**
+ * The keystroke model's part of the JSON summary both forms of the command print; its genuine
+ * sd under the weights the profile was calibrated with (the shipped ones when it matches them,
+ * else the compiled fused-v1 of profiles that record none).
+ */
+function keystrokeSummary(modelsDir: string, k: ModalityProfile): { window: number; enrollmentWindows: number; threshold: number; genuineSd: number } {
+  let weights: Float64Array | undefined;
+  try {
+    const classical = loadKeystrokeClassical(modelsDir);
+    if (classicalMismatch(classical, k.classicalSha256) === null) weights = classical.weights;
+  } catch {
+    // the summary of a profile kept by --add: the daemon reports a missing model itself
+  }
+  const ks = new KeystrokeStream(k.bytes, undefined, weights).info;
   return { window: ks.window, enrollmentWindows: ks.enrollmentWindows, threshold: ks.threshold, genuineSd: ks.genuineSd };
 }
 
@@ -331,7 +345,7 @@ async function addSitting(cfg: ReturnType<typeof loadConfig>, opts: EnrollOption
       profile: profilePath,
       keystrokes: 0,
       actions: nActions,
-      keystroke: now.keystroke ? keystrokeSummary(now.keystroke.bytes) : null,
+      keystroke: now.keystroke ? keystrokeSummary(cfg.modelsDir, now.keystroke) : null,
       mouse: { block, threshold: m.threshold, genuineSd: m.genuineSd, devices: mouse.devices ?? null, sittings: m.sittings, calibrationBlocks: m.calibrationBlocks, samples: mouse.samples },
       sittings: m.sittings,
       added: true,

@@ -23,7 +23,7 @@ interface SessionStatus {
   pointerDevices?: { unenrolledActions: number; unenrolled: { identity: string; actions: number }[] };
   mouseLearning?: { on: boolean; reason: string | null; buffered: number; learnedSittings: number; discardedActions: number; failures: number };
   mouseFusion?: { on: boolean; sittings: number; minSittings: number; blocksNotFused: number };
-  keystrokeScoring?: { method: string | null; reason: string | null; embeddingFailures: number };
+  keystrokeScoring?: { method: string | null; reason: string | null; embeddingFailures: number; off?: string | null };
   sessionUser?: { source: string | null; enrolled: string[]; switches: number; heldFloors: { uid: number; state: string }[] };
   mouseCohort?: { on: boolean; reason: string | null; members: string[]; background?: { members: number }; fitting: boolean; scoring: boolean; member: { enrolledFar: number } | null; blocksScored: number };
 }
@@ -50,9 +50,10 @@ function sessionUserLine(b: SessionStatus | undefined): string[] {
   return [`users       scoring ${who}; enrolled: ${u.enrolled.length ? u.enrolled.join(', ') : 'none'}; ${u.switches} switches${held}`];
 }
 
-/** One line on how keystroke windows are scored (nothing without a keystroke model). */
+/** One line on how keystroke windows are scored, or why they are not (nothing without a keystroke model). */
 function keystrokeScoringLine(b: SessionStatus | undefined): string[] {
   const k = b?.on ? b.keystrokeScoring : undefined;
+  if (k?.off) return [`keystrokes  off (${k.off})`];
   if (!k || k.method === null) return [];
   const failures = k.embeddingFailures ? `; ${k.embeddingFailures} embedding failures` : '';
   return [`keystrokes  ${k.method}${k.reason ? ` (${k.reason})` : ''}${failures}`];

@@ -317,10 +317,28 @@ Napi::Value DecodeInputEvents(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The fused score's weights from an optional argument: absent (undefined), the compiled
+// fused-v1 weights; else a Float64Array of kComponents finite numbers (copied). The daemon
+// passes models/keystroke-classical's (src/models/keystroke-classical-model.ts validates them).
+bio::FusionWeights fusionWeightsFrom(Napi::Env env, const Napi::Value& v, const char* what) {
+  if (v.IsUndefined()) return bio::fused_v1();
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throwType(env, std::string(what) + " must be a Float64Array of the fused score's weights");
+  auto a = v.As<Napi::Float64Array>();
+  if (a.ElementLength() != size_t(bio::kComponents))
+    throwRange(env, std::string(what) + " must hold " + std::to_string(bio::kComponents) + " weights");
+  bio::FusionWeights fw;
+  for (int k = 0; k < bio::kComponents; ++k) {
+    if (!std::isfinite(a[k])) throwRange(env, std::string(what) + " must be finite numbers");
+    fw.w[k] = a[k];
+  }
+  return fw;
+}
+
 class EnrollWorker : public EnrollPromiseWorker {
  public:
-  EnrollWorker(Napi::Env env, std::vector<bio::KeystrokeRecord> recs, size_t window, double frr)
-      : EnrollPromiseWorker(env, "sentinel-enroll"), recs_(std::move(recs)), window_(window), frr_(frr) {}
+  EnrollWorker(Napi::Env env, std::vector<bio::KeystrokeRecord> recs, size_t window, double frr, bio::FusionWeights fw)
+      : EnrollPromiseWorker(env, "sentinel-enroll"), recs_(std::move(recs)), window_(window), frr_(frr), fw_(fw) {}
 
  protected:
   void Execute() override {
@@ -329,7 +347,7 @@ class EnrollWorker : public EnrollPromiseWorker {
       SetError("not enough keystrokes to enroll: need windows of the profile's length to calibrate");
       return;
     }
-    p.calibrate(bio::fused_v1(), frr_);
+    p.calibrate(fw_, frr_);
     bytes_ = p.serialize();
   }
   Napi::Value Result(Napi::Env env) override {
@@ -340,24 +358,28 @@ class EnrollWorker : public EnrollPromiseWorker {
   std::vector<bio::KeystrokeRecord> recs_;
   size_t window_;
   double frr_;
+  bio::FusionWeights fw_;
   std::vector<uint8_t> bytes_;
 };
 
-// enrollKeystrokes(keys, window, frr) → Promise<Uint8Array> (a serialized profile).
+// enrollKeystrokes(keys, window, frr[, weights]) → Promise<Uint8Array> (a serialized profile,
+// its threshold calibrated on the fused score with `weights`, default fused-v1).
 Napi::Value EnrollKeystrokes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
-    throwType(env, "enrollKeystrokes(keys, window, frr)");
+    throwType(env, "enrollKeystrokes(keys, window, frr[, weights])");
   std::vector<bio::KeystrokeRecord> recs = recordsFrom(env, info[0], "keys");
   double w = info[1].As<Napi::Number>().DoubleValue();
   double frr = info[2].As<Napi::Number>().DoubleValue();
   if (!(w >= 10 && w <= 10000) || w != std::floor(w)) throwRange(env, "window must be an integer in 10..10000");
   if (!(frr > 0 && frr < 1)) throwRange(env, "frr must be in (0, 1)");
-  return (new EnrollWorker(env, std::move(recs), size_t(w), frr))->QueuePromise();
+  bio::FusionWeights fw = fusionWeightsFrom(env, info[3], "weights");
+  return (new EnrollWorker(env, std::move(recs), size_t(w), frr, fw))->QueuePromise();
 }
 
-// KeystrokeScorer(profile, stride): keeps the last `window` records and scores a window every
-// `stride` records. push(keys) returns the fused scores (higher = more likely the enrolled user)
+// KeystrokeScorer(profile, stride[, weights]): keeps the last `window` records and scores a
+// window every `stride` records, the fused score with `weights` (default fused-v1: they must be
+// those the profile was calibrated with, which the TypeScript layer checks). push(keys) returns the fused scores (higher = more likely the enrolled user)
 // of the windows completed by this batch, in order; pushWindows(keys) also says where each ends.
 class KeystrokeScorer : public Napi::ObjectWrap<KeystrokeScorer> {
  public:
@@ -375,7 +397,7 @@ class KeystrokeScorer : public Napi::ObjectWrap<KeystrokeScorer> {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsTypedArray() ||
         info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber())
-      throwType(env, "KeystrokeScorer(profile: Uint8Array, stride: number)");
+      throwType(env, "KeystrokeScorer(profile: Uint8Array, stride: number[, weights: Float64Array])");
     auto b = info[0].As<Napi::Uint8Array>();
     if (!profile_.deserialize(b.Data(), b.ElementLength())) {
       Napi::Error e = Napi::Error::New(env, "keystroke profile is malformed, truncated or of an unknown version");
@@ -385,7 +407,7 @@ class KeystrokeScorer : public Napi::ObjectWrap<KeystrokeScorer> {
     double s = info[1].As<Napi::Number>().DoubleValue();
     if (!(s >= 1 && s <= profile_.window) || s != std::floor(s)) throwRange(env, "stride must be an integer in 1..window");
     stride_ = size_t(s);
-    fw_ = bio::fused_v1();
+    fw_ = fusionWeightsFrom(env, info[2], "weights");
   }
 
  private:
@@ -759,6 +781,12 @@ Napi::Value BiometricsConstants(const Napi::CallbackInfo& info) {
   o.Set("inputEventSize", Napi::Number::New(env, double(ev::inputEventSize())));
   o.Set("monoBuckets", Napi::Number::New(env, bio::kMonoBuckets));
   o.Set("digraphBuckets", Napi::Number::New(env, bio::kDigraphBuckets));
+  // The compiled fused-v1 weights (what the evaluation tools fit and use), so a test can hold
+  // models/keystroke-classical to them.
+  Napi::Float64Array fv1 = Napi::Float64Array::New(env, bio::kComponents);
+  for (int k = 0; k < bio::kComponents; ++k) fv1[k] = bio::kFusedV1[k];
+  o.Set("keystrokeFusedV1Weights", fv1);
+  o.Set("keystrokeFusedV1GlobalThreshold", Napi::Number::New(env, bio::kFusedV1GlobalThreshold));
   Napi::Array names = Napi::Array::New(env, bio::kActionFeatures);
   for (uint32_t i = 0; i < uint32_t(bio::kActionFeatures); i++) names.Set(i, Napi::String::New(env, bio::kActionFeatureNames[i]));
   o.Set("actionFeatureNames", names);

@@ -137,8 +137,9 @@ struct FusionWeights {
 // Fused weights v1: logistic regression on the FIT half of the Aalto
 // development typists at 100-keystroke windows (aalto_eval, default split),
 // and the global accept threshold on fused_score at the FIT half's EER.
-// Shipped parameters: a manifest entry belongs in models/ (see
-// docs/biometrics.md).
+// The daemon takes its weights from models/keystroke-classical (the same
+// numbers; test/native/keystroke-classical.test.ts holds the file to these);
+// the evaluation tools and the addon's default use these.
 constexpr double kFusedV1[kComponents] = {0.386, 0.466, 0.875, 0.639, 0.182};
 constexpr double kFusedV1GlobalThreshold = -3.12;  // at 100-keystroke windows
 inline FusionWeights fused_v1() {

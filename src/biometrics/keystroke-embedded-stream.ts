@@ -46,9 +46,11 @@ export class EmbeddedKeystrokeStream {
     private readonly embedder: KeystrokeEmbedder,
     frr: number,
     stride?: number,
+    /** The classical score's weights, those the profile was enrolled under (default fused-v1). */
+    weights?: Float64Array,
   ) {
     if (reference.length !== EMBED_DIM) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `keystroke reference must have ${EMBED_DIM} numbers, has ${reference.length}`);
-    this.raw = openKeystrokeScorer(profile, stride);
+    this.raw = openKeystrokeScorer(profile, stride, weights);
     this.info = Object.freeze(this.raw.info());
     this.threshold = fusionThreshold(params, frr);
   }

@@ -14,6 +14,7 @@
 import { addon, KEY_RECORD_STRIDE, type RawKeystrokeScorer, type RawKeystrokeScorerInfo } from '../binding.js';
 import { fromNative, SentinelError } from '../errors.js';
 import { concatFloat64 } from './input-batch.js';
+import { KEYSTROKE_COMPONENTS } from '../models/keystroke-classical-model.js';
 
 export const DEFAULT_KEYSTROKE_WINDOW = 100;
 export const DEFAULT_ENROLL_FRR = 0.05;
@@ -37,9 +38,20 @@ export function keyRecordCount(keys: Float64Array): number {
   return keys.length / KEY_RECORD_STRIDE;
 }
 
+/**
+ * The fused score's weights (models/keystroke-classical, `loadKeystrokeClassical`), checked
+ * before they reach the addon; absent: the compiled fused-v1.
+ */
+function checkWeights(weights: Float64Array | undefined): void {
+  if (weights === undefined) return;
+  if (!(weights instanceof Float64Array) || weights.length !== KEYSTROKE_COMPONENTS.length || !weights.every((x) => Number.isFinite(x))) {
+    throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `keystroke weights must be a Float64Array of ${KEYSTROKE_COMPONENTS.length} finite numbers`);
+  }
+}
+
 export async function enrollKeystrokeProfile(
   keys: Float64Array,
-  options: { window?: number; frr?: number } = {},
+  options: { window?: number; frr?: number; weights?: Float64Array } = {},
 ): Promise<Uint8Array> {
   const window = options.window ?? DEFAULT_KEYSTROKE_WINDOW;
   const frr = options.frr ?? DEFAULT_ENROLL_FRR;
@@ -47,13 +59,14 @@ export async function enrollKeystrokeProfile(
     throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `keystroke window must be an integer 10..10000, got ${window}`);
   }
   if (!(frr > 0 && frr < 1)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `frr must be in (0, 1), got ${frr}`);
+  checkWeights(options.weights);
   const need = 2 * window;
   const have = keyRecordCount(keys);
   if (have < need) {
     throw new SentinelError('SENTINEL_E_BIO_ENROLL', `enrollment needs at least ${need} keystrokes for ${window}-keystroke windows, got ${have}`);
   }
   try {
-    return await addon().enrollKeystrokes(keys, window, frr);
+    return await addon().enrollKeystrokes(keys, window, frr, options.weights);
   } catch (err) {
     throw new SentinelError('SENTINEL_E_BIO_ENROLL', (err as Error).message, { cause: err });
   }
@@ -61,14 +74,16 @@ export async function enrollKeystrokeProfile(
 
 /**
  * The native scorer of a serialized profile, scoring every `stride` keystrokes (default a quarter
- * of the profile's window). Throws SENTINEL_E_BIO_PROFILE for a bad profile,
- * SENTINEL_E_INVALID_ARGUMENT for a bad stride.
+ * of the profile's window) with `weights` (those the profile was enrolled under; default the
+ * compiled fused-v1). Throws SENTINEL_E_BIO_PROFILE for a bad profile,
+ * SENTINEL_E_INVALID_ARGUMENT for a bad stride or weights.
  */
-export function openKeystrokeScorer(profile: Uint8Array, stride?: number): RawKeystrokeScorer {
+export function openKeystrokeScorer(profile: Uint8Array, stride?: number, weights?: Float64Array): RawKeystrokeScorer {
+  checkWeights(weights);
   try {
-    const raw = new (addon().KeystrokeScorer)(profile, stride ?? 1);
+    const raw = new (addon().KeystrokeScorer)(profile, stride ?? 1, weights);
     // The default stride depends on the profile's window, known only once it is parsed.
-    return stride === undefined ? new (addon().KeystrokeScorer)(profile, Math.max(1, Math.floor(raw.info().window / 4))) : raw;
+    return stride === undefined ? new (addon().KeystrokeScorer)(profile, Math.max(1, Math.floor(raw.info().window / 4)), weights) : raw;
   } catch (err) {
     throw fromNative(err, 'SENTINEL_E_BIO_PROFILE', 'SENTINEL_E_INVALID_ARGUMENT');
   }
@@ -78,9 +93,12 @@ export class KeystrokeStream {
   private readonly raw: RawKeystrokeScorer;
   readonly info: Readonly<RawKeystrokeScorerInfo>;
 
-  /** `stride`: score a window every this many keystrokes (default a quarter of the window). */
-  constructor(profile: Uint8Array, stride?: number) {
-    this.raw = openKeystrokeScorer(profile, stride);
+  /**
+   * `stride`: score a window every this many keystrokes (default a quarter of the window);
+   * `weights`: the fused score's, those the profile was enrolled under (default fused-v1).
+   */
+  constructor(profile: Uint8Array, stride?: number, weights?: Float64Array) {
+    this.raw = openKeystrokeScorer(profile, stride, weights);
     this.info = Object.freeze(this.raw.info());
   }
 

@@ -53,6 +53,12 @@ export interface ModalityProfile {
    * without the embedder, and keystrokes are scored by the classical fused score alone.
    */
   embedding?: KeystrokeEmbeddingRef;
+  /**
+   * Keystroke: sha256 of the classical weights file (models/keystroke-classical) the threshold
+   * was calibrated under. Absent in profiles written before the weights were a model: those
+   * were calibrated under the compiled fused-v1.
+   */
+  classicalSha256?: string;
 }
 
 export interface KeystrokeEmbeddingRef {
@@ -80,6 +86,7 @@ export interface ModalityJson {
   devices?: string[];
   sittings?: number;
   embedding?: KeystrokeEmbeddingRef;
+  classicalSha256?: string;
   sha256: string;
   data: string;
 }
@@ -129,6 +136,7 @@ export function saveProfile(file: string, p: BioProfile): void {
     ...(m.devices === undefined ? {} : { devices: [...m.devices] }),
     ...(m.sittings === undefined ? {} : { sittings: m.sittings }),
     ...(m.embedding === undefined ? {} : { embedding: { modelSha256: m.embedding.modelSha256, reference: [...m.embedding.reference] } }),
+    ...(m.classicalSha256 === undefined ? {} : { classicalSha256: m.classicalSha256 }),
     sha256: sha256(m.bytes),
     data: Buffer.from(m.bytes).toString('base64'),
   });
@@ -198,6 +206,11 @@ function modality(file: string, name: string, v: unknown): ModalityProfile | und
       bad(file, `${name}.embedding.reference must be ${EMBED_DIM} finite numbers`);
     }
     out.embedding = { modelSha256: e['modelSha256'] as string, reference: [...(ref as number[])] };
+  }
+  const classical = m['classicalSha256'];
+  if (classical !== undefined) {
+    if (typeof classical !== 'string' || !/^[0-9a-f]{64}$/.test(classical)) bad(file, `${name}.classicalSha256 must be 64 lowercase hex digits, got ${String(JSON.stringify(classical)).slice(0, 200)}`);
+    out.classicalSha256 = classical;
   }
   return out;
 }

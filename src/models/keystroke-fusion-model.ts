@@ -2,12 +2,13 @@
  * Loads the keystroke fusion parameters (models/keystroke-fusion): manifest kind
  * "keystroke-fusion", whose file is JSON
  *   { "version"?: string, "embedderSha256": "<sha256 of the ONNX embedder>",
+ *     "classicalVersion"?: "<models/keystroke-classical version the fusedWeight was fit on>",
  *     "windows": { "<W>": { "fusedWeight": n, "similarityWeight": n, "bias": n,
  *                           "genuineQuantiles": [99 increasing numbers], "genuineSd": n > 0 } } }
  * One entry per window length W the parameters were fit for (scripts/bio/keystroke_learned.py,
  * on typists held out of the embedder's training). `genuineQuantiles[k]` is the combined score
  * that k+1 % of those typists' genuine windows fall below: the threshold for a false-reject
- * rate of k+1 %.
+ * rate of k+1 %. Without "classicalVersion" the fusion was fit on the compiled fused-v1 score.
  *
  * Synchronous. Throws `SentinelError('SENTINEL_E_CONFIG')` naming the file for invalid content
  * (and, through `loadModel`, for a hash mismatch).
@@ -15,6 +16,7 @@
 import path from 'node:path';
 import { SentinelError } from '../errors.js';
 import { loadModelOfKind, modelJson } from './manifest.js';
+import { KEYSTROKE_CLASSICAL_V1 } from './keystroke-classical-model.js';
 
 export const KEYSTROKE_FUSION_KIND = 'keystroke-fusion';
 export const KEYSTROKE_FUSION_DIR = 'keystroke-fusion';
@@ -32,6 +34,8 @@ export interface KeystrokeFusionModel {
   version: string;
   sha256: string;
   embedderSha256: string;
+  /** The classical weights' version the fusion was fit on (models/keystroke-classical). */
+  classicalVersion: string;
   windows: ReadonlyMap<number, KeystrokeFusionWindow>;
 }
 
@@ -66,7 +70,9 @@ export function loadKeystrokeFusion(modelsDir: string): KeystrokeFusionModel {
     windows.set(W, { fusedWeight: num('fusedWeight'), similarityWeight: num('similarityWeight'), bias: num('bias'), genuineQuantiles: [...(q as number[])], genuineSd: sd });
   }
   if (!windows.size) fail('"windows" is empty');
-  return { version: m.manifest.version, sha256: m.manifest.sha256, embedderSha256: sha as string, windows };
+  const cv = o['classicalVersion'] ?? KEYSTROKE_CLASSICAL_V1;
+  if (typeof cv !== 'string' || cv.length === 0) fail('"classicalVersion" must be a non-empty string');
+  return { version: m.manifest.version, sha256: m.manifest.sha256, embedderSha256: sha as string, classicalVersion: cv as string, windows };
 }
 
 /** The parameters fit for W-keystroke windows, or why there are none (a sentence for logs and status). */

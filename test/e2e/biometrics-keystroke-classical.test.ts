@@ -1,0 +1,131 @@
+// The classical keystroke weights as a shipped model (models/keystroke-classical), with the real
+// daemon and CLI: `sentinel enroll` records the weights file's sha256 in the profile, and the
+// daemon scores the profile under those weights. Shipped weights that are not the profile's
+// (another release's) leave keystrokes unscored with the reason in /v1/status and `sentinel
+// status` (a threshold calibrated under other weights would misread every window); enrolling
+// again scores under the new weights, classically, because models/keystroke-fusion was fit on
+// the old score. A profile from before the weights were a model (no sha256) is scored under
+// fused-v1; a weights file that does not match its manifest turns keystrokes off with
+// SENTINEL_E_CONFIG.
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { plugFifoDevice } from '../support/fifo-device.js';
+import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
+import { cleanupStack } from '../support/cleanups.js';
+import { NO_SEAT } from '../support/biometrics-config.js';
+import type { ProfileJson } from '../../src/biometrics/profile-file.js';
+import type { KeystrokeScoringStatus } from '../../daemon/biometrics.js';
+
+interface Status {
+  biometrics: { on: boolean; windowsScored: number; keystrokeScoring: KeystrokeScoringStatus };
+}
+
+const cleanups = cleanupStack();
+
+function setUp(): { data: string; input: string; cfgFile: string; kbd: string; classicalDir: string; profile: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-ksclassical-e2e-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const input = path.join(dir, 'input');
+  mkdirSync(input);
+  const models = path.join(dir, 'models');
+  cpSync(path.join(ROOT, 'models'), models, { recursive: true });
+  const cfgFile = path.join(dir, 'sentinel.json');
+  writeFileSync(cfgFile, JSON.stringify({ modelsDir: models, biometrics: { inputDir: input, lockCommand: ['/bin/true'], ...NO_SEAT } }));
+  const kbd = path.join(dir, 'enroll-kbd.bin');
+  writeFileSync(kbd, encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
+  const data = path.join(dir, 'data');
+  return { data, input, cfgFile, kbd, classicalDir: path.join(models, 'keystroke-classical'), profile: path.join(data, 'profiles', 'alice.json') };
+}
+
+async function enroll(cfgFile: string, data: string, kbd: string): Promise<void> {
+  const r = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--actions', '0', '--device', kbd]);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+async function daemonOn(data: string, cfgFile: string): Promise<DaemonProcess> {
+  const d = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', cfgFile] });
+  cleanups.push(async () => {
+    await d.stop();
+  });
+  await d.waitLog((l) => l['event.action'] === 'biometrics_on');
+  return d;
+}
+
+/** Alice types 300 keystrokes on a new keyboard; resolves with the status after the batch. */
+async function typeAndStatus(d: DaemonProcess, input: string, device: string): Promise<Status['biometrics']> {
+  await plugFifoDevice(d, input, device, encodeInputEvents(keyEvents(typedKeystrokes(1, 300, 900_000_000, 5, 41))));
+  return (await d.http<Status>('GET', '/v1/status')).body.biometrics;
+}
+
+/** Writes other weights (version `version`) into the models copy, manifest sha256 updated. */
+function installWeights(dir: string, version: string, weights: number[]): string {
+  const file = JSON.stringify({ version, components: ['rpp', 'app', 'ahold', 'arp', 'sm'], weights, globalThreshold: -3, window: 100 });
+  writeFileSync(path.join(dir, 'weights.json'), file);
+  const sha = createHash('sha256').update(file).digest('hex');
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...manifest, version, sha256: sha }));
+  return sha;
+}
+
+describe('classical keystroke weights as a model (daemon + sentinel enroll)', () => {
+  it('records the weights in the profile, refuses to score under other weights, and scores again once re-enrolled', async () => {
+    const { data, input, cfgFile, kbd, classicalDir, profile } = setUp();
+    await enroll(cfgFile, data, kbd);
+    const shipped = (JSON.parse(readFileSync(path.join(classicalDir, 'manifest.json'), 'utf8')) as { sha256: string }).sha256;
+    expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(shipped);
+    let d = await daemonOn(data, cfgFile);
+    let st = await typeAndStatus(d, input, 'event0');
+    expect(st.keystrokeScoring).toMatchObject({ method: 'fused+embedding', classical: 'keystroke-fused-v1', off: null });
+    expect(st.windowsScored).toBeGreaterThanOrEqual(8);
+    expect(await d.stop()).toBe(0);
+
+    // Another release's weights: the profile's threshold does not belong to them.
+    const other = installWeights(classicalDir, 'keystroke-fused-test', [1, 1, 0.5, 0.5, 0.1]);
+    d = await daemonOn(data, cfgFile);
+    const off = d.logs.find((l) => l['event.action'] === 'keystroke_modality_off');
+    expect(off?.['error.code']).toBe('SENTINEL_E_BIO_PROFILE');
+    st = await typeAndStatus(d, input, 'event1');
+    expect(st.windowsScored).toBe(0);
+    expect(st.keystrokeScoring.method).toBeNull();
+    expect(st.keystrokeScoring.off).toMatch(/^keystrokes not scored: the keystroke profile was calibrated under other classical weights .*keystroke-fused-test.*run sentinel enroll again$/);
+    const text = await runCli(['status', '--data-dir', data]);
+    expect(text.stdout).toMatch(/^keystrokes {2}off \(keystrokes not scored: the keystroke profile was calibrated under other classical weights/m);
+    expect(await d.stop()).toBe(0);
+
+    // Enrolled again under them: scored, classically (the embedding's fusion was fit on fused-v1).
+    await enroll(cfgFile, data, kbd);
+    expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(other);
+    d = await daemonOn(data, cfgFile);
+    st = await typeAndStatus(d, input, 'event2');
+    expect(st.keystrokeScoring).toMatchObject({ method: 'fused', classical: 'keystroke-fused-test', off: null });
+    expect(st.keystrokeScoring.reason).toBe('models/keystroke-fusion was fit on the classical score keystroke-fused-v1, but keystroke-fused-test is loaded');
+    expect(st.windowsScored).toBeGreaterThanOrEqual(8);
+  });
+
+  it('scores a profile that records no weights under fused-v1, and turns keystrokes off for a weights file that fails its manifest', async () => {
+    const { data, input, cfgFile, kbd, classicalDir, profile } = setUp();
+    await enroll(cfgFile, data, kbd);
+    // As written before the weights were a model.
+    const p = JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson;
+    delete p.keystroke?.classicalSha256;
+    writeFileSync(profile, JSON.stringify(p));
+    let d = await daemonOn(data, cfgFile);
+    let st = await typeAndStatus(d, input, 'event0');
+    expect(st.keystrokeScoring).toMatchObject({ method: 'fused+embedding', classical: 'keystroke-fused-v1', off: null });
+    expect(st.windowsScored).toBeGreaterThanOrEqual(8);
+    expect(await d.stop()).toBe(0);
+
+    // The weights altered behind the manifest's back.
+    const w = path.join(classicalDir, 'weights.json');
+    writeFileSync(w, readFileSync(w, 'utf8').replace('0.386', '0.387'));
+    d = await daemonOn(data, cfgFile);
+    expect(d.logs.find((l) => l['event.action'] === 'keystroke_modality_off')?.['error.code']).toBe('SENTINEL_E_CONFIG');
+    st = await typeAndStatus(d, input, 'event1');
+    expect(st.windowsScored).toBe(0);
+    expect(st.keystrokeScoring.off).toMatch(/^keystrokes not scored: SENTINEL_E_CONFIG: model file .*weights\.json has sha256 [0-9a-f]{64}, but its manifest says/);
+  });
+});
