@@ -379,8 +379,9 @@ Napi::Value EnrollKeystrokes(const Napi::CallbackInfo& info) {
 
 // KeystrokeScorer(profile, stride[, weights]): keeps the last `window` records and scores a
 // window every `stride` records, the fused score with `weights` (default fused-v1: they must be
-// those the profile was calibrated with, which the TypeScript layer checks). push(keys) returns the fused scores (higher = more likely the enrolled user)
-// of the windows completed by this batch, in order; pushWindows(keys) also says where each ends.
+// those the profile was calibrated with, which the TypeScript layer checks). push(keys) returns
+// the fused scores (higher = more likely the enrolled user) of the windows completed by this
+// batch, in order; pushWindows(keys) also says where each ends.
 class KeystrokeScorer : public Napi::ObjectWrap<KeystrokeScorer> {
  public:
   static Napi::Function Define(Napi::Env env) {

@@ -189,6 +189,25 @@ describe('profile file', () => {
     }
   });
 
+  it('keeps the classical weights a keystroke profile was calibrated under, and refuses a malformed sha256', () => {
+    const f = file();
+    const key = 'a'.repeat(64);
+    const base = profile();
+    saveProfile(f, { ...base, keystroke: { ...base.keystroke!, classicalSha256: 'd'.repeat(64) } });
+    expect(loadProfile(f, key).keystroke?.classicalSha256).toBe('d'.repeat(64));
+    const j = JSON.parse(readFileSync(f, 'utf8')) as { keystroke: Record<string, unknown> };
+    for (const classicalSha256 of ['D'.repeat(64), 'd'.repeat(63), 7, null]) {
+      writeFileSync(f, JSON.stringify({ ...j, keystroke: { ...j.keystroke, classicalSha256 } }));
+      const err = catchError(() => loadProfile(f, key));
+      expect(err.code, JSON.stringify(classicalSha256)).toBe('SENTINEL_E_BIO_PROFILE');
+      expect(err.message).toMatch(/keystroke\.classicalSha256 must be 64 lowercase hex digits/);
+    }
+    // Written before the weights were a model: none recorded.
+    saveProfile(f, base);
+    expect(readFileSync(f, 'utf8')).not.toContain('classicalSha256');
+    expect(loadProfile(f, key).keystroke?.classicalSha256).toBeUndefined();
+  });
+
   it("keeps the keystroke embedding reference, and refuses a malformed one", () => {
     const f = file();
     const key = 'a'.repeat(64);
