@@ -64,7 +64,7 @@ import type { AuditStore } from '../src/audit/store.js';
 import type { ActionRecord, SessionFloorRow, TransitionRecord } from '../src/audit/records.js';
 import { InputSource, inputUnavailableReason, type DeviceIdentities, type InputBatch } from '../src/biometrics/input-source.js';
 import { concatFloat32, concatFloat64, selectActions } from '../src/biometrics/input-batch.js';
-import { KeystrokeStream } from '../src/biometrics/keystroke-model.js';
+import { KeystrokeStream, recalibrateKeystrokeProfile } from '../src/biometrics/keystroke-model.js';
 import { classicalMismatch, KEYSTROKE_CLASSICAL_V1, loadKeystrokeClassical, type KeystrokeClassicalModel } from '../src/models/keystroke-classical-model.js';
 import { EmbeddedKeystrokeStream, embeddingFit, openKeystrokeEmbedding, type KeystrokeEmbeddingModels } from '../src/biometrics/keystroke-embedded-stream.js';
 import { actionCount, addMouseSitting, loadMousePopulation, mouseProfileInfo, MouseStream, withSitting } from '../src/biometrics/mouse-model.js';
@@ -239,8 +239,13 @@ export interface KeystrokeScoringStatus {
    */
   classical: string | null;
   /**
-   * Why the profile's keystroke model is not scored (the classical weights missing, broken, or
-   * not those it was calibrated under); null when it is, or the profile has none.
+   * Whether the profile was calibrated under other classical weights and is scored after
+   * recalibrating it in memory under the loaded ones.
+   */
+  recalibrated: boolean;
+  /**
+   * Why the profile's keystroke model is not scored (the classical weights missing or failing
+   * their manifest); null when it is, or the profile has none.
    */
   off: string | null;
 }
@@ -279,6 +284,8 @@ export class BiometricsService {
   private keystrokeEmbeddingWhy: string | null = null;
   /** Why the profile's keystrokes are not scored (see KeystrokeScoringStatus.off). */
   private keystrokeOffWhy: string | null = null;
+  /** Whether the profile in use was recalibrated under the loaded classical weights. */
+  private keystrokeRecalibrated = false;
   /** models/keystroke-classical once read: the model, or why it did not load (null: not read yet). */
   private classical: KeystrokeClassicalModel | string | null = null;
   private embeddingFailures = 0;
@@ -597,17 +604,33 @@ export class BiometricsService {
     this.keystrokes = null;
     this.keystrokeEmbeddingWhy = null;
     this.keystrokeOffWhy = null;
+    this.keystrokeRecalibrated = false;
     if (!k) return;
-    // The profile's threshold was calibrated on the classical score under particular weights:
-    // scored only under the same ones (never under others, which would move every score).
+    // The profile's threshold was calibrated on the classical score under particular weights,
+    // never to be read under others (they move every score). Weights that do not load leave
+    // keystrokes unscored; other weights than the profile's recalibrate it in memory from its
+    // stored enrollment windows (exactly what enrolling again under them would give).
     const classical = this.classicalModel();
-    const off = typeof classical === 'string' ? classical : classical ? classicalMismatch(classical, k.classicalSha256) : null;
-    if (off) {
-      this.keystrokeOffWhy = `keystrokes not scored: ${off}`;
-      this.log.warn({ 'event.action': 'keystroke_modality_off', 'error.code': typeof classical === 'string' ? 'SENTINEL_E_CONFIG' : 'SENTINEL_E_BIO_PROFILE', reason: this.keystrokeOffWhy }, this.keystrokeOffWhy);
+    if (typeof classical === 'string') {
+      this.keystrokeOffWhy = `keystrokes not scored: ${classical}`;
+      this.log.warn({ 'event.action': 'keystroke_modality_off', 'error.code': 'SENTINEL_E_CONFIG', reason: this.keystrokeOffWhy }, this.keystrokeOffWhy);
       return;
     }
-    const weights = classical && typeof classical !== 'string' ? classical.weights : undefined;
+    const weights = classical?.weights;
+    let bytes = k.bytes;
+    const mismatch = classical ? classicalMismatch(classical, k.classicalSha256) : null;
+    this.keystrokeRecalibrated = mismatch !== null;
+    if (classical && mismatch) {
+      try {
+        bytes = recalibrateKeystrokeProfile(k.bytes, k.frr, classical.weights);
+      } catch (err) {
+        const code = errorCode(err, 'SENTINEL_E_BIO_PROFILE');
+        this.keystrokeOffWhy = `keystrokes not scored: ${code}: ${(err as Error).message}`;
+        this.log.warn({ 'event.action': 'keystroke_modality_off', 'error.code': code, reason: this.keystrokeOffWhy }, this.keystrokeOffWhy);
+        return;
+      }
+      this.log.info({ 'event.action': 'keystroke_recalibrated', classical: classical.version, classicalSha256: classical.sha256, profileClassicalSha256: k.classicalSha256 ?? null }, `keystroke profile recalibrated under ${classical.version}: ${mismatch}`);
+    }
     let why = this.embeddingOffReason;
     if (this.embedding) {
       const fit = embeddingFit(this.embedding, k);
@@ -615,11 +638,11 @@ export class BiometricsService {
       if ('params' in fit && this.embedding.fusion.classicalVersion !== classicalVersion) {
         why = `models/keystroke-fusion was fit on the classical score ${this.embedding.fusion.classicalVersion}, but ${classicalVersion} is loaded`;
       } else if ('params' in fit) {
-        this.keystrokes = new EmbeddedKeystrokeStream(k.bytes, fit.reference, fit.params, this.embedding.embedder, k.frr, stride, weights);
+        this.keystrokes = new EmbeddedKeystrokeStream(bytes, fit.reference, fit.params, this.embedding.embedder, k.frr, stride, weights);
         return;
       } else why = fit.why;
     }
-    this.keystrokes = new KeystrokeStream(k.bytes, stride, weights);
+    this.keystrokes = new KeystrokeStream(bytes, stride, weights);
     this.keystrokeEmbeddingWhy = why;
     this.log.info({ 'event.action': 'keystroke_embedding_unused', reason: why }, `keystrokes scored by the classical score alone: ${why}`);
   }
@@ -1199,6 +1222,7 @@ export class BiometricsService {
         model: this.keystrokes instanceof EmbeddedKeystrokeStream ? (this.embedding?.embedder.sha256 ?? null) : null,
         embeddingFailures: this.embeddingFailures,
         classical: this.keystrokes === null ? null : this.classical && typeof this.classical !== 'string' ? this.classical.version : `compiled ${KEYSTROKE_CLASSICAL_V1}`,
+        recalibrated: this.keystrokes !== null && this.keystrokeRecalibrated,
         off: this.keystrokeOffWhy,
       },
       mouseFusion: {

@@ -543,6 +543,12 @@ export interface RawAddon extends RawAppAddon {
   ): RawInputBatch & { stats: RawDecodeStats; partialBytes: number };
   /** Enrollment on the libuv pool: resolves a serialized keystroke profile (rejects SENTINEL_E_BIO_ENROLL). */
   enrollKeystrokes(keys: Float64Array, window: number, frr: number, weights?: Float64Array): Promise<Uint8Array>;
+  /**
+   * Synchronous (microseconds): the profile with its threshold calibrated again under `weights`
+   * (default fused-v1) from its stored enrollment windows; a fresh array the caller owns.
+   * Throws code SENTINEL_E_BIO_PROFILE for a bad profile, TypeError/RangeError for bad arguments.
+   */
+  recalibrateKeystrokes(profile: Uint8Array, frr: number, weights?: Float64Array): Uint8Array;
   biometricsConstants(): RawBiometricsConstants;
   MouseScorer: new (profile: Uint8Array, blockActions: number, stride: number) => RawMouseScorer;
   /**

@@ -377,6 +377,31 @@ Napi::Value EnrollKeystrokes(const Napi::CallbackInfo& info) {
   return (new EnrollWorker(env, std::move(recs), size_t(w), frr, fw))->QueuePromise();
 }
 
+[[noreturn]] void throwBadKeystrokeProfile(Napi::Env env) {
+  Napi::Error e = Napi::Error::New(env, "keystroke profile is malformed, truncated or of an unknown version");
+  e.Set("code", Napi::String::New(env, "SENTINEL_E_BIO_PROFILE"));
+  throw e;
+}
+
+// recalibrateKeystrokes(profile, frr[, weights]) → Uint8Array: the profile with its threshold
+// calibrated again, under `weights` (default fused-v1), from the leave-one-window-out components
+// it stores: the bytes an enrollment from the same keystrokes under those weights would give.
+// Synchronous: a pass over the profile's enrollment windows (tens of them; microseconds).
+// Throws SENTINEL_E_BIO_PROFILE for a bad profile, RangeError / TypeError for bad arguments.
+Napi::Value RecalibrateKeystrokes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber())
+    throwType(env, "recalibrateKeystrokes(profile: Uint8Array, frr: number[, weights: Float64Array])");
+  double frr = info[1].As<Napi::Number>().DoubleValue();
+  if (!(frr > 0 && frr < 1)) throwRange(env, "frr must be in (0, 1)");
+  bio::FusionWeights fw = fusionWeightsFrom(env, info[2], "weights");
+  auto b = info[0].As<Napi::Uint8Array>();
+  bio::KeystrokeProfile p;
+  if (!p.deserialize(b.Data(), b.ElementLength())) throwBadKeystrokeProfile(env);
+  p.calibrate(fw, frr);
+  return ownedArray<uint8_t, Napi::Uint8Array>(env, new std::vector<uint8_t>(p.serialize()));
+}
+
 // KeystrokeScorer(profile, stride[, weights]): keeps the last `window` records and scores a
 // window every `stride` records, the fused score with `weights` (default fused-v1: they must be
 // those the profile was calibrated with, which the TypeScript layer checks). push(keys) returns
@@ -400,11 +425,7 @@ class KeystrokeScorer : public Napi::ObjectWrap<KeystrokeScorer> {
         info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber())
       throwType(env, "KeystrokeScorer(profile: Uint8Array, stride: number[, weights: Float64Array])");
     auto b = info[0].As<Napi::Uint8Array>();
-    if (!profile_.deserialize(b.Data(), b.ElementLength())) {
-      Napi::Error e = Napi::Error::New(env, "keystroke profile is malformed, truncated or of an unknown version");
-      e.Set("code", Napi::String::New(env, "SENTINEL_E_BIO_PROFILE"));
-      throw e;
-    }
+    if (!profile_.deserialize(b.Data(), b.ElementLength())) throwBadKeystrokeProfile(env);
     double s = info[1].As<Napi::Number>().DoubleValue();
     if (!(s >= 1 && s <= profile_.window) || s != std::floor(s)) throwRange(env, "stride must be an integer in 1..window");
     stride_ = size_t(s);
@@ -805,6 +826,7 @@ void RegisterBiometrics(Napi::Env env, Napi::Object exports) {
   exports.Set("mouseProfileInfo", Napi::Function::New<MouseProfileInfo>(env, "mouseProfileInfo"));
   exports.Set("decodeInputEvents", Napi::Function::New<DecodeInputEvents>(env, "decodeInputEvents"));
   exports.Set("enrollKeystrokes", Napi::Function::New<EnrollKeystrokes>(env, "enrollKeystrokes"));
+  exports.Set("recalibrateKeystrokes", Napi::Function::New<RecalibrateKeystrokes>(env, "recalibrateKeystrokes"));
   exports.Set("biometricsConstants", Napi::Function::New<BiometricsConstants>(env, "biometricsConstants"));
   RegisterMouseCohort(env, exports);
 }

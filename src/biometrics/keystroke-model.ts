@@ -73,6 +73,22 @@ export async function enrollKeystrokeProfile(
 }
 
 /**
+ * The profile calibrated again under `weights` at false-reject rate `frr` (its threshold only):
+ * what enrolling the same keystrokes under those weights gives, so a release with other
+ * classical weights needs no new enrollment. Synchronous (microseconds). Throws
+ * SENTINEL_E_BIO_PROFILE for a bad profile, SENTINEL_E_INVALID_ARGUMENT for bad frr or weights.
+ */
+export function recalibrateKeystrokeProfile(profile: Uint8Array, frr: number, weights?: Float64Array): Uint8Array {
+  if (!(frr > 0 && frr < 1)) throw new SentinelError('SENTINEL_E_INVALID_ARGUMENT', `frr must be in (0, 1), got ${frr}`);
+  checkWeights(weights);
+  try {
+    return addon().recalibrateKeystrokes(profile, frr, weights);
+  } catch (err) {
+    throw fromNative(err, 'SENTINEL_E_BIO_PROFILE', 'SENTINEL_E_INVALID_ARGUMENT');
+  }
+}
+
+/**
  * The native scorer of a serialized profile, scoring every `stride` keystrokes (default a quarter
  * of the profile's window) with `weights` (those the profile was enrolled under; default the
  * compiled fused-v1). Throws SENTINEL_E_BIO_PROFILE for a bad profile,

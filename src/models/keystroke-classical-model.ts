@@ -6,8 +6,8 @@
  * The fused score is -(sum w[k] z[k]) over the profile's z-normalised distance components in
  * the native order `components` names (native/biometrics/keystroke.h). A keystroke profile's
  * threshold is calibrated on this score when it is enrolled, so a profile records the sha256 of
- * the file it was enrolled under (`ModalityProfile.classicalSha256`), and the daemon scores it
- * only under the same weights. models/keystroke-fusion's fusedWeight was fit on this score too.
+ * the file it was enrolled under (`ModalityProfile.classicalSha256`); under other weights the
+ * daemon recalibrates it first. models/keystroke-fusion's fusedWeight was fit on this score too.
  * `globalThreshold` (the FIT half's EER point at `window` keystrokes) is for evaluation; the
  * daemon uses per-profile thresholds.
  *
@@ -63,17 +63,17 @@ export function loadKeystrokeClassical(modelsDir: string): KeystrokeClassicalMod
 }
 
 /**
- * Why a keystroke profile cannot be scored under the loaded weights, or null when it can: it
- * was calibrated under another weights file (or, recording none, under fused-v1 while another
- * version is loaded). The fix is `sentinel enroll` again.
+ * Why a keystroke profile's threshold does not belong to the loaded weights, or null when it
+ * does: it was calibrated under another weights file (or, recording none, under fused-v1 while
+ * another version is loaded). The daemon then recalibrates it under the loaded weights.
  */
 export function classicalMismatch(model: KeystrokeClassicalModel, profileSha256: string | undefined): string | null {
   if (profileSha256 === undefined) {
     return model.version === KEYSTROKE_CLASSICAL_V1
       ? null
-      : `the keystroke profile was calibrated under ${KEYSTROKE_CLASSICAL_V1}, but models/${KEYSTROKE_CLASSICAL_DIR} holds ${model.version}; run sentinel enroll again`;
+      : `the keystroke profile was calibrated under ${KEYSTROKE_CLASSICAL_V1}, but models/${KEYSTROKE_CLASSICAL_DIR} holds ${model.version}`;
   }
   return profileSha256 === model.sha256
     ? null
-    : `the keystroke profile was calibrated under other classical weights (${profileSha256.slice(0, 12)}…, shipped ${model.version} ${model.sha256.slice(0, 12)}…); run sentinel enroll again`;
+    : `the keystroke profile was calibrated under other classical weights (${profileSha256.slice(0, 12)}…; models/${KEYSTROKE_CLASSICAL_DIR} holds ${model.version}, ${model.sha256.slice(0, 12)}…)`;
 }

@@ -1,12 +1,12 @@
 // The classical keystroke weights as a shipped model (models/keystroke-classical), with the real
 // daemon and CLI: `sentinel enroll` records the weights file's sha256 in the profile, and the
-// daemon scores the profile under those weights. Shipped weights that are not the profile's
-// (another release's) leave keystrokes unscored with the reason in /v1/status and `sentinel
-// status` (a threshold calibrated under other weights would misread every window); enrolling
-// again scores under the new weights, classically, because models/keystroke-fusion was fit on
-// the old score. A profile from before the weights were a model (no sha256) is scored under
-// fused-v1; a weights file that does not match its manifest turns keystrokes off with
-// SENTINEL_E_CONFIG.
+// daemon scores the profile under those weights. Under shipped weights that are not the
+// profile's (another release's), the daemon recalibrates the profile in memory and says so (a
+// threshold calibrated under other weights would misread every window), scoring classically
+// because models/keystroke-fusion was fit on the old score; enrolling again records the new
+// weights. A profile from before the weights were a model (no sha256) is scored under fused-v1;
+// a weights file that does not match its manifest turns keystrokes off with SENTINEL_E_CONFIG,
+// the reason in /v1/status and `sentinel status`.
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
@@ -21,7 +21,7 @@ import type { ProfileJson } from '../../src/biometrics/profile-file.js';
 import type { KeystrokeScoringStatus } from '../../daemon/biometrics.js';
 
 interface Status {
-  biometrics: { on: boolean; windowsScored: number; keystrokeScoring: KeystrokeScoringStatus };
+  biometrics: { on: boolean; windowsScored: number; state: string; keystrokeScoring: KeystrokeScoringStatus };
 }
 
 const cleanups = cleanupStack();
@@ -72,38 +72,39 @@ function installWeights(dir: string, version: string, weights: number[]): string
 }
 
 describe('classical keystroke weights as a model (daemon + sentinel enroll)', () => {
-  it('records the weights in the profile, refuses to score under other weights, and scores again once re-enrolled', async () => {
+  it('records the weights in the profile, recalibrates it under other weights, and records those once re-enrolled', async () => {
     const { data, input, cfgFile, kbd, classicalDir, profile } = setUp();
     await enroll(cfgFile, data, kbd);
     const shipped = (JSON.parse(readFileSync(path.join(classicalDir, 'manifest.json'), 'utf8')) as { sha256: string }).sha256;
     expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(shipped);
     let d = await daemonOn(data, cfgFile);
     let st = await typeAndStatus(d, input, 'event0');
-    expect(st.keystrokeScoring).toMatchObject({ method: 'fused+embedding', classical: 'keystroke-fused-v1', off: null });
+    expect(st.keystrokeScoring).toMatchObject({ method: 'fused+embedding', classical: 'keystroke-fused-v1', recalibrated: false, off: null });
     expect(st.windowsScored).toBeGreaterThanOrEqual(8);
     expect(await d.stop()).toBe(0);
 
-    // Another release's weights: the profile's threshold does not belong to them.
+    // Another release's weights: the profile's threshold does not belong to them, so the
+    // daemon recalibrates it, and scores classically (the embedding's fusion was fit on fused-v1).
     const other = installWeights(classicalDir, 'keystroke-fused-test', [1, 1, 0.5, 0.5, 0.1]);
+    const fusionWhy = 'models/keystroke-fusion was fit on the classical score keystroke-fused-v1, but keystroke-fused-test is loaded';
     d = await daemonOn(data, cfgFile);
-    const off = d.logs.find((l) => l['event.action'] === 'keystroke_modality_off');
-    expect(off?.['error.code']).toBe('SENTINEL_E_BIO_PROFILE');
+    expect(d.logs.find((l) => l['event.action'] === 'keystroke_recalibrated')).toMatchObject({ classical: 'keystroke-fused-test', classicalSha256: other, profileClassicalSha256: shipped });
     st = await typeAndStatus(d, input, 'event1');
-    expect(st.windowsScored).toBe(0);
-    expect(st.keystrokeScoring.method).toBeNull();
-    expect(st.keystrokeScoring.off).toMatch(/^keystrokes not scored: the keystroke profile was calibrated under other classical weights .*keystroke-fused-test.*run sentinel enroll again$/);
-    const text = await runCli(['status', '--data-dir', data]);
-    expect(text.stdout).toMatch(/^keystrokes {2}off \(keystrokes not scored: the keystroke profile was calibrated under other classical weights/m);
+    expect(st.keystrokeScoring).toMatchObject({ method: 'fused', classical: 'keystroke-fused-test', recalibrated: true, off: null, reason: fusionWhy });
+    expect(st.windowsScored).toBeGreaterThanOrEqual(8);
+    expect(st.state).toBe('Normal');
     expect(await d.stop()).toBe(0);
+    // The profile on disk is untouched.
+    expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(shipped);
 
-    // Enrolled again under them: scored, classically (the embedding's fusion was fit on fused-v1).
+    // Enrolled again under them: recorded, nothing to recalibrate.
     await enroll(cfgFile, data, kbd);
     expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(other);
     d = await daemonOn(data, cfgFile);
     st = await typeAndStatus(d, input, 'event2');
-    expect(st.keystrokeScoring).toMatchObject({ method: 'fused', classical: 'keystroke-fused-test', off: null });
-    expect(st.keystrokeScoring.reason).toBe('models/keystroke-fusion was fit on the classical score keystroke-fused-v1, but keystroke-fused-test is loaded');
+    expect(st.keystrokeScoring).toMatchObject({ method: 'fused', classical: 'keystroke-fused-test', recalibrated: false, off: null, reason: fusionWhy });
     expect(st.windowsScored).toBeGreaterThanOrEqual(8);
+    expect(d.logs.some((l) => l['event.action'] === 'keystroke_recalibrated')).toBe(false);
   });
 
   it('scores a profile that records no weights under fused-v1, and turns keystrokes off for a weights file that fails its manifest', async () => {
@@ -115,7 +116,7 @@ describe('classical keystroke weights as a model (daemon + sentinel enroll)', ()
     writeFileSync(profile, JSON.stringify(p));
     let d = await daemonOn(data, cfgFile);
     let st = await typeAndStatus(d, input, 'event0');
-    expect(st.keystrokeScoring).toMatchObject({ method: 'fused+embedding', classical: 'keystroke-fused-v1', off: null });
+    expect(st.keystrokeScoring).toMatchObject({ method: 'fused+embedding', classical: 'keystroke-fused-v1', recalibrated: false, off: null });
     expect(st.windowsScored).toBeGreaterThanOrEqual(8);
     expect(await d.stop()).toBe(0);
 
@@ -126,6 +127,9 @@ describe('classical keystroke weights as a model (daemon + sentinel enroll)', ()
     expect(d.logs.find((l) => l['event.action'] === 'keystroke_modality_off')?.['error.code']).toBe('SENTINEL_E_CONFIG');
     st = await typeAndStatus(d, input, 'event1');
     expect(st.windowsScored).toBe(0);
+    expect(st.keystrokeScoring).toMatchObject({ method: null, classical: null });
     expect(st.keystrokeScoring.off).toMatch(/^keystrokes not scored: SENTINEL_E_CONFIG: model file .*weights\.json has sha256 [0-9a-f]{64}, but its manifest says/);
+    const text = await runCli(['status', '--data-dir', data]);
+    expect(text.stdout).toMatch(/^keystrokes {2}off \(keystrokes not scored: SENTINEL_E_CONFIG: model file /m);
   });
 });

@@ -1,15 +1,16 @@
 // The classical keystroke weights reach the native scorer: models/keystroke-classical holds
 // exactly the compiled fused-v1 the evaluation tools use; a profile scored with those weights
 // scores as with the addon's default, other weights move every score and the calibrated
-// threshold, and bad weights are refused before the addon (SENTINEL_E_INVALID_ARGUMENT) and by
-// it (TypeError / RangeError).
+// threshold, recalibrating a profile under other weights gives the bytes enrolling under them
+// gives, and bad weights are refused before the addon (SENTINEL_E_INVALID_ARGUMENT) and by it
+// (TypeError / RangeError).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addon } from '../../src/binding.js';
-import { enrollKeystrokeProfile, KeystrokeStream } from '../../src/biometrics/keystroke-model.js';
+import { enrollKeystrokeProfile, KeystrokeStream, recalibrateKeystrokeProfile } from '../../src/biometrics/keystroke-model.js';
 import { loadKeystrokeClassical } from '../../src/models/keystroke-classical-model.js';
 import { keyEvents, typedKeystrokes } from '../support/input-events.js';
 import { decodeEvents } from '../support/decode-events.js';
@@ -56,6 +57,20 @@ describe('classical keystroke weights in the addon', () => {
     expect(new KeystrokeStream(other, 25, OTHER).info.threshold).not.toBe(new KeystrokeStream(byDefault, 25).info.threshold);
   });
 
+  it('recalibrates a profile under other weights to exactly what enrolling under them gives', async () => {
+    const byDefault = await enrollKeystrokeProfile(enrollKeys);
+    const underOther = await enrollKeystrokeProfile(enrollKeys, { weights: OTHER });
+    expect(Buffer.from(underOther).equals(Buffer.from(byDefault))).toBe(false);
+    expect(Buffer.from(recalibrateKeystrokeProfile(byDefault, 0.05, OTHER)).equals(Buffer.from(underOther))).toBe(true);
+    expect(Buffer.from(recalibrateKeystrokeProfile(underOther, 0.05)).equals(Buffer.from(byDefault))).toBe(true);
+    // Another false-reject rate moves the threshold only.
+    const at10 = new KeystrokeStream(recalibrateKeystrokeProfile(byDefault, 0.1), 25).info;
+    expect(at10.threshold).toBeGreaterThan(new KeystrokeStream(byDefault, 25).info.threshold);
+    expect(catchError(() => recalibrateKeystrokeProfile(byDefault.subarray(0, 40), 0.05))).toMatchObject({ code: 'SENTINEL_E_BIO_PROFILE' });
+    expect(catchError(() => recalibrateKeystrokeProfile(byDefault, 1))).toMatchObject({ code: 'SENTINEL_E_INVALID_ARGUMENT' });
+    expect(catchError(() => recalibrateKeystrokeProfile(byDefault, 0.05, Float64Array.from([1, 2])))).toMatchObject({ code: 'SENTINEL_E_INVALID_ARGUMENT' });
+  });
+
   it('refuses bad weights in TypeScript and in the addon', async () => {
     const profile = await enrollKeystrokeProfile(enrollKeys);
     for (const w of [Float64Array.from([1, 2, 3, 4]), Float64Array.from([1, 2, 3, 4, Number.NaN])]) {
@@ -67,5 +82,6 @@ describe('classical keystroke weights in the addon', () => {
     expect(() => new raw.KeystrokeScorer(profile, 25, Float64Array.from([1, 2, 3]))).toThrow(RangeError);
     expect(() => new raw.KeystrokeScorer(profile, 25, Float64Array.from([1, 2, 3, 4, Infinity]))).toThrow(RangeError);
     expect(() => raw.enrollKeystrokes(enrollKeys, 100, 0.05, Float64Array.from([1]))).toThrow(RangeError);
+    expect(() => raw.recalibrateKeystrokes(profile, 0.05, Float64Array.from([1, 2, 3, 4, Number.NaN]))).toThrow(RangeError);
   });
 });
