@@ -29,7 +29,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { addon } from '../../src/binding.js';
-import { enrollKeystrokeProfile, KeystrokeStream } from '../../src/biometrics/keystroke-model.js';
+import { enrollKeystrokeProfile, KeystrokeStream, recalibrateKeystrokeProfile } from '../../src/biometrics/keystroke-model.js';
 import { EmbeddedKeystrokeStream, openKeystrokeEmbedding } from '../../src/biometrics/keystroke-embedded-stream.js';
 import { ACTION_META_STRIDE, KEY_RECORD_STRIDE } from '../../src/binding.js';
 import { encodeInputEvents, keyEvents, mouseMove, mouseSession, typedKeystrokes } from '../../test/support/input-events.js';
@@ -239,6 +239,12 @@ export async function run(): Promise<BenchRow[]> {
     }
     const winUs = median(win) / 1000;
     const winTsUs = median(winTs) / 1000;
+    // Recalibrating the profile under other classical weights (what the daemon does at start
+    // when the shipped weights are not the profile's): against one window's score, same run.
+    const other = Float64Array.from([1, 1, 0.5, 0.5, 0.1]);
+    const recal: number[] = [];
+    for (let r = 0; r < REPS; r++) recal.push(timeNs(() => recalibrateKeystrokeProfile(profile, 0.05, other)));
+    const recalUs = median(recal) / 1000;
 
     const emb = await embeddedRows(profile, enrollKeys, stream);
     const cohort = await cohortRows(keyPath);
@@ -253,6 +259,8 @@ export async function run(): Promise<BenchRow[]> {
       { name: 'bio.keystroke_window_score_native', unit: 'us/window(100 keys)', value: winUs },
       { name: 'bio.keystroke_window_score_ts', unit: 'us/window(100 keys)', value: winTsUs },
       { name: 'bio.keystroke_window_score_ts_over_native', unit: 'ratio', value: winTsUs / winUs },
+      { name: 'bio.keystroke_recalibrate_profile', unit: 'us/profile(600 keys)', value: recalUs },
+      { name: 'bio.keystroke_recalibrate_over_window_score', unit: 'ratio', value: recalUs / winUs },
       ...emb,
       ...cohort,
       { name: 'bio.collector_cpu_idle', unit: '% of a core', value: (100 * idle) / seconds },
