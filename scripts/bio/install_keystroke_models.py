@@ -19,6 +19,10 @@ ap.add_argument("--from", dest="src", required=True)
 ap.add_argument("--models", default="models")
 ap.add_argument("--fixtures", default="test/fixtures/models")
 ap.add_argument("--version", default="keystroke-embed-v1")
+# The classical score the fusion's fusedWeight was fit on: aalto_eval --dump writes fused_W.tsv
+# with the compiled fused-v1 weights (models/keystroke-classical ships the same); the daemon
+# combines the embedding only under that version.
+ap.add_argument("--classical-version", default="keystroke-fused-v1")
 args = ap.parse_args()
 
 sha = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()
@@ -47,6 +51,7 @@ json.dump({"name": "keystroke-embed", "version": args.version, "kind": "onnx", "
 fusion = json.load(open(os.path.join(args.src, "fusion.json")))
 assert fusion["embedderSha256"] == emb_sha, "fusion.json was fit for another embedder"
 fusion["version"] = args.version
+fusion["classicalVersion"] = args.classical_version
 with open(os.path.join(fus_dir, "fusion.json"), "w") as f:
     json.dump(fusion, f, indent=1)
     f.write("\n")
