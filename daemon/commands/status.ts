@@ -23,7 +23,7 @@ interface SessionStatus {
   pointerDevices?: { unenrolledActions: number; unenrolled: { identity: string; actions: number }[] };
   mouseLearning?: { on: boolean; reason: string | null; buffered: number; learnedSittings: number; discardedActions: number; failures: number };
   mouseFusion?: { on: boolean; sittings: number; minSittings: number; blocksNotFused: number };
-  keystrokeScoring?: { method: string | null; reason: string | null; embeddingFailures: number; off?: string | null };
+  keystrokeScoring?: { method: string | null; reason: string | null; embeddingFailures: number; off?: string | null; classical?: string | null; recalibrated?: boolean };
   sessionUser?: { source: string | null; enrolled: string[]; switches: number; heldFloors: { uid: number; state: string }[] };
   mouseCohort?: { on: boolean; reason: string | null; members: string[]; background?: { members: number }; fitting: boolean; scoring: boolean; member: { enrolledFar: number } | null; blocksScored: number };
 }
@@ -56,7 +56,8 @@ function keystrokeScoringLine(b: SessionStatus | undefined): string[] {
   if (k?.off) return [`keystrokes  off (${k.off})`];
   if (!k || k.method === null) return [];
   const failures = k.embeddingFailures ? `; ${k.embeddingFailures} embedding failures` : '';
-  return [`keystrokes  ${k.method}${k.reason ? ` (${k.reason})` : ''}${failures}`];
+  const recalibrated = k.recalibrated ? `; profile recalibrated under ${k.classical ?? 'the shipped weights'}` : '';
+  return [`keystrokes  ${k.method}${k.reason ? ` (${k.reason})` : ''}${failures}${recalibrated}`];
 }
 
 /** One line on whether the mouse takes part in the session score (nothing without a mouse model). */

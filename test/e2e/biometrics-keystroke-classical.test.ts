@@ -93,6 +93,7 @@ describe('classical keystroke weights as a model (daemon + sentinel enroll)', ()
     expect(st.keystrokeScoring).toMatchObject({ method: 'fused', classical: 'keystroke-fused-test', recalibrated: true, off: null, reason: fusionWhy });
     expect(st.windowsScored).toBeGreaterThanOrEqual(8);
     expect(st.state).toBe('Normal');
+    expect((await runCli(['status', '--data-dir', data])).stdout).toMatch(/^keystrokes {2}fused \(models\/keystroke-fusion was fit .*\); profile recalibrated under keystroke-fused-test$/m);
     expect(await d.stop()).toBe(0);
     // The profile on disk is untouched.
     expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(shipped);
