@@ -7,16 +7,16 @@
 // weights. A profile from before the weights were a model (no sha256) is scored under fused-v1;
 // a weights file that does not match its manifest turns keystrokes off with SENTINEL_E_CONFIG,
 // the reason in /v1/status and `sentinel status`.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { ROOT, runCli, startBiometricsDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
 import { cleanupStack } from '../support/cleanups.js';
-import { NO_SEAT } from '../support/biometrics-config.js';
+import { bioWorkspace } from '../support/bio-workspace.js';
 import type { ProfileJson } from '../../src/biometrics/profile-file.js';
 import type { KeystrokeScoringStatus } from '../../daemon/biometrics.js';
 
@@ -26,34 +26,22 @@ interface Status {
 
 const cleanups = cleanupStack();
 
-function setUp(): { data: string; input: string; cfgFile: string; kbd: string; classicalDir: string; profile: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sentinel-ksclassical-e2e-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const input = path.join(dir, 'input');
-  mkdirSync(input);
-  const models = path.join(dir, 'models');
+/** A workspace with its own copy of the shipped models (whose weights a test may change). */
+function setUp(): { data: string; input: string; cfgFile: string; classicalDir: string; profile: string; enroll: () => Promise<void> } {
+  const models = mkdtempSync(path.join(os.tmpdir(), 'sentinel-ksclassical-models-'));
+  cleanups.push(() => rmSync(models, { recursive: true, force: true }));
   cpSync(path.join(ROOT, 'models'), models, { recursive: true });
-  const cfgFile = path.join(dir, 'sentinel.json');
-  writeFileSync(cfgFile, JSON.stringify({ modelsDir: models, biometrics: { inputDir: input, lockCommand: ['/bin/true'], ...NO_SEAT } }));
-  const kbd = path.join(dir, 'enroll-kbd.bin');
-  writeFileSync(kbd, encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
-  const data = path.join(dir, 'data');
-  return { data, input, cfgFile, kbd, classicalDir: path.join(models, 'keystroke-classical'), profile: path.join(data, 'profiles', 'alice.json') };
+  const t = bioWorkspace('sentinel-ksclassical-e2e-', { lockCommand: ['/bin/true'] }, { modelsDir: models });
+  cleanups.push(() => t.done());
+  const kbd = t.rec('enroll-kbd', encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
+  const enroll = async (): Promise<void> => {
+    const r = await t.enroll(['--user', 'alice', '--actions', '0', '--device', kbd]);
+    expect(r.code, r.stderr).toBe(0);
+  };
+  return { data: t.data, input: t.input, cfgFile: t.cfgFile, classicalDir: path.join(models, 'keystroke-classical'), profile: t.profile('alice'), enroll };
 }
 
-async function enroll(cfgFile: string, data: string, kbd: string): Promise<void> {
-  const r = await runCli(['enroll', '--config', cfgFile, '--data-dir', data, '--user', 'alice', '--actions', '0', '--device', kbd]);
-  expect(r.code, r.stderr).toBe(0);
-}
-
-async function daemonOn(data: string, cfgFile: string): Promise<DaemonProcess> {
-  const d = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', cfgFile] });
-  cleanups.push(async () => {
-    await d.stop();
-  });
-  await d.waitLog((l) => l['event.action'] === 'biometrics_on');
-  return d;
-}
+const daemonOn = (data: string, cfgFile: string): Promise<DaemonProcess> => startBiometricsDaemon(data, cfgFile, cleanups);
 
 /** Alice types 300 keystrokes on a new keyboard; resolves with the status after the batch. */
 async function typeAndStatus(d: DaemonProcess, input: string, device: string): Promise<Status['biometrics']> {
@@ -73,8 +61,8 @@ function installWeights(dir: string, version: string, weights: number[]): string
 
 describe('classical keystroke weights as a model (daemon + sentinel enroll)', () => {
   it('records the weights in the profile, recalibrates it under other weights, and records those once re-enrolled', async () => {
-    const { data, input, cfgFile, kbd, classicalDir, profile } = setUp();
-    await enroll(cfgFile, data, kbd);
+    const { data, input, cfgFile, classicalDir, profile, enroll } = setUp();
+    await enroll();
     const shipped = (JSON.parse(readFileSync(path.join(classicalDir, 'manifest.json'), 'utf8')) as { sha256: string }).sha256;
     expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(shipped);
     let d = await daemonOn(data, cfgFile);
@@ -99,7 +87,7 @@ describe('classical keystroke weights as a model (daemon + sentinel enroll)', ()
     expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(shipped);
 
     // Enrolled again under them: recorded, nothing to recalibrate.
-    await enroll(cfgFile, data, kbd);
+    await enroll();
     expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(other);
     d = await daemonOn(data, cfgFile);
     st = await typeAndStatus(d, input, 'event2');
@@ -109,8 +97,8 @@ describe('classical keystroke weights as a model (daemon + sentinel enroll)', ()
   });
 
   it('scores a profile that records no weights under fused-v1, and turns keystrokes off for a weights file that fails its manifest', async () => {
-    const { data, input, cfgFile, kbd, classicalDir, profile } = setUp();
-    await enroll(cfgFile, data, kbd);
+    const { data, input, cfgFile, classicalDir, profile, enroll } = setUp();
+    await enroll();
     // As written before the weights were a model.
     const p = JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson;
     delete p.keystroke?.classicalSha256;

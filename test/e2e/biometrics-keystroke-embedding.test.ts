@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, runCli, startDaemonProcess, type DaemonProcess } from '../support/daemon-process.js';
+import { ROOT, runCli, startBiometricsDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { plugFifoDevice } from '../support/fifo-device.js';
 import { encodeInputEvents, keyEvents, typedKeystrokes } from '../support/input-events.js';
 import { cleanupStack } from '../support/cleanups.js';
@@ -40,14 +40,7 @@ async function enroll(cfgFile: string, data: string, kbd: string): Promise<{ sum
   return { summary: JSON.parse(r.stdout) as EnrollSummary, stderr: r.stderr };
 }
 
-async function daemonOn(data: string, cfgFile: string): Promise<DaemonProcess> {
-  const d = await startDaemonProcess({ dataDir: data, extraArgs: ['--config', cfgFile] });
-  cleanups.push(async () => {
-    await d.stop();
-  });
-  await d.waitLog((l) => l['event.action'] === 'biometrics_on');
-  return d;
-}
+const daemonOn = (data: string, cfgFile: string): Promise<DaemonProcess> => startBiometricsDaemon(data, cfgFile, cleanups);
 
 describe('keystroke embedding fallbacks (daemon + sentinel enroll)', () => {
   it('enrolls and scores classically without the shipped embedder, and combines both once it is installed', async () => {

@@ -61,6 +61,32 @@ async function scenario(extra: Record<string, unknown>, body: (t: BioWorkspace, 
   }
 }
 
+/**
+ * Alice enrolled, the daemon started (mouse learning on), then 60 of her actions: Normal, and
+ * buffered for the next sitting (40 to 99 held; none discarded). Her profile's bytes as enrolled
+ * come back with the daemon. (A stream whose blocks all clear the one-sitting threshold: this
+ * model scores the synthetic user's blocks close to the score cap, so its threshold sits within
+ * a point of most of them.)
+ */
+async function aliceHeld(
+  t: BioWorkspace,
+  start: () => Promise<DaemonProcess>,
+): Promise<{ d: DaemonProcess; bytes: Buffer; held: number; status: () => Promise<Status['biometrics']> }> {
+  await enroll(t);
+  const bytes = readFileSync(t.profile('alice'));
+  const d = await start();
+  await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
+  const status = async (): Promise<Status['biometrics']> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;
+  await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(1, 60, 900_000_000, 80)));
+  const st = await status();
+  expect(st.state).toBe('Normal');
+  const held = st.mouseLearning.buffered;
+  expect(held).toBeGreaterThanOrEqual(40);
+  expect(held).toBeLessThan(100);
+  expect(st.mouseLearning.discardedActions).toBe(0);
+  return { d, bytes, held, status };
+}
+
 /** 150 actions of synthetic user 2 through the enrolled pointer; resolves once the session has left Normal. */
 async function anotherPersonLeavesNormal(d: DaemonProcess, t: BioWorkspace, startUs: number, seed: number): Promise<void> {
   const left = d.waitLog((l) => l['event.action'] === 'transition' && l['subject.kind'] === 'session' && l['from'] === 'Normal');
@@ -189,27 +215,11 @@ describe('mouse learning by use (daemon)', () => {
 
   it("discards the buffer when another person's mouse moves the session out of Normal; the profile stays byte-identical", async () => {
     await scenario(MOUSE_VOTES_FROM_ONE_SITTING, async (t, start) => {
-      let daemon: DaemonProcess;
-      await enroll(t);
-      const bytes = readFileSync(t.profile('alice'));
-      daemon = await start();
-      const d = daemon;
-      await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
-      const status = async (): Promise<Status['biometrics']> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;
-      // Alice first, 60 actions: Normal, buffered for the next sitting. (A stream whose blocks all
-      // clear the one-sitting threshold: this model scores the synthetic user's blocks close to
-      // the score cap, so its threshold sits within a point of most of them.)
-      await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(1, 60, 900_000_000, 80)));
-      let st = await status();
-      expect(st.state).toBe('Normal');
-      const held = st.mouseLearning.buffered;
-      expect(held).toBeGreaterThanOrEqual(40);
-      expect(held).toBeLessThan(100);
-      expect(st.mouseLearning.discardedActions).toBe(0);
+      const { d, bytes, held, status } = await aliceHeld(t, start);
       // Then 150 actions of synthetic user 2 through the same pointer: with what was held, more
       // than a sitting, so without the discard a sitting would be learned.
       await anotherPersonLeavesNormal(d, t, 1_900_000_000, 78);
-      st = await status();
+      const st = await status();
       expect(st.state).not.toBe('Normal');
       expect(st.mouseLearning.on).toBe(true);
       expect(st.mouseLearning.learnedSittings).toBe(0);
@@ -232,24 +242,12 @@ describe('mouse learning by use (daemon)', () => {
     // The rule the chimeric replay assumes (docs/biometrics.md, "Keystrokes and mouse
     // together"): any exit from Normal discards what was buffered, whichever modality caused it.
     await scenario(MOUSE_VOTES_FROM_ONE_SITTING, async (t, start) => {
-      let daemon: DaemonProcess;
-      await enroll(t);
-      const bytes = readFileSync(t.profile('alice'));
-      daemon = await start();
-      const d = daemon;
-      await d.waitLog((l) => l['event.action'] === 'mouse_learning_on');
-      const status = async (): Promise<Status['biometrics']> => (await d.http<Status>('GET', '/v1/status')).body.biometrics;
-      await plugFifoDevice(d, t.input, 'event-mouse', encodeInputEvents(mouseSession(1, 60, 900_000_000, 80)));
-      let st = await status();
-      expect(st.state).toBe('Normal');
-      const held = st.mouseLearning.buffered;
-      expect(held).toBeGreaterThanOrEqual(40);
-      expect(held).toBeLessThan(100);
+      const { d, bytes, held, status } = await aliceHeld(t, start);
       // Another person types on a keyboard; nobody touches the mouse.
       const left = d.waitLog((l) => l['event.action'] === 'transition' && l['subject.kind'] === 'session' && l['from'] === 'Normal');
       await plugFifoDevice(d, t.input, 'event-kbd', encodeInputEvents(keyEvents(typedKeystrokes(2, 400, 1_900_000_000, 7, 41))));
       await left;
-      st = await status();
+      const st = await status();
       expect(st.state).not.toBe('Normal');
       expect(st.mouseLearning).toMatchObject({ on: true, learnedSittings: 0, buffered: 0, discardedActions: held });
       expect(await d.stop()).toBe(0);

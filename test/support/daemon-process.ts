@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import type { Cleanup } from './cleanups.js';
 
 /** The checkout root, found from this file whether it runs from test/ or from dist/test/. */
 function findRoot(): string {
@@ -90,7 +91,19 @@ export async function startDaemonProcess(opts: { dataDir?: string; socket?: stri
   };
 }
 
-/** Runs the CLI to completion and returns stdout/stderr/exit code. */
+/**
+ * A daemon on `dataDir` with the config `cfgFile`, stopped by `cleanups` after the test; resolves
+ * once its biometrics service has started (`biometrics_on`).
+ */
+export async function startBiometricsDaemon(dataDir: string, cfgFile: string, cleanups: Cleanup[]): Promise<DaemonProcess> {
+  const d = await startDaemonProcess({ dataDir, extraArgs: ['--config', cfgFile] });
+  cleanups.push(async () => {
+    await d.stop();
+  });
+  await d.waitLog((l) => l['event.action'] === 'biometrics_on');
+  return d;
+}
+
 /** Runs the CLI to its exit; `env` is added to this process's environment. */
 export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
