@@ -1,11 +1,13 @@
 /**
  * Keystroke model: enrollment into a serialized profile and streaming scoring of key records
- * (docs/biometrics.md, "Keystroke method"). Thin typed layer over the addon's enrollKeystrokes
- * and KeystrokeScorer.
+ * (docs/biometrics.md, "Keystroke method"). Thin typed layer over the addon's enrollKeystrokes,
+ * recalibrateKeystrokes and KeystrokeScorer. `weights` everywhere: the fused score's weights
+ * (models/keystroke-classical), default the compiled fused-v1.
  *
  * Contract
  * - `enrollKeystrokeProfile` is asynchronous (native work on the libuv pool) and rejects with
  *   SENTINEL_E_BIO_ENROLL when the records are too few to calibrate.
+ * - `recalibrateKeystrokeProfile` is synchronous (microseconds) and returns a new profile.
  * - `KeystrokeStream` is synchronous: `push(keys)` scores the windows a batch completes (a few µs
  *   to tens of µs each) and returns impostor probabilities in [0, 1]. Its constructor throws
  *   SENTINEL_E_BIO_PROFILE for a malformed, truncated or unknown-version profile.
