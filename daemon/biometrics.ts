@@ -634,7 +634,7 @@ export class BiometricsService {
     let why = this.embeddingOffReason;
     if (this.embedding) {
       const fit = embeddingFit(this.embedding, k);
-      const classicalVersion = classical && typeof classical !== 'string' ? classical.version : KEYSTROKE_CLASSICAL_V1;
+      const classicalVersion = classical?.version ?? KEYSTROKE_CLASSICAL_V1;
       if ('params' in fit && this.embedding.fusion.classicalVersion !== classicalVersion) {
         why = `models/keystroke-fusion was fit on the classical score ${this.embedding.fusion.classicalVersion}, but ${classicalVersion} is loaded`;
       } else if ('params' in fit) {
