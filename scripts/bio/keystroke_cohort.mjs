@@ -18,14 +18,13 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dist = (p) => import(path.join(root, 'dist', 'src', ...p.split('/')));
 const { enrollKeystrokeProfile, KeystrokeStream } = await dist('biometrics/keystroke-model.js');
-const { openKeystrokeEmbedding } = await dist('biometrics/keystroke-embedded-stream.js');
+const { combinedScore, openKeystrokeEmbedding } = await dist('biometrics/keystroke-embedded-stream.js');
 const { embeddingInputs, similarity, EMBED_INPUTS } = await dist('biometrics/keystroke-embedder.js');
 const { KEY_RECORD_STRIDE } = await dist('binding.js');
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: keystroke_cohort.mjs DIR');
 const W = 100;
-const FUSED_CLIP = 30; // keystroke-embedded-stream.ts
 
 const users = new Map();
 const lines = readFileSync(path.join(dir, 'records.tsv'), 'utf8').split('\n');
@@ -52,13 +51,14 @@ for (const [owner, u] of users) {
   const n = Math.floor(u.t.length / KEY_RECORD_STRIDE / W);
   if (!n) continue;
   const keys = u.t.subarray(0, n * W * KEY_RECORD_STRIDE);
-  const vectors = await models.embedder.windowVectors(embeddingInputs(keys), n, W);
-  if (vectors.length !== n * 64 || embeddingInputs(keys).length !== n * W * EMBED_INPUTS) throw new Error('unexpected embedding shape');
+  const inputs = embeddingInputs(keys);
+  if (inputs.length !== n * W * EMBED_INPUTS) throw new Error('unexpected embedding input shape');
+  const vectors = await models.embedder.windowVectors(inputs, n, W);
   for (const p of profiles) {
     for (let w = 0; w < n; w++) {
       p.stream.reset();
       const [fused] = p.stream.pushScores(keys.subarray(w * W * KEY_RECORD_STRIDE, (w + 1) * W * KEY_RECORD_STRIDE));
-      const combined = params.fusedWeight * Math.max(-FUSED_CLIP, Math.min(FUSED_CLIP, fused)) + params.similarityWeight * similarity(vectors, w, p.reference) + params.bias;
+      const combined = combinedScore(params, fused, similarity(vectors, w, p.reference));
       out.push(`${p.id}\t${owner}\t${w}\t${fused.toFixed(5)}\t${combined.toFixed(5)}`);
     }
   }

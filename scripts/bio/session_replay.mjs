@@ -65,6 +65,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { SessionMonitor } = await import(path.join(root, 'dist', 'src', 'biometrics', 'session-monitor.js'));
 const { impostorProbability } = await import(path.join(root, 'dist', 'src', 'biometrics', 'keystroke-model.js'));
+const { rng } = await import(path.join(root, 'dist', 'src', 'lab', 'victims.js'));
 
 function sessions(file, cohort, users) {
   const lines = readFileSync(file, 'utf8').trim().split('\n');
@@ -154,17 +155,11 @@ const keyPools = (() => {
   return pools;
 })();
 
-// A small deterministic PRNG (mulberry32) per session, seeded from --type-seed and its key.
+// A deterministic PRNG per session (the project's mulberry32), seeded from --type-seed and its key.
 function prng(key) {
   let h = typeSeed >>> 0;
   for (const c of key) h = Math.imul(h ^ c.charCodeAt(0), 2654435761) >>> 0;
-  return () => {
-    h = (h + 0x6d2b79f5) >>> 0;
-    let t = h;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return rng(h);
 }
 
 // The session's keystroke observations: bursts from --type-first on, each one pooled sequence

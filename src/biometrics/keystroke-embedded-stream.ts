@@ -24,6 +24,11 @@ import { impostorProbability, openKeystrokeScorer } from './keystroke-model.js';
 
 const FUSED_CLIP = 30;
 
+/** The combined score of a window from its fused score and its similarity to the reference. */
+export function combinedScore(params: KeystrokeFusionWindow, fused: number, similarity: number): number {
+  return params.fusedWeight * Math.max(-FUSED_CLIP, Math.min(FUSED_CLIP, fused)) + params.similarityWeight * similarity + params.bias;
+}
+
 export interface EmbeddedWindowScore {
   fused: number;
   similarity: number;
@@ -78,7 +83,7 @@ export class EmbeddedKeystrokeStream {
       const v = await this.embedder.windowVectors(windows, scores.length, W);
       return Array.from(scores, (fused, i) => {
         const sim = similarity(v, i, this.reference);
-        const combined = this.params.fusedWeight * Math.max(-FUSED_CLIP, Math.min(FUSED_CLIP, fused)) + this.params.similarityWeight * sim + this.params.bias;
+        const combined = combinedScore(this.params, fused, sim);
         return { fused, similarity: sim, combined, impostor: impostorProbability(combined, this.threshold, this.params.genuineSd) };
       });
     });
