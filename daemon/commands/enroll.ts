@@ -220,18 +220,23 @@ export function registerEnroll(program: Command): void {
 /**
  * The keystroke model's part of the JSON summary both forms of the command print; its genuine
  * sd under the weights the profile was calibrated with (the shipped ones when it matches them,
- * else the compiled fused-v1 of profiles that record none).
+ * else the compiled fused-v1 of profiles that record none). `classical`: the shipped weights'
+ * version when the profile was calibrated under them, else null (the daemon recalibrates it).
  */
-function keystrokeSummary(modelsDir: string, k: ModalityProfile): { window: number; enrollmentWindows: number; threshold: number; genuineSd: number } {
+function keystrokeSummary(modelsDir: string, k: ModalityProfile): { window: number; enrollmentWindows: number; threshold: number; genuineSd: number; classical: string | null } {
   let weights: Float64Array | undefined;
+  let classical: string | null = null;
   try {
-    const classical = loadKeystrokeClassical(modelsDir);
-    if (classicalMismatch(classical, k.classicalSha256) === null) weights = classical.weights;
+    const model = loadKeystrokeClassical(modelsDir);
+    if (classicalMismatch(model, k.classicalSha256) === null) {
+      weights = model.weights;
+      classical = model.version;
+    }
   } catch {
     // the summary of a profile kept by --add: the daemon reports a missing model itself
   }
   const ks = new KeystrokeStream(k.bytes, undefined, weights).info;
-  return { window: ks.window, enrollmentWindows: ks.enrollmentWindows, threshold: ks.threshold, genuineSd: ks.genuineSd };
+  return { window: ks.window, enrollmentWindows: ks.enrollmentWindows, threshold: ks.threshold, genuineSd: ks.genuineSd, classical };
 }
 
 /**

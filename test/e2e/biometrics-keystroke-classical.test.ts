@@ -24,19 +24,24 @@ interface Status {
   biometrics: { on: boolean; windowsScored: number; state: string; keystrokeScoring: KeystrokeScoringStatus };
 }
 
+interface EnrollSummary {
+  keystroke: { classical: string | null } | null;
+}
+
 const cleanups = cleanupStack();
 
 /** A workspace with its own copy of the shipped models (whose weights a test may change). */
-function setUp(): { data: string; input: string; cfgFile: string; classicalDir: string; profile: string; enroll: () => Promise<void> } {
+function setUp(): { data: string; input: string; cfgFile: string; classicalDir: string; profile: string; enroll: () => Promise<EnrollSummary> } {
   const models = mkdtempSync(path.join(os.tmpdir(), 'sentinel-ksclassical-models-'));
   cleanups.push(() => rmSync(models, { recursive: true, force: true }));
   cpSync(path.join(ROOT, 'models'), models, { recursive: true });
   const t = bioWorkspace('sentinel-ksclassical-e2e-', { lockCommand: ['/bin/true'] }, { modelsDir: models });
   cleanups.push(() => t.done());
   const kbd = t.rec('enroll-kbd', encodeInputEvents(keyEvents(typedKeystrokes(1, 600, 1_000_000, 11))));
-  const enroll = async (): Promise<void> => {
+  const enroll = async (): Promise<EnrollSummary> => {
     const r = await t.enroll(['--user', 'alice', '--actions', '0', '--device', kbd]);
     expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as EnrollSummary;
   };
   return { data: t.data, input: t.input, cfgFile: t.cfgFile, classicalDir: path.join(models, 'keystroke-classical'), profile: t.profile('alice'), enroll };
 }
@@ -62,7 +67,7 @@ function installWeights(dir: string, version: string, weights: number[]): string
 describe('classical keystroke weights as a model (daemon + sentinel enroll)', () => {
   it('records the weights in the profile, recalibrates it under other weights, and records those once re-enrolled', async () => {
     const { data, input, cfgFile, classicalDir, profile, enroll } = setUp();
-    await enroll();
+    expect((await enroll()).keystroke?.classical).toBe('keystroke-fused-v1');
     const shipped = (JSON.parse(readFileSync(path.join(classicalDir, 'manifest.json'), 'utf8')) as { sha256: string }).sha256;
     expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(shipped);
     let d = await daemonOn(data, cfgFile);
@@ -87,7 +92,7 @@ describe('classical keystroke weights as a model (daemon + sentinel enroll)', ()
     expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(shipped);
 
     // Enrolled again under them: recorded, nothing to recalibrate.
-    await enroll();
+    expect((await enroll()).keystroke?.classical).toBe('keystroke-fused-test');
     expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(other);
     d = await daemonOn(data, cfgFile);
     st = await typeAndStatus(d, input, 'event2');
