@@ -13,6 +13,9 @@ of 10 typists outside the host (drawn per member, deterministic). Reports the me
 the column --score (fused: the classical score; combined: the shipped fused + embedding).
 
   python3 scripts/bio/keystroke_cohort.py MATRIX.tsv [--score combined] [--host 5] [--seed 1]
+      [--at-frr 0.05 [--fusion models/keystroke-fusion/fusion.json]]
+--at-frr F also prints, for the combined score, the rates at the shipped global threshold for a
+false-reject rate F (the fusion's genuine quantiles, as fusionThreshold interpolates them).
 Plain Python, no modules; seconds.
 """
 import argparse
@@ -26,6 +29,8 @@ ap.add_argument("--score", default="combined", choices=["fused", "combined"])
 ap.add_argument("--host", type=int, default=5)
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--outsiders", type=int, default=10)
+ap.add_argument("--at-frr", type=float, default=None)
+ap.add_argument("--fusion", default="models/keystroke-fusion/fusion.json")
 args = ap.parse_args()
 BLENDS = [0.1, 0.2, 0.3, 0.5, 1.0]
 
@@ -100,3 +105,18 @@ print(f"{'method':12s} {'enrolled impostor':>20s} {'outsider':>20s}")
 for m in methods:
     a = acc[m]
     print(f"{m:12s} {100 * sum(a['ue']) / len(a['ue']):9.2f} / {100 * eer(a['g'], a['e']):6.2f}   {100 * sum(a['uo']) / len(a['uo']):9.2f} / {100 * eer(a['g'], a['o']):6.2f}")
+if args.at_frr is not None:
+    import json
+
+    if args.score != "combined":
+        raise SystemExit("--at-frr is for --score combined (the fusion's threshold)")
+    q = json.load(open(args.fusion))["windows"]["100"]["genuineQuantiles"]
+    x = min(99.0, max(1.0, args.at_frr * 100)) - 1  # fusionThreshold (keystroke-fusion-model.ts)
+    lo = int(x)
+    hi = min(98, lo + 1)
+    t = q[lo] + (q[hi] - q[lo]) * (x - lo)
+    print(f"at the shipped threshold for FRR {args.at_frr} ({t:.4f}): % genuine rejected, enrolled / outsider accepted")
+    for m in methods:
+        a = acc[m]
+        rate = lambda v, acc_: 100 * sum((x >= t) == acc_ for x in v) / len(v)
+        print(f"{m:12s} {rate(a['g'], False):6.2f}   {rate(a['e'], True):6.2f} / {rate(a['o'], True):6.2f}")
