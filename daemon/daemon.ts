@@ -170,6 +170,10 @@ export async function startDaemon(cfg: SentinelConfig, log: Logger): Promise<Run
       // 1 while keystrokes are scored with the learned embedding, 0 otherwise (classical or none).
       gauges['session_keystroke_embedding'] = b.keystrokeScoring.method === 'fused+embedding' ? 1 : 0;
       gauges['session_keystroke_embedding_failures'] = b.keystrokeScoring.embeddingFailures;
+      // 1 while the profile's keystrokes go unscored because the classical weights file does not
+      // load; 1 while they are scored after recalibrating the profile under other shipped weights.
+      gauges['session_keystroke_off'] = b.keystrokeScoring.off === null ? 0 : 1;
+      gauges['session_keystroke_recalibrated'] = b.keystrokeScoring.recalibrated ? 1 : 0;
       gauges['session_unenrolled_pointer_actions'] = b.pointerDevices.unenrolledActions;
       // 1 while a profile is scored (0: off, e.g. no active session or no profile for its user).
       gauges['session_scored'] = b.on ? 1 : 0;

@@ -48,6 +48,11 @@ function setUp(): { data: string; input: string; cfgFile: string; classicalDir: 
 
 const daemonOn = (data: string, cfgFile: string): Promise<DaemonProcess> => startBiometricsDaemon(data, cfgFile, cleanups);
 
+/** The daemon's Prometheus text. */
+async function metrics(d: DaemonProcess): Promise<string> {
+  return fetch(`http://127.0.0.1:${d.httpPort}/metrics`, { headers: { authorization: `Bearer ${d.token}` } }).then((r) => r.text());
+}
+
 /** Alice types 300 keystrokes on a new keyboard; resolves with the status after the batch. */
 async function typeAndStatus(d: DaemonProcess, input: string, device: string): Promise<Status['biometrics']> {
   await plugFifoDevice(d, input, device, encodeInputEvents(keyEvents(typedKeystrokes(1, 300, 900_000_000, 5, 41))));
@@ -87,6 +92,9 @@ describe('classical keystroke weights as a model (daemon + sentinel enroll)', ()
     expect(st.windowsScored).toBeGreaterThanOrEqual(8);
     expect(st.state).toBe('Normal');
     expect((await runCli(['status', '--data-dir', data])).stdout).toMatch(/^keystrokes {2}fused \(models\/keystroke-fusion was fit .*\); profile recalibrated under keystroke-fused-test$/m);
+    const m = await metrics(d);
+    expect(m).toMatch(/^sentinel_session_keystroke_recalibrated 1$/m);
+    expect(m).toMatch(/^sentinel_session_keystroke_off 0$/m);
     expect(await d.stop()).toBe(0);
     // The profile on disk is untouched.
     expect((JSON.parse(readFileSync(profile, 'utf8')) as ProfileJson).keystroke?.classicalSha256).toBe(shipped);
@@ -112,6 +120,7 @@ describe('classical keystroke weights as a model (daemon + sentinel enroll)', ()
     let st = await typeAndStatus(d, input, 'event0');
     expect(st.keystrokeScoring).toMatchObject({ method: 'fused+embedding', classical: 'keystroke-fused-v1', recalibrated: false, off: null });
     expect(st.windowsScored).toBeGreaterThanOrEqual(8);
+    expect(await metrics(d)).toMatch(/^sentinel_session_keystroke_off 0$/m);
     expect(await d.stop()).toBe(0);
 
     // The weights altered behind the manifest's back.
@@ -125,5 +134,8 @@ describe('classical keystroke weights as a model (daemon + sentinel enroll)', ()
     expect(st.keystrokeScoring.off).toMatch(/^keystrokes not scored: SENTINEL_E_CONFIG: model file .*weights\.json has sha256 [0-9a-f]{64}, but its manifest says/);
     const text = await runCli(['status', '--data-dir', data]);
     expect(text.stdout).toMatch(/^keystrokes {2}off \(keystrokes not scored: SENTINEL_E_CONFIG: model file /m);
+    const m = await metrics(d);
+    expect(m).toMatch(/^sentinel_session_keystroke_off 1$/m);
+    expect(m).toMatch(/^sentinel_session_keystroke_recalibrated 0$/m);
   });
 });
