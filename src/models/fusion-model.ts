@@ -7,19 +7,13 @@
  * content (and, through `loadModel`, for a hash mismatch). Whether the weights match the
  * running detectors is checked later, by `new Fusion(...)`.
  */
-import { SentinelError } from '../errors.js';
 import type { FusionModel } from '../fusion/fusion.js';
-import { loadModelOfKind, modelJson } from './manifest.js';
+import { loadJsonModel } from './manifest.js';
 
 export const FUSION_KIND = 'fusion';
 
 export function loadFusionModel(dir: string): FusionModel {
-  const m = loadModelOfKind(dir, FUSION_KIND);
-  const o = modelJson(m);
-  const fail = (msg: string): never => {
-    throw new SentinelError('SENTINEL_E_CONFIG', `${m.path}: ${msg}`);
-  };
-  if (o['version'] !== undefined && o['version'] !== m.manifest.version) fail(`version ${JSON.stringify(o['version'])} differs from the manifest's ${JSON.stringify(m.manifest.version)}`);
+  const { m, o, fail } = loadJsonModel(dir, FUSION_KIND);
   const bias = o['bias'];
   if (typeof bias !== 'number' || !Number.isFinite(bias)) fail('"bias" must be a finite number');
   const w = o['weights'];

@@ -7,8 +7,7 @@
  * Synchronous. Throws `SentinelError('SENTINEL_E_CONFIG')` naming the file: invalid content, a
  * version that differs from the manifest's, a negative or non-finite weight.
  */
-import { SentinelError } from '../errors.js';
-import { loadModelOfKind, modelJson, type ModelManifest } from './manifest.js';
+import { loadJsonModel, type ModelManifest } from './manifest.js';
 
 export const HEURISTIC_KIND = 'heuristic-weights';
 
@@ -21,12 +20,7 @@ export interface HeuristicModel {
 }
 
 export function loadHeuristicModel(dir: string): HeuristicModel {
-  const m = loadModelOfKind(dir, HEURISTIC_KIND);
-  const o = modelJson(m);
-  const fail = (msg: string): never => {
-    throw new SentinelError('SENTINEL_E_CONFIG', `${m.path}: ${msg}`);
-  };
-  if (o['version'] !== undefined && o['version'] !== m.manifest.version) fail(`version ${JSON.stringify(o['version'])} differs from the manifest's ${JSON.stringify(m.manifest.version)}`);
+  const { m, o, fail } = loadJsonModel(dir, HEURISTIC_KIND);
   const c = o['contributions'];
   if (typeof c !== 'object' || c === null || Array.isArray(c)) fail('"contributions" must be an object of name → weight');
   const contributions: Record<string, number> = {};

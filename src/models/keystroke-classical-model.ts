@@ -15,8 +15,7 @@
  * (and, through `loadModel`, for a hash mismatch). The returned `weights` array is the caller's.
  */
 import path from 'node:path';
-import { SentinelError } from '../errors.js';
-import { loadModelOfKind, modelJson } from './manifest.js';
+import { loadJsonModel } from './manifest.js';
 
 export const KEYSTROKE_CLASSICAL_KIND = 'keystroke-classical';
 export const KEYSTROKE_CLASSICAL_DIR = 'keystroke-classical';
@@ -39,12 +38,7 @@ export interface KeystrokeClassicalModel {
 }
 
 export function loadKeystrokeClassical(modelsDir: string): KeystrokeClassicalModel {
-  const m = loadModelOfKind(path.join(modelsDir, KEYSTROKE_CLASSICAL_DIR), KEYSTROKE_CLASSICAL_KIND);
-  const o = modelJson(m);
-  const fail = (msg: string): never => {
-    throw new SentinelError('SENTINEL_E_CONFIG', `${m.path}: ${msg}`);
-  };
-  if (o['version'] !== undefined && o['version'] !== m.manifest.version) fail(`version ${JSON.stringify(o['version'])} differs from the manifest's ${JSON.stringify(m.manifest.version)}`);
+  const { m, o, fail } = loadJsonModel(path.join(modelsDir, KEYSTROKE_CLASSICAL_DIR), KEYSTROKE_CLASSICAL_KIND);
   const comps = o['components'];
   if (!Array.isArray(comps) || comps.length !== KEYSTROKE_COMPONENTS.length || comps.some((c, i) => c !== KEYSTROKE_COMPONENTS[i])) {
     fail(`"components" must be ${JSON.stringify(KEYSTROKE_COMPONENTS)} (the native scorer's order), got ${JSON.stringify(comps)}`);

@@ -14,8 +14,7 @@
  * (and, through `loadModel`, for a hash mismatch).
  */
 import path from 'node:path';
-import { SentinelError } from '../errors.js';
-import { loadModelOfKind, modelJson } from './manifest.js';
+import { loadJsonModel } from './manifest.js';
 import { KEYSTROKE_CLASSICAL_V1 } from './keystroke-classical-model.js';
 
 export const KEYSTROKE_FUSION_KIND = 'keystroke-fusion';
@@ -40,12 +39,7 @@ export interface KeystrokeFusionModel {
 }
 
 export function loadKeystrokeFusion(modelsDir: string): KeystrokeFusionModel {
-  const m = loadModelOfKind(path.join(modelsDir, KEYSTROKE_FUSION_DIR), KEYSTROKE_FUSION_KIND);
-  const o = modelJson(m);
-  const fail = (msg: string): never => {
-    throw new SentinelError('SENTINEL_E_CONFIG', `${m.path}: ${msg}`);
-  };
-  if (o['version'] !== undefined && o['version'] !== m.manifest.version) fail(`version ${JSON.stringify(o['version'])} differs from the manifest's ${JSON.stringify(m.manifest.version)}`);
+  const { m, o, fail } = loadJsonModel(path.join(modelsDir, KEYSTROKE_FUSION_DIR), KEYSTROKE_FUSION_KIND);
   const sha = o['embedderSha256'];
   if (typeof sha !== 'string' || !/^[0-9a-f]{64}$/.test(sha)) fail('"embedderSha256" must be 64 lowercase hex digits');
   const w = o['windows'];

@@ -145,3 +145,18 @@ export function modelJson(m: LoadedModel): Record<string, unknown> {
   if (!isObject(raw)) throw new SentinelError('SENTINEL_E_CONFIG', `${m.path}: must be a JSON object`);
   return raw;
 }
+
+/**
+ * A JSON model of `kind` in `dir` (`loadModelOfKind` + `modelJson`): the loaded model, its
+ * object, and `fail(msg)`, which throws SENTINEL_E_CONFIG naming the model file. A "version" in
+ * the object, when present, must equal the manifest's.
+ */
+export function loadJsonModel(dir: string, kind: string): { m: LoadedModel; o: Record<string, unknown>; fail: (msg: string) => never } {
+  const m = loadModelOfKind(dir, kind);
+  const o = modelJson(m);
+  const fail = (msg: string): never => {
+    throw new SentinelError('SENTINEL_E_CONFIG', `${m.path}: ${msg}`);
+  };
+  if (o['version'] !== undefined && o['version'] !== m.manifest.version) fail(`version ${JSON.stringify(o['version'])} differs from the manifest's ${JSON.stringify(m.manifest.version)}`);
+  return { m, o, fail };
+}
