@@ -66,6 +66,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const { SessionMonitor } = await import(path.join(root, 'dist', 'src', 'biometrics', 'session-monitor.js'));
 const { impostorProbability } = await import(path.join(root, 'dist', 'src', 'biometrics', 'keystroke-model.js'));
 const { rng } = await import(path.join(root, 'dist', 'src', 'lab', 'victims.js'));
+const { defaultConfig } = await import(path.join(root, 'dist', 'daemon', 'config.js'));
 
 function sessions(file, cohort, users) {
   const lines = readFileSync(file, 'utf8').trim().split('\n');
@@ -200,9 +201,9 @@ function gate(mon, how) {
   };
 }
 
-// Keystrokes keep the daemon's smoothing (alpha 0.5 from the first score); --ema and --ema-start
-// are the mouse modalities'.
-const alphas = { keystroke: 0.5, mouse: emaAlpha, mouseCohort: emaAlpha, app: 0.5 };
+// Keystrokes (and the app) keep the daemon's default smoothing (alpha 0.5 from the first score);
+// --ema and --ema-start are the mouse modalities'.
+const alphas = { ...defaultConfig().biometrics.emaAlpha, mouse: emaAlpha, mouseCohort: emaAlpha };
 const starts = emaStart === undefined ? undefined : { mouse: emaStart, mouseCohort: emaStart };
 
 function replay(s) {
